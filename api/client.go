@@ -1,0 +1,241 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"larder/fault"
+)
+
+// Client talks to a broker over HTTP with a bearer token.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:7480
+	Token   string
+	HTTP    *http.Client
+}
+
+// NewClient returns a client for the broker at baseURL.
+func NewClient(baseURL, token string) *Client {
+	return &Client{
+		BaseURL: strings.TrimRight(baseURL, "/"),
+		Token:   token,
+		HTTP:    &http.Client{Timeout: 60 * time.Second},
+	}
+}
+
+// Do sends a request with an optional JSON body and decodes a JSON answer into out
+// (when out is non-nil). Error answers become faults of the matching kind carrying
+// the broker's message.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("cannot reach the larder broker at %s (is `larder broker` running?)", c.BaseURL))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, err, "read broker response")
+	}
+	if resp.StatusCode >= 400 {
+		return decodeError(resp.StatusCode, data)
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode broker response: %w", err)
+	}
+	return nil
+}
+
+func decodeError(status int, data []byte) error {
+	var e Error
+	if json.Unmarshal(data, &e) != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(data))
+		if e.Message == "" {
+			e.Message = http.StatusText(status)
+		}
+	}
+	k := fault.Kind(e.ID)
+	if e.ID == "" {
+		k = kindForStatus(status)
+	}
+	return &fault.Error{Kind: k, Message: e.Message}
+}
+
+func kindForStatus(status int) fault.Kind {
+	switch status {
+	case http.StatusBadRequest:
+		return fault.BadRequest
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fault.Unauthorized
+	case http.StatusNotFound:
+		return fault.NotFound
+	case http.StatusConflict:
+		return fault.Conflict
+	case http.StatusUnprocessableEntity:
+		return fault.Invalid
+	case http.StatusServiceUnavailable:
+		return fault.Unavailable
+	}
+	return fault.Internal
+}
+
+// esc escapes one path segment.
+func esc(s string) string { return url.PathEscape(s) }
+
+// Apps lists every app.
+func (c *Client) Apps(ctx context.Context) ([]App, error) {
+	var out []App
+	return out, c.Do(ctx, http.MethodGet, "/apps", nil, &out)
+}
+
+// CreateApp creates an app.
+func (c *Client) CreateApp(ctx context.Context, name string) (App, error) {
+	var out App
+	return out, c.Do(ctx, http.MethodPost, "/apps", AppCreate{Name: name}, &out)
+}
+
+// App fetches one app.
+func (c *Client) App(ctx context.Context, name string) (App, error) {
+	var out App
+	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(name), nil, &out)
+}
+
+// DestroyApp deletes an app; it fails while the app owns add-ons.
+func (c *Client) DestroyApp(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodDelete, "/apps/"+esc(name), nil, nil)
+}
+
+// ConfigVars returns an app's config vars, add-on vars included.
+func (c *Client) ConfigVars(ctx context.Context, app string) (ConfigVars, error) {
+	out := ConfigVars{}
+	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/config-vars", nil, &out)
+}
+
+// PatchConfigVars sets and unsets user config vars and returns the new set.
+func (c *Client) PatchConfigVars(ctx context.Context, app string, patch ConfigPatch) (ConfigVars, error) {
+	out := ConfigVars{}
+	return out, c.Do(ctx, http.MethodPatch, "/apps/"+esc(app)+"/config-vars", patch, &out)
+}
+
+// Addons lists the add-ons owned by or attached to app; app "" lists all.
+func (c *Client) Addons(ctx context.Context, app string) ([]Addon, error) {
+	var out []Addon
+	path := "/addons"
+	if app != "" {
+		path = "/apps/" + esc(app) + "/addons"
+	}
+	return out, c.Do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// Addon resolves ref (add-on name, attachment name, config var or app::NAME)
+// in the context of app ("" for global names) and returns the add-on.
+func (c *Client) Addon(ctx context.Context, app, ref string) (Addon, error) {
+	var out Addon
+	path := "/addons/" + esc(ref)
+	if app != "" {
+		path = "/apps/" + esc(app) + "/addons/" + esc(ref)
+	}
+	return out, c.Do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// CreateAddon starts provisioning an add-on for app.
+func (c *Client) CreateAddon(ctx context.Context, app string, req AddonCreate) (AddonResult, error) {
+	var out AddonResult
+	return out, c.Do(ctx, http.MethodPost, "/apps/"+esc(app)+"/addons", req, &out)
+}
+
+// DestroyAddon starts deprovisioning the add-on ref resolves to on app.
+func (c *Client) DestroyAddon(ctx context.Context, app, ref string, req AddonDestroy) (AddonResult, error) {
+	var out AddonResult
+	return out, c.Do(ctx, http.MethodDelete, "/apps/"+esc(app)+"/addons/"+esc(ref), req, &out)
+}
+
+// Operation fetches an operation by id.
+func (c *Client) Operation(ctx context.Context, id string) (Operation, error) {
+	var out Operation
+	return out, c.Do(ctx, http.MethodGet, "/operations/"+esc(id), nil, &out)
+}
+
+// WaitOperation polls an operation until it is done or ctx ends; tick, when
+// non-nil, is called with each state seen (for spinners).
+func (c *Client) WaitOperation(ctx context.Context, id string, every time.Duration, tick func(Operation)) (Operation, error) {
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		op, err := c.Operation(ctx, id)
+		if err != nil {
+			return op, err
+		}
+		if tick != nil {
+			tick(op)
+		}
+		if op.Done() {
+			if op.State == OpFailed {
+				return op, fault.E(fault.Unavailable, "%s of %s failed: %s", op.Kind, op.AddonName, op.Error)
+			}
+			return op, nil
+		}
+		select {
+		case <-ctx.Done():
+			return op, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Services lists the add-on services.
+func (c *Client) Services(ctx context.Context) ([]Service, error) {
+	var out []Service
+	return out, c.Do(ctx, http.MethodGet, "/addon-services", nil, &out)
+}
+
+// Plans lists a service's plans.
+func (c *Client) Plans(ctx context.Context, service string) ([]Plan, error) {
+	var out []Plan
+	return out, c.Do(ctx, http.MethodGet, "/addon-services/"+esc(service)+"/plans", nil, &out)
+}
+
+// RedisInfo returns redis:info for the add-on ref resolves to on app.
+func (c *Client) RedisInfo(ctx context.Context, app, ref string) ([]RedisInfo, error) {
+	var out []RedisInfo
+	q := ""
+	if ref != "" {
+		q = "?addon=" + url.QueryEscape(ref)
+	}
+	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/redis"+q, nil, &out)
+}
+
+// IsNotFound reports whether err is a not-found answer.
+func IsNotFound(err error) bool { return errors.Is(err, fault.NotFound) }

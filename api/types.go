@@ -1,0 +1,166 @@
+// Package api holds the JSON wire types of the broker's HTTP API and a Go client
+// for it. The CLI and the HA monitors use this package; they never import the
+// broker's internals.
+package api
+
+import "time"
+
+// App is a named application with config vars.
+type App struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AppCreate is the body of POST /apps.
+type AppCreate struct {
+	Name string `json:"name"`
+}
+
+// Ref names a resource by id and name.
+type Ref struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Add-on states, as Heroku names them.
+const (
+	StateProvisioning   = "provisioning"
+	StateProvisioned    = "provisioned"
+	StateDeprovisioning = "deprovisioning"
+	StateDeprovisioned  = "deprovisioned"
+	StateFailed         = "failed"
+)
+
+// Settings are the customer-tunable engine settings of an add-on.
+type Settings struct {
+	MaxMemoryPolicy      string `json:"maxmemory_policy"`
+	Timeout              int    `json:"timeout"`
+	NotifyKeyspaceEvents string `json:"notify_keyspace_events"`
+}
+
+// Addon is a provisioned (or provisioning) instance of a service plan.
+type Addon struct {
+	ID            string       `json:"id"`
+	Name          string       `json:"name"`
+	Service       string       `json:"service"`
+	Plan          string       `json:"plan"` // "service:plan"
+	App           Ref          `json:"app"`  // the owning (billing) app
+	State         string       `json:"state"`
+	StateReason   string       `json:"state_reason,omitempty"`
+	ConfigVars    []string     `json:"config_vars"` // var names on the owning app
+	Attachments   []Attachment `json:"attachments"`
+	Settings      Settings     `json:"settings"`
+	Engine        string       `json:"engine,omitempty"`
+	EngineVersion string       `json:"engine_version,omitempty"`
+	CreatedAt     time.Time    `json:"created_at"`
+	UpdatedAt     time.Time    `json:"updated_at"`
+}
+
+// Attachment gives an app config vars for an add-on under a name (the var prefix).
+type Attachment struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Addon      Ref       `json:"addon"`
+	App        Ref       `json:"app"`
+	ConfigVars []string  `json:"config_vars"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// AddonCreate is the body of POST /apps/{app}/addons.
+type AddonCreate struct {
+	Plan       string            `json:"plan"`                 // "larder-redis:mini"
+	Name       string            `json:"name,omitempty"`       // add-on name; generated when empty
+	Attachment string            `json:"attachment,omitempty"` // attachment name (--as)
+	Config     map[string]string `json:"config,omitempty"`     // provider options: maxmemory_policy, …
+}
+
+// AddonDestroy is the body of DELETE /apps/{app}/addons/{addon}.
+type AddonDestroy struct {
+	Confirm string `json:"confirm,omitempty"` // the owning app's name
+	Force   bool   `json:"force,omitempty"`   // destroy even while attached to other apps
+}
+
+// AddonResult answers a request that started work on an add-on.
+type AddonResult struct {
+	Addon     Addon      `json:"addon"`
+	Operation *Operation `json:"operation,omitempty"`
+	Message   string     `json:"message,omitempty"`
+}
+
+// Operation states.
+const (
+	OpPending   = "pending"
+	OpRunning   = "running"
+	OpSucceeded = "succeeded"
+	OpFailed    = "failed"
+)
+
+// Operation is long-running work on an add-on that can be polled.
+type Operation struct {
+	ID        string    `json:"id"`
+	AddonID   string    `json:"addon_id"`
+	AddonName string    `json:"addon_name"`
+	Kind      string    `json:"kind"` // provision, deprovision, …
+	State     string    `json:"state"`
+	Progress  string    `json:"progress,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Done reports whether the operation has finished, successfully or not.
+func (o *Operation) Done() bool { return o.State == OpSucceeded || o.State == OpFailed }
+
+// Plan is one plan of a service, as listed by addons:plans.
+type Plan struct {
+	Name           string `json:"name"` // "service:plan"
+	HumanName      string `json:"human_name"`
+	Description    string `json:"description"`
+	MaxMemoryBytes int64  `json:"maxmemory_bytes"`
+	MaxClients     int    `json:"max_clients"`
+	Persistence    bool   `json:"persistence"`
+	HA             bool   `json:"ha"`
+	PriceCents     int    `json:"price_cents"`
+	Default        bool   `json:"default"`
+}
+
+// Service is an add-on service, as listed by addons:services.
+type Service struct {
+	Name        string `json:"name"`
+	HumanName   string `json:"human_name"`
+	Description string `json:"description"`
+}
+
+// RedisInfo is what redis:info shows: stored facts plus live figures read from the node.
+type RedisInfo struct {
+	Addon            Ref       `json:"addon"`
+	App              Ref       `json:"app"`
+	ConfigVars       []string  `json:"config_vars"`
+	Plan             string    `json:"plan"`
+	Status           string    `json:"status"`
+	CreatedAt        time.Time `json:"created_at"`
+	Engine           string    `json:"engine"`
+	Version          string    `json:"version"`
+	Settings         Settings  `json:"settings"`
+	Persistence      string    `json:"persistence"` // "AOF" or "None"
+	HAStatus         string    `json:"ha_status"`
+	MemoryUsedBytes  int64     `json:"memory_used_bytes"`
+	MemoryLimitBytes int64     `json:"memory_limit_bytes"`
+	Clients          int       `json:"clients"`
+	ClientsLimit     int       `json:"clients_limit"`
+	Live             bool      `json:"live"`                 // false when the node could not be read
+	LiveError        string    `json:"live_error,omitempty"` // why, when it could not
+}
+
+// ConfigVars is an app's full set of config vars.
+type ConfigVars map[string]string
+
+// ConfigPatch sets vars (non-nil value) and unsets them (nil value).
+type ConfigPatch map[string]*string
+
+// Error is the body of every error response.
+type Error struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,132 @@
+// Package provisioner runs Valkey/Redis nodes: it finds the engine, renders each
+// node's config and ACL files, starts nodes as detached processes that outlive the
+// broker, re-adopts them after a broker restart, supervises them (restart in place
+// with backoff, crash-loop detection) and reads their live figures.
+//
+// It never decides *when* to fail over; the broker and the ha package do.
+package provisioner
+
+import (
+	"context"
+	"time"
+)
+
+// User is an engine ACL user.
+type User struct {
+	Name     string
+	Password string
+}
+
+// Well-known user names on every node.
+const (
+	AdminUser    = "larder-admin" // full rights, used by larder only
+	CustomerUser = "default"      // the app's user, denied the admin commands
+)
+
+// CustomerACL is the rule set of the customer's user: everything except the
+// admin command group, with the harmless introspection commands given back.
+// `config`, `shutdown`, `replicaof`, `acl`, `debug`, `save`, … answer NOPERM.
+const CustomerACL = "~* &* +@all -@admin +client +latency +slowlog +monitor +lastsave"
+
+// NodeSpec is everything a host needs to run one node. The broker builds it from
+// the store; the host keeps a copy to restart the node in place.
+type NodeSpec struct {
+	ID   string // the node's id in the store (stable across restarts)
+	Name string // human name, used for the directory and log fields: "redis-curved-41235-1"
+	Port int    // recorded in the store before the node is started
+
+	MaxMemoryBytes int64
+	MaxClients     int  // the customer's connections; larder reserves a few on top
+	Persistence    bool // appendonly yes + appendfsync everysec
+
+	MaxMemoryPolicy      string
+	Timeout              int    // seconds; 0 = idle forever
+	NotifyKeyspaceEvents string // "" = disabled
+
+	Admin    User
+	Customer User
+}
+
+// ReservedClients are connections kept for larder's own admin and supervision
+// connections on top of a plan's limit, so a customer at its limit never locks
+// larder out of its own node.
+const ReservedClients = 4
+
+// Node is where a running node lives.
+type Node struct {
+	ID   string
+	Addr string // the address clients use, e.g. 127.0.0.1
+	Port int
+	Dir  string
+	PID  int
+}
+
+// NodeInfo is the live figures of a node, read through the admin user.
+type NodeInfo struct {
+	Role             string // "master" or "slave", as the engine says
+	Version          string
+	UsedMemoryBytes  int64
+	MaxMemoryBytes   int64
+	ConnectedClients int
+	MaxClients       int
+	AOFEnabled       bool
+	UptimeSeconds    int64
+}
+
+// EventKind is what a host reports about a node it supervises.
+type EventKind string
+
+// Event kinds.
+const (
+	EventExited    EventKind = "exited"    // the process died (crash, kill -9)
+	EventHung      EventKind = "hung"      // it stopped answering PING and was killed
+	EventRestarted EventKind = "restarted" // it was restarted in place and answers again
+	EventFailed    EventKind = "failed"    // crash loop: the host gave up restarting it
+)
+
+// Event is reported by a host's supervisor.
+type Event struct {
+	NodeID  string
+	Kind    EventKind
+	PID     int    // the new pid after a restart, else the last known one
+	Message string // human text, never a secret
+	At      time.Time
+}
+
+// Host runs nodes on one machine (or network namespace). The embedded default
+// is a local host inside the broker's process; remote hosts come later.
+type Host interface {
+	// Name identifies the host in the store ("local").
+	Name() string
+	// Addr is the address nodes on this host bind to and clients dial.
+	Addr() string
+	// Engine is the engine this host runs.
+	Engine() Engine
+	// PortFree reports whether port can be bound on this host right now. The
+	// broker records a port in the store first, then checks it here.
+	PortFree(port int) bool
+	// Start writes the node's directory, config and ACL files (atomically) and
+	// starts it as a detached process, returning once the node answers PING as
+	// the admin user. The node is then supervised.
+	Start(ctx context.Context, spec NodeSpec) (Node, error)
+	// Adopt takes a node started earlier (possibly by a previous broker) under
+	// supervision: a running node (pidfile + PING) is kept as is; a missing one
+	// is restarted in place from its directory.
+	Adopt(ctx context.Context, spec NodeSpec) (Node, error)
+	// Stop stops supervising the node and stops its process (SIGTERM, then a
+	// deadline, then SIGKILL). Its directory stays.
+	Stop(ctx context.Context, nodeID string) error
+	// Remove stops the node if needed and deletes its directory.
+	Remove(ctx context.Context, spec NodeSpec) error
+	// Info reads the node's live figures through the admin user.
+	Info(ctx context.Context, spec NodeSpec) (NodeInfo, error)
+	// Close stops supervision; the nodes keep running.
+	Close(ctx context.Context) error
+}
+
+// Engine is the server binary nodes run.
+type Engine struct {
+	Name    string // "valkey" or "redis"
+	Path    string // absolute path of valkey-server or redis-server
+	Version string // e.g. "8.0.2", read from the binary
+}
