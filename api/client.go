@@ -239,3 +239,9 @@ func (c *Client) RedisInfo(ctx context.Context, app, ref string) ([]RedisInfo, e
 
 // IsNotFound reports whether err is a not-found answer.
 func IsNotFound(err error) bool { return errors.Is(err, fault.NotFound) }
+
+// Events lists the history of the add-on ref resolves to on app, oldest first.
+func (c *Client) Events(ctx context.Context, app, ref string) ([]Event, error) {
+	var out []Event
+	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/addons/"+esc(ref)+"/events", nil, &out)
+}

@@ -164,3 +164,13 @@ type Error struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
 }
+
+// Event is one line of an add-on's history (restarts, failovers, creation).
+type Event struct {
+	ID        int64     `json:"id"`
+	AddonID   string    `json:"addon_id"`
+	AddonName string    `json:"addon_name"`
+	Kind      string    `json:"kind"`
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+}

@@ -1,0 +1,46 @@
+# larder: `make run` starts a broker on the embedded default (SQLite + local
+# engine processes), installing the engine if it is missing; `make test` runs
+# every test against real engine processes.
+
+GO      ?= go
+BIN     := bin/larder
+# Where `make run` puts the larder command so another terminal finds it.
+PREFIX  ?= $(shell if [ -w /usr/local/bin ]; then echo /usr/local; else echo $$HOME/.local; fi)
+BENCHTIME ?= 1x
+
+.PHONY: all build install run test vet fmt-check bench engine clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/larder
+
+install: build
+	@install -d $(PREFIX)/bin
+	@install -m 0755 $(BIN) $(PREFIX)/bin/larder
+	@echo "installed $(PREFIX)/bin/larder"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: add $(PREFIX)/bin to your PATH to type 'larder'";; esac
+
+# engine installs valkey-server (or redis-server >= 7) and the CLI tools when missing.
+engine:
+	@./scripts/install-engine.sh
+
+run: engine install
+	$(PREFIX)/bin/larder broker
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test: engine fmt-check vet
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+# Benchmarks run real brokers and nodes; figures are printed by the harness.
+bench: engine
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m ./provisioner/ ./integration/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,383 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"larder/api"
+	"larder/catalog"
+	"larder/fault"
+	"larder/store"
+)
+
+// addonJSON renders an add-on with its attachments on every app.
+func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error) {
+	atts, err := q.AttachmentsOfAddon(ctx, a.ID)
+	if err != nil {
+		return api.Addon{}, err
+	}
+	out := api.Addon{
+		ID: a.ID, Name: a.Name, Service: a.Service, Plan: a.Service + ":" + a.Plan,
+		App: api.Ref{ID: a.AppID, Name: a.AppName}, State: a.State, StateReason: a.StateReason,
+		ConfigVars:  []string{},
+		Attachments: make([]api.Attachment, 0, len(atts)),
+		Settings: api.Settings{
+			MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
+		},
+		Engine: a.Engine, EngineVersion: a.EngineVersion, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+	for _, at := range atts {
+		vars := attachmentVars(at.Name)
+		out.Attachments = append(out.Attachments, api.Attachment{
+			ID: at.ID, Name: at.Name, Addon: api.Ref{ID: a.ID, Name: a.Name},
+			App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: vars, CreatedAt: at.CreatedAt,
+		})
+		if at.AppID == a.AppID {
+			out.ConfigVars = append(out.ConfigVars, vars...)
+		}
+	}
+	return out, nil
+}
+
+func (b *Broker) writeAddons(w http.ResponseWriter, r *http.Request, addons []store.Addon) {
+	out := make([]api.Addon, 0, len(addons))
+	for _, a := range addons {
+		j, err := addonJSON(r.Context(), b.store.Q, a)
+		if err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (b *Broker) listAddons(w http.ResponseWriter, r *http.Request) {
+	addons, err := b.store.Addons(r.Context())
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	b.writeAddons(w, r, addons)
+}
+
+func (b *Broker) listAppAddons(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	app, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	addons, err := b.store.AddonsOfApp(ctx, app.ID)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	b.writeAddons(w, r, addons)
+}
+
+// resolveAddon finds the add-on ref names in the context of appName (see
+// resolveRef); "other::NAME" resolves on app other. appName may be empty for
+// global references (add-on names and app::NAME only).
+func (b *Broker) resolveAddon(ctx context.Context, q store.Q, appName, ref string) (store.Addon, error) {
+	if owner, name, ok := strings.Cut(ref, "::"); ok {
+		if owner == "" || name == "" {
+			return store.Addon{}, fault.E(fault.Invalid, "invalid reference %q: use APP::NAME", ref)
+		}
+		appName, ref = owner, name
+	}
+	if appName == "" {
+		return q.AddonByName(ctx, ref)
+	}
+	app, err := q.AppByName(ctx, appName)
+	if err != nil {
+		return store.Addon{}, err
+	}
+	atts, err := q.AttachmentsOfApp(ctx, app.ID)
+	if err != nil {
+		return store.Addon{}, err
+	}
+	addons, err := q.AddonsOfApp(ctx, app.ID)
+	if err != nil {
+		return store.Addon{}, err
+	}
+	id, err := resolveRef(ref, app.Name, atts, addons)
+	if fault.KindOf(err) == fault.NotFound {
+		// Add-on names are global: an exact name works from any app.
+		if a, gerr := q.AddonByName(ctx, ref); gerr == nil {
+			return a, nil
+		}
+	}
+	if err != nil {
+		return store.Addon{}, err
+	}
+	return q.AddonByID(ctx, id)
+}
+
+func (b *Broker) getAddon(w http.ResponseWriter, r *http.Request) {
+	b.serveAddon(w, r, "")
+}
+
+func (b *Broker) getAppAddon(w http.ResponseWriter, r *http.Request) {
+	b.serveAddon(w, r, mux.Vars(r)["app"])
+}
+
+func (b *Broker) serveAddon(w http.ResponseWriter, r *http.Request, app string) {
+	ctx := r.Context()
+	a, err := b.resolveAddon(ctx, b.store.Q, app, mux.Vars(r)["addon"])
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	j, err := addonJSON(ctx, b.store.Q, a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+// createOptions are the provider options addons:create accepts.
+var createOptions = []string{"maxmemory_policy"}
+
+func checkCreateOptions(cfg map[string]string) (policy string, err error) {
+	for k := range cfg {
+		known := false
+		for _, o := range createOptions {
+			known = known || k == o
+		}
+		if !known {
+			return "", fault.E(fault.Invalid, "unknown option %q; supported: %s", k, strings.Join(createOptions, ", "))
+		}
+	}
+	policy = catalog.DefaultMaxMemoryPolicy
+	if p, ok := cfg["maxmemory_policy"]; ok {
+		policy = p
+	}
+	return policy, catalog.ValidateMaxMemoryPolicy(policy)
+}
+
+// createAddon validates the request, records the add-on, its attachment, its
+// node (claiming a port) and a provision operation in one transaction, then
+// starts the node in the background: 202 + an operation to poll.
+func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req api.AddonCreate
+	if err := decodeBody(r, &req, false); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	svc, plan, err := b.cfg.Catalog.Resolve(req.Plan)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	policy, err := checkCreateOptions(req.Config)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	attName := ""
+	if req.Attachment != "" {
+		if attName, err = checkAttachmentName(req.Attachment); err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+	}
+	if req.Name != "" {
+		if err := checkAddonName(req.Name); err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+	}
+
+	var a store.Addon
+	var op store.Operation
+	for try := 0; ; try++ {
+		name := req.Name
+		if name == "" {
+			name = newAddonName()
+		}
+		a, op, err = b.recordAddon(ctx, mux.Vars(r)["app"], name, attName, svc.Name, plan.Name, policy)
+		// A generated name that happens to be taken is retried; a chosen one is not.
+		if err == nil || req.Name != "" || fault.KindOf(err) != fault.Conflict || !strings.Contains(fault.Message(err), name) || try >= 5 {
+			break
+		}
+	}
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
+	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
+	j, err := addonJSON(ctx, b.store.Q, a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	apiOp := operationJSON(op)
+	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
+		Message: fmt.Sprintf("%s is being created in the background", a.Name)})
+}
+
+func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string) (store.Addon, store.Operation, error) {
+	var a store.Addon
+	var op store.Operation
+	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+		app, err := tx.AppByName(ctx, appName)
+		if err != nil {
+			return err
+		}
+		atts, err := tx.AttachmentsOfApp(ctx, app.ID)
+		if err != nil {
+			return err
+		}
+		used := map[string]bool{}
+		for _, at := range atts {
+			used[at.Name] = true
+		}
+		switch {
+		case attName == "":
+			attName = nextAttachmentName(b.cfg.VarPrefix, used)
+		case used[attName]:
+			return fault.E(fault.Conflict, "attachment name %s is already used on %s; choose another with --as", attName, app.Name)
+		}
+		a = store.Addon{
+			Name: name, Service: service, Plan: plan, AppID: app.ID, AppName: app.Name,
+			State: api.StateProvisioning, MaxMemoryPolicy: policy,
+			AdminPassword: newSecret(), CustomerUser: "default", CustomerPassword: newSecret(),
+		}
+		if err := tx.CreateAddon(ctx, &a); err != nil {
+			return err
+		}
+		if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: a.ID, AppID: app.ID, Name: attName}); err != nil {
+			return err
+		}
+		// The add-on's vars replace any the user set by hand (as on Heroku).
+		for _, v := range attachmentVars(attName) {
+			if err := tx.UnsetUserVar(ctx, app.ID, v); err != nil {
+				return err
+			}
+		}
+		if _, err := b.claimNode(ctx, tx, a, store.RolePrimary); err != nil {
+			return err
+		}
+		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
+		if err := tx.CreateOperation(ctx, &op); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "addon.create", fmt.Sprintf("%s:%s requested for %s as %s", service, plan, app.Name, attName))
+	})
+	return a, op, err
+}
+
+// destroyAddon removes the add-on's attachments (and so its vars on every app)
+// at once, then stops and deletes its nodes in the background.
+func (b *Broker) destroyAddon(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req api.AddonDestroy
+	if err := decodeBody(r, &req, true); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	appName := mux.Vars(r)["app"]
+	var a store.Addon
+	var op store.Operation
+	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if a, err = b.resolveAddon(ctx, tx.Q, appName, mux.Vars(r)["addon"]); err != nil {
+			return err
+		}
+		if a.AppName != appName {
+			return fault.E(fault.Conflict, "%s is owned by %s, not %s: destroy it from %s, or detach it from %s", a.Name, a.AppName, appName, a.AppName, appName)
+		}
+		if req.Confirm != a.AppName {
+			return fault.E(fault.Confirmation, "destroying %s deletes its data; to proceed, re-run with --confirm %s", a.Name, a.AppName)
+		}
+		if a.State == api.StateDeprovisioning {
+			return fault.E(fault.Conflict, "%s is already being destroyed", a.Name)
+		}
+		atts, err := tx.AttachmentsOfAddon(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		var others []string
+		for _, at := range atts {
+			if at.AppID != a.AppID {
+				others = append(others, at.AppName+"::"+at.Name)
+			}
+		}
+		if len(others) > 0 && !req.Force {
+			sort.Strings(others)
+			return fault.E(fault.Conflict, "%s is also attached to other apps (%s); detach it there or use --force", a.Name, strings.Join(others, ", "))
+		}
+		if err := tx.SetAddonState(ctx, a.ID, api.StateDeprovisioning, ""); err != nil {
+			return err
+		}
+		if err := tx.DeleteAttachmentsOfAddon(ctx, a.ID); err != nil {
+			return err
+		}
+		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
+		if err := tx.CreateOperation(ctx, &op); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "addon.destroy", "destroy requested by "+appName)
+	})
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	b.log.WithField("addon", a.Name).Info("destroying add-on")
+	b.jobs.Run(b.store, op, b.deprovisionStep(a.ID))
+	a.State = api.StateDeprovisioning
+	j, err := addonJSON(ctx, b.store.Q, a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	apiOp := operationJSON(op)
+	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
+		Message: fmt.Sprintf("%s is being destroyed", a.Name)})
+}
+
+func operationJSON(op store.Operation) api.Operation {
+	return api.Operation{ID: op.ID, AddonID: op.AddonID, AddonName: op.AddonName, Kind: op.Kind,
+		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
+}
+
+func (b *Broker) getOperation(w http.ResponseWriter, r *http.Request) {
+	op, err := b.store.OperationByID(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, operationJSON(op))
+}
+
+func (b *Broker) listServices(w http.ResponseWriter, r *http.Request) {
+	out := []api.Service{}
+	for _, s := range b.cfg.Catalog.Services {
+		out = append(out, api.Service{Name: s.Name, HumanName: s.HumanName, Description: s.Description})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (b *Broker) listPlans(w http.ResponseWriter, r *http.Request) {
+	svc, err := b.cfg.Catalog.Service(mux.Vars(r)["service"])
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	out := []api.Plan{}
+	for _, p := range svc.Plans {
+		out = append(out, api.Plan{Name: svc.Name + ":" + p.Name, HumanName: p.HumanName, Description: p.Description,
+			MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence, HA: p.HA,
+			PriceCents: p.PriceCents, Default: p == *svc.DefaultPlan()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

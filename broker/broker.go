@@ -1,0 +1,136 @@
+// Package broker is larder's control plane: the HTTP API (gorilla/mux) for apps,
+// config vars, add-ons, attachments and operations, the rules that derive config
+// vars from attachments, and the async jobs that ask the provisioner to start and
+// stop nodes. The store is the single source of truth; a restarted broker
+// re-adopts the nodes it finds there and resumes unfinished operations.
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"larder/catalog"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// Config is how an operator sets a broker up.
+type Config struct {
+	Catalog   *catalog.Catalog
+	Token     string // the admin API token
+	VarPrefix string // prefix of colored attachment names, default "LARDER_REDIS"
+	PortMin   int    // node port range, inclusive
+	PortMax   int
+	Log       logrus.FieldLogger
+}
+
+// DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can
+// set HEROKU_REDIS to keep the names their apps already read.
+const DefaultVarPrefix = "LARDER_REDIS"
+
+// Broker holds the broker's state and dependencies.
+type Broker struct {
+	cfg   Config
+	store *store.Store
+	host  provisioner.Host
+	log   logrus.FieldLogger
+	jobs  *jobRunner
+
+	portMu sync.Mutex // serialises port choice within this process
+}
+
+// New builds a broker over an open store and a host. Call Start before serving.
+func New(cfg Config, st *store.Store, host provisioner.Host) (*Broker, error) {
+	if cfg.Catalog == nil {
+		cfg.Catalog = catalog.Builtin()
+	}
+	if err := cfg.Catalog.Validate(); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	if cfg.VarPrefix == "" {
+		cfg.VarPrefix = DefaultVarPrefix
+	}
+	if !validAttachmentName(cfg.VarPrefix) {
+		return nil, fmt.Errorf("var prefix %q: use uppercase letters, digits and underscores", cfg.VarPrefix)
+	}
+	if cfg.PortMin == 0 && cfg.PortMax == 0 {
+		cfg.PortMin, cfg.PortMax = 21000, 21999
+	}
+	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
+		return nil, fmt.Errorf("port range %d-%d: want 1024 <= min <= max <= 65535", cfg.PortMin, cfg.PortMax)
+	}
+	if cfg.Token == "" {
+		return nil, fmt.Errorf("an API token is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	b := &Broker{cfg: cfg, store: st, host: host, log: cfg.Log.WithField("component", "broker")}
+	b.jobs = newJobRunner(b.log)
+	return b, nil
+}
+
+// Start re-adopts the nodes recorded in the store and resumes unfinished
+// operations. Nodes keep serving throughout: adoption never restarts a node that
+// answers.
+func (b *Broker) Start(ctx context.Context) error {
+	if err := b.adoptNodes(ctx); err != nil {
+		return fmt.Errorf("adopt nodes: %w", err)
+	}
+	if err := b.resumeOperations(ctx); err != nil {
+		return fmt.Errorf("resume operations: %w", err)
+	}
+	return nil
+}
+
+// Close waits for running jobs (bounded by ctx). Nodes keep running: they are
+// separate processes that a later broker re-adopts.
+func (b *Broker) Close(ctx context.Context) error {
+	return b.jobs.Close(ctx)
+}
+
+// OnNodeEvent records what a host's supervisor reports. Hosts call it.
+func (b *Broker) OnNodeEvent(e provisioner.Event) {
+	ctx := context.Background()
+	log := b.log.WithFields(logrus.Fields{"node": e.NodeID, "event": e.Kind})
+	n, err := b.store.NodeByID(ctx, e.NodeID)
+	if err != nil {
+		log.WithError(err).Warn("event for an unknown node")
+		return
+	}
+	a, err := b.store.AddonByID(ctx, n.AddonID)
+	if err != nil {
+		log.WithError(err).Warn("event for a node without add-on")
+		return
+	}
+	log = log.WithField("addon", a.Name)
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		switch e.Kind {
+		case provisioner.EventRestarted:
+			if err := tx.SetNodeState(ctx, n.ID, store.NodeRunning, e.PID); err != nil {
+				return err
+			}
+			if a.State == "failed" {
+				if err := tx.SetAddonState(ctx, a.ID, "provisioned", ""); err != nil {
+					return err
+				}
+			}
+		case provisioner.EventFailed:
+			if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
+				return err
+			}
+			if err := tx.SetAddonState(ctx, a.ID, "failed", "node "+n.Name+" keeps crashing: "+e.Message); err != nil {
+				return err
+			}
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "node."+string(e.Kind), fmt.Sprintf("%s (%s): %s", n.Name, n.Role, e.Message))
+	})
+	if err != nil {
+		log.WithError(err).Error("record node event")
+		return
+	}
+	log.Info(e.Message)
+}

@@ -1,0 +1,280 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"larder/api"
+	"larder/catalog"
+	"larder/fault"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// newSecret returns 32 random bytes as hex: passwords for the engine's users.
+func newSecret() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// claimNode records a node for a, claiming the lowest free port of the range on
+// the host: the port is in the store before any process binds it, and the
+// (host, port) unique key stops two brokers from sharing one.
+func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, role string) (store.Node, error) {
+	b.portMu.Lock()
+	defer b.portMu.Unlock()
+	used, err := tx.UsedPorts(ctx, b.host.Name())
+	if err != nil {
+		return store.Node{}, err
+	}
+	taken := make(map[int]bool, len(used))
+	for _, p := range used {
+		taken[p] = true
+	}
+	id := store.NewID()
+	for p := b.cfg.PortMin; p <= b.cfg.PortMax; p++ {
+		if taken[p] || !b.host.PortFree(p) {
+			continue
+		}
+		n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: b.host.Name(),
+			Address: "", Port: p, State: store.NodeStarting, Epoch: a.Epoch}
+		err := tx.CreateNode(ctx, &n)
+		if fault.KindOf(err) == fault.Conflict {
+			continue
+		}
+		return n, err
+	}
+	return store.Node{}, fault.E(fault.Unavailable, "no free port left in %d-%d on host %s", b.cfg.PortMin, b.cfg.PortMax, b.host.Name())
+}
+
+// planOf returns the catalog plan an add-on runs on.
+func (b *Broker) planOf(a store.Addon) (*catalog.Plan, error) {
+	svc, err := b.cfg.Catalog.Service(a.Service)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Plan(a.Plan)
+}
+
+// nodeSpec builds what the host needs to run node n of add-on a.
+func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec {
+	return provisioner.NodeSpec{
+		ID: n.ID, Name: n.Name, Port: n.Port,
+		MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence,
+		MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
+		Admin:    provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
+		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword},
+	}
+}
+
+// specsOf returns the add-on's nodes with their specs.
+func (b *Broker) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
+	p, err := b.planOf(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, err := q.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	specs := make([]provisioner.NodeSpec, len(nodes))
+	for i, n := range nodes {
+		specs[i] = nodeSpec(a, p, n)
+	}
+	return nodes, specs, nil
+}
+
+// provisionStep starts an add-on's nodes and marks it provisioned. On failure
+// it removes everything the create recorded or started: no process, port,
+// directory or row is left behind. resume adopts nodes a previous broker may
+// have started already.
+func (b *Broker) provisionStep(addonID string, resume bool) step {
+	return func(ctx context.Context, progress func(string)) (err error) {
+		a, err := b.store.AddonByID(ctx, addonID)
+		if err != nil {
+			return err
+		}
+		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		if err != nil {
+			return err
+		}
+		ok := false
+		defer func() {
+			if !ok && !errors.Is(err, context.Canceled) {
+				b.rollbackCreate(a, specs, err)
+			}
+		}()
+		for i, n := range nodes {
+			progress(fmt.Sprintf("starting %s node on port %d", n.Role, n.Port))
+			start := b.host.Start
+			if resume {
+				start = b.host.Adopt
+			}
+			pn, err := start(ctx, specs[i])
+			if err != nil {
+				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("start %s node of %s", n.Role, a.Name))
+			}
+			if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+				return err
+			}
+		}
+		eng := b.host.Engine()
+		err = b.store.InTx(ctx, func(tx *store.Tx) error {
+			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {
+				return err
+			}
+			if err := tx.SetAddonState(ctx, a.ID, api.StateProvisioned, ""); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, a.ID, a.Name, "addon.provisioned", fmt.Sprintf("%s:%s available on %s %s", a.Service, a.Plan, eng.Name, eng.Version))
+		})
+		if err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	}
+}
+
+// rollbackCreate undoes a failed create: nodes removed, rows deleted.
+func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, cause error) {
+	ctx := context.Background()
+	log := b.log.WithField("addon", a.Name)
+	for _, s := range specs {
+		if err := b.host.Remove(ctx, s); err != nil {
+			log.WithError(err).WithField("node", s.Name).Error("remove node of failed add-on")
+		}
+	}
+	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteAddon(ctx, a.ID); err != nil && fault.KindOf(err) != fault.NotFound {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "addon.create_failed", fault.Message(cause))
+	})
+	if err != nil {
+		log.WithError(err).Error("delete failed add-on")
+	}
+}
+
+// deprovisionStep stops and removes an add-on's nodes, then its rows.
+func (b *Broker) deprovisionStep(addonID string) step {
+	return func(ctx context.Context, progress func(string)) error {
+		a, err := b.store.AddonByID(ctx, addonID)
+		if err != nil {
+			return err
+		}
+		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		if err != nil {
+			return err
+		}
+		for i, n := range nodes {
+			progress(fmt.Sprintf("stopping %s node", n.Role))
+			if err := b.host.Remove(ctx, specs[i]); err != nil {
+				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("remove %s node of %s", n.Role, a.Name))
+			}
+		}
+		return b.store.InTx(ctx, func(tx *store.Tx) error {
+			if err := tx.DeleteAddon(ctx, a.ID); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, a.ID, a.Name, "addon.destroyed", "nodes stopped and data deleted")
+		})
+	}
+}
+
+// adoptNodes takes every settled add-on's nodes back under supervision after a
+// broker start. Nodes that answer keep running untouched; missing ones are
+// restarted in place.
+func (b *Broker) adoptNodes(ctx context.Context) error {
+	addons, err := b.store.Addons(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range addons {
+		if a.State != api.StateProvisioned && a.State != api.StateFailed {
+			continue // provisioning and deprovisioning add-ons are resumed by their operation
+		}
+		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		if err != nil {
+			return err
+		}
+		for i, n := range nodes {
+			log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
+			pn, err := b.host.Adopt(ctx, specs[i])
+			if err != nil {
+				log.WithError(err).Error("adopt node")
+				reason := "node " + n.Name + " could not be restarted"
+				err = b.store.InTx(ctx, func(tx *store.Tx) error {
+					if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
+						return err
+					}
+					if err := tx.SetAddonState(ctx, a.ID, api.StateFailed, reason); err != nil {
+						return err
+					}
+					return tx.AddEvent(ctx, a.ID, a.Name, "node.adopt_failed", reason)
+				})
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+				return err
+			}
+			if pn.PID != n.PID {
+				log.WithField("pid", pn.PID).Info("node was not running; restarted in place")
+				if err := b.store.AddEvent(ctx, a.ID, a.Name, "node.restarted", n.Name+" was down while the broker was away; restarted in place"); err != nil {
+					return err
+				}
+			} else {
+				log.Debug("node adopted")
+			}
+		}
+	}
+	return nil
+}
+
+// resumeOperations re-runs the operations a previous broker left unfinished.
+func (b *Broker) resumeOperations(ctx context.Context) error {
+	ops, err := b.store.UnfinishedOperations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if _, err := b.store.AddonByID(ctx, op.AddonID); err != nil {
+			if fault.KindOf(err) != fault.NotFound {
+				return err
+			}
+			msg := "the add-on was removed while the broker was stopped"
+			if op.Kind == "deprovision" {
+				msg = ""
+			}
+			state := api.OpFailed
+			if msg == "" {
+				state = api.OpSucceeded
+			}
+			if err := b.store.UpdateOperation(ctx, op.ID, state, "done", msg); err != nil {
+				return err
+			}
+			continue
+		}
+		b.log.WithFields(map[string]any{"op": op.Kind, "addon": op.AddonName}).Info("resuming operation")
+		switch op.Kind {
+		case "provision":
+			b.jobs.Run(b.store, op, b.provisionStep(op.AddonID, true))
+		case "deprovision":
+			b.jobs.Run(b.store, op, b.deprovisionStep(op.AddonID))
+		default:
+			if err := b.store.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

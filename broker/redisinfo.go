@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"larder/api"
+	"larder/fault"
+	"larder/store"
+)
+
+// liveTimeout bounds how long redis:info waits for a node's figures.
+const liveTimeout = 2 * time.Second
+
+// redisInfo answers redis:info: every add-on of the app, or the one ?addon= names.
+func (b *Broker) redisInfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	appName := mux.Vars(r)["app"]
+	app, err := b.store.AppByName(ctx, appName)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	var addons []store.Addon
+	if ref := r.URL.Query().Get("addon"); ref != "" {
+		a, err := b.resolveAddon(ctx, b.store.Q, appName, ref)
+		if err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+		addons = []store.Addon{a}
+	} else if addons, err = b.store.AddonsOfApp(ctx, app.ID); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	out := make([]api.RedisInfo, 0, len(addons))
+	for _, a := range addons {
+		info, err := b.infoOf(ctx, app, a)
+		if err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+		out = append(out, info)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.RedisInfo, error) {
+	p, err := b.planOf(a)
+	if err != nil {
+		return api.RedisInfo{}, err
+	}
+	atts, err := b.store.AttachmentsOfAddon(ctx, a.ID)
+	if err != nil {
+		return api.RedisInfo{}, err
+	}
+	info := api.RedisInfo{
+		Addon: api.Ref{ID: a.ID, Name: a.Name}, App: api.Ref{ID: a.AppID, Name: a.AppName},
+		ConfigVars: []string{}, Plan: a.Service + ":" + a.Plan, Status: statusText(a), CreatedAt: a.CreatedAt,
+		Engine: a.Engine, Version: a.EngineVersion,
+		Settings:         api.Settings{MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents},
+		Persistence:      "None",
+		HAStatus:         "None (single node)",
+		MemoryLimitBytes: p.MaxMemoryBytes, ClientsLimit: p.MaxClients,
+	}
+	for _, at := range atts {
+		if at.AppID == app.ID {
+			info.ConfigVars = append(info.ConfigVars, attachmentVars(at.Name)...)
+		}
+	}
+	if p.Persistence {
+		info.Persistence = "AOF (appendfsync everysec)"
+	}
+	if p.HA {
+		info.HAStatus = "HA: not yet available (runs one persistent node)"
+	}
+	if a.State != api.StateProvisioned {
+		info.LiveError = "the add-on is " + a.State
+		return info, nil
+	}
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		return api.RedisInfo{}, err
+	}
+	for i, n := range nodes {
+		if n.Role != store.RolePrimary {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		ni, err := b.host.Info(lctx, specs[i])
+		cancel()
+		if err != nil {
+			info.LiveError = fault.Message(fault.Wrap(fault.Unavailable, err, "the node did not answer"))
+			return info, nil
+		}
+		info.Live = true
+		info.MemoryUsedBytes = ni.UsedMemoryBytes
+		info.Clients = ni.ConnectedClients
+		if ni.Version != "" {
+			info.Version = ni.Version
+		}
+	}
+	return info, nil
+}
+
+// statusText is the add-on state as redis:info shows it.
+func statusText(a store.Addon) string {
+	switch a.State {
+	case api.StateProvisioned:
+		return "available"
+	case api.StateFailed:
+		return "failed: " + a.StateReason
+	}
+	return a.State
+}

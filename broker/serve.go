@@ -1,0 +1,195 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"larder/api"
+	"larder/catalog"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// ServeConfig is everything `larder broker` needs.
+type ServeConfig struct {
+	DataDir     string // SQLite file, node directories, token, discovery file
+	Listen      string // host:port of the HTTP API
+	CatalogFile string // optional plan catalog replacing the built-in one
+	VarPrefix   string
+	PortMin     int
+	PortMax     int
+	Token       string // overrides the token file when set
+	Log         *logrus.Logger
+	Ready       func(url string) // called once the API is listening (tests, make run)
+}
+
+// Serve runs a broker until ctx ends. Nodes are left running when it returns;
+// the next Serve re-adopts them.
+func Serve(ctx context.Context, cfg ServeConfig) error {
+	log := cfg.Log
+	if log == nil {
+		log = logrus.StandardLogger()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	token := cfg.Token
+	if token == "" {
+		var err error
+		if token, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "token")); err != nil {
+			return err
+		}
+	}
+	cat := catalog.Builtin()
+	if cfg.CatalogFile != "" {
+		var err error
+		if cat, err = catalog.Load(cfg.CatalogFile); err != nil {
+			return err
+		}
+	}
+	eng, err := provisioner.DiscoverEngine()
+	if err != nil {
+		return err
+	}
+	log.WithFields(logrus.Fields{"engine": eng.Name, "version": eng.Version, "path": eng.Path}).Info("engine found")
+
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "larder.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var b *Broker
+	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{
+		Root:   filepath.Join(cfg.DataDir, "nodes"),
+		Engine: eng,
+		Log:    log.WithField("component", "host"),
+		OnEvent: func(e provisioner.Event) {
+			if b != nil {
+				b.OnNodeEvent(e)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log}, st, host)
+	if err != nil {
+		host.Close(context.Background())
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		host.Close(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	url := "http://" + ln.Addr().String()
+	if err := b.Start(ctx); err != nil {
+		ln.Close()
+		host.Close(context.Background())
+		return err
+	}
+	if err := writeDiscovery(cfg.DataDir, api.Discovery{URL: url, Token: token}); err != nil {
+		ln.Close()
+		host.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.WithField("url", url).Info("broker listening")
+	if cfg.Ready != nil {
+		cfg.Ready(url)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("http server stopped")
+		}
+	}
+	log.Info("broker stopping; nodes keep running")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	b.Close(sctx)
+	return host.Close(sctx)
+}
+
+// loadOrCreateToken reads the admin token, creating it on first start.
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read token: %w", err)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(raw[:])
+	if err := writeFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write token: %w", err)
+	}
+	return t, nil
+}
+
+func writeDiscovery(dir string, d api.Discovery) error {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, api.DiscoveryFile), b, 0o600); err != nil {
+		return fmt.Errorf("write discovery file: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path via a synced temp file and a rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}

@@ -1,0 +1,169 @@
+package broker
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"larder/api"
+	"larder/fault"
+)
+
+// maxBody bounds request bodies; larder's requests are small.
+const maxBody = 1 << 20
+
+// Handler returns the broker's HTTP API.
+func (b *Broker) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.writeError(w, r, fault.E(fault.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.writeError(w, r, &fault.Error{Kind: fault.BadRequest, Message: fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path)})
+	})
+
+	r.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+
+	a := r.NewRoute().Subrouter()
+	a.Use(b.requireToken)
+	a.HandleFunc("/apps", b.listApps).Methods(http.MethodGet)
+	a.HandleFunc("/apps", b.createApp).Methods(http.MethodPost)
+	a.HandleFunc("/apps/{app}", b.getApp).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}", b.destroyApp).Methods(http.MethodDelete)
+	a.HandleFunc("/apps/{app}/config-vars", b.getConfigVars).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/config-vars", b.patchConfigVars).Methods(http.MethodPatch)
+	a.HandleFunc("/apps/{app}/addons", b.listAppAddons).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addons", b.createAddon).Methods(http.MethodPost)
+	a.HandleFunc("/apps/{app}/addons/{addon}", b.getAppAddon).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addons/{addon}", b.destroyAddon).Methods(http.MethodDelete)
+	a.HandleFunc("/apps/{app}/addons/{addon}/events", b.listEvents).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/redis", b.redisInfo).Methods(http.MethodGet)
+	a.HandleFunc("/addons", b.listAddons).Methods(http.MethodGet)
+	a.HandleFunc("/addons/{addon}", b.getAddon).Methods(http.MethodGet)
+	a.HandleFunc("/operations/{id}", b.getOperation).Methods(http.MethodGet)
+	a.HandleFunc("/addon-services", b.listServices).Methods(http.MethodGet)
+	a.HandleFunc("/addon-services/{service}/plans", b.listPlans).Methods(http.MethodGet)
+	return b.logRequests(r)
+}
+
+// requireToken accepts `Authorization: Bearer TOKEN` or Basic auth with the
+// token as password (as Heroku's API does).
+func (b *Broker) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := ""
+		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+			got = strings.TrimPrefix(h, "Bearer ")
+		} else if _, pw, ok := r.BasicAuth(); ok {
+			got = pw
+		}
+		if got == "" {
+			b.writeError(w, r, fault.E(fault.Unauthorized, "missing API token: set LARDER_API_TOKEN or run `make run` to configure the CLI"))
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(b.cfg.Token)) != 1 {
+			b.writeError(w, r, fault.E(fault.Unauthorized, "invalid API token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// logRequests logs method, path (never the query or body, which may hold
+// secrets), status and duration.
+func (b *Broker) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		b.log.WithFields(logrus.Fields{
+			"method": r.Method, "path": r.URL.Path, "status": sw.status,
+			"ms": time.Since(start).Milliseconds(),
+		}).Debug("request")
+	})
+}
+
+// statusOf maps an error kind to an HTTP status: the one place where this happens.
+func statusOf(k fault.Kind) int {
+	switch k {
+	case fault.BadRequest:
+		return http.StatusBadRequest
+	case fault.Unauthorized:
+		return http.StatusUnauthorized
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.Invalid, fault.Ambiguous, fault.Confirmation:
+		return http.StatusUnprocessableEntity
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func (b *Broker) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	k := fault.KindOf(err)
+	status := statusOf(k)
+	if status >= 500 {
+		b.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).Error("request failed")
+	}
+	writeJSON(w, status, api.Error{ID: string(k), Message: fault.Message(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// decodeBody reads a JSON body into v. An empty body leaves v as it is when
+// optional; malformed JSON is a BadRequest that says where it broke.
+func decodeBody(r *http.Request, v any, optional bool) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return fault.Wrap(fault.BadRequest, err, "could not read the request body")
+	}
+	if len(data) > maxBody {
+		return fault.E(fault.BadRequest, "request body larger than %d bytes", maxBody)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		if optional {
+			return nil
+		}
+		return fault.E(fault.BadRequest, "a JSON request body is required")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fault.E(fault.BadRequest, "malformed JSON at byte %d: %v", se.Offset, se)
+		case errors.As(err, &te):
+			return fault.E(fault.BadRequest, "malformed JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)
+		}
+		return fault.E(fault.BadRequest, "malformed JSON: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"larder/api"
+	"larder/fault"
+	"larder/store"
+)
+
+// addonURL is the URL an app uses: redis://USER:PASSWORD@HOST:PORT. The user is
+// always written out (never `redis://:pw@…`, which many clients reject).
+func addonURL(a store.Addon, n store.Node) string {
+	u := url.URL{
+		Scheme: "redis",
+		User:   url.UserPassword(a.CustomerUser, a.CustomerPassword),
+		Host:   net.JoinHostPort(n.Address, strconv.Itoa(n.Port)),
+	}
+	return u.String()
+}
+
+// primaryNode returns the running primary of an add-on, if there is one.
+func primaryNode(nodes []store.Node) (store.Node, bool) {
+	for _, n := range nodes {
+		if n.Role == store.RolePrimary && n.Address != "" {
+			return n, true
+		}
+	}
+	return store.Node{}, false
+}
+
+// attachmentVars lists the config var names an attachment exports.
+func attachmentVars(name string) []string { return []string{name + "_URL"} }
+
+// appVars derives an app's config vars: the vars its users set, overlaid with
+// the vars of every attachment whose add-on has a primary. Reading both in one
+// query context (a transaction when q is one) gives a consistent view.
+func appVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, error) {
+	user, err := q.UserVars(ctx, appID)
+	if err != nil {
+		return nil, fmt.Errorf("read user vars: %w", err)
+	}
+	out := api.ConfigVars(user)
+	atts, err := q.AttachmentsOfApp(ctx, appID)
+	if err != nil {
+		return nil, fmt.Errorf("read attachments: %w", err)
+	}
+	for _, at := range atts {
+		a, err := q.AddonByID(ctx, at.AddonID)
+		if err != nil {
+			return nil, err
+		}
+		if a.State != api.StateProvisioned {
+			continue
+		}
+		nodes, err := q.NodesOfAddon(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n, ok := primaryNode(nodes); ok {
+			out[at.Name+"_URL"] = addonURL(a, n)
+		}
+	}
+	return out, nil
+}
+
+// managedVar reports which attachment on the app owns var name, if any.
+func managedVar(atts []store.Attachment, name string) (store.Attachment, bool) {
+	for _, at := range atts {
+		for _, v := range attachmentVars(at.Name) {
+			if v == name {
+				return at, true
+			}
+		}
+	}
+	return store.Attachment{}, false
+}
+
+// checkVarPatch validates a config:set/unset request against the app's attachments.
+func checkVarPatch(patch api.ConfigPatch, atts []store.Attachment) error {
+	if len(patch) == 0 {
+		return fault.E(fault.Invalid, "no config vars given; use KEY=VALUE to set and KEY to unset")
+	}
+	names := make([]string, 0, len(patch))
+	for k := range patch {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if !varNameRe.MatchString(k) {
+			return fault.E(fault.Invalid, "invalid config var name %q: use letters, digits and underscores, not starting with a digit", k)
+		}
+		if at, ok := managedVar(atts, k); ok {
+			return fault.E(fault.Conflict, "%s is set by add-on %s (attachment %s); use `larder addons:detach` or `larder redis:promote` to change it", k, at.AddonName, at.Name)
+		}
+	}
+	return nil
+}

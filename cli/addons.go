@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"larder/api"
+)
+
+func addonsCommand(s *session) *cli.Command {
+	return &cli.Command{
+		Name:      "addons",
+		Category:  "add-ons",
+		Usage:     "list add-ons and their attachments",
+		UsageText: "larder addons [-a APP] [--json]",
+		Description: "With -a, list the add-ons an app owns or is attached to, and under each\n" +
+			"the names it is attached as. Without -a, list every add-on.",
+		Flags: []cli.Flag{appFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if _, err := exactArgs(c, 0, "larder addons [-a APP]"); err != nil {
+				return err
+			}
+			cl, err := s.client()
+			if err != nil {
+				return err
+			}
+			app := c.String("app")
+			addons, err := cl.Addons(c.Context, app)
+			if err != nil {
+				return err
+			}
+			sort.Slice(addons, func(i, j int) bool { return addons[i].Name < addons[j].Name })
+			switch {
+			case c.Bool("json"):
+				return printJSON(s.stdout, nonNil(addons))
+			case app == "":
+				return writeAllAddons(s.stdout, addons)
+			}
+			return writeAppAddons(s.stdout, app, addons)
+		},
+	}
+}
+
+// writeAppAddons prints Heroku's per-app table: each add-on, then a tree of
+// its attachments, this app's first.
+func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
+	if len(addons) == 0 {
+		_, err := fmt.Fprintf(w, "No add-ons for app %s.\n", app)
+		return err
+	}
+	t := newTable("Add-on", "Plan", "State")
+	for _, a := range addons {
+		plan := shortPlan(a.Plan)
+		if a.App.Name != app {
+			plan += fmt.Sprintf(" (owned by ⬢ %s)", a.App.Name)
+		}
+		t.add(fmt.Sprintf("%s (%s)", a.Service, a.Name), plan, displayState(a.State))
+		atts := sortedAttachments(a.Attachments, app)
+		for i, at := range atts {
+			branch := "├─"
+			if i == len(atts)-1 {
+				branch = "└─"
+			}
+			line := fmt.Sprintf(" %s as %s", branch, at.Name)
+			if at.App.Name != app {
+				line += " on ⬢ " + at.App.Name
+			}
+			t.add(line)
+		}
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nThe table above shows add-ons and the attachments to the current app (⬢ %s) or other apps.\n", app)
+	return err
+}
+
+// writeAllAddons prints every add-on with its owning app.
+func writeAllAddons(w io.Writer, addons []api.Addon) error {
+	if len(addons) == 0 {
+		_, err := fmt.Fprintln(w, "No add-ons.")
+		return err
+	}
+	t := newTable("Owning App", "Add-on", "Plan", "State")
+	for _, a := range addons {
+		t.add("⬢ "+a.App.Name, fmt.Sprintf("%s (%s)", a.Service, a.Name), shortPlan(a.Plan), displayState(a.State))
+	}
+	return t.write(w)
+}
+
+// sortedAttachments puts the attachments to app first, then the others by
+// app, each group by name.
+func sortedAttachments(atts []api.Attachment, app string) []api.Attachment {
+	out := append([]api.Attachment{}, atts...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.App.Name == app) != (b.App.Name == app) {
+			return a.App.Name == app
+		}
+		if a.App.Name != b.App.Name {
+			return a.App.Name < b.App.Name
+		}
+		return a.Name < b.Name
+	})
+	return out
+}
+
+// shortPlan drops the service from "service:plan", as Heroku's table does.
+func shortPlan(plan string) string {
+	if _, p, ok := strings.Cut(plan, ":"); ok {
+		return p
+	}
+	return plan
+}
+
+// displayState names an add-on state the way Heroku's CLI shows it.
+func displayState(state string) string {
+	switch state {
+	case api.StateProvisioned:
+		return "created"
+	case api.StateProvisioning:
+		return "creating"
+	case api.StateDeprovisioning:
+		return "destroying"
+	case api.StateDeprovisioned:
+		return "destroyed"
+	case api.StateFailed:
+		return "errored"
+	}
+	return state
+}

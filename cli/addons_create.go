@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"larder/api"
+	"larder/catalog"
+	"larder/fault"
+)
+
+const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--wait] [-- --maxmemory_policy POLICY]"
+
+func addonsCreateCommand(s *session) *cli.Command {
+	return &cli.Command{
+		Name:      "addons:create",
+		Category:  "add-ons",
+		Usage:     "create an add-on and attach it to an app",
+		UsageText: addonsCreateUsage,
+		Description: "Provision SERVICE:PLAN (see `larder addons:plans larder-redis`) for the app.\n" +
+			"The first Redis add-on of an app is attached as REDIS, giving it REDIS_URL;\n" +
+			"--as picks another attachment name (--as CACHE gives CACHE_URL).\n\n" +
+			"Provider options go after --, as on Heroku:\n\n" +
+			"   larder addons:create larder-redis:mini -a web -- --maxmemory_policy allkeys-lru\n\n" +
+			"Without --wait the command returns while the add-on is being created;\n" +
+			"`larder addons:info NAME` shows its progress.",
+		Flags: []cli.Flag{
+			appFlag(),
+			&cli.StringFlag{Name: "as", Usage: "name for the initial attachment, the prefix of its config vars"},
+			&cli.StringFlag{Name: "name", Usage: "name for the add-on itself (generated when not given)"},
+			&cli.BoolFlag{Name: "wait", Usage: "wait until the add-on is ready"},
+			&cli.StringFlag{Name: "maxmemory_policy", Usage: "eviction policy, e.g. allkeys-lru (default noeviction)"},
+		},
+		Action: func(c *cli.Context) error {
+			app, err := requireApp(c)
+			if err != nil {
+				return err
+			}
+			req, err := createRequest(c.Args().Slice(), c.String("maxmemory_policy"))
+			if err != nil {
+				return err
+			}
+			req.Attachment, req.Name = c.String("as"), c.String("name")
+			cl, err := s.client()
+			if err != nil {
+				return err
+			}
+			return s.createAddon(c.Context, cl, app, req, c.Bool("wait"))
+		},
+	}
+}
+
+func (s *session) createAddon(ctx context.Context, cl *api.Client, app string, req api.AddonCreate, wait bool) error {
+	sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Creating %s on ⬢ %s", req.Plan, app))
+	res, err := cl.CreateAddon(ctx, app, req)
+	if err := sp.finishErr(err); err != nil {
+		return err
+	}
+	addon := res.Addon
+	if res.Message != "" {
+		fmt.Fprintln(s.stdout, res.Message)
+	}
+	if op := res.Operation; op != nil && !op.Done() {
+		if !wait {
+			return writeCreatingInBackground(s.stdout, addon.Name, app)
+		}
+		sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Waiting for %s", addon.Name))
+		if _, err := waitOperation(ctx, cl, addon.Name, op, sp, "created"); err != nil {
+			return err
+		}
+		// The config vars are known for sure once provisioning is over.
+		if fresh, err := cl.Addon(ctx, app, addon.Name); err == nil {
+			addon = fresh
+		}
+	} else if op != nil && op.State == api.OpFailed {
+		return fault.E(fault.Unavailable, "creating %s failed: %s", addon.Name, op.Error)
+	}
+	_, err = fmt.Fprintf(s.stdout, "Created %s as %s\n", addon.Name, strings.Join(addon.ConfigVars, ", "))
+	return err
+}
+
+func writeCreatingInBackground(w io.Writer, addon, app string) error {
+	_, err := fmt.Fprintf(w, "%s is being created in the background. Its config vars will be set on ⬢ %s when it is ready.\n"+
+		"Run larder addons:info %s to check creation progress.\n", addon, app, addon)
+	return err
+}
+
+// createRequest reads SERVICE:PLAN and the provider options after "--" into
+// a request; policy is the --maxmemory_policy flag.
+func createRequest(args []string, policy string) (api.AddonCreate, error) {
+	var req api.AddonCreate
+	before, after, _ := splitDash(args)
+	switch {
+	case len(before) == 0:
+		return req, usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
+	case len(before) > 1:
+		return req, usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
+	}
+	req.Plan = before[0]
+	config, err := parseProviderConfig(after)
+	if err != nil {
+		return req, err
+	}
+	if policy != "" {
+		if p, ok := config["maxmemory_policy"]; ok && p != policy {
+			return req, usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
+		}
+		config["maxmemory_policy"] = policy
+	}
+	if p, ok := config["maxmemory_policy"]; ok {
+		if err := catalog.ValidateMaxMemoryPolicy(p); err != nil {
+			return req, err
+		}
+	}
+	if len(config) > 0 {
+		req.Config = config
+	}
+	return req, nil
+}
+
+// parseProviderConfig reads provider options the way Heroku's CLI does:
+// --key=value, --key value, and a bare --key meaning "true".
+func parseProviderConfig(args []string) (map[string]string, error) {
+	config := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		key, ok := strings.CutPrefix(a, "--")
+		if !ok || key == "" || strings.HasPrefix(key, "-") {
+			return nil, usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
+		}
+		if k, v, ok := strings.Cut(key, "="); ok {
+			if k == "" {
+				return nil, usagef(addonsCreateUsage, "provider option %q has no name", a)
+			}
+			config[k] = v
+			continue
+		}
+		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+			config[key] = args[i+1]
+			i++
+			continue
+		}
+		config[key] = "true"
+	}
+	return config, nil
+}

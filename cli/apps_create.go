@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+func appsCreateCommand(s *session) *cli.Command {
+	const usage = "larder apps:create NAME [--json]"
+	return &cli.Command{
+		Name:      "apps:create",
+		Category:  "apps",
+		Usage:     "create an app",
+		UsageText: usage,
+		Description: "An app is a name that add-ons attach to and that holds config vars.\n" +
+			"Use lowercase letters, digits and dashes, e.g. `larder apps:create web`.",
+		Flags: []cli.Flag{jsonFlag()},
+		Action: func(c *cli.Context) error {
+			a, err := exactArgs(c, 1, usage)
+			if err != nil {
+				return err
+			}
+			cl, err := s.client()
+			if err != nil {
+				return err
+			}
+			sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Creating ⬢ %s", a[0]))
+			app, err := cl.CreateApp(c.Context, a[0])
+			if err := sp.finishErr(err); err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(s.stdout, app)
+			}
+			return nil
+		},
+	}
+}

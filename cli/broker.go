@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"larder/api"
+	"larder/broker"
+)
+
+func init() { extraCommands = append(extraCommands, brokerCommand()) }
+
+func brokerCommand() *cli.Command {
+	return &cli.Command{
+		Name:     "broker",
+		Category: "server",
+		Usage:    "run the broker: the HTTP API that provisions and supervises add-ons",
+		Description: `Runs larder's broker on this machine with its embedded defaults: state in a
+SQLite file and add-on nodes as local valkey-server/redis-server processes.
+
+Nodes are separate processes: stopping the broker leaves them serving, and the
+next broker re-adopts them. On first start the broker writes an API token into
+its data directory, with a discovery file the CLI on this machine reads, so
+` + "`larder apps:create web`" + ` works with no further set-up.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "data-dir", Usage: "where state, nodes and the token live", EnvVars: []string{"LARDER_DATA"}, Value: api.DefaultDataDir()},
+			&cli.StringFlag{Name: "listen", Usage: "address of the HTTP API", EnvVars: []string{"LARDER_LISTEN"}, Value: defaultListen()},
+			&cli.StringFlag{Name: "catalog", Usage: "JSON plan catalog replacing the built-in plans", EnvVars: []string{"LARDER_CATALOG"}},
+			&cli.StringFlag{Name: "var-prefix", Usage: "prefix of colored attachment names (HEROKU_REDIS keeps Heroku's names)", EnvVars: []string{"LARDER_VAR_PREFIX"}, Value: broker.DefaultVarPrefix},
+			&cli.StringFlag{Name: "ports", Usage: "port range for nodes, MIN-MAX", EnvVars: []string{"LARDER_PORTS"}, Value: "21000-21999"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
+		},
+		Action: func(c *cli.Context) error {
+			lo, hi, err := parsePortRange(c.String("ports"))
+			if err != nil {
+				return err
+			}
+			level, err := logrus.ParseLevel(c.String("log-level"))
+			if err != nil {
+				return usageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+			}
+			log := logrus.New()
+			log.SetOutput(c.App.ErrWriter)
+			log.SetLevel(level)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return broker.Serve(ctx, broker.ServeConfig{
+				DataDir: c.String("data-dir"), Listen: c.String("listen"), CatalogFile: c.String("catalog"),
+				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
+				Ready: func(url string) {
+					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
+				},
+			})
+		},
+	}
+}
+
+// defaultListen honours the Procfile convention of $PORT, on loopback.
+func defaultListen() string {
+	if p := os.Getenv("PORT"); p != "" {
+		return "127.0.0.1:" + p
+	}
+	return "127.0.0.1:7480"
+}
+
+func parsePortRange(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
+		return 0, 0, usageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. --ports 21000-21999")
+	}
+	return lo, hi, nil
+}

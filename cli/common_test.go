@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"larder/fault"
+)
+
+func TestConfirmApp(t *testing.T) {
+	tests := []struct {
+		name        string
+		interactive bool
+		stdin       string
+		given       string
+		wantErr     string // "" for confirmed
+		wantPrompt  bool
+	}{
+		{"flag matches", false, "", "web", "", false},
+		{"flag mismatch", false, "", "wbe", "Confirmation wbe did not match web. Aborted.", false},
+		{"flag wins over stdin", true, "web\n", "nope", "Confirmation nope did not match web. Aborted.", false},
+		{"no terminal, no flag", false, "web\n", "", "This will destroy it. To proceed, re-run this command with --confirm web", false},
+		{"typed name", true, "web\n", "", "", true},
+		{"typed with spaces", true, "  web  \r\n", "", "", true},
+		{"typed without newline", true, "web", "", "", true},
+		{"typed wrong", true, "prod\n", "", "Confirmation prod did not match web. Aborted.", true},
+		{"nothing typed", true, "", "", "no confirmation given. Aborted.", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := confirmApp(strings.NewReader(tt.stdin), tt.interactive, &out, "web", tt.given, "This will destroy it")
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("got error %q, want confirmed", fault.Message(err))
+			case tt.wantErr != "" && (err == nil || fault.Message(err) != tt.wantErr):
+				t.Errorf("got error %v, want %q", err, tt.wantErr)
+			case err != nil && !errors.Is(err, fault.Confirmation):
+				t.Errorf("got kind %v, want %v", fault.KindOf(err), fault.Confirmation)
+			}
+			prompted := strings.Contains(out.String(), "To proceed, type web or re-run this command with --confirm web")
+			if prompted != tt.wantPrompt {
+				t.Errorf("prompt shown: got %v, want %v (output %q)", prompted, tt.wantPrompt, out.String())
+			}
+		})
+	}
+}
+
+func TestPrintJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"empty list", nonNil([]string(nil)), "[]\n"},
+		{"indented", map[string]string{"B": "2", "A": "1"}, "{\n  \"A\": \"1\",\n  \"B\": \"2\"\n}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := printJSON(&b, tt.v); err != nil || b.String() != tt.want {
+				t.Errorf("printJSON: got %q, %v; want %q", b.String(), err, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	for _, v := range []any{nil, &bytes.Buffer{}, strings.NewReader("")} {
+		if isTerminal(v) {
+			t.Errorf("isTerminal(%T): got true, want false", v)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a buffer the spinner goroutine and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSpinnerNotTerminal(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"done", nil, "Creating ⬢ web... done\n"},
+		{"failed", errors.New("boom"), "Creating ⬢ web... failed\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			sp := startSpinner(&b, false, "Creating ⬢ web")
+			sp.setStatus("starting node")
+			if got := sp.finishErr(tt.err); got != tt.err {
+				t.Errorf("finishErr: got %v, want %v", got, tt.err)
+			}
+			sp.finish("again") // later calls print nothing
+			if b.String() != tt.want {
+				t.Errorf("output: got %q, want %q", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestSpinnerAnimates(t *testing.T) {
+	var b syncBuffer
+	sp := startSpinnerEvery(&b, true, "Waiting for redis-a", time.Millisecond)
+	sp.setStatus("starting node")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(b.String(), "starting node") {
+		if time.Now().After(deadline) {
+			t.Fatalf("status never shown; output %q", b.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	sp.finish("done")
+	select {
+	case <-sp.done:
+	default:
+		t.Fatal("spinner goroutine still running after finish")
+	}
+	out := b.String()
+	if !strings.HasSuffix(out, "\r\x1b[KWaiting for redis-a... done\n") {
+		t.Errorf("final line: got %q, want it to end with the cleared done line", out)
+	}
+	if !strings.Contains(out, spinnerFrames[0]) {
+		t.Errorf("output %q has no spinner frame", out)
+	}
+	after := b.String()
+	time.Sleep(5 * time.Millisecond)
+	if b.String() != after {
+		t.Error("spinner wrote after finish")
+	}
+}

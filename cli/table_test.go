@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestTable(t *testing.T) {
+	tests := []struct {
+		name   string
+		header []string
+		rows   [][]string
+		want   string
+	}{
+		{"aligned, no trailing spaces", []string{"Name", "Plan"}, [][]string{{"redis-a", "mini"}, {"r", "premium-0"}},
+			"Name     Plan\n" +
+				"───────  ─────────\n" +
+				"redis-a  mini\n" +
+				"r        premium-0\n"},
+		{"runes count once", []string{"App", "X"}, [][]string{{"⬢ web", "1"}, {" └─ as REDIS"}},
+			"App           X\n" +
+				"────────────  ─\n" +
+				"⬢ web         1\n" +
+				" └─ as REDIS\n"},
+		{"empty header cell", []string{"", "Name"}, [][]string{{"default", "mini"}, {"", "premium-0"}},
+			"         Name\n" +
+				"───────  ─────────\n" +
+				"default  mini\n" +
+				"         premium-0\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := newTable(tt.header...)
+			for _, r := range tt.rows {
+				tb.add(r...)
+			}
+			var b bytes.Buffer
+			if err := tb.write(&b); err != nil || b.String() != tt.want {
+				t.Errorf("table:\n got %q\nwant %q (err %v)", b.String(), tt.want, err)
+			}
+		})
+	}
+}
+
+func TestFields(t *testing.T) {
+	var f fields
+	f.add("Plan", "mini")
+	f.add("Attachments", "web::REDIS", "other::CACHE")
+	f.add("Empty")
+	f.add("Key", "line1\nline2")
+	want := "Plan:        mini\n" +
+		"Attachments: web::REDIS\n" +
+		"             other::CACHE\n" +
+		"Empty:\n" +
+		"Key:         line1\n" +
+		"             line2\n"
+	var b bytes.Buffer
+	if err := f.write(&b); err != nil || b.String() != want {
+		t.Errorf("fields:\n got %q\nwant %q (err %v)", b.String(), want, err)
+	}
+}

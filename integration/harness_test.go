@@ -1,0 +1,295 @@
+// Package integration runs larder end to end: it builds the larder binary, starts
+// real brokers on temporary data directories and drives them through the CLI and
+// the HTTP API, against real engine processes on loopback. Nothing is mocked.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"larder/api"
+	"larder/provisioner"
+)
+
+var (
+	larderBin string // built once in TestMain
+	engineErr error  // why engine tests skip
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if _, engineErr = provisioner.DiscoverEngine(); engineErr != nil {
+		fmt.Fprintf(os.Stderr, "integration: no engine (%v); tests will skip\n", engineErr)
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "larder-it-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	larderBin = filepath.Join(dir, "larder")
+	build := exec.Command("go", "build", "-o", larderBin, "larder/cmd/larder")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: build larder: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// nextRange hands every broker its own node port range, so tests (and other
+// packages' tests running at the same time) never compete for ports.
+var nextRange atomic.Int32
+
+func portRange(width int) (int, int) {
+	lo := 40000 + int(nextRange.Add(1))*200
+	return lo, lo + width - 1
+}
+
+// Broker is a larder broker process under test.
+type Broker struct {
+	t       testing.TB
+	DataDir string
+	Home    string
+	URL     string
+	Token   string
+	Ports   [2]int
+	extra   []string // extra env for the broker
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	done    chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// NewBroker starts a broker on a fresh data directory and registers cleanup
+// that stops it and kills every node it left running.
+func NewBroker(t testing.TB, env ...string) *Broker {
+	t.Helper()
+	if engineErr != nil {
+		t.Skipf("no engine: %v", engineErr)
+	}
+	root := t.TempDir()
+	lo, hi := portRange(150)
+	b := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, extra: env}
+	os.MkdirAll(b.Home, 0o700)
+	t.Cleanup(b.cleanup)
+	b.Start()
+	return b
+}
+
+// Start runs the broker process and waits until its API answers.
+func (b *Broker) Start() {
+	b.t.Helper()
+	os.Remove(filepath.Join(b.DataDir, api.DiscoveryFile))
+	b.logs = &syncBuffer{}
+	b.cmd = exec.Command(larderBin, "broker", "--data-dir", b.DataDir, "--listen", "127.0.0.1:0",
+		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--log-level", "debug")
+	b.cmd.Env = append(baseEnv(b.Home), b.extra...)
+	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
+	if err := b.cmd.Start(); err != nil {
+		b.t.Fatalf("start broker: %v", err)
+	}
+	b.done = make(chan struct{})
+	go func() { b.cmd.Wait(); close(b.done) }()
+	WaitFor(b.t, 20*time.Second, "broker to answer", func() error {
+		select {
+		case <-b.done:
+			b.t.Fatalf("broker exited early:\n%s", b.logs.String())
+		default:
+		}
+		d, err := api.ReadDiscovery(b.DataDir)
+		if err != nil {
+			return err
+		}
+		resp, err := http.Get(d.URL + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		b.URL, b.Token = d.URL, d.Token
+		return nil
+	})
+}
+
+// Stop stops the broker with SIGTERM and waits for it to exit.
+func (b *Broker) Stop() {
+	b.t.Helper()
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(20 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.done
+		b.t.Errorf("broker did not stop on SIGTERM within 20s")
+	}
+	b.cmd = nil
+}
+
+func (b *Broker) cleanup() {
+	if b.cmd != nil {
+		b.cmd.Process.Kill()
+		<-b.done
+		b.cmd = nil
+	}
+	for _, pid := range nodePIDs(b.DataDir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if b.t.Failed() && b.logs != nil {
+		b.t.Logf("broker log:\n%s", b.logs.String())
+	}
+}
+
+// nodePIDs reads the pidfiles of every node directory under dataDir.
+func nodePIDs(dataDir string) []int {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "nodes", "*", "node.pid"))
+	var pids []int
+	for _, f := range files {
+		if pid, ok := readPID(f); ok {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func readPID(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, err == nil && pid > 0
+}
+
+func baseEnv(home string) []string {
+	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_DATA_HOME=" + filepath.Join(home, ".local", "share")}
+	if e := os.Getenv("LARDER_ENGINE"); e != "" {
+		env = append(env, "LARDER_ENGINE="+e)
+	}
+	return env
+}
+
+// Client returns an API client of the broker.
+func (b *Broker) Client() *api.Client { return api.NewClient(b.URL, b.Token) }
+
+// Result is what one CLI run printed.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Larder runs the CLI against the broker, with stdin from the optional input.
+func (b *Broker) Larder(args ...string) Result {
+	return b.LarderIn("", args...)
+}
+
+// LarderIn runs the CLI with the given stdin.
+func (b *Broker) LarderIn(stdin string, args ...string) Result {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, larderBin, args...)
+	cmd.Env = append(baseEnv(b.Home), "LARDER_API_URL="+b.URL, "LARDER_API_TOKEN="+b.Token)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		b.t.Fatalf("run larder %v: %v", args, err)
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// MustLarder runs the CLI and fails the test on a non-zero exit.
+func (b *Broker) MustLarder(args ...string) Result {
+	b.t.Helper()
+	r := b.Larder(args...)
+	if r.Code != 0 {
+		b.t.Fatalf("larder %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// WaitFor polls fn until it returns nil or the deadline passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	delay := 5 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(delay) // polling interval between checks of a real signal
+		if delay < 200*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// processAlive reports whether pid is a live (not zombie) process.
+func processAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// portFree reports whether a loopback port can be bound.
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}

@@ -1,0 +1,255 @@
+package provisioner
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"larder/fault"
+)
+
+// Files in a node's directory.
+const (
+	confFile   = "node.conf" // the engine's config, rendered from the spec
+	aclFile    = "users.acl" // the engine's users, rendered from the spec
+	pidFile    = "node.pid"  // written by the engine
+	logFile    = "node.log"  // the engine's own log
+	outFile    = "node.out"  // the process's stdout/stderr (early startup errors)
+	appendDir  = "appendonlydir"
+	appendName = "appendonly.aof"
+)
+
+// Permissions: a node's files hold passwords.
+const (
+	dirPerm  os.FileMode = 0o700
+	filePerm os.FileMode = 0o600
+)
+
+// evictionPolicies are the maxmemory-policy values the engines accept.
+var evictionPolicies = map[string]bool{
+	"noeviction": true, "allkeys-lru": true, "allkeys-lfu": true, "allkeys-random": true,
+	"volatile-lru": true, "volatile-lfu": true, "volatile-random": true, "volatile-ttl": true,
+}
+
+// keyspaceEventFlags are the letters notify-keyspace-events accepts.
+const keyspaceEventFlags = "KEg$lshzxetmdnA"
+
+// normalize fills a spec's defaults: the well-known user names and the
+// eviction policy.
+func normalize(spec NodeSpec) NodeSpec {
+	if spec.Admin.Name == "" {
+		spec.Admin.Name = AdminUser
+	}
+	if spec.Customer.Name == "" {
+		spec.Customer.Name = CustomerUser
+	}
+	if spec.MaxMemoryPolicy == "" {
+		spec.MaxMemoryPolicy = "noeviction"
+	}
+	return spec
+}
+
+// validateSpec checks everything that ends up in a node's files, so that a
+// bad value is refused with a clear message instead of an engine that does not
+// start. Its messages never quote a password.
+func validateSpec(spec NodeSpec) error {
+	bad := func(format string, args ...any) error {
+		return fault.E(fault.Invalid, "node spec %s: "+format, append([]any{spec.Name}, args...)...)
+	}
+	switch {
+	case spec.ID == "":
+		return bad("empty id")
+	case !safeName(spec.Name):
+		return fault.E(fault.Invalid, "node spec: name %q must be letters, digits, '-', '_' or '.'", truncate(spec.Name, 80))
+	case spec.Port < 1 || spec.Port > 65535:
+		return bad("port %d out of range", spec.Port)
+	case spec.MaxMemoryBytes < 0:
+		return bad("negative maxmemory")
+	case spec.MaxClients < 1:
+		return bad("maxclients must be at least 1")
+	case spec.Timeout < 0:
+		return bad("negative timeout")
+	case !evictionPolicies[spec.MaxMemoryPolicy]:
+		return bad("unknown maxmemory policy %q", truncate(spec.MaxMemoryPolicy, 40))
+	case strings.Trim(spec.NotifyKeyspaceEvents, keyspaceEventFlags) != "":
+		return bad("notify-keyspace-events %q: only the letters %s are allowed",
+			truncate(spec.NotifyKeyspaceEvents, 40), keyspaceEventFlags)
+	case spec.Admin.Name == spec.Customer.Name:
+		return bad("admin and customer users must differ")
+	}
+	for _, u := range []User{spec.Admin, spec.Customer} {
+		if !safeName(u.Name) {
+			return bad("user name %q must be letters, digits, '-', '_' or '.'", truncate(u.Name, 40))
+		}
+		if err := checkPassword(u.Password); err != nil {
+			return bad("password of user %s: %v", u.Name, err)
+		}
+	}
+	return nil
+}
+
+// safeName reports whether s can be a directory name, a user name and a log
+// field without quoting.
+func safeName(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '-' || r == '_' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPassword refuses passwords the ACL file cannot carry verbatim: the
+// engine splits its lines on whitespace and treats quotes and backslashes
+// specially. The broker's passwords are hex, so this only catches bugs.
+func checkPassword(pw string) error {
+	if pw == "" {
+		return fmt.Errorf("empty")
+	}
+	if len(pw) > 512 {
+		return fmt.Errorf("longer than 512 bytes")
+	}
+	for i := 0; i < len(pw); i++ {
+		c := pw[i]
+		if c <= ' ' || c > '~' || c == '"' || c == '\'' || c == '\\' {
+			return fmt.Errorf("contains whitespace, a quote, a backslash or a non-ASCII byte")
+		}
+	}
+	return nil
+}
+
+// renderConfig renders a node's engine config. dir is the node's directory
+// (absolute); addr is the address it binds to. No secret goes in this file:
+// passwords live in the ACL file.
+func renderConfig(spec NodeSpec, addr, dir string) ([]byte, error) {
+	spec = normalize(spec)
+	if err := validateSpec(spec); err != nil {
+		return nil, err
+	}
+	for _, s := range []string{addr, dir} {
+		if strings.ContainsAny(s, "\x00\r\n") {
+			return nil, fault.E(fault.Invalid, "render config %s: control character in a path or address", spec.Name)
+		}
+	}
+	var b bytes.Buffer
+	line := func(key string, value any) { fmt.Fprintf(&b, "%s %v\n", key, value) }
+	b.WriteString("# Written by larder from the node's spec; edits are lost on restart.\n")
+	line("port", spec.Port)
+	line("bind", quote(addr))
+	line("protected-mode", "yes")
+	line("daemonize", "no")
+	line("supervised", "no")
+	line("dir", quote(dir))
+	line("aclfile", quote(filepath.Join(dir, aclFile)))
+	line("pidfile", quote(filepath.Join(dir, pidFile)))
+	line("logfile", quote(filepath.Join(dir, logFile)))
+	line("loglevel", "notice")
+	line("always-show-logo", "no")
+	// The config path comes right after the executable so that it survives in
+	// /proc/<pid>/cmdline even when the title is truncated: it is how an
+	// adopted process is told apart from another one that reused its pid.
+	line("set-proc-title", "yes")
+	line("proc-title-template", quote("{title} {config-file} {listen-addr} {server-mode}"))
+	line("maxmemory", spec.MaxMemoryBytes)
+	line("maxmemory-policy", spec.MaxMemoryPolicy)
+	line("maxclients", spec.MaxClients+ReservedClients)
+	line("timeout", spec.Timeout)
+	line("notify-keyspace-events", quote(spec.NotifyKeyspaceEvents))
+	line("enable-debug-command", "no")
+	line("enable-module-command", "no")
+	line("enable-protected-configs", "no")
+	line("save", `""`) // no RDB snapshots: persistence is the AOF or nothing
+	if spec.Persistence {
+		line("appendonly", "yes")
+		line("appendfsync", "everysec")
+		line("appenddirname", quote(appendDir))
+		line("appendfilename", quote(appendName))
+		line("aof-use-rdb-preamble", "yes")
+		line("auto-aof-rewrite-percentage", 100)
+		line("auto-aof-rewrite-min-size", "64mb")
+	} else {
+		line("appendonly", "no")
+	}
+	return b.Bytes(), nil
+}
+
+// renderACL renders a node's ACL file: the admin user with every right and the
+// customer's user with CustomerACL. When the customer's user is not `default`,
+// the default user is switched off so that it cannot be used without a
+// password.
+func renderACL(spec NodeSpec) ([]byte, error) {
+	spec = normalize(spec)
+	if err := validateSpec(spec); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "user %s on >%s ~* &* +@all\n", spec.Admin.Name, spec.Admin.Password)
+	fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Customer.Name, spec.Customer.Password, CustomerACL)
+	if spec.Customer.Name != CustomerUser && spec.Admin.Name != CustomerUser {
+		fmt.Fprintf(&b, "user %s off resetpass resetkeys resetchannels -@all\n", CustomerUser)
+	}
+	return b.Bytes(), nil
+}
+
+// quote renders s as a double-quoted engine config string.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// writeFileAtomic replaces path with data: a temp file in the same directory,
+// fsynced, renamed over path, then the directory fsynced, so a crash leaves
+// either the old file or the new one, never half of one.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}

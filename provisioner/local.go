@@ -1,0 +1,429 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"larder/fault"
+)
+
+// LocalOptions configure a LocalHost. Zero durations take the defaults noted.
+type LocalOptions struct {
+	Name   string // the host's name in the store; default "local"
+	Root   string // nodes live in Root/<spec.Name>
+	Addr   string // the address nodes bind to and clients dial; default 127.0.0.1
+	Engine Engine // default: DiscoverEngine()
+
+	Log     logrus.FieldLogger // default: logrus.StandardLogger()
+	OnEvent func(Event)        // called from one goroutine, in order, with no lock held
+	Now     func() time.Time   // default time.Now
+
+	CheckInterval time.Duration // supervisor tick; default 500ms
+	PingTimeout   time.Duration // one supervision PING; default min(1s, HangTimeout/2)
+	HangTimeout   time.Duration // no PING answer for this long → SIGKILL and restart; default 5s
+	StartTimeout  time.Duration // a start must answer PING within this; default 10s
+	StopTimeout   time.Duration // SIGTERM grace before SIGKILL; default 5s
+
+	BackoffMin time.Duration // delay before the 2nd restart within the window; default 100ms
+	BackoffMax time.Duration // cap of the doubling delay; default 5s
+
+	CrashLoopRestarts int           // restarts allowed within CrashLoopWindow; default 5
+	CrashLoopWindow   time.Duration // default 60s
+
+	LogEvery time.Duration // minimum gap between repeated error logs of a node; default 30s
+}
+
+func (o *LocalOptions) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Name == "" {
+		o.Name = "local"
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1"
+	}
+	if o.Log == nil {
+		o.Log = logrus.StandardLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	def(&o.CheckInterval, 500*time.Millisecond)
+	def(&o.HangTimeout, 5*time.Second)
+	def(&o.PingTimeout, min(time.Second, o.HangTimeout/2))
+	def(&o.StartTimeout, 10*time.Second)
+	def(&o.StopTimeout, 5*time.Second)
+	def(&o.BackoffMin, 100*time.Millisecond)
+	def(&o.BackoffMax, 5*time.Second)
+	def(&o.CrashLoopWindow, 60*time.Second)
+	def(&o.LogEvery, 30*time.Second)
+	if o.CrashLoopRestarts <= 0 {
+		o.CrashLoopRestarts = 5
+	}
+}
+
+// LocalHost runs nodes as processes on this machine and supervises them from
+// one loop. Nodes outlive it: Close stops supervision only.
+type LocalHost struct {
+	opts   LocalOptions
+	log    logrus.FieldLogger
+	events *dispatcher
+
+	ctx      context.Context // supervision; cancelled by Close
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+	checks   sync.WaitGroup // in-flight node checks and restarts
+
+	mu     sync.Mutex
+	nodes  map[string]*managed // by node id
+	closed bool
+}
+
+var _ Host = (*LocalHost)(nil)
+
+// NewLocalHost prepares Root and starts the supervisor loop.
+func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
+	opts.setDefaults()
+	if opts.Root == "" {
+		return nil, fault.E(fault.Invalid, "local host: no root directory")
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("local host root: %w", err)
+	}
+	opts.Root = root
+	if err := os.MkdirAll(root, dirPerm); err != nil {
+		return nil, fmt.Errorf("local host root: %w", err)
+	}
+	if opts.Engine.Path == "" {
+		if opts.Engine, err = DiscoverEngine(); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &LocalHost{
+		opts:     opts,
+		log:      opts.Log.WithField("host", opts.Name),
+		events:   newDispatcher(opts.OnEvent),
+		ctx:      ctx,
+		cancel:   cancel,
+		loopDone: make(chan struct{}),
+		nodes:    map[string]*managed{},
+	}
+	go h.loop()
+	return h, nil
+}
+
+// Name identifies the host in the store.
+func (h *LocalHost) Name() string { return h.opts.Name }
+
+// Addr is the address nodes bind to and clients dial.
+func (h *LocalHost) Addr() string { return h.opts.Addr }
+
+// Engine is the engine this host runs.
+func (h *LocalHost) Engine() Engine { return h.opts.Engine }
+
+// NodeDir is the directory of the node spec describes.
+func (h *LocalHost) NodeDir(spec NodeSpec) string { return filepath.Join(h.opts.Root, spec.Name) }
+
+// PortFree reports whether port can be bound on the host's address now.
+func (h *LocalHost) PortFree(port int) bool {
+	l, err := net.Listen("tcp", h.dialAddr(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func (h *LocalHost) dialAddr(port int) string {
+	return net.JoinHostPort(h.opts.Addr, strconv.Itoa(port))
+}
+
+// Start writes the node's files and starts it, returning once it answers PING
+// as admin. On failure nothing of it keeps running.
+func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
+	spec = normalize(spec)
+	if err := validateSpec(spec); err != nil {
+		return Node{}, err
+	}
+	m, err := h.reserve(spec)
+	if err != nil {
+		return Node{}, fmt.Errorf("start node %s: %w", spec.Name, err)
+	}
+	defer m.ops.Done()
+	ctx, cancel := withStop(ctx, m.ctx)
+	defer cancel()
+	began := time.Now()
+	p, err := h.spawn(ctx, m)
+	if err != nil {
+		h.unreserve(m)
+		return Node{}, fmt.Errorf("start node %s: %w", spec.Name, err)
+	}
+	m.log.WithFields(logrus.Fields{"pid": p.pid, "port": spec.Port, "took": time.Since(began).Round(time.Millisecond)}).
+		Info("node started")
+	return h.supervise(m, p), nil
+}
+
+// Adopt takes a node started earlier under supervision. A running node that
+// answers PING as admin is kept as is; otherwise its config is rewritten from
+// spec and it is started in place (an AOF brings its data back). A node whose
+// directory is gone is not recreated empty: that is a NotFound error, and the
+// broker decides what to do.
+func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
+	spec = normalize(spec)
+	if err := validateSpec(spec); err != nil {
+		return Node{}, err
+	}
+	dir := h.NodeDir(spec)
+	if _, err := os.Stat(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Node{}, fault.Wrap(fault.NotFound, err, fmt.Sprintf("adopt node %s: its directory is gone", spec.Name))
+		}
+		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
+	}
+	m, err := h.reserve(spec)
+	if errors.Is(err, fault.Conflict) {
+		if n, ok := h.supervised(spec.ID); ok {
+			return n, nil // already ours
+		}
+	}
+	if err != nil {
+		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
+	}
+	defer m.ops.Done()
+	ctx, cancel := withStop(ctx, m.ctx)
+	defer cancel()
+
+	if p := h.findRunning(m); p != nil {
+		err := waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout)
+		if err == nil {
+			m.log.WithField("pid", p.pid).Info("adopted running node")
+			return h.supervise(m, p), nil
+		}
+		if ctx.Err() != nil {
+			h.unreserve(m)
+			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, ctx.Err())
+		}
+		m.log.WithField("pid", p.pid).WithError(err).Warn("running node does not answer as admin; restarting it")
+		if err := p.stop(h.opts.StopTimeout); err != nil {
+			h.unreserve(m)
+			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
+		}
+	}
+	p, err := h.spawn(ctx, m)
+	if err != nil {
+		h.unreserve(m)
+		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
+	}
+	m.log.WithField("pid", p.pid).Info("restarted node in place on adoption")
+	node := h.supervise(m, p)
+	h.events.emit(Event{NodeID: spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
+		Message: "restarted in place on adoption: its process was gone" + dataNote(spec)})
+	return node, nil
+}
+
+// Stop stops supervising the node and stops its process: SIGTERM, then
+// StopTimeout, then SIGKILL. Its directory stays.
+func (h *LocalHost) Stop(ctx context.Context, nodeID string) error {
+	h.mu.Lock()
+	m := h.nodes[nodeID]
+	if m != nil {
+		delete(h.nodes, nodeID)
+		m.cancel()
+	}
+	h.mu.Unlock()
+	if m == nil {
+		return fault.E(fault.NotFound, "stop node %s: not running on host %s", nodeID, h.opts.Name)
+	}
+	m.ops.Wait() // an in-flight start or restart ends quickly once cancelled
+	h.mu.Lock()
+	p := m.proc
+	h.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if err := p.stop(h.opts.StopTimeout); err != nil {
+		return fmt.Errorf("stop node %s: %w", m.spec.Name, err)
+	}
+	m.log.WithField("pid", p.pid).Info("node stopped")
+	return nil
+}
+
+// Remove stops the node, whether supervised or only known by its directory
+// (after a broker restart, before adoption), and deletes its directory.
+func (h *LocalHost) Remove(ctx context.Context, spec NodeSpec) error {
+	if !safeName(spec.Name) {
+		return fault.E(fault.Invalid, "remove node: bad name %q", truncate(spec.Name, 80))
+	}
+	err := h.Stop(ctx, spec.ID)
+	if err != nil && !errors.Is(err, fault.NotFound) {
+		return fmt.Errorf("remove node %s: %w", spec.Name, err)
+	}
+	if errors.Is(err, fault.NotFound) {
+		m := &managed{spec: spec, dir: h.NodeDir(spec)}
+		if p := h.findRunning(m); p != nil {
+			if err := p.stop(h.opts.StopTimeout); err != nil {
+				return fmt.Errorf("remove node %s: %w", spec.Name, err)
+			}
+		}
+	}
+	if err := os.RemoveAll(h.NodeDir(spec)); err != nil {
+		return fmt.Errorf("remove node %s: %w", spec.Name, err)
+	}
+	h.log.WithField("node", spec.Name).Info("node removed")
+	return nil
+}
+
+// Close stops the supervisor and waits for in-flight restarts; the nodes keep
+// running. If ctx ends first, in-flight restarts are abandoned.
+func (h *LocalHost) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel()
+	<-h.loopDone
+	done := make(chan struct{})
+	go func() {
+		h.checks.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("close host %s: %w", h.opts.Name, ctx.Err())
+		h.mu.Lock()
+		for _, m := range h.nodes {
+			m.cancel()
+		}
+		h.mu.Unlock()
+		<-done
+	}
+	h.events.close()
+	return err
+}
+
+// spawn writes the node's directory and files and starts its process,
+// returning once it answers PING as admin. On failure it kills the process
+// and returns the tail of the node's log, without secrets.
+func (h *LocalHost) spawn(ctx context.Context, m *managed) (*process, error) {
+	spec := m.spec
+	if err := os.MkdirAll(m.dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("make dir: %w", err)
+	}
+	if err := os.Chmod(m.dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("make dir: %w", err)
+	}
+	conf, err := renderConfig(spec, h.opts.Addr, m.dir)
+	if err != nil {
+		return nil, err
+	}
+	acl, err := renderACL(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(m.dir, aclFile), acl, filePerm); err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(m.dir, confFile)
+	if err := writeFileAtomic(confPath, conf, filePerm); err != nil {
+		return nil, err
+	}
+	logPath, outPath := filepath.Join(m.dir, logFile), filepath.Join(m.dir, outFile)
+	logOff, outOff := fileSize(logPath), fileSize(outPath)
+	p, err := startChild(h.opts.Engine.Path, m.dir, confPath, spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	err = waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout)
+	if err == nil {
+		return p, nil
+	}
+	if kerr := p.kill(); kerr != nil {
+		m.log.WithError(kerr).Error("cannot kill a node that failed to start")
+	}
+	secrets := []string{spec.Admin.Password, spec.Customer.Password}
+	tail := logTail(outPath, outOff, 1024, secrets...)
+	if t := logTail(logPath, logOff, 1024, secrets...); t != "" {
+		tail = joinNonEmpty(tail, t)
+	}
+	if tail != "" {
+		return nil, fmt.Errorf("%w; engine says: %s", err, tail)
+	}
+	return nil, err
+}
+
+// findRunning returns the node's live process, from its pidfile or, if that
+// is missing or stale, by its config path in /proc; nil if none runs.
+func (h *LocalHost) findRunning(m *managed) *process {
+	conf := filepath.Join(m.dir, confFile)
+	if pid := readPidfile(filepath.Join(m.dir, pidFile)); pid > 0 {
+		if p, ok := adoptProcess(pid, conf); ok {
+			return p
+		}
+	}
+	if pid := findByConf(conf); pid > 0 {
+		if p, ok := adoptProcess(pid, conf); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// findByConf scans /proc for a process whose command line names conf.
+func findByConf(conf string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if p, ok := adoptProcess(pid, conf); ok {
+			return p.pid
+		}
+	}
+	return 0
+}
+
+// withStop is ctx, also cancelled when stop ends (the node is being stopped).
+func withStop(ctx, stop context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(stop, cancel)
+	return ctx, func() { unhook(); cancel() }
+}
+
+func joinNonEmpty(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + " | " + b
+}
+
+// dataNote tells, in an event, that a restarted node without persistence
+// came back empty.
+func dataNote(spec NodeSpec) string {
+	if spec.Persistence {
+		return ""
+	}
+	return "; no persistence, so its dataset is empty"
+}

@@ -1,0 +1,298 @@
+package provisioner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process is a node's OS process: either our own child, reaped by a goroutine
+// waiting on it, or one adopted from a previous broker, which only /proc can
+// tell about.
+type process struct {
+	pid  int
+	conf string // the node's config path: it identifies the process in /proc
+
+	cmd     *exec.Cmd     // nil for an adopted process
+	done    chan struct{} // closed once our child is reaped; nil when adopted
+	exitErr error         // cmd.Wait's result, set before done is closed
+}
+
+// startChild starts the engine on conf as a detached child: its own session
+// (a Ctrl-C in the broker's terminal and the broker's exit leave it running),
+// its output in a file of the node's directory, not in pipes to the broker.
+func startChild(engine, dir, conf, name string) (*process, error) {
+	out, err := os.OpenFile(dir+"/"+outFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("open output: %w", err)
+	}
+	defer out.Close() // the child holds its own descriptor
+	// exec.Command, not CommandContext: the node must outlive the request and
+	// the broker.
+	cmd := exec.Command(engine, conf)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"LARDER_NODE=" + name,
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("exec %s: %w", engine, err)
+	}
+	p := &process{pid: cmd.Process.Pid, conf: conf, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.exitErr = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// adoptProcess returns the process of pid if it is alive and runs conf.
+func adoptProcess(pid int, conf string) (*process, bool) {
+	p := &process{pid: pid, conf: conf}
+	return p, p.alive()
+}
+
+// exited is closed when our child has been reaped; nil (never ready) for an
+// adopted process.
+func (p *process) exited() <-chan struct{} { return p.done }
+
+// alive reports whether the process still runs. An adopted pid counts only if
+// it exists, is not a zombie, and its command line names the node's config
+// file, so a pid reused by another program is not mistaken for the node.
+func (p *process) alive() bool {
+	if p.done != nil {
+		select {
+		case <-p.done:
+			return false
+		default:
+			return true
+		}
+	}
+	if err := syscall.Kill(p.pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/stat")
+	if err != nil || procState(stat) == 'Z' || procState(stat) == 'X' {
+		return false
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(cmdline, []byte(p.conf))
+}
+
+// procState is the state letter of a /proc/<pid>/stat line, "pid (comm) S …";
+// comm may hold spaces and parentheses, so it is found after the last ')'.
+func procState(stat []byte) byte {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	rest := bytes.TrimLeft(stat[i+1:], " ")
+	if len(rest) == 0 {
+		return 0
+	}
+	return rest[0]
+}
+
+// exitReason says how our child ended, for events and errors.
+func (p *process) exitReason() string {
+	if p.done == nil {
+		return "process is gone"
+	}
+	select {
+	case <-p.done:
+	default:
+		return "process is running"
+	}
+	if p.cmd.ProcessState != nil {
+		return p.cmd.ProcessState.String()
+	}
+	if p.exitErr != nil {
+		return p.exitErr.Error()
+	}
+	return "exited"
+}
+
+// signal sends sig to the process; SIGKILL goes to its whole process group
+// (it leads its own session), so an AOF rewrite child dies with it.
+func (p *process) signal(sig syscall.Signal) error {
+	if !p.alive() {
+		return nil
+	}
+	if sig == syscall.SIGKILL {
+		if pgid, err := syscall.Getpgid(p.pid); err == nil && pgid == p.pid {
+			if err := syscall.Kill(-p.pid, sig); err == nil || errors.Is(err, syscall.ESRCH) {
+				return nil
+			}
+		}
+	}
+	if err := syscall.Kill(p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %d: %w", p.pid, err)
+	}
+	return nil
+}
+
+// waitGone waits until the process is gone or timeout passes. Our child's end
+// is a channel; an adopted process is polled.
+func (p *process) waitGone(timeout time.Duration) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	if p.done != nil {
+		select {
+		case <-p.done:
+			return true
+		case <-timer.C:
+			return false
+		}
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for p.alive() {
+		select {
+		case <-tick.C:
+		case <-timer.C:
+			return !p.alive()
+		}
+	}
+	return true
+}
+
+// stop asks the process to exit (SIGTERM: the engine flushes its AOF), waits
+// up to grace, then SIGKILLs it and waits for it to be gone.
+func (p *process) stop(grace time.Duration) error {
+	if err := p.signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	if p.waitGone(grace) {
+		return nil
+	}
+	return p.kill()
+}
+
+// kill SIGKILLs the process and waits for it to be gone.
+func (p *process) kill() error {
+	if err := p.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	if !p.waitGone(5 * time.Second) {
+		return fmt.Errorf("kill %d: still running after SIGKILL", p.pid)
+	}
+	return nil
+}
+
+// readPidfile returns the pid the engine wrote, or 0.
+func readPidfile(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// fileSize is the size of path, or 0; it marks where a start's log begins.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logTail returns the last lines written to path since offset, at most max
+// bytes, with every secret replaced, for start errors.
+func logTail(path string, offset int64, max int, secrets ...string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	size := fileSize(path)
+	if size-offset > int64(max) {
+		offset = size - int64(max)
+	}
+	if offset < 0 || offset > size {
+		offset = 0
+	}
+	buf := make([]byte, size-offset)
+	n, _ := f.ReadAt(buf, offset)
+	text := string(buf[:n])
+	for _, s := range secrets {
+		if s != "" {
+			text = strings.ReplaceAll(text, s, "[redacted]")
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return strings.TrimSpace(strings.Join(lines, " | "))
+}
+
+// pollInterval is how long a readiness poll waits before its next try: very
+// short at first, because a node starts in tens of milliseconds and
+// provisioning latency matters, then longer for a node loading a big AOF.
+func pollInterval(elapsed time.Duration) time.Duration {
+	switch {
+	case elapsed < 50*time.Millisecond:
+		return 2 * time.Millisecond
+	case elapsed < 500*time.Millisecond:
+		return 5 * time.Millisecond
+	default:
+		return 20 * time.Millisecond
+	}
+}
+
+// waitReady polls PING as admin until it answers, the process dies, the
+// timeout passes or ctx ends.
+func waitReady(ctx context.Context, p *process, addr string, admin User, timeout time.Duration) error {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var last error
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.exited():
+			return fmt.Errorf("engine exited: %s", p.exitReason())
+		case <-timer.C:
+		}
+		if p.exited() == nil && !p.alive() {
+			return errors.New("engine process is gone")
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			if last == nil {
+				last = errors.New("no answer")
+			}
+			return fmt.Errorf("no PING answer within %v: %w", timeout, last)
+		}
+		last = pingAdmin(ctx, addr, admin, min(left, 250*time.Millisecond))
+		if last == nil {
+			if !p.alive() { // someone else answered on our port
+				return fmt.Errorf("engine exited: %s", p.exitReason())
+			}
+			return nil
+		}
+		if errors.Is(last, errAuth) {
+			return fmt.Errorf("ping: %w", last)
+		}
+		timer.Reset(pollInterval(time.Since(start)))
+	}
+}

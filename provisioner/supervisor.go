@@ -1,0 +1,367 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"larder/fault"
+)
+
+// managed is a node under a LocalHost's care.
+type managed struct {
+	spec    NodeSpec
+	dir     string
+	log     logrus.FieldLogger
+	limiter *logLimiter
+
+	ctx    context.Context // ends when the node is stopped (or the host gives up on it)
+	cancel context.CancelFunc
+	ops    sync.WaitGroup // its in-flight start, adoption, check or restart
+
+	// Guarded by LocalHost.mu.
+	proc     *process
+	busy     bool        // a start or check owns the node right now
+	down     bool        // its process is gone and a restart is due
+	failed   bool        // crash loop: no more restarts
+	lastOK   time.Time   // last PING answer
+	restarts []time.Time // restarts within CrashLoopWindow
+}
+
+// reserve registers a node that is about to be started or adopted, so that
+// nothing else starts it meanwhile and Stop can cancel the start. The caller
+// owns one count of m.ops.
+func (h *LocalHost) reserve(spec NodeSpec) (*managed, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, fault.E(fault.Unavailable, "host %s is closed", h.opts.Name)
+	}
+	if _, ok := h.nodes[spec.ID]; ok {
+		return nil, fault.E(fault.Conflict, "node %s is already running on host %s", spec.Name, h.opts.Name)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &managed{
+		spec:    spec,
+		dir:     h.NodeDir(spec),
+		log:     h.log.WithField("node", spec.Name),
+		limiter: newLogLimiter(h.opts.LogEvery),
+		ctx:     ctx,
+		cancel:  cancel,
+		busy:    true,
+	}
+	m.ops.Add(1)
+	h.nodes[spec.ID] = m
+	return m, nil
+}
+
+// unreserve forgets a node whose start failed.
+func (h *LocalHost) unreserve(m *managed) {
+	h.mu.Lock()
+	if h.nodes[m.spec.ID] == m {
+		delete(h.nodes, m.spec.ID)
+	}
+	h.mu.Unlock()
+	m.cancel()
+}
+
+// supervise hands a reserved node, now running as p, to the supervisor loop.
+func (h *LocalHost) supervise(m *managed, p *process) Node {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m.busy = false
+	return h.setRunning(m, p)
+}
+
+// setRunning records that m runs as p and answered just now; h.mu must be held.
+func (h *LocalHost) setRunning(m *managed, p *process) Node {
+	m.proc, m.down, m.lastOK = p, false, h.opts.Now()
+	return h.nodeOf(m)
+}
+
+// supervised returns the Node of a supervised node that has a process.
+func (h *LocalHost) supervised(id string) (Node, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m, ok := h.nodes[id]
+	if !ok || m.proc == nil {
+		return Node{}, false
+	}
+	return h.nodeOf(m), true
+}
+
+// nodeOf describes m; h.mu must be held.
+func (h *LocalHost) nodeOf(m *managed) Node {
+	n := Node{ID: m.spec.ID, Addr: h.opts.Addr, Port: m.spec.Port, Dir: m.dir}
+	if m.proc != nil {
+		n.PID = m.proc.pid
+	}
+	return n
+}
+
+// loop is the supervisor: every CheckInterval it checks each node that is
+// not already being checked or restarted, each in its own goroutine so that
+// one slow node never delays the others.
+func (h *LocalHost) loop() {
+	defer close(h.loopDone)
+	t := time.NewTicker(h.opts.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			h.tick()
+		}
+	}
+}
+
+func (h *LocalHost) tick() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.nodes {
+		if m.busy || m.failed || m.proc == nil {
+			continue
+		}
+		m.busy = true
+		m.ops.Add(1)
+		h.checks.Add(1)
+		go func() {
+			defer h.checks.Done()
+			defer m.ops.Done()
+			h.check(m)
+			h.mu.Lock()
+			m.busy = false
+			h.mu.Unlock()
+		}()
+	}
+}
+
+// check looks at one node: restart it if its process is gone (or a previous
+// restart failed), PING it, and kill and restart it once it has not answered
+// for HangTimeout.
+func (h *LocalHost) check(m *managed) {
+	h.mu.Lock()
+	p, down, lastOK := m.proc, m.down, m.lastOK
+	h.mu.Unlock()
+	if down {
+		h.restart(m)
+		return
+	}
+	if !p.alive() {
+		reason := p.exitReason()
+		h.markDown(m)
+		m.log.WithFields(logrus.Fields{"pid": p.pid, "reason": reason}).Warn("node exited")
+		h.events.emit(Event{NodeID: m.spec.ID, Kind: EventExited, PID: p.pid, At: h.opts.Now(),
+			Message: "process exited: " + reason})
+		h.restart(m)
+		return
+	}
+	err := pingAdmin(m.ctx, h.dialAddr(m.spec.Port), m.spec.Admin, h.opts.PingTimeout)
+	now := h.opts.Now()
+	if err == nil {
+		h.mu.Lock()
+		m.lastOK = now
+		h.mu.Unlock()
+		return
+	}
+	if m.ctx.Err() != nil {
+		return
+	}
+	silent := now.Sub(lastOK)
+	if silent < h.opts.HangTimeout {
+		h.logLimited(m, "ping", logrus.WarnLevel, err, "node does not answer ping")
+		return
+	}
+	m.log.WithFields(logrus.Fields{"pid": p.pid, "silent": silent.Round(time.Millisecond)}).
+		WithError(err).Warn("node hung; killing it")
+	if err := p.kill(); err != nil {
+		h.logLimited(m, "kill", logrus.ErrorLevel, err, "cannot kill hung node")
+		return
+	}
+	h.markDown(m)
+	h.events.emit(Event{NodeID: m.spec.ID, Kind: EventHung, PID: p.pid, At: h.opts.Now(),
+		Message: fmt.Sprintf("no PING answer for %v; killed", silent.Round(time.Millisecond))})
+	h.restart(m)
+}
+
+func (h *LocalHost) markDown(m *managed) {
+	h.mu.Lock()
+	m.down = true
+	h.mu.Unlock()
+}
+
+// restart starts a down node in place, after a backoff that grows with the
+// restarts already made within CrashLoopWindow. Past CrashLoopRestarts it gives
+// up and reports EventFailed. A failed attempt leaves the node down for the
+// next tick to retry.
+func (h *LocalHost) restart(m *managed) {
+	h.mu.Lock()
+	now := h.opts.Now()
+	recent := m.restarts[:0]
+	for _, t := range m.restarts {
+		if now.Sub(t) < h.opts.CrashLoopWindow {
+			recent = append(recent, t)
+		}
+	}
+	m.restarts = recent
+	n := len(recent)
+	var lastPID int
+	if m.proc != nil {
+		lastPID = m.proc.pid
+	}
+	if n >= h.opts.CrashLoopRestarts {
+		m.failed = true
+		h.mu.Unlock()
+		msg := fmt.Sprintf("crash loop: %d restarts within %v; no more restarts", n, h.opts.CrashLoopWindow)
+		m.log.WithField("restarts", n).Error("node is crash looping; giving up")
+		h.events.emit(Event{NodeID: m.spec.ID, Kind: EventFailed, PID: lastPID, At: now, Message: msg})
+		return
+	}
+	m.restarts = append(m.restarts, now)
+	h.mu.Unlock()
+
+	if d := h.backoff(n); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	p, err := h.spawn(m.ctx, m)
+	if err != nil {
+		if m.ctx.Err() == nil {
+			h.logLimited(m, "restart", logrus.ErrorLevel, err, "cannot restart node")
+		}
+		return
+	}
+	h.mu.Lock()
+	h.setRunning(m, p)
+	h.mu.Unlock()
+	m.log.WithField("pid", p.pid).Info("node restarted in place")
+	h.events.emit(Event{NodeID: m.spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
+		Message: fmt.Sprintf("restarted in place as pid %d", p.pid) + dataNote(m.spec)})
+}
+
+// backoff is the wait before a restart when n restarts were already made in
+// the window: none for the first (a crash is answered at once), then
+// BackoffMin doubling up to BackoffMax.
+func (h *LocalHost) backoff(n int) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	d := h.opts.BackoffMin
+	for i := 1; i < n && d < h.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, h.opts.BackoffMax)
+}
+
+// logLimited logs a repeated error of a node at most once per LogEvery.
+func (h *LocalHost) logLimited(m *managed, key string, level logrus.Level, err error, msg string) {
+	ok, skipped := m.limiter.allow(key, h.opts.Now())
+	if !ok {
+		return
+	}
+	e := m.log.WithError(err)
+	if skipped > 0 {
+		e = e.WithField("suppressed", skipped)
+	}
+	e.Log(level, msg)
+}
+
+// logLimiter lets one log line per key through every interval and counts the
+// ones it held back.
+type logLimiter struct {
+	mu      sync.Mutex
+	every   time.Duration
+	last    map[string]time.Time
+	skipped map[string]int
+}
+
+func newLogLimiter(every time.Duration) *logLimiter {
+	return &logLimiter{every: every, last: map[string]time.Time{}, skipped: map[string]int{}}
+}
+
+// allow reports whether a line for key may be logged now, and how many were
+// held back since the last one.
+func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last, ok := l.last[key]; ok && now.Sub(last) < l.every {
+		l.skipped[key]++
+		return false, 0
+	}
+	n := l.skipped[key]
+	l.last[key], l.skipped[key] = now, 0
+	return true, n
+}
+
+// dispatcher delivers events to OnEvent from one goroutine, in order, so a
+// handler may call back into the host (even Stop the node) without deadlock.
+type dispatcher struct {
+	fn   func(Event)
+	mu   sync.Mutex
+	q    []Event
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newDispatcher(fn func(Event)) *dispatcher {
+	d := &dispatcher{fn: fn, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go d.run()
+	return d
+}
+
+func (d *dispatcher) emit(ev Event) {
+	if d.fn == nil {
+		return
+	}
+	d.mu.Lock()
+	d.q = append(d.q, ev)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) run() {
+	defer close(d.done)
+	for {
+		d.drain()
+		select {
+		case <-d.wake:
+		case <-d.stop:
+			d.drain()
+			return
+		}
+	}
+}
+
+func (d *dispatcher) drain() {
+	for {
+		d.mu.Lock()
+		q := d.q
+		d.q = nil
+		d.mu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, ev := range q {
+			d.fn(ev)
+		}
+	}
+}
+
+// close delivers what is queued and stops the dispatcher.
+func (d *dispatcher) close() {
+	close(d.stop)
+	<-d.done
+}

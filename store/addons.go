@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+
+	"larder/fault"
+)
+
+const addonCols = `addons.*, apps.name AS app_name FROM addons JOIN apps ON apps.id = addons.app_id`
+
+// CreateAddon inserts an add-on; a taken name is a Conflict.
+func (q Q) CreateAddon(ctx context.Context, a *Addon) error {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	a.CreatedAt, a.UpdatedAt = q.now(), q.now()
+	if a.Epoch == 0 {
+		a.Epoch = 1
+	}
+	_, err := q.exec(ctx, `INSERT INTO addons (id, name, service, plan, app_id, state, state_reason,
+		maxmemory_policy, timeout, notify_keyspace_events, engine, engine_version,
+		admin_password, customer_user, customer_password, epoch, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Service, a.Plan, a.AppID, a.State, a.StateReason,
+		a.MaxMemoryPolicy, a.Timeout, a.NotifyKeyspaceEvents, a.Engine, a.EngineVersion,
+		a.AdminPassword, a.CustomerUser, a.CustomerPassword, a.Epoch, a.CreatedAt, a.UpdatedAt)
+	if isUnique(err) {
+		return fault.E(fault.Conflict, "an add-on named %s already exists", a.Name)
+	}
+	return err
+}
+
+// AddonByID returns one add-on.
+func (q Q) AddonByID(ctx context.Context, id string) (Addon, error) {
+	var a Addon
+	err := q.get(ctx, &a, `SELECT `+addonCols+` WHERE addons.id = ?`, id)
+	return a, notFound(err, "no add-on with id %s", id)
+}
+
+// AddonByName returns one add-on by its global name.
+func (q Q) AddonByName(ctx context.Context, name string) (Addon, error) {
+	var a Addon
+	err := q.get(ctx, &a, `SELECT `+addonCols+` WHERE addons.name = ?`, name)
+	return a, notFound(err, "no add-on named %s", name)
+}
+
+// Addons lists every add-on, by name.
+func (q Q) Addons(ctx context.Context) ([]Addon, error) {
+	var out []Addon
+	return out, q.sel(ctx, &out, `SELECT `+addonCols+` ORDER BY addons.name`)
+}
+
+// AddonsOfApp lists add-ons owned by or attached to an app, by name.
+func (q Q) AddonsOfApp(ctx context.Context, appID string) ([]Addon, error) {
+	var out []Addon
+	return out, q.sel(ctx, &out, `SELECT `+addonCols+` WHERE addons.app_id = ?
+		OR addons.id IN (SELECT addon_id FROM attachments WHERE app_id = ?) ORDER BY addons.name`, appID, appID)
+}
+
+// CountOwnedAddons counts the add-ons an app owns.
+func (q Q) CountOwnedAddons(ctx context.Context, appID string) (int, error) {
+	var n int
+	return n, q.get(ctx, &n, `SELECT COUNT(*) FROM addons WHERE app_id = ?`, appID)
+}
+
+// SetAddonState moves an add-on to state with a reason (empty when healthy).
+func (q Q) SetAddonState(ctx context.Context, id, state, reason string) error {
+	return q.execOne(ctx, "add-on", `UPDATE addons SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?`,
+		state, reason, q.now(), id)
+}
+
+// SetAddonEngine records the engine and version an add-on runs.
+func (q Q) SetAddonEngine(ctx context.Context, id, engine, version string) error {
+	return q.execOne(ctx, "add-on", `UPDATE addons SET engine = ?, engine_version = ?, updated_at = ? WHERE id = ?`,
+		engine, version, q.now(), id)
+}
+
+// DeleteAddon removes an add-on with its attachments and nodes.
+func (q Q) DeleteAddon(ctx context.Context, id string) error {
+	return q.execOne(ctx, "add-on", `DELETE FROM addons WHERE id = ?`, id)
+}

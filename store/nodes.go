@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+
+	"larder/fault"
+)
+
+// CreateNode inserts a node, claiming its (host, port). A port another node holds
+// is a Conflict, so two concurrent provisions can never share one.
+func (q Q) CreateNode(ctx context.Context, n *Node) error {
+	if n.ID == "" {
+		n.ID = NewID()
+	}
+	n.CreatedAt, n.UpdatedAt = q.now(), q.now()
+	if n.Epoch == 0 {
+		n.Epoch = 1
+	}
+	_, err := q.exec(ctx, `INSERT INTO nodes (id, addon_id, name, role, host, address, port, dir, pid, state, epoch, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.AddonID, n.Name, n.Role, n.Host, n.Address, n.Port, n.Dir, n.PID, n.State, n.Epoch, n.CreatedAt, n.UpdatedAt)
+	if isUnique(err) {
+		return fault.E(fault.Conflict, "port %d on host %s is taken", n.Port, n.Host)
+	}
+	return err
+}
+
+// UsedPorts lists the ports claimed on a host.
+func (q Q) UsedPorts(ctx context.Context, host string) ([]int, error) {
+	var out []int
+	return out, q.sel(ctx, &out, `SELECT port FROM nodes WHERE host = ? ORDER BY port`, host)
+}
+
+// NodeByID returns one node.
+func (q Q) NodeByID(ctx context.Context, id string) (Node, error) {
+	var n Node
+	err := q.get(ctx, &n, `SELECT * FROM nodes WHERE id = ?`, id)
+	return n, notFound(err, "no node with id %s", id)
+}
+
+// NodesOfAddon lists an add-on's nodes, primary first.
+func (q Q) NodesOfAddon(ctx context.Context, addonID string) ([]Node, error) {
+	var out []Node
+	return out, q.sel(ctx, &out, `SELECT * FROM nodes WHERE addon_id = ? ORDER BY role = 'primary' DESC, created_at`, addonID)
+}
+
+// NodesOnHost lists the nodes placed on a host.
+func (q Q) NodesOnHost(ctx context.Context, host string) ([]Node, error) {
+	var out []Node
+	return out, q.sel(ctx, &out, `SELECT * FROM nodes WHERE host = ? ORDER BY name`, host)
+}
+
+// UpdateNodeRuntime records where a node runs and in what state.
+func (q Q) UpdateNodeRuntime(ctx context.Context, id, address, dir string, pid int, state string) error {
+	return q.execOne(ctx, "node", `UPDATE nodes SET address = ?, dir = ?, pid = ?, state = ?, updated_at = ? WHERE id = ?`,
+		address, dir, pid, state, q.now(), id)
+}
+
+// SetNodeState changes a node's state (and pid when pid > 0).
+func (q Q) SetNodeState(ctx context.Context, id, state string, pid int) error {
+	return q.execOne(ctx, "node", `UPDATE nodes SET state = ?, pid = CASE WHEN ? > 0 THEN ? ELSE pid END, updated_at = ? WHERE id = ?`,
+		state, pid, pid, q.now(), id)
+}
+
+// DeleteNode removes a node row, freeing its port.
+func (q Q) DeleteNode(ctx context.Context, id string) error {
+	return q.execOne(ctx, "node", `DELETE FROM nodes WHERE id = ?`, id)
+}

@@ -1,0 +1,182 @@
+// Package store keeps larder's state in SQLite (sqlx + go-sqlite3): apps, config
+// vars, add-ons, attachments, nodes, operations and events. Migrations are embedded
+// in the binary and applied on open. The store holds no business rules; it offers
+// repositories that work the same inside and outside a transaction.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+
+	"larder/fault"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is an open SQLite database.
+type Store struct {
+	Q
+	db *sqlx.DB
+}
+
+// Tx is a transaction; its repositories see and change only its snapshot.
+type Tx struct {
+	Q
+	tx *sqlx.Tx
+}
+
+// Q holds the repository methods, shared by Store and Tx.
+type Q struct {
+	x   sqlx.ExtContext
+	now func() time.Time
+}
+
+// Open opens (creating if needed) the SQLite file at path in WAL mode with a busy
+// timeout, and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// _txlock=immediate: every transaction takes the write lock up front, so two
+	// writers queue on the busy timeout instead of failing on lock upgrade.
+	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL", path)
+	db, err := sqlx.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	s := &Store{db: db, Q: Q{x: db, now: utcNow}}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func utcNow() time.Time { return time.Now().UTC() }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		err := s.InTx(ctx, func(tx *Tx) error {
+			var n int
+			if err := sqlx.GetContext(ctx, tx.x, &n, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.x.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err = tx.x.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, utcNow())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tx.Rollback()
+		}
+	}()
+	if err := fn(&Tx{tx: tx, Q: Q{x: tx, now: s.now}}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	ok = true
+	return nil
+}
+
+// NewID returns a random UUID (version 4).
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// notFound turns sql.ErrNoRows into a NotFound fault with msg.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fault.E(fault.NotFound, format, args...)
+	}
+	return err
+}
+
+// isUnique reports whether err is a UNIQUE constraint violation.
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique ||
+		err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func (q Q) get(ctx context.Context, dest any, query string, args ...any) error {
+	return sqlx.GetContext(ctx, q.x, dest, query, args...)
+}
+
+func (q Q) sel(ctx context.Context, dest any, query string, args ...any) error {
+	return sqlx.SelectContext(ctx, q.x, dest, query, args...)
+}
+
+func (q Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.x.ExecContext(ctx, query, args...)
+}
+
+// execOne runs a statement that must change exactly one row.
+func (q Q) execOne(ctx context.Context, what string, query string, args ...any) error {
+	res, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fault.E(fault.NotFound, "%s not found", what)
+	}
+	return nil
+}
