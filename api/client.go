@@ -245,3 +245,56 @@ func (c *Client) Events(ctx context.Context, app, ref string) ([]Event, error) {
 	var out []Event
 	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/addons/"+esc(ref)+"/events", nil, &out)
 }
+
+// Attach shares an add-on with an app under an attachment name.
+func (c *Client) Attach(ctx context.Context, req AttachmentCreate) (Attachment, error) {
+	var out Attachment
+	return out, c.Do(ctx, http.MethodPost, "/addon-attachments", req, &out)
+}
+
+// Attachments lists an app's attachments.
+func (c *Client) Attachments(ctx context.Context, app string) ([]Attachment, error) {
+	var out []Attachment
+	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/addon-attachments", nil, &out)
+}
+
+// Detach removes one attachment (by name, or by a config var such as CACHE_URL) from app.
+func (c *Client) Detach(ctx context.Context, app, name string) (Attachment, error) {
+	var out Attachment
+	return out, c.Do(ctx, http.MethodDelete, "/apps/"+esc(app)+"/addon-attachments/"+esc(name), nil, &out)
+}
+
+// Promote makes the add-on ref names the app's REDIS.
+func (c *Client) Promote(ctx context.Context, app, ref string) (PromoteResult, error) {
+	var out PromoteResult
+	return out, c.Do(ctx, http.MethodPost, "/apps/"+esc(app)+"/redis/promote", Promote{Addon: ref}, &out)
+}
+
+func redisPath(app, ref, what string) string {
+	return "/apps/" + esc(app) + "/redis/" + esc(ref) + what
+}
+
+// UpdateSettings changes an add-on's settings live and returns them.
+func (c *Client) UpdateSettings(ctx context.Context, app, ref string, p SettingsPatch) (Settings, error) {
+	var out Settings
+	return out, c.Do(ctx, http.MethodPatch, redisPath(app, ref, "/config"), p, &out)
+}
+
+// Credentials returns the add-on's connection URL.
+func (c *Client) Credentials(ctx context.Context, app, ref string) (Credentials, error) {
+	var out Credentials
+	return out, c.Do(ctx, http.MethodGet, redisPath(app, ref, "/credentials"), nil, &out)
+}
+
+// RotateCredentials gives the customer user a new password on the running node;
+// every attached app's vars change at once and the old password stops working.
+func (c *Client) RotateCredentials(ctx context.Context, app, ref string) (Credentials, error) {
+	var out Credentials
+	return out, c.Do(ctx, http.MethodPost, redisPath(app, ref, "/credentials_rotation"), struct{}{}, &out)
+}
+
+// Wait reports whether the add-on is still becoming available.
+func (c *Client) Wait(ctx context.Context, app, ref string) (WaitStatus, error) {
+	var out WaitStatus
+	return out, c.Do(ctx, http.MethodGet, redisPath(app, ref, "/wait"), nil, &out)
+}

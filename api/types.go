@@ -174,3 +174,42 @@ type Event struct {
 	Message   string    `json:"message"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// AttachmentCreate is the body of POST /addon-attachments: share an add-on with an app.
+type AttachmentCreate struct {
+	Addon   string `json:"addon"`             // add-on name, APP::ATTACHMENT, or an attachment name on App
+	App     string `json:"app"`               // the app that gets the vars
+	Name    string `json:"name,omitempty"`    // attachment name (--as); colored default when empty
+	Confirm string `json:"confirm,omitempty"` // App's name: replace an attachment already using Name
+}
+
+// Promote is the body of POST /apps/{app}/redis/promote.
+type Promote struct {
+	Addon string `json:"addon"`
+}
+
+// PromoteResult says what promote changed.
+type PromoteResult struct {
+	Addon    Ref    `json:"addon"`              // now the app's REDIS
+	Previous *Ref   `json:"previous,omitempty"` // the add-on that was REDIS
+	Alias    string `json:"alias,omitempty"`    // the attachment Previous keeps (e.g. LARDER_REDIS_AMBER)
+}
+
+// SettingsPatch changes an add-on's settings; nil fields are left as they are.
+type SettingsPatch struct {
+	MaxMemoryPolicy      *string `json:"maxmemory_policy,omitempty"`
+	Timeout              *int    `json:"timeout,omitempty"`
+	NotifyKeyspaceEvents *string `json:"notify_keyspace_events,omitempty"`
+}
+
+// Credentials is an add-on's connection URL for the customer user.
+type Credentials struct {
+	Addon Ref    `json:"addon"`
+	URL   string `json:"url"`
+}
+
+// WaitStatus answers redis:wait.
+type WaitStatus struct {
+	Waiting bool   `json:"waiting"`
+	Message string `json:"message"`
+}

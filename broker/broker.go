@@ -40,6 +40,7 @@ type Broker struct {
 	jobs  *jobRunner
 
 	portMu sync.Mutex // serialises port choice within this process
+	locks  addonLocks
 }
 
 // New builds a broker over an open store and a host. Call Start before serving.

@@ -104,14 +104,15 @@ type candidate struct {
 // app's attachments (atts) and of every add-on's name (addons). A reference may
 // be an add-on name, an attachment name on the app, a config var of the app
 // (CACHE_URL) or, with app::NAME, any of those on another app; the caller
-// passes that app's attachments. Exact matches win over prefix matches, so a
+// passes that app's attachments. Exact matches win over prefix matches, and
+// prefix matches over substring ones (AMBER finds LARDER_REDIS_AMBER), so a
 // name that is the prefix of another stays selectable.
 func resolveRef(ref, appName string, atts []store.Attachment, addons []store.Addon) (string, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return "", fault.E(fault.Invalid, "no add-on named; give an add-on name, an attachment name such as REDIS, or APP::NAME")
 	}
-	var exact, prefix []candidate
+	var exact, prefix, substr []candidate
 	add := func(list *[]candidate, c candidate) {
 		for _, have := range *list {
 			if have.addonID == c.addonID {
@@ -128,6 +129,8 @@ func resolveRef(ref, appName string, atts []store.Attachment, addons []store.Add
 			add(&exact, c)
 		case strings.HasPrefix(at.Name, upper):
 			add(&prefix, c)
+		case strings.Contains(at.Name, upper):
+			add(&substr, c)
 		}
 	}
 	for _, a := range addons {
@@ -137,9 +140,11 @@ func resolveRef(ref, appName string, atts []store.Attachment, addons []store.Add
 			add(&exact, c)
 		case strings.HasPrefix(a.Name, ref):
 			add(&prefix, c)
+		case strings.Contains(a.Name, ref):
+			add(&substr, c)
 		}
 	}
-	for _, set := range [][]candidate{exact, prefix} {
+	for _, set := range [][]candidate{exact, prefix, substr} {
 		switch len(set) {
 		case 0:
 			continue

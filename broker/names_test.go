@@ -103,6 +103,10 @@ func TestResolveRef(t *testing.T) {
 		{"nothing-here", "", fault.NotFound},  //
 		{"", "", fault.Invalid},               //
 		{"LARDER_REDIS_CRIMSON", "", fault.NotFound},
+		{"AMBER", "2", ""},         // substring of an attachment name, as on Heroku
+		{"bold", "3", ""},          // substring of an add-on name
+		{"cache", "2", ""},         // substring of one add-on name only
+		{"A", "", fault.Ambiguous}, // substring of several
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {

@@ -61,9 +61,6 @@ func (s *session) createAddon(ctx context.Context, cl *api.Client, app string, r
 		return err
 	}
 	addon := res.Addon
-	if res.Message != "" {
-		fmt.Fprintln(s.stdout, res.Message)
-	}
 	if op := res.Operation; op != nil && !op.Done() {
 		if !wait {
 			return writeCreatingInBackground(s.stdout, addon.Name, app)
@@ -78,6 +75,9 @@ func (s *session) createAddon(ctx context.Context, cl *api.Client, app string, r
 		}
 	} else if op != nil && op.State == api.OpFailed {
 		return fault.E(fault.Unavailable, "creating %s failed: %s", addon.Name, op.Error)
+	} else if res.Message != "" {
+		// A provider's message about work done at once; background work has our own words.
+		fmt.Fprintln(s.stdout, res.Message)
 	}
 	_, err = fmt.Fprintf(s.stdout, "Created %s as %s\n", addon.Name, strings.Join(addon.ConfigVars, ", "))
 	return err

@@ -76,7 +76,12 @@ func (s *session) destroyAddon(ctx context.Context, cl *api.Client, app, name st
 	}
 	op := res.Operation
 	switch {
-	case op == nil || op.State == api.OpSucceeded:
+	case op == nil:
+		sp.finish("done")
+		if res.Message != "" {
+			fmt.Fprintln(s.stdout, res.Message)
+		}
+	case op.State == api.OpSucceeded:
 		sp.finish("done")
 	case op.State == api.OpFailed:
 		sp.finish("failed")
@@ -89,9 +94,6 @@ func (s *session) destroyAddon(ctx context.Context, cl *api.Client, app, name st
 		sp.finish("pending")
 		_, err := fmt.Fprintf(s.stdout, "%s is being destroyed in the background.\nRun larder addons:info %s to check destruction progress.\n", name, name)
 		return err
-	}
-	if res.Message != "" {
-		fmt.Fprintln(s.stdout, res.Message)
 	}
 	return nil
 }

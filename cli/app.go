@@ -65,16 +65,28 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		addonsDestroyCommand(s),
 		addonsPlansCommand(s),
 		addonsServicesCommand(s),
+		addonsAttachCommand(s),
+		addonsDetachCommand(s),
+		addonsEventsCommand(s),
 		configCommand(s),
 		configGetCommand(s),
 		configSetCommand(s),
 		configUnsetCommand(s),
 		runCommand(s),
 		redisInfoCommand(s),
+		redisCLICommand(s),
+		redisCredentialsCommand(s),
+		redisKeyspaceNotificationsCommand(s),
+		redisMaxmemoryCommand(s),
+		redisPromoteCommand(s),
+		redisTimeoutCommand(s),
+		redisWaitCommand(s),
 	}
 	commands = append(commands, extraCommands...)
 	for _, c := range commands {
-		c.OnUsageError = onUsageError
+		if c.OnUsageError == nil {
+			c.OnUsageError = onUsageError
+		}
 	}
 	return &cli.App{
 		Name:      "larder",
@@ -170,7 +182,6 @@ func report(w io.Writer, err error, interrupted bool) int {
 	var (
 		ue *badUsage
 		ie *interruptedError
-		fe *fault.Error
 		ec cli.ExitCoder
 	)
 	switch {
@@ -183,21 +194,28 @@ func report(w io.Writer, err error, interrupted bool) int {
 	case errors.As(err, &ie):
 		fmt.Fprintf(w, "error: %s\n", ie.msg)
 		return exitInterrupted
-	case interrupted:
-		// The broker may still answer "cannot reach": the cancelled request is why.
-		fmt.Fprintln(w, "error: interrupted")
-		return exitInterrupted
-	case errors.As(err, &fe):
-		fmt.Fprintf(w, "error: %s\n", fe.Message)
-		return exitError
 	case errors.As(err, &ec):
+		// A command's own code, such as run's child's after Ctrl-C, stands.
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintf(w, "error: %s\n", msg)
 		}
 		return ec.ExitCode()
+	case interrupted:
+		// The broker may still answer "cannot reach": the cancelled request is why.
+		fmt.Fprintln(w, "error: interrupted")
+		return exitInterrupted
 	}
-	// Not a fault: a local failure (decoding an answer, writing output). The
-	// CLI is the last stop and runs on the user's machine, so say what it was.
-	fmt.Fprintf(w, "error: %v\n", err)
+	fmt.Fprintf(w, "error: %s\n", errorText(err))
 	return exitError
+}
+
+// errorText is what a user is told of err: a fault's public message, without
+// its internal cause; any other error is a local failure (decoding an answer,
+// writing output) on the user's own machine, so it is said as it is.
+func errorText(err error) string {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
 }

@@ -12,18 +12,6 @@ import (
 	"larder/fault"
 )
 
-// runCLI runs the command line as the binary would, with stdin and no broker:
-// the client points at a closed port, so a test that reaches it fails fast.
-func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	t.Setenv("LARDER_APP", "")
-	t.Setenv("LARDER_API_URL", "http://127.0.0.1:1")
-	t.Setenv("LARDER_API_TOKEN", "test")
-	var out, errw bytes.Buffer
-	code = Main(append([]string{"larder"}, args...), strings.NewReader(stdin), &out, &errw)
-	return out.String(), errw.String(), code
-}
-
 func TestMainUsage(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -104,6 +92,7 @@ func TestReport(t *testing.T) {
 		{"usage", usageError("no app given", "try: larder config -a APP"), false, "error: no app given\ntry: larder config -a APP\n", exitUsage},
 		{"exit code", cli.Exit("", 3), false, "", 3},
 		{"exit message", cli.Exit("cannot run x", 127), false, "error: cannot run x\n", 127},
+		{"child's code after Ctrl-C", cli.Exit("", 5), true, "", 5},
 		{"interrupted request", fault.Wrap(fault.Unavailable, errors.New("context canceled"), "cannot reach"), true, "error: interrupted\n", exitInterrupted},
 		{"interrupted wait", &interruptedError{"stopped waiting"}, true, "error: stopped waiting\n", exitInterrupted},
 		{"plain error", errors.New("decode broker response: bad json"), false, "error: decode broker response: bad json\n", exitError},

@@ -41,6 +41,20 @@ func requireApp(c *cli.Context) (string, error) {
 	return "", usageError("no app given: add -a APP (or set LARDER_APP)", "try: "+exampleWithApp(c))
 }
 
+// appArg starts a command that acts on one named thing of an app: it reads
+// -a APP and the one argument, then finds the broker.
+func (s *session) appArg(c *cli.Context, usage string) (app, arg string, cl *api.Client, err error) {
+	if app, err = requireApp(c); err != nil {
+		return "", "", nil, err
+	}
+	a, err := exactArgs(c, 1, usage)
+	if err != nil {
+		return "", "", nil, err
+	}
+	cl, err = s.client()
+	return app, a[0], cl, err
+}
+
 // exampleWithApp is the command line the user typed, with -a APP added.
 func exampleWithApp(c *cli.Context) string {
 	parts := append([]string{"larder", c.Command.Name}, args(c)...)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -59,10 +60,7 @@ func TestPrintJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := printJSON(&b, tt.v); err != nil || b.String() != tt.want {
-				t.Errorf("printJSON: got %q, %v; want %q", b.String(), err, tt.want)
-			}
+			checkOutput(t, "printJSON", func(w io.Writer) error { return printJSON(w, tt.v) }, tt.want)
 		})
 	}
 }

@@ -19,15 +19,7 @@ func configGetCommand(s *session) *cli.Command {
 			"A var that is not set prints an empty line, as on Heroku.",
 		Flags: []cli.Flag{appFlag(), shellFlag()},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
-			if err != nil {
-				return err
-			}
-			a, err := exactArgs(c, 1, usage)
-			if err != nil {
-				return err
-			}
-			cl, err := s.client()
+			app, key, cl, err := s.appArg(c, usage)
 			if err != nil {
 				return err
 			}
@@ -35,7 +27,6 @@ func configGetCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			key := a[0]
 			if c.Bool("shell") {
 				return writeShellVars(s.stdout, api.ConfigVars{key: vars[key]})
 			}

@@ -27,13 +27,9 @@ func redisInfoCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			ref := ""
-			switch a := args(c); len(a) {
-			case 0:
-			case 1:
-				ref = a[0]
-			default:
-				return usagef(usage, "unexpected argument %q", a[1])
+			ref, err := optionalArg(c, usage)
+			if err != nil {
+				return err
 			}
 			cl, err := s.client()
 			if err != nil {

@@ -1,12 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,7 +15,12 @@ import (
 	"larder/fault"
 )
 
-const runUsage = "larder run -a APP -- COMMAND [ARGS...]"
+const runUsage = "larder run -a APP [--restart-on-change [--poll-interval 2s]] -- COMMAND [ARGS...]"
+
+const (
+	defaultPollInterval = 2 * time.Second
+	minPollInterval     = 100 * time.Millisecond
+)
 
 func runCommand(s *session) *cli.Command {
 	return &cli.Command{
@@ -26,8 +32,18 @@ func runCommand(s *session) *cli.Command {
 			"your environment, and exits with its exit code:\n\n" +
 			"   larder run -a web -- env\n" +
 			"   larder run -a web -- sh -c 'redis-cli -u \"$REDIS_URL\" info server'\n\n" +
+			"With --restart-on-change, the config vars are checked every --poll-interval;\n" +
+			"when they change (redis:promote, redis:credentials --reset, config:set),\n" +
+			"COMMAND is stopped (SIGTERM, then SIGKILL after 10s) and started again\n" +
+			"with the new ones, as a platform restarts a dyno:\n\n" +
+			"   larder run --restart-on-change -a web -- ./worker\n\n" +
 			"Flags go before COMMAND; everything after it is COMMAND's.",
-		Flags: []cli.Flag{appFlag()},
+		Flags: []cli.Flag{
+			appFlag(),
+			&cli.BoolFlag{Name: "restart-on-change", Usage: "restart COMMAND when the app's config vars change"},
+			&cli.DurationFlag{Name: "poll-interval", Value: defaultPollInterval,
+				Usage: "with --restart-on-change, how often to check the config vars (at least 100ms)"},
+		},
 		Action: func(c *cli.Context) error {
 			app, err := requireApp(c)
 			if err != nil {
@@ -40,6 +56,11 @@ func runCommand(s *session) *cli.Command {
 			if len(argv) == 0 {
 				return usagef(fmt.Sprintf("larder run -a %s -- COMMAND [ARGS...]", app), "no command given")
 			}
+			restart := c.Bool("restart-on-change")
+			every, err := pollInterval(c.Duration("poll-interval"), c.IsSet("poll-interval"), restart)
+			if err != nil {
+				return err
+			}
 			cl, err := s.client()
 			if err != nil {
 				return err
@@ -48,47 +69,51 @@ func runCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return s.runWithVars(argv, vars)
+			r := s.newChildRunner(argv)
+			if restart {
+				r.poll = func(ctx context.Context) (api.ConfigVars, error) { return cl.ConfigVars(ctx, app) }
+				r.every = every
+			}
+			return r.run(c.Context, vars)
 		},
 	}
 }
 
-// runWithVars runs argv with vars added to this process's environment and
-// the session's streams, passing SIGINT and SIGTERM on, and returns an exit
-// error carrying the child's exit code.
+// pollInterval checks --poll-interval, which only means something with
+// --restart-on-change.
+func pollInterval(every time.Duration, given, restart bool) (time.Duration, error) {
+	switch {
+	case given && !restart:
+		return 0, usagef(runUsage, "--poll-interval needs --restart-on-change")
+	case every < minPollInterval:
+		return 0, usagef(runUsage, "--poll-interval %s is too short: give %s or more", every, minPollInterval)
+	}
+	return every, nil
+}
+
+// runWithVars runs argv once with vars, as larder run does without
+// --restart-on-change.
 func (s *session) runWithVars(argv []string, vars api.ConfigVars) error {
+	return s.newChildRunner(argv).run(context.Background(), vars)
+}
+
+// startChild starts argv with vars added to this process's environment and
+// the session's streams. Failing to start is exit code 127 (not found) or
+// 126, as shells report.
+func (s *session) startChild(argv []string, vars api.ConfigVars) (*exec.Cmd, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = withVars(os.Environ(), vars)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.stdin, s.stdout, s.stderr
-
-	// Register before starting so that no signal falls between the two.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	// A grandchild left holding the output pipes must not keep Wait from returning.
+	cmd.WaitDelay = childWaitDelay
 	if err := cmd.Start(); err != nil {
 		code := 126
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			code = 127
 		}
-		return cli.Exit(fmt.Sprintf("cannot run %s: %v", argv[0], err), code)
+		return nil, cli.Exit(fmt.Sprintf("cannot run %s: %v", argv[0], err), code)
 	}
-	done := make(chan struct{})
-	forwarded := make(chan struct{})
-	go func() {
-		defer close(forwarded)
-		for {
-			select {
-			case sig := <-sigs:
-				_ = cmd.Process.Signal(sig)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(done)
-	<-forwarded
-	return exitStatus(err)
+	return cmd, nil
 }
 
 // withVars returns env with vars appended in a fixed order; exec keeps the
@@ -104,7 +129,7 @@ func withVars(env []string, vars api.ConfigVars) []string {
 // exitStatus turns a child's end into this command's: its exit code, or
 // 128+N when signal N killed it, as shells report.
 func exitStatus(err error) error {
-	if err == nil {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) { // exited 0; a grandchild kept the pipes
 		return nil
 	}
 	var ee *exec.ExitError

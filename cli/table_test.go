@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"testing"
 )
 
@@ -34,10 +33,7 @@ func TestTable(t *testing.T) {
 			for _, r := range tt.rows {
 				tb.add(r...)
 			}
-			var b bytes.Buffer
-			if err := tb.write(&b); err != nil || b.String() != tt.want {
-				t.Errorf("table:\n got %q\nwant %q (err %v)", b.String(), tt.want, err)
-			}
+			checkOutput(t, "table", tb.write, tt.want)
 		})
 	}
 }
@@ -54,8 +50,5 @@ func TestFields(t *testing.T) {
 		"Empty:\n" +
 		"Key:         line1\n" +
 		"             line2\n"
-	var b bytes.Buffer
-	if err := f.write(&b); err != nil || b.String() != want {
-		t.Errorf("fields:\n got %q\nwant %q (err %v)", b.String(), want, err)
-	}
+	checkOutput(t, "fields", f.write, want)
 }

@@ -60,7 +60,9 @@ func run(m *testing.M) int {
 var nextRange atomic.Int32
 
 func portRange(width int) (int, int) {
-	lo := 40000 + int(nextRange.Add(1))*200
+	// Below the kernel's ephemeral range (32768+), which any outgoing connection
+	// may take, and above the default broker range (21000-21999).
+	lo := 22000 + int(nextRange.Add(1))*150
 	return lo, lo + width - 1
 }
 

@@ -127,7 +127,12 @@ func newEnv(tb testing.TB) *testEnv {
 // fields left zero take those, and the host is closed at cleanup.
 func (e *testEnv) host(opts LocalOptions) *LocalHost {
 	e.tb.Helper()
-	opts.Root, opts.Engine, opts.Log, opts.OnEvent = e.root, e.engine, e.log, e.events.add
+	opts.Root, opts.Engine, opts.Log = e.root, e.engine, e.log
+	if also := opts.OnEvent; also != nil {
+		opts.OnEvent = func(ev Event) { e.events.add(ev); also(ev) }
+	} else {
+		opts.OnEvent = e.events.add
+	}
 	if opts.CheckInterval == 0 {
 		opts.CheckInterval = 50 * time.Millisecond
 	}
@@ -277,4 +282,22 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// sessionOf reads a process's session id from /proc/<pid>/stat:
+// "pid (comm) state ppid pgrp session …".
+func sessionOf(pid int) (int, error) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad stat %q", stat)
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 4 {
+		return 0, fmt.Errorf("short stat %q", stat)
+	}
+	return strconv.Atoi(fields[3])
 }

@@ -31,6 +31,7 @@ type LocalOptions struct {
 	PingTimeout   time.Duration // one supervision PING; default min(1s, HangTimeout/2)
 	HangTimeout   time.Duration // no PING answer for this long → SIGKILL and restart; default 5s
 	StartTimeout  time.Duration // a start must answer PING within this; default 10s
+	LoadTimeout   time.Duration // …or within this while it answers LOADING (AOF replay); default 5m
 	StopTimeout   time.Duration // SIGTERM grace before SIGKILL; default 5s
 
 	BackoffMin time.Duration // delay before the 2nd restart within the window; default 100ms
@@ -64,6 +65,7 @@ func (o *LocalOptions) setDefaults() {
 	def(&o.HangTimeout, 5*time.Second)
 	def(&o.PingTimeout, min(time.Second, o.HangTimeout/2))
 	def(&o.StartTimeout, 10*time.Second)
+	def(&o.LoadTimeout, 5*time.Minute)
 	def(&o.StopTimeout, 5*time.Second)
 	def(&o.BackoffMin, 100*time.Millisecond)
 	def(&o.BackoffMax, 5*time.Second)
@@ -196,7 +198,11 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	}
 	m, err := h.reserve(spec)
 	if errors.Is(err, fault.Conflict) {
-		if n, ok := h.supervised(spec.ID); ok {
+		n, ok, ferr := h.supervised(spec.ID)
+		if ferr != nil {
+			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, ferr)
+		}
+		if ok {
 			return n, nil // already ours
 		}
 	}
@@ -207,8 +213,9 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	ctx, cancel := withStop(ctx, m.ctx)
 	defer cancel()
 
+	reason := "its process was gone"
 	if p := h.findRunning(m); p != nil {
-		err := waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout)
+		err := waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout, h.opts.LoadTimeout)
 		if err == nil {
 			m.log.WithField("pid", p.pid).Info("adopted running node")
 			return h.supervise(m, p), nil
@@ -218,6 +225,7 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, ctx.Err())
 		}
 		m.log.WithField("pid", p.pid).WithError(err).Warn("running node does not answer as admin; restarting it")
+		reason = "its process did not answer as admin"
 		if err := p.stop(h.opts.StopTimeout); err != nil {
 			h.unreserve(m)
 			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
@@ -231,13 +239,21 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	m.log.WithField("pid", p.pid).Info("restarted node in place on adoption")
 	node := h.supervise(m, p)
 	h.events.emit(Event{NodeID: spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
-		Message: "restarted in place on adoption: its process was gone" + dataNote(spec)})
+		Message: "restarted in place on adoption: " + reason + dataNote(spec)})
 	return node, nil
 }
 
 // Stop stops supervising the node and stops its process: SIGTERM, then
 // StopTimeout, then SIGKILL. Its directory stays.
 func (h *LocalHost) Stop(ctx context.Context, nodeID string) error {
+	return h.stop(nodeID, true)
+}
+
+// stop ends supervision of a node and its process: gracefully (SIGTERM, so
+// the engine flushes its AOF) or, when its data is about to be deleted
+// anyway, with SIGKILL at once. The engine handles SIGTERM on its next cron
+// tick, up to 100 ms later; SIGKILL is immediate.
+func (h *LocalHost) stop(nodeID string, graceful bool) error {
 	h.mu.Lock()
 	m := h.nodes[nodeID]
 	if m != nil {
@@ -255,27 +271,35 @@ func (h *LocalHost) Stop(ctx context.Context, nodeID string) error {
 	if p == nil {
 		return nil
 	}
-	if err := p.stop(h.opts.StopTimeout); err != nil {
+	if err := h.end(p, graceful); err != nil {
 		return fmt.Errorf("stop node %s: %w", m.spec.Name, err)
 	}
 	m.log.WithField("pid", p.pid).Info("node stopped")
 	return nil
 }
 
+func (h *LocalHost) end(p *process, graceful bool) error {
+	if graceful {
+		return p.stop(h.opts.StopTimeout)
+	}
+	return p.kill()
+}
+
 // Remove stops the node, whether supervised or only known by its directory
-// (after a broker restart, before adoption), and deletes its directory.
+// (after a broker restart, before adoption), and deletes its directory. The
+// data goes, so the process is killed without a graceful shutdown.
 func (h *LocalHost) Remove(ctx context.Context, spec NodeSpec) error {
 	if !safeName(spec.Name) {
 		return fault.E(fault.Invalid, "remove node: bad name %q", truncate(spec.Name, 80))
 	}
-	err := h.Stop(ctx, spec.ID)
+	err := h.stop(spec.ID, false)
 	if err != nil && !errors.Is(err, fault.NotFound) {
 		return fmt.Errorf("remove node %s: %w", spec.Name, err)
 	}
 	if errors.Is(err, fault.NotFound) {
 		m := &managed{spec: spec, dir: h.NodeDir(spec)}
 		if p := h.findRunning(m); p != nil {
-			if err := p.stop(h.opts.StopTimeout); err != nil {
+			if err := p.kill(); err != nil {
 				return fmt.Errorf("remove node %s: %w", spec.Name, err)
 			}
 		}
@@ -320,110 +344,9 @@ func (h *LocalHost) Close(ctx context.Context) error {
 	return err
 }
 
-// spawn writes the node's directory and files and starts its process,
-// returning once it answers PING as admin. On failure it kills the process
-// and returns the tail of the node's log, without secrets.
-func (h *LocalHost) spawn(ctx context.Context, m *managed) (*process, error) {
-	spec := m.spec
-	if err := os.MkdirAll(m.dir, dirPerm); err != nil {
-		return nil, fmt.Errorf("make dir: %w", err)
-	}
-	if err := os.Chmod(m.dir, dirPerm); err != nil {
-		return nil, fmt.Errorf("make dir: %w", err)
-	}
-	conf, err := renderConfig(spec, h.opts.Addr, m.dir)
-	if err != nil {
-		return nil, err
-	}
-	acl, err := renderACL(spec)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(m.dir, aclFile), acl, filePerm); err != nil {
-		return nil, err
-	}
-	confPath := filepath.Join(m.dir, confFile)
-	if err := writeFileAtomic(confPath, conf, filePerm); err != nil {
-		return nil, err
-	}
-	logPath, outPath := filepath.Join(m.dir, logFile), filepath.Join(m.dir, outFile)
-	logOff, outOff := fileSize(logPath), fileSize(outPath)
-	p, err := startChild(h.opts.Engine.Path, m.dir, confPath, spec.Name)
-	if err != nil {
-		return nil, err
-	}
-	err = waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout)
-	if err == nil {
-		return p, nil
-	}
-	if kerr := p.kill(); kerr != nil {
-		m.log.WithError(kerr).Error("cannot kill a node that failed to start")
-	}
-	secrets := []string{spec.Admin.Password, spec.Customer.Password}
-	tail := logTail(outPath, outOff, 1024, secrets...)
-	if t := logTail(logPath, logOff, 1024, secrets...); t != "" {
-		tail = joinNonEmpty(tail, t)
-	}
-	if tail != "" {
-		return nil, fmt.Errorf("%w; engine says: %s", err, tail)
-	}
-	return nil, err
-}
-
-// findRunning returns the node's live process, from its pidfile or, if that
-// is missing or stale, by its config path in /proc; nil if none runs.
-func (h *LocalHost) findRunning(m *managed) *process {
-	conf := filepath.Join(m.dir, confFile)
-	if pid := readPidfile(filepath.Join(m.dir, pidFile)); pid > 0 {
-		if p, ok := adoptProcess(pid, conf); ok {
-			return p
-		}
-	}
-	if pid := findByConf(conf); pid > 0 {
-		if p, ok := adoptProcess(pid, conf); ok {
-			return p
-		}
-	}
-	return nil
-}
-
-// findByConf scans /proc for a process whose command line names conf.
-func findByConf(conf string) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if p, ok := adoptProcess(pid, conf); ok {
-			return p.pid
-		}
-	}
-	return 0
-}
-
 // withStop is ctx, also cancelled when stop ends (the node is being stopped).
 func withStop(ctx, stop context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(stop, cancel)
 	return ctx, func() { unhook(); cancel() }
-}
-
-func joinNonEmpty(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + " | " + b
-}
-
-// dataNote tells, in an event, that a restarted node without persistence
-// came back empty.
-func dataNote(spec NodeSpec) string {
-	if spec.Persistence {
-		return ""
-	}
-	return "; no persistence, so its dataset is empty"
 }

@@ -143,6 +143,27 @@ func (p *process) signal(sig syscall.Signal) error {
 	return nil
 }
 
+// gone reports whether the process has ended entirely. Unlike alive, it does
+// not check an adopted process's command line: the kernel empties that early
+// in an exit, before the process closes its files (and frees the node's
+// port), so only a missing or zombie entry means it is over.
+func (p *process) gone() bool {
+	if p.done != nil {
+		select {
+		case <-p.done:
+			return true
+		default:
+			return false
+		}
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := procState(stat)
+	return s == 'Z' || s == 'X'
+}
+
 // waitGone waits until the process is gone or timeout passes. Our child's end
 // is a channel; an adopted process is polled.
 func (p *process) waitGone(timeout time.Duration) bool {
@@ -158,11 +179,11 @@ func (p *process) waitGone(timeout time.Duration) bool {
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for p.alive() {
+	for !p.gone() {
 		select {
 		case <-tick.C:
 		case <-timer.C:
-			return !p.alive()
+			return p.gone()
 		}
 	}
 	return true
@@ -258,10 +279,10 @@ func pollInterval(elapsed time.Duration) time.Duration {
 }
 
 // waitReady polls PING as admin until it answers, the process dies, the
-// timeout passes or ctx ends.
-func waitReady(ctx context.Context, p *process, addr string, admin User, timeout time.Duration) error {
+// timeout passes or ctx ends. A node that answers LOADING is alive and
+// replaying its AOF; it gets up to loadTimeout instead.
+func waitReady(ctx context.Context, p *process, addr string, admin User, timeout, loadTimeout time.Duration) error {
 	start := time.Now()
-	deadline := start.Add(timeout)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var last error
@@ -276,12 +297,16 @@ func waitReady(ctx context.Context, p *process, addr string, admin User, timeout
 		if p.exited() == nil && !p.alive() {
 			return errors.New("engine process is gone")
 		}
-		left := time.Until(deadline)
+		limit := timeout
+		if errors.Is(last, errLoading) {
+			limit = max(timeout, loadTimeout)
+		}
+		left := time.Until(start.Add(limit))
 		if left <= 0 {
 			if last == nil {
 				last = errors.New("no answer")
 			}
-			return fmt.Errorf("no PING answer within %v: %w", timeout, last)
+			return fmt.Errorf("no PING answer within %v: %w", limit, last)
 		}
 		last = pingAdmin(ctx, addr, admin, min(left, 250*time.Millisecond))
 		if last == nil {

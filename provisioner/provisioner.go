@@ -120,6 +120,11 @@ type Host interface {
 	Remove(ctx context.Context, spec NodeSpec) error
 	// Info reads the node's live figures through the admin user.
 	Info(ctx context.Context, spec NodeSpec) (NodeInfo, error)
+	// Reconfigure applies spec's settings and users to the running node without
+	// a restart, and keeps them for later restarts.
+	Reconfigure(ctx context.Context, spec NodeSpec) error
+	// DisconnectUser closes every connection of an engine user.
+	DisconnectUser(ctx context.Context, spec NodeSpec, user string) error
 	// Close stops supervision; the nodes keep running.
 	Close(ctx context.Context) error
 }

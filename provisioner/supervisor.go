@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -82,15 +83,20 @@ func (h *LocalHost) setRunning(m *managed, p *process) Node {
 	return h.nodeOf(m)
 }
 
-// supervised returns the Node of a supervised node that has a process.
-func (h *LocalHost) supervised(id string) (Node, bool) {
+// supervised returns the Node of a supervised node that has a process. A
+// node given up after a crash loop is an Unavailable error.
+func (h *LocalHost) supervised(id string) (Node, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m, ok := h.nodes[id]
 	if !ok || m.proc == nil {
-		return Node{}, false
+		return Node{}, false, nil
 	}
-	return h.nodeOf(m), true
+	if m.failed {
+		return Node{}, false, fault.E(fault.Unavailable,
+			"node %s was given up after a crash loop; stop it, then start it again", m.spec.Name)
+	}
+	return h.nodeOf(m), true, nil
 }
 
 // nodeOf describes m; h.mu must be held.
@@ -152,6 +158,8 @@ func (h *LocalHost) check(m *managed) {
 		return
 	}
 	if !p.alive() {
+		// An adopted process seen mid-exit may still hold the node's port.
+		p.waitGone(h.opts.StopTimeout)
 		reason := p.exitReason()
 		h.markDown(m)
 		m.log.WithFields(logrus.Fields{"pid": p.pid, "reason": reason}).Warn("node exited")
@@ -162,7 +170,8 @@ func (h *LocalHost) check(m *managed) {
 	}
 	err := pingAdmin(m.ctx, h.dialAddr(m.spec.Port), m.spec.Admin, h.opts.PingTimeout)
 	now := h.opts.Now()
-	if err == nil {
+	// LOADING is an answer: the node replays its AOF or a replica's sync.
+	if err == nil || errors.Is(err, errLoading) {
 		h.mu.Lock()
 		m.lastOK = now
 		h.mu.Unlock()

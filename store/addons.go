@@ -79,3 +79,15 @@ func (q Q) SetAddonEngine(ctx context.Context, id, engine, version string) error
 func (q Q) DeleteAddon(ctx context.Context, id string) error {
 	return q.execOne(ctx, "add-on", `DELETE FROM addons WHERE id = ?`, id)
 }
+
+// UpdateAddonSettings records an add-on's customer-tunable settings.
+func (q Q) UpdateAddonSettings(ctx context.Context, id, policy string, timeout int, notify string) error {
+	return q.execOne(ctx, "add-on", `UPDATE addons SET maxmemory_policy = ?, timeout = ?, notify_keyspace_events = ?, updated_at = ? WHERE id = ?`,
+		policy, timeout, notify, q.now(), id)
+}
+
+// SetCustomerPassword records a rotated customer password. Every attached app's
+// URL is derived from it, so they all change with this one row.
+func (q Q) SetCustomerPassword(ctx context.Context, id, password string) error {
+	return q.execOne(ctx, "add-on", `UPDATE addons SET customer_password = ?, updated_at = ? WHERE id = ?`, password, q.now(), id)
+}

@@ -1,0 +1,282 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/mux"
+
+	"larder/api"
+	"larder/catalog"
+	"larder/fault"
+	"larder/store"
+)
+
+// addonLocks serialise changes to one add-on's running nodes (settings,
+// credentials), so two requests never interleave their CONFIG SETs.
+type addonLocks struct {
+	mu sync.Mutex
+	m  map[string]*sync.Mutex
+}
+
+func (l *addonLocks) lock(id string) func() {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*sync.Mutex{}
+	}
+	m, ok := l.m[id]
+	if !ok {
+		m = &sync.Mutex{}
+		l.m[id] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// keyspaceFlags are the engine's notify-keyspace-events letters.
+const keyspaceFlags = "KEg$lshzxetmdnA"
+
+// maxTimeout bounds redis:timeout: a year of idling is already "forever".
+const maxTimeout = 365 * 24 * 3600
+
+func checkKeyspaceFlags(s string) error {
+	for _, r := range s {
+		if !strings.ContainsRune(keyspaceFlags, r) {
+			return fault.E(fault.Invalid, "invalid keyspace notification flag %q in %q; use letters from %s ('' disables)", r, s, keyspaceFlags)
+		}
+	}
+	if s != "" && !strings.ContainsAny(s, "KE") {
+		return fault.E(fault.Invalid, "keyspace notifications %q need K (keyspace) or E (keyevent) to emit anything, e.g. KEA", s)
+	}
+	return nil
+}
+
+// applySettings validates p against a's current settings and returns the
+// resulting add-on.
+func applySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
+	if p.MaxMemoryPolicy == nil && p.Timeout == nil && p.NotifyKeyspaceEvents == nil {
+		return a, fault.E(fault.Invalid, "no setting given: use maxmemory_policy, timeout or notify_keyspace_events")
+	}
+	if p.MaxMemoryPolicy != nil {
+		if err := catalog.ValidateMaxMemoryPolicy(*p.MaxMemoryPolicy); err != nil {
+			return a, err
+		}
+		a.MaxMemoryPolicy = *p.MaxMemoryPolicy
+	}
+	if p.Timeout != nil {
+		if *p.Timeout < 0 || *p.Timeout > maxTimeout {
+			return a, fault.E(fault.Invalid, "invalid timeout %d: use 0 (idle forever) to %d seconds", *p.Timeout, maxTimeout)
+		}
+		a.Timeout = *p.Timeout
+	}
+	if p.NotifyKeyspaceEvents != nil {
+		if err := checkKeyspaceFlags(*p.NotifyKeyspaceEvents); err != nil {
+			return a, err
+		}
+		a.NotifyKeyspaceEvents = *p.NotifyKeyspaceEvents
+	}
+	return a, nil
+}
+
+// reconfigure applies a's settings and users to every running node; when one
+// fails, the nodes already changed are put back as old had them.
+func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
+	p, err := b.planOf(a)
+	if err != nil {
+		return err
+	}
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	for i, n := range nodes {
+		if err := b.host.Reconfigure(ctx, nodeSpec(a, p, n)); err != nil {
+			for _, done := range nodes[:i] {
+				if rerr := b.host.Reconfigure(context.WithoutCancel(ctx), nodeSpec(old, p, done)); rerr != nil {
+					b.log.WithError(rerr).WithField("node", done.Name).Error("restore node settings")
+				}
+			}
+			return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("the %s node of %s did not take the change", n.Role, a.Name))
+		}
+	}
+	return nil
+}
+
+// settledAddon resolves the add-on of a redis:* request and checks that it is
+// running.
+func (b *Broker) settledAddon(r *http.Request) (store.Addon, error) {
+	a, err := b.resolveAddon(r.Context(), b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	if err != nil {
+		return a, err
+	}
+	if a.State != api.StateProvisioned {
+		return a, fault.E(fault.Conflict, "%s is %s; run `larder redis:wait %s -a %s` first", a.Name, a.State, a.Name, mux.Vars(r)["app"])
+	}
+	return a, nil
+}
+
+// patchSettings changes maxmemory policy, timeout or keyspace notifications on
+// the running node (no restart) and keeps them in the store, so a restarted or
+// rebuilt node gets them back.
+func (b *Broker) patchSettings(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var p api.SettingsPatch
+	if err := decodeBody(r, &p, false); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	a, err := b.settledAddon(r)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	unlock := b.locks.lock(a.ID)
+	defer unlock()
+	if a, err = b.store.AddonByID(ctx, a.ID); err != nil { // fresh, under the lock
+		b.writeError(w, r, err)
+		return
+	}
+	next, err := applySettings(a, p)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	if err := b.reconfigure(ctx, a, next); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.UpdateAddonSettings(ctx, a.ID, next.MaxMemoryPolicy, next.Timeout, next.NotifyKeyspaceEvents); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "settings.update", fmt.Sprintf("maxmemory_policy=%s timeout=%d notify_keyspace_events=%q",
+			next.MaxMemoryPolicy, next.Timeout, next.NotifyKeyspaceEvents))
+	})
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents})
+}
+
+func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credentials, error) {
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return api.Credentials{}, err
+	}
+	n, ok := primaryNode(nodes)
+	if !ok {
+		return api.Credentials{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
+	}
+	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: addonURL(a, n)}, nil
+}
+
+func (b *Broker) getCredentials(w http.ResponseWriter, r *http.Request) {
+	a, err := b.settledAddon(r)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	c, err := b.credentialsOf(r.Context(), a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// rotateCredentials gives the customer user a new password on the running
+// nodes, records it (every attached app's URL changes in that one write), and
+// closes the connections still using the old one.
+func (b *Broker) rotateCredentials(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	a, err := b.settledAddon(r)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	unlock := b.locks.lock(a.ID)
+	defer unlock()
+	if a, err = b.store.AddonByID(ctx, a.ID); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	next := a
+	next.CustomerPassword = newSecret()
+	if err := b.reconfigure(ctx, a, next); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.SetCustomerPassword(ctx, a.ID, next.CustomerPassword); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "credentials.rotate", "customer password rotated; old connections closed")
+	})
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	if err := b.disconnectCustomer(ctx, next); err != nil {
+		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of the old password")
+	}
+	c, err := b.credentialsOf(ctx, next)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		return err
+	}
+	for i := range nodes {
+		if err := b.host.DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitStatus answers redis:wait: whether the add-on is still coming up.
+func (b *Broker) waitStatus(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	switch a.State {
+	case api.StateProvisioning:
+		writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: true, Message: "provisioning"})
+		return
+	case api.StateFailed:
+		b.writeError(w, r, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason))
+		return
+	case api.StateDeprovisioning:
+		b.writeError(w, r, fault.E(fault.Conflict, "%s is being destroyed", a.Name))
+		return
+	}
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	for i, n := range nodes {
+		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		_, err := b.host.Info(lctx, specs[i])
+		cancel()
+		if err != nil {
+			writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: false, Message: "available"})
+}

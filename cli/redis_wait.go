@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"larder/api"
+)
+
+const (
+	defaultWaitInterval = time.Second
+	maxWaitInterval     = time.Hour
+)
+
+func redisWaitCommand(s *session) *cli.Command {
+	const usage = "larder redis:wait [NAME] -a APP [--wait-interval SECONDS]"
+	return &cli.Command{
+		Name:      "redis:wait",
+		Category:  "redis",
+		Usage:     "wait until an add-on is ready for connections",
+		UsageText: usage,
+		Description: "Returns at once, silently, when the add-on is ready; otherwise shows what it is\n" +
+			"waiting for until it is. Useful in scripts after addons:create:\n\n" +
+			"   larder addons:create larder-redis:mini -a web && larder redis:wait -a web\n\n" +
+			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
+		Flags: []cli.Flag{
+			appFlag(),
+			&cli.StringFlag{Name: "wait-interval", Value: "1", Usage: "seconds between checks (fractions allowed)"},
+		},
+		Action: func(c *cli.Context) error {
+			every := parseWaitInterval(c.String("wait-interval"))
+			t, err := s.resolveRedis(c, usage)
+			if err != nil {
+				return err
+			}
+			name := t.addon.Name
+			check := func(ctx context.Context) (api.WaitStatus, error) { return t.cl.Wait(ctx, t.app, name) }
+			var sp *spinner
+			err = waitReady(c.Context, check, every, func(st api.WaitStatus) {
+				if sp == nil {
+					sp = startSpinner(s.stderr, s.stderrTTY, "Waiting for database "+name)
+				}
+				sp.setStatus(st.Message)
+			})
+			switch {
+			case sp == nil:
+				return err // ready at the first look, or the look failed: nothing to finish
+			case err != nil && c.Context.Err() != nil:
+				sp.finish("interrupted")
+				return &interruptedError{fmt.Sprintf("stopped waiting; %s is still getting ready.", name)}
+			case err != nil:
+				return sp.finishErr(err)
+			}
+			sp.finish("done")
+			return nil
+		},
+	}
+}
+
+// waitReady calls check until it says the add-on is no longer waiting, every
+// interval, calling waiting with each status that still waits. It ends early
+// with check's error or when ctx ends.
+func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus, error), every time.Duration, waiting func(api.WaitStatus)) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		st, err := check(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.Waiting {
+			return nil
+		}
+		waiting(st)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// parseWaitInterval reads --wait-interval as seconds; like Heroku, anything
+// unusable (not a number, zero or less) means the default.
+func parseWaitInterval(text string) time.Duration {
+	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+	if err != nil || math.IsNaN(f) || f <= 0 {
+		return defaultWaitInterval
+	}
+	f = min(f, maxWaitInterval.Seconds()) // a huge number would overflow a Duration
+	return max(time.Duration(f*float64(time.Second)), time.Millisecond)
+}

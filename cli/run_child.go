@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"larder/api"
+)
+
+const (
+	childStopWait  = 10 * time.Second // SIGTERM, then this long, then SIGKILL
+	childWaitDelay = time.Second      // after the child exits, for its output to drain
+	pollTimeout    = 30 * time.Second // one config vars request
+)
+
+// childRunner runs larder run's command and, when poll is set, restarts it
+// whenever the app's config vars change, as a platform restarts a dyno.
+type childRunner struct {
+	argv     []string
+	start    func([]string, api.ConfigVars) (*exec.Cmd, error)
+	poll     func(context.Context) (api.ConfigVars, error) // nil: run once
+	every    time.Duration                                 // between polls
+	stopWait time.Duration                                 // SIGTERM to SIGKILL
+	sigs     <-chan os.Signal                              // nil: SIGINT and SIGTERM of this process
+	notes    io.Writer                                     // restarts and poll failures
+}
+
+func (s *session) newChildRunner(argv []string) *childRunner {
+	return &childRunner{argv: argv, start: s.startChild, every: defaultPollInterval, stopWait: childStopWait, notes: s.stderr}
+}
+
+// run starts the command with vars and returns how it ended: its own exit, or
+// after a signal, which is passed on. Without poll, every signal is passed on
+// and the command decides when to end (a REPL survives Ctrl-C); with poll,
+// the first signal ends the run, with SIGKILL after stopWait if need be.
+func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
+	sigs := r.sigs
+	if sigs == nil {
+		// Registered before the start, so that no signal falls between the two.
+		ch := make(chan os.Signal, 2)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	cmd, err := r.start(r.argv, vars)
+	if err != nil {
+		return err
+	}
+	exited := waitChild(cmd)
+	var tick <-chan time.Time
+	if r.poll != nil {
+		t := time.NewTicker(r.every)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastErr := ""
+	for {
+		select {
+		case err := <-exited:
+			return exitStatus(err)
+		case sig := <-sigs:
+			_ = cmd.Process.Signal(sig)
+			if r.poll != nil {
+				return exitStatus(r.stop(cmd, exited, nil))
+			}
+		case <-tick:
+			next, err := r.pollOnce(ctx)
+			if err != nil {
+				// Said once per distinct failure: a broker restart is not a flood.
+				if msg := errorText(err); ctx.Err() == nil && msg != lastErr {
+					fmt.Fprintf(r.notes, "cannot check config vars: %s; %s keeps running\n", msg, r.argv[0])
+					lastErr = msg
+				}
+				continue
+			}
+			lastErr = ""
+			if maps.Equal(vars, next) {
+				continue
+			}
+			fmt.Fprintf(r.notes, "config vars changed; restarting %s\n", strings.Join(r.argv, " "))
+			r.stop(cmd, exited, syscall.SIGTERM)
+			vars = next
+			if cmd, err = r.start(r.argv, vars); err != nil {
+				return err
+			}
+			exited = waitChild(cmd)
+		}
+	}
+}
+
+func (r *childRunner) pollOnce(ctx context.Context) (api.ConfigVars, error) {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	return r.poll(ctx)
+}
+
+// stop sends sig (none if nil), waits up to stopWait for the command to
+// exit, then kills it, and returns how it ended.
+func (r *childRunner) stop(cmd *exec.Cmd, exited <-chan error, sig os.Signal) error {
+	if sig != nil {
+		_ = cmd.Process.Signal(sig)
+	}
+	t := time.NewTimer(r.stopWait)
+	defer t.Stop()
+	select {
+	case err := <-exited:
+		return err
+	case <-t.C:
+		_ = cmd.Process.Kill()
+		return <-exited // bounded: the process is gone and WaitDelay caps the pipes
+	}
+}
+
+// waitChild waits for cmd in the background; the channel gets Wait's error.
+func waitChild(cmd *exec.Cmd) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	return ch
+}

@@ -1,0 +1,73 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"larder/fault"
+)
+
+// Reconfigure applies spec's settings and users to a running node without a
+// restart: the config and ACL files are rewritten atomically (so a restart in
+// place comes back the same), the settings go in with one CONFIG SET (atomic in
+// the engine: all or none) and the users with ACL LOAD. The supervisor's copy
+// of the spec is replaced, so later restarts use it too.
+func (h *LocalHost) Reconfigure(ctx context.Context, spec NodeSpec) error {
+	spec = normalize(spec)
+	dir := h.NodeDir(spec)
+	conf, err := renderConfig(spec, h.opts.Addr, dir)
+	if err != nil {
+		return err
+	}
+	acl, err := renderACL(spec)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, confFile), conf, filePerm); err != nil {
+		return fmt.Errorf("reconfigure %s: write config: %w", spec.Name, err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, aclFile), acl, filePerm); err != nil {
+		return fmt.Errorf("reconfigure %s: write users: %w", spec.Name, err)
+	}
+	h.mu.Lock()
+	if m, ok := h.nodes[spec.ID]; ok {
+		m.spec = spec
+	}
+	h.mu.Unlock()
+
+	c := h.adminClient(spec)
+	defer c.Close()
+	err = c.ConfigSet(ctx, "maxmemory", strconv.FormatInt(spec.MaxMemoryBytes, 10)).Err()
+	if err == nil {
+		err = c.Do(ctx, "CONFIG", "SET",
+			"maxmemory-policy", spec.MaxMemoryPolicy,
+			"maxclients", strconv.Itoa(spec.MaxClients+ReservedClients),
+			"timeout", strconv.Itoa(spec.Timeout),
+			"notify-keyspace-events", spec.NotifyKeyspaceEvents,
+		).Err()
+	}
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("reconfigure node %s: the engine refused the settings", spec.Name))
+	}
+	if err := c.Do(ctx, "ACL", "LOAD").Err(); err != nil {
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("reconfigure node %s: reload users", spec.Name))
+	}
+	return nil
+}
+
+// DisconnectUser closes every connection authenticated as user, e.g. after its
+// password was rotated, so nothing keeps using the old one.
+func (h *LocalHost) DisconnectUser(ctx context.Context, spec NodeSpec, user string) error {
+	spec = normalize(spec)
+	if user == spec.Admin.Name {
+		return fault.E(fault.Invalid, "refusing to disconnect larder's own admin user")
+	}
+	c := h.adminClient(spec)
+	defer c.Close()
+	if err := c.Do(ctx, "CLIENT", "KILL", "USER", user).Err(); err != nil {
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("disconnect %s on node %s", user, spec.Name))
+	}
+	return nil
+}

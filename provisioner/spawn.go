@@ -1,0 +1,115 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// spawn writes the node's directory and files and starts its process,
+// returning once it answers PING as admin. On failure it kills the process
+// and returns the tail of the node's log, without secrets.
+func (h *LocalHost) spawn(ctx context.Context, m *managed) (*process, error) {
+	spec := m.spec
+	if err := os.MkdirAll(m.dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("make dir: %w", err)
+	}
+	if err := os.Chmod(m.dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("make dir: %w", err)
+	}
+	conf, err := renderConfig(spec, h.opts.Addr, m.dir)
+	if err != nil {
+		return nil, err
+	}
+	acl, err := renderACL(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(m.dir, aclFile), acl, filePerm); err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(m.dir, confFile)
+	if err := writeFileAtomic(confPath, conf, filePerm); err != nil {
+		return nil, err
+	}
+	logPath, outPath := filepath.Join(m.dir, logFile), filepath.Join(m.dir, outFile)
+	logOff, outOff := fileSize(logPath), fileSize(outPath)
+	p, err := startChild(h.opts.Engine.Path, m.dir, confPath, spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	err = waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout, h.opts.LoadTimeout)
+	if err == nil {
+		return p, nil
+	}
+	if kerr := p.kill(); kerr != nil {
+		m.log.WithError(kerr).Error("cannot kill a node that failed to start")
+	}
+	secrets := []string{spec.Admin.Password, spec.Customer.Password}
+	tail := logTail(outPath, outOff, 1024, secrets...)
+	if t := logTail(logPath, logOff, 1024, secrets...); t != "" {
+		tail = joinNonEmpty(tail, t)
+	}
+	if tail != "" {
+		return nil, fmt.Errorf("%w; engine says: %s", err, tail)
+	}
+	return nil, err
+}
+
+// findRunning returns the node's live process, from its pidfile or, if that
+// is missing or stale, by its config path in /proc; nil if none runs.
+func (h *LocalHost) findRunning(m *managed) *process {
+	conf := filepath.Join(m.dir, confFile)
+	if pid := readPidfile(filepath.Join(m.dir, pidFile)); pid > 0 {
+		if p, ok := adoptProcess(pid, conf); ok {
+			return p
+		}
+	}
+	if pid := findByConf(conf); pid > 0 {
+		if p, ok := adoptProcess(pid, conf); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// findByConf scans /proc for a process whose command line names conf and
+// that leads its process group, as nodes started by startChild do: an AOF
+// rewrite child of the node shows the same config path but does not.
+func findByConf(conf string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if p, ok := adoptProcess(pid, conf); ok {
+			if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+				return p.pid
+			}
+		}
+	}
+	return 0
+}
+
+func joinNonEmpty(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + " | " + b
+}
+
+// dataNote tells, in an event, that a restarted node without persistence
+// came back empty.
+func dataNote(spec NodeSpec) string {
+	if spec.Persistence {
+		return ""
+	}
+	return "; no persistence, so its dataset is empty"
+}
