@@ -298,3 +298,9 @@ func (c *Client) Wait(ctx context.Context, app, ref string) (WaitStatus, error) 
 	var out WaitStatus
 	return out, c.Do(ctx, http.MethodGet, redisPath(app, ref, "/wait"), nil, &out)
 }
+
+// UpgradeAddon starts moving the add-on ref names to another plan.
+func (c *Client) UpgradeAddon(ctx context.Context, app, ref, plan string) (AddonResult, error) {
+	var out AddonResult
+	return out, c.Do(ctx, http.MethodPatch, "/apps/"+esc(app)+"/addons/"+esc(ref), AddonUpdate{Plan: plan}, &out)
+}

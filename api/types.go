@@ -213,3 +213,8 @@ type WaitStatus struct {
 	Waiting bool   `json:"waiting"`
 	Message string `json:"message"`
 }
+
+// AddonUpdate is the body of PATCH /apps/{app}/addons/{addon}: a plan change.
+type AddonUpdate struct {
+	Plan string `json:"plan"` // "larder-redis:premium-0" (or just "premium-0")
+}

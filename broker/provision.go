@@ -75,19 +75,38 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 
 // specsOf returns the add-on's nodes with their specs.
 func (b *Broker) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
-	p, err := b.planOf(a)
-	if err != nil {
-		return nil, nil, err
-	}
 	nodes, err := q.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return nil, nil, err
 	}
+	specs, err := b.nodeSpecs(ctx, q, a, nodes)
+	return nodes, specs, err
+}
+
+// nodeSpecs builds the specs of nodes as add-on a (its plan, settings and
+// every user, bindings included) wants them. It is the one place specs are
+// made, so a restart, a settings change and a binding all render the same files.
+func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
+	p, err := b.planOf(a)
+	if err != nil {
+		return nil, err
+	}
+	users, err := b.extraUsers(ctx, q, a.ID)
+	if err != nil {
+		return nil, err
+	}
 	specs := make([]provisioner.NodeSpec, len(nodes))
 	for i, n := range nodes {
 		specs[i] = nodeSpec(a, p, n)
+		specs[i].ExtraUsers = users
 	}
-	return nodes, specs, nil
+	return specs, nil
+}
+
+// extraUsers lists the engine users an add-on has besides the customer's
+// (Open Service Broker bindings).
+func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]provisioner.User, error) {
+	return nil, nil
 }
 
 // provisionStep starts an add-on's nodes and marks it provisioned. On failure

@@ -46,6 +46,7 @@ func (b *Broker) Handler() http.Handler {
 	a.HandleFunc("/apps/{app}/addons", b.createAddon).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/addons/{addon}", b.getAppAddon).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/addons/{addon}", b.destroyAddon).Methods(http.MethodDelete)
+	a.HandleFunc("/apps/{app}/addons/{addon}", b.upgradeAddon).Methods(http.MethodPatch)
 	a.HandleFunc("/apps/{app}/addons/{addon}/events", b.listEvents).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis", b.redisInfo).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/promote", b.promote).Methods(http.MethodPost)

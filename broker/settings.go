@@ -85,19 +85,23 @@ func applySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
 // reconfigure applies a's settings and users to every running node; when one
 // fails, the nodes already changed are put back as old had them.
 func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
-	p, err := b.planOf(a)
-	if err != nil {
-		return err
-	}
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return err
 	}
+	specs, err := b.nodeSpecs(ctx, b.store.Q, a, nodes)
+	if err != nil {
+		return err
+	}
+	oldSpecs, err := b.nodeSpecs(ctx, b.store.Q, old, nodes)
+	if err != nil {
+		return err
+	}
 	for i, n := range nodes {
-		if err := b.host.Reconfigure(ctx, nodeSpec(a, p, n)); err != nil {
-			for _, done := range nodes[:i] {
-				if rerr := b.host.Reconfigure(context.WithoutCancel(ctx), nodeSpec(old, p, done)); rerr != nil {
-					b.log.WithError(rerr).WithField("node", done.Name).Error("restore node settings")
+		if err := b.host.Reconfigure(ctx, specs[i]); err != nil {
+			for j := range nodes[:i] {
+				if rerr := b.host.Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
+					b.log.WithError(rerr).WithField("node", nodes[j].Name).Error("restore node settings")
 				}
 			}
 			return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("the %s node of %s did not take the change", n.Role, a.Name))

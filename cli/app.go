@@ -63,6 +63,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		addonsCreateCommand(s),
 		addonsInfoCommand(s),
 		addonsDestroyCommand(s),
+		addonsUpgradeCommand(s),
 		addonsPlansCommand(s),
 		addonsServicesCommand(s),
 		addonsAttachCommand(s),

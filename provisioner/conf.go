@@ -79,7 +79,12 @@ func validateSpec(spec NodeSpec) error {
 	case spec.Admin.Name == spec.Customer.Name:
 		return bad("admin and customer users must differ")
 	}
-	for _, u := range []User{spec.Admin, spec.Customer} {
+	seen := map[string]bool{}
+	for _, u := range append([]User{spec.Admin, spec.Customer}, spec.ExtraUsers...) {
+		if seen[u.Name] {
+			return bad("user %s listed twice", truncate(u.Name, 40))
+		}
+		seen[u.Name] = true
 		if !safeName(u.Name) {
 			return bad("user name %q must be letters, digits, '-', '_' or '.'", truncate(u.Name, 40))
 		}
@@ -192,6 +197,9 @@ func renderACL(spec NodeSpec) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "user %s on >%s ~* &* +@all\n", spec.Admin.Name, spec.Admin.Password)
 	fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Customer.Name, spec.Customer.Password, CustomerACL)
+	for _, u := range spec.ExtraUsers {
+		fmt.Fprintf(&b, "user %s on >%s %s\n", u.Name, u.Password, CustomerACL)
+	}
 	if spec.Customer.Name != CustomerUser && spec.Admin.Name != CustomerUser {
 		fmt.Fprintf(&b, "user %s off resetpass resetkeys resetchannels -@all\n", CustomerUser)
 	}

@@ -45,6 +45,9 @@ type NodeSpec struct {
 
 	Admin    User
 	Customer User
+	// ExtraUsers get the customer's rights under their own names and passwords
+	// (one per Open Service Broker binding), so each can be revoked alone.
+	ExtraUsers []User
 }
 
 // ReservedClients are connections kept for larder's own admin and supervision

@@ -48,6 +48,15 @@ func (h *LocalHost) Reconfigure(ctx context.Context, spec NodeSpec) error {
 			"notify-keyspace-events", spec.NotifyKeyspaceEvents,
 		).Err()
 	}
+	if err == nil {
+		// Turning the AOF on starts a rewrite of the current data into it; the
+		// node keeps serving meanwhile.
+		args := []any{"CONFIG", "SET", "appendonly", "no"}
+		if spec.Persistence {
+			args = []any{"CONFIG", "SET", "appendonly", "yes", "appendfsync", "everysec"}
+		}
+		err = c.Do(ctx, args...).Err()
+	}
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("reconfigure node %s: the engine refused the settings", spec.Name))
 	}

@@ -91,3 +91,8 @@ func (q Q) UpdateAddonSettings(ctx context.Context, id, policy string, timeout i
 func (q Q) SetCustomerPassword(ctx context.Context, id, password string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET customer_password = ?, updated_at = ? WHERE id = ?`, password, q.now(), id)
 }
+
+// SetAddonPlan records the plan an add-on now runs on.
+func (q Q) SetAddonPlan(ctx context.Context, id, plan string) error {
+	return q.execOne(ctx, "add-on", `UPDATE addons SET plan = ?, updated_at = ? WHERE id = ?`, plan, q.now(), id)
+}

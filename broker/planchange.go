@@ -1,0 +1,162 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"larder/api"
+	"larder/catalog"
+	"larder/fault"
+	"larder/store"
+)
+
+// downgradeHeadroom is the share of a smaller plan's memory the data may use
+// for a downgrade to be allowed: the rest absorbs writes during and after it.
+const downgradeHeadroom = 0.8
+
+// startPlanChange validates moving add-on a to plan (a short name of its
+// service) and starts the change as a "plan_change" operation. Memory,
+// connection and persistence changes apply live with CONFIG SET: no restart,
+// no lost key. A downgrade is refused, with the figures, when the data would
+// not fit the smaller plan with headroom.
+func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string) (store.Operation, error) {
+	svc, err := b.cfg.Catalog.Service(a.Service)
+	if err != nil {
+		return store.Operation{}, err
+	}
+	to, err := svc.Plan(plan)
+	if err != nil {
+		return store.Operation{}, err
+	}
+	from, err := svc.Plan(a.Plan)
+	if err != nil {
+		return store.Operation{}, err
+	}
+	if a.State != api.StateProvisioned {
+		return store.Operation{}, fault.E(fault.Conflict, "%s is %s; a plan change needs it available", a.Name, a.State)
+	}
+	if to.Name == from.Name {
+		return store.Operation{}, fault.E(fault.Invalid, "%s is already on %s:%s", a.Name, a.Service, to.Name)
+	}
+	if to.MaxMemoryBytes < from.MaxMemoryBytes {
+		if err := b.checkFits(ctx, a, to); err != nil {
+			return store.Operation{}, err
+		}
+	}
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "plan_change", State: api.OpPending}
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateOperation(ctx, &op); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.request", fmt.Sprintf("%s → %s", from.Name, to.Name))
+	})
+	if err != nil {
+		return store.Operation{}, err
+	}
+	b.jobs.Run(b.store, op, b.planChangeStep(a.ID, to.Name))
+	return op, nil
+}
+
+// checkFits refuses a downgrade whose data would not fit plan with headroom.
+func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan) error {
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		return err
+	}
+	for i, n := range nodes {
+		if n.Role != store.RolePrimary {
+			continue
+		}
+		info, err := b.host.Info(ctx, specs[i])
+		if err != nil {
+			return fault.Wrap(fault.Unavailable, err, "cannot read the data size of "+a.Name)
+		}
+		limit := int64(float64(to.MaxMemoryBytes) * downgradeHeadroom)
+		if info.UsedMemoryBytes > limit {
+			return fault.E(fault.Invalid, "%s uses %s; %s:%s allows %s, and a downgrade needs the data below %s (%.0f%%); delete data or pick a larger plan",
+				a.Name, humanBytes(info.UsedMemoryBytes), a.Service, to.Name, humanBytes(to.MaxMemoryBytes), humanBytes(limit), downgradeHeadroom*100)
+		}
+	}
+	return nil
+}
+
+// planChangeStep applies the new plan to every node live, then records it.
+func (b *Broker) planChangeStep(addonID, plan string) step {
+	return func(ctx context.Context, progress func(string)) error {
+		unlock := b.locks.lock(addonID)
+		defer unlock()
+		a, err := b.store.AddonByID(ctx, addonID)
+		if err != nil {
+			return err
+		}
+		next := a
+		next.Plan = plan
+		progress("applying " + plan + " to the running node")
+		if err := b.reconfigure(ctx, a, next); err != nil {
+			return err
+		}
+		return b.store.InTx(ctx, func(tx *store.Tx) error {
+			if err := tx.SetAddonPlan(ctx, a.ID, plan); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.done", fmt.Sprintf("now on %s:%s, applied live", a.Service, plan))
+		})
+	}
+}
+
+// humanBytes renders a size for messages: 25.0 MB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// upgradeAddon answers addons:upgrade: 202 and a plan_change operation.
+func (b *Broker) upgradeAddon(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req api.AddonUpdate
+	if err := decodeBody(r, &req, false); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	plan := req.Plan
+	if svc, p, ok := strings.Cut(req.Plan, ":"); ok {
+		if svc != a.Service {
+			b.writeError(w, r, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan))
+			return
+		}
+		plan = p
+	}
+	if plan == "" {
+		b.writeError(w, r, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service))
+		return
+	}
+	op, err := b.startPlanChange(ctx, a, plan)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	j, err := addonJSON(ctx, b.store.Q, a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	apiOp := operationJSON(op)
+	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp})
+}
