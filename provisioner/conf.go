@@ -80,7 +80,19 @@ func validateSpec(spec NodeSpec) error {
 		return bad("admin and customer users must differ")
 	}
 	seen := map[string]bool{}
-	for _, u := range append([]User{spec.Admin, spec.Customer}, spec.ExtraUsers...) {
+	users := append([]User{spec.Admin, spec.Customer}, spec.ExtraUsers...)
+	if spec.Repl.Name != "" {
+		users = append(users, spec.Repl)
+	}
+	for _, e := range []*Endpoint{spec.ReplicaOf, spec.FallbackReplicaOf} {
+		if e != nil && (e.Port < 1 || e.Port > 65535 || strings.ContainsAny(e.Addr, " \"\x00\r\n") || e.Addr == "") {
+			return bad("bad replication endpoint %q", truncate(e.String(), 80))
+		}
+	}
+	if (spec.ReplicaOf != nil || spec.FallbackReplicaOf != nil) && spec.Repl.Name == "" {
+		return bad("a replicating node needs a replication user")
+	}
+	for _, u := range users {
 		if seen[u.Name] {
 			return bad("user %s listed twice", truncate(u.Name, 40))
 		}
@@ -131,8 +143,9 @@ func checkPassword(pw string) error {
 }
 
 // renderConfig renders a node's engine config. dir is the node's directory
-// (absolute); addr is the address it binds to. No secret goes in this file:
-// passwords live in the ACL file.
+// (absolute); addr is the address it binds to. The only secret in this file is
+// a standby's masterauth (the engine reads it from nowhere else); users'
+// passwords live in the ACL file. Both are 0600.
 func renderConfig(spec NodeSpec, addr, dir string) ([]byte, error) {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
@@ -171,6 +184,19 @@ func renderConfig(spec NodeSpec, addr, dir string) ([]byte, error) {
 	line("enable-module-command", "no")
 	line("enable-protected-configs", "no")
 	line("save", `""`) // no RDB snapshots: persistence is the AOF or nothing
+	// Replication: a new standby's full sync streams straight from memory and
+	// starts at once, so a pair is in sync within milliseconds of its start.
+	line("repl-diskless-sync", "yes")
+	line("repl-diskless-sync-delay", 0)
+	line("replica-read-only", "yes")
+	line("repl-backlog-size", "16mb")
+	if spec.Repl.Name != "" {
+		line("masteruser", spec.Repl.Name)
+		line("masterauth", quote(spec.Repl.Password))
+	}
+	if spec.ReplicaOf != nil {
+		line("replicaof", fmt.Sprintf("%s %d", quote(spec.ReplicaOf.Addr), spec.ReplicaOf.Port))
+	}
 	if spec.Persistence {
 		line("appendonly", "yes")
 		line("appendfsync", "everysec")
@@ -199,6 +225,9 @@ func renderACL(spec NodeSpec) ([]byte, error) {
 	fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Customer.Name, spec.Customer.Password, CustomerACL)
 	for _, u := range spec.ExtraUsers {
 		fmt.Fprintf(&b, "user %s on >%s %s\n", u.Name, u.Password, CustomerACL)
+	}
+	if spec.Repl.Name != "" {
+		fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Repl.Name, spec.Repl.Password, ReplACL)
 	}
 	if spec.Customer.Name != CustomerUser && spec.Admin.Name != CustomerUser {
 		fmt.Fprintf(&b, "user %s off resetpass resetkeys resetchannels -@all\n", CustomerUser)

@@ -169,7 +169,7 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 	ctx, cancel := withStop(ctx, m.ctx)
 	defer cancel()
 	began := time.Now()
-	p, err := h.spawn(ctx, m)
+	p, err := h.spawn(ctx, m, spec)
 	if err != nil {
 		h.unreserve(m)
 		return Node{}, fmt.Errorf("start node %s: %w", spec.Name, err)
@@ -182,19 +182,13 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 // Adopt takes a node started earlier under supervision. A running node that
 // answers PING as admin is kept as is; otherwise its config is rewritten from
 // spec and it is started in place (an AOF brings its data back). A node whose
-// directory is gone is not recreated empty: that is a NotFound error, and the
-// broker decides what to do.
+// directory is gone (never started, e.g. a provision resumed after a broker
+// crash, or deleted by hand) is started empty, with a warning and an event
+// saying so.
 func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
 		return Node{}, err
-	}
-	dir := h.NodeDir(spec)
-	if _, err := os.Stat(dir); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return Node{}, fault.Wrap(fault.NotFound, err, fmt.Sprintf("adopt node %s: its directory is gone", spec.Name))
-		}
-		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
 	}
 	m, err := h.reserve(spec)
 	if errors.Is(err, fault.Conflict) {
@@ -214,7 +208,10 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	defer cancel()
 
 	reason := "its process was gone"
-	if p := h.findRunning(m); p != nil {
+	if _, err := os.Stat(m.dir); errors.Is(err, os.ErrNotExist) {
+		reason = "its directory was missing, so it starts empty"
+		m.log.Warn("node directory missing; starting the node empty")
+	} else if p := h.findRunning(m.dir); p != nil {
 		err := waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout, h.opts.LoadTimeout)
 		if err == nil {
 			m.log.WithField("pid", p.pid).Info("adopted running node")
@@ -231,7 +228,7 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
 		}
 	}
-	p, err := h.spawn(ctx, m)
+	p, err := h.spawn(ctx, m, spec)
 	if err != nil {
 		h.unreserve(m)
 		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
@@ -272,7 +269,7 @@ func (h *LocalHost) stop(nodeID string, graceful bool) error {
 		return nil
 	}
 	if err := h.end(p, graceful); err != nil {
-		return fmt.Errorf("stop node %s: %w", m.spec.Name, err)
+		return fmt.Errorf("stop node %s: %w", m.name, err)
 	}
 	m.log.WithField("pid", p.pid).Info("node stopped")
 	return nil
@@ -297,8 +294,7 @@ func (h *LocalHost) Remove(ctx context.Context, spec NodeSpec) error {
 		return fmt.Errorf("remove node %s: %w", spec.Name, err)
 	}
 	if errors.Is(err, fault.NotFound) {
-		m := &managed{spec: spec, dir: h.NodeDir(spec)}
-		if p := h.findRunning(m); p != nil {
+		if p := h.findRunning(h.NodeDir(spec)); p != nil {
 			if err := p.kill(); err != nil {
 				return fmt.Errorf("remove node %s: %w", spec.Name, err)
 			}

@@ -8,6 +8,8 @@ package provisioner
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -27,6 +29,13 @@ const (
 // admin command group, with the harmless introspection commands given back.
 // `config`, `shutdown`, `replicaof`, `acl`, `debug`, `save`, … answer NOPERM.
 const CustomerACL = "~* &* +@all -@admin +client +latency +slowlog +monitor +lastsave"
+
+// ReplUser is the engine user a standby authenticates to its primary with;
+// ReplACL is all it may do.
+const (
+	ReplUser = "larder-repl"
+	ReplACL  = "-@all +psync +replconf +ping"
+)
 
 // NodeSpec is everything a host needs to run one node. The broker builds it from
 // the store; the host keeps a copy to restart the node in place.
@@ -48,7 +57,27 @@ type NodeSpec struct {
 	// ExtraUsers get the customer's rights under their own names and passwords
 	// (one per Open Service Broker binding), so each can be revoked alone.
 	ExtraUsers []User
+
+	// Replication, for HA pairs. Repl is the user a standby authenticates
+	// with (present on both nodes, since roles swap). ReplicaOf makes the node
+	// a standby of that endpoint. FallbackReplicaOf, set on a pair's primary,
+	// names its standby: a primary that would restart with no data (its AOF
+	// gone) comes back as a replica of it instead, and the host reports
+	// EventRejoinedAsReplica, so an empty node never serves as primary while
+	// its standby holds the data.
+	Repl              User
+	ReplicaOf         *Endpoint
+	FallbackReplicaOf *Endpoint
 }
+
+// Endpoint is a node's network address.
+type Endpoint struct {
+	Addr string
+	Port int
+}
+
+// String renders host:port.
+func (e Endpoint) String() string { return net.JoinHostPort(e.Addr, strconv.Itoa(e.Port)) }
 
 // ReservedClients are connections kept for larder's own admin and supervision
 // connections on top of a plan's limit, so a customer at its limit never locks
@@ -85,6 +114,9 @@ const (
 	EventHung      EventKind = "hung"      // it stopped answering PING and was killed
 	EventRestarted EventKind = "restarted" // it was restarted in place and answers again
 	EventFailed    EventKind = "failed"    // crash loop: the host gave up restarting it
+	// EventRejoinedAsReplica: a primary whose data was gone was restarted as a
+	// replica of its FallbackReplicaOf; the broker swaps the pair's roles.
+	EventRejoinedAsReplica EventKind = "rejoined_as_replica"
 )
 
 // Event is reported by a host's supervisor.
@@ -128,8 +160,28 @@ type Host interface {
 	Reconfigure(ctx context.Context, spec NodeSpec) error
 	// DisconnectUser closes every connection of an engine user.
 	DisconnectUser(ctx context.Context, spec NodeSpec, user string) error
+	// Status reports whether the host answers, and the nodes it supervises.
+	Status(ctx context.Context) (HostStatus, error)
 	// Close stops supervision; the nodes keep running.
 	Close(ctx context.Context) error
+}
+
+// HostStatus is what a host reports about itself.
+type HostStatus struct {
+	Name   string       `json:"name"`
+	Addr   string       `json:"addr"`
+	Engine Engine       `json:"engine"`
+	Nodes  []NodeStatus `json:"nodes"`
+}
+
+// NodeStatus is one supervised node as its host sees it.
+type NodeStatus struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name"`
+	Port   int       `json:"port"`
+	PID    int       `json:"pid"`
+	State  string    `json:"state"` // running, down (restart due), failed (crash loop), starting
+	LastOK time.Time `json:"last_ok"`
 }
 
 // Engine is the server binary nodes run.

@@ -12,8 +12,7 @@ import (
 // spawn writes the node's directory and files and starts its process,
 // returning once it answers PING as admin. On failure it kills the process
 // and returns the tail of the node's log, without secrets.
-func (h *LocalHost) spawn(ctx context.Context, m *managed) (*process, error) {
-	spec := m.spec
+func (h *LocalHost) spawn(ctx context.Context, m *managed, spec NodeSpec) (*process, error) {
 	if err := os.MkdirAll(m.dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("make dir: %w", err)
 	}
@@ -59,11 +58,12 @@ func (h *LocalHost) spawn(ctx context.Context, m *managed) (*process, error) {
 	return nil, err
 }
 
-// findRunning returns the node's live process, from its pidfile or, if that
-// is missing or stale, by its config path in /proc; nil if none runs.
-func (h *LocalHost) findRunning(m *managed) *process {
-	conf := filepath.Join(m.dir, confFile)
-	if pid := readPidfile(filepath.Join(m.dir, pidFile)); pid > 0 {
+// findRunning returns the live process of the node in dir, from its pidfile
+// or, if that is missing or stale, by its config path in /proc; nil if none
+// runs.
+func (h *LocalHost) findRunning(dir string) *process {
+	conf := filepath.Join(dir, confFile)
+	if pid := readPidfile(filepath.Join(dir, pidFile)); pid > 0 {
 		if p, ok := adoptProcess(pid, conf); ok {
 			return p
 		}

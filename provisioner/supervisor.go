@@ -14,16 +14,17 @@ import (
 
 // managed is a node under a LocalHost's care.
 type managed struct {
-	spec    NodeSpec
-	dir     string
-	log     logrus.FieldLogger
-	limiter *logLimiter
+	id, name string // from the spec; never change
+	dir      string
+	log      logrus.FieldLogger
+	limiter  *logLimiter
 
 	ctx    context.Context // ends when the node is stopped (or the host gives up on it)
 	cancel context.CancelFunc
 	ops    sync.WaitGroup // its in-flight start, adoption, check or restart
 
 	// Guarded by LocalHost.mu.
+	spec     NodeSpec // replaced by Reconfigure; restarts use the latest
 	proc     *process
 	busy     bool        // a start or check owns the node right now
 	down     bool        // its process is gone and a restart is due
@@ -46,6 +47,8 @@ func (h *LocalHost) reserve(spec NodeSpec) (*managed, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &managed{
+		id:      spec.ID,
+		name:    spec.Name,
 		spec:    spec,
 		dir:     h.NodeDir(spec),
 		log:     h.log.WithField("node", spec.Name),
@@ -62,8 +65,8 @@ func (h *LocalHost) reserve(spec NodeSpec) (*managed, error) {
 // unreserve forgets a node whose start failed.
 func (h *LocalHost) unreserve(m *managed) {
 	h.mu.Lock()
-	if h.nodes[m.spec.ID] == m {
-		delete(h.nodes, m.spec.ID)
+	if h.nodes[m.id] == m {
+		delete(h.nodes, m.id)
 	}
 	h.mu.Unlock()
 	m.cancel()
@@ -94,7 +97,7 @@ func (h *LocalHost) supervised(id string) (Node, bool, error) {
 	}
 	if m.failed {
 		return Node{}, false, fault.E(fault.Unavailable,
-			"node %s was given up after a crash loop; stop it, then start it again", m.spec.Name)
+			"node %s was given up after a crash loop; stop it, then start it again", m.name)
 	}
 	return h.nodeOf(m), true, nil
 }
@@ -151,7 +154,7 @@ func (h *LocalHost) tick() {
 // for HangTimeout.
 func (h *LocalHost) check(m *managed) {
 	h.mu.Lock()
-	p, down, lastOK := m.proc, m.down, m.lastOK
+	p, down, lastOK, spec := m.proc, m.down, m.lastOK, m.spec
 	h.mu.Unlock()
 	if down {
 		h.restart(m)
@@ -163,12 +166,12 @@ func (h *LocalHost) check(m *managed) {
 		reason := p.exitReason()
 		h.markDown(m)
 		m.log.WithFields(logrus.Fields{"pid": p.pid, "reason": reason}).Warn("node exited")
-		h.events.emit(Event{NodeID: m.spec.ID, Kind: EventExited, PID: p.pid, At: h.opts.Now(),
+		h.events.emit(Event{NodeID: m.id, Kind: EventExited, PID: p.pid, At: h.opts.Now(),
 			Message: "process exited: " + reason})
 		h.restart(m)
 		return
 	}
-	err := pingAdmin(m.ctx, h.dialAddr(m.spec.Port), m.spec.Admin, h.opts.PingTimeout)
+	err := pingAdmin(m.ctx, h.dialAddr(spec.Port), spec.Admin, h.opts.PingTimeout)
 	now := h.opts.Now()
 	// LOADING is an answer: the node replays its AOF or a replica's sync.
 	if err == nil || errors.Is(err, errLoading) {
@@ -192,7 +195,7 @@ func (h *LocalHost) check(m *managed) {
 		return
 	}
 	h.markDown(m)
-	h.events.emit(Event{NodeID: m.spec.ID, Kind: EventHung, PID: p.pid, At: h.opts.Now(),
+	h.events.emit(Event{NodeID: m.id, Kind: EventHung, PID: p.pid, At: h.opts.Now(),
 		Message: fmt.Sprintf("no PING answer for %v; killed", silent.Round(time.Millisecond))})
 	h.restart(m)
 }
@@ -227,7 +230,7 @@ func (h *LocalHost) restart(m *managed) {
 		h.mu.Unlock()
 		msg := fmt.Sprintf("crash loop: %d restarts within %v; no more restarts", n, h.opts.CrashLoopWindow)
 		m.log.WithField("restarts", n).Error("node is crash looping; giving up")
-		h.events.emit(Event{NodeID: m.spec.ID, Kind: EventFailed, PID: lastPID, At: now, Message: msg})
+		h.events.emit(Event{NodeID: m.id, Kind: EventFailed, PID: lastPID, At: now, Message: msg})
 		return
 	}
 	m.restarts = append(m.restarts, now)
@@ -242,7 +245,10 @@ func (h *LocalHost) restart(m *managed) {
 		case <-t.C:
 		}
 	}
-	p, err := h.spawn(m.ctx, m)
+	h.mu.Lock()
+	spec := m.spec
+	h.mu.Unlock()
+	p, err := h.spawn(m.ctx, m, spec)
 	if err != nil {
 		if m.ctx.Err() == nil {
 			h.logLimited(m, "restart", logrus.ErrorLevel, err, "cannot restart node")
@@ -253,8 +259,8 @@ func (h *LocalHost) restart(m *managed) {
 	h.setRunning(m, p)
 	h.mu.Unlock()
 	m.log.WithField("pid", p.pid).Info("node restarted in place")
-	h.events.emit(Event{NodeID: m.spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
-		Message: fmt.Sprintf("restarted in place as pid %d", p.pid) + dataNote(m.spec)})
+	h.events.emit(Event{NodeID: m.id, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
+		Message: fmt.Sprintf("restarted in place as pid %d", p.pid) + dataNote(spec)})
 }
 
 // backoff is the wait before a restart when n restarts were already made in

@@ -7,12 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"larder/fault"
 )
 
 func TestRestartAfterKill(t *testing.T) {
@@ -200,9 +199,17 @@ func TestAdoptMissingDir(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	h := env.host(LocalOptions{})
-	_, err := h.Adopt(context.Background(), env.spec("never-started", false))
-	if !errors.Is(err, fault.NotFound) {
-		t.Errorf("Adopt() of a node without a directory error = %v, want NotFound", err)
+	spec := env.spec("never-started", false)
+	n, err := h.Adopt(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Adopt() of a node without a directory error = %v, want it started", err)
+	}
+	if !running(n.PID) {
+		t.Errorf("Adopt() pid %d is not running", n.PID)
+	}
+	ev := env.events.wait(t, spec.ID, EventRestarted, 0, time.Second)
+	if !strings.Contains(ev.Message, "empty") {
+		t.Errorf("event message = %q, want it to say the node starts empty", ev.Message)
 	}
 }
 
@@ -233,5 +240,30 @@ func TestOnEventMayCallHost(t *testing.T) {
 	}
 	if pids := pidsUnder(n.Dir); len(pids) != 0 {
 		t.Errorf("processes after Stop from OnEvent = %v, want none", pids)
+	}
+}
+
+func TestAdoptRestartsNodeWithOtherCredentials(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	first := env.host(LocalOptions{})
+	spec := env.spec("rotated", true)
+	old := startNode(t, first, spec)
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The store now holds a new admin password the running node never saw.
+	spec.Admin.Password = randomHex(t)
+	env.secrets = append(env.secrets, spec.Admin.Password)
+	second := env.host(LocalOptions{})
+	n, err := second.Adopt(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Adopt() error = %v", err)
+	}
+	if n.PID == old.PID || running(old.PID) {
+		t.Errorf("Adopt() pid = %d (old %d running: %v), want the old process replaced", n.PID, old.PID, running(old.PID))
+	}
+	if err := client(t, spec, spec.Admin).Ping(context.Background()).Err(); err != nil {
+		t.Errorf("PING with the new admin password error = %v", err)
 	}
 }
