@@ -304,3 +304,27 @@ func (c *Client) UpgradeAddon(ctx context.Context, app, ref, plan string) (Addon
 	var out AddonResult
 	return out, c.Do(ctx, http.MethodPatch, "/apps/"+esc(app)+"/addons/"+esc(ref), AddonUpdate{Plan: plan}, &out)
 }
+
+// Hosts lists the hosts nodes run on.
+func (c *Client) Hosts(ctx context.Context) ([]Host, error) {
+	var out []Host
+	return out, c.Do(ctx, http.MethodGet, "/hosts", nil, &out)
+}
+
+// RegisterHost announces an agent to the broker.
+func (c *Client) RegisterHost(ctx context.Context, req HostRegister) (Host, error) {
+	var out Host
+	return out, c.Do(ctx, http.MethodPost, "/hosts", req, &out)
+}
+
+// DrainHost moves every primary off a host with planned switchovers.
+func (c *Client) DrainHost(ctx context.Context, name string) (DrainResult, error) {
+	var out DrainResult
+	return out, c.Do(ctx, http.MethodPost, "/hosts/"+esc(name)+"/drain", struct{}{}, &out)
+}
+
+// Failover starts a planned switchover of the add-on ref names on app.
+func (c *Client) Failover(ctx context.Context, app, ref string) (AddonResult, error) {
+	var out AddonResult
+	return out, c.Do(ctx, http.MethodPost, redisPath(app, ref, "/failover"), struct{}{}, &out)
+}

@@ -151,6 +151,21 @@ type RedisInfo struct {
 	ClientsLimit     int       `json:"clients_limit"`
 	Live             bool      `json:"live"`                 // false when the node could not be read
 	LiveError        string    `json:"live_error,omitempty"` // why, when it could not
+	HA               *HAInfo   `json:"ha,omitempty"`         // HA plans only
+}
+
+// HAInfo is the state of an HA add-on's pair.
+type HAInfo struct {
+	PrimaryHost   string `json:"primary_host"`
+	StandbyHost   string `json:"standby_host"`
+	SharesHost    bool   `json:"shares_host"` // primary and standby on one host: no protection from its loss
+	LinkUp        bool   `json:"link_up"`
+	InSync        bool   `json:"in_sync"`
+	LagBytes      int64  `json:"lag_bytes"`
+	LagSeconds    int    `json:"lag_seconds"`
+	LastIOSeconds int    `json:"last_io_seconds_ago"` // since the standby last heard from the primary
+	Rebuilding    bool   `json:"rebuilding"`
+	Epoch         int64  `json:"epoch"`
 }
 
 // ConfigVars is an app's full set of config vars.
@@ -217,4 +232,30 @@ type WaitStatus struct {
 // AddonUpdate is the body of PATCH /apps/{app}/addons/{addon}: a plan change.
 type AddonUpdate struct {
 	Plan string `json:"plan"` // "larder-redis:premium-0" (or just "premium-0")
+}
+
+// HostRegister is the body of POST /hosts: an agent announcing itself.
+type HostRegister struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+// Host is one host nodes run on, as `larder hosts` lists it.
+type Host struct {
+	Name   string `json:"name"`
+	URL    string `json:"url,omitempty"`
+	Addr   string `json:"addr,omitempty"`
+	Engine string `json:"engine,omitempty"`
+	State  string `json:"state"` // up, unreachable; ", draining" appended when draining
+	Nodes  int    `json:"nodes"`
+	Local  bool   `json:"local"`
+}
+
+// DrainResult answers hosts:drain: the switchovers started, and the add-ons
+// that could not move (no standby elsewhere).
+type DrainResult struct {
+	Host       string      `json:"host"`
+	Operations []Operation `json:"operations"`
+	Skipped    []string    `json:"skipped,omitempty"`
 }

@@ -225,10 +225,18 @@ func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
 		Message: fmt.Sprintf("%s is being created in the background", a.Name)})
 }
 
-func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string) (store.Addon, store.Operation, error) {
-	var a store.Addon
-	var op store.Operation
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		a, op, err = b.recordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
+		return err
+	})
+	return a, op, err
+}
+
+// recordAddonTx is recordAddon inside tx, so that a caller can record more in
+// the same transaction (an OSB instance and the app that owns it).
+func (b *Broker) recordAddonTx(ctx context.Context, tx *store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
+	err = func() error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
 			return err
@@ -251,6 +259,7 @@ func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, servic
 			Name: name, Service: service, Plan: plan, AppID: app.ID, AppName: app.Name,
 			State: api.StateProvisioning, MaxMemoryPolicy: policy,
 			AdminPassword: newSecret(), CustomerUser: "default", CustomerPassword: newSecret(),
+			ReplPassword: newSecret(),
 		}
 		if err := tx.CreateAddon(ctx, &a); err != nil {
 			return err
@@ -264,7 +273,11 @@ func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, servic
 				return err
 			}
 		}
-		if _, err := b.claimNode(ctx, tx, a, store.RolePrimary); err != nil {
+		p, err := b.planOf(a)
+		if err != nil {
+			return err
+		}
+		if err := b.claimNodes(ctx, tx, a, p); err != nil {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
@@ -272,7 +285,7 @@ func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, servic
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "addon.create", fmt.Sprintf("%s:%s requested for %s as %s", service, plan, app.Name, attName))
-	})
+	}()
 	return a, op, err
 }
 
@@ -316,17 +329,11 @@ func (b *Broker) destroyAddon(w http.ResponseWriter, r *http.Request) {
 			sort.Strings(others)
 			return fault.E(fault.Conflict, "%s is also attached to other apps (%s); detach it there or use --force", a.Name, strings.Join(others, ", "))
 		}
-		if err := tx.SetAddonState(ctx, a.ID, api.StateDeprovisioning, ""); err != nil {
-			return err
-		}
-		if err := tx.DeleteAttachmentsOfAddon(ctx, a.ID); err != nil {
+		if err := beginDestroy(ctx, tx, a, "destroy requested by "+appName); err != nil {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
-		if err := tx.CreateOperation(ctx, &op); err != nil {
-			return err
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "addon.destroy", "destroy requested by "+appName)
+		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {
 		b.writeError(w, r, err)
@@ -343,6 +350,19 @@ func (b *Broker) destroyAddon(w http.ResponseWriter, r *http.Request) {
 	apiOp := operationJSON(op)
 	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
 		Message: fmt.Sprintf("%s is being destroyed", a.Name)})
+}
+
+// beginDestroy moves a to deprovisioning in tx: its attachments, and so the
+// vars they give every app, go at once; a deprovision operation running
+// deprovisionStep stops and deletes the nodes.
+func beginDestroy(ctx context.Context, tx *store.Tx, a store.Addon, why string) error {
+	if err := tx.SetAddonState(ctx, a.ID, api.StateDeprovisioning, ""); err != nil {
+		return err
+	}
+	if err := tx.DeleteAttachmentsOfAddon(ctx, a.ID); err != nil {
+		return err
+	}
+	return tx.AddEvent(ctx, a.ID, a.Name, "addon.destroy", why)
 }
 
 func operationJSON(op store.Operation) api.Operation {

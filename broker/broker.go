@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -25,6 +26,21 @@ type Config struct {
 	PortMin   int    // node port range, inclusive
 	PortMax   int
 	Log       logrus.FieldLogger
+
+	// NoLocalNodes keeps new nodes off the broker's own host, for deployments
+	// (and tests) where every node runs on an agent.
+	NoLocalNodes bool
+	// NewRemoteHost connects to a registered agent; nil means agents cannot
+	// register.
+	NewRemoteHost func(name, url, token string, onEvent func(provisioner.Event)) (provisioner.Host, error)
+	// ReconcileInterval is how often HA pairs are checked and standbys
+	// rebuilt; default 1s.
+	ReconcileInterval time.Duration
+	// StandbyGrace is how long a standby may be unreachable or failed before
+	// a new one is built; default 5s.
+	StandbyGrace time.Duration
+
+	OSB OSBConfig // the Open Service Broker API (/v2)
 }
 
 // DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can
@@ -33,18 +49,21 @@ const DefaultVarPrefix = "LARDER_REDIS"
 
 // Broker holds the broker's state and dependencies.
 type Broker struct {
-	cfg   Config
-	store *store.Store
-	host  provisioner.Host
-	log   logrus.FieldLogger
-	jobs  *jobRunner
+	cfg       Config
+	store     *store.Store
+	hosts     *hostSet
+	localName string
+	log       logrus.FieldLogger
+	jobs      *jobRunner
+	recon     *reconciler
 
 	portMu sync.Mutex // serialises port choice within this process
 	locks  addonLocks
 }
 
-// New builds a broker over an open store and a host. Call Start before serving.
-func New(cfg Config, st *store.Store, host provisioner.Host) (*Broker, error) {
+// New builds a broker over an open store and its own in-process host. Call
+// Start before serving.
+func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = catalog.Builtin()
 	}
@@ -69,8 +88,15 @@ func New(cfg Config, st *store.Store, host provisioner.Host) (*Broker, error) {
 	if cfg.Log == nil {
 		cfg.Log = logrus.StandardLogger()
 	}
-	b := &Broker{cfg: cfg, store: st, host: host, log: cfg.Log.WithField("component", "broker")}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = time.Second
+	}
+	if cfg.StandbyGrace <= 0 {
+		cfg.StandbyGrace = 5 * time.Second
+	}
+	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	b.jobs = newJobRunner(b.log)
+	b.recon = newReconciler(b)
 	return b, nil
 }
 
@@ -78,19 +104,52 @@ func New(cfg Config, st *store.Store, host provisioner.Host) (*Broker, error) {
 // operations. Nodes keep serving throughout: adoption never restarts a node that
 // answers.
 func (b *Broker) Start(ctx context.Context) error {
+	if err := b.connectHosts(ctx); err != nil {
+		return fmt.Errorf("connect hosts: %w", err)
+	}
 	if err := b.adoptNodes(ctx); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
 	if err := b.resumeOperations(ctx); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
+	b.recon.Start()
 	return nil
+}
+
+// connectHosts records the local host and connects to every registered agent.
+// An agent that does not answer yet is retried by its client's poll loop.
+func (b *Broker) connectHosts(ctx context.Context) error {
+	hosts, err := b.store.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		if h.Name == b.localName {
+			continue
+		}
+		if b.cfg.NewRemoteHost == nil {
+			b.log.WithField("host", h.Name).Warn("registered host ignored: this broker cannot reach agents")
+			continue
+		}
+		if err := b.connectHost(h); err != nil {
+			b.log.WithError(err).WithField("host", h.Name).Error("connect to host")
+		}
+	}
+	return b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: "local", Token: "-"})
 }
 
 // Close waits for running jobs (bounded by ctx). Nodes keep running: they are
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
-	return b.jobs.Close(ctx)
+	b.recon.Close()
+	err := b.jobs.Close(ctx)
+	for _, h := range b.hosts.all() {
+		if h.Name() != b.localName {
+			h.Close(ctx)
+		}
+	}
+	return err
 }
 
 // OnNodeEvent records what a host's supervisor reports. Hosts call it.
@@ -123,8 +182,12 @@ func (b *Broker) OnNodeEvent(e provisioner.Event) {
 			if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
 				return err
 			}
-			if err := tx.SetAddonState(ctx, a.ID, "failed", "node "+n.Name+" keeps crashing: "+e.Message); err != nil {
-				return err
+			// A failed standby leaves the add-on writable; the reconciler builds a
+			// new one. A failed primary is the add-on failing.
+			if n.Role == store.RolePrimary {
+				if err := tx.SetAddonState(ctx, a.ID, "failed", "node "+n.Name+" keeps crashing: "+e.Message); err != nil {
+					return err
+				}
 			}
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "node."+string(e.Kind), fmt.Sprintf("%s (%s): %s", n.Name, n.Role, e.Message))
@@ -134,4 +197,11 @@ func (b *Broker) OnNodeEvent(e provisioner.Event) {
 		return
 	}
 	log.Info(e.Message)
+	if e.Kind == provisioner.EventRejoinedAsReplica {
+		unlock := b.locks.lock(a.ID)
+		defer unlock()
+		if err := b.onRejoined(ctx, a, n); err != nil {
+			log.WithError(err).Error("record the standby taking over")
+		}
+	}
 }

@@ -71,7 +71,7 @@ func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan)
 		if n.Role != store.RolePrimary {
 			continue
 		}
-		info, err := b.host.Info(ctx, specs[i])
+		info, err := b.hostFor(n).Info(ctx, specs[i])
 		if err != nil {
 			return fault.Wrap(fault.Unavailable, err, "cannot read the data size of "+a.Name)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"larder/api"
 	"larder/catalog"
@@ -23,13 +24,36 @@ func newSecret() string {
 	return hex.EncodeToString(b[:])
 }
 
-// claimNode records a node for a, claiming the lowest free port of the range on
-// the host: the port is in the store before any process binds it, and the
-// (host, port) unique key stops two brokers from sharing one.
-func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, role string) (store.Node, error) {
+// claimNodes records the nodes a new add-on on plan p needs (a primary, and a
+// standby for HA plans) on the hosts placement picks.
+func (b *Broker) claimNodes(ctx context.Context, tx *store.Tx, a store.Addon, p *catalog.Plan) error {
+	roles := []string{store.RolePrimary}
+	if p.HA {
+		roles = append(roles, store.RoleStandby)
+	}
+	hosts, err := b.placeHosts(ctx, tx.Q, len(roles))
+	if err != nil {
+		return err
+	}
+	for i, role := range roles {
+		if _, err := b.claimNode(ctx, tx, a, role, hosts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimNode records a node for a on host, claiming the lowest free port of
+// the range there: the port is in the store before any process binds it, and
+// the (host, port) unique key stops two brokers from sharing one.
+func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
 	b.portMu.Lock()
 	defer b.portMu.Unlock()
-	used, err := tx.UsedPorts(ctx, b.host.Name())
+	host, ok := b.hosts.get(hostName)
+	if !ok {
+		return store.Node{}, fault.E(fault.Unavailable, "host %s is not connected", hostName)
+	}
+	used, err := tx.UsedPorts(ctx, hostName, host.Addr())
 	if err != nil {
 		return store.Node{}, err
 	}
@@ -39,18 +63,18 @@ func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, rol
 	}
 	id := store.NewID()
 	for p := b.cfg.PortMin; p <= b.cfg.PortMax; p++ {
-		if taken[p] || !b.host.PortFree(p) {
+		if taken[p] || !host.PortFree(p) {
 			continue
 		}
-		n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: b.host.Name(),
-			Address: "", Port: p, State: store.NodeStarting, Epoch: a.Epoch}
+		n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: hostName,
+			Address: host.Addr(), Port: p, State: store.NodeStarting, Epoch: a.Epoch}
 		err := tx.CreateNode(ctx, &n)
 		if fault.KindOf(err) == fault.Conflict {
 			continue
 		}
 		return n, err
 	}
-	return store.Node{}, fault.E(fault.Unavailable, "no free port left in %d-%d on host %s", b.cfg.PortMin, b.cfg.PortMax, b.host.Name())
+	return store.Node{}, fault.E(fault.Unavailable, "no free port left in %d-%d on host %s", b.cfg.PortMin, b.cfg.PortMax, hostName)
 }
 
 // planOf returns the catalog plan an add-on runs on.
@@ -86,6 +110,8 @@ func (b *Broker) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store
 // nodeSpecs builds the specs of nodes as add-on a (its plan, settings and
 // every user, bindings included) wants them. It is the one place specs are
 // made, so a restart, a settings change and a binding all render the same files.
+// In a pair, the standby replicates from the primary, and the primary names
+// the standby as where to rejoin if its own data is ever gone.
 func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
 	p, err := b.planOf(a)
 	if err != nil {
@@ -95,18 +121,43 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 	if err != nil {
 		return nil, err
 	}
+	var primary, standby *provisioner.Endpoint
+	for _, n := range nodes {
+		e := &provisioner.Endpoint{Addr: n.Address, Port: n.Port}
+		switch n.Role {
+		case store.RolePrimary:
+			primary = e
+		case store.RoleStandby:
+			standby = e
+		}
+	}
 	specs := make([]provisioner.NodeSpec, len(nodes))
 	for i, n := range nodes {
 		specs[i] = nodeSpec(a, p, n)
 		specs[i].ExtraUsers = users
+		if a.ReplPassword != "" {
+			specs[i].Repl = provisioner.User{Name: provisioner.ReplUser, Password: a.ReplPassword}
+		}
+		switch {
+		case n.Role == store.RoleStandby && primary != nil:
+			specs[i].ReplicaOf = primary
+		case n.Role == store.RolePrimary && standby != nil && p.Persistence:
+			specs[i].FallbackReplicaOf = standby
+		}
 	}
 	return specs, nil
+}
+
+// target is how larder reaches node n of a as admin, for replication commands.
+func target(a store.Addon, n store.Node) provisioner.Target {
+	return provisioner.Target{Endpoint: provisioner.Endpoint{Addr: n.Address, Port: n.Port},
+		Admin: provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword}, Name: n.Name}
 }
 
 // extraUsers lists the engine users an add-on has besides the customer's
 // (Open Service Broker bindings).
 func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]provisioner.User, error) {
-	return nil, nil
+	return osbBindingUsers(ctx, q, addonID)
 }
 
 // provisionStep starts an add-on's nodes and marks it provisioned. On failure
@@ -130,20 +181,24 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 			}
 		}()
 		for i, n := range nodes {
-			progress(fmt.Sprintf("starting %s node on port %d", n.Role, n.Port))
-			start := b.host.Start
+			progress(fmt.Sprintf("starting %s node on %s port %d", n.Role, n.Host, n.Port))
+			h := b.hostFor(n)
+			start := h.Start
 			if resume {
-				start = b.host.Adopt
+				start = h.Adopt
 			}
 			pn, err := start(ctx, specs[i])
 			if err != nil {
-				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("start %s node of %s", n.Role, a.Name))
+				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("start %s node of %s on %s", n.Role, a.Name, n.Host))
 			}
 			if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
 				return err
 			}
 		}
-		eng := b.host.Engine()
+		if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
+			return err
+		}
+		eng := b.hostFor(nodes[0]).Engine()
 		err = b.store.InTx(ctx, func(tx *store.Tx) error {
 			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {
 				return err
@@ -165,8 +220,13 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, cause error) {
 	ctx := context.Background()
 	log := b.log.WithField("addon", a.Name)
-	for _, s := range specs {
-		if err := b.host.Remove(ctx, s); err != nil {
+	nodes, _ := b.store.NodesOfAddon(ctx, a.ID)
+	for i, s := range specs {
+		h := provisioner.Host(unknownHost(""))
+		if i < len(nodes) {
+			h = b.hostFor(nodes[i])
+		}
+		if err := h.Remove(ctx, s); err != nil {
 			log.WithError(err).WithField("node", s.Name).Error("remove node of failed add-on")
 		}
 	}
@@ -194,7 +254,12 @@ func (b *Broker) deprovisionStep(addonID string) step {
 		}
 		for i, n := range nodes {
 			progress(fmt.Sprintf("stopping %s node", n.Role))
-			if err := b.host.Remove(ctx, specs[i]); err != nil {
+			if err := b.hostFor(n).Remove(ctx, specs[i]); err != nil {
+				if !b.hosts.isUp(n.Host) {
+					// Its host is gone: the agent removes the orphan when it returns.
+					b.log.WithError(err).WithField("node", n.Name).Warn("host unreachable; node left for orphan cleanup")
+					continue
+				}
 				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("remove %s node of %s", n.Role, a.Name))
 			}
 		}
@@ -225,7 +290,7 @@ func (b *Broker) adoptNodes(ctx context.Context) error {
 		}
 		for i, n := range nodes {
 			log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
-			pn, err := b.host.Adopt(ctx, specs[i])
+			pn, err := b.hostFor(n).Adopt(ctx, specs[i])
 			if err != nil {
 				log.WithError(err).Error("adopt node")
 				reason := "node " + n.Name + " could not be restarted"
@@ -293,6 +358,34 @@ func (b *Broker) resumeOperations(ctx context.Context) error {
 			if err := b.store.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// syncTimeout bounds how long a new standby may take to finish its first sync.
+const syncTimeout = 5 * time.Minute
+
+// waitStandbys waits until every standby of a is an in-sync replica of its
+// primary: an HA add-on is provisioned only once its standby holds the data.
+func (b *Broker) waitStandbys(ctx context.Context, a store.Addon, nodes []store.Node, progress func(string)) error {
+	primary, ok := primaryNode(nodes)
+	if !ok {
+		return nil
+	}
+	for _, n := range nodes {
+		if n.Role != store.RoleStandby {
+			continue
+		}
+		progress("waiting for the standby on " + n.Host + " to sync")
+		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+		err := provisioner.WaitInSync(sctx, target(a, n), provisioner.Endpoint{Addr: primary.Address, Port: primary.Port})
+		if err == nil {
+			err = provisioner.WaitOnline(sctx, target(a, primary), provisioner.Endpoint{Addr: n.Address, Port: n.Port})
+		}
+		cancel()
+		if err != nil {
+			return err
 		}
 	}
 	return nil

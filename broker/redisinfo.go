@@ -9,6 +9,7 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/provisioner"
 	"larder/store"
 )
 
@@ -74,9 +75,7 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 	if p.Persistence {
 		info.Persistence = "AOF (appendfsync everysec)"
 	}
-	if p.HA {
-		info.HAStatus = "HA: not yet available (runs one persistent node)"
-	}
+
 	if a.State != api.StateProvisioned {
 		info.LiveError = "the add-on is " + a.State
 		return info, nil
@@ -85,12 +84,15 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
+	if p.HA {
+		info.HA, info.HAStatus = b.haInfo(ctx, a, nodes)
+	}
 	for i, n := range nodes {
 		if n.Role != store.RolePrimary {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		ni, err := b.host.Info(lctx, specs[i])
+		ni, err := b.hostFor(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {
 			info.LiveError = fault.Message(fault.Wrap(fault.Unavailable, err, "the node did not answer"))
@@ -115,4 +117,49 @@ func statusText(a store.Addon) string {
 		return "failed: " + a.StateReason
 	}
 	return a.State
+}
+
+// haInfo reads the pair's replication state: where the standby is, whether
+// its link is up, how far behind it is.
+func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string) {
+	primary, standby, ok := pair(nodes)
+	rebuilding := b.recon.isRebuilding(a.ID)
+	if !ok {
+		if rebuilding {
+			return &api.HAInfo{Rebuilding: true, Epoch: a.Epoch}, "rebuilding the standby"
+		}
+		return nil, "degraded: no standby"
+	}
+	h := &api.HAInfo{PrimaryHost: primary.Host, StandbyHost: standby.Host, SharesHost: primary.Host == standby.Host,
+		Rebuilding: rebuilding, Epoch: a.Epoch}
+	lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
+	sr, serr := provisioner.Replication(lctx, target(a, standby))
+	pr, perr := provisioner.Replication(lctx, target(a, primary))
+	if serr == nil {
+		h.LinkUp = sr.LinkUp
+		h.LastIOSeconds = sr.LastIOSecondsAgo
+		h.InSync = sr.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port})
+	}
+	if perr == nil && serr == nil {
+		h.LagBytes = max(pr.Offset-sr.Offset, 0)
+		for _, r := range pr.Replicas {
+			if r.Port == standby.Port {
+				h.LagSeconds = r.LagSeconds
+			}
+		}
+	}
+	status := "available"
+	switch {
+	case rebuilding:
+		status = "rebuilding the standby"
+	case serr != nil:
+		status = "degraded: standby on " + standby.Host + " unreachable"
+	case !h.InSync:
+		status = "syncing: standby on " + standby.Host + " catching up"
+	}
+	if h.SharesHost {
+		status += " (primary and standby share host " + primary.Host + ")"
+	}
+	return h, status
 }

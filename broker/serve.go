@@ -31,8 +31,15 @@ type ServeConfig struct {
 	PortMin     int
 	PortMax     int
 	Token       string // overrides the token file when set
-	Log         *logrus.Logger
-	Ready       func(url string) // called once the API is listening (tests, make run)
+	// OSB sets up the Open Service Broker API; without a password one is
+	// generated into the data dir file osb-password.
+	OSB OSBConfig
+	// NoLocalNodes places every node on agents, none on this machine.
+	NoLocalNodes      bool
+	ReconcileInterval time.Duration
+	StandbyGrace      time.Duration
+	Log               *logrus.Logger
+	Ready             func(url string) // called once the API is listening (tests, make run)
 }
 
 // Serve runs a broker until ctx ends. Nodes are left running when it returns;
@@ -49,6 +56,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if token == "" {
 		var err error
 		if token, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "token")); err != nil {
+			return err
+		}
+	}
+	if cfg.OSB.Password == "" {
+		var err error
+		if cfg.OSB.Password, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "osb-password")); err != nil {
 			return err
 		}
 	}
@@ -71,25 +84,37 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer st.Close()
 
+	// Events may arrive before the broker exists (a node restarted while the
+	// host starts); they wait for it instead of being dropped.
+	ready := make(chan *Broker, 1)
 	var b *Broker
 	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{
 		Root:   filepath.Join(cfg.DataDir, "nodes"),
 		Engine: eng,
 		Log:    log.WithField("component", "host"),
 		OnEvent: func(e provisioner.Event) {
-			if b != nil {
-				b.OnNodeEvent(e)
+			br := <-ready
+			ready <- br
+			if br != nil {
+				br.OnNodeEvent(e)
 			}
 		},
 	})
 	if err != nil {
 		return err
 	}
-	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log}, st, host)
+	remote := func(name, url, token string, onEvent func(provisioner.Event)) (provisioner.Host, error) {
+		return provisioner.NewRemoteHost(provisioner.RemoteOptions{Name: name, URL: url, Token: token, OnEvent: onEvent,
+			Log: log.WithFields(logrus.Fields{"component": "host", "host": name})})
+	}
+	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
+		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace, OSB: cfg.OSB}, st, host)
 	if err != nil {
+		ready <- nil
 		host.Close(context.Background())
 		return err
 	}
+	ready <- b
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

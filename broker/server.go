@@ -34,6 +34,8 @@ func (b *Broker) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 
+	b.osbRoutes(r) // Open Service Broker API under /v2, with its own Basic auth
+
 	a := r.NewRoute().Subrouter()
 	a.Use(b.requireToken)
 	a.HandleFunc("/apps", b.listApps).Methods(http.MethodGet)
@@ -50,6 +52,10 @@ func (b *Broker) Handler() http.Handler {
 	a.HandleFunc("/apps/{app}/addons/{addon}/events", b.listEvents).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis", b.redisInfo).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/promote", b.promote).Methods(http.MethodPost)
+	a.HandleFunc("/apps/{app}/redis/{addon}/failover", b.failover).Methods(http.MethodPost)
+	a.HandleFunc("/hosts", b.listHosts).Methods(http.MethodGet)
+	a.HandleFunc("/hosts", b.registerHost).Methods(http.MethodPost)
+	a.HandleFunc("/hosts/{host}/drain", b.drainHost).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/config", b.patchSettings).Methods(http.MethodPatch)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials", b.getCredentials).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials_rotation", b.rotateCredentials).Methods(http.MethodPost)

@@ -98,9 +98,9 @@ func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 		return err
 	}
 	for i, n := range nodes {
-		if err := b.host.Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
 			for j := range nodes[:i] {
-				if rerr := b.host.Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
+				if rerr := b.hostFor(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
 					b.log.WithError(rerr).WithField("node", nodes[j].Name).Error("restore node settings")
 				}
 			}
@@ -138,20 +138,29 @@ func (b *Broker) patchSettings(w http.ResponseWriter, r *http.Request) {
 		b.writeError(w, r, err)
 		return
 	}
-	unlock := b.locks.lock(a.ID)
-	defer unlock()
-	if a, err = b.store.AddonByID(ctx, a.ID); err != nil { // fresh, under the lock
-		b.writeError(w, r, err)
-		return
-	}
-	next, err := applySettings(a, p)
+	next, err := b.changeSettings(ctx, a.ID, p)
 	if err != nil {
 		b.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents})
+}
+
+// changeSettings applies p to add-on id's running nodes and records it, under
+// the add-on's lock; it returns the add-on as it now is.
+func (b *Broker) changeSettings(ctx context.Context, id string, p api.SettingsPatch) (store.Addon, error) {
+	unlock := b.locks.lock(id)
+	defer unlock()
+	a, err := b.store.AddonByID(ctx, id) // fresh, under the lock
+	if err != nil {
+		return a, err
+	}
+	next, err := applySettings(a, p)
+	if err != nil {
+		return a, err
+	}
 	if err := b.reconfigure(ctx, a, next); err != nil {
-		b.writeError(w, r, err)
-		return
+		return a, err
 	}
 	err = b.store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.UpdateAddonSettings(ctx, a.ID, next.MaxMemoryPolicy, next.Timeout, next.NotifyKeyspaceEvents); err != nil {
@@ -160,11 +169,7 @@ func (b *Broker) patchSettings(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "settings.update", fmt.Sprintf("maxmemory_policy=%s timeout=%d notify_keyspace_events=%q",
 			next.MaxMemoryPolicy, next.Timeout, next.NotifyKeyspaceEvents))
 	})
-	if err != nil {
-		b.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents})
+	return next, err
 }
 
 func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credentials, error) {
@@ -242,7 +247,7 @@ func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
 		return err
 	}
 	for i := range nodes {
-		if err := b.host.DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
+		if err := b.hostFor(nodes[i]).DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
 			return err
 		}
 	}
@@ -275,7 +280,7 @@ func (b *Broker) waitStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, n := range nodes {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		_, err := b.host.Info(lctx, specs[i])
+		_, err := b.hostFor(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {
 			writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"})

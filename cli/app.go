@@ -82,6 +82,9 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		redisPromoteCommand(s),
 		redisTimeoutCommand(s),
 		redisWaitCommand(s),
+		redisFailoverCommand(s),
+		hostsCommand(s),
+		hostsDrainCommand(s),
 	}
 	commands = append(commands, extraCommands...)
 	for _, c := range commands {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -37,6 +38,12 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.StringFlag{Name: "var-prefix", Usage: "prefix of colored attachment names (HEROKU_REDIS keeps Heroku's names)", EnvVars: []string{"LARDER_VAR_PREFIX"}, Value: broker.DefaultVarPrefix},
 			&cli.StringFlag{Name: "ports", Usage: "port range for nodes, MIN-MAX", EnvVars: []string{"LARDER_PORTS"}, Value: "21000-21999"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
+			&cli.BoolFlag{Name: "no-local-nodes", Usage: "place every node on agents (larder agent), none on this machine", EnvVars: []string{"LARDER_NO_LOCAL_NODES"}},
+			&cli.DurationFlag{Name: "reconcile-interval", Usage: "how often HA pairs are checked", EnvVars: []string{"LARDER_RECONCILE_INTERVAL"}, Value: time.Second},
+			&cli.DurationFlag{Name: "standby-grace", Usage: "how long a standby may be unreachable before a new one is built", EnvVars: []string{"LARDER_STANDBY_GRACE"}, Value: 5 * time.Second},
+			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: broker.DefaultOSBUsername},
+			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
+			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: broker.DefaultOSBRetention},
 		},
 		Action: func(c *cli.Context) error {
 			lo, hi, err := parsePortRange(c.String("ports"))
@@ -55,6 +62,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			return broker.Serve(ctx, broker.ServeConfig{
 				DataDir: c.String("data-dir"), Listen: c.String("listen"), CatalogFile: c.String("catalog"),
 				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
+				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
+				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
 				},

@@ -60,9 +60,9 @@ func run(m *testing.M) int {
 var nextRange atomic.Int32
 
 func portRange(width int) (int, int) {
-	// Below the kernel's ephemeral range (32768+), which any outgoing connection
+	// Ranges stay in 22000-27999 (provisioner tests use 28000-31999), below the kernel's ephemeral range (32768+), which any outgoing connection
 	// may take, and above the default broker range (21000-21999).
-	lo := 22000 + int(nextRange.Add(1))*150
+	lo := 22000 + int(nextRange.Add(1))*100
 	return lo, lo + width - 1
 }
 
@@ -105,7 +105,7 @@ func NewBroker(t testing.TB, env ...string) *Broker {
 		t.Skipf("no engine: %v", engineErr)
 	}
 	root := t.TempDir()
-	lo, hi := portRange(150)
+	lo, hi := portRange(100)
 	b := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, extra: env}
 	os.MkdirAll(b.Home, 0o700)
 	t.Cleanup(b.cleanup)

@@ -42,18 +42,19 @@ var (
 	portsUsed = map[int]bool{}
 )
 
-// freePort returns a port in 30000-39999 that nobody listens on and that no
-// other test of this process was given.
+// freePort returns a port in 28000-31999 that nobody listens on and that no
+// other test of this process was given. The range stays below the kernel's
+// ephemeral ports (32768+), which outgoing connections take at any moment.
 func freePort(tb testing.TB) int {
 	tb.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
 	for range 1000 {
-		n, err := rand.Int(rand.Reader, big.NewInt(10000))
+		n, err := rand.Int(rand.Reader, big.NewInt(4000))
 		if err != nil {
 			tb.Fatal(err)
 		}
-		port := 30000 + int(n.Int64())
+		port := 28000 + int(n.Int64())
 		if portsUsed[port] {
 			continue
 		}
@@ -65,7 +66,7 @@ func freePort(tb testing.TB) int {
 		portsUsed[port] = true
 		return port
 	}
-	tb.Fatal("no free port in 30000-39999")
+	tb.Fatal("no free port in 28000-31999")
 	return 0
 }
 

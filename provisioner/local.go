@@ -228,6 +228,7 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 			return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
 		}
 	}
+	spec, rejoin := h.restartSpec(m, spec)
 	p, err := h.spawn(ctx, m, spec)
 	if err != nil {
 		h.unreserve(m)
@@ -237,6 +238,9 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	node := h.supervise(m, p)
 	h.events.emit(Event{NodeID: spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
 		Message: "restarted in place on adoption: " + reason + dataNote(spec)})
+	if rejoin {
+		h.emitRejoined(spec.ID, p.pid, spec)
+	}
 	return node, nil
 }
 

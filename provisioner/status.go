@@ -2,13 +2,26 @@ package provisioner
 
 import (
 	"context"
+	"os"
 	"sort"
 )
 
-// Status reports the host and the nodes it supervises.
+// Status reports the host and its nodes: those it supervises, and node
+// directories it holds but does not supervise (state "unsupervised", no id),
+// e.g. after an agent restart, so the broker can adopt or remove them.
 func (h *LocalHost) Status(ctx context.Context) (HostStatus, error) {
 	st := HostStatus{Name: h.opts.Name, Addr: h.opts.Addr, Engine: h.opts.Engine, Nodes: []NodeStatus{}}
+	entries, _ := os.ReadDir(h.opts.Root)
 	h.mu.Lock()
+	seen := map[string]bool{}
+	for _, m := range h.nodes {
+		seen[m.spec.Name] = true
+	}
+	for _, e := range entries {
+		if e.IsDir() && !seen[e.Name()] && safeName(e.Name()) {
+			st.Nodes = append(st.Nodes, NodeStatus{Name: e.Name(), State: "unsupervised"})
+		}
+	}
 	for _, m := range h.nodes {
 		ns := NodeStatus{ID: m.spec.ID, Name: m.spec.Name, Port: m.spec.Port, LastOK: m.lastOK}
 		if m.proc != nil {

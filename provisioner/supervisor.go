@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -248,6 +250,7 @@ func (h *LocalHost) restart(m *managed) {
 	h.mu.Lock()
 	spec := m.spec
 	h.mu.Unlock()
+	spec, rejoin := h.restartSpec(m, spec)
 	p, err := h.spawn(m.ctx, m, spec)
 	if err != nil {
 		if m.ctx.Err() == nil {
@@ -261,6 +264,9 @@ func (h *LocalHost) restart(m *managed) {
 	m.log.WithField("pid", p.pid).Info("node restarted in place")
 	h.events.emit(Event{NodeID: m.id, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
 		Message: fmt.Sprintf("restarted in place as pid %d", p.pid) + dataNote(spec)})
+	if rejoin {
+		h.emitRejoined(m.id, p.pid, spec)
+	}
 }
 
 // backoff is the wait before a restart when n restarts were already made in
@@ -379,4 +385,39 @@ func (d *dispatcher) drain() {
 func (d *dispatcher) close() {
 	close(d.stop)
 	<-d.done
+}
+
+// restartSpec is the spec a node restarts with. A pair's primary whose data
+// is gone (no AOF manifest: its directory was wiped) must not come back as an
+// empty primary while its standby holds the data: it restarts as a replica of
+// the standby instead, and the supervisor keeps that spec.
+func (h *LocalHost) restartSpec(m *managed, spec NodeSpec) (NodeSpec, bool) {
+	if spec.FallbackReplicaOf == nil || spec.ReplicaOf != nil || hasAOF(m.dir) {
+		return spec, false
+	}
+	spec.ReplicaOf, spec.FallbackReplicaOf = spec.FallbackReplicaOf, nil
+	h.mu.Lock()
+	m.spec = spec
+	h.mu.Unlock()
+	m.log.WithField("primary", spec.ReplicaOf.String()).Warn("primary's data is gone; the standby takes over and the node rejoins as its replica")
+	// The standby takes over first, so that it never tries to sync from this
+	// empty node. If it cannot be reached, the node still comes back only as a
+	// replica: read-only and empty beats primary and empty.
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	if err := Promote(ctx, Target{Endpoint: *spec.ReplicaOf, Admin: spec.Admin, Name: "standby of " + spec.Name}); err != nil {
+		m.log.WithError(err).Error("could not promote the standby; the node waits as its replica")
+	}
+	return spec, true
+}
+
+func (h *LocalHost) emitRejoined(id string, pid int, spec NodeSpec) {
+	h.events.emit(Event{NodeID: id, Kind: EventRejoinedAsReplica, PID: pid, At: h.opts.Now(),
+		Message: "its data was gone, so it came back as a replica of " + spec.ReplicaOf.String() + " instead of an empty primary"})
+}
+
+// hasAOF reports whether a node directory holds an append-only file.
+func hasAOF(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, appendDir, appendName+".manifest"))
+	return err == nil
 }

@@ -19,11 +19,11 @@ func (q Q) CreateAddon(ctx context.Context, a *Addon) error {
 	}
 	_, err := q.exec(ctx, `INSERT INTO addons (id, name, service, plan, app_id, state, state_reason,
 		maxmemory_policy, timeout, notify_keyspace_events, engine, engine_version,
-		admin_password, customer_user, customer_password, epoch, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		admin_password, customer_user, customer_password, epoch, created_at, updated_at, repl_password)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.Service, a.Plan, a.AppID, a.State, a.StateReason,
 		a.MaxMemoryPolicy, a.Timeout, a.NotifyKeyspaceEvents, a.Engine, a.EngineVersion,
-		a.AdminPassword, a.CustomerUser, a.CustomerPassword, a.Epoch, a.CreatedAt, a.UpdatedAt)
+		a.AdminPassword, a.CustomerUser, a.CustomerPassword, a.Epoch, a.CreatedAt, a.UpdatedAt, a.ReplPassword)
 	if isUnique(err) {
 		return fault.E(fault.Conflict, "an add-on named %s already exists", a.Name)
 	}
@@ -95,4 +95,15 @@ func (q Q) SetCustomerPassword(ctx context.Context, id, password string) error {
 // SetAddonPlan records the plan an add-on now runs on.
 func (q Q) SetAddonPlan(ctx context.Context, id, plan string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET plan = ?, updated_at = ? WHERE id = ?`, plan, q.now(), id)
+}
+
+// BumpEpoch increments an add-on's epoch and returns the new value. Every
+// change of which node is primary bumps it, so actions carrying an older
+// epoch can be refused.
+func (q Q) BumpEpoch(ctx context.Context, id string) (int64, error) {
+	if err := q.execOne(ctx, "add-on", `UPDATE addons SET epoch = epoch + 1, updated_at = ? WHERE id = ?`, q.now(), id); err != nil {
+		return 0, err
+	}
+	var e int64
+	return e, q.get(ctx, &e, `SELECT epoch FROM addons WHERE id = ?`, id)
 }

@@ -30,6 +30,17 @@ type Addon struct {
 	Epoch                int64     `db:"epoch"`
 	CreatedAt            time.Time `db:"created_at"`
 	UpdatedAt            time.Time `db:"updated_at"`
+	ReplPassword         string    `db:"repl_password"`
+}
+
+// Host is an agent the broker places nodes on.
+type Host struct {
+	Name      string    `db:"name"`
+	URL       string    `db:"url"`
+	Token     string    `db:"token"`
+	Draining  bool      `db:"draining"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
 }
 
 // Attachment names an add-on on an app.

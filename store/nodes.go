@@ -25,10 +25,11 @@ func (q Q) CreateNode(ctx context.Context, n *Node) error {
 	return err
 }
 
-// UsedPorts lists the ports claimed on a host.
-func (q Q) UsedPorts(ctx context.Context, host string) ([]int, error) {
+// UsedPorts lists the ports claimed on a host, or by any node on the same
+// address (several hosts may share one, e.g. agents on one machine).
+func (q Q) UsedPorts(ctx context.Context, host, address string) ([]int, error) {
 	var out []int
-	return out, q.sel(ctx, &out, `SELECT port FROM nodes WHERE host = ? ORDER BY port`, host)
+	return out, q.sel(ctx, &out, `SELECT DISTINCT port FROM nodes WHERE host = ? OR (address = ? AND address != '') ORDER BY port`, host, address)
 }
 
 // NodeByID returns one node.
@@ -65,4 +66,39 @@ func (q Q) SetNodeState(ctx context.Context, id, state string, pid int) error {
 // DeleteNode removes a node row, freeing its port.
 func (q Q) DeleteNode(ctx context.Context, id string) error {
 	return q.execOne(ctx, "node", `DELETE FROM nodes WHERE id = ?`, id)
+}
+
+// SetNodeRole records a node's role after a switchover or failover, with the
+// epoch it happened in.
+func (q Q) SetNodeRole(ctx context.Context, id, role string, epoch int64) error {
+	return q.execOne(ctx, "node", `UPDATE nodes SET role = ?, epoch = ?, updated_at = ? WHERE id = ?`, role, epoch, q.now(), id)
+}
+
+// NodeCounts returns how many nodes each host runs.
+func (q Q) NodeCounts(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		Host string `db:"host"`
+		N    int    `db:"n"`
+	}
+	if err := q.sel(ctx, &rows, `SELECT host, COUNT(*) AS n FROM nodes GROUP BY host`); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Host] = r.N
+	}
+	return out, nil
+}
+
+// AllNodes lists every node.
+func (q Q) AllNodes(ctx context.Context) ([]Node, error) {
+	var out []Node
+	return out, q.sel(ctx, &out, `SELECT * FROM nodes ORDER BY name`)
+}
+
+// NodeByName returns one node by its unique name.
+func (q Q) NodeByName(ctx context.Context, name string) (Node, error) {
+	var n Node
+	err := q.get(ctx, &n, `SELECT * FROM nodes WHERE name = ?`, name)
+	return n, notFound(err, "no node named %s", name)
 }

@@ -90,7 +90,7 @@ func TestNodes_PortIsClaimedOnce(t *testing.T) {
 	if err := s.CreateNode(ctx, &n2); err != nil {
 		t.Fatalf("same port on another host: %v", err)
 	}
-	ports, err := s.UsedPorts(ctx, "local")
+	ports, err := s.UsedPorts(ctx, "local", "")
 	if err != nil || len(ports) != 1 || ports[0] != 21000 {
 		t.Fatalf("UsedPorts = %v, %v; want [21000]", ports, err)
 	}
@@ -111,7 +111,7 @@ func TestDeleteAddon_CascadesAttachmentsAndNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	atts, _ := s.AttachmentsOfApp(ctx, app.ID)
-	ports, _ := s.UsedPorts(ctx, "local")
+	ports, _ := s.UsedPorts(ctx, "local", "")
 	if len(atts) != 0 || len(ports) != 0 {
 		t.Fatalf("after delete: attachments %v, ports %v; want none", atts, ports)
 	}

@@ -1,0 +1,288 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"larder/api"
+	"larder/fault"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// hostSet is the hosts the broker places nodes on: its own in-process host
+// and the agents that registered.
+type hostSet struct {
+	mu    sync.RWMutex
+	hosts map[string]provisioner.Host
+	up    map[string]bool // last reachability seen by the reconcile loop
+}
+
+func newHostSet(local provisioner.Host) *hostSet {
+	s := &hostSet{hosts: map[string]provisioner.Host{}, up: map[string]bool{}}
+	if local != nil {
+		s.hosts[local.Name()] = local
+		s.up[local.Name()] = true
+	}
+	return s
+}
+
+func (s *hostSet) get(name string) (provisioner.Host, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	h, ok := s.hosts[name]
+	return h, ok
+}
+
+// put adds or replaces a host and returns the one it replaced.
+func (s *hostSet) put(h provisioner.Host) provisioner.Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.hosts[h.Name()]
+	s.hosts[h.Name()] = h
+	return old
+}
+
+func (s *hostSet) all() []provisioner.Host {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]provisioner.Host, 0, len(s.hosts))
+	for _, h := range s.hosts {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+func (s *hostSet) setUp(name string, up bool) (changed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	was, known := s.up[name]
+	s.up[name] = up
+	return !known || was != up
+}
+
+func (s *hostSet) isUp(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.up[name]
+}
+
+// hostFor returns the host a node lives on. A host the broker does not know
+// (an agent that has not registered since the broker started) is stood in for
+// by one that answers Unavailable, so callers need no special case.
+func (b *Broker) hostFor(n store.Node) provisioner.Host {
+	if h, ok := b.hosts.get(n.Host); ok {
+		return h
+	}
+	return unknownHost(n.Host)
+}
+
+// unknownHost is a host the broker cannot reach: every call is Unavailable.
+type unknownHost string
+
+var _ provisioner.Host = unknownHost("")
+
+func (u unknownHost) err() error {
+	return fault.E(fault.Unavailable, "host %s is not connected to this broker", string(u))
+}
+func (u unknownHost) Name() string                       { return string(u) }
+func (u unknownHost) Addr() string                       { return "" }
+func (u unknownHost) Engine() provisioner.Engine         { return provisioner.Engine{} }
+func (u unknownHost) PortFree(int) bool                  { return false }
+func (u unknownHost) Close(context.Context) error        { return nil }
+func (u unknownHost) Stop(context.Context, string) error { return u.err() }
+func (u unknownHost) Start(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {
+	return provisioner.Node{}, u.err()
+}
+func (u unknownHost) Adopt(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {
+	return provisioner.Node{}, u.err()
+}
+func (u unknownHost) Remove(context.Context, provisioner.NodeSpec) error { return u.err() }
+func (u unknownHost) Info(context.Context, provisioner.NodeSpec) (provisioner.NodeInfo, error) {
+	return provisioner.NodeInfo{}, u.err()
+}
+func (u unknownHost) Reconfigure(context.Context, provisioner.NodeSpec) error { return u.err() }
+func (u unknownHost) DisconnectUser(context.Context, provisioner.NodeSpec, string) error {
+	return u.err()
+}
+func (u unknownHost) Status(context.Context) (provisioner.HostStatus, error) {
+	return provisioner.HostStatus{}, u.err()
+}
+
+// placeHosts picks hosts for n new nodes of one add-on: distinct hosts when
+// there are enough, the least loaded first, never a draining or unreachable
+// host. With fewer hosts than nodes, nodes share the least loaded ones.
+func (b *Broker) placeHosts(ctx context.Context, q store.Q, n int) ([]string, error) {
+	counts, err := q.NodeCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	draining, err := b.drainingHosts(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var cands []string
+	for _, h := range b.hosts.all() {
+		name := h.Name()
+		if draining[name] || !b.hosts.isUp(name) || (name == b.localName && b.cfg.NoLocalNodes) {
+			continue
+		}
+		cands = append(cands, name)
+	}
+	if len(cands) == 0 {
+		return nil, fault.E(fault.Unavailable, "no host can take a new node: every host is draining or unreachable")
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if counts[cands[i]] != counts[cands[j]] {
+			return counts[cands[i]] < counts[cands[j]]
+		}
+		return cands[i] < cands[j]
+	})
+	out := make([]string, n)
+	for i := range out {
+		out[i] = cands[i%len(cands)]
+	}
+	return out, nil
+}
+
+func (b *Broker) drainingHosts(ctx context.Context, q store.Q) (map[string]bool, error) {
+	hosts, err := q.Hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, h := range hosts {
+		out[h.Name] = h.Draining
+	}
+	return out, nil
+}
+
+// connectHost builds the client of a registered agent and adds it to the set.
+func (b *Broker) connectHost(h store.Host) error {
+	rh, err := b.cfg.NewRemoteHost(h.Name, h.URL, h.Token, b.OnNodeEvent)
+	if err != nil {
+		return err
+	}
+	if old := b.hosts.put(rh); old != nil {
+		old.Close(context.Background())
+	}
+	b.hosts.setUp(h.Name, true)
+	return nil
+}
+
+// registerHost answers POST /hosts: an agent announcing itself.
+func (b *Broker) registerHost(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req api.HostRegister
+	if err := decodeBody(r, &req, false); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	if err := checkAddonName(req.Name); err != nil || req.Name == b.localName {
+		b.writeError(w, r, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName))
+		return
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		b.writeError(w, r, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL))
+		return
+	}
+	if req.Token == "" {
+		b.writeError(w, r, fault.E(fault.Invalid, "an agent token is required"))
+		return
+	}
+	h := store.Host{Name: req.Name, URL: req.URL, Token: req.Token}
+	if err := b.store.UpsertHost(ctx, &h); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	if err := b.connectHost(h); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	b.log.WithField("host", h.Name).Info("host registered")
+	writeJSON(w, http.StatusCreated, api.Host{Name: h.Name, URL: h.URL, State: "up"})
+}
+
+// listHosts answers `larder hosts`: every host with its state and node count.
+func (b *Broker) listHosts(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	counts, err := b.store.NodeCounts(ctx)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	draining, err := b.drainingHosts(ctx, b.store.Q)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	urls := map[string]string{}
+	if hs, err := b.store.Hosts(ctx); err == nil {
+		for _, h := range hs {
+			urls[h.Name] = h.URL
+		}
+	}
+	out := []api.Host{}
+	for _, h := range b.hosts.all() {
+		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], State: "up",
+			Engine: h.Engine().Name + " " + h.Engine().Version, Local: h.Name() == b.localName}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if _, err := h.Status(sctx); err != nil {
+			e.State = "unreachable"
+		}
+		cancel()
+		if draining[h.Name()] {
+			e.State += ", draining"
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// drainHost answers `larder hosts:drain HOST`: no new node goes there, and
+// every primary on it hands over to its standby with a planned switchover.
+func (b *Broker) drainHost(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name := mux.Vars(r)["host"]
+	if _, ok := b.hosts.get(name); !ok {
+		b.writeError(w, r, fault.E(fault.NotFound, "no host named %s", name))
+		return
+	}
+	if err := b.store.SetHostDraining(ctx, name, true); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	nodes, err := b.store.NodesOnHost(ctx, name)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	var ops []api.Operation
+	var skipped []string
+	for _, n := range nodes {
+		if n.Role != store.RolePrimary {
+			continue
+		}
+		a, err := b.store.AddonByID(ctx, n.AddonID)
+		if err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+		op, err := b.startSwitchover(ctx, a)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, fault.Message(err)))
+			continue
+		}
+		ops = append(ops, operationJSON(op))
+	}
+	writeJSON(w, http.StatusAccepted, api.DrainResult{Host: name, Operations: ops, Skipped: skipped})
+}

@@ -1,0 +1,200 @@
+package broker
+
+// Open Service Broker API v2.17, so that Cloud Foundry, the Kubernetes service
+// catalog and other platforms use larder as they use any broker. An instance is
+// an ordinary add-on (owned by an app derived from the platform's org/space or
+// namespace) and a binding is an engine user of that add-on with its own
+// password, so unbinding revokes exactly one binding's access.
+//
+// The API lives under /v2 with its own Basic auth and its own error format
+// ({"error": "CamelCase", "description": "…"}); this file holds that plumbing.
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/sirupsen/logrus"
+
+	"larder/fault"
+)
+
+// OSBConfig sets up the Open Service Broker API.
+type OSBConfig struct {
+	Username string // Basic auth user; default DefaultOSBUsername
+	// Password is the Basic auth password. While it is empty every request
+	// is refused with 401: the API is never open.
+	Password string
+	// Retention is how long a deleted instance or binding is remembered, so
+	// a platform polling late still learns that the deletion succeeded; after
+	// that only its id is kept (410 rather than 404). Default 24h.
+	Retention time.Duration
+	Now       func() time.Time // the clock; default time.Now
+}
+
+// DefaultOSBUsername is the Basic auth user when none is configured.
+const DefaultOSBUsername = "larder"
+
+// DefaultOSBRetention is how long finished deletions are remembered.
+const DefaultOSBRetention = 24 * time.Hour
+
+// The OSB headers.
+const (
+	osbVersionHeader  = "X-Broker-API-Version"
+	osbIdentityHeader = "X-Broker-API-Originating-Identity"
+	osbRequestHeader  = "X-Broker-API-Request-Identity"
+)
+
+// osbRetryAfter is the Retry-After of a last_operation still in progress:
+// most operations take a second or two.
+const osbRetryAfter = "2"
+
+func (b *Broker) osbConfig() OSBConfig {
+	c := b.cfg.OSB
+	if c.Username == "" {
+		c.Username = DefaultOSBUsername
+	}
+	if c.Retention <= 0 {
+		c.Retention = DefaultOSBRetention
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (b *Broker) osbNow() time.Time { return b.osbConfig().Now().UTC() }
+
+// osbRoutes registers the OSB endpoints on r (the root router: they carry
+// their own auth, not the API token).
+func (b *Broker) osbRoutes(r *mux.Router) {
+	v2 := r.PathPrefix("/v2").Subrouter()
+	v2.Use(b.osbGate)
+	v2.HandleFunc("/catalog", b.osbCatalog).Methods(http.MethodGet)
+	const instance = "/service_instances/{instance_id}"
+	v2.HandleFunc(instance, b.osbProvision).Methods(http.MethodPut)
+	v2.HandleFunc(instance, b.osbGetInstance).Methods(http.MethodGet)
+	v2.HandleFunc(instance, b.osbUpdate).Methods(http.MethodPatch)
+	v2.HandleFunc(instance, b.osbDeprovision).Methods(http.MethodDelete)
+	v2.HandleFunc(instance+"/last_operation", b.osbInstanceLastOperation).Methods(http.MethodGet)
+	const binding = instance + "/service_bindings/{binding_id}"
+	v2.HandleFunc(binding, b.osbBind).Methods(http.MethodPut)
+	v2.HandleFunc(binding, b.osbGetBinding).Methods(http.MethodGet)
+	v2.HandleFunc(binding, b.osbUnbind).Methods(http.MethodDelete)
+	v2.HandleFunc(binding+"/last_operation", b.osbBindingLastOperation).Methods(http.MethodGet)
+}
+
+// osbGate runs before every OSB handler: it echoes the request identity, then
+// checks Basic auth (401), the API version (412) and the form of the
+// originating identity (400).
+func (b *Broker) osbGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get(osbRequestHeader); id != "" && len(id) <= 256 {
+			w.Header().Set(osbRequestHeader, id)
+		}
+		if !b.osbAuthorized(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="larder service broker"`)
+			b.osbError(w, r, osbErr(http.StatusUnauthorized, "Unauthorized",
+				"missing or wrong Basic auth credentials for the service broker API"))
+			return
+		}
+		if err := checkAPIVersion(r.Header.Get(osbVersionHeader)); err != nil {
+			b.osbError(w, r, err)
+			return
+		}
+		if _, err := originOf(r); err != nil {
+			b.osbError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// osbAuthorized compares both user and password in constant time. Without a
+// configured password nobody gets in.
+func (b *Broker) osbAuthorized(r *http.Request) bool {
+	c := b.osbConfig()
+	user, pw, ok := r.BasicAuth()
+	if !ok || c.Password == "" {
+		return false
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(c.Username)) == 1
+	pwOK := subtle.ConstantTimeCompare([]byte(pw), []byte(c.Password)) == 1
+	return userOK && pwOK
+}
+
+// osbError is an answer in the OSB error format: a status, an error code (one
+// CamelCase word; the spec's own for the cases it names) and a description
+// for users, never holding a secret.
+type osbError struct {
+	status int
+	code   string
+	desc   string
+}
+
+func (e *osbError) Error() string { return e.desc }
+
+func osbErr(status int, code, format string, args ...any) error {
+	return &osbError{status: status, code: code, desc: fmt.Sprintf(format, args...)}
+}
+
+// The 422 errors the spec names.
+func asyncRequired() error {
+	return osbErr(http.StatusUnprocessableEntity, "AsyncRequired",
+		"this request can only be completed asynchronously; retry with accepts_incomplete=true")
+}
+
+func concurrencyError(format string, args ...any) error {
+	return osbErr(http.StatusUnprocessableEntity, "ConcurrencyError", format, args...)
+}
+
+// gone answers 410 with an empty object, as the spec asks of deletes of
+// things that do not exist.
+func gone(w http.ResponseWriter) { writeJSON(w, http.StatusGone, struct{}{}) }
+
+// osbStatus maps larder's error kinds to OSB statuses. It differs from
+// statusOf on purpose: OSB wants 400 for invalid parameters, where larder's
+// own API answers 422.
+func osbStatus(k fault.Kind) (int, string) {
+	switch k {
+	case fault.BadRequest, fault.Invalid, fault.Ambiguous:
+		return http.StatusBadRequest, "BadRequest"
+	case fault.Unauthorized:
+		return http.StatusUnauthorized, "Unauthorized"
+	case fault.NotFound:
+		return http.StatusNotFound, "NotFound"
+	case fault.Conflict:
+		return http.StatusConflict, "Conflict"
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable, "ServiceUnavailable"
+	}
+	return http.StatusInternalServerError, "InternalServerError"
+}
+
+type osbErrorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"description"`
+}
+
+// toOSBError turns any error into the OSB answer it gets.
+func toOSBError(err error) *osbError {
+	var oe *osbError
+	if !errors.As(err, &oe) {
+		status, code := osbStatus(fault.KindOf(err))
+		oe = &osbError{status: status, code: code, desc: fault.Message(err)}
+	}
+	return oe
+}
+
+func (b *Broker) osbError(w http.ResponseWriter, r *http.Request, err error) {
+	oe := toOSBError(err)
+	if oe.status >= 500 {
+		b.log.WithError(err).WithFields(logrus.Fields{
+			"method": r.Method, "path": r.URL.Path, "request": r.Header.Get(osbRequestHeader),
+		}).Error("service broker request failed")
+	}
+	writeJSON(w, oe.status, osbErrorBody{Error: oe.code, Description: oe.desc})
+}

@@ -1,0 +1,184 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"larder/api"
+	"larder/fault"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// switchoverTimeout bounds the engine's wait for the standby to catch up.
+const switchoverTimeout = 5 * time.Second
+
+// pair returns an HA add-on's primary and standby.
+func pair(nodes []store.Node) (primary, standby store.Node, ok bool) {
+	var p, s bool
+	for _, n := range nodes {
+		switch n.Role {
+		case store.RolePrimary:
+			primary, p = n, true
+		case store.RoleStandby:
+			standby, s = n, true
+		}
+	}
+	return primary, standby, p && s
+}
+
+// startSwitchover validates a planned switchover of a and starts it as an
+// operation.
+func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Operation, error) {
+	if a.State != api.StateProvisioned {
+		return store.Operation{}, fault.E(fault.Conflict, "%s is %s; a switchover needs it available", a.Name, a.State)
+	}
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return store.Operation{}, err
+	}
+	primary, standby, ok := pair(nodes)
+	if !ok {
+		return store.Operation{}, fault.E(fault.Invalid, "%s has no standby (plan %s:%s); only HA plans can switch over", a.Name, a.Service, a.Plan)
+	}
+	ri, err := provisioner.Replication(ctx, target(a, standby))
+	if err != nil || !ri.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}) {
+		return store.Operation{}, fault.E(fault.Conflict, "the standby of %s is not in sync; wait until `larder redis:info` shows it in sync", a.Name)
+	}
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "switchover", State: api.OpPending}
+	if err := b.store.CreateOperation(ctx, &op); err != nil {
+		return store.Operation{}, err
+	}
+	b.jobs.Run(b.store, op, b.switchoverStep(a.ID))
+	return op, nil
+}
+
+// switchoverStep swaps roles with a coordinated switchover (zero
+// acknowledged writes lost; see provisioner.Switchover), records the new roles under a new epoch (every attached
+// app's vars follow in that write), rewrites both nodes' files and closes the
+// old primary's clients so apps reconnect to the new URL.
+func (b *Broker) switchoverStep(addonID string) step {
+	return func(ctx context.Context, progress func(string)) error {
+		unlock := b.locks.lock(addonID)
+		defer unlock()
+		a, err := b.store.AddonByID(ctx, addonID)
+		if err != nil {
+			return err
+		}
+		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		primary, standby, ok := pair(nodes)
+		if !ok {
+			return fault.E(fault.Conflict, "%s lost its standby before the switchover", a.Name)
+		}
+		progress(fmt.Sprintf("handing over from %s to %s", primary.Host, standby.Host))
+		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout)
+		if err != nil {
+			if took > 0 {
+				// The standby was promoted: record it, or apps keep the old URL.
+				b.commitRoleSwap(context.WithoutCancel(ctx), a, standby, primary, "switchover", "switchover half done: "+fault.Message(err))
+			}
+			return err
+		}
+		msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby; writes paused at most %d ms",
+			standby.Name, standby.Host, primary.Name, primary.Host, took.Milliseconds())
+		if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
+			return err
+		}
+		// Apps reconnect now and read the new URL; the files can follow.
+		if err := provisioner.DisconnectClients(ctx, target(a, primary)); err != nil {
+			b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
+		}
+		b.rewriteNodeFiles(ctx, a)
+		return nil
+	}
+}
+
+// recordRoleSwap records a role swap and rewrites both nodes' files to match.
+func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
+	if err := b.commitRoleSwap(ctx, a, newPrimary, newStandby, kind, msg); err != nil {
+		return err
+	}
+	b.rewriteNodeFiles(ctx, a)
+	return nil
+}
+
+// commitRoleSwap records that newPrimary and newStandby swapped roles, under
+// a new epoch. Vars derive from roles, so every attached app points at the
+// new primary from this commit on.
+func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
+	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+		epoch, err := tx.BumpEpoch(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetNodeRole(ctx, newPrimary.ID, store.RolePrimary, epoch); err != nil {
+			return err
+		}
+		if err := tx.SetNodeRole(ctx, newStandby.ID, store.RoleStandby, epoch); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, kind, msg)
+	})
+	if err == nil {
+		b.log.WithField("addon", a.Name).Info(msg)
+	}
+	return err
+}
+
+// rewriteNodeFiles re-renders every node's files from the store (the
+// standby's replicaof, the primary's fallback), so a restart in place comes
+// back in the role the store records.
+func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		b.log.WithError(err).WithField("addon", a.Name).Warn("rewrite node files")
+		return
+	}
+	for i, n := range nodes {
+		if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+			b.log.WithError(err).WithField("node", n.Name).Warn("rewrite node files after role swap")
+		}
+	}
+}
+
+// failover answers `larder redis:failover`: a planned switchover.
+func (b *Broker) failover(w http.ResponseWriter, r *http.Request) {
+	a, err := b.settledAddon(r)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	op, err := b.startSwitchover(r.Context(), a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	j, err := addonJSON(r.Context(), b.store.Q, a)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	apiOp := operationJSON(op)
+	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp})
+}
+
+// onRejoined handles a host's report that a primary whose data was gone came
+// back as a replica of its standby, which the host promoted first: the store
+// records the swap so apps follow the standby, which holds the data.
+func (b *Broker) onRejoined(ctx context.Context, a store.Addon, n store.Node) error {
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	primary, standby, ok := pair(nodes)
+	if !ok || primary.ID != n.ID {
+		return nil
+	}
+	return b.recordRoleSwap(ctx, a, standby, primary, "failover.rejoin",
+		fmt.Sprintf("%s came back without its data, so %s (standby, with the data) took over and %s rejoined as its replica", primary.Name, standby.Name, primary.Name))
+}

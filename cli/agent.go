@@ -1,0 +1,309 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"larder/api"
+	"larder/provisioner"
+)
+
+func init() { extraCommands = append(extraCommands, agentCommand()) }
+
+const agentUsage = "larder agent --host NAME --listen ADDR:PORT [--addr IP] [--data-dir DIR] [--token T] [--broker URL --broker-token T]"
+
+// agentTokenFile holds the generated token in the agent's data directory.
+const agentTokenFile = "agent-token"
+
+func agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "agent",
+		Category:  "server",
+		Usage:     "run a host: start and supervise the nodes a broker places on this machine",
+		UsageText: agentUsage,
+		Description: `Runs a larder host on this machine (or network namespace), so a broker can put
+an HA pair's primary and standby on different machines. The agent starts,
+supervises and restarts the nodes the broker places here, over an HTTP API
+authenticated with a bearer token, and goes on supervising them (and recording
+what happened) while the broker is away.
+
+Nodes bind to --addr (default: the IP of --listen) and keep running when the
+agent stops; a restarted agent takes them back when the broker adopts them.
+Without --token (or $LARDER_AGENT_TOKEN) the agent makes one, once, in
+DATA-DIR/agent-token. With --broker it registers itself with that broker
+(POST BROKER/hosts), retrying until the broker accepts.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "host", Usage: "the host's name in the broker", EnvVars: []string{"LARDER_AGENT_HOST"}, Required: true},
+			&cli.StringFlag{Name: "listen", Usage: "address of the agent's API, IP:PORT", EnvVars: []string{"LARDER_AGENT_LISTEN"}, Required: true},
+			&cli.StringFlag{Name: "addr", Usage: "address nodes bind to and clients dial (default: the IP of --listen)", EnvVars: []string{"LARDER_AGENT_ADDR"}},
+			&cli.StringFlag{Name: "data-dir", Usage: "where nodes and the token live (default: $LARDER_DATA/agents/NAME)", EnvVars: []string{"LARDER_AGENT_DATA"}},
+			&cli.StringFlag{Name: "token", Usage: "the API's bearer token (default: generated once into DATA-DIR/agent-token)", EnvVars: []string{"LARDER_AGENT_TOKEN"}},
+			&cli.StringFlag{Name: "broker", Usage: "URL of a broker to register with", EnvVars: []string{"LARDER_BROKER_URL"}},
+			&cli.StringFlag{Name: "broker-token", Usage: "the broker's API token, for registering", EnvVars: []string{"LARDER_BROKER_TOKEN"}},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
+			&cli.DurationFlag{Name: "check-interval", Usage: "how often each node is checked", Value: 500 * time.Millisecond},
+			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node silent for this long is killed and restarted", Value: 5 * time.Second},
+			&cli.IntFlag{Name: "crash-loop-restarts", Usage: "restarts allowed within --crash-loop-window before a node is given up", Value: 5},
+			&cli.DurationFlag{Name: "crash-loop-window", Usage: "the window of --crash-loop-restarts", Value: time.Minute},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := agentConfigFrom(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runAgent(ctx, cfg, c.App.ErrWriter)
+		},
+	}
+}
+
+// agentConfig is `larder agent` once its flags are checked.
+type agentConfig struct {
+	host, listen, addr, dataDir, token string
+	brokerURL, brokerToken             string
+	log                                *logrus.Logger
+	local                              provisioner.LocalOptions // supervision intervals
+}
+
+func agentConfigFrom(c *cli.Context) (agentConfig, error) {
+	cfg := agentConfig{
+		host: c.String("host"), listen: c.String("listen"), addr: c.String("addr"),
+		dataDir: c.String("data-dir"), token: c.String("token"),
+		brokerURL: strings.TrimRight(c.String("broker"), "/"), brokerToken: c.String("broker-token"),
+		local: provisioner.LocalOptions{
+			CheckInterval:     c.Duration("check-interval"),
+			HangTimeout:       c.Duration("hang-timeout"),
+			CrashLoopRestarts: c.Int("crash-loop-restarts"),
+			CrashLoopWindow:   c.Duration("crash-loop-window"),
+		},
+	}
+	if !validHostName(cfg.host) {
+		return cfg, usagef(agentUsage, "invalid --host %q: use letters, digits, '-', '_' or '.'", cfg.host)
+	}
+	ip, _, err := net.SplitHostPort(cfg.listen)
+	if err != nil {
+		return cfg, usagef(agentUsage, "invalid --listen %q: use IP:PORT, e.g. 10.0.0.5:7481", cfg.listen)
+	}
+	if cfg.addr == "" {
+		if ip == "" || net.ParseIP(ip) == nil || net.ParseIP(ip).IsUnspecified() {
+			return cfg, usagef(agentUsage, "--listen %s names no address clients can dial: give --addr IP", cfg.listen)
+		}
+		cfg.addr = ip
+	}
+	if cfg.dataDir == "" {
+		cfg.dataDir = filepath.Join(api.DefaultDataDir(), "agents", cfg.host)
+	}
+	if cfg.brokerURL != "" && cfg.brokerToken == "" {
+		return cfg, usagef(agentUsage, "--broker needs --broker-token (or $LARDER_BROKER_TOKEN)")
+	}
+	level, err := logrus.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return cfg, usageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+	}
+	cfg.log = logrus.New()
+	cfg.log.SetOutput(c.App.ErrWriter)
+	cfg.log.SetLevel(level)
+	return cfg, nil
+}
+
+func validHostName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// runAgent serves a LocalHost until ctx ends, then stops serving and
+// supervising; the nodes keep running.
+func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("agent data dir: %w", err)
+	}
+	if cfg.token == "" {
+		path := filepath.Join(cfg.dataDir, agentTokenFile)
+		token, made, err := loadOrCreateToken(path)
+		if err != nil {
+			return err
+		}
+		cfg.token = token
+		if made {
+			fmt.Fprintf(stderr, "larder agent: generated an API token in %s\n", path)
+		} else {
+			fmt.Fprintf(stderr, "larder agent: using the API token in %s\n", path)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("agent listen: %w", err)
+	}
+	defer ln.Close()
+
+	ring := provisioner.NewEventRing(provisioner.DefaultEventRingSize)
+	opts := cfg.local
+	opts.Name, opts.Root, opts.Addr, opts.Log, opts.OnEvent = cfg.host, filepath.Join(cfg.dataDir, "nodes"), cfg.addr, cfg.log, ring.Add
+	h, err := provisioner.NewLocalHost(opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Close(cctx); err != nil {
+			cfg.log.WithError(err).Warn("closing the host")
+		}
+	}()
+
+	srv := &http.Server{
+		Handler:           provisioner.NewAgentHandler(h, ring, cfg.token, cfg.log),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	url := "http://" + advertised(ln.Addr().String(), cfg.addr)
+	eng := h.Engine()
+	fmt.Fprintf(stderr, "larder agent %s ready at %s (%s %s, nodes on %s in %s)\n",
+		cfg.host, url, eng.Name, eng.Version, cfg.addr, opts.Root)
+
+	var wg sync.WaitGroup
+	if cfg.brokerURL != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			registerAgent(ctx, cfg, url, stderr)
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("agent API: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	wg.Wait()
+	return err
+}
+
+// advertised is the address a broker dials: the listen address, with the
+// nodes' address in place of an unspecified IP.
+func advertised(listen, addr string) string {
+	ip, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if p := net.ParseIP(ip); ip == "" || p != nil && p.IsUnspecified() {
+		ip = addr
+	}
+	return net.JoinHostPort(ip, port)
+}
+
+// loadOrCreateToken reads the token at path, or writes a fresh one there
+// (0600) so the agent keeps the same token across restarts.
+func loadOrCreateToken(path string) (token string, made bool, err error) {
+	if data, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(data)); t != "" {
+			return t, false, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("agent token: %w", err)
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	token = hex.EncodeToString(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("agent token: %w", err)
+	}
+	_, err = f.WriteString(token + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("agent token: %w", err)
+	}
+	return token, true, nil
+}
+
+// agentRegistration is the body of POST BROKER/hosts.
+type agentRegistration struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+// registerAgent tells the broker where this agent is, retrying with backoff
+// (200ms doubling to 10s) until the broker accepts or ctx ends.
+func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.Writer) {
+	body, _ := json.Marshal(agentRegistration{Name: cfg.host, URL: url, Token: cfg.token})
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	log := cfg.log.WithField("broker", cfg.brokerURL)
+	delay := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := postRegistration(ctx, client, cfg.brokerURL+"/hosts", cfg.brokerToken, body)
+		if err == nil {
+			fmt.Fprintf(stderr, "larder agent: registered with the broker at %s\n", cfg.brokerURL)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.WithError(err).WithField("attempt", attempt).Warn("cannot register with the broker; retrying")
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+func postRegistration(ctx context.Context, client *http.Client, url, token string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	var e api.Error
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(msg, &e) == nil && e.Message != "" {
+		return fmt.Errorf("broker answered %d: %s", resp.StatusCode, e.Message)
+	}
+	return fmt.Errorf("broker answered %d", resp.StatusCode)
+}

@@ -1,0 +1,305 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"larder/api"
+)
+
+// haBroker starts a broker that places nodes only on agents, with fast HA loops.
+func haBroker(t *testing.T) *Broker {
+	return NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_STANDBY_GRACE=1s")
+}
+
+func haInfo(t *testing.T, b *Broker, app string) api.RedisInfo {
+	t.Helper()
+	r := b.MustLarder("redis:info", "-a", app, "--json")
+	var infos []api.RedisInfo
+	if err := json.Unmarshal([]byte(r.Stdout), &infos); err != nil || len(infos) != 1 {
+		t.Fatalf("redis:info --json: %v\n%s", err, r.Stdout)
+	}
+	return infos[0]
+}
+
+func waitInSync(t *testing.T, b *Broker, app string, check func(api.HAInfo) error) api.HAInfo {
+	t.Helper()
+	var h api.HAInfo
+	WaitFor(t, 30*time.Second, "pair in sync", func() error {
+		info := haInfo(t, b, app)
+		if info.HA == nil || !info.HA.InSync || info.HA.Rebuilding {
+			return fmt.Errorf("ha = %+v (%s)", info.HA, info.HAStatus)
+		}
+		h = *info.HA
+		if check != nil {
+			return check(h)
+		}
+		return nil
+	})
+	return h
+}
+
+func portOf(t *testing.T, rawURL string) int {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(u.Port())
+	return p
+}
+
+// writer does SETs with sequence numbers through the app's REDIS_URL,
+// re-reading the URL after an error (as an app restarted on a config change
+// would), and records every acknowledged write and the longest gap between
+// two acknowledgements.
+type writer struct {
+	b      *Broker
+	app    string
+	mu     sync.Mutex
+	acked  []int
+	maxGap time.Duration
+	errs   int
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func startWriter(b *Broker, app string) *writer {
+	w := &writer{b: b, app: app, stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *writer) client() *redis.Client {
+	vars, err := w.b.Client().ConfigVars(context.Background(), w.app)
+	if err != nil {
+		return nil
+	}
+	opt, err := redis.ParseURL(vars["REDIS_URL"])
+	if err != nil {
+		return nil
+	}
+	opt.MaxRetries, opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = -1, 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	return redis.NewClient(opt)
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	ctx := context.Background()
+	c := w.client()
+	last := time.Now()
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		select {
+		case <-w.stop:
+			if c != nil {
+				c.Close()
+			}
+			return
+		default:
+		}
+		if c == nil {
+			c = w.client()
+			continue
+		}
+		if err := c.Set(ctx, fmt.Sprintf("seq:%d", i), i, 0).Err(); err != nil {
+			w.mu.Lock()
+			w.errs++
+			w.mu.Unlock()
+			c.Close()
+			c = w.client()
+			continue
+		}
+		now := time.Now()
+		w.mu.Lock()
+		w.acked = append(w.acked, i)
+		if gap := now.Sub(last); gap > w.maxGap {
+			w.maxGap = gap
+		}
+		w.mu.Unlock()
+		last = now
+	}
+}
+
+func (w *writer) Stop() {
+	close(w.stop)
+	<-w.done
+}
+
+// missing counts acknowledged writes absent from the add-on now.
+func (w *writer) missing(t *testing.T) int {
+	c := w.client()
+	defer c.Close()
+	ctx := context.Background()
+	n := 0
+	for _, i := range w.acked {
+		if v, err := c.Get(ctx, fmt.Sprintf("seq:%d", i)).Result(); err != nil || v != strconv.Itoa(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHAPair covers issue 4 end to end on three agents: the pair is placed on
+// two hosts and in sync; a killed or hung primary is restarted in place with
+// no failover; a planned switchover under a steady writer loses nothing; a
+// broker restart re-adopts everything; a lost standby host gets a new standby
+// on the third host, and the old one is removed when its host returns.
+func TestHAPair(t *testing.T) {
+	b := haBroker(t)
+	ctx := context.Background()
+	agents := map[string]*Agent{}
+	for _, name := range []string{"h1", "h2"} {
+		agents[name] = b.StartAgent(name)
+	}
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	ha := waitInSync(t, b, "web", nil)
+	if ha.PrimaryHost == ha.StandbyHost || ha.SharesHost {
+		t.Fatalf("pair shares host %s; want two hosts", ha.PrimaryHost)
+	}
+	url0 := configVars(t, b, "web")["REDIS_URL"]
+	c := redisClient(t, url0)
+	for i := 0; i < 100; i++ {
+		if err := c.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("write k%d: %v", i, err)
+		}
+	}
+
+	t.Run("kill -9 primary restarts in place", func(t *testing.T) {
+		pid, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+		if !ok {
+			t.Fatal("no primary pid")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		WaitFor(t, 20*time.Second, "primary back", func() error {
+			np, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+			if !ok || np == pid || !processAlive(np) {
+				return fmt.Errorf("pid %d", np)
+			}
+			return c.Ping(ctx).Err()
+		})
+		if n, _ := c.DBSize(ctx).Result(); n != 100 {
+			t.Errorf("keys after restart in place = %d, want 100", n)
+		}
+		if got := configVars(t, b, "web")["REDIS_URL"]; got != url0 {
+			t.Errorf("REDIS_URL changed: a crash must not fail over")
+		}
+		waitInSync(t, b, "web", nil)
+	})
+
+	t.Run("SIGSTOP past the hang limit restarts in place", func(t *testing.T) {
+		pid, _, _ := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+		syscall.Kill(pid, syscall.SIGSTOP)
+		WaitFor(t, 20*time.Second, "hung primary replaced", func() error {
+			np, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+			if !ok || np == pid || !processAlive(np) {
+				return fmt.Errorf("pid %d", np)
+			}
+			return c.Ping(ctx).Err()
+		})
+		if n, _ := c.DBSize(ctx).Result(); n != 100 {
+			t.Errorf("keys after hang restart = %d, want 100", n)
+		}
+		waitInSync(t, b, "web", nil)
+	})
+
+	t.Run("planned switchover loses no acknowledged write", func(t *testing.T) {
+		w := startWriter(b, "web")
+		WaitFor(t, 5*time.Second, "writer running", func() error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if len(w.acked) < 100 {
+				return fmt.Errorf("%d acked", len(w.acked))
+			}
+			return nil
+		})
+		b.MustLarder("redis:failover", "-a", "web")
+		after := waitInSync(t, b, "web", func(h api.HAInfo) error {
+			if h.PrimaryHost != ha.StandbyHost {
+				return fmt.Errorf("primary still on %s", h.PrimaryHost)
+			}
+			return nil
+		})
+		w.mu.Lock()
+		n := len(w.acked)
+		w.mu.Unlock()
+		WaitFor(t, 10*time.Second, "writes on the new primary", func() error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if len(w.acked) < n+100 {
+				return fmt.Errorf("%d acked", len(w.acked))
+			}
+			return nil
+		})
+		w.Stop()
+		if m := w.missing(t); m != 0 {
+			t.Errorf("%d of %d acknowledged writes lost in the switchover", m, len(w.acked))
+		}
+		t.Logf("switchover: %d writes acknowledged, longest gap between acknowledgements %v", len(w.acked), w.maxGap)
+		if after.Epoch <= ha.Epoch {
+			t.Errorf("epoch %d after switchover, want > %d", after.Epoch, ha.Epoch)
+		}
+		ha = after
+	})
+
+	t.Run("broker restart re-adopts the pair", func(t *testing.T) {
+		b.Stop()
+		b.Start()
+		waitInSync(t, b, "web", nil)
+		c2 := redisClient(t, configVars(t, b, "web")["REDIS_URL"])
+		if v, err := c2.Get(ctx, "k42").Result(); err != nil || v != "42" {
+			t.Errorf("k42 after broker restart = %q, %v", v, err)
+		}
+	})
+
+	t.Run("lost standby host gets a new standby elsewhere", func(t *testing.T) {
+		agents["h3"] = b.StartAgent("h3")
+		lost := agents[ha.StandbyHost]
+		lost.Kill()
+		url1 := configVars(t, b, "web")["REDIS_URL"]
+		c1 := redisClient(t, url1)
+		if err := c1.Set(ctx, "during", "yes", 0).Err(); err != nil {
+			t.Errorf("add-on not writable while its standby's host is gone: %v", err)
+		}
+		rebuilt := waitInSync(t, b, "web", func(h api.HAInfo) error {
+			if h.StandbyHost != "h3" {
+				return fmt.Errorf("standby on %s", h.StandbyHost)
+			}
+			return nil
+		})
+		if rebuilt.PrimaryHost != ha.PrimaryHost {
+			t.Errorf("primary moved from %s to %s; only the standby should change", ha.PrimaryHost, rebuilt.PrimaryHost)
+		}
+		if v, err := c1.Get(ctx, "during").Result(); err != nil || v != "yes" {
+			t.Errorf("during = %q, %v", v, err)
+		}
+		// The old standby still runs on the lost host; when it returns, larder removes it.
+		lost.Start()
+		WaitFor(t, 20*time.Second, "orphan standby removed from the returning host", func() error {
+			st, err := b.Client().Hosts(ctx)
+			if err != nil {
+				return err
+			}
+			for _, h := range st {
+				if h.Name == lost.Name && h.Nodes == 0 {
+					files, _ := filepath.Glob(filepath.Join(lost.Dir, "nodes", "*"))
+					if len(files) == 0 {
+						return nil
+					}
+					return fmt.Errorf("node dirs left: %v", files)
+				}
+			}
+			return fmt.Errorf("hosts %+v", st)
+		})
+	})
+}

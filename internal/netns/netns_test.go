@@ -1,0 +1,152 @@
+package netns
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a tiny TCP server or client run inside a
+// namespace: NETNS_TEST_LISTEN=ADDR accepts and answers "ok", NETNS_TEST_DIAL=ADDR
+// connects and prints what it read.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("NETNS_TEST_LISTEN"); addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("listening")
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			fmt.Fprintln(c, "ok")
+			c.Close()
+		}
+	}
+	if addr := os.Getenv("NETNS_TEST_DIAL"); addr != "" {
+		got, err := dial(addr)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println(got)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func dial(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// serve runs the listener inside ns and waits until it listens.
+func serve(t *testing.T, ns *NS, addr string) {
+	t.Helper()
+	cmd := ns.Exec(os.Args[0])
+	cmd.Env = append(os.Environ(), "NETNS_TEST_LISTEN="+addr)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "listening\n" {
+		t.Fatalf("listener in %s said %q, %v", ns.Name, line, err)
+	}
+}
+
+func TestNamespacesCutAndHeal(t *testing.T) {
+	RequireRoot(t)
+	// What must be gone once the namespaces' cleanups ran; this cleanup,
+	// registered first, runs after them.
+	var left []string
+	t.Cleanup(func() {
+		for _, cmd := range [][]string{{"netns", "list"}, {"-o", "link", "show"}, {"route", "show", "table", "main"}} {
+			out, _ := exec.Command("ip", cmd...).Output()
+			for _, s := range left {
+				if strings.Contains(string(out), s) {
+					t.Errorf("%q left behind:\n%s", s, out)
+				}
+			}
+		}
+	})
+	a := New(t, "a", "198.18.3.2", "198.18.3.1")
+	b := New(t, "b", "198.18.3.3", "198.18.3.1")
+	mu.Lock()
+	route := fmt.Sprintf("blackhole %s metric %d", Range, routeMetric)
+	left = append(left, a.Name, b.Name, a.rootIface, b.rootIface, a.br.name, route)
+	mu.Unlock()
+	if out, _ := exec.Command("ip", "route", "show", "table", "main").Output(); !strings.Contains(string(out), route) {
+		t.Errorf("no %q while namespaces exist:\n%s", route, out)
+	}
+	serve(t, a, "198.18.3.2:7000")
+
+	if got, err := dial("198.18.3.2:7000"); err != nil || got != "ok" {
+		t.Fatalf("root → a = %q, %v; want ok", got, err)
+	}
+	fromB := func() (string, error) {
+		cmd := b.Exec(os.Args[0])
+		cmd.Env = append(os.Environ(), "NETNS_TEST_DIAL=198.18.3.2:7000")
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	if got, err := fromB(); err != nil || got != "ok" {
+		t.Fatalf("b → a = %q, %v; want ok", got, err)
+	}
+
+	a.Cut()
+	if got, err := dial("198.18.3.2:7000"); err == nil || !isTimeout(err) {
+		t.Errorf("root → a while cut = %q, %v; want a timeout", got, err)
+	}
+	if got, err := fromB(); err == nil {
+		t.Errorf("b → a while cut = %q, want an error", got)
+	}
+
+	a.Heal()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		var got string
+		if got, err = dial("198.18.3.2:7000"); err == nil && got == "ok" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // then look again
+	}
+	if err != nil {
+		t.Errorf("root → a after heal: %v", err)
+	}
+}
+
+func TestNewRefusesAddressesOutsideTheRange(t *testing.T) {
+	for _, addr := range []string{"192.0.2.5", "10.0.0.1", "198.20.0.1", "198.18.0.1/8", "x"} {
+		if _, err := parseAddr(addr); err == nil {
+			t.Errorf("parseAddr(%q) = nil error, want it refused", addr)
+		}
+	}
+	for _, addr := range []string{"198.18.0.2", "198.19.255.2/24", "198.18.4.2/30"} {
+		if _, err := parseAddr(addr); err != nil {
+			t.Errorf("parseAddr(%q) = %v, want it accepted", addr, err)
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

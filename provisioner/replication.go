@@ -1,0 +1,289 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"larder/fault"
+)
+
+// Target is a node reached as larder's admin user, wherever its host is.
+// Replication commands go straight to the nodes, not through their hosts.
+type Target struct {
+	Endpoint
+	Admin User
+	Name  string // for messages
+}
+
+func (t Target) client() *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr: t.Endpoint.String(), Username: t.Admin.Name, Password: t.Admin.Password,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		PoolSize: 1, MaxRetries: -1, DisableIdentity: true,
+	})
+}
+
+// ReplInfo is a node's replication state, from INFO replication.
+type ReplInfo struct {
+	Role          string // "master" or "slave"
+	Offset        int64  // master_repl_offset (primary) or slave_repl_offset (replica)
+	FailoverState string // master_failover_state
+
+	// On a primary: its replicas.
+	Replicas []ReplicaInfo
+
+	// On a replica.
+	MasterHost       string
+	MasterPort       int
+	LinkUp           bool
+	LastIOSecondsAgo int
+	SyncInProgress   bool
+}
+
+// ReplicaInfo is one replica as its primary sees it.
+type ReplicaInfo struct {
+	Endpoint
+	State      string // online, wait_bgsave, send_bulk
+	Offset     int64
+	LagSeconds int
+}
+
+// Replication reads a node's replication state.
+func Replication(ctx context.Context, t Target) (ReplInfo, error) {
+	c := t.client()
+	defer c.Close()
+	text, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return ReplInfo{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("node %s does not answer", t.Name))
+	}
+	return parseReplInfo(text), nil
+}
+
+func parseReplInfo(text string) ReplInfo {
+	var r ReplInfo
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "role":
+			r.Role = v
+		case k == "master_repl_offset" && r.Role == "master", k == "slave_repl_offset":
+			r.Offset, _ = strconv.ParseInt(v, 10, 64)
+		case k == "master_failover_state":
+			r.FailoverState = v
+		case k == "master_host":
+			r.MasterHost = v
+		case k == "master_port":
+			r.MasterPort, _ = strconv.Atoi(v)
+		case k == "master_link_status":
+			r.LinkUp = v == "up"
+		case k == "master_last_io_seconds_ago":
+			r.LastIOSecondsAgo, _ = strconv.Atoi(v)
+		case k == "master_sync_in_progress":
+			r.SyncInProgress = v == "1"
+		case strings.HasPrefix(k, "slave") && strings.Contains(v, "ip="):
+			var ri ReplicaInfo
+			for _, f := range strings.Split(v, ",") {
+				fk, fv, _ := strings.Cut(f, "=")
+				switch fk {
+				case "ip":
+					ri.Addr = fv
+				case "port":
+					ri.Port, _ = strconv.Atoi(fv)
+				case "state":
+					ri.State = fv
+				case "offset":
+					ri.Offset, _ = strconv.ParseInt(fv, 10, 64)
+				case "lag":
+					ri.LagSeconds, _ = strconv.Atoi(fv)
+				}
+			}
+			r.Replicas = append(r.Replicas, ri)
+		}
+	}
+	return r
+}
+
+// InSync reports whether r is a replica of primary with its link up and no
+// sync running.
+func (r ReplInfo) InSync(primary Endpoint) bool {
+	return r.Role == "slave" && r.LinkUp && !r.SyncInProgress &&
+		r.MasterHost == primary.Addr && r.MasterPort == primary.Port
+}
+
+// WaitInSync polls standby until it is an in-sync replica of primary or ctx
+// ends. The poll starts fast: an empty pair syncs in milliseconds.
+func WaitInSync(ctx context.Context, standby Target, primary Endpoint) error {
+	delay := 2 * time.Millisecond
+	var last ReplInfo
+	var lastErr error
+	for {
+		last, lastErr = Replication(ctx, standby)
+		if lastErr == nil && last.InSync(primary) {
+			return nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if lastErr != nil {
+				return fault.Wrap(fault.Unavailable, lastErr, fmt.Sprintf("standby %s did not sync with %s", standby.Name, primary))
+			}
+			return fault.E(fault.Unavailable, "standby %s did not sync with %s (role %s, link up %v, syncing %v)",
+				standby.Name, primary, last.Role, last.LinkUp, last.SyncInProgress)
+		case <-t.C:
+		}
+		if delay < 100*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// Promote makes a replica a primary (REPLICAOF NO ONE). Callers fence the old
+// primary first.
+func Promote(ctx context.Context, t Target) error {
+	c := t.client()
+	defer c.Close()
+	if err := c.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("promote %s", t.Name))
+	}
+	return nil
+}
+
+// Follow makes t a replica of primary, authenticating as repl.
+func Follow(ctx context.Context, t Target, primary Endpoint, repl User) error {
+	c := t.client()
+	defer c.Close()
+	err := c.ConfigSet(ctx, "masteruser", repl.Name).Err()
+	if err == nil {
+		err = c.ConfigSet(ctx, "masterauth", repl.Password).Err()
+	}
+	if err == nil {
+		err = c.Do(ctx, "REPLICAOF", primary.Addr, strconv.Itoa(primary.Port)).Err()
+	}
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("make %s a replica of %s", t.Name, primary))
+	}
+	return nil
+}
+
+// Switchover swaps a pair's roles with no acknowledged write lost, the way
+// the engine's FAILOVER does it: pause writes on the primary, wait until the
+// replica has applied every byte of the stream, promote the replica, make the
+// old primary its replica, resume. FAILOVER waits for the replica to
+// *acknowledge* the offset, which it does from a once-a-second timer (and the
+// primary sends no GETACK while writes are paused), so its pause is 0–1000 ms
+// depending on timer phase; reading the replica's applied offset directly
+// gives the same guarantee in milliseconds. It returns how long writes were
+// paused. If the replica does not catch up within timeout, nothing changes.
+func Switchover(ctx context.Context, primary, to Target, timeout time.Duration) (time.Duration, error) {
+	octx, cancel := context.WithTimeout(ctx, timeout)
+	err := WaitOnline(octx, primary, to.Endpoint)
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	pc, tc := primary.client(), to.client()
+	defer pc.Close()
+	defer tc.Close()
+	// The pause outlives a crash of larder's own connection by at most this
+	// long; demotion follows within milliseconds in the normal case.
+	guard := timeout + 10*time.Second
+	began := time.Now()
+	if err := pc.Do(ctx, "CLIENT", "PAUSE", strconv.FormatInt(guard.Milliseconds(), 10), "WRITE").Err(); err != nil {
+		return 0, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("pause writes on %s: %v", primary.Name, err))
+	}
+	unpause := func() { pc.Do(context.WithoutCancel(ctx), "CLIENT", "UNPAUSE") }
+	// Writes (and expiry and eviction) are paused: the primary's offset is final.
+	pr, err := Replication(ctx, primary)
+	if err != nil {
+		unpause()
+		return 0, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := time.Millisecond
+	for {
+		tr, err := Replication(cctx, to)
+		if err == nil && tr.Role == "slave" && tr.Offset >= pr.Offset {
+			break
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-cctx.Done():
+			t.Stop()
+			unpause()
+			return 0, fault.E(fault.Conflict, "switchover from %s to %s abandoned: the standby did not catch up within %v; nothing changed", primary.Name, to.Name, timeout)
+		case <-t.C:
+		}
+		if delay < 10*time.Millisecond {
+			delay *= 2
+		}
+	}
+	if err := tc.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+		unpause()
+		return 0, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("promote %s: %v; nothing changed", to.Name, err))
+	}
+	// From here the old primary must not take writes again: it stays paused
+	// until it follows the new primary.
+	var derr error
+	for try := 0; try < 20; try++ {
+		if derr = pc.Do(ctx, "REPLICAOF", to.Addr, strconv.Itoa(to.Port)).Err(); derr == nil {
+			break
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	if derr != nil {
+		return time.Since(began), fault.Wrap(fault.Unavailable, derr, fmt.Sprintf("%s is primary now, but %s could not be demoted (its writes stay paused for %v)", to.Name, primary.Name, guard))
+	}
+	unpause()
+	return time.Since(began), nil
+}
+
+// DisconnectClients closes every normal client connection of a node, e.g. of
+// a demoted primary once the new one is recorded, so apps reconnect and read
+// the new URL.
+func DisconnectClients(ctx context.Context, t Target) error {
+	c := t.client()
+	defer c.Close()
+	if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "close clients of "+t.Name)
+	}
+	return nil
+}
+
+// WaitOnline waits until primary reports the replica at e online (ctx bounds it).
+func WaitOnline(ctx context.Context, primary Target, e Endpoint) error {
+	delay := 2 * time.Millisecond
+	for {
+		r, err := Replication(ctx, primary)
+		if err == nil {
+			for _, ri := range r.Replicas {
+				if ri.Endpoint == e && ri.State == "online" {
+					return nil
+				}
+			}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fault.E(fault.Conflict, "%s does not see its replica %s online", primary.Name, e)
+		case <-t.C:
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}

@@ -1,0 +1,24 @@
+package store
+
+import "context"
+
+// UpsertHost records an agent (registration is idempotent: a restarted agent
+// registers again with its new URL or token).
+func (q Q) UpsertHost(ctx context.Context, h *Host) error {
+	h.CreatedAt, h.UpdatedAt = q.now(), q.now()
+	_, err := q.exec(ctx, `INSERT INTO hosts (name, url, token, draining, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, token = excluded.token, updated_at = excluded.updated_at`,
+		h.Name, h.URL, h.Token, h.CreatedAt, h.UpdatedAt)
+	return err
+}
+
+// Hosts lists the registered agents.
+func (q Q) Hosts(ctx context.Context) ([]Host, error) {
+	var out []Host
+	return out, q.sel(ctx, &out, `SELECT * FROM hosts ORDER BY name`)
+}
+
+// SetHostDraining marks a host so no new node is placed on it.
+func (q Q) SetHostDraining(ctx context.Context, name string, draining bool) error {
+	return q.execOne(ctx, "host", `UPDATE hosts SET draining = ?, updated_at = ? WHERE name = ?`, draining, q.now(), name)
+}
