@@ -32,7 +32,7 @@ type Config struct {
 	NoLocalNodes bool
 	// NewRemoteHost connects to a registered agent; nil means agents cannot
 	// register.
-	NewRemoteHost func(name, url, token string, onEvent func(provisioner.Event)) (provisioner.Host, error)
+	NewRemoteHost func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error)
 	// ReconcileInterval is how often HA pairs are checked and standbys
 	// rebuilt; default 1s.
 	ReconcileInterval time.Duration

@@ -167,7 +167,7 @@ func (b *Broker) drainingHosts(ctx context.Context, q store.Q) (map[string]bool,
 
 // connectHost builds the client of a registered agent and adds it to the set.
 func (b *Broker) connectHost(h store.Host) error {
-	rh, err := b.cfg.NewRemoteHost(h.Name, h.URL, h.Token, b.OnNodeEvent)
+	rh, err := b.cfg.NewRemoteHost(h, b.OnNodeEvent)
 	if err != nil {
 		return err
 	}
@@ -200,6 +200,9 @@ func (b *Broker) registerHost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := store.Host{Name: req.Name, URL: req.URL, Token: req.Token}
+	if prev, err := b.store.HostByName(ctx, req.Name); err == nil {
+		h.EventBoot, h.EventSeq = prev.EventBoot, prev.EventSeq // carry on where the broker was
+	}
 	if err := b.store.UpsertHost(ctx, &h); err != nil {
 		b.writeError(w, r, err)
 		return

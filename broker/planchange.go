@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -95,17 +96,109 @@ func (b *Broker) planChangeStep(addonID, plan string) step {
 		}
 		next := a
 		next.Plan = plan
-		progress("applying " + plan + " to the running node")
+		to, err := b.planOf(next)
+		if err != nil {
+			return err
+		}
+		progress("applying " + plan + " to the running nodes")
 		if err := b.reconfigure(ctx, a, next); err != nil {
 			return err
 		}
-		return b.store.InTx(ctx, func(tx *store.Tx) error {
-			if err := tx.SetAddonPlan(ctx, a.ID, plan); err != nil {
+		if err := b.store.SetAddonPlan(ctx, a.ID, plan); err != nil {
+			return err
+		}
+		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		_, standby, paired := pair(nodes)
+		switch {
+		case to.HA && !paired:
+			progress("adding a standby")
+			if _, err := b.addStandby(ctx, next, progress); err != nil {
 				return err
 			}
-			return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.done", fmt.Sprintf("now on %s:%s, applied live", a.Service, plan))
-		})
+		case !to.HA && paired:
+			progress("removing the standby")
+			if err := b.removeStandby(ctx, next, standby); err != nil {
+				return err
+			}
+		}
+		return b.store.AddEvent(ctx, a.ID, a.Name, "plan_change.done", fmt.Sprintf("now on %s:%s, applied live", a.Service, plan))
 	}
+}
+
+// addStandby gives a single-node add-on a standby on another host than the
+// primary's and those in avoid (when there is one), waits until it is in sync,
+// and rewrites the primary's files so it knows its standby. It returns the new
+// standby.
+func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(string), avoid ...string) (store.Node, error) {
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return store.Node{}, err
+	}
+	primary, ok := primaryNode(nodes)
+	if !ok {
+		return store.Node{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
+	}
+	hosts, err := b.placeHosts(ctx, b.store.Q, 8)
+	if err != nil {
+		return store.Node{}, err
+	}
+	pick := hosts[0]
+	for _, h := range hosts {
+		if h != primary.Host && !slices.Contains(avoid, h) {
+			pick = h
+			break
+		}
+	}
+	var nn store.Node
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		nn, err = b.claimNode(ctx, tx, a, store.RoleStandby, pick)
+		return err
+	})
+	if err != nil {
+		return store.Node{}, err
+	}
+	progress("starting the new standby on " + pick)
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		return store.Node{}, err
+	}
+	for i, n := range nodes {
+		if n.ID != nn.ID {
+			continue
+		}
+		pn, err := b.hostFor(n).Start(ctx, specs[i])
+		if err != nil {
+			b.store.DeleteNode(context.WithoutCancel(ctx), nn.ID)
+			return store.Node{}, fault.Wrap(fault.Unavailable, err, "start the new standby of "+a.Name)
+		}
+		if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+			return store.Node{}, err
+		}
+	}
+	if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
+		return store.Node{}, err
+	}
+	b.rewriteNodeFiles(ctx, a)
+	return nn, nil
+}
+
+// removeStandby stops and deletes a pair's standby; the primary carries on.
+func (b *Broker) removeStandby(ctx context.Context, a store.Addon, standby store.Node) error {
+	specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{standby})
+	if err != nil {
+		return err
+	}
+	if err := b.hostFor(standby).Remove(ctx, specs[0]); err != nil && b.hosts.isUp(standby.Host) {
+		return fault.Wrap(fault.Unavailable, err, "remove the standby of "+a.Name)
+	}
+	if err := b.store.DeleteNode(ctx, standby.ID); err != nil {
+		return err
+	}
+	b.rewriteNodeFiles(ctx, a)
+	return nil
 }
 
 // humanBytes renders a size for messages: 25.0 MB.

@@ -80,6 +80,14 @@ func (r *reconciler) tick() {
 		if r.b.hosts.setUp(h.Name(), up) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
 		}
+		if rh, ok := h.(interface {
+			Cursor() provisioner.EventCursor
+		}); ok {
+			cur := rh.Cursor()
+			if err := r.b.store.SetHostCursor(ctx, h.Name(), cur.Boot, int64(cur.Seq)); err != nil {
+				r.log.WithError(err).Warn("record event cursor")
+			}
+		}
 	}
 	nodes, err := r.b.store.AllNodes(ctx)
 	if err != nil {
@@ -232,74 +240,22 @@ func (b *Broker) rebuildStandby(ctx context.Context, addonID string, old store.N
 	if err != nil {
 		return err
 	}
-	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	// The old standby leaves the store first: a pair has one standby at a time,
+	// and its node is an orphan for the reconciler once its host returns.
+	if err := b.store.DeleteNode(ctx, old.ID); err != nil {
+		return err
+	}
+	nn, err := b.addStandby(ctx, a, progress, old.Host)
 	if err != nil {
 		return err
-	}
-	primary, _, ok := pair(nodes)
-	if !ok {
-		return fmt.Errorf("%s has no primary and standby pair", a.Name)
-	}
-	hosts, err := b.placeHosts(ctx, b.store.Q, 8)
-	if err != nil {
-		return err
-	}
-	pick := hosts[0]
-	for _, h := range hosts {
-		if h != primary.Host && h != old.Host {
-			pick = h
-			break
-		}
-	}
-	var nn store.Node
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		// The old standby leaves the store first, so the new one takes its
-		// role: the pair has one standby at a time.
-		if err := tx.DeleteNode(ctx, old.ID); err != nil {
-			return err
-		}
-		nn, err = b.claimNode(ctx, tx, a, store.RoleStandby, pick)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	progress("starting the new standby on " + pick)
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
-	if err != nil {
-		return err
-	}
-	for i, n := range nodes {
-		if n.ID != nn.ID {
-			continue
-		}
-		pn, err := b.hostFor(n).Start(ctx, specs[i])
-		if err != nil {
-			return err
-		}
-		if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
-			return err
-		}
-	}
-	if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
-		return err
-	}
-	// The primary's files now name the new standby as its fallback.
-	for i, n := range nodes {
-		if n.Role == store.RolePrimary {
-			if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
-				b.log.WithError(err).WithField("node", n.Name).Warn("rewrite primary's files")
-			}
-		}
 	}
 	if b.hosts.isUp(old.Host) {
-		oldSpecs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{old})
-		if err == nil {
+		if oldSpecs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{old}); err == nil {
 			if err := b.hostFor(old).Remove(ctx, oldSpecs[0]); err != nil {
 				b.log.WithError(err).WithField("node", old.Name).Warn("remove old standby")
 			}
 		}
 	}
 	return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt",
-		fmt.Sprintf("new standby %s on %s in sync with the primary on %s", nn.Name, pick, primary.Host))
+		fmt.Sprintf("new standby %s on %s in sync with the primary", nn.Name, nn.Host))
 }

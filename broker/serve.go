@@ -103,9 +103,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return err
 	}
-	remote := func(name, url, token string, onEvent func(provisioner.Event)) (provisioner.Host, error) {
-		return provisioner.NewRemoteHost(provisioner.RemoteOptions{Name: name, URL: url, Token: token, OnEvent: onEvent,
-			Log: log.WithFields(logrus.Fields{"component": "host", "host": name})})
+	remote := func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error) {
+		return provisioner.NewRemoteHost(provisioner.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
+			Since: provisioner.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
+			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace, OSB: cfg.OSB}, st, host)

@@ -179,6 +179,14 @@ func (b *Broker) onRejoined(ctx context.Context, a store.Addon, n store.Node) er
 	if !ok || primary.ID != n.ID {
 		return nil
 	}
+	// Events can be delivered again (an agent replays its ring to a restarted
+	// broker): act only if the nodes really are the other way round now.
+	nr, err1 := provisioner.Replication(ctx, target(a, primary))
+	sr, err2 := provisioner.Replication(ctx, target(a, standby))
+	if err1 != nil || err2 != nil || nr.Role != "slave" || sr.Role != "master" {
+		b.log.WithField("addon", a.Name).Info("ignoring a stale rejoin report: the recorded roles match the nodes")
+		return nil
+	}
 	return b.recordRoleSwap(ctx, a, standby, primary, "failover.rejoin",
 		fmt.Sprintf("%s came back without its data, so %s (standby, with the data) took over and %s rejoined as its replica", primary.Name, standby.Name, primary.Name))
 }

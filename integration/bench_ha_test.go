@@ -102,7 +102,7 @@ func BenchmarkSwitchover(b *testing.B) {
 	}
 }
 
-func waitAcked(b *testing.B, w *writer, more int) {
+func waitAcked(b testing.TB, w *writer, more int) {
 	w.mu.Lock()
 	n := len(w.acked)
 	w.mu.Unlock()

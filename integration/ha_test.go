@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -211,6 +212,40 @@ func TestHAPair(t *testing.T) {
 			t.Errorf("keys after hang restart = %d, want 100", n)
 		}
 		waitInSync(t, b, "web", nil)
+	})
+
+	t.Run("primary back without its data: the standby takes over", func(t *testing.T) {
+		pid, dir, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+		if !ok {
+			t.Fatal("no primary pid")
+		}
+		// Lose the primary's data, then its process: restarted in place it
+		// would be an empty primary; larder must not let that happen.
+		if err := os.RemoveAll(filepath.Join(dir, "appendonlydir")); err != nil {
+			t.Fatal(err)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		after := waitInSync(t, b, "web", func(h api.HAInfo) error {
+			if h.PrimaryHost != ha.StandbyHost {
+				return fmt.Errorf("primary still on %s", h.PrimaryHost)
+			}
+			return nil
+		})
+		url1 := configVars(t, b, "web")["REDIS_URL"]
+		if url1 == url0 {
+			t.Fatalf("REDIS_URL still points at the node that lost its data")
+		}
+		c1 := redisClient(t, url1)
+		if n, err := c1.DBSize(ctx).Result(); err != nil || n != 100 {
+			t.Errorf("keys on the new primary = %d, %v; want 100", n, err)
+		}
+		if n, err := c.DBSize(ctx).Result(); err != nil || n != 100 {
+			t.Errorf("the rejoined node holds %d keys (%v); want 100, synced from the new primary", n, err)
+		}
+		if after.Epoch <= ha.Epoch {
+			t.Errorf("epoch not bumped: %d → %d", ha.Epoch, after.Epoch)
+		}
+		url0, c, ha = url1, c1, after
 	})
 
 	t.Run("planned switchover loses no acknowledged write", func(t *testing.T) {

@@ -22,3 +22,16 @@ func (q Q) Hosts(ctx context.Context) ([]Host, error) {
 func (q Q) SetHostDraining(ctx context.Context, name string, draining bool) error {
 	return q.execOne(ctx, "host", `UPDATE hosts SET draining = ?, updated_at = ? WHERE name = ?`, draining, q.now(), name)
 }
+
+// SetHostCursor records how far the broker has read a host's events.
+func (q Q) SetHostCursor(ctx context.Context, name, boot string, seq int64) error {
+	_, err := q.exec(ctx, `UPDATE hosts SET event_boot = ?, event_seq = ? WHERE name = ?`, boot, seq, name)
+	return err
+}
+
+// HostByName returns one registered host.
+func (q Q) HostByName(ctx context.Context, name string) (Host, error) {
+	var h Host
+	err := q.get(ctx, &h, `SELECT * FROM hosts WHERE name = ?`, name)
+	return h, notFound(err, "no host named %s", name)
+}

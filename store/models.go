@@ -41,6 +41,8 @@ type Host struct {
 	Draining  bool      `db:"draining"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
+	EventBoot string    `db:"event_boot"` // the agent's event stream, as far as the broker has read it
+	EventSeq  int64     `db:"event_seq"`
 }
 
 // Attachment names an add-on on an app.
