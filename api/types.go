@@ -152,6 +152,10 @@ type RedisInfo struct {
 	Live             bool      `json:"live"`                 // false when the node could not be read
 	LiveError        string    `json:"live_error,omitempty"` // why, when it could not
 	HA               *HAInfo   `json:"ha,omitempty"`         // HA plans only
+
+	// Where the data comes from: a fork's source and progress, a follower's leader and link.
+	Fork   *ForkInfo   `json:"fork,omitempty"`
+	Follow *FollowInfo `json:"follow,omitempty"`
 }
 
 // HAInfo is the state of an HA add-on's pair.

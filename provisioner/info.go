@@ -32,7 +32,33 @@ func (h *LocalHost) Info(ctx context.Context, spec NodeSpec) (NodeInfo, error) {
 	if n, err := strconv.Atoi(cfg["maxclients"]); err == nil {
 		info.MaxClients = max(n-ReservedClients, 0)
 	}
+	// Count the app's connections only, not larder's own (this one included)
+	// or the standby's replication link.
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		return NodeInfo{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("info node %s: node does not answer", spec.Name))
+	}
+	info.ConnectedClients = countAppClients(list, spec.Admin.Name, spec.Repl.Name)
 	return info, nil
+}
+
+// countAppClients counts the CLIENT LIST lines of normal clients that are not
+// logged in as one of larder's own users.
+func countAppClients(list string, own ...string) int {
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		if strings.TrimSpace(line) == "" || strings.Contains(line, " flags=S") || strings.Contains(line, " flags=M") {
+			continue
+		}
+		mine := false
+		for _, u := range own {
+			mine = mine || (u != "" && strings.Contains(line, " user="+u+" "))
+		}
+		if !mine {
+			n++
+		}
+	}
+	return n
 }
 
 // adminClient is a go-redis client of one node as the admin user, with short

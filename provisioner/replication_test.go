@@ -35,3 +35,12 @@ func TestParseReplInfo(t *testing.T) {
 		t.Errorf("a syncing replica reported in sync")
 	}
 }
+
+func TestCountAppClients(t *testing.T) {
+	list := "id=3 addr=127.0.0.1:5 laddr=127.0.0.1:6 fd=8 name= age=0 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=26 qbuf-free=20448 argv-mem=10 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22298 events=r cmd=client|list user=larder-admin redir=-1 resp=2\n" +
+		"id=4 addr=127.0.0.1:7 laddr=127.0.0.1:6 fd=9 name= age=9 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1 events=r cmd=get user=default redir=-1 resp=2\n" +
+		"id=5 addr=127.0.0.1:8 laddr=127.0.0.1:6 fd=10 name= age=9 idle=0 flags=S db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1 events=r cmd=replconf user=larder-repl redir=-1 resp=2\n"
+	if got, want := countAppClients(list, "larder-admin", "larder-repl"), 1; got != want {
+		t.Errorf("countAppClients = %d, want %d", got, want)
+	}
+}
