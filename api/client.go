@@ -328,3 +328,20 @@ func (c *Client) Failover(ctx context.Context, app, ref string) (AddonResult, er
 	var out AddonResult
 	return out, c.Do(ctx, http.MethodPost, redisPath(app, ref, "/failover"), struct{}{}, &out)
 }
+
+// MonitorTargets lists the nodes HA observers probe.
+func (c *Client) MonitorTargets(ctx context.Context) ([]MonitorTarget, error) {
+	var out []MonitorTarget
+	return out, c.Do(ctx, http.MethodGet, "/monitor/targets", nil, &out)
+}
+
+// ReportObservations sends one probe round to the broker.
+func (c *Client) ReportObservations(ctx context.Context, r MonitorReport) error {
+	return c.Do(ctx, http.MethodPost, "/monitor/observations", r, nil)
+}
+
+// Monitors lists the observer locations and what each sees.
+func (c *Client) Monitors(ctx context.Context) ([]MonitorLocation, error) {
+	var out []MonitorLocation
+	return out, c.Do(ctx, http.MethodGet, "/monitors", nil, &out)
+}

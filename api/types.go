@@ -263,3 +263,39 @@ type DrainResult struct {
 	Operations []Operation `json:"operations"`
 	Skipped    []string    `json:"skipped,omitempty"`
 }
+
+// MonitorTarget is a node an HA observer probes.
+type MonitorTarget struct {
+	NodeID string `json:"node_id"`
+	Addon  string `json:"addon"`
+	Role   string `json:"role"`
+	Host   string `json:"host"`
+	Addr   string `json:"addr"`
+	Port   int    `json:"port"`
+}
+
+// NodeObservation is what one observer saw of one node in one probe round.
+type NodeObservation struct {
+	NodeID    string `json:"node_id"`
+	Up        bool   `json:"up"`
+	LatencyMS int64  `json:"latency_ms"`
+	Error     string `json:"error,omitempty"`
+}
+
+// MonitorReport is one probe round of one observer.
+type MonitorReport struct {
+	Location string            `json:"location"`
+	Observer string            `json:"observer"`
+	Stalled  bool              `json:"stalled"` // its loop stalled recently: do not count its votes
+	Nodes    []NodeObservation `json:"nodes"`
+}
+
+// MonitorLocation is one location as `larder monitors` lists it.
+type MonitorLocation struct {
+	Location   string    `json:"location"`
+	Observers  []string  `json:"observers"`
+	LastReport time.Time `json:"last_report"`
+	Stalled    bool      `json:"stalled"`
+	Up         int       `json:"nodes_up"`
+	Down       []string  `json:"nodes_down"`
+}

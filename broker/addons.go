@@ -142,8 +142,9 @@ func (b *Broker) serveAddon(w http.ResponseWriter, r *http.Request, app string) 
 	writeJSON(w, http.StatusOK, j)
 }
 
-// createOptions are the provider options addons:create accepts.
-var createOptions = []string{"maxmemory_policy"}
+// createOptions are the provider options addons:create accepts. fork is
+// checked by checkFork: it needs the store and the source.
+var createOptions = []string{"maxmemory_policy", "fork"}
 
 func checkCreateOptions(cfg map[string]string) (policy string, err error) {
 	for k := range cfg {
@@ -196,6 +197,14 @@ func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// A fork source is checked last: it is the one check that goes out to the network.
+	var fork *store.Fork
+	if ref, ok := req.Config["fork"]; ok {
+		if fork, err = b.checkFork(ctx, mux.Vars(r)["app"], ref, svc.Name, plan); err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+	}
 	var a store.Addon
 	var op store.Operation
 	for try := 0; ; try++ {
@@ -203,7 +212,7 @@ func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
 		if name == "" {
 			name = newAddonName()
 		}
-		a, op, err = b.recordAddon(ctx, mux.Vars(r)["app"], name, attName, svc.Name, plan.Name, policy)
+		a, op, err = b.recordAddon(ctx, mux.Vars(r)["app"], name, attName, svc.Name, plan.Name, policy, fork)
 		// A generated name that happens to be taken is retried; a chosen one is not.
 		if err == nil || req.Name != "" || fault.KindOf(err) != fault.Conflict || !strings.Contains(fault.Message(err), name) || try >= 5 {
 			break
@@ -225,9 +234,12 @@ func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
 		Message: fmt.Sprintf("%s is being created in the background", a.Name)})
 }
 
-func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
+func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
 	err = b.store.InTx(ctx, func(tx *store.Tx) error {
 		a, op, err = b.recordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
+		if err == nil && fork != nil {
+			err = recordFork(ctx, tx, a, *fork)
+		}
 		return err
 	})
 	return a, op, err

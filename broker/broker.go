@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/catalog"
+	"larder/ha"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -40,6 +41,16 @@ type Config struct {
 	// a new one is built; default 5s.
 	StandbyGrace time.Duration
 
+	// FailoverWindow is how long a quorum of observer locations must see a
+	// primary down before it is failed over; default 10s.
+	FailoverWindow time.Duration
+	// MinQuorum is the fewest locations that can declare a primary down; default 2.
+	MinQuorum int
+	// MonitorFresh: a location whose last report is older does not vote; default 3s.
+	MonitorFresh time.Duration
+	// Lease is the agents' lease (larder agent --lease); default 5s.
+	Lease time.Duration
+
 	OSB OSBConfig // the Open Service Broker API (/v2)
 }
 
@@ -56,6 +67,7 @@ type Broker struct {
 	log       logrus.FieldLogger
 	jobs      *jobRunner
 	recon     *reconciler
+	tracker   *ha.Tracker
 
 	portMu sync.Mutex // serialises port choice within this process
 	locks  addonLocks
@@ -94,9 +106,22 @@ func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.StandbyGrace <= 0 {
 		cfg.StandbyGrace = 5 * time.Second
 	}
+	if cfg.FailoverWindow <= 0 {
+		cfg.FailoverWindow = 10 * time.Second
+	}
+	if cfg.MinQuorum <= 0 {
+		cfg.MinQuorum = 2
+	}
+	if cfg.MonitorFresh <= 0 {
+		cfg.MonitorFresh = 3 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Second
+	}
 	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	b.jobs = newJobRunner(b.log)
 	b.recon = newReconciler(b)
+	b.tracker = ha.NewTracker()
 	return b, nil
 }
 

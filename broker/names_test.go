@@ -185,7 +185,7 @@ func TestCheckCreateOptions(t *testing.T) {
 	if _, err := checkCreateOptions(map[string]string{"maxmemory_policy": "lol"}); fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "allkeys-lru") {
 		t.Fatalf("bad policy err = %v, want Invalid listing policies", err)
 	}
-	if _, err := checkCreateOptions(map[string]string{"fork": "x"}); fault.KindOf(err) != fault.Invalid {
+	if _, err := checkCreateOptions(map[string]string{"frok": "x"}); fault.KindOf(err) != fault.Invalid {
 		t.Fatalf("unknown option err = %v", err)
 	}
 }

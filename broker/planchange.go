@@ -174,7 +174,7 @@ func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(st
 			b.store.DeleteNode(context.WithoutCancel(ctx), nn.ID)
 			return store.Node{}, fault.Wrap(fault.Unavailable, err, "start the new standby of "+a.Name)
 		}
-		if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+		if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, startedState(n)); err != nil {
 			return store.Node{}, err
 		}
 	}

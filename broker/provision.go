@@ -145,6 +145,9 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 			specs[i].FallbackReplicaOf = standby
 		}
 	}
+	if err := addLeader(ctx, q, a.ID, nodes, specs); err != nil {
+		return nil, err
+	}
 	return specs, nil
 }
 
@@ -191,11 +194,14 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 			if err != nil {
 				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("start %s node of %s on %s", n.Role, a.Name, n.Host))
 			}
-			if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+			if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, startedState(n)); err != nil {
 				return err
 			}
 		}
 		if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
+			return err
+		}
+		if err := b.forkIfAsked(ctx, a, progress); err != nil {
 			return err
 		}
 		eng := b.hostFor(nodes[0]).Engine()
@@ -387,6 +393,19 @@ func (b *Broker) waitStandbys(ctx context.Context, a store.Addon, nodes []store.
 		if err != nil {
 			return err
 		}
+		// Only now does it hold the data: from here on it may be promoted.
+		if err := b.store.SetNodeState(ctx, n.ID, store.NodeRunning, 0); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// startedState is a node's state once its process answers: a standby is
+// syncing until its first sync is done (and may not be promoted before).
+func startedState(n store.Node) string {
+	if n.Role == store.RoleStandby {
+		return store.NodeSyncing
+	}
+	return store.NodeRunning
 }

@@ -28,13 +28,15 @@ type reconciler struct {
 
 	mu         sync.Mutex
 	downSince  map[string]time.Time // host → first failed status
+	contact    map[string]time.Time // host → last answered status
 	rebuilding map[string]bool      // add-on id → a standby rebuild runs
+	failing    map[string]bool      // add-on id → a failover runs
 }
 
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reconciler{b: b, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel,
-		downSince: map[string]time.Time{}, rebuilding: map[string]bool{}}
+		downSince: map[string]time.Time{}, contact: map[string]time.Time{}, rebuilding: map[string]bool{}, failing: map[string]bool{}}
 }
 
 // Start runs the loop until Close.
@@ -72,6 +74,7 @@ func (r *reconciler) tick() {
 		r.mu.Lock()
 		if up {
 			delete(r.downSince, h.Name())
+			r.contact[h.Name()] = time.Now()
 			statuses[h.Name()] = st
 		} else if _, ok := r.downSince[h.Name()]; !ok {
 			r.downSince[h.Name()] = time.Now()
@@ -156,8 +159,9 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 			r.readopt(ctx, a, n)
 		}
 	}
+	r.checkPrimary(ctx, a, nodes, statuses)
 	_, standby, ok := pair(nodes)
-	if !ok || r.isRebuilding(a.ID) {
+	if !ok || r.isRebuilding(a.ID) || r.isFailing(a.ID) {
 		return
 	}
 	reason := ""
@@ -258,4 +262,15 @@ func (b *Broker) rebuildStandby(ctx context.Context, addonID string, old store.N
 	}
 	return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt",
 		fmt.Sprintf("new standby %s on %s in sync with the primary", nn.Name, nn.Host))
+}
+
+// lastContact is when host last answered a status request (now, if it never
+// has: no lease can have run out before the broker knew the host).
+func (r *reconciler) lastContact(host string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.contact[host]; ok {
+		return t
+	}
+	return time.Now()
 }

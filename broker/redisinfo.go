@@ -76,6 +76,7 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 		info.Persistence = "AOF (appendfsync everysec)"
 	}
 
+	b.addSourceInfo(ctx, &info, a)
 	if a.State != api.StateProvisioned {
 		info.LiveError = "the add-on is " + a.State
 		return info, nil

@@ -18,6 +18,7 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/ha"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -38,8 +39,15 @@ type ServeConfig struct {
 	NoLocalNodes      bool
 	ReconcileInterval time.Duration
 	StandbyGrace      time.Duration
-	Log               *logrus.Logger
-	Ready             func(url string) // called once the API is listening (tests, make run)
+	// HA monitor.
+	Monitors        int // in-process observers
+	MonitorInterval time.Duration
+	FailoverWindow  time.Duration
+	MinQuorum       int
+	MonitorFresh    time.Duration
+	Lease           time.Duration
+	Log             *logrus.Logger
+	Ready           func(url string) // called once the API is listening (tests, make run)
 }
 
 // Serve runs a broker until ctx ends. Nodes are left running when it returns;
@@ -109,7 +117,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
-		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace, OSB: cfg.OSB}, st, host)
+		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
+		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, OSB: cfg.OSB}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())
@@ -137,6 +146,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.WithField("url", url).Info("broker listening")
+	if cfg.Monitors > 0 {
+		// One machine: every observer sees through its network, so they vote
+		// as distinct locations but protect only against process failures.
+		log.WithField("monitors", cfg.Monitors).Warn("in-process observers share this machine's network location; run `larder monitor` elsewhere for partition safety")
+		for i := 1; i <= cfg.Monitors; i++ {
+			ob := ha.NewObserver(ha.ObserverOptions{Location: fmt.Sprintf("local-%d", i), Name: fmt.Sprintf("broker-%d", i),
+				Client: api.NewClient(url, token), Log: log, Interval: cfg.MonitorInterval})
+			ob.Start()
+			defer ob.Close()
+		}
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(url)
 	}

@@ -43,6 +43,9 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 	if !ok {
 		return store.Operation{}, fault.E(fault.Invalid, "%s has no standby (plan %s:%s); only HA plans can switch over", a.Name, a.Service, a.Plan)
 	}
+	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {
+		return store.Operation{}, fault.E(fault.Conflict, "%s follows an external leader; run `larder redis:unfollow` before a switchover", a.Name)
+	}
 	ri, err := provisioner.Replication(ctx, target(a, standby))
 	if err != nil || !ri.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}) {
 		return store.Operation{}, fault.E(fault.Conflict, "the standby of %s is not in sync; wait until `larder redis:info` shows it in sync", a.Name)

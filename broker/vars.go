@@ -55,7 +55,9 @@ func appVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, erro
 		if err != nil {
 			return nil, err
 		}
-		if a.State != api.StateProvisioned {
+		// A failed add-on keeps its vars: the app's config does not change
+		// under it while an operator looks.
+		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue
 		}
 		nodes, err := q.NodesOfAddon(ctx, a.ID)

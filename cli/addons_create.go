@@ -13,7 +13,7 @@ import (
 	"larder/fault"
 )
 
-const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--wait] [-- --maxmemory_policy POLICY]"
+const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--fork URL] [--wait] [-- --maxmemory_policy POLICY]"
 
 func addonsCreateCommand(s *session) *cli.Command {
 	return &cli.Command{
@@ -26,6 +26,11 @@ func addonsCreateCommand(s *session) *cli.Command {
 			"--as picks another attachment name (--as CACHE gives CACHE_URL).\n\n" +
 			"Provider options go after --, as on Heroku:\n\n" +
 			"   larder addons:create larder-redis:mini -a web -- --maxmemory_policy allkeys-lru\n\n" +
+			"--fork fills the new add-on with the data of another server: a redis:// or\n" +
+			"rediss:// URL with user and password, or a larder add-on (APP::NAME). It\n" +
+			"replicates until in sync, then stands alone; where the source refuses SYNC,\n" +
+			"keys are copied with SCAN + DUMP/RESTORE. Settings are not copied:\n\n" +
+			"   larder addons:create larder-redis:premium-0 -a web --fork redis://u:pw@host:6379 --wait\n\n" +
 			"Without --wait the command returns while the add-on is being created;\n" +
 			"`larder addons:info NAME` shows its progress.",
 		Flags: []cli.Flag{
@@ -34,6 +39,7 @@ func addonsCreateCommand(s *session) *cli.Command {
 			&cli.StringFlag{Name: "name", Usage: "name for the add-on itself (generated when not given)"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the add-on is ready"},
 			&cli.StringFlag{Name: "maxmemory_policy", Usage: "eviction policy, e.g. allkeys-lru (default noeviction)"},
+			&cli.StringFlag{Name: "fork", Usage: "copy the data of a redis:// URL or larder add-on (APP::NAME) into the new add-on"},
 		},
 		Action: func(c *cli.Context) error {
 			app, err := requireApp(c)
@@ -42,6 +48,9 @@ func addonsCreateCommand(s *session) *cli.Command {
 			}
 			req, err := createRequest(c.Args().Slice(), c.String("maxmemory_policy"))
 			if err != nil {
+				return err
+			}
+			if err := addForkFlag(&req, c.String("fork")); err != nil {
 				return err
 			}
 			req.Attachment, req.Name = c.String("as"), c.String("name")
@@ -147,4 +156,20 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 		config[key] = "true"
 	}
 	return config, nil
+}
+
+// addForkFlag puts --fork into the provider options, where `-- --fork URL`
+// (Heroku's form) puts it too.
+func addForkFlag(req *api.AddonCreate, fork string) error {
+	if fork == "" {
+		return nil
+	}
+	if f, ok := req.Config["fork"]; ok && f != fork {
+		return usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
+	}
+	if req.Config == nil {
+		req.Config = map[string]string{}
+	}
+	req.Config["fork"] = fork
+	return nil
 }

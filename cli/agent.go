@@ -63,6 +63,7 @@ DATA-DIR/agent-token. With --broker it registers itself with that broker
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node silent for this long is killed and restarted", Value: 5 * time.Second},
 			&cli.IntFlag{Name: "crash-loop-restarts", Usage: "restarts allowed within --crash-loop-window before a node is given up", Value: 5},
 			&cli.DurationFlag{Name: "crash-loop-window", Usage: "the window of --crash-loop-restarts", Value: time.Minute},
+			&cli.DurationFlag{Name: "lease", Usage: "cut off from the broker and its standby this long, a primary stops taking writes (the broker waits the same before promoting)", EnvVars: []string{"LARDER_AGENT_LEASE"}, Value: 5 * time.Second},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := agentConfigFrom(c)
@@ -82,6 +83,7 @@ type agentConfig struct {
 	brokerURL, brokerToken             string
 	log                                *logrus.Logger
 	local                              provisioner.LocalOptions // supervision intervals
+	lease                              time.Duration
 }
 
 func agentConfigFrom(c *cli.Context) (agentConfig, error) {
@@ -89,6 +91,7 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		host: c.String("host"), listen: c.String("listen"), addr: c.String("addr"),
 		dataDir: c.String("data-dir"), token: c.String("token"),
 		brokerURL: strings.TrimRight(c.String("broker"), "/"), brokerToken: c.String("broker-token"),
+		lease: c.Duration("lease"),
 		local: provisioner.LocalOptions{
 			CheckInterval:     c.Duration("check-interval"),
 			HangTimeout:       c.Duration("hang-timeout"),
@@ -177,8 +180,10 @@ func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
 		}
 	}()
 
+	lease := provisioner.NewLease(h, cfg.lease, cfg.log)
+	defer lease.Close()
 	srv := &http.Server{
-		Handler:           provisioner.NewAgentHandler(h, ring, cfg.token, cfg.log),
+		Handler:           lease.Track(provisioner.NewAgentHandler(h, ring, cfg.token, cfg.log)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

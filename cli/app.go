@@ -83,8 +83,11 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		redisTimeoutCommand(s),
 		redisWaitCommand(s),
 		redisFailoverCommand(s),
+		redisFollowCommand(s),
+		redisUnfollowCommand(s),
 		hostsCommand(s),
 		hostsDrainCommand(s),
+		monitorsCommand(s),
 	}
 	commands = append(commands, extraCommands...)
 	for _, c := range commands {

@@ -40,6 +40,12 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
 			&cli.BoolFlag{Name: "no-local-nodes", Usage: "place every node on agents (larder agent), none on this machine", EnvVars: []string{"LARDER_NO_LOCAL_NODES"}},
 			&cli.DurationFlag{Name: "reconcile-interval", Usage: "how often HA pairs are checked", EnvVars: []string{"LARDER_RECONCILE_INTERVAL"}, Value: time.Second},
+			&cli.IntFlag{Name: "monitors", Usage: "run N HA observers inside the broker (one machine: they share its network location)", EnvVars: []string{"LARDER_MONITORS"}},
+			&cli.DurationFlag{Name: "monitor-interval", Usage: "probe round of in-process observers", EnvVars: []string{"LARDER_MONITOR_INTERVAL"}, Value: time.Second},
+			&cli.DurationFlag{Name: "failover-window", Usage: "how long a quorum of locations must see a primary down before failover", EnvVars: []string{"LARDER_FAILOVER_WINDOW"}, Value: 10 * time.Second},
+			&cli.IntFlag{Name: "min-quorum", Usage: "fewest observer locations that can declare a primary down", EnvVars: []string{"LARDER_MIN_QUORUM"}, Value: 2},
+			&cli.DurationFlag{Name: "monitor-fresh", Usage: "a location whose last report is older does not vote", EnvVars: []string{"LARDER_MONITOR_FRESH"}, Value: 3 * time.Second},
+			&cli.DurationFlag{Name: "lease", Usage: "the agents' --lease: how long to wait before promoting when a primary's host is unreachable", EnvVars: []string{"LARDER_LEASE"}, Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "standby-grace", Usage: "how long a standby may be unreachable before a new one is built", EnvVars: []string{"LARDER_STANDBY_GRACE"}, Value: 5 * time.Second},
 			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: broker.DefaultOSBUsername},
 			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
@@ -63,6 +69,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				DataDir: c.String("data-dir"), Listen: c.String("listen"), CatalogFile: c.String("catalog"),
 				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
+				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
+				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"),
 				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))

@@ -82,6 +82,7 @@ func writeRedisInfo(w io.Writer, in api.RedisInfo) error {
 	f.add("Keyspace Notifications", notify)
 	f.add("Persistence", in.Persistence)
 	f.add("HA Status", in.HAStatus)
+	followFields(&f, in)
 	if in.Live {
 		f.add("Memory", humanBytes(in.MemoryUsedBytes)+" / "+humanBytes(in.MemoryLimitBytes))
 		f.add("Clients", fmt.Sprintf("%d / %d", in.Clients, in.ClientsLimit))

@@ -136,15 +136,38 @@ func (w *writer) Stop() {
 	<-w.done
 }
 
-// missing counts acknowledged writes absent from the add-on now.
-func (w *writer) missing(t *testing.T) int {
-	c := w.client()
-	defer c.Close()
+// missing counts acknowledged writes absent from the add-on now. A read that
+// fails is retried on a fresh connection; only a read that answers "no such
+// key" or another value counts as a lost write.
+func (w *writer) missing(tb testing.TB) int {
 	ctx := context.Background()
+	c := w.client()
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	n := 0
 	for _, i := range w.acked {
-		if v, err := c.Get(ctx, fmt.Sprintf("seq:%d", i)).Result(); err != nil || v != strconv.Itoa(i) {
+		key := fmt.Sprintf("seq:%d", i)
+		var v string
+		var err error
+		for try := 0; try < 20; try++ {
+			if c == nil {
+				c = w.client()
+				continue
+			}
+			if v, err = c.Get(ctx, key).Result(); err == nil || err == redis.Nil {
+				break
+			}
+			c.Close()
+			c = w.client()
+		}
+		switch {
+		case err == redis.Nil, err == nil && v != strconv.Itoa(i):
 			n++
+		case err != nil:
+			tb.Fatalf("cannot read %s to check it: %v", key, err)
 		}
 	}
 	return n

@@ -118,7 +118,13 @@ func (b *Broker) Start() {
 	b.t.Helper()
 	os.Remove(filepath.Join(b.DataDir, api.DiscoveryFile))
 	b.logs = &syncBuffer{}
-	b.cmd = exec.Command(larderBin, "broker", "--data-dir", b.DataDir, "--listen", "127.0.0.1:0",
+	listen := "127.0.0.1:0"
+	for _, e := range b.extra {
+		if v, ok := strings.CutPrefix(e, "LARDER_LISTEN="); ok {
+			listen = v // e.g. a bridge address that agents in namespaces reach
+		}
+	}
+	b.cmd = exec.Command(larderBin, "broker", "--data-dir", b.DataDir, "--listen", listen,
 		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--log-level", "debug")
 	b.cmd.Env = append(baseEnv(b.Home), b.extra...)
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs

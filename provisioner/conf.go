@@ -84,13 +84,16 @@ func validateSpec(spec NodeSpec) error {
 	if spec.Repl.Name != "" {
 		users = append(users, spec.Repl)
 	}
-	for _, e := range []*Endpoint{spec.ReplicaOf, spec.FallbackReplicaOf} {
+	for _, e := range []*Endpoint{spec.ReplicaOf, spec.FallbackReplicaOf, spec.Leader} {
 		if e != nil && (e.Port < 1 || e.Port > 65535 || strings.ContainsAny(e.Addr, " \"\x00\r\n") || e.Addr == "") {
 			return bad("bad replication endpoint %q", truncate(e.String(), 80))
 		}
 	}
 	if (spec.ReplicaOf != nil || spec.FallbackReplicaOf != nil) && spec.Repl.Name == "" {
 		return bad("a replicating node needs a replication user")
+	}
+	if spec.Leader != nil && (spec.LeaderUser.Password == "" || strings.ContainsAny(spec.LeaderUser.Name+spec.LeaderUser.Password, "\x00\r\n")) {
+		return bad("a follower needs the leader's password, without control characters")
 	}
 	for _, u := range users {
 		if seen[u.Name] {
@@ -144,8 +147,8 @@ func checkPassword(pw string) error {
 
 // renderConfig renders a node's engine config. dir is the node's directory
 // (absolute); addr is the address it binds to. The only secret in this file is
-// a standby's masterauth (the engine reads it from nowhere else); users'
-// passwords live in the ACL file. Both are 0600.
+// a standby's (or a follower's) masterauth (the engine reads it from nowhere
+// else); users' passwords live in the ACL file. Both are 0600.
 func renderConfig(spec NodeSpec, addr, dir string) ([]byte, error) {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
@@ -196,6 +199,12 @@ func renderConfig(spec NodeSpec, addr, dir string) ([]byte, error) {
 	}
 	if spec.ReplicaOf != nil {
 		line("replicaof", fmt.Sprintf("%s %d", quote(spec.ReplicaOf.Addr), spec.ReplicaOf.Port))
+	} else if spec.Leader != nil {
+		// A follower of an external leader: its credentials replace the
+		// replication user's (the later line wins).
+		line("masteruser", quote(spec.LeaderUser.Name))
+		line("masterauth", quote(spec.LeaderUser.Password))
+		line("replicaof", fmt.Sprintf("%s %d", quote(spec.Leader.Addr), spec.Leader.Port))
 	}
 	if spec.Persistence {
 		line("appendonly", "yes")

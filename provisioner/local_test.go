@@ -136,12 +136,17 @@ func TestLimitsApplied(t *testing.T) {
 		}
 	}
 
+	// One app connection; larder's own admin connections are not counted.
+	app := client(t, spec, spec.Customer)
+	if err := app.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	info, err := h.Info(ctx, spec)
 	if err != nil {
 		t.Fatalf("Info() error = %v", err)
 	}
 	if info.Role != "master" || info.Version != env.engine.Version || info.MaxMemoryBytes != 30<<20 ||
-		info.MaxClients != 17 || !info.AOFEnabled || info.UsedMemoryBytes <= 0 || info.ConnectedClients < 1 {
+		info.MaxClients != 17 || !info.AOFEnabled || info.UsedMemoryBytes <= 0 || info.ConnectedClients != 1 {
 		t.Errorf("Info() = %+v; want master, version %s, 30 MiB, 17 clients, AOF on", info, env.engine.Version)
 	}
 }

@@ -68,6 +68,13 @@ type NodeSpec struct {
 	Repl              User
 	ReplicaOf         *Endpoint
 	FallbackReplicaOf *Endpoint
+
+	// Leader, on the primary of an add-on that follows a server outside
+	// larder (redis:follow), makes it a read-only replica of that server,
+	// authenticating as LeaderUser (Name "": the password alone). A
+	// restart in place comes back following it.
+	Leader     *Endpoint
+	LeaderUser User
 }
 
 // Endpoint is a node's network address.

@@ -62,6 +62,7 @@ const (
 	RoleStandby = "standby"
 
 	NodeStarting = "starting"
+	NodeSyncing  = "syncing" // a standby started but not yet through its first sync
 	NodeRunning  = "running"
 	NodeFailed   = "failed"
 	NodeStopped  = "stopped"

@@ -1,0 +1,253 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"larder/api"
+	"larder/fault"
+	"larder/ha"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// monitorTargets lists every node of every settled add-on, for observers.
+func (b *Broker) monitorTargets(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	nodes, err := b.store.AllNodes(ctx)
+	if err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	out := []api.MonitorTarget{}
+	for _, n := range nodes {
+		if n.Address == "" || n.State == store.NodeStarting {
+			continue
+		}
+		out = append(out, api.MonitorTarget{NodeID: n.ID, Addon: strings.TrimSuffix(n.Name, "-"+n.ID[:6]), Role: n.Role, Host: n.Host, Addr: n.Address, Port: n.Port})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// monitorReport records one observer's probe round.
+func (b *Broker) monitorReport(w http.ResponseWriter, r *http.Request) {
+	var rep api.MonitorReport
+	if err := decodeBody(r, &rep, false); err != nil {
+		b.writeError(w, r, err)
+		return
+	}
+	if rep.Location == "" || rep.Observer == "" {
+		b.writeError(w, r, fault.E(fault.Invalid, "a report needs its location and observer"))
+		return
+	}
+	b.tracker.Record(rep, time.Now())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *Broker) listMonitors(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, b.tracker.Locations())
+}
+
+// rules are the failover decision's parameters.
+func (b *Broker) rules() ha.Rules {
+	return ha.Rules{Window: b.cfg.FailoverWindow, Fresh: b.cfg.MonitorFresh, MinQuorum: b.cfg.MinQuorum}
+}
+
+// checkPrimary decides whether an HA add-on's primary is lost and, if so,
+// starts exactly one failover. A primary its host is restarting in place is
+// not lost: only a quorum of locations seeing it down for the whole window,
+// with its host unable to restart it (unreachable, or given up on it), is.
+func (r *reconciler) checkPrimary(ctx context.Context, a store.Addon, nodes []store.Node, statuses map[string]provisioner.HostStatus) {
+	primary, ok := primaryNode(nodes)
+	if !ok || r.isFailing(a.ID) || a.State != api.StateProvisioned {
+		return
+	}
+	v := r.b.tracker.Verdict(primary.ID, time.Now(), r.b.rules())
+	if !v.Down {
+		return
+	}
+	if st, up := statuses[primary.Host]; up {
+		for _, ns := range st.Nodes {
+			if ns.ID == primary.ID && ns.State != "failed" {
+				return // its host has it in hand: restart in place, no failover
+			}
+		}
+	}
+	r.startFailover(ctx, a, primary, v)
+}
+
+func (r *reconciler) isFailing(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failing[id]
+}
+
+func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary store.Node, v ha.Verdict) {
+	r.mu.Lock()
+	r.failing[a.ID] = true
+	r.mu.Unlock()
+	done := func() {
+		r.mu.Lock()
+		delete(r.failing, a.ID)
+		r.mu.Unlock()
+	}
+	detected := time.Now()
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
+	err := r.b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateOperation(ctx, &op); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "failover.detect", fmt.Sprintf("primary %s on %s unreachable from %s (quorum %d of %s) since %s",
+			primary.Name, primary.Host, strings.Join(v.DownAt, ", "), v.Quorum, strings.Join(v.Voting, ", "), v.DownSince.UTC().Format(time.RFC3339Nano)))
+	})
+	if err != nil {
+		r.log.WithError(err).Error("record failover")
+		done()
+		return
+	}
+	r.log.WithField("addon", a.Name).Warn("primary lost; failing over")
+	r.b.jobs.Run(r.b.store, op, func(ctx context.Context, progress func(string)) error {
+		defer done()
+		return r.b.failoverPrimary(ctx, a.ID, primary.ID, v.DownSince, detected, progress)
+	})
+}
+
+// failoverPrimary replaces a lost primary: check the standby, fence the old primary,
+// promote the standby under a new epoch (every attached app's vars follow in
+// that commit), record detection and recovery times, then build a new standby.
+func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, downSince, detected time.Time, progress func(string)) error {
+	a, err := b.store.AddonByID(ctx, addonID)
+	if err != nil {
+		return err
+	}
+	primary, standby, err := b.promotable(ctx, a, primaryID)
+	if err != nil || primary.ID == "" {
+		return err
+	}
+	// A standby rebuild may hold the add-on's lock while it waits on the lost
+	// primary; it fails once the primary is fenced and gone.
+	unlock := b.locks.lock(addonID)
+	defer unlock()
+	if primary, standby, err = b.promotable(ctx, a, primaryID); err != nil || primary.ID == "" {
+		return err
+	}
+	progress("fencing the old primary on " + primary.Host)
+	if err := b.fence(ctx, a, primary); err != nil {
+		return err
+	}
+	progress("promoting the standby on " + standby.Host)
+	if err := provisioner.Promote(ctx, target(a, standby)); err != nil {
+		return err
+	}
+	promoted := time.Now()
+	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. down since %s, detected after %d ms, writable after %d ms",
+		standby.Name, standby.Host, primary.Name, primary.Host, downSince.UTC().Format("15:04:05.000"),
+		detected.Sub(downSince).Milliseconds(), promoted.Sub(downSince).Milliseconds())
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		epoch, err := tx.BumpEpoch(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetNodeRole(ctx, standby.ID, store.RolePrimary, epoch); err != nil {
+			return err
+		}
+		// The old primary leaves the store: when its host returns, the
+		// reconciler removes it as an orphan.
+		if err := tx.DeleteNode(ctx, primary.ID); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "failover", msg)
+	})
+	if err != nil {
+		return err
+	}
+	b.tracker.Forget(primary.ID)
+	b.log.WithField("addon", a.Name).Warn(msg)
+	if b.hosts.isUp(primary.Host) {
+		if specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{primary}); err == nil {
+			b.hostFor(primary).Remove(ctx, specs[0])
+		}
+	}
+	progress("building a new standby")
+	if _, err := b.addStandby(ctx, a, progress, primary.Host); err != nil {
+		b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
+		return err
+	}
+	return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover")
+}
+
+// promotable returns the lost primary and a standby fit to replace it: one
+// that answers as a replica and has completed a sync (it holds the data). With
+// none, the add-on is marked failed with the reason (it needs an operator) and
+// nothing is promoted: never a stale or missing node. A zero primary means the
+// failover was already handled.
+func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string) (store.Node, store.Node, error) {
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return store.Node{}, store.Node{}, err
+	}
+	primary, standby, ok := pair(nodes)
+	if p, found := primaryNode(nodes); !found || p.ID != primaryID {
+		return store.Node{}, store.Node{}, nil
+	}
+	problem := "there is no standby"
+	if ok {
+		sctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		sr, err := provisioner.Replication(sctx, target(a, standby))
+		cancel()
+		switch {
+		case standby.State != store.NodeRunning:
+			problem = "its standby " + standby.Name + " never finished its first sync (" + standby.State + ")"
+		case err != nil:
+			problem = "its standby " + standby.Name + " on " + standby.Host + " is unreachable"
+		case sr.Role != "slave":
+			problem = "its standby " + standby.Name + " reports role " + sr.Role
+		case sr.SyncInProgress:
+			problem = "its standby " + standby.Name + " is in the middle of a full sync"
+		default:
+			return primary, standby, nil
+		}
+	} else {
+		primary, _ = primaryNode(nodes)
+	}
+	reason := fmt.Sprintf("primary %s on %s is lost and %s; nothing was promoted: needs an operator", primary.Name, primary.Host, problem)
+	b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.SetAddonState(ctx, a.ID, api.StateFailed, reason); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "failover.blocked", reason)
+	})
+	b.log.WithField("addon", a.Name).Error(reason)
+	return store.Node{}, store.Node{}, fault.E(fault.Unavailable, "%s", reason)
+}
+
+// fence makes sure the old primary takes no more writes before its standby
+// is promoted: stopped through its host when the host answers, otherwise the
+// broker waits out the lease under which a cut-off agent pauses its primaries
+// by itself.
+func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) error {
+	if b.hosts.isUp(primary.Host) {
+		if err := b.hostFor(primary).Stop(ctx, primary.ID); err == nil || fault.KindOf(err) == fault.NotFound {
+			return nil
+		}
+	}
+	if primary.Host == b.localName {
+		return nil // the broker's own host: a node it cannot stop is not running
+	}
+	wait := time.Until(b.recon.lastContact(primary.Host).Add(b.cfg.Lease + b.cfg.Lease/2))
+	if wait <= 0 {
+		return nil
+	}
+	b.log.WithField("host", primary.Host).WithField("wait", wait.Round(time.Millisecond)).Info("waiting out the lease of the unreachable host")
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,246 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"larder/api"
+	"larder/internal/netns"
+)
+
+// nsProc is a larder process running inside a network namespace.
+type nsProc struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+func startInNS(t testing.TB, ns *netns.NS, env []string, args ...string) *nsProc {
+	t.Helper()
+	p := &nsProc{logs: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = ns.Exec(append([]string{larderBin}, args...)...)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("%s log:\n%s", strings.Join(args[:2], " "), p.logs.String())
+		}
+	})
+	return p
+}
+
+// haCluster is a broker on the bridge, three agents (h1..h3) and three
+// observer locations (l1..l3), each in its own namespace.
+type haCluster struct {
+	b      *Broker
+	hostNS map[string]*netns.NS
+	locNS  map[string]*netns.NS
+}
+
+func newHACluster(t testing.TB, window string) *haCluster {
+	netns.RequireRoot(t)
+	if engineErr != nil {
+		t.Skip(engineErr)
+	}
+	const peer = "198.18.2.1"
+	c := &haCluster{hostNS: map[string]*netns.NS{}, locNS: map[string]*netns.NS{}}
+	for i, h := range []string{"h1", "h2", "h3"} {
+		c.hostNS[h] = netns.New(t, h, fmt.Sprintf("198.18.2.%d", 11+i), peer)
+	}
+	for i, l := range []string{"l1", "l2", "l3"} {
+		c.locNS[l] = netns.New(t, l, fmt.Sprintf("198.18.2.%d", 21+i), peer)
+	}
+	c.b = NewBroker(t, "LARDER_LISTEN="+peer+":0", "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms",
+		"LARDER_STANDBY_GRACE=1s", "LARDER_FAILOVER_WINDOW="+window, "LARDER_MONITOR_FRESH=1s", "LARDER_LEASE=1s")
+	env := baseEnv(c.b.Home)
+	for name, ns := range c.hostNS {
+		startInNS(t, ns, env, "agent", "--host", name, "--listen", ns.IP+":7481", "--addr", ns.IP,
+			"--data-dir", filepath.Join(filepath.Dir(c.b.DataDir), "agent-"+name), "--token", "tok-"+name,
+			"--broker", c.b.URL, "--broker-token", c.b.Token, "--check-interval", "100ms", "--lease", "1s")
+	}
+	for name, ns := range c.locNS {
+		startInNS(t, ns, env, "monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token, "--interval", "200ms")
+	}
+	WaitFor(t, 20*time.Second, "3 hosts and 3 locations up", func() error {
+		hosts, err := c.b.Client().Hosts(context.Background())
+		if err != nil {
+			return err
+		}
+		up := 0
+		for _, h := range hosts {
+			if h.State == "up" && !h.Local {
+				up++
+			}
+		}
+		locs, err := c.b.Client().Monitors(context.Background())
+		if err != nil {
+			return err
+		}
+		if up < 3 || len(locs) < 3 {
+			return fmt.Errorf("%d hosts up, %d locations", up, len(locs))
+		}
+		return nil
+	})
+	return c
+}
+
+func eventKinds(t *testing.T, b *Broker, app string) map[string]int {
+	t.Helper()
+	evs, err := b.Client().Events(context.Background(), app, "REDIS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range evs {
+		out[e.Kind]++
+	}
+	return out
+}
+
+// noFailoverFor checks, for d, that no failover starts.
+func noFailoverFor(t *testing.T, b *Broker, app string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if k := eventKinds(t, b, app); k["failover.detect"] > 0 {
+			t.Fatalf("a failover started: %v", k)
+		}
+		time.Sleep(100 * time.Millisecond) // sampling an absence over a fixed span
+	}
+}
+
+// TestHAMonitor covers issue 5's scenarios 1–4 with real partitions.
+func TestHAMonitor(t *testing.T) {
+	c := newHACluster(t, "2s")
+	b := c.b
+	ctx := context.Background()
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	ha := waitInSync(t, b, "web", nil)
+	url0 := configVars(t, b, "web")["REDIS_URL"]
+
+	t.Run("one location cut off: no failover", func(t *testing.T) {
+		c.locNS["l1"].Cut()
+		noFailoverFor(t, b, "web", 4*time.Second) // twice the window
+		c.locNS["l1"].Heal()
+		if got := configVars(t, b, "web")["REDIS_URL"]; got != url0 {
+			t.Errorf("REDIS_URL changed")
+		}
+	})
+
+	t.Run("primary process killed, host alive: restart in place", func(t *testing.T) {
+		pid, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), portOf(t, url0))
+		if !ok {
+			t.Fatal("no primary pid")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		noFailoverFor(t, b, "web", 4*time.Second)
+		if err := redisClient(t, url0).Ping(ctx).Err(); err != nil {
+			t.Errorf("primary not back in place: %v", err)
+		}
+	})
+
+	t.Run("primary host cut off: exactly one failover", func(t *testing.T) {
+		w := startWriter(b, "web")
+		waitAcked(t, w, 200)
+		cut := c.hostNS[ha.PrimaryHost]
+		cutAt := time.Now()
+		cut.Cut()
+		defer cut.Heal()
+		var after api.HAInfo
+		WaitFor(t, 30*time.Second, "failover to the standby and a new standby", func() error {
+			info := haInfo(t, b, "web")
+			if info.HA == nil || info.HA.PrimaryHost != ha.StandbyHost || !info.HA.InSync {
+				return fmt.Errorf("%s", info.HAStatus)
+			}
+			after = *info.HA
+			return nil
+		})
+		// A client on the cut-off side (inside the namespace) must not get a
+		// write acknowledged by the old primary: its agent fenced it.
+		out, _ := cut.Exec("timeout", "2", "redis-cli", "-u", url0, "SET", "split-brain", "yes").CombinedOutput()
+		if strings.Contains(string(out), "OK") {
+			t.Errorf("the old primary acknowledged a write after the failover: %q", out)
+		}
+		if strings.Contains(string(out), "Could not connect") {
+			t.Errorf("the old primary was unreachable from its own side; the fence check proves nothing: %q", out)
+		}
+		waitAcked(t, w, 200)
+		w.Stop()
+		evs, _ := b.Client().Events(ctx, "web", "REDIS")
+		for _, e := range evs {
+			if strings.HasPrefix(e.Kind, "failover") || strings.HasPrefix(e.Kind, "standby") {
+				t.Logf("%s %s %s", e.CreatedAt.Sub(cutAt).Round(time.Millisecond), e.Kind, e.Message)
+			}
+		}
+		k := eventKinds(t, b, "web")
+		if k["failover"] != 1 || k["failover.detect"] != 1 {
+			t.Errorf("failover events %v, want exactly one", k)
+		}
+		if after.StandbyHost == ha.PrimaryHost {
+			t.Errorf("new standby on the cut-off host")
+		}
+		lost := w.missing(t)
+		t.Logf("host cut: outage seen by the writer %v (cut → first write on the new primary), %d of %d acknowledged writes lost, failover took %v",
+			w.maxGap, lost, len(w.acked), time.Since(cutAt))
+		if lost != 0 {
+			t.Errorf("%d acknowledged writes lost", lost)
+		}
+		// Heal: the old primary must not take writes, and larder removes it.
+		cut.Heal()
+		oldDir := filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost, "nodes")
+		WaitFor(t, 20*time.Second, "old primary removed from the healed host", func() error {
+			entries, _ := os.ReadDir(oldDir)
+			for _, e := range entries {
+				if strings.HasSuffix(url0, "") && e.IsDir() {
+					pid, _, ok := nodePIDByPort(filepath.Dir(oldDir), portOf(t, url0))
+					if ok && processAlive(pid) {
+						return fmt.Errorf("old primary pid %d still runs", pid)
+					}
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("standby down when the primary is lost: nothing promoted, reported", func(t *testing.T) {
+		now := haInfo(t, b, "web")
+		if now.HA == nil {
+			t.Fatal("no pair")
+		}
+		urlBefore := configVars(t, b, "web")["REDIS_URL"]
+		c.hostNS[now.HA.StandbyHost].Cut()
+		c.hostNS[now.HA.PrimaryHost].Cut()
+		defer c.hostNS[now.HA.StandbyHost].Heal()
+		defer c.hostNS[now.HA.PrimaryHost].Heal()
+		WaitFor(t, 30*time.Second, "failover blocked and reported", func() error {
+			if k := eventKinds(t, b, "web"); k["failover.blocked"] == 0 {
+				return fmt.Errorf("events %v", k)
+			}
+			return nil
+		})
+		info := haInfo(t, b, "web")
+		if !strings.Contains(info.Status, "needs an operator") {
+			t.Errorf("status %q does not say the add-on needs help", info.Status)
+		}
+		if k := eventKinds(t, b, "web"); k["failover"] != 1 {
+			t.Errorf("a second failover happened: %v", k)
+		}
+		if got := configVars(t, b, "web")["REDIS_URL"]; got != urlBefore {
+			t.Errorf("REDIS_URL moved to another node although no standby was fit")
+		}
+	})
+}
