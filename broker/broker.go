@@ -8,6 +8,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -52,6 +53,18 @@ type Config struct {
 	Lease time.Duration
 
 	OSB OSBConfig // the Open Service Broker API (/v2)
+
+	// CrashAt names a point where the broker exits at once (fault injection
+	// for tests of recovery from the store, like Sentinel's SIMULATE-FAILURE).
+	CrashAt string
+}
+
+// crashPoint exits the process when cfg.CrashAt names this point.
+func (b *Broker) crashPoint(name string) {
+	if b.cfg.CrashAt == name {
+		b.log.WithField("point", name).Error("crashing on purpose (--crash-at)")
+		os.Exit(3)
+	}
 }
 
 // DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can

@@ -44,6 +44,12 @@ func (b *Broker) monitorReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.tracker.Record(rep, time.Now())
+	for _, o := range rep.Nodes {
+		if !o.Up {
+			b.recon.Nudge()
+			break
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -138,15 +144,25 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	if err := b.fence(ctx, a, primary); err != nil {
 		return err
 	}
+	b.crashPoint("failover.fenced")
 	progress("promoting the standby on " + standby.Host)
 	if err := provisioner.Promote(ctx, target(a, standby)); err != nil {
 		return err
 	}
+	b.crashPoint("failover.promoted")
 	promoted := time.Now()
 	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. down since %s, detected after %d ms, writable after %d ms",
 		standby.Name, standby.Host, primary.Name, primary.Host, downSince.UTC().Format("15:04:05.000"),
 		detected.Sub(downSince).Milliseconds(), promoted.Sub(downSince).Milliseconds())
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	return b.completeFailover(ctx, a, primary, standby, msg, progress)
+}
+
+// completeFailover records a promotion that has happened: the standby is
+// primary under a new epoch (every attached app's vars follow in that
+// commit), the old primary leaves the store (its host removes it when it
+// returns), and a new standby is built.
+func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, standby store.Node, msg string, progress func(string)) error {
+	err := b.store.InTx(ctx, func(tx *store.Tx) error {
 		epoch, err := tx.BumpEpoch(ctx, a.ID)
 		if err != nil {
 			return err
@@ -154,8 +170,6 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 		if err := tx.SetNodeRole(ctx, standby.ID, store.RolePrimary, epoch); err != nil {
 			return err
 		}
-		// The old primary leaves the store: when its host returns, the
-		// reconciler removes it as an orphan.
 		if err := tx.DeleteNode(ctx, primary.ID); err != nil {
 			return err
 		}
@@ -177,6 +191,36 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 		return err
 	}
 	return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover")
+}
+
+// resumeFailover finishes or rolls back a failover a previous broker left
+// unfinished. The store still names the old primary (the commit never
+// happened); the nodes tell which: a standby that already answers as primary
+// was promoted (the old primary had been fenced first), so the failover is
+// completed; otherwise nothing changed and it is rolled back, and the
+// observers decide afresh. Never two primaries.
+func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress func(string)) error {
+	unlock := b.locks.lock(addonID)
+	defer unlock()
+	a, err := b.store.AddonByID(ctx, addonID)
+	if err != nil {
+		return err
+	}
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	primary, standby, ok := pair(nodes)
+	if !ok {
+		return nil
+	}
+	sr, err := provisioner.Replication(ctx, target(a, standby))
+	if err == nil && sr.Role == "master" {
+		return b.completeFailover(ctx, a, primary, standby,
+			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
+	}
+	b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", "the broker stopped before promoting the standby; nothing changed, the observers decide again")
+	return fault.E(fault.Conflict, "failover of %s rolled back: the broker stopped before the promotion", a.Name)
 }
 
 // promotable returns the lost primary and a standby fit to replace it: one

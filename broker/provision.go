@@ -297,6 +297,12 @@ func (b *Broker) adoptNodes(ctx context.Context) error {
 		for i, n := range nodes {
 			log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
 			pn, err := b.hostFor(n).Adopt(ctx, specs[i])
+			if err != nil && n.Host != b.localName && fault.KindOf(err) == fault.Unavailable {
+				// An agent that does not answer yet: its nodes may well be
+				// serving. The reconciler adopts them once it answers.
+				log.WithError(err).Warn("host unreachable; node adopted later")
+				continue
+			}
 			if err != nil {
 				log.WithError(err).Error("adopt node")
 				reason := "node " + n.Name + " could not be restarted"
@@ -360,6 +366,11 @@ func (b *Broker) resumeOperations(ctx context.Context) error {
 			b.jobs.Run(b.store, op, b.provisionStep(op.AddonID, true))
 		case "deprovision":
 			b.jobs.Run(b.store, op, b.deprovisionStep(op.AddonID))
+		case "failover":
+			id := op.AddonID
+			b.jobs.Run(b.store, op, func(ctx context.Context, progress func(string)) error {
+				return b.resumeFailover(ctx, id, progress)
+			})
 		default:
 			if err := b.store.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
 				return err

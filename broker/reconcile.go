@@ -25,6 +25,7 @@ type reconciler struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	nudge  chan struct{} // run a tick now (an observer reported a node down)
 
 	mu         sync.Mutex
 	downSince  map[string]time.Time // host → first failed status
@@ -35,7 +36,7 @@ type reconciler struct {
 
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &reconciler{b: b, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel,
+	return &reconciler{b: b, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
 		downSince: map[string]time.Time{}, contact: map[string]time.Time{}, rebuilding: map[string]bool{}, failing: map[string]bool{}}
 }
 
@@ -51,6 +52,8 @@ func (r *reconciler) Start() {
 			case <-r.ctx.Done():
 				return
 			case <-t.C:
+				r.tick()
+			case <-r.nudge:
 				r.tick()
 			}
 		}
@@ -273,4 +276,13 @@ func (r *reconciler) lastContact(host string) time.Time {
 		return t
 	}
 	return time.Now()
+}
+
+// Nudge asks for a tick as soon as the loop is free, without waiting for the
+// ticker: a verdict can turn when a report arrives.
+func (r *reconciler) Nudge() {
+	select {
+	case r.nudge <- struct{}{}:
+	default:
+	}
 }

@@ -46,6 +46,7 @@ type ServeConfig struct {
 	MinQuorum       int
 	MonitorFresh    time.Duration
 	Lease           time.Duration
+	CrashAt         string // fault injection for tests
 	Log             *logrus.Logger
 	Ready           func(url string) // called once the API is listening (tests, make run)
 }
@@ -118,7 +119,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
-		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, OSB: cfg.OSB}, st, host)
+		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, OSB: cfg.OSB}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

@@ -30,6 +30,14 @@ func BenchmarkHostCutFailover(b *testing.B) {
 		primaryHost := infos[0].HA.PrimaryHost
 		w := startWriter(br, app)
 		waitAcked(b, w, 500)
+		vars, _ := br.Client().ConfigVars(ctx, app)
+		m := startMinority(b, c.hostNS[primaryHost], "-u", vars["REDIS_URL"])
+		WaitFor(b, 5*time.Second, "minority client writing", func() error {
+			if m.value() == 0 {
+				return fmt.Errorf("no INCR yet")
+			}
+			return nil
+		})
 		c.hostNS[primaryHost].Cut()
 		WaitFor(b, 60*time.Second, "failover", func() error {
 			in, err := br.Client().RedisInfo(ctx, app, "REDIS")
@@ -43,7 +51,12 @@ func BenchmarkHostCutFailover(b *testing.B) {
 		})
 		waitAcked(b, w, 500)
 		w.Stop()
+		minorityAcked := m.stop()
 		c.hostNS[primaryHost].Heal()
+		nvars, _ := br.Client().ConfigVars(ctx, app)
+		nc := redisClient(b, nvars["REDIS_URL"])
+		final, _ := nc.Get(ctx, "minority").Int()
+		b.ReportMetric(float64(max(minorityAcked-final, 0)), "minority-acked-lost")
 		b.ReportMetric(float64(w.maxGap.Milliseconds()), "recovery-ms")
 		b.ReportMetric(float64(w.missing(b)), "acked-lost")
 		evs, _ := br.Client().Events(ctx, app, "REDIS")

@@ -50,7 +50,7 @@ type haCluster struct {
 	locNS  map[string]*netns.NS
 }
 
-func newHACluster(t testing.TB, window string) *haCluster {
+func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
 	netns.RequireRoot(t)
 	if engineErr != nil {
 		t.Skip(engineErr)
@@ -63,8 +63,8 @@ func newHACluster(t testing.TB, window string) *haCluster {
 	for i, l := range []string{"l1", "l2", "l3"} {
 		c.locNS[l] = netns.New(t, l, fmt.Sprintf("198.18.2.%d", 21+i), peer)
 	}
-	c.b = NewBroker(t, "LARDER_LISTEN="+peer+":0", "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms",
-		"LARDER_STANDBY_GRACE=1s", "LARDER_FAILOVER_WINDOW="+window, "LARDER_MONITOR_FRESH=1s", "LARDER_LEASE=1s")
+	c.b = NewBroker(t, append([]string{"LARDER_LISTEN=" + peer + ":0", "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms",
+		"LARDER_STANDBY_GRACE=1s", "LARDER_FAILOVER_WINDOW=" + window, "LARDER_MONITOR_FRESH=1s", "LARDER_LEASE=1s"}, extra...)...)
 	env := baseEnv(c.b.Home)
 	for name, ns := range c.hostNS {
 		startInNS(t, ns, env, "agent", "--host", name, "--listen", ns.IP+":7481", "--addr", ns.IP,
@@ -243,4 +243,62 @@ func TestHAMonitor(t *testing.T) {
 			t.Errorf("REDIS_URL moved to another node although no standby was fit")
 		}
 	})
+}
+
+// TestHAMonitorBrokerCrash: the broker dies in the middle of a failover,
+// after fencing (before the promotion: the next broker rolls back and the
+// observers decide again) or right after promoting the standby (before
+// recording it: the next broker finds the promotion on the nodes and
+// completes). Either way: exactly one failover, apps repointed, never two
+// primaries.
+func TestHAMonitorBrokerCrash(t *testing.T) {
+	for _, tt := range []struct{ point, resumed string }{
+		{"failover.fenced", "failover.rolled_back"},
+		{"failover.promoted", ""},
+	} {
+		t.Run(tt.point, func(t *testing.T) {
+			c := newHACluster(t, "2s", "LARDER_CRASH_AT="+tt.point)
+			b := c.b
+			b.MustLarder("apps:create", "web")
+			b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+			ha := waitInSync(t, b, "web", nil)
+			url0 := configVars(t, b, "web")["REDIS_URL"]
+			c.hostNS[ha.PrimaryHost].Cut()
+			defer c.hostNS[ha.PrimaryHost].Heal()
+			select {
+			case <-b.done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the broker did not reach the crash point")
+			}
+			b.cmd = nil
+			// The same address again: observers keep reporting where they did.
+			extra := []string{"LARDER_LISTEN=" + strings.TrimPrefix(b.URL, "http://")}
+			for _, e := range b.extra {
+				if !strings.HasPrefix(e, "LARDER_CRASH_AT=") && !strings.HasPrefix(e, "LARDER_LISTEN=") {
+					extra = append(extra, e)
+				}
+			}
+			b.extra = extra
+			b.Start()
+			after := waitInSync(t, b, "web", func(h api.HAInfo) error {
+				if h.PrimaryHost != ha.StandbyHost {
+					return fmt.Errorf("primary on %s", h.PrimaryHost)
+				}
+				return nil
+			})
+			if got := configVars(t, b, "web")["REDIS_URL"]; got == url0 {
+				t.Errorf("REDIS_URL still points at the lost primary")
+			}
+			k := eventKinds(t, b, "web")
+			if k["failover"] != 1 {
+				t.Errorf("events %v: want exactly one failover", k)
+			}
+			if tt.resumed != "" && k[tt.resumed] != 1 {
+				t.Errorf("events %v: want %s", k, tt.resumed)
+			}
+			if after.Epoch <= ha.Epoch {
+				t.Errorf("epoch %d → %d: not bumped", ha.Epoch, after.Epoch)
+			}
+		})
+	}
 }

@@ -27,7 +27,7 @@ func configVars(t *testing.T, b *Broker, app string) map[string]string {
 	return vars
 }
 
-func redisClient(t *testing.T, rawURL string) *redis.Client {
+func redisClient(t testing.TB, rawURL string) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
