@@ -272,6 +272,12 @@ type MonitorTarget struct {
 	Host   string `json:"host"`
 	Addr   string `json:"addr"`
 	Port   int    `json:"port"`
+	// The read-only engine user observers probe ROLE and INFO with.
+	MonitorUser     string `json:"monitor_user,omitempty"`
+	MonitorPassword string `json:"monitor_password,omitempty"`
+	// The node's host agent, whose health endpoint observers probe ("" for
+	// the broker's own host).
+	AgentURL string `json:"agent_url,omitempty"`
 }
 
 // NodeObservation is what one observer saw of one node in one probe round.
@@ -280,6 +286,9 @@ type NodeObservation struct {
 	Up        bool   `json:"up"`
 	LatencyMS int64  `json:"latency_ms"`
 	Error     string `json:"error,omitempty"`
+	Role      string `json:"role,omitempty"`     // from ROLE: master or slave
+	Offset    int64  `json:"offset,omitempty"`   // replication offset, from INFO
+	AgentUp   *bool  `json:"agent_up,omitempty"` // its host agent answered; nil when not probed
 }
 
 // MonitorReport is one probe round of one observer.
@@ -292,10 +301,12 @@ type MonitorReport struct {
 
 // MonitorLocation is one location as `larder monitors` lists it.
 type MonitorLocation struct {
-	Location   string    `json:"location"`
-	Observers  []string  `json:"observers"`
-	LastReport time.Time `json:"last_report"`
-	Stalled    bool      `json:"stalled"`
-	Up         int       `json:"nodes_up"`
-	Down       []string  `json:"nodes_down"`
+	Location   string            `json:"location"`
+	Observers  []string          `json:"observers"`
+	LastReport time.Time         `json:"last_report"`
+	Stalled    bool              `json:"stalled"`
+	Up         int               `json:"nodes_up"`
+	Down       []string          `json:"nodes_down"`
+	Roles      map[string]string `json:"roles"`       // node id → role it reported (ROLE)
+	AgentsDown []string          `json:"agents_down"` // node ids whose host agent did not answer
 }

@@ -54,6 +54,10 @@ type Config struct {
 
 	OSB OSBConfig // the Open Service Broker API (/v2)
 
+	// MonitorPassword is the password of the read-only engine user HA
+	// observers probe nodes with (the same on every node).
+	MonitorPassword string
+
 	// CrashAt names a point where the broker exits at once (fault injection
 	// for tests of recovery from the store, like Sentinel's SIMULATE-FAILURE).
 	CrashAt string

@@ -22,12 +22,25 @@ func (b *Broker) monitorTargets(w http.ResponseWriter, r *http.Request) {
 		b.writeError(w, r, err)
 		return
 	}
+	agents := map[string]string{}
+	if hosts, err := b.store.Hosts(ctx); err == nil {
+		for _, h := range hosts {
+			if h.Name != b.localName {
+				agents[h.Name] = h.URL
+			}
+		}
+	}
 	out := []api.MonitorTarget{}
 	for _, n := range nodes {
 		if n.Address == "" || n.State == store.NodeStarting {
 			continue
 		}
-		out = append(out, api.MonitorTarget{NodeID: n.ID, Addon: strings.TrimSuffix(n.Name, "-"+n.ID[:6]), Role: n.Role, Host: n.Host, Addr: n.Address, Port: n.Port})
+		t := api.MonitorTarget{NodeID: n.ID, Addon: strings.TrimSuffix(n.Name, "-"+n.ID[:6]), Role: n.Role, Host: n.Host,
+			Addr: n.Address, Port: n.Port, AgentURL: agents[n.Host]}
+		if b.cfg.MonitorPassword != "" {
+			t.MonitorUser, t.MonitorPassword = provisioner.MonitorUser, b.cfg.MonitorPassword
+		}
+		out = append(out, t)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -75,12 +88,18 @@ func (r *reconciler) checkPrimary(ctx context.Context, a store.Addon, nodes []st
 	if !v.Down {
 		return
 	}
-	if st, up := statuses[primary.Host]; up {
+	st, up := statuses[primary.Host]
+	if up {
 		for _, ns := range st.Nodes {
 			if ns.ID == primary.ID && ns.State != "failed" {
 				return // its host has it in hand: restart in place, no failover
 			}
 		}
+	} else if len(v.AgentUpAt) >= v.Quorum {
+		// The observers still reach its host: the broker is the one cut off,
+		// and its host may be restarting the node right now.
+		r.logOnce(a.ID, "primary down but its host answers a quorum of observers; holding the failover")
+		return
 	}
 	r.startFailover(ctx, a, primary, v)
 }
@@ -294,4 +313,15 @@ func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) e
 	case <-t.C:
 		return nil
 	}
+}
+
+// logOnce logs msg for an add-on at most once a minute.
+func (r *reconciler) logOnce(id, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.logged[id]) < time.Minute {
+		return
+	}
+	r.logged[id] = time.Now()
+	r.log.WithField("addon", id).Warn(msg)
 }

@@ -138,6 +138,9 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 		if a.ReplPassword != "" {
 			specs[i].Repl = provisioner.User{Name: provisioner.ReplUser, Password: a.ReplPassword}
 		}
+		if b.cfg.MonitorPassword != "" {
+			specs[i].Monitor = provisioner.User{Name: provisioner.MonitorUser, Password: b.cfg.MonitorPassword}
+		}
 		switch {
 		case n.Role == store.RoleStandby && primary != nil:
 			specs[i].ReplicaOf = primary

@@ -32,12 +32,13 @@ type reconciler struct {
 	contact    map[string]time.Time // host → last answered status
 	rebuilding map[string]bool      // add-on id → a standby rebuild runs
 	failing    map[string]bool      // add-on id → a failover runs
+	logged     map[string]time.Time // add-on id → last rate-limited warning
 }
 
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reconciler{b: b, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
-		downSince: map[string]time.Time{}, contact: map[string]time.Time{}, rebuilding: map[string]bool{}, failing: map[string]bool{}}
+		downSince: map[string]time.Time{}, contact: map[string]time.Time{}, rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{}}
 }
 
 // Start runs the loop until Close.

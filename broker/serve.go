@@ -74,6 +74,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}
 	}
+	monitorPW, err := loadOrCreateToken(filepath.Join(cfg.DataDir, "monitor-password"))
+	if err != nil {
+		return err
+	}
 	cat := catalog.Builtin()
 	if cfg.CatalogFile != "" {
 		var err error
@@ -119,7 +123,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
-		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, OSB: cfg.OSB}, st, host)
+		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

@@ -26,6 +26,8 @@ type nodeView struct {
 	up        bool
 	downSince time.Time // start of the current unbroken run of "down"
 	err       string
+	agentUp   *bool // the node's host agent, as last seen from here
+	role      string
 }
 
 type location struct {
@@ -64,6 +66,7 @@ func (t *Tracker) Record(r Report, now time.Time) {
 			v = &nodeView{up: true}
 			l.nodes[o.NodeID] = v
 		}
+		v.agentUp, v.role = o.AgentUp, o.Role
 		switch {
 		case o.Up:
 			v.up, v.downSince, v.err = true, time.Time{}, ""
@@ -89,6 +92,7 @@ type Verdict struct {
 	DownAt    []string  // voting locations that have seen it down for the window
 	Quorum    int       // how many are needed
 	DownSince time.Time // when the quorum's down runs started (the earliest of them)
+	AgentUpAt []string  // voting locations whose last probe reached the node's host agent
 }
 
 // Verdict decides whether node is down at now. The quorum is a majority of
@@ -108,6 +112,9 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 		}
 		v.Voting = append(v.Voting, name)
 		nv, ok := l.nodes[node]
+		if ok && nv.agentUp != nil && *nv.agentUp {
+			v.AgentUpAt = append(v.AgentUpAt, name)
+		}
 		if !ok || nv.up || now.Sub(nv.downSince) < r.Window {
 			continue
 		}
@@ -116,6 +123,7 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 	}
 	sort.Strings(v.Voting)
 	sort.Strings(v.DownAt)
+	sort.Strings(v.AgentUpAt)
 	v.Quorum = max(r.MinQuorum, len(v.Voting)/2+1)
 	v.Down = len(v.DownAt) >= v.Quorum
 	for _, s := range since {
@@ -135,12 +143,19 @@ func (t *Tracker) Locations() []LocationStatus {
 	defer t.mu.Unlock()
 	out := []LocationStatus{}
 	for name, l := range t.locs {
-		s := LocationStatus{Location: name, LastReport: l.lastReport, Stalled: l.stalled, Observers: []string{}, Down: []string{}}
+		s := LocationStatus{Location: name, LastReport: l.lastReport, Stalled: l.stalled, Observers: []string{}, Down: []string{},
+			Roles: map[string]string{}, AgentsDown: []string{}}
 		for o := range l.observers {
 			s.Observers = append(s.Observers, o)
 		}
 		sort.Strings(s.Observers)
 		for id, n := range l.nodes {
+			if n.role != "" {
+				s.Roles[id] = n.role
+			}
+			if n.agentUp != nil && !*n.agentUp {
+				s.AgentsDown = append(s.AgentsDown, id)
+			}
 			if n.up {
 				s.Up++
 			} else {
@@ -148,6 +163,7 @@ func (t *Tracker) Locations() []LocationStatus {
 			}
 		}
 		sort.Strings(s.Down)
+		sort.Strings(s.AgentsDown)
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Location < out[j].Location })

@@ -85,3 +85,18 @@ func TestLocationsAndForget(t *testing.T) {
 		t.Errorf("after Forget: %+v", ls)
 	}
 }
+
+func TestVerdictAgentReach(t *testing.T) {
+	tr := NewTracker()
+	t0 := time.Unix(1000, 0)
+	up, down := true, false
+	for _, at := range []time.Duration{0, 3 * time.Second} {
+		tr.Record(Report{Location: "a", Observer: "a", Nodes: []NodeObservation{{NodeID: "p", AgentUp: &up}}}, t0.Add(at))
+		tr.Record(Report{Location: "b", Observer: "b", Nodes: []NodeObservation{{NodeID: "p", AgentUp: &up}}}, t0.Add(at))
+		tr.Record(Report{Location: "c", Observer: "c", Nodes: []NodeObservation{{NodeID: "p", AgentUp: &down}}}, t0.Add(at))
+	}
+	v := tr.Verdict("p", t0.Add(3*time.Second), Rules{Window: 2 * time.Second, Fresh: time.Second})
+	if !v.Down || len(v.AgentUpAt) != 2 {
+		t.Fatalf("verdict %+v: want down, with the agent reached from a and b", v)
+	}
+}

@@ -5,13 +5,17 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/provisioner"
 )
 
 // ObserverOptions configure an Observer. Zero durations take the defaults.
@@ -128,27 +132,87 @@ func (ob *Observer) logErr(err error, what string) {
 	}
 }
 
-// Probe dials a node and sends PING; any RESP reply counts as up.
-func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) api.NodeObservation {
-	o := api.NodeObservation{NodeID: tg.NodeID}
+// Probe checks one node: a TCP connection and PING (any RESP reply, even
+// NOAUTH, proves the node is up and answering); then, as the read-only
+// monitor user, its ROLE and replication offset; then its host agent's
+// health endpoint. Only the PING decides up or down; the rest is reported.
+func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) (o api.NodeObservation) {
+	o.NodeID = tg.NodeID
+	var agentUp *bool
+	var wg sync.WaitGroup
+	if tg.AgentURL != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			up := probeAgent(ctx, tg.AgentURL, timeout)
+			agentUp = &up
+		}()
+	}
+	defer func() {
+		wg.Wait()
+		o.AgentUp = agentUp
+	}()
 	start := time.Now()
+	addr := net.JoinHostPort(tg.Addr, strconv.Itoa(tg.Port))
 	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(tg.Addr, strconv.Itoa(tg.Port)))
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		o.Error = "connect: " + err.Error()
 		return o
 	}
-	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(timeout))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		o.Error = "write: " + err.Error()
-		return o
+	_, err = conn.Write([]byte("PING\r\n"))
+	var line string
+	if err == nil {
+		line, err = bufio.NewReader(conn).ReadString('\n')
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	conn.Close()
 	if err != nil || len(line) == 0 || (line[0] != '+' && line[0] != '-') {
 		o.Error = fmt.Sprintf("no reply: %v", err)
 		return o
 	}
 	o.Up, o.LatencyMS = true, time.Since(start).Milliseconds()
+	if tg.MonitorUser != "" {
+		o.Role, o.Offset = probeRole(ctx, addr, tg.MonitorUser, tg.MonitorPassword, timeout)
+	}
 	return o
+}
+
+// probeRole reads ROLE and the replication offset; best effort.
+func probeRole(ctx context.Context, addr, user, password string, timeout time.Duration) (string, int64) {
+	c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: password, DialTimeout: timeout,
+		ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: 1, MaxRetries: -1, DisableIdentity: true})
+	defer c.Close()
+	role := ""
+	if r, err := c.Do(ctx, "ROLE").Slice(); err == nil && len(r) > 0 {
+		role, _ = r[0].(string)
+	}
+	var offset int64
+	if text, err := c.Info(ctx, "replication").Result(); err == nil {
+		for _, line := range strings.Split(text, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if (role == "master" && k == "master_repl_offset") || (role == "slave" && k == "slave_repl_offset") {
+				offset, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+	}
+	return role, offset
+}
+
+var agentHTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+
+// probeAgent reports whether a host agent's health endpoint answers.
+func probeAgent(ctx context.Context, base string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+provisioner.HealthPath, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := agentHTTP.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"larder/api"
 	"larder/internal/netns"
 )
@@ -131,6 +133,44 @@ func TestHAMonitor(t *testing.T) {
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 	ha := waitInSync(t, b, "web", nil)
 	url0 := configVars(t, b, "web")["REDIS_URL"]
+
+	t.Run("observers see roles through the read-only monitor user", func(t *testing.T) {
+		nodes, err := b.Client().MonitorTargets(ctx)
+		if err != nil || len(nodes) != 2 {
+			t.Fatalf("targets %+v, %v", nodes, err)
+		}
+		WaitFor(t, 10*time.Second, "every location reports both roles", func() error {
+			locs, err := b.Client().Monitors(ctx)
+			if err != nil {
+				return err
+			}
+			for _, l := range locs {
+				for _, n := range nodes {
+					want := map[string]string{"primary": "master", "standby": "slave"}[n.Role]
+					if l.Roles[n.NodeID] != want {
+						return fmt.Errorf("%s sees %s as %q, want %q", l.Location, n.NodeID, l.Roles[n.NodeID], want)
+					}
+				}
+			}
+			return nil
+		})
+		r := b.MustLarder("monitors")
+		for _, l := range []string{"l1", "l2", "l3"} {
+			if !strings.Contains(r.Stdout, l) {
+				t.Errorf("larder monitors does not list %s:\n%s", l, r.Stdout)
+			}
+		}
+		// The monitor user may look, not touch.
+		mc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", nodes[0].Addr, nodes[0].Port),
+			Username: nodes[0].MonitorUser, Password: nodes[0].MonitorPassword})
+		defer mc.Close()
+		if err := mc.Do(ctx, "ROLE").Err(); err != nil {
+			t.Errorf("monitor user ROLE: %v", err)
+		}
+		if err := mc.Get(ctx, "k").Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("monitor user GET: %v, want NOPERM", err)
+		}
+	})
 
 	t.Run("one location cut off: no failover", func(t *testing.T) {
 		c.locNS["l1"].Cut()

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -127,8 +128,19 @@ func NewAgentHandler(h *LocalHost, events *EventRing, token string, log logrus.F
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fault.E(fault.NotFound, "no agent route %s %s", r.Method, truncate(r.URL.Path, 100)))
 	})
-	return a.logRequests(a.authenticate(mux))
+	// Health needs no token: HA observers in other locations probe it to
+	// tell a lost host from a lost process. It reveals only the host's name.
+	outer := http.NewServeMux()
+	outer.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"name\": %q}\n", h.Name())
+	})
+	outer.Handle("/", a.authenticate(mux))
+	return a.logRequests(outer)
 }
+
+// HealthPath is the agent's unauthenticated liveness endpoint.
+const HealthPath = "/v1/health"
 
 // authenticate refuses requests without the agent's bearer token. Both sides
 // are hashed first so the comparison takes the same time whatever the length.

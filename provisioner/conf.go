@@ -84,6 +84,9 @@ func validateSpec(spec NodeSpec) error {
 	if spec.Repl.Name != "" {
 		users = append(users, spec.Repl)
 	}
+	if spec.Monitor.Name != "" {
+		users = append(users, spec.Monitor)
+	}
 	for _, e := range []*Endpoint{spec.ReplicaOf, spec.FallbackReplicaOf, spec.Leader} {
 		if e != nil && (e.Port < 1 || e.Port > 65535 || strings.ContainsAny(e.Addr, " \"\x00\r\n") || e.Addr == "") {
 			return bad("bad replication endpoint %q", truncate(e.String(), 80))
@@ -238,6 +241,9 @@ func renderACL(spec NodeSpec) ([]byte, error) {
 	if spec.Repl.Name != "" {
 		fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Repl.Name, spec.Repl.Password, ReplACL)
 	}
+	if spec.Monitor.Name != "" {
+		fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Monitor.Name, spec.Monitor.Password, MonitorACL)
+	}
 	if spec.Customer.Name != CustomerUser && spec.Admin.Name != CustomerUser {
 		fmt.Fprintf(&b, "user %s off resetpass resetkeys resetchannels -@all\n", CustomerUser)
 	}
@@ -298,4 +304,13 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
+}
+
+// passwords lists every secret in a spec, so none leaks into an error.
+func (spec NodeSpec) passwords() []string {
+	out := []string{spec.Admin.Password, spec.Customer.Password, spec.Repl.Password, spec.Monitor.Password, spec.LeaderUser.Password}
+	for _, u := range spec.ExtraUsers {
+		out = append(out, u.Password)
+	}
+	return out
 }

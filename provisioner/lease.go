@@ -50,7 +50,10 @@ func (l *Lease) Track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &agentStatusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		if sw.status < 400 {
+		// Only the broker's (authenticated) calls renew the lease: an
+		// observer reaching the health endpoint says nothing about whether
+		// the broker can fence this host.
+		if sw.status < 400 && r.URL.Path != HealthPath {
 			l.mu.Lock()
 			l.contact = l.now()
 			if len(l.fenced) > 0 {

@@ -35,6 +35,9 @@ const CustomerACL = "~* &* +@all -@admin +client +latency +slowlog +monitor +las
 const (
 	ReplUser = "larder-repl"
 	ReplACL  = "-@all +psync +replconf +ping"
+	// MonitorUser is what HA observers probe with: PING, ROLE and INFO, nothing else.
+	MonitorUser = "larder-monitor"
+	MonitorACL  = "-@all +ping +role +info"
 )
 
 // NodeSpec is everything a host needs to run one node. The broker builds it from
@@ -66,6 +69,7 @@ type NodeSpec struct {
 	// EventRejoinedAsReplica, so an empty node never serves as primary while
 	// its standby holds the data.
 	Repl              User
+	Monitor           User // observers' read-only user; none when Name is empty
 	ReplicaOf         *Endpoint
 	FallbackReplicaOf *Endpoint
 

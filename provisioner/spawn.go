@@ -47,7 +47,7 @@ func (h *LocalHost) spawn(ctx context.Context, m *managed, spec NodeSpec) (*proc
 	if kerr := p.kill(); kerr != nil {
 		m.log.WithError(kerr).Error("cannot kill a node that failed to start")
 	}
-	secrets := []string{spec.Admin.Password, spec.Customer.Password}
+	secrets := spec.passwords()
 	tail := logTail(outPath, outOff, 1024, secrets...)
 	if t := logTail(logPath, logOff, 1024, secrets...); t != "" {
 		tail = joinNonEmpty(tail, t)
