@@ -199,6 +199,13 @@ func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, s
 	}
 	b.tracker.Forget(primary.ID)
 	b.log.WithField("addon", a.Name).Warn(msg)
+	// A follower of an external leader stays one: the promoted node follows
+	// the leader as the old primary did (the promotion made it independent).
+	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {
+		if err := b.applyFollow(ctx, a); err != nil {
+			b.log.WithError(err).WithField("addon", a.Name).Warn("new primary could not resume following its leader")
+		}
+	}
 	if b.hosts.isUp(primary.Host) {
 		if specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{primary}); err == nil {
 			b.hostFor(primary).Remove(ctx, specs[0])

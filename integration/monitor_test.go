@@ -47,9 +47,10 @@ func startInNS(t testing.TB, ns *netns.NS, env []string, args ...string) *nsProc
 // haCluster is a broker on the bridge, three agents (h1..h3) and three
 // observer locations (l1..l3), each in its own namespace.
 type haCluster struct {
-	b      *Broker
-	hostNS map[string]*netns.NS
-	locNS  map[string]*netns.NS
+	b        *Broker
+	hostNS   map[string]*netns.NS
+	locNS    map[string]*netns.NS
+	monitors map[string]*nsProc // by location
 }
 
 func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
@@ -58,7 +59,7 @@ func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
 		t.Skip(engineErr)
 	}
 	const peer = "198.18.2.1"
-	c := &haCluster{hostNS: map[string]*netns.NS{}, locNS: map[string]*netns.NS{}}
+	c := &haCluster{hostNS: map[string]*netns.NS{}, locNS: map[string]*netns.NS{}, monitors: map[string]*nsProc{}}
 	for i, h := range []string{"h1", "h2", "h3"} {
 		c.hostNS[h] = netns.New(t, h, fmt.Sprintf("198.18.2.%d", 11+i), peer)
 	}
@@ -74,7 +75,8 @@ func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
 			"--broker", c.b.URL, "--broker-token", c.b.Token, "--check-interval", "100ms", "--lease", "1s")
 	}
 	for name, ns := range c.locNS {
-		startInNS(t, ns, env, "monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token, "--interval", "200ms")
+		c.monitors[name] = startInNS(t, ns, env, "monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
+			"--interval", "200ms", "--stall-hold", "3s")
 	}
 	WaitFor(t, 20*time.Second, "3 hosts and 3 locations up", func() error {
 		hosts, err := c.b.Client().Hosts(context.Background())
@@ -170,6 +172,43 @@ func TestHAMonitor(t *testing.T) {
 		if err := mc.Get(ctx, "k").Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 			t.Errorf("monitor user GET: %v, want NOPERM", err)
 		}
+	})
+
+	t.Run("a stalled observer withholds its votes", func(t *testing.T) {
+		p := c.monitors["l3"].cmd.Process
+		p.Signal(syscall.SIGSTOP)
+		stalledFor := time.Now()
+		WaitFor(t, 10*time.Second, "l3 silent for more than the stall threshold", func() error {
+			if time.Since(stalledFor) < 2500*time.Millisecond {
+				return fmt.Errorf("stopped for %v", time.Since(stalledFor))
+			}
+			return nil
+		})
+		p.Signal(syscall.SIGCONT)
+		WaitFor(t, 5*time.Second, "l3 reports its votes withheld", func() error {
+			locs, err := b.Client().Monitors(ctx)
+			if err != nil {
+				return err
+			}
+			for _, l := range locs {
+				if l.Location == "l3" && l.Stalled && time.Since(l.LastReport) < time.Second {
+					return nil
+				}
+			}
+			return fmt.Errorf("locations %+v", locs)
+		})
+		if r := b.MustLarder("monitors"); !strings.Contains(r.Stdout, "withheld") {
+			t.Errorf("larder monitors does not show the withheld votes:\n%s", r.Stdout)
+		}
+		WaitFor(t, 10*time.Second, "l3 votes again after the hold", func() error {
+			locs, _ := b.Client().Monitors(ctx)
+			for _, l := range locs {
+				if l.Location == "l3" && !l.Stalled {
+					return nil
+				}
+			}
+			return fmt.Errorf("still withheld")
+		})
 	})
 
 	t.Run("one location cut off: no failover", func(t *testing.T) {
