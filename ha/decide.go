@@ -24,7 +24,8 @@ type Report = api.MonitorReport
 
 type nodeView struct {
 	up        bool
-	downSince time.Time // start of the current unbroken run of "down"
+	lastUp    time.Time // when this location last saw it answer
+	downSince time.Time // start of the current unbroken run of "down": its last answer
 	err       string
 	agentUp   *bool // the node's host agent, as last seen from here
 	role      string
@@ -69,9 +70,15 @@ func (t *Tracker) Record(r Report, now time.Time) {
 		v.agentUp, v.role = o.AgentUp, o.Role
 		switch {
 		case o.Up:
-			v.up, v.downSince, v.err = true, time.Time{}, ""
+			v.up, v.lastUp, v.downSince, v.err = true, now, time.Time{}, ""
 		case v.up || v.downSince.IsZero():
-			v.up, v.downSince, v.err = false, now, o.Error
+			// As Sentinel counts it: no answer for the whole window since the
+			// last one (or since this location first saw the node, if never).
+			v.up, v.err = false, o.Error
+			v.downSince = now
+			if !v.lastUp.IsZero() {
+				v.downSince = v.lastUp
+			}
 		default:
 			v.err = o.Error
 		}

@@ -38,6 +38,7 @@ func BenchmarkHostCutFailover(b *testing.B) {
 			}
 			return nil
 		})
+		cutAt := time.Now()
 		c.hostNS[primaryHost].Cut()
 		WaitFor(b, 60*time.Second, "failover", func() error {
 			in, err := br.Client().RedisInfo(ctx, app, "REDIS")
@@ -50,6 +51,9 @@ func BenchmarkHostCutFailover(b *testing.B) {
 			return nil
 		})
 		waitAcked(b, w, 500)
+		w.mu.Lock()
+		b.Logf("writer got the new URL %v after the cut", w.urlAt.Sub(cutAt))
+		w.mu.Unlock()
 		w.Stop()
 		minorityAcked := m.stop()
 		c.hostNS[primaryHost].Heal()

@@ -113,7 +113,7 @@ func BenchmarkSentinelHostCut(b *testing.B) {
 		ctx := context.Background()
 		master := func() string {
 			for _, s := range sentinels {
-				sc := redis.NewSentinelClient(&redis.Options{Addr: s, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
+				sc := redis.NewSentinelClient(&redis.Options{Addr: s, DialerRetries: 1, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
 				addr, err := sc.GetMasterAddrByName(ctx, "m").Result()
 				sc.Close()
 				if err == nil && len(addr) == 2 {
@@ -154,7 +154,7 @@ func BenchmarkSentinelHostCut(b *testing.B) {
 					if addr == "" {
 						continue
 					}
-					c = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+					c = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
 				}
 				if err := c.Set(ctx, fmt.Sprintf("seq:%d", i), i, 0).Err(); err != nil {
 					c.Close()

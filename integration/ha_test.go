@@ -66,6 +66,8 @@ func portOf(t *testing.T, rawURL string) int {
 type writer struct {
 	b      *Broker
 	app    string
+	url    string    // the URL it writes to now
+	urlAt  time.Time // when it first got that URL
 	mu     sync.Mutex
 	acked  []int
 	maxGap time.Duration
@@ -89,7 +91,15 @@ func (w *writer) client() *redis.Client {
 	if err != nil {
 		return nil
 	}
+	w.mu.Lock()
+	if vars["REDIS_URL"] != w.url {
+		w.url, w.urlAt = vars["REDIS_URL"], time.Now()
+	}
+	w.mu.Unlock()
 	opt.MaxRetries, opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = -1, 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	// One dial attempt: go-redis retries a failed dial 5 times by default,
+	// which would measure the client's patience rather than the failover.
+	opt.DialerRetries = 1
 	return redis.NewClient(opt)
 }
 
