@@ -381,3 +381,29 @@ func TestHAMonitorBrokerCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestInProcessMonitors: `larder broker --monitors 3` runs three observers
+// inside the broker (one machine), and they report.
+func TestInProcessMonitors(t *testing.T) {
+	b := NewBroker(t, "LARDER_MONITORS=3", "LARDER_MONITOR_INTERVAL=100ms")
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:mini", "-a", "web", "--wait")
+	WaitFor(t, 10*time.Second, "three in-process locations see the node", func() error {
+		locs, err := b.Client().Monitors(context.Background())
+		if err != nil {
+			return err
+		}
+		if len(locs) != 3 {
+			return fmt.Errorf("%d locations", len(locs))
+		}
+		for _, l := range locs {
+			if l.Up != 1 || !strings.HasPrefix(l.Location, "local-") {
+				return fmt.Errorf("%+v", l)
+			}
+		}
+		return nil
+	})
+	if !strings.Contains(b.logs.String(), "share this machine's network location") {
+		t.Errorf("the broker does not say its observers share one location")
+	}
+}
