@@ -56,6 +56,11 @@ func TestFollowExternalLeader(t *testing.T) {
 		})
 	}
 	waitValue("from-leader", "1")
+	// A planned switchover would hand the primary role to a node that does
+	// not follow the leader: refused until unfollow.
+	if r := b.Larder("redis:failover", "-a", "web"); r.Code == 0 || !strings.Contains(r.Stderr, "unfollow") {
+		t.Errorf("switchover while following: exit %d, %q; want a refusal naming redis:unfollow", r.Code, r.Stderr)
+	}
 	if err := lc.Set(ctx, "k1", "v1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
