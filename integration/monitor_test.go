@@ -407,3 +407,53 @@ func TestInProcessMonitors(t *testing.T) {
 		t.Errorf("the broker does not say its observers share one location")
 	}
 }
+
+// TestFailoverKeepsFollowing: an HA add-on following an external leader is
+// failed over; the new primary follows the leader too.
+func TestFailoverKeepsFollowing(t *testing.T) {
+	c := newHACluster(t, "2s")
+	b := c.b
+	ctx := context.Background()
+	ldr := netns.New(t, "ldr", "198.18.2.51", "198.18.2.1")
+	srv := ldr.Exec("redis-server", "--port", "6379", "--bind", ldr.IP, "--requirepass", "leader-pw", "--save", "",
+		"--repl-diskless-sync-delay", "0", "--dir", t.TempDir())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	leader := redis.NewClient(&redis.Options{Addr: ldr.IP + ":6379", Password: "leader-pw"})
+	defer leader.Close()
+	WaitFor(t, 10*time.Second, "leader up", func() error { return leader.Ping(ctx).Err() })
+	leader.Set(ctx, "before", "1", 0)
+
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	ha := waitInSync(t, b, "web", nil)
+	b.MustLarder("redis:follow", "--url", "redis://default:leader-pw@"+ldr.IP+":6379", "-a", "web", "--confirm", "web")
+	c0 := redisClient(t, configVars(t, b, "web")["REDIS_URL"])
+	WaitFor(t, 20*time.Second, "follower has the leader's data", func() error {
+		if v, err := c0.Get(ctx, "before").Result(); err != nil || v != "1" {
+			return fmt.Errorf("before = %q, %v", v, err)
+		}
+		return nil
+	})
+	c.hostNS[ha.PrimaryHost].Cut()
+	defer c.hostNS[ha.PrimaryHost].Heal()
+	WaitFor(t, 30*time.Second, "failover", func() error {
+		if k := eventKinds(t, b, "web"); k["failover"] != 1 {
+			return fmt.Errorf("events %v", k)
+		}
+		return nil
+	})
+	leader.Set(ctx, "after", "2", 0)
+	c1 := redisClient(t, configVars(t, b, "web")["REDIS_URL"])
+	WaitFor(t, 20*time.Second, "the new primary follows the leader", func() error {
+		if v, err := c1.Get(ctx, "after").Result(); err != nil || v != "2" {
+			return fmt.Errorf("after = %q, %v", v, err)
+		}
+		return nil
+	})
+	if err := c1.Set(ctx, "mine", "x", 0).Err(); err == nil || !strings.Contains(err.Error(), "READONLY") {
+		t.Errorf("write to the new primary of a follower: %v, want READONLY", err)
+	}
+}
