@@ -44,41 +44,37 @@ func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 	return out, nil
 }
 
-func (b *Broker) writeAddons(w http.ResponseWriter, r *http.Request, addons []store.Addon) {
+func (b *Broker) writeAddons(r *http.Request, addons []store.Addon) (int, any, error) {
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
 		j, err := addonJSON(r.Context(), b.store.Q, a)
 		if err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
-func (b *Broker) listAddons(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listAddons(r *http.Request) (int, any, error) {
 	addons, err := b.store.Addons(r.Context())
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	b.writeAddons(w, r, addons)
+	return b.writeAddons(r, addons)
 }
 
-func (b *Broker) listAppAddons(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listAppAddons(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	app, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	addons, err := b.store.AddonsOfApp(ctx, app.ID)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	b.writeAddons(w, r, addons)
+	return b.writeAddons(r, addons)
 }
 
 // resolveAddon finds the add-on ref names in the context of appName (see
@@ -119,27 +115,25 @@ func (b *Broker) resolveAddon(ctx context.Context, q store.Q, appName, ref strin
 	return q.AddonByID(ctx, id)
 }
 
-func (b *Broker) getAddon(w http.ResponseWriter, r *http.Request) {
-	b.serveAddon(w, r, "")
+func (b *Broker) getAddon(r *http.Request) (int, any, error) {
+	return b.serveAddon(r, "")
 }
 
-func (b *Broker) getAppAddon(w http.ResponseWriter, r *http.Request) {
-	b.serveAddon(w, r, mux.Vars(r)["app"])
+func (b *Broker) getAppAddon(r *http.Request) (int, any, error) {
+	return b.serveAddon(r, mux.Vars(r)["app"])
 }
 
-func (b *Broker) serveAddon(w http.ResponseWriter, r *http.Request, app string) {
+func (b *Broker) serveAddon(r *http.Request, app string) (int, any, error) {
 	ctx := r.Context()
 	a, err := b.resolveAddon(ctx, b.store.Q, app, mux.Vars(r)["addon"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	j, err := addonJSON(ctx, b.store.Q, a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, j)
+	return http.StatusOK, j, nil
 }
 
 // createOptions are the provider options addons:create accepts. fork is

@@ -13,51 +13,46 @@ import (
 
 func appJSON(a store.App) api.App { return api.App{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt} }
 
-func (b *Broker) listApps(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listApps(r *http.Request) (int, any, error) {
 	apps, err := b.store.Apps(r.Context())
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	out := make([]api.App, 0, len(apps))
 	for _, a := range apps {
 		out = append(out, appJSON(a))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
-func (b *Broker) createApp(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) createApp(r *http.Request) (int, any, error) {
 	var req api.AppCreate
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	if err := checkAppName(req.Name); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a, err := b.store.CreateApp(r.Context(), req.Name)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithField("app", a.Name).Info("app created")
-	writeJSON(w, http.StatusCreated, appJSON(a))
+	return http.StatusCreated, appJSON(a), nil
 }
 
-func (b *Broker) getApp(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) getApp(r *http.Request) (int, any, error) {
 	a, err := b.store.AppByName(r.Context(), mux.Vars(r)["app"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, appJSON(a))
+	return http.StatusOK, appJSON(a), nil
 }
 
 // destroyApp refuses while the app owns add-ons: destroying them is a separate,
 // confirmed action, so no data goes with a mistyped app name.
-func (b *Broker) destroyApp(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) destroyApp(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
 		a, err := tx.AppByName(ctx, mux.Vars(r)["app"])
@@ -73,36 +68,26 @@ func (b *Broker) destroyApp(w http.ResponseWriter, r *http.Request) {
 		}
 		return tx.DeleteApp(ctx, a.ID)
 	})
-	if err != nil {
-		b.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, err
 }
 
-func (b *Broker) getConfigVars(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) getConfigVars(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	a, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	vars, err := appVars(ctx, b.store.Q, a.ID)
-	if err != nil {
-		b.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, vars)
+	return http.StatusOK, vars, err
 }
 
 // patchConfigVars sets (non-null) and unsets (null) user vars in one
 // transaction. Vars owned by an attachment cannot be changed this way.
-func (b *Broker) patchConfigVars(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) patchConfigVars(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var patch api.ConfigPatch
 	if err := decodeBody(r, &patch, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var out api.ConfigVars
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
@@ -130,9 +115,5 @@ func (b *Broker) patchConfigVars(w http.ResponseWriter, r *http.Request) {
 		out, err = appVars(ctx, tx.Q, a.ID)
 		return err
 	})
-	if err != nil {
-		b.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, err
 }

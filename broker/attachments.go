@@ -19,23 +19,21 @@ func attachmentJSON(at store.Attachment) api.Attachment {
 		App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: attachmentVars(at.Name), CreatedAt: at.CreatedAt}
 }
 
-func (b *Broker) listAttachments(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listAttachments(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	app, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	atts, err := b.store.AttachmentsOfApp(ctx, app.ID)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	out := make([]api.Attachment, 0, len(atts))
 	for _, at := range atts {
 		out = append(out, attachmentJSON(at))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 // findAttachment finds an app's attachment by name or by one of its vars
@@ -91,23 +89,20 @@ func checkNotLastOwning(ctx context.Context, q store.Q, at store.Attachment) err
 
 // attach shares an add-on with an app. The name defaults to REDIS when the app
 // has none, else the next free color.
-func (b *Broker) attach(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) attach(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var req api.AttachmentCreate
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if req.App == "" || req.Addon == "" {
-		b.writeError(w, r, fault.E(fault.Invalid, "both addon and app are required"))
-		return
+		return 0, nil, fault.E(fault.Invalid, "both addon and app are required")
 	}
 	name := ""
 	if req.Name != "" {
 		var err error
 		if name, err = checkAttachmentName(req.Name); err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 	}
 	var at store.Attachment
@@ -160,14 +155,13 @@ func (b *Broker) attach(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "attachment.create", fmt.Sprintf("attached to %s as %s", app.Name, name))
 	})
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusCreated, attachmentJSON(at))
+	return http.StatusCreated, attachmentJSON(at), nil
 }
 
 // detach removes one attachment and so its vars.
-func (b *Broker) detach(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) detach(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	appName := mux.Vars(r)["app"]
 	var at store.Attachment
@@ -192,23 +186,21 @@ func (b *Broker) detach(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, at.AddonID, at.AddonName, "attachment.delete", fmt.Sprintf("detached %s from %s", at.Name, app.Name))
 	})
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, attachmentJSON(at))
+	return http.StatusOK, attachmentJSON(at), nil
 }
 
 // promote makes an add-on the app's REDIS. The add-on that held REDIS keeps a
 // colored attachment (a new one if REDIS was its only name on the app), so its
 // vars never vanish; the promoted add-on keeps its other names too. One
 // transaction: apps never see a moment without REDIS_URL.
-func (b *Broker) promote(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) promote(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	appName := mux.Vars(r)["app"]
 	var req api.Promote
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var res api.PromoteResult
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
@@ -271,8 +263,7 @@ func (b *Broker) promote(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, x.ID, x.Name, "attachment.promote", "promoted to REDIS on "+app.Name)
 	})
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, res)
+	return http.StatusOK, res, nil
 }

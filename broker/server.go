@@ -38,20 +38,20 @@ func (b *Broker) Handler() http.Handler {
 
 	a := r.NewRoute().Subrouter()
 	a.Use(b.requireToken)
-	a.HandleFunc("/apps", b.listApps).Methods(http.MethodGet)
-	a.HandleFunc("/apps", b.createApp).Methods(http.MethodPost)
-	a.HandleFunc("/apps/{app}", b.getApp).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}", b.destroyApp).Methods(http.MethodDelete)
-	a.HandleFunc("/apps/{app}/config-vars", b.getConfigVars).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}/config-vars", b.patchConfigVars).Methods(http.MethodPatch)
-	a.HandleFunc("/apps/{app}/addons", b.listAppAddons).Methods(http.MethodGet)
+	a.HandleFunc("/apps", b.serve(b.listApps)).Methods(http.MethodGet)
+	a.HandleFunc("/apps", b.serve(b.createApp)).Methods(http.MethodPost)
+	a.HandleFunc("/apps/{app}", b.serve(b.getApp)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}", b.serve(b.destroyApp)).Methods(http.MethodDelete)
+	a.HandleFunc("/apps/{app}/config-vars", b.serve(b.getConfigVars)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/config-vars", b.serve(b.patchConfigVars)).Methods(http.MethodPatch)
+	a.HandleFunc("/apps/{app}/addons", b.serve(b.listAppAddons)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/addons", b.createAddon).Methods(http.MethodPost)
-	a.HandleFunc("/apps/{app}/addons/{addon}", b.getAppAddon).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addons/{addon}", b.serve(b.getAppAddon)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/addons/{addon}", b.destroyAddon).Methods(http.MethodDelete)
 	a.HandleFunc("/apps/{app}/addons/{addon}", b.upgradeAddon).Methods(http.MethodPatch)
-	a.HandleFunc("/apps/{app}/addons/{addon}/events", b.listEvents).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addons/{addon}/events", b.serve(b.listEvents)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis", b.redisInfo).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}/redis/promote", b.promote).Methods(http.MethodPost)
+	a.HandleFunc("/apps/{app}/redis/promote", b.serve(b.promote)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/failover", b.failover).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/follow", b.follow).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/follow", b.unfollow).Methods(http.MethodDelete)
@@ -65,11 +65,11 @@ func (b *Broker) Handler() http.Handler {
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials", b.getCredentials).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials_rotation", b.rotateCredentials).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/wait", b.waitStatus).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}/addon-attachments", b.listAttachments).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}/addon-attachments/{name}", b.detach).Methods(http.MethodDelete)
-	a.HandleFunc("/addon-attachments", b.attach).Methods(http.MethodPost)
-	a.HandleFunc("/addons", b.listAddons).Methods(http.MethodGet)
-	a.HandleFunc("/addons/{addon}", b.getAddon).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addon-attachments", b.serve(b.listAttachments)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addon-attachments/{name}", b.serve(b.detach)).Methods(http.MethodDelete)
+	a.HandleFunc("/addon-attachments", b.serve(b.attach)).Methods(http.MethodPost)
+	a.HandleFunc("/addons", b.serve(b.listAddons)).Methods(http.MethodGet)
+	a.HandleFunc("/addons/{addon}", b.serve(b.getAddon)).Methods(http.MethodGet)
 	a.HandleFunc("/operations/{id}", b.getOperation).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services", b.listServices).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services/{service}/plans", b.listPlans).Methods(http.MethodGet)
@@ -148,6 +148,26 @@ func (b *Broker) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		b.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).Error("request failed")
 	}
 	writeJSON(w, status, api.Error{ID: string(k), Message: fault.Message(err)})
+}
+
+// endpoint is a broker handler that returns what to answer: a status and a
+// body (nil for none), or an error that writeError maps to its status. It
+// keeps handlers to their logic.
+type endpoint func(r *http.Request) (int, any, error)
+
+// serve adapts an endpoint to net/http.
+func (b *Broker) serve(fn endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := fn(r)
+		switch {
+		case err != nil:
+			b.writeError(w, r, err)
+		case body == nil:
+			w.WriteHeader(status)
+		default:
+			writeJSON(w, status, body)
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
