@@ -160,34 +160,29 @@ func checkCreateOptions(cfg map[string]string) (policy string, err error) {
 // createAddon validates the request, records the add-on, its attachment, its
 // node (claiming a port) and a provision operation in one transaction, then
 // starts the node in the background: 202 + an operation to poll.
-func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) createAddon(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var req api.AddonCreate
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	svc, plan, err := b.cfg.Catalog.Resolve(req.Plan)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	policy, err := checkCreateOptions(req.Config)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	attName := ""
 	if req.Attachment != "" {
 		if attName, err = checkAttachmentName(req.Attachment); err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 	}
 	if req.Name != "" {
 		if err := checkAddonName(req.Name); err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 	}
 
@@ -195,8 +190,7 @@ func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
 	var fork *store.Fork
 	if ref, ok := req.Config["fork"]; ok {
 		if fork, err = b.checkFork(ctx, mux.Vars(r)["app"], ref, svc.Name, plan); err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 	}
 	var a store.Addon
@@ -213,19 +207,17 @@ func (b *Broker) createAddon(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
 	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
 	j, err := addonJSON(ctx, b.store.Q, a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	apiOp := operationJSON(op)
-	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
-		Message: fmt.Sprintf("%s is being created in the background", a.Name)})
+	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
+		Message: fmt.Sprintf("%s is being created in the background", a.Name)}, nil
 }
 
 func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
@@ -297,12 +289,11 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx *store.Tx, appName, name,
 
 // destroyAddon removes the add-on's attachments (and so its vars on every app)
 // at once, then stops and deletes its nodes in the background.
-func (b *Broker) destroyAddon(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var req api.AddonDestroy
 	if err := decodeBody(r, &req, true); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	appName := mux.Vars(r)["app"]
 	var a store.Addon
@@ -342,20 +333,18 @@ func (b *Broker) destroyAddon(w http.ResponseWriter, r *http.Request) {
 		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
 	b.jobs.Run(b.store, op, b.deprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
 	j, err := addonJSON(ctx, b.store.Q, a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	apiOp := operationJSON(op)
-	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
-		Message: fmt.Sprintf("%s is being destroyed", a.Name)})
+	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
+		Message: fmt.Sprintf("%s is being destroyed", a.Name)}, nil
 }
 
 // beginDestroy moves a to deprovisioning in tx: its attachments, and so the
@@ -376,28 +365,26 @@ func operationJSON(op store.Operation) api.Operation {
 		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
-func (b *Broker) getOperation(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) getOperation(r *http.Request) (int, any, error) {
 	op, err := b.store.OperationByID(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, operationJSON(op))
+	return http.StatusOK, operationJSON(op), nil
 }
 
-func (b *Broker) listServices(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listServices(r *http.Request) (int, any, error) {
 	out := []api.Service{}
 	for _, s := range b.cfg.Catalog.Services {
 		out = append(out, api.Service{Name: s.Name, HumanName: s.HumanName, Description: s.Description})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
-func (b *Broker) listPlans(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listPlans(r *http.Request) (int, any, error) {
 	svc, err := b.cfg.Catalog.Service(mux.Vars(r)["service"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	out := []api.Plan{}
 	for _, p := range svc.Plans {
@@ -405,5 +392,5 @@ func (b *Broker) listPlans(w http.ResponseWriter, r *http.Request) {
 			MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence, HA: p.HA,
 			PriceCents: p.PriceCents, Default: p == *svc.DefaultPlan()})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }

@@ -26,23 +26,20 @@ import (
 const maxFollowChain = 16
 
 // follow answers redis:follow.
-func (b *Broker) follow(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) follow(r *http.Request) (int, any, error) {
 	var req api.FollowRequest
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a, err := b.settledAddon(r)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	res, err := b.startFollowing(r.Context(), a, req)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, res)
+	return http.StatusOK, res, nil
 }
 
 // startFollowing checks the leader (its URL, that it answers with its
@@ -110,23 +107,20 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 
 // unfollow answers redis:unfollow: the add-on becomes an independent primary
 // with the data it has.
-func (b *Broker) unfollow(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) unfollow(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	a, err := b.settledAddon(r)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	unlock := b.locks.lock(a.ID)
 	defer unlock()
 	f, err := b.store.FollowOf(ctx, a.ID)
 	if fault.KindOf(err) == fault.NotFound {
-		b.writeError(w, r, fault.E(fault.Conflict, "%s follows no leader; `larder redis:follow` makes it a follower", a.Name))
-		return
+		return 0, nil, fault.E(fault.Conflict, "%s follows no leader; `larder redis:follow` makes it a follower", a.Name)
 	}
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	err = b.store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteFollow(ctx, a.ID); err != nil {
@@ -135,20 +129,18 @@ func (b *Broker) unfollow(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "follow.stop", fmt.Sprintf("stopped following %s; now an independent primary", f.Leader))
 	})
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if err := b.applyFollow(ctx, a); err != nil {
 		// Still following: keep the leader recorded, so files and store agree.
 		uctx := context.WithoutCancel(ctx)
 		b.store.SetFollow(uctx, &f)
 		b.applyFollow(uctx, a)
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithField("addon", a.Name).Info("stopped following its leader")
-	writeJSON(w, http.StatusOK, api.FollowResult{Addon: api.Ref{ID: a.ID, Name: a.Name},
-		Message: fmt.Sprintf("%s stopped following %s; it is an independent primary and takes writes", a.Name, f.Leader)})
+	return http.StatusOK, api.FollowResult{Addon: api.Ref{ID: a.ID, Name: a.Name},
+		Message: fmt.Sprintf("%s stopped following %s; it is an independent primary and takes writes", a.Name, f.Leader)}, nil
 }
 
 // applyFollow makes the primary match the store: its files are rendered

@@ -179,54 +179,46 @@ func (b *Broker) connectHost(h store.Host) error {
 }
 
 // registerHost answers POST /hosts: an agent announcing itself.
-func (b *Broker) registerHost(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) registerHost(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var req api.HostRegister
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if err := checkAddonName(req.Name); err != nil || req.Name == b.localName {
-		b.writeError(w, r, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName))
-		return
+		return 0, nil, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		b.writeError(w, r, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL))
-		return
+		return 0, nil, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL)
 	}
 	if req.Token == "" {
-		b.writeError(w, r, fault.E(fault.Invalid, "an agent token is required"))
-		return
+		return 0, nil, fault.E(fault.Invalid, "an agent token is required")
 	}
 	h := store.Host{Name: req.Name, URL: req.URL, Token: req.Token}
 	if prev, err := b.store.HostByName(ctx, req.Name); err == nil {
 		h.EventBoot, h.EventSeq = prev.EventBoot, prev.EventSeq // carry on where the broker was
 	}
 	if err := b.store.UpsertHost(ctx, &h); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if err := b.connectHost(h); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithField("host", h.Name).Info("host registered")
-	writeJSON(w, http.StatusCreated, api.Host{Name: h.Name, URL: h.URL, State: "up"})
+	return http.StatusCreated, api.Host{Name: h.Name, URL: h.URL, State: "up"}, nil
 }
 
 // listHosts answers `larder hosts`: every host with its state and node count.
-func (b *Broker) listHosts(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	counts, err := b.store.NodeCounts(ctx)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	draining, err := b.drainingHosts(ctx, b.store.Q)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	urls := map[string]string{}
 	if hs, err := b.store.Hosts(ctx); err == nil {
@@ -248,26 +240,23 @@ func (b *Broker) listHosts(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, e)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 // drainHost answers `larder hosts:drain HOST`: no new node goes there, and
 // every primary on it hands over to its standby with a planned switchover.
-func (b *Broker) drainHost(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	name := mux.Vars(r)["host"]
 	if _, ok := b.hosts.get(name); !ok {
-		b.writeError(w, r, fault.E(fault.NotFound, "no host named %s", name))
-		return
+		return 0, nil, fault.E(fault.NotFound, "no host named %s", name)
 	}
 	if err := b.store.SetHostDraining(ctx, name, true); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	nodes, err := b.store.NodesOnHost(ctx, name)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var ops []api.Operation
 	var skipped []string
@@ -277,8 +266,7 @@ func (b *Broker) drainHost(w http.ResponseWriter, r *http.Request) {
 		}
 		a, err := b.store.AddonByID(ctx, n.AddonID)
 		if err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		op, err := b.startSwitchover(ctx, a)
 		if err != nil {
@@ -287,5 +275,5 @@ func (b *Broker) drainHost(w http.ResponseWriter, r *http.Request) {
 		}
 		ops = append(ops, operationJSON(op))
 	}
-	writeJSON(w, http.StatusAccepted, api.DrainResult{Host: name, Operations: ops, Skipped: skipped})
+	return http.StatusAccepted, api.DrainResult{Host: name, Operations: ops, Skipped: skipped}, nil
 }

@@ -15,12 +15,11 @@ import (
 )
 
 // monitorTargets lists every node of every settled add-on, for observers.
-func (b *Broker) monitorTargets(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) monitorTargets(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	nodes, err := b.store.AllNodes(ctx)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	agents := map[string]string{}
 	if hosts, err := b.store.Hosts(ctx); err == nil {
@@ -42,19 +41,17 @@ func (b *Broker) monitorTargets(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, t)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 // monitorReport records one observer's probe round.
-func (b *Broker) monitorReport(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) monitorReport(r *http.Request) (int, any, error) {
 	var rep api.MonitorReport
 	if err := decodeBody(r, &rep, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if rep.Location == "" || rep.Observer == "" {
-		b.writeError(w, r, fault.E(fault.Invalid, "a report needs its location and observer"))
-		return
+		return 0, nil, fault.E(fault.Invalid, "a report needs its location and observer")
 	}
 	b.tracker.Record(rep, time.Now())
 	for _, o := range rep.Nodes {
@@ -63,11 +60,11 @@ func (b *Broker) monitorReport(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, nil
 }
 
-func (b *Broker) listMonitors(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, b.tracker.Locations())
+func (b *Broker) listMonitors(r *http.Request) (int, any, error) {
+	return http.StatusOK, b.tracker.Locations(), nil
 }
 
 // rules are the failover decision's parameters.

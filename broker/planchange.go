@@ -216,40 +216,34 @@ func humanBytes(n int64) string {
 }
 
 // upgradeAddon answers addons:upgrade: 202 and a plan_change operation.
-func (b *Broker) upgradeAddon(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) upgradeAddon(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var req api.AddonUpdate
 	if err := decodeBody(r, &req, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	plan := req.Plan
 	if svc, p, ok := strings.Cut(req.Plan, ":"); ok {
 		if svc != a.Service {
-			b.writeError(w, r, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan))
-			return
+			return 0, nil, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan)
 		}
 		plan = p
 	}
 	if plan == "" {
-		b.writeError(w, r, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service))
-		return
+		return 0, nil, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service)
 	}
 	op, err := b.startPlanChange(ctx, a, plan)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	j, err := addonJSON(ctx, b.store.Q, a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	apiOp := operationJSON(op)
-	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp})
+	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }

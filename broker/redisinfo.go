@@ -17,36 +17,32 @@ import (
 const liveTimeout = 2 * time.Second
 
 // redisInfo answers redis:info: every add-on of the app, or the one ?addon= names.
-func (b *Broker) redisInfo(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) redisInfo(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	appName := mux.Vars(r)["app"]
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var addons []store.Addon
 	if ref := r.URL.Query().Get("addon"); ref != "" {
 		a, err := b.resolveAddon(ctx, b.store.Q, appName, ref)
 		if err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		addons = []store.Addon{a}
 	} else if addons, err = b.store.AddonsOfApp(ctx, app.ID); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	out := make([]api.RedisInfo, 0, len(addons))
 	for _, a := range addons {
 		info, err := b.infoOf(ctx, app, a)
 		if err != nil {
-			b.writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		out = append(out, info)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, out, nil
 }
 
 func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.RedisInfo, error) {

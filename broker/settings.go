@@ -126,24 +126,21 @@ func (b *Broker) settledAddon(r *http.Request) (store.Addon, error) {
 // patchSettings changes maxmemory policy, timeout or keyspace notifications on
 // the running node (no restart) and keeps them in the store, so a restarted or
 // rebuilt node gets them back.
-func (b *Broker) patchSettings(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) patchSettings(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	var p api.SettingsPatch
 	if err := decodeBody(r, &p, false); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a, err := b.settledAddon(r)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	next, err := b.changeSettings(ctx, a.ID, p)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents})
+	return http.StatusOK, api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents}, nil
 }
 
 // changeSettings applies p to add-on id's running nodes and records it, under
@@ -184,41 +181,36 @@ func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credenti
 	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: addonURL(a, n)}, nil
 }
 
-func (b *Broker) getCredentials(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) getCredentials(r *http.Request) (int, any, error) {
 	a, err := b.settledAddon(r)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	c, err := b.credentialsOf(r.Context(), a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, c)
+	return http.StatusOK, c, nil
 }
 
 // rotateCredentials gives the customer user a new password on the running
 // nodes, records it (every attached app's URL changes in that one write), and
 // closes the connections still using the old one.
-func (b *Broker) rotateCredentials(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) rotateCredentials(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	a, err := b.settledAddon(r)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	unlock := b.locks.lock(a.ID)
 	defer unlock()
 	if a, err = b.store.AddonByID(ctx, a.ID); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	next := a
 	next.CustomerPassword = newSecret()
 	if err := b.reconfigure(ctx, a, next); err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	err = b.store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.SetCustomerPassword(ctx, a.ID, next.CustomerPassword); err != nil {
@@ -227,18 +219,16 @@ func (b *Broker) rotateCredentials(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "credentials.rotate", "customer password rotated; old connections closed")
 	})
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if err := b.disconnectCustomer(ctx, next); err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of the old password")
 	}
 	c, err := b.credentialsOf(ctx, next)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, c)
+	return http.StatusOK, c, nil
 }
 
 func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
@@ -255,37 +245,31 @@ func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
 }
 
 // waitStatus answers redis:wait: whether the add-on is still coming up.
-func (b *Broker) waitStatus(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) waitStatus(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	switch a.State {
 	case api.StateProvisioning:
-		writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: true, Message: "provisioning"})
-		return
+		return http.StatusOK, api.WaitStatus{Waiting: true, Message: "provisioning"}, nil
 	case api.StateFailed:
-		b.writeError(w, r, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason))
-		return
+		return 0, nil, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason)
 	case api.StateDeprovisioning:
-		b.writeError(w, r, fault.E(fault.Conflict, "%s is being destroyed", a.Name))
-		return
+		return 0, nil, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
 	}
 	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	for i, n := range nodes {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
 		_, err := b.hostFor(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {
-			writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"})
-			return
+			return http.StatusOK, api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"}, nil
 		}
 	}
-	writeJSON(w, http.StatusOK, api.WaitStatus{Waiting: false, Message: "available"})
+	return http.StatusOK, api.WaitStatus{Waiting: false, Message: "available"}, nil
 }

@@ -150,24 +150,21 @@ func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
 }
 
 // failover answers `larder redis:failover`: a planned switchover.
-func (b *Broker) failover(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) failover(r *http.Request) (int, any, error) {
 	a, err := b.settledAddon(r)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	op, err := b.startSwitchover(r.Context(), a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	j, err := addonJSON(r.Context(), b.store.Q, a)
 	if err != nil {
-		b.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	apiOp := operationJSON(op)
-	writeJSON(w, http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp})
+	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }
 
 // onRejoined handles a host's report that a primary whose data was gone came
