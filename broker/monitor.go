@@ -178,24 +178,10 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 // commit), the old primary leaves the store (its host removes it when it
 // returns), and a new standby is built.
 func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, standby store.Node, msg string, progress func(string)) error {
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
-		epoch, err := tx.BumpEpoch(ctx, a.ID)
-		if err != nil {
-			return err
-		}
-		if err := tx.SetNodeRole(ctx, standby.ID, store.RolePrimary, epoch); err != nil {
-			return err
-		}
-		if err := tx.DeleteNode(ctx, primary.ID); err != nil {
-			return err
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "failover", msg)
-	})
-	if err != nil {
+	if err := b.commitPromotion(ctx, a, standby, primary, true, "failover", msg); err != nil {
 		return err
 	}
 	b.tracker.Forget(primary.ID)
-	b.log.WithField("addon", a.Name).Warn(msg)
 	// A follower of an external leader stays one: the promoted node follows
 	// the leader as the old primary did (the promotion made it independent).
 	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {

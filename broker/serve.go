@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -19,6 +16,7 @@ import (
 	"larder/api"
 	"larder/catalog"
 	"larder/ha"
+	"larder/internal/atomicfile"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -64,17 +62,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	token := cfg.Token
 	if token == "" {
 		var err error
-		if token, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "token")); err != nil {
+		if token, err = loadSecret(filepath.Join(cfg.DataDir, "token")); err != nil {
 			return err
 		}
 	}
 	if cfg.OSB.Password == "" {
 		var err error
-		if cfg.OSB.Password, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "osb-password")); err != nil {
+		if cfg.OSB.Password, err = loadSecret(filepath.Join(cfg.DataDir, "osb-password")); err != nil {
 			return err
 		}
 	}
-	monitorPW, err := loadOrCreateToken(filepath.Join(cfg.DataDir, "monitor-password"))
+	monitorPW, err := loadSecret(filepath.Join(cfg.DataDir, "monitor-password"))
 	if err != nil {
 		return err
 	}
@@ -181,66 +179,19 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	return host.Close(sctx)
 }
 
-// loadOrCreateToken reads the admin token, creating it on first start.
-func loadOrCreateToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if t := strings.TrimSpace(string(b)); t != "" {
-			return t, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read token: %w", err)
-	}
-	var raw [24]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	t := hex.EncodeToString(raw[:])
-	if err := writeFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write token: %w", err)
-	}
-	return t, nil
-}
-
 func writeDiscovery(dir string, d api.Discovery) error {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, api.DiscoveryFile), b, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, api.DiscoveryFile), b, 0o600); err != nil {
 		return fmt.Errorf("write discovery file: %w", err)
 	}
 	return nil
 }
 
-// writeFileAtomic writes data to path via a synced temp file and a rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+// loadSecret reads a secret from the data directory, generating it on first start.
+func loadSecret(path string) (string, error) {
+	s, _, err := atomicfile.LoadOrCreateSecret(path)
+	return s, err
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"larder/api"
 	"larder/fault"
 	"larder/provisioner"
@@ -110,10 +112,16 @@ func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 	return nil
 }
 
-// commitRoleSwap records that newPrimary and newStandby swapped roles, under
-// a new epoch. Vars derive from roles, so every attached app points at the
-// new primary from this commit on.
+// commitRoleSwap records that newPrimary and newStandby swapped roles.
 func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
+	return b.commitPromotion(ctx, a, newPrimary, newStandby, false, kind, msg)
+}
+
+// commitPromotion records newPrimary as the add-on's primary under a new
+// epoch: old becomes its standby, or leaves the store when it was lost (its
+// host removes it as an orphan when it returns). Vars derive from roles, so
+// every attached app points at the new primary from this commit on.
+func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
 		epoch, err := tx.BumpEpoch(ctx, a.ID)
 		if err != nil {
@@ -122,13 +130,22 @@ func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 		if err := tx.SetNodeRole(ctx, newPrimary.ID, store.RolePrimary, epoch); err != nil {
 			return err
 		}
-		if err := tx.SetNodeRole(ctx, newStandby.ID, store.RoleStandby, epoch); err != nil {
+		if oldLost {
+			err = tx.DeleteNode(ctx, old.ID)
+		} else {
+			err = tx.SetNodeRole(ctx, old.ID, store.RoleStandby, epoch)
+		}
+		if err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, kind, msg)
 	})
 	if err == nil {
-		b.log.WithField("addon", a.Name).Info(msg)
+		level := logrus.InfoLevel
+		if oldLost {
+			level = logrus.WarnLevel
+		}
+		b.log.WithField("addon", a.Name).Log(level, msg)
 	}
 	return err
 }

@@ -1,12 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/internal/atomicfile"
 	"larder/provisioner"
 )
 
@@ -148,7 +144,7 @@ func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
 	}
 	if cfg.token == "" {
 		path := filepath.Join(cfg.dataDir, agentTokenFile)
-		token, made, err := loadOrCreateToken(path)
+		token, made, err := atomicfile.LoadOrCreateSecret(path)
 		if err != nil {
 			return err
 		}
@@ -226,49 +222,16 @@ func advertised(listen, addr string) string {
 	return net.JoinHostPort(ip, port)
 }
 
-// loadOrCreateToken reads the token at path, or writes a fresh one there
-// (0600) so the agent keeps the same token across restarts.
-func loadOrCreateToken(path string) (token string, made bool, err error) {
-	if data, err := os.ReadFile(path); err == nil {
-		if t := strings.TrimSpace(string(data)); t != "" {
-			return t, false, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", false, fmt.Errorf("agent token: %w", err)
-	}
-	b := make([]byte, 24)
-	rand.Read(b)
-	token = hex.EncodeToString(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "", false, fmt.Errorf("agent token: %w", err)
-	}
-	_, err = f.WriteString(token + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("agent token: %w", err)
-	}
-	return token, true, nil
-}
-
-// agentRegistration is the body of POST BROKER/hosts.
-type agentRegistration struct {
-	Name  string `json:"name"`
-	URL   string `json:"url"`
-	Token string `json:"token"`
-}
-
 // registerAgent tells the broker where this agent is, retrying with backoff
 // (200ms doubling to 10s) until the broker accepts or ctx ends.
 func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.Writer) {
-	body, _ := json.Marshal(agentRegistration{Name: cfg.host, URL: url, Token: cfg.token})
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	cl := api.NewClient(cfg.brokerURL, cfg.brokerToken)
+	cl.HTTP.Timeout = 10 * time.Second
+	reg := api.HostRegister{Name: cfg.host, URL: url, Token: cfg.token}
 	log := cfg.log.WithField("broker", cfg.brokerURL)
 	delay := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := postRegistration(ctx, client, cfg.brokerURL+"/hosts", cfg.brokerToken, body)
+		_, err := cl.RegisterHost(ctx, reg)
 		if err == nil {
 			fmt.Fprintf(stderr, "larder agent: registered with the broker at %s\n", cfg.brokerURL)
 			return
@@ -288,27 +251,4 @@ func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.W
 		}
 		delay = min(2*delay, 10*time.Second)
 	}
-}
-
-func postRegistration(ctx context.Context, client *http.Client, url, token string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	var e api.Error
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if json.Unmarshal(msg, &e) == nil && e.Message != "" {
-		return fmt.Errorf("broker answered %d: %s", resp.StatusCode, e.Message)
-	}
-	return fmt.Errorf("broker answered %d", resp.StatusCode)
 }

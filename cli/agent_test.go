@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"larder/api"
+	"larder/internal/atomicfile"
 	"larder/provisioner"
 )
 
@@ -53,14 +55,14 @@ func TestAdvertised(t *testing.T) {
 
 func TestLoadOrCreateToken(t *testing.T) {
 	path := filepath.Join(t.TempDir(), agentTokenFile)
-	tok, made, err := loadOrCreateToken(path)
+	tok, made, err := atomicfile.LoadOrCreateSecret(path)
 	if err != nil || !made || len(tok) < 32 {
 		t.Fatalf("loadOrCreateToken() = %q, %v, %v; want a fresh long token", tok, made, err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file: %v, %v; want mode 0600", fi.Mode(), err)
 	}
-	again, made, err := loadOrCreateToken(path)
+	again, made, err := atomicfile.LoadOrCreateSecret(path)
 	if err != nil || made || again != tok {
 		t.Errorf("second loadOrCreateToken() = %q, %v, %v; want the same token, not made", again, made, err)
 	}
@@ -71,7 +73,7 @@ func TestLoadOrCreateToken(t *testing.T) {
 type fakeBroker struct {
 	mu    sync.Mutex
 	tries int
-	got   *agentRegistration
+	got   *api.HostRegister
 	auth  string
 }
 
@@ -87,7 +89,7 @@ func (b *fakeBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"id":"unavailable","message":"starting"}`))
 		return
 	}
-	var reg agentRegistration
+	var reg api.HostRegister
 	if err := json.NewDecoder(r.Body).Decode(&reg); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -96,7 +98,7 @@ func (b *fakeBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
-func (b *fakeBroker) registration() (*agentRegistration, string) {
+func (b *fakeBroker) registration() (*api.HostRegister, string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.got, b.auth
@@ -120,7 +122,7 @@ func TestAgentServesAndRegisters(t *testing.T) {
 			"--data-dir", dir, "--broker", broker.URL, "--broker-token", "broker-secret", "--log-level", "error"})
 	}()
 
-	var reg *agentRegistration
+	var reg *api.HostRegister
 	var auth string
 	for deadline := time.Now().Add(10 * time.Second); reg == nil; {
 		if time.Now().After(deadline) {

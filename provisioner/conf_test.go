@@ -170,47 +170,6 @@ func TestValidateSpec(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "node.conf")
-	for _, content := range []string{"first\n", "second\n"} {
-		if err := writeFileAtomic(path, []byte(content), 0o600); err != nil {
-			t.Fatalf("writeFileAtomic() error = %v", err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != content {
-			t.Errorf("content = %q, want %q", got, content)
-		}
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
-		t.Errorf("mode = %v, want %v", got, want)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("dir holds %d entries, want 1 (no temp files left)", len(entries))
-	}
-	// Renaming over a directory fails; the temp file must not stay behind.
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "sub", "x"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, "sub"), []byte("x"), 0o600); err == nil {
-		t.Errorf("writeFileAtomic() over a directory: error = nil, want one")
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
-		t.Errorf("dir holds %d entries after a failed write, want 2", len(entries))
-	}
-}
-
 func TestProcState(t *testing.T) {
 	tests := []struct {
 		stat string

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"larder/fault"
+	"larder/internal/atomicfile"
 )
 
 // Reconfigure applies spec's settings and users to a running node without a
@@ -25,10 +26,10 @@ func (h *LocalHost) Reconfigure(ctx context.Context, spec NodeSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, confFile), conf, filePerm); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, confFile), conf, filePerm); err != nil {
 		return fmt.Errorf("reconfigure %s: write config: %w", spec.Name, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, aclFile), acl, filePerm); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, aclFile), acl, filePerm); err != nil {
 		return fmt.Errorf("reconfigure %s: write users: %w", spec.Name, err)
 	}
 	h.mu.Lock()

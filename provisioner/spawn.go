@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"fmt"
+	"larder/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,11 +28,11 @@ func (h *LocalHost) spawn(ctx context.Context, m *managed, spec NodeSpec) (*proc
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(m.dir, aclFile), acl, filePerm); err != nil {
+	if err := atomicfile.Write(filepath.Join(m.dir, aclFile), acl, filePerm); err != nil {
 		return nil, err
 	}
 	confPath := filepath.Join(m.dir, confFile)
-	if err := writeFileAtomic(confPath, conf, filePerm); err != nil {
+	if err := atomicfile.Write(confPath, conf, filePerm); err != nil {
 		return nil, err
 	}
 	logPath, outPath := filepath.Join(m.dir, logFile), filepath.Join(m.dir, outFile)
