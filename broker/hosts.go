@@ -18,18 +18,25 @@ import (
 )
 
 // hostSet is the hosts the broker places nodes on: its own in-process host
-// and the agents that registered.
+// and the agents that registered, with what the broker last saw of each.
 type hostSet struct {
 	mu    sync.RWMutex
 	hosts map[string]provisioner.Host
-	up    map[string]bool // last reachability seen by the reconcile loop
+	reach map[string]reach
+}
+
+// reach is a host's reachability as the broker's status calls see it.
+type reach struct {
+	up        bool
+	contact   time.Time // last answer
+	downSince time.Time // first failed call of the current outage; zero while up
 }
 
 func newHostSet(local provisioner.Host) *hostSet {
-	s := &hostSet{hosts: map[string]provisioner.Host{}, up: map[string]bool{}}
+	s := &hostSet{hosts: map[string]provisioner.Host{}, reach: map[string]reach{}}
 	if local != nil {
 		s.hosts[local.Name()] = local
-		s.up[local.Name()] = true
+		s.observe(local.Name(), true, time.Now())
 	}
 	return s
 }
@@ -61,18 +68,49 @@ func (s *hostSet) all() []provisioner.Host {
 	return out
 }
 
-func (s *hostSet) setUp(name string, up bool) (changed bool) {
+// observe records whether host answered at now, and reports whether its
+// reachability changed.
+func (s *hostSet) observe(name string, ok bool, now time.Time) (changed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	was, known := s.up[name]
-	s.up[name] = up
-	return !known || was != up
+	r, known := s.reach[name]
+	changed = !known || r.up != ok
+	switch {
+	case ok:
+		r = reach{up: true, contact: now}
+	case r.up || r.downSince.IsZero():
+		r.up, r.downSince = false, now
+	}
+	s.reach[name] = r
+	return changed
 }
 
 func (s *hostSet) isUp(name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.up[name]
+	return s.reach[name].up
+}
+
+// downFor is how long host has been unreachable (0 while it answers).
+func (s *hostSet) downFor(name string, now time.Time) time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r := s.reach[name]
+	if r.up || r.downSince.IsZero() {
+		return 0
+	}
+	return now.Sub(r.downSince)
+}
+
+// lastContact is when host last answered (now, if it never has: no lease can
+// have run out before the broker knew the host).
+func (s *hostSet) lastContact(name string) time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if r, ok := s.reach[name]; ok && !r.contact.IsZero() {
+		return r.contact
+	}
+	return time.Now()
 }
 
 // hostFor returns the host a node lives on. A host the broker does not know
@@ -174,7 +212,7 @@ func (b *Broker) connectHost(h store.Host) error {
 	if old := b.hosts.put(rh); old != nil {
 		old.Close(context.Background())
 	}
-	b.hosts.setUp(h.Name, true)
+	b.hosts.observe(h.Name, true, time.Now())
 	return nil
 }
 

@@ -290,7 +290,7 @@ func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) e
 	if primary.Host == b.localName {
 		return nil // the broker's own host: a node it cannot stop is not running
 	}
-	wait := time.Until(b.recon.lastContact(primary.Host).Add(b.cfg.Lease + b.cfg.Lease/2))
+	wait := time.Until(b.hosts.lastContact(primary.Host).Add(b.cfg.Lease + b.cfg.Lease/2))
 	if wait <= 0 {
 		return nil
 	}

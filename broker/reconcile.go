@@ -28,8 +28,6 @@ type reconciler struct {
 	nudge  chan struct{} // run a tick now (an observer reported a node down)
 
 	mu         sync.Mutex
-	downSince  map[string]time.Time // host → first failed status
-	contact    map[string]time.Time // host → last answered status
 	rebuilding map[string]bool      // add-on id → a standby rebuild runs
 	failing    map[string]bool      // add-on id → a failover runs
 	logged     map[string]time.Time // add-on id → last rate-limited warning
@@ -38,7 +36,7 @@ type reconciler struct {
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reconciler{b: b, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
-		downSince: map[string]time.Time{}, contact: map[string]time.Time{}, rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{}}
+		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{}}
 }
 
 // Start runs the loop until Close.
@@ -75,16 +73,10 @@ func (r *reconciler) tick() {
 		st, err := h.Status(sctx)
 		cancel()
 		up := err == nil
-		r.mu.Lock()
 		if up {
-			delete(r.downSince, h.Name())
-			r.contact[h.Name()] = time.Now()
 			statuses[h.Name()] = st
-		} else if _, ok := r.downSince[h.Name()]; !ok {
-			r.downSince[h.Name()] = time.Now()
 		}
-		r.mu.Unlock()
-		if r.b.hosts.setUp(h.Name(), up) {
+		if r.b.hosts.observe(h.Name(), up, time.Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
 		}
 		if rh, ok := h.(interface {
@@ -169,14 +161,12 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 		return
 	}
 	reason := ""
-	r.mu.Lock()
-	since, down := r.downSince[standby.Host]
-	r.mu.Unlock()
+	down := r.b.hosts.downFor(standby.Host, time.Now())
 	switch {
 	case standby.State == store.NodeFailed:
 		reason = "the standby keeps crashing"
-	case down && time.Since(since) >= r.b.cfg.StandbyGrace:
-		reason = fmt.Sprintf("the standby's host %s has been unreachable for %v", standby.Host, time.Since(since).Round(time.Second))
+	case down > 0 && down >= r.b.cfg.StandbyGrace:
+		reason = fmt.Sprintf("the standby's host %s has been unreachable for %v", standby.Host, down.Round(time.Second))
 	default:
 		return
 	}
@@ -266,17 +256,6 @@ func (b *Broker) rebuildStandby(ctx context.Context, addonID string, old store.N
 	}
 	return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt",
 		fmt.Sprintf("new standby %s on %s in sync with the primary", nn.Name, nn.Host))
-}
-
-// lastContact is when host last answered a status request (now, if it never
-// has: no lease can have run out before the broker knew the host).
-func (r *reconciler) lastContact(host string) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if t, ok := r.contact[host]; ok {
-		return t
-	}
-	return time.Now()
 }
 
 // Nudge asks for a tick as soon as the loop is free, without waiting for the
