@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,9 +235,6 @@ func (c *Client) RedisInfo(ctx context.Context, app, ref string) ([]RedisInfo, e
 	}
 	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/redis"+q, nil, &out)
 }
-
-// IsNotFound reports whether err is a not-found answer.
-func IsNotFound(err error) bool { return errors.Is(err, fault.NotFound) }
 
 // Events lists the history of the add-on ref resolves to on app, oldest first.
 func (c *Client) Events(ctx context.Context, app, ref string) ([]Event, error) {
