@@ -26,7 +26,7 @@ func NewClient(baseURL, token string) *Client {
 	return &Client{
 		BaseURL: strings.TrimRight(baseURL, "/"),
 		Token:   token,
-		HTTP:    &http.Client{Timeout: 60 * time.Second},
+		HTTP:    &http.Client{Timeout: 60 * time.Second, CheckRedirect: noRedirects},
 	}
 }
 
@@ -34,6 +34,9 @@ func NewClient(baseURL, token string) *Client {
 // (when out is non-nil). Error answers become faults of the matching kind carrying
 // the broker's message.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -64,6 +67,12 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode >= 400 {
 		return decodeError(resp.StatusCode, data)
+	}
+	if resp.StatusCode >= 300 {
+		// Never followed: a redirect would turn a POST or DELETE into a GET
+		// of another resource, and the command would report a success.
+		return fault.E(fault.Internal, "the broker answered %s %s with a redirect (%d) to %q; nothing was done",
+			method, path, resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if out == nil || len(data) == 0 {
 		return nil
@@ -106,6 +115,9 @@ func kindForStatus(status int) fault.Kind {
 	}
 	return fault.Internal
 }
+
+// noRedirects makes the HTTP client return a redirect as the answer.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // esc escapes one path segment.
 func esc(s string) string { return url.PathEscape(s) }

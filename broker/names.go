@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"larder/api"
 	"larder/fault"
 	"larder/store"
 )
@@ -24,35 +25,21 @@ var Colors = []string{
 // PrimaryAttachment is the name of an app's main add-on of the service: REDIS_URL.
 const PrimaryAttachment = "REDIS"
 
-var (
-	attachmentRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,62}$`)
-	addonNameRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
-	appNameRe    = regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`)
-	varNameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
-)
+var varNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 
-func validAttachmentName(s string) bool { return attachmentRe.MatchString(s) }
+// Names follow the rules of package api, which the CLI checks too.
+func validAttachmentName(s string) bool { return api.CheckName(api.AttachmentName, s) == nil }
 
-func checkAppName(name string) error {
-	if !appNameRe.MatchString(name) {
-		return fault.E(fault.Invalid, "invalid app name %q: use 2-30 lowercase letters, digits and dashes, starting with a letter", name)
-	}
-	return nil
-}
+func checkAppName(name string) error { return api.CheckName(api.AppName, name) }
 
-func checkAddonName(name string) error {
-	if !addonNameRe.MatchString(name) {
-		return fault.E(fault.Invalid, "invalid add-on name %q: use 2-63 lowercase letters, digits and dashes, starting with a letter", name)
-	}
-	return nil
-}
+func checkAddonName(name string) error { return api.CheckName(api.AddonName, name) }
 
 // checkAttachmentName validates an --as name. Names are upper-cased first, as
 // Heroku does, so `--as cache` gives CACHE_URL.
 func checkAttachmentName(name string) (string, error) {
 	up := strings.ToUpper(strings.TrimSpace(name))
 	up = strings.TrimSuffix(up, "_URL")
-	if !validAttachmentName(up) {
+	if err := api.CheckName(api.AttachmentName, up); err != nil {
 		return "", fault.E(fault.Invalid, "invalid attachment name %q: use letters, digits and underscores, starting with a letter", name)
 	}
 	return up, nil

@@ -295,7 +295,7 @@ func parseBind(r *http.Request, c *catalog.Catalog) (bindSpec, error) {
 
 // osbOwnerApp names the app that owns a platform's instances: one per Cloud
 // Foundry space or Kubernetes namespace, "osb-" and a hash of the stable ids
-// (names change, guids do not). It always matches appNameRe.
+// (names change, guids do not). It is always a valid app name (api.AppName).
 func osbOwnerApp(org, space string, c osbContext) string {
 	key := "cloudfoundry/" + org + "/" + space
 	if c.Platform == "kubernetes" && c.Namespace != "" {

@@ -157,7 +157,7 @@ func TestParseProvision(t *testing.T) {
 			if status != tc.status || code != tc.code {
 				t.Fatalf("parseProvision = %d %s (%v), want %d %s", status, code, err, tc.status, tc.code)
 			}
-			if err == nil && (s.Service.Name != "larder-redis" || s.Plan.Name != "mini" || !appNameRe.MatchString(s.Owner)) {
+			if err == nil && (s.Service.Name != "larder-redis" || s.Plan.Name != "mini" || checkAppName(s.Owner) != nil) {
 				t.Errorf("spec = %+v, want larder-redis:mini with a valid owner app", s)
 			}
 		})
@@ -219,12 +219,12 @@ func TestOSBOwnerApp(t *testing.T) {
 		t.Errorf("a kubernetes namespace's owner depends on org/space guids")
 	}
 	for _, name := range []string{cf, k8s, osbOwnerApp("", "", osbContext{})} {
-		if !appNameRe.MatchString(name) {
-			t.Errorf("owner app %q does not match %v", name, appNameRe)
+		if checkAppName(name) != nil {
+			t.Errorf("owner app %q is not a valid app name", name)
 		}
 	}
-	if n := osbAddonName("0f8d7c1e-…"); !addonNameRe.MatchString(n) {
-		t.Errorf("add-on name %q does not match %v", n, addonNameRe)
+	if n := osbAddonName("0f8d7c1e-…"); checkAddonName(n) != nil {
+		t.Errorf("add-on name %q is not a valid add-on name", n)
 	}
 }
 
@@ -320,7 +320,7 @@ func FuzzParseBodies(f *testing.F) {
 			if s.Service == nil || s.Plan == nil || osbPlanID(s.Service.Name, s.Plan.Name) != s.PlanID {
 				t.Fatalf("accepted provision with inconsistent plan: %+v", s)
 			}
-			if !appNameRe.MatchString(s.Owner) {
+			if checkAppName(s.Owner) != nil {
 				t.Fatalf("owner app %q is not a valid app name", s.Owner)
 			}
 			if again := paramsFromJSON(s.Params.canonical()).canonical(); again != s.Params.canonical() {

@@ -22,9 +22,16 @@ const maxBody = 1 << 20
 
 // Handler returns the broker's HTTP API.
 func (b *Broker) Handler() http.Handler {
-	r := mux.NewRouter()
+	// Paths are matched as sent: a router that cleans "a/../b" or decodes
+	// "%2F" would answer with a redirect to another resource, or act on it.
+	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
+	r.Use(decodePathVars)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.writeError(w, r, fault.E(fault.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		if err := checkRawPath(r.URL.EscapedPath()); err != nil {
+			b.writeError(w, r, err)
+			return
+		}
+		b.writeError(w, r, fault.E(fault.NotFound, "no such endpoint: %s %s", r.Method, r.URL.EscapedPath()))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.writeError(w, r, &fault.Error{Kind: fault.BadRequest, Message: fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path)})
@@ -37,7 +44,7 @@ func (b *Broker) Handler() http.Handler {
 	b.osbRoutes(r) // Open Service Broker API under /v2, with its own Basic auth
 
 	a := r.NewRoute().Subrouter()
-	a.Use(b.requireToken)
+	a.Use(b.requireToken, b.checkPathNames)
 	a.HandleFunc("/apps", b.serve(b.listApps)).Methods(http.MethodGet)
 	a.HandleFunc("/apps", b.serve(b.createApp)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}", b.serve(b.getApp)).Methods(http.MethodGet)

@@ -30,7 +30,7 @@ func addonsAttachCommand(s *session) *cli.Command {
 			confirmFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			app, arg, cl, err := s.appArg(c, usage)
+			app, arg, cl, err := s.appArg(c, usage, api.AddonRef)
 			if err != nil {
 				return err
 			}

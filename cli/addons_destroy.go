@@ -36,6 +36,11 @@ func addonsDestroyCommand(s *session) *cli.Command {
 			if len(refs) == 0 {
 				return usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
 			}
+			for _, ref := range refs {
+				if err := checkArg(usage, api.AddonRef, ref); err != nil {
+					return err
+				}
+			}
 			cl, err := s.client()
 			if err != nil {
 				return err

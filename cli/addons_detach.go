@@ -23,7 +23,7 @@ func addonsDetachCommand(s *session) *cli.Command {
 			"attachment cannot be removed: destroy the add-on instead.",
 		Flags: []cli.Flag{appFlag()},
 		Action: func(c *cli.Context) error {
-			app, arg, cl, err := s.appArg(c, usage)
+			app, arg, cl, err := s.appArg(c, usage, api.AddonRef)
 			if err != nil {
 				return err
 			}

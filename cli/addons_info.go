@@ -25,6 +25,9 @@ func addonsInfoCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkArg(usage, api.AddonRef, a[0]); err != nil {
+				return err
+			}
 			cl, err := s.client()
 			if err != nil {
 				return err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"larder/api"
 )
 
 const addonsUpgradeUsage = "larder addons:upgrade ADDON SERVICE:PLAN -a APP [--no-wait]"
@@ -31,6 +33,9 @@ func addonsUpgradeCommand(s *session) *cli.Command {
 			}
 			a, err := exactArgs(c, 2, addonsUpgradeUsage)
 			if err != nil {
+				return err
+			}
+			if err := checkArg(addonsUpgradeUsage, api.AddonRef, a[0]); err != nil {
 				return err
 			}
 			cl, err := s.client()

@@ -95,8 +95,8 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 			CrashLoopWindow:   c.Duration("crash-loop-window"),
 		},
 	}
-	if !validHostName(cfg.host) {
-		return cfg, usagef(agentUsage, "invalid --host %q: use letters, digits, '-', '_' or '.'", cfg.host)
+	if api.CheckName(api.HostName, cfg.host) != nil {
+		return cfg, usagef(agentUsage, "invalid --host %q: use %s", cfg.host, api.NameRule(api.HostName))
 	}
 	ip, _, err := net.SplitHostPort(cfg.listen)
 	if err != nil {
@@ -124,17 +124,6 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 	return cfg, nil
 }
 
-func validHostName(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
-}
 
 // runAgent serves a LocalHost until ctx ends, then stops serving and
 // supervising; the nodes keep running.

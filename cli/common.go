@@ -36,14 +36,18 @@ func confirmFlag() cli.Flag {
 // shows the command again with -a.
 func requireApp(c *cli.Context) (string, error) {
 	if app := c.String("app"); app != "" {
+		if err := api.CheckName(api.AppName, app); err != nil {
+			return "", usageError(fault.Message(err), "try: "+exampleWithApp(c))
+		}
 		return app, nil
 	}
 	return "", usageError("no app given: add -a APP (or set LARDER_APP)", "try: "+exampleWithApp(c))
 }
 
 // appArg starts a command that acts on one named thing of an app: it reads
-// -a APP and the one argument, then finds the broker.
-func (s *session) appArg(c *cli.Context, usage string) (app, arg string, cl *api.Client, err error) {
+// -a APP and the one argument, a name of kind ("" for any text), then finds
+// the broker.
+func (s *session) appArg(c *cli.Context, usage string, kind api.NameKind) (app, arg string, cl *api.Client, err error) {
 	if app, err = requireApp(c); err != nil {
 		return "", "", nil, err
 	}
@@ -51,8 +55,22 @@ func (s *session) appArg(c *cli.Context, usage string) (app, arg string, cl *api
 	if err != nil {
 		return "", "", nil, err
 	}
+	if kind != "" {
+		if err := checkArg(usage, kind, a[0]); err != nil {
+			return "", "", nil, err
+		}
+	}
 	cl, err = s.client()
 	return app, a[0], cl, err
+}
+
+// checkArg refuses an argument that is not a valid name of kind, with the
+// rule, before anything is sent (the broker checks the same rules).
+func checkArg(usage string, kind api.NameKind, v string) error {
+	if err := api.CheckName(kind, v); err != nil {
+		return usagef(usage, "%s", fault.Message(err))
+	}
+	return nil
 }
 
 // exampleWithApp is the command line the user typed, with -a APP added.

@@ -19,7 +19,7 @@ func configGetCommand(s *session) *cli.Command {
 			"A var that is not set prints an empty line, as on Heroku.",
 		Flags: []cli.Flag{appFlag(), shellFlag()},
 		Action: func(c *cli.Context) error {
-			app, key, cl, err := s.appArg(c, usage)
+			app, key, cl, err := s.appArg(c, usage, "")
 			if err != nil {
 				return err
 			}

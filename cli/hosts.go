@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/urfave/cli/v2"
+
+	"larder/api"
 )
 
 func hostsCommand(s *session) *cli.Command {
@@ -49,6 +51,9 @@ func hostsDrainCommand(s *session) *cli.Command {
 		Action: func(c *cli.Context) error {
 			a, err := exactArgs(c, 1, usage)
 			if err != nil {
+				return err
+			}
+			if err := checkArg(usage, api.HostName, a[0]); err != nil {
 				return err
 			}
 			cl, err := s.client()

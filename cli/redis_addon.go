@@ -34,6 +34,11 @@ func (s *session) resolveRedis(c *cli.Context, usage string) (redisTarget, error
 	if err != nil {
 		return redisTarget{}, err
 	}
+	if ref != "" {
+		if err := checkArg(usage, api.AddonRef, ref); err != nil {
+			return redisTarget{}, err
+		}
+	}
 	cl, err := s.client()
 	if err != nil {
 		return redisTarget{}, err

@@ -22,7 +22,7 @@ func redisPromoteCommand(s *session) *cli.Command {
 			"Use it to switch an app to a new add-on, and instead of config:set REDIS_URL.",
 		Flags: []cli.Flag{appFlag()},
 		Action: func(c *cli.Context) error {
-			app, arg, cl, err := s.appArg(c, usage)
+			app, arg, cl, err := s.appArg(c, usage, api.AddonRef)
 			if err != nil {
 				return err
 			}
