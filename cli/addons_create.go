@@ -132,7 +132,9 @@ func createRequest(args []string, policy string) (api.AddonCreate, error) {
 }
 
 // parseProviderConfig reads provider options the way Heroku's CLI does:
-// --key=value, --key value, and a bare --key meaning "true".
+// --key=value and --key value. Every larder option takes a value, so a bare
+// --key is an error rather than Heroku's "true": `-- --maxmemory_policy`
+// with the policy forgotten must not become a policy named "true".
 func parseProviderConfig(args []string) (map[string]string, error) {
 	config := map[string]string{}
 	for i := 0; i < len(args); i++ {
@@ -153,7 +155,7 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 			i++
 			continue
 		}
-		config[key] = "true"
+		return nil, usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
 	}
 	return config, nil
 }

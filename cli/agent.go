@@ -124,7 +124,6 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 	return cfg, nil
 }
 
-
 // runAgent serves a LocalHost until ctx ends, then stops serving and
 // supervising; the nodes keep running.
 func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {

@@ -56,6 +56,8 @@ func TestBadInputCLI(t *testing.T) {
 		{"bad --as", []string{"addons:create", "larder-redis:mini", "-a", "web", "--as", "9lives"}, "invalid attachment name"},
 		{"bad add-on name", []string{"addons:create", "larder-redis:mini", "-a", "web", "--name", "Bad Name"}, "invalid add-on name"},
 		{"set managed-looking bad var", []string{"config:set", "1BAD=x", "-a", "web"}, "1BAD"},
+		{"option without its value", []string{"addons:create", "larder-redis:mini", "-a", "web", "--", "--maxmemory_policy"}, "--maxmemory_policy needs a value"},
+		{"fork source without password", []string{"addons:create", "larder-redis:mini", "-a", "web", "--fork", "redis://127.0.0.1:1"}, "the fork source redis://127.0.0.1:1 has no password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

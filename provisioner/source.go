@@ -35,13 +35,29 @@ const defaultRedisPort = 6379
 // sourceURLHint is what every refusal of a source URL tells the user to type.
 const sourceURLHint = "use redis://USER:PASSWORD@HOST:PORT (rediss:// for TLS)"
 
+// sourceName names a fork source in an error as far as it can without its
+// password: the scheme, user and host of a redis:// URL, else nothing of it
+// (a string that is not such a URL may hold a password anywhere).
+func sourceName(u *url.URL, err error) string {
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Opaque != "" {
+		return "the fork source URL"
+	}
+	r := url.URL{Scheme: u.Scheme, Host: u.Host}
+	user := ""
+	if u.User != nil {
+		user = u.User.Username() + ":***@"
+	}
+	return fmt.Sprintf("the fork source %s", truncate(r.Scheme+"://"+user+r.Host, 120))
+}
+
 // ParseSourceURL reads a redis:// or rediss:// URL with a password. Its
 // errors never quote the URL: it holds a password.
 func ParseSourceURL(raw string) (Source, error) {
-	bad := func(why string) error {
-		return fault.E(fault.Invalid, "the source URL %s; %s", why, sourceURLHint)
-	}
 	u, err := url.Parse(strings.TrimSpace(raw))
+	name := sourceName(u, err)
+	bad := func(why string) error {
+		return fault.E(fault.Invalid, "%s %s; %s", name, why, sourceURLHint)
+	}
 	if err != nil {
 		return Source{}, bad("cannot be parsed")
 	}
