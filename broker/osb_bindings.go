@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,7 +53,9 @@ type osbEndpoint struct {
 type osbBindingBody struct {
 	Credentials osbCredentials `json:"credentials"`
 	Endpoints   []osbEndpoint  `json:"endpoints"`
-	Parameters  map[string]any `json:"parameters"`
+	// Parameters are the bind request's, and only in a GET of the binding:
+	// the PUT answer has no such field in the spec.
+	Parameters json.RawMessage `json:"parameters,omitempty"`
 }
 
 // bindingBody renders a binding's credentials: the add-on's primary, as the
@@ -70,7 +73,6 @@ func (b *Broker) bindingBody(ctx context.Context, a store.Addon, bd store.OSBBin
 	as.CustomerUser, as.CustomerPassword = bd.Username, bd.Password
 	body := osbBindingBody{
 		Credentials: osbCredentials{URI: addonURL(as, n), Host: n.Address, Port: n.Port, Username: bd.Username, Password: bd.Password},
-		Parameters:  map[string]any{},
 	}
 	for _, n := range nodes {
 		if n.Address != "" {
@@ -151,6 +153,12 @@ func (b *Broker) writeBinding(w http.ResponseWriter, r *http.Request, status int
 	if err != nil {
 		b.osbError(w, r, err)
 		return
+	}
+	if r.Method == http.MethodGet {
+		body.Parameters = json.RawMessage("{}")
+		if json.Valid([]byte(bd.Parameters)) && strings.HasPrefix(bd.Parameters, "{") {
+			body.Parameters = json.RawMessage(bd.Parameters)
+		}
 	}
 	writeJSON(w, status, body)
 }
