@@ -34,8 +34,10 @@ func runCommand(s *session) *cli.Command {
 			"   larder run -a web -- sh -c 'redis-cli -u \"$REDIS_URL\" info server'\n\n" +
 			"With --restart-on-change, the config vars are checked every --poll-interval;\n" +
 			"when they change (redis:promote, redis:credentials --reset, config:set),\n" +
-			"COMMAND is stopped (SIGTERM, then SIGKILL after 10s) and started again\n" +
-			"with the new ones, as a platform restarts a dyno:\n\n" +
+			"COMMAND is stopped with every process it started (its process group gets\n" +
+			"SIGTERM, then SIGKILL after 10s) and started again with the new ones, as a\n" +
+			"platform restarts a dyno. It runs in a process group of its own, so it\n" +
+			"cannot read the terminal:\n\n" +
 			"   larder run --restart-on-change -a web -- ./worker\n\n" +
 			"Flags go before COMMAND; everything after it is COMMAND's.",
 		Flags: []cli.Flag{
@@ -98,10 +100,14 @@ func (s *session) runWithVars(argv []string, vars api.ConfigVars) error {
 }
 
 // startChild starts argv with vars added to this process's environment and
-// the session's streams. Failing to start is exit code 127 (not found) or
-// 126, as shells report.
-func (s *session) startChild(argv []string, vars api.ConfigVars) (*exec.Cmd, error) {
+// the session's streams. With group, the command leads a process group of
+// its own, so that larder can stop it with everything it started. Failing to
+// start is exit code 127 (not found) or 126, as shells report.
+func (s *session) startChild(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	cmd.Env = withVars(os.Environ(), vars)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.stdin, s.stdout, s.stderr
 	// A grandchild left holding the output pipes must not keep Wait from returning.

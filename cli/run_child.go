@@ -25,7 +25,7 @@ const (
 // whenever the app's config vars change, as a platform restarts a dyno.
 type childRunner struct {
 	argv     []string
-	start    func([]string, api.ConfigVars) (*exec.Cmd, error)
+	start    func(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error)
 	poll     func(context.Context) (api.ConfigVars, error) // nil: run once
 	every    time.Duration                                 // between polls
 	stopWait time.Duration                                 // SIGTERM to SIGKILL
@@ -50,7 +50,10 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 		defer signal.Stop(ch)
 		sigs = ch
 	}
-	cmd, err := r.start(r.argv, vars)
+	// Restarts stop the whole group the command leads; a plain run leaves the
+	// command in larder's group, where a REPL can read the terminal.
+	group := r.poll != nil
+	cmd, err := r.start(r.argv, vars, group)
 	if err != nil {
 		return err
 	}
@@ -65,10 +68,17 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 	for {
 		select {
 		case err := <-exited:
+			if group {
+				r.endGroup(cmd.Process.Pid, time.Now().Add(r.stopWait))
+			}
 			return exitStatus(err)
 		case sig := <-sigs:
-			_ = cmd.Process.Signal(sig)
-			if r.poll != nil {
+			if s, ok := sig.(syscall.Signal); ok && group {
+				_ = syscall.Kill(-cmd.Process.Pid, s)
+			} else {
+				_ = cmd.Process.Signal(sig)
+			}
+			if group {
 				return exitStatus(r.stop(cmd, exited, nil))
 			}
 		case <-tick:
@@ -88,7 +98,7 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 			fmt.Fprintf(r.notes, "config vars changed; restarting %s\n", strings.Join(r.argv, " "))
 			r.stop(cmd, exited, syscall.SIGTERM)
 			vars = next
-			if cmd, err = r.start(r.argv, vars); err != nil {
+			if cmd, err = r.start(r.argv, vars, group); err != nil {
 				return err
 			}
 			exited = waitChild(cmd)
@@ -102,20 +112,47 @@ func (r *childRunner) pollOnce(ctx context.Context) (api.ConfigVars, error) {
 	return r.poll(ctx)
 }
 
-// stop sends sig (none if nil), waits up to stopWait for the command to
-// exit, then kills it, and returns how it ended.
+// stop ends the command, which leads its own process group (run with
+// --restart-on-change): sig (none if nil) goes to the whole group; within
+// stopWait the command must exit and every other process of the group with
+// it, else what is left gets SIGKILL. It returns how the command ended.
 func (r *childRunner) stop(cmd *exec.Cmd, exited <-chan error, sig os.Signal) error {
-	if sig != nil {
-		_ = cmd.Process.Signal(sig)
+	pgid := cmd.Process.Pid
+	deadline := time.Now().Add(r.stopWait)
+	if s, ok := sig.(syscall.Signal); ok {
+		_ = syscall.Kill(-pgid, s)
 	}
 	t := time.NewTimer(r.stopWait)
 	defer t.Stop()
+	var err error
 	select {
-	case err := <-exited:
-		return err
+	case err = <-exited:
 	case <-t.C:
-		_ = cmd.Process.Kill()
-		return <-exited // bounded: the process is gone and WaitDelay caps the pipes
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		err = <-exited // bounded: the process is gone and WaitDelay caps the pipes
+	}
+	r.endGroup(pgid, deadline)
+	return err
+}
+
+// endGroup waits until deadline for the rest of process group pgid (what
+// the command left running: `sleep 1000 &`) to exit after the signal it was
+// sent, then kills what is left. Nothing of an old command outlives it.
+func (r *childRunner) endGroup(pgid int, deadline time.Time) {
+	if !groupAlive(pgid) {
+		return
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGTERM) // a command that exited alone sent none
+	waitGroupGone(pgid, deadline)
+	if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
+		// SIGKILL is delivered at once but the processes end a moment later.
+		waitGroupGone(pgid, time.Now().Add(time.Second))
+	}
+}
+
+func waitGroupGone(pgid int, deadline time.Time) {
+	for groupAlive(pgid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // no event says a group emptied: look again shortly
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,7 +94,9 @@ func TestPollInterval(t *testing.T) {
 }
 
 // restartRunner runs argv under a childRunner that polls vars from polls in
-// turn (the last one for ever), every millisecond.
+// turn (the last one for ever), every millisecond. Each command must print a
+// line first: a poll is answered only once every command started so far has
+// printed its line, so a change never stops a command before it has spoken.
 func restartRunner(t *testing.T, argv []string, polls ...api.ConfigVars) (*childRunner, *syncBuffer, *syncBuffer, chan os.Signal) {
 	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
@@ -105,9 +108,24 @@ func restartRunner(t *testing.T, argv []string, polls ...api.ConfigVars) (*child
 	sigs := make(chan os.Signal, 1)
 	r.sigs, r.every, r.stopWait = sigs, time.Millisecond, 5*time.Second
 	var mu sync.Mutex
+	starts := 0
+	start := r.start
+	r.start = func(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error) {
+		mu.Lock()
+		starts++
+		mu.Unlock()
+		return start(argv, vars, group)
+	}
 	r.poll = func(context.Context) (api.ConfigVars, error) {
 		mu.Lock()
 		defer mu.Unlock()
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(out.String(), "\n") < starts; {
+			if time.Now().After(deadline) {
+				t.Errorf("command %d printed nothing within 10s", starts)
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 		v := polls[0]
 		if len(polls) > 1 {
 			polls = polls[1:]
@@ -166,6 +184,44 @@ func TestRunRestartKillsAStubbornCommand(t *testing.T) {
 	if got, want := out.String(), "run V=1\nrun V=2\n"; got != want {
 		t.Errorf("stdout: got %q, want %q", got, want)
 	}
+}
+
+// TestRunRestartStopsTheWholeGroup: a restart stops everything the old
+// command started, even a child that ignores SIGTERM and outlives its parent
+// (it gets SIGKILL after the grace period), and so does the command's own exit.
+func TestRunRestartStopsTheWholeGroup(t *testing.T) {
+	argv := []string{"sh", "-c", `(trap '' TERM; exec sleep 1000) & echo "run V=$V $!"; if [ "$V" = 2 ]; then exit 0; fi; wait`}
+	r, out, _, _ := restartRunner(t, argv, api.ConfigVars{"V": "2"})
+	r.stopWait = 300 * time.Millisecond
+	if code := exitCode(t, r.run(context.Background(), api.ConfigVars{"V": "1"})); code != 0 {
+		t.Errorf("exit code: got %d, want 0", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("stdout: got %q, want a line from each of the two commands", out.String())
+	}
+	for _, line := range lines {
+		f := strings.Fields(line)
+		pid, err := strconv.Atoi(f[len(f)-1])
+		if err != nil {
+			t.Fatalf("stdout line %q names no pid", line)
+		}
+		if running(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("%s: its background child %d still runs after larder run returned", line, pid)
+		}
+	}
+}
+
+// running reports whether pid is a process that has not exited (a zombie
+// waiting to be reaped has).
+func running(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i > 0 && i+2 < len(data) && data[i+2] != 'Z' && data[i+2] != 'X'
 }
 
 func TestRunRestartPassesSignalsAndEnds(t *testing.T) {
