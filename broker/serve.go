@@ -45,8 +45,13 @@ type ServeConfig struct {
 	MonitorFresh    time.Duration
 	Lease           time.Duration
 	CrashAt         string // fault injection for tests
-	Log             *logrus.Logger
-	Ready           func(url string) // called once the API is listening (tests, make run)
+	// Supervision of this machine's nodes (see provisioner.LocalOptions):
+	// the hang windows with and without persistence. Zero takes the
+	// provisioner's defaults.
+	HangTimeout              time.Duration
+	NoPersistenceHangTimeout time.Duration
+	Log                      *logrus.Logger
+	Ready                    func(url string) // called once the API is listening (tests, make run)
 }
 
 // Serve runs a broker until ctx ends. Nodes are left running when it returns;
@@ -100,9 +105,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	ready := make(chan *Broker, 1)
 	var b *Broker
 	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{
-		Root:   filepath.Join(cfg.DataDir, "nodes"),
-		Engine: eng,
-		Log:    log.WithField("component", "host"),
+		Root:                     filepath.Join(cfg.DataDir, "nodes"),
+		Engine:                   eng,
+		HangTimeout:              cfg.HangTimeout,
+		NoPersistenceHangTimeout: cfg.NoPersistenceHangTimeout,
+		Log:                      log.WithField("component", "host"),
 		OnEvent: func(e provisioner.Event) {
 			br := <-ready
 			ready <- br

@@ -25,6 +25,9 @@ func TestRenderConfig(t *testing.T) {
 	dir := "/var/lib/larder/nodes/redis-curved-41235-1"
 	persistent := unitSpec()
 	persistent.Persistence = true
+	standby := persistent
+	standby.Repl = User{Name: ReplUser, Password: "5e6f7a8b9c0d"}
+	standby.ReplicaOf = &Endpoint{Addr: "127.0.0.1", Port: 31000}
 	tests := []struct {
 		name    string
 		spec    NodeSpec
@@ -41,7 +44,8 @@ func TestRenderConfig(t *testing.T) {
 				"\npidfile \"" + dir + "/node.pid\"\n",
 				"\nlogfile \"" + dir + "/node.log\"\n",
 				"\nmaxmemory 26214400\n", "\nmaxmemory-policy allkeys-lru\n",
-				"\nmaxclients 24\n", "\ntimeout 300\n", "\nnotify-keyspace-events \"Ex\"\n",
+				// The plan's 20, and larder's held connection.
+				"\nmaxclients 21\n", "\ntimeout 300\n", "\nnotify-keyspace-events \"Ex\"\n",
 				"\nsave \"\"\n", "\nappendonly no\n",
 				"{config-file}",
 			},
@@ -55,6 +59,13 @@ func TestRenderConfig(t *testing.T) {
 				"\nsave \"\"\n",
 			},
 			wantNot: []string{"appendonly no"},
+		},
+		{
+			name: "standby",
+			spec: standby,
+			// The plan's 20, larder's held connection and the replication link.
+			want:    []string{"\nmaxclients 22\n", "\nreplicaof \"127.0.0.1\" 31000\n"},
+			wantNot: []string{"maxclients 21"},
 		},
 	}
 	for _, tt := range tests {

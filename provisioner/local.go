@@ -27,12 +27,13 @@ type LocalOptions struct {
 	OnEvent func(Event)        // called from one goroutine, in order, with no lock held
 	Now     func() time.Time   // default time.Now
 
-	CheckInterval time.Duration // supervisor tick; default 500ms
-	PingTimeout   time.Duration // one supervision PING; default min(1s, HangTimeout/2)
-	HangTimeout   time.Duration // no PING answer for this long → SIGKILL and restart; default 5s
-	StartTimeout  time.Duration // a start must answer PING within this; default 10s
-	LoadTimeout   time.Duration // …or within this while it answers LOADING (AOF replay); default 5m
-	StopTimeout   time.Duration // SIGTERM grace before SIGKILL; default 5s
+	CheckInterval            time.Duration // supervisor tick; default 500ms
+	PingTimeout              time.Duration // one supervision PING; default min(1s, HangTimeout/2)
+	HangTimeout              time.Duration // no PING answer for this long → SIGKILL and restart; default 5s
+	NoPersistenceHangTimeout time.Duration
+	StartTimeout             time.Duration // a start must answer PING within this; default 10s
+	LoadTimeout              time.Duration // …or within this while it answers LOADING (AOF replay); default 5m
+	StopTimeout              time.Duration // SIGTERM grace before SIGKILL; default 5s
 
 	BackoffMin time.Duration // delay before the 2nd restart within the window; default 100ms
 	BackoffMax time.Duration // cap of the doubling delay; default 5s
@@ -63,6 +64,7 @@ func (o *LocalOptions) setDefaults() {
 	}
 	def(&o.CheckInterval, 500*time.Millisecond)
 	def(&o.HangTimeout, 5*time.Second)
+	def(&o.NoPersistenceHangTimeout, 60*time.Second)
 	def(&o.PingTimeout, min(time.Second, o.HangTimeout/2))
 	def(&o.StartTimeout, 10*time.Second)
 	def(&o.LoadTimeout, 5*time.Minute)
@@ -109,6 +111,7 @@ func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
 	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return nil, fmt.Errorf("local host root: %w", err)
 	}
+
 	if opts.Engine.Path == "" {
 		if opts.Engine, err = DiscoverEngine(); err != nil {
 			return nil, err
@@ -215,7 +218,13 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 		err := waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout, h.opts.LoadTimeout)
 		if err == nil {
 			m.log.WithField("pid", p.pid).Info("adopted running node")
-			return h.supervise(m, p), nil
+			node := h.supervise(m, p)
+			// A node started by an older larder gets today's users and
+			// limits (e.g. CLIENT PAUSE denied to the app), without a restart.
+			if err := h.Reconfigure(ctx, spec); err != nil {
+				m.log.WithError(err).Warn("could not apply the node's spec to the adopted node; it keeps its old settings until a restart")
+			}
+			return node, nil
 		}
 		if ctx.Err() != nil {
 			h.unreserve(m)
@@ -339,6 +348,19 @@ func (h *LocalHost) Close(ctx context.Context) error {
 		}
 		h.mu.Unlock()
 		<-done
+	}
+	// The nodes keep running; the next host to adopt them opens its own
+	// connections.
+	h.mu.Lock()
+	var held []*heldConn
+	for _, m := range h.nodes {
+		if m.conn != nil {
+			held = append(held, m.conn)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range held {
+		c.close()
 	}
 	h.events.close()
 	return err

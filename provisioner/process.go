@@ -105,6 +105,52 @@ func procState(stat []byte) byte {
 	return rest[0]
 }
 
+// cpuTime is a counter of the CPU time the process has used: its main
+// thread's run time in nanoseconds from /proc/<pid>/schedstat (the engine's
+// event loop wakes ten times a second even when idle, which shows there), or,
+// where the kernel keeps no schedstat, utime+stime from /proc/<pid>/stat in
+// clock ticks. Only its changes mean anything.
+func (p *process) cpuTime() (int64, bool) {
+	dir := "/proc/" + strconv.Itoa(p.pid)
+	if b, err := os.ReadFile(dir + "/schedstat"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return n, true
+			}
+		}
+	}
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	// After the command: state ppid pgrp session tty tpgid flags minflt
+	// cminflt majflt cmajflt utime stime, so utime is the 12th field.
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return ut + st, true
+}
+
+// stopped reports whether the process is stopped by a signal (or traced).
+func (p *process) stopped() bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := procState(stat)
+	return s == 'T' || s == 't'
+}
+
 // exitReason says how our child ended, for events and errors.
 func (p *process) exitReason() string {
 	if p.done == nil {
