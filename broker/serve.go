@@ -46,10 +46,11 @@ type ServeConfig struct {
 	Lease           time.Duration
 	CrashAt         string // fault injection for tests
 	// Supervision of this machine's nodes (see provisioner.LocalOptions):
-	// the hang windows with and without persistence. Zero takes the
-	// provisioner's defaults.
+	// the hang windows with and without persistence, and how long
+	// quarantined nodes are kept. Zero takes the provisioner's defaults.
 	HangTimeout              time.Duration
 	NoPersistenceHangTimeout time.Duration
+	QuarantineRetention      time.Duration
 	Log                      *logrus.Logger
 	Ready                    func(url string) // called once the API is listening (tests, make run)
 }
@@ -109,6 +110,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Engine:                   eng,
 		HangTimeout:              cfg.HangTimeout,
 		NoPersistenceHangTimeout: cfg.NoPersistenceHangTimeout,
+		QuarantineRetention:      cfg.QuarantineRetention,
 		Log:                      log.WithField("component", "host"),
 		OnEvent: func(e provisioner.Event) {
 			br := <-ready

@@ -42,6 +42,14 @@ type LocalOptions struct {
 	CrashLoopWindow   time.Duration // default 60s
 
 	LogEvery time.Duration // minimum gap between repeated error logs of a node; default 30s
+
+	// QuarantineDir is where Quarantine moves the directories of nodes larder
+	// stopped needing (orphans); default "quarantine" beside Root (for the
+	// broker and agents, DATA-DIR/quarantine).
+	QuarantineDir string
+	// QuarantineRetention is how long a quarantined node's directory is
+	// kept before the host deletes it; default 7 days.
+	QuarantineRetention time.Duration
 }
 
 func (o *LocalOptions) setDefaults() {
@@ -73,6 +81,7 @@ func (o *LocalOptions) setDefaults() {
 	def(&o.BackoffMax, 5*time.Second)
 	def(&o.CrashLoopWindow, 60*time.Second)
 	def(&o.LogEvery, 30*time.Second)
+	def(&o.QuarantineRetention, 7*24*time.Hour)
 	if o.CrashLoopRestarts <= 0 {
 		o.CrashLoopRestarts = 5
 	}
@@ -111,7 +120,12 @@ func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
 	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return nil, fmt.Errorf("local host root: %w", err)
 	}
-
+	if err := os.Chmod(root, dirPerm); err != nil {
+		return nil, fmt.Errorf("local host root: %w", err)
+	}
+	if opts.QuarantineDir == "" {
+		opts.QuarantineDir = filepath.Join(filepath.Dir(root), "quarantine")
+	}
 	if opts.Engine.Path == "" {
 		if opts.Engine, err = DiscoverEngine(); err != nil {
 			return nil, err
@@ -127,6 +141,10 @@ func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
 		loopDone: make(chan struct{}),
 		nodes:    map[string]*managed{},
 	}
+	if err := h.prepareQuarantine(); err != nil {
+		return nil, err
+	}
+	h.purgeQuarantine()
 	go h.loop()
 	return h, nil
 }
@@ -297,21 +315,15 @@ func (h *LocalHost) end(p *process, graceful bool) error {
 
 // Remove stops the node, whether supervised or only known by its directory
 // (after a broker restart, before adoption), and deletes its directory. The
-// data goes, so the process is killed without a graceful shutdown.
+// data goes, so the process is killed without a graceful shutdown. It is
+// for what a user asked to delete (addons:destroy); what larder decides by
+// itself goes through Quarantine.
 func (h *LocalHost) Remove(ctx context.Context, spec NodeSpec) error {
 	if !safeName(spec.Name) {
 		return fault.E(fault.Invalid, "remove node: bad name %q", truncate(spec.Name, 80))
 	}
-	err := h.stop(spec.ID, false)
-	if err != nil && !errors.Is(err, fault.NotFound) {
+	if err := h.halt(spec, false); err != nil {
 		return fmt.Errorf("remove node %s: %w", spec.Name, err)
-	}
-	if errors.Is(err, fault.NotFound) {
-		if p := h.findRunning(h.NodeDir(spec)); p != nil {
-			if err := p.kill(); err != nil {
-				return fmt.Errorf("remove node %s: %w", spec.Name, err)
-			}
-		}
 	}
 	if err := os.RemoveAll(h.NodeDir(spec)); err != nil {
 		return fmt.Errorf("remove node %s: %w", spec.Name, err)

@@ -191,8 +191,13 @@ type Host interface {
 	// Stop stops supervising the node and stops its process (SIGTERM, then a
 	// deadline, then SIGKILL). Its directory stays.
 	Stop(ctx context.Context, nodeID string) error
-	// Remove stops the node if needed and deletes its directory.
+	// Remove stops the node if needed and deletes its directory: for what a
+	// user asked to delete.
 	Remove(ctx context.Context, spec NodeSpec) error
+	// Quarantine stops the node if needed and moves its directory to the
+	// host's quarantine, deleted after a retention (LocalOptions): for nodes
+	// larder itself concluded it no longer needs (orphans).
+	Quarantine(ctx context.Context, spec NodeSpec) error
 	// Info reads the node's live figures through the admin user.
 	Info(ctx context.Context, spec NodeSpec) (NodeInfo, error)
 	// Reconfigure applies spec's settings and users to the running node without

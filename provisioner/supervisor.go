@@ -132,17 +132,23 @@ func (h *LocalHost) nodeOf(m *managed) Node {
 
 // loop is the supervisor: every CheckInterval it checks each node that is
 // not already being checked or restarted, each in its own goroutine so that
-// one slow node never delays the others.
+// one slow node never delays the others; now and then it purges the
+// quarantine.
 func (h *LocalHost) loop() {
 	defer close(h.loopDone)
 	t := time.NewTicker(h.opts.CheckInterval)
 	defer t.Stop()
+	// Quarantined nodes are purged a few times per retention, at most hourly.
+	purge := time.NewTicker(max(min(h.opts.QuarantineRetention/4, time.Hour), h.opts.CheckInterval))
+	defer purge.Stop()
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-t.C:
 			h.tick()
+		case <-purge.C:
+			h.purgeQuarantine()
 		}
 	}
 }
