@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -62,7 +61,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := atomicfile.PrivateDir(cfg.DataDir); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	token := cfg.Token

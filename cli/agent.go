@@ -143,7 +143,7 @@ func validHostName(s string) bool {
 // runAgent serves a LocalHost until ctx ends, then stops serving and
 // supervising; the nodes keep running.
 func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+	if err := atomicfile.PrivateDir(cfg.dataDir); err != nil {
 		return fmt.Errorf("agent data dir: %w", err)
 	}
 	if cfg.token == "" {

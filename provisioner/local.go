@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/atomicfile"
 )
 
 // LocalOptions configure a LocalHost. Zero durations take the defaults noted.
@@ -117,10 +118,7 @@ func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
 		return nil, fmt.Errorf("local host root: %w", err)
 	}
 	opts.Root = root
-	if err := os.MkdirAll(root, dirPerm); err != nil {
-		return nil, fmt.Errorf("local host root: %w", err)
-	}
-	if err := os.Chmod(root, dirPerm); err != nil {
+	if err := atomicfile.PrivateDir(root); err != nil {
 		return nil, fmt.Errorf("local host root: %w", err)
 	}
 	if opts.QuarantineDir == "" {

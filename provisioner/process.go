@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -44,7 +45,7 @@ func startChild(engine, dir, conf, name string) (*process, error) {
 		"LARDER_NODE=" + name,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startPrivate(cmd); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", engine, err)
 	}
 	p := &process{pid: cmd.Process.Pid, conf: conf, cmd: cmd, done: make(chan struct{})}
@@ -53,6 +54,22 @@ func startChild(engine, dir, conf, name string) (*process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// umaskMu serialises startPrivate's changes of the process-wide umask.
+var umaskMu sync.Mutex
+
+// startPrivate starts cmd with umask 077, whatever larder's own, so that the
+// files the engine creates (its log, pidfile, AOF and RDB files, the
+// appendonly directory) are its owner's only: they hold the data. Go cannot
+// set a child's umask alone, so larder's is 077 for the instant of the
+// fork; a file another goroutine creates meanwhile only comes out stricter.
+func startPrivate(cmd *exec.Cmd) error {
+	umaskMu.Lock()
+	defer umaskMu.Unlock()
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	return cmd.Start()
 }
 
 // adoptProcess returns the process of pid if it is alive and runs conf.

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/atomicfile"
 )
 
 // quarantineStamp ends the name of a quarantined node directory: when it
@@ -62,10 +63,10 @@ func (h *LocalHost) halt(spec NodeSpec, graceful bool) error {
 // prepareQuarantine makes the quarantine folder (0700: it holds nodes'
 // data and passwords).
 func (h *LocalHost) prepareQuarantine() error {
-	if err := os.MkdirAll(h.opts.QuarantineDir, dirPerm); err != nil {
+	if err := atomicfile.PrivateDir(h.opts.QuarantineDir); err != nil {
 		return fmt.Errorf("quarantine dir: %w", err)
 	}
-	return os.Chmod(h.opts.QuarantineDir, dirPerm)
+	return nil
 }
 
 // purgeQuarantine deletes quarantined node directories older than
