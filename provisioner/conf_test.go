@@ -28,6 +28,8 @@ func TestRenderConfig(t *testing.T) {
 	standby := persistent
 	standby.Repl = User{Name: ReplUser, Password: "5e6f7a8b9c0d"}
 	standby.ReplicaOf = &Endpoint{Addr: "127.0.0.1", Port: 31000}
+	pairedMini := unitSpec() // an HA plan without persistence: no FallbackReplicaOf
+	pairedMini.Paired = true
 	tests := []struct {
 		name    string
 		spec    NodeSpec
@@ -66,6 +68,12 @@ func TestRenderConfig(t *testing.T) {
 			// The plan's 20, larder's held connection and the replication link.
 			want:    []string{"\nmaxclients 22\n", "\nreplicaof \"127.0.0.1\" 31000\n"},
 			wantNot: []string{"maxclients 21"},
+		},
+		{
+			name:    "primary of a pair without persistence",
+			spec:    pairedMini,
+			want:    []string{"\nmaxclients 22\n"},
+			wantNot: []string{"replicaof"},
 		},
 	}
 	for _, tt := range tests {

@@ -74,6 +74,9 @@ type NodeSpec struct {
 	Monitor           User // observers' read-only user; none when Name is empty
 	ReplicaOf         *Endpoint
 	FallbackReplicaOf *Endpoint
+	// Paired marks both nodes of an HA pair (whatever the plan's
+	// persistence), so the replication link has a connection of its own.
+	Paired bool
 
 	// Leader, on the primary of an add-on that follows a server outside
 	// larder (redis:follow), makes it a read-only replica of that server,
@@ -100,9 +103,9 @@ func (e Endpoint) String() string { return net.JoinHostPort(e.Addr, strconv.Itoa
 //     handed to the supervisor and kept: supervision and every host-side
 //     admin command (Info, Reconfigure, DisconnectUser, the lease) share it;
 //   - 1 more on a node that replicates, for the replication link: on a
-//     pair's primary (FallbackReplicaOf) the standby is one of its clients,
-//     and on the standby (ReplicaOf) or a follower (Leader) the link to its
-//     primary is one. An app cannot take it while the link is up.
+//     pair's primary (Paired, FallbackReplicaOf) the standby is one of its
+//     clients, and on the standby (ReplicaOf) or a follower (Leader) the link
+//     to its primary is one. An app cannot take it while the link is up.
 //
 // Nothing else is reserved, since anything more would be free for the app
 // to take. The transient connections larder makes from elsewhere are
@@ -112,7 +115,7 @@ func (e Endpoint) String() string { return net.JoinHostPort(e.Addr, strconv.Itoa
 // DisconnectClients) fail with a message saying the node is full. A
 // connection larder loses (CLIENT KILL by the app) is re-dialled at once.
 func reservedClients(spec NodeSpec) int {
-	if spec.ReplicaOf != nil || spec.FallbackReplicaOf != nil || spec.Leader != nil {
+	if spec.Paired || spec.ReplicaOf != nil || spec.FallbackReplicaOf != nil || spec.Leader != nil {
 		return 2
 	}
 	return 1
