@@ -421,3 +421,30 @@ func TestTargetOnFullNode(t *testing.T) {
 		t.Errorf("Replication() of a full node error = %v, want one saying the node is full", err)
 	}
 }
+
+// TestCPUCounterMovesWhileIdle: an idle (or paused) engine still wakes ten
+// times a second, and both ways of reading its CPU counter see it (that a
+// stopped one stands still, TestStuckNodeRestarted shows).
+func TestCPUCounterMovesWhileIdle(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	h := env.host(LocalOptions{})
+	spec := env.spec("idle", false)
+	n := startNode(t, h, spec)
+	p := &process{pid: n.PID}
+	dir := "/proc/" + strconv.Itoa(n.PID)
+	for name, read := range map[string]func() (int64, bool){
+		"cpuTime": p.cpuTime, "without schedstat": func() (int64, bool) { return ticksAndSwitches(dir) },
+	} {
+		first, ok := read()
+		if !ok {
+			t.Fatalf("%s: cannot read the counter", name)
+		}
+		waitFor(t, 5*time.Second, func() error {
+			if now, _ := read(); now == first {
+				return fmt.Errorf("%s: counter still %d", name, first)
+			}
+			return nil
+		})
+	}
+}

@@ -122,11 +122,13 @@ func procState(stat []byte) byte {
 	return rest[0]
 }
 
-// cpuTime is a counter of the CPU time the process has used: its main
-// thread's run time in nanoseconds from /proc/<pid>/schedstat (the engine's
-// event loop wakes ten times a second even when idle, which shows there), or,
-// where the kernel keeps no schedstat, utime+stime from /proc/<pid>/stat in
-// clock ticks. Only its changes mean anything.
+// cpuTime is a counter that moves whenever the process runs: its main
+// thread's CPU time in nanoseconds from /proc/<pid>/schedstat (the engine's
+// event loop wakes ten times a second even when idle or paused, which shows
+// there). Where the kernel keeps no schedstat, utime+stime from
+// /proc/<pid>/stat (10 ms ticks, which an idle engine takes seconds to
+// fill) plus its context switches from /proc/<pid>/status (one per wake-up).
+// Only its changes mean anything.
 func (p *process) cpuTime() (int64, bool) {
 	dir := "/proc/" + strconv.Itoa(p.pid)
 	if b, err := os.ReadFile(dir + "/schedstat"); err == nil {
@@ -136,6 +138,11 @@ func (p *process) cpuTime() (int64, bool) {
 			}
 		}
 	}
+	return ticksAndSwitches(dir)
+}
+
+// ticksAndSwitches is cpuTime without schedstat.
+func ticksAndSwitches(dir string) (int64, bool) {
 	stat, err := os.ReadFile(dir + "/stat")
 	if err != nil {
 		return 0, false
@@ -155,7 +162,16 @@ func (p *process) cpuTime() (int64, bool) {
 	if err1 != nil || err2 != nil {
 		return 0, false
 	}
-	return ut + st, true
+	n := ut + st
+	if status, err := os.ReadFile(dir + "/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n, true
 }
 
 // stopped reports whether the process is stopped by a signal (or traced).
