@@ -52,7 +52,14 @@ func applyUsers(ctx context.Context, c adminDoer, spec NodeSpec) error {
 		// The resets make an existing user the same as a new one.
 		args := append([]string{"ACL", "SETUSER", u.name, "resetpass", "resetkeys", "resetchannels", "-@all"}, u.rules...)
 		if _, err := c.do(ctx, args...); err != nil {
-			return fmt.Errorf("set user %s: %w", u.name, err)
+			// The engine may quote the rule it refused, password included.
+			msg := err.Error()
+			for _, pw := range spec.passwords() {
+				if pw != "" {
+					msg = strings.ReplaceAll(msg, pw, "[redacted]")
+				}
+			}
+			return fmt.Errorf("set user %s: %s", u.name, msg)
 		}
 	}
 	v, err := c.do(ctx, "ACL", "USERS")
