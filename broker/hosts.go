@@ -143,7 +143,8 @@ func (u unknownHost) Start(context.Context, provisioner.NodeSpec) (provisioner.N
 func (u unknownHost) Adopt(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {
 	return provisioner.Node{}, u.err()
 }
-func (u unknownHost) Remove(context.Context, provisioner.NodeSpec) error { return u.err() }
+func (u unknownHost) Remove(context.Context, provisioner.NodeSpec) error     { return u.err() }
+func (u unknownHost) Quarantine(context.Context, provisioner.NodeSpec) error { return u.err() }
 func (u unknownHost) Info(context.Context, provisioner.NodeSpec) (provisioner.NodeInfo, error) {
 	return provisioner.NodeInfo{}, u.err()
 }

@@ -141,6 +141,7 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 		if b.cfg.MonitorPassword != "" {
 			specs[i].Monitor = provisioner.User{Name: provisioner.MonitorUser, Password: b.cfg.MonitorPassword}
 		}
+		specs[i].Paired = primary != nil && standby != nil
 		switch {
 		case n.Role == store.RoleStandby && primary != nil:
 			specs[i].ReplicaOf = primary

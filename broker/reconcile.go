@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -16,11 +17,13 @@ import (
 // reconciler keeps HA pairs whole. Every ReconcileInterval it asks each host
 // for its status and then, for each HA add-on: re-adopts nodes a restarted
 // agent no longer supervises, and builds a new standby when the standby has
-// failed or its host has been unreachable for StandbyGrace. It also removes
-// nodes a returning host still runs but the store no longer knows (orphans).
+// failed or its host has been unreachable for StandbyGrace. It also
+// quarantines nodes a returning host still runs but the store positively
+// does not know (orphans).
 // It never touches a primary: deciding a primary is lost is the HA monitor's job.
 type reconciler struct {
 	b      *Broker
+	lookup nodeLookup // the store; a test makes it fail
 	log    logrus.FieldLogger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -35,7 +38,7 @@ type reconciler struct {
 
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &reconciler{b: b, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
+	return &reconciler{b: b, lookup: b.store, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
 		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{}}
 }
 
@@ -105,8 +108,18 @@ func (r *reconciler) tick() {
 	}
 }
 
-// removeOrphans removes nodes a host runs that the store does not know: the
-// standby of a pair rebuilt elsewhere while its host was away.
+// nodeLookup answers whether the store knows a node.
+type nodeLookup interface {
+	NodeByName(ctx context.Context, name string) (store.Node, error)
+	NodeByID(ctx context.Context, id string) (store.Node, error)
+}
+
+// removeOrphans quarantines nodes a host runs that the store does not know:
+// the standby of a pair rebuilt elsewhere while its host was away. Only the
+// store's positive answer that it holds no such node makes one an orphan; a
+// failed lookup (SQLITE_BUSY, a closed store) proves nothing and leaves the
+// node alone. Even then its directory is moved to the host's quarantine, not
+// deleted: if larder was wrong, the data is still there.
 func (r *reconciler) removeOrphans(ctx context.Context, statuses map[string]provisioner.HostStatus, known map[string]bool) {
 	for name, st := range statuses {
 		h, ok := r.b.hosts.get(name)
@@ -119,19 +132,41 @@ func (r *reconciler) removeOrphans(ctx context.Context, statuses map[string]prov
 			}
 			// A node claimed after the store was read is known next tick; only
 			// nodes unknown right now are orphans.
-			if _, err := r.b.store.NodeByName(ctx, ns.Name); err == nil {
+			log := r.log.WithFields(logrus.Fields{"host": name, "node": ns.Name})
+			orphan, err := r.isOrphan(ctx, ns)
+			if err != nil {
+				log.WithError(err).Warn("cannot tell whether a node is an orphan; leaving it")
 				continue
 			}
-			r.log.WithFields(logrus.Fields{"host": name, "node": ns.Name}).Info("removing orphan node")
+			if !orphan {
+				continue
+			}
+			log.Warn("quarantining orphan node: the store does not know it")
 			id := ns.ID
 			if id == "" {
 				id = ns.Name // an unsupervised directory: the host finds it by name
 			}
-			if err := h.Remove(ctx, provisioner.NodeSpec{ID: id, Name: ns.Name, Port: ns.Port}); err != nil {
-				r.log.WithError(err).WithField("node", ns.Name).Warn("remove orphan node")
+			if err := h.Quarantine(ctx, provisioner.NodeSpec{ID: id, Name: ns.Name, Port: ns.Port}); err != nil {
+				log.WithError(err).Warn("quarantine orphan node")
 			}
 		}
 	}
+}
+
+// isOrphan reports whether the store positively holds no node of ns's name
+// (nor of its id, when the host knows one); any other answer is an error.
+func (r *reconciler) isOrphan(ctx context.Context, ns provisioner.NodeStatus) (bool, error) {
+	_, err := r.lookup.NodeByName(ctx, ns.Name)
+	if ns.ID != "" && fault.KindOf(err) == fault.NotFound {
+		_, err = r.lookup.NodeByID(ctx, ns.ID)
+	}
+	switch {
+	case err == nil:
+		return false, nil
+	case fault.KindOf(err) == fault.NotFound:
+		return true, nil
+	}
+	return false, err
 }
 
 func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []store.Node, statuses map[string]provisioner.HostStatus) {
@@ -230,7 +265,7 @@ func (r *reconciler) done(id string) {
 
 // rebuildStandby builds a new standby on the best host other than the
 // primary's and the old standby's (if any other can take it), waits until it
-// is in sync, then forgets the old one and removes it if its host answers.
+// is in sync, then forgets the old one and quarantines it if its host answers.
 func (b *Broker) rebuildStandby(ctx context.Context, addonID string, old store.Node, progress func(string)) error {
 	unlock := b.locks.lock(addonID)
 	defer unlock()
@@ -249,8 +284,9 @@ func (b *Broker) rebuildStandby(ctx context.Context, addonID string, old store.N
 	}
 	if b.hosts.isUp(old.Host) {
 		if oldSpecs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{old}); err == nil {
-			if err := b.hostFor(old).Remove(ctx, oldSpecs[0]); err != nil {
-				b.log.WithError(err).WithField("node", old.Name).Warn("remove old standby")
+			// Quarantined, not deleted: larder's own decision, like an orphan's.
+			if err := b.hostFor(old).Quarantine(ctx, oldSpecs[0]); err != nil {
+				b.log.WithError(err).WithField("node", old.Name).Warn("quarantine old standby")
 			}
 		}
 	}

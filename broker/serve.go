@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -45,8 +44,14 @@ type ServeConfig struct {
 	MonitorFresh    time.Duration
 	Lease           time.Duration
 	CrashAt         string // fault injection for tests
-	Log             *logrus.Logger
-	Ready           func(url string) // called once the API is listening (tests, make run)
+	// Supervision of this machine's nodes (see provisioner.LocalOptions):
+	// the hang windows with and without persistence, and how long
+	// quarantined nodes are kept. Zero takes the provisioner's defaults.
+	HangTimeout              time.Duration
+	NoPersistenceHangTimeout time.Duration
+	QuarantineRetention      time.Duration
+	Log                      *logrus.Logger
+	Ready                    func(url string) // called once the API is listening (tests, make run)
 }
 
 // Serve runs a broker until ctx ends. Nodes are left running when it returns;
@@ -56,7 +61,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := atomicfile.PrivateDir(cfg.DataDir); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	token := cfg.Token
@@ -100,9 +105,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	ready := make(chan *Broker, 1)
 	var b *Broker
 	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{
-		Root:   filepath.Join(cfg.DataDir, "nodes"),
-		Engine: eng,
-		Log:    log.WithField("component", "host"),
+		Root:                     filepath.Join(cfg.DataDir, "nodes"),
+		Engine:                   eng,
+		HangTimeout:              cfg.HangTimeout,
+		NoPersistenceHangTimeout: cfg.NoPersistenceHangTimeout,
+		QuarantineRetention:      cfg.QuarantineRetention,
+		Log:                      log.WithField("component", "host"),
 		OnEvent: func(e provisioner.Event) {
 			br := <-ready
 			ready <- br

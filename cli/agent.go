@@ -56,7 +56,9 @@ DATA-DIR/agent-token. With --broker it registers itself with that broker
 			&cli.StringFlag{Name: "broker-token", Usage: "the broker's API token, for registering", EnvVars: []string{"LARDER_BROKER_TOKEN"}},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
 			&cli.DurationFlag{Name: "check-interval", Usage: "how often each node is checked", Value: 500 * time.Millisecond},
-			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node silent for this long is killed and restarted", Value: 5 * time.Second},
+			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", Value: 5 * time.Second},
+			&cli.DurationFlag{Name: "hang-timeout-no-persistence", Usage: "the same for a node without persistence, whose restart loses its data", Value: time.Minute},
+			&cli.DurationFlag{Name: "quarantine-retention", Usage: "how long the directories of orphan nodes are kept in DATA-DIR/quarantine before they are deleted", Value: 7 * 24 * time.Hour},
 			&cli.IntFlag{Name: "crash-loop-restarts", Usage: "restarts allowed within --crash-loop-window before a node is given up", Value: 5},
 			&cli.DurationFlag{Name: "crash-loop-window", Usage: "the window of --crash-loop-restarts", Value: time.Minute},
 			&cli.DurationFlag{Name: "lease", Usage: "cut off from the broker and its standby this long, a primary stops taking writes (the broker waits the same before promoting)", EnvVars: []string{"LARDER_AGENT_LEASE"}, Value: 5 * time.Second},
@@ -89,10 +91,12 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		brokerURL: strings.TrimRight(c.String("broker"), "/"), brokerToken: c.String("broker-token"),
 		lease: c.Duration("lease"),
 		local: provisioner.LocalOptions{
-			CheckInterval:     c.Duration("check-interval"),
-			HangTimeout:       c.Duration("hang-timeout"),
-			CrashLoopRestarts: c.Int("crash-loop-restarts"),
-			CrashLoopWindow:   c.Duration("crash-loop-window"),
+			CheckInterval:            c.Duration("check-interval"),
+			HangTimeout:              c.Duration("hang-timeout"),
+			NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
+			QuarantineRetention:      c.Duration("quarantine-retention"),
+			CrashLoopRestarts:        c.Int("crash-loop-restarts"),
+			CrashLoopWindow:          c.Duration("crash-loop-window"),
 		},
 	}
 	if api.CheckName(api.HostName, cfg.host) != nil {
@@ -127,7 +131,7 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 // runAgent serves a LocalHost until ctx ends, then stops serving and
 // supervising; the nodes keep running.
 func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+	if err := atomicfile.PrivateDir(cfg.dataDir); err != nil {
 		return fmt.Errorf("agent data dir: %w", err)
 	}
 	if cfg.token == "" {

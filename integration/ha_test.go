@@ -351,9 +351,10 @@ func TestHAPair(t *testing.T) {
 		if v, err := c1.Get(ctx, "during").Result(); err != nil || v != "yes" {
 			t.Errorf("during = %q, %v", v, err)
 		}
-		// The old standby still runs on the lost host; when it returns, larder removes it.
+		// The old standby still runs on the lost host; when it returns, larder
+		// stops it and moves it to the host's quarantine (kept, not deleted).
 		lost.Start()
-		WaitFor(t, 20*time.Second, "orphan standby removed from the returning host", func() error {
+		WaitFor(t, 20*time.Second, "orphan standby quarantined on the returning host", func() error {
 			st, err := b.Client().Hosts(ctx)
 			if err != nil {
 				return err
@@ -361,10 +362,11 @@ func TestHAPair(t *testing.T) {
 			for _, h := range st {
 				if h.Name == lost.Name && h.Nodes == 0 {
 					files, _ := filepath.Glob(filepath.Join(lost.Dir, "nodes", "*"))
-					if len(files) == 0 {
+					kept, _ := filepath.Glob(filepath.Join(lost.Dir, "quarantine", "*"))
+					if len(files) == 0 && len(kept) == 1 {
 						return nil
 					}
-					return fmt.Errorf("node dirs left: %v", files)
+					return fmt.Errorf("node dirs left: %v; quarantined: %v", files, kept)
 				}
 			}
 			return fmt.Errorf("hosts %+v", st)

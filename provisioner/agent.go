@@ -83,6 +83,7 @@ type agent struct {
 //	POST /v1/nodes/{id}/adopt           NodeSpec → Node
 //	POST /v1/nodes/{id}/stop            → 204
 //	POST /v1/nodes/{id}/remove          NodeSpec → 204
+//	POST /v1/nodes/{id}/quarantine      NodeSpec → 204
 //	POST /v1/nodes/{id}/info            NodeSpec → NodeInfo
 //	POST /v1/nodes/{id}/reconfigure     NodeSpec → 204
 //	POST /v1/nodes/{id}/disconnect      {"spec": NodeSpec, "user": NAME} → 204
@@ -116,6 +117,9 @@ func NewAgentHandler(h *LocalHost, events *EventRing, token string, log logrus.F
 	}))
 	mux.HandleFunc("POST /v1/nodes/{id}/remove", a.withSpec(func(ctx context.Context, s NodeSpec) (any, error) {
 		return nil, h.Remove(ctx, s)
+	}))
+	mux.HandleFunc("POST /v1/nodes/{id}/quarantine", a.withSpec(func(ctx context.Context, s NodeSpec) (any, error) {
+		return nil, h.Quarantine(ctx, s)
 	}))
 	mux.HandleFunc("POST /v1/nodes/{id}/info", a.withSpec(func(ctx context.Context, s NodeSpec) (any, error) {
 		return h.Info(ctx, s)

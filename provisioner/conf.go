@@ -183,7 +183,7 @@ func renderConfig(spec NodeSpec, addr, dir string) ([]byte, error) {
 	line("proc-title-template", quote("{title} {config-file} {listen-addr} {server-mode}"))
 	line("maxmemory", spec.MaxMemoryBytes)
 	line("maxmemory-policy", spec.MaxMemoryPolicy)
-	line("maxclients", spec.MaxClients+ReservedClients)
+	line("maxclients", spec.MaxClients+reservedClients(spec))
 	line("timeout", spec.Timeout)
 	line("notify-keyspace-events", quote(spec.NotifyKeyspaceEvents))
 	line("enable-debug-command", "no")
@@ -233,19 +233,8 @@ func renderACL(spec NodeSpec) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "user %s on >%s ~* &* +@all\n", spec.Admin.Name, spec.Admin.Password)
-	fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Customer.Name, spec.Customer.Password, CustomerACL)
-	for _, u := range spec.ExtraUsers {
-		fmt.Fprintf(&b, "user %s on >%s %s\n", u.Name, u.Password, CustomerACL)
-	}
-	if spec.Repl.Name != "" {
-		fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Repl.Name, spec.Repl.Password, ReplACL)
-	}
-	if spec.Monitor.Name != "" {
-		fmt.Fprintf(&b, "user %s on >%s %s\n", spec.Monitor.Name, spec.Monitor.Password, MonitorACL)
-	}
-	if spec.Customer.Name != CustomerUser && spec.Admin.Name != CustomerUser {
-		fmt.Fprintf(&b, "user %s off resetpass resetkeys resetchannels -@all\n", CustomerUser)
+	for _, u := range aclRules(spec) {
+		fmt.Fprintf(&b, "user %s %s\n", u.name, strings.Join(u.rules, " "))
 	}
 	return b.Bytes(), nil
 }

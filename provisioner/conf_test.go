@@ -25,6 +25,11 @@ func TestRenderConfig(t *testing.T) {
 	dir := "/var/lib/larder/nodes/redis-curved-41235-1"
 	persistent := unitSpec()
 	persistent.Persistence = true
+	standby := persistent
+	standby.Repl = User{Name: ReplUser, Password: "5e6f7a8b9c0d"}
+	standby.ReplicaOf = &Endpoint{Addr: "127.0.0.1", Port: 31000}
+	pairedMini := unitSpec() // an HA plan without persistence: no FallbackReplicaOf
+	pairedMini.Paired = true
 	tests := []struct {
 		name    string
 		spec    NodeSpec
@@ -41,7 +46,8 @@ func TestRenderConfig(t *testing.T) {
 				"\npidfile \"" + dir + "/node.pid\"\n",
 				"\nlogfile \"" + dir + "/node.log\"\n",
 				"\nmaxmemory 26214400\n", "\nmaxmemory-policy allkeys-lru\n",
-				"\nmaxclients 24\n", "\ntimeout 300\n", "\nnotify-keyspace-events \"Ex\"\n",
+				// The plan's 20, and larder's held connection.
+				"\nmaxclients 21\n", "\ntimeout 300\n", "\nnotify-keyspace-events \"Ex\"\n",
 				"\nsave \"\"\n", "\nappendonly no\n",
 				"{config-file}",
 			},
@@ -55,6 +61,19 @@ func TestRenderConfig(t *testing.T) {
 				"\nsave \"\"\n",
 			},
 			wantNot: []string{"appendonly no"},
+		},
+		{
+			name: "standby",
+			spec: standby,
+			// The plan's 20, larder's held connection and the replication link.
+			want:    []string{"\nmaxclients 22\n", "\nreplicaof \"127.0.0.1\" 31000\n"},
+			wantNot: []string{"maxclients 21"},
+		},
+		{
+			name:    "primary of a pair without persistence",
+			spec:    pairedMini,
+			want:    []string{"\nmaxclients 22\n"},
+			wantNot: []string{"replicaof"},
 		},
 	}
 	for _, tt := range tests {

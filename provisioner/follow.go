@@ -2,10 +2,7 @@ package provisioner
 
 import (
 	"context"
-	"fmt"
 	"strconv"
-
-	"larder/fault"
 )
 
 // LinkStatus is a follower's link to its leader, from INFO replication.
@@ -21,7 +18,7 @@ func FollowerLink(ctx context.Context, t Target) (LinkStatus, error) {
 	defer c.Close()
 	text, err := c.Info(ctx, "replication").Result()
 	if err != nil {
-		return LinkStatus{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("node %s does not answer", t.Name))
+		return LinkStatus{}, t.fault(err, "read the follower link")
 	}
 	st := LinkStatus{ReplInfo: parseReplInfo(text)}
 	if !st.LinkUp {

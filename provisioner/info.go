@@ -2,41 +2,47 @@ package provisioner
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"larder/fault"
 )
 
-// infoTimeout bounds each network step of Info.
+// infoTimeout bounds Info and each live change.
 const infoTimeout = 2 * time.Second
 
-// Info reads the node's live figures through the admin user.
+// Info reads the node's live figures through the admin user, on larder's
+// held connection, so it works while the app holds every connection its
+// plan allows.
 func (h *LocalHost) Info(ctx context.Context, spec NodeSpec) (NodeInfo, error) {
 	spec = normalize(spec)
-	c := h.adminClient(spec)
-	defer c.Close()
-	text, err := c.Info(ctx).Result()
+	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
+	defer cancel()
+	c, release, err := h.admin(ctx, spec)
 	if err != nil {
-		return NodeInfo{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("info node %s: node does not answer", spec.Name))
+		return NodeInfo{}, nodeFault(err, spec.Name, "info")
+	}
+	defer release()
+	text, err := asText(c.do(ctx, "INFO"))
+	if err != nil {
+		return NodeInfo{}, nodeFault(err, spec.Name, "info")
 	}
 	info := parseInfo(text)
-	cfg, err := c.ConfigGet(ctx, "maxclients").Result()
+	cfg, err := c.do(ctx, "CONFIG", "GET", "maxclients")
 	if err != nil {
-		return NodeInfo{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("info node %s: node does not answer", spec.Name))
+		return NodeInfo{}, nodeFault(err, spec.Name, "info")
 	}
-	if n, err := strconv.Atoi(cfg["maxclients"]); err == nil {
-		info.MaxClients = max(n-ReservedClients, 0)
+	if kv, ok := cfg.([]any); ok && len(kv) == 2 {
+		if s, ok := kv[1].(string); ok {
+			if n, err := strconv.Atoi(s); err == nil {
+				info.MaxClients = max(n-reservedClients(spec), 0)
+			}
+		}
 	}
 	// Count the app's connections only, not larder's own (this one included)
 	// or the standby's replication link.
-	list, err := c.ClientList(ctx).Result()
+	list, err := asText(c.do(ctx, "CLIENT", "LIST"))
 	if err != nil {
-		return NodeInfo{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("info node %s: node does not answer", spec.Name))
+		return NodeInfo{}, nodeFault(err, spec.Name, "info")
 	}
 	info.ConnectedClients = countAppClients(list, spec.Admin.Name, spec.Repl.Name)
 	return info, nil
@@ -59,23 +65,6 @@ func countAppClients(list string, own ...string) int {
 		}
 	}
 	return n
-}
-
-// adminClient is a go-redis client of one node as the admin user, with short
-// timeouts and no retries: a caller wants a quick answer or a clear error.
-// Close it after use.
-func (h *LocalHost) adminClient(spec NodeSpec) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:            h.dialAddr(spec.Port),
-		Username:        spec.Admin.Name,
-		Password:        spec.Admin.Password,
-		DialTimeout:     infoTimeout,
-		ReadTimeout:     infoTimeout,
-		WriteTimeout:    infoTimeout,
-		PoolSize:        1,
-		MaxRetries:      -1,
-		DisableIdentity: true,
-	})
 }
 
 // parseInfo reads the fields NodeInfo holds from an INFO reply. Valkey

@@ -99,16 +99,14 @@ func (l *Lease) fence() {
 		if done {
 			continue
 		}
-		t := Target{Endpoint: Endpoint{Addr: l.h.opts.Addr, Port: spec.Port}, Admin: spec.Admin, Name: spec.Name}
+		// On the host's held connection: a primary the app fills is fenced too.
 		ctx, cancel := context.WithTimeout(l.ctx, time.Second)
-		r, err := Replication(ctx, t)
+		r, err := l.h.replication(ctx, spec)
 		if err != nil || r.Role != "master" || hasLiveReplica(r, l.duration) {
 			cancel()
 			continue
 		}
-		c := t.client()
-		err = c.Do(ctx, "CLIENT", "PAUSE", strconv.FormatInt(time.Hour.Milliseconds(), 10), "WRITE").Err()
-		c.Close()
+		_, err = l.h.adminDo(ctx, spec, "CLIENT", "PAUSE", strconv.FormatInt(time.Hour.Milliseconds(), 10), "WRITE")
 		cancel()
 		if err != nil {
 			l.log.WithError(err).WithField("node", spec.Name).Warn("could not fence primary")
@@ -150,5 +148,8 @@ func (h *LocalHost) supervisedSpecs() []NodeSpec {
 func Resume(ctx context.Context, t Target) error {
 	c := t.client()
 	defer c.Close()
-	return c.Do(ctx, "CLIENT", "UNPAUSE").Err()
+	if err := c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		return t.fault(err, "resume writes")
+	}
+	return nil
 }

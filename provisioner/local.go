@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/atomicfile"
 )
 
 // LocalOptions configure a LocalHost. Zero durations take the defaults noted.
@@ -27,12 +28,13 @@ type LocalOptions struct {
 	OnEvent func(Event)        // called from one goroutine, in order, with no lock held
 	Now     func() time.Time   // default time.Now
 
-	CheckInterval time.Duration // supervisor tick; default 500ms
-	PingTimeout   time.Duration // one supervision PING; default min(1s, HangTimeout/2)
-	HangTimeout   time.Duration // no PING answer for this long → SIGKILL and restart; default 5s
-	StartTimeout  time.Duration // a start must answer PING within this; default 10s
-	LoadTimeout   time.Duration // …or within this while it answers LOADING (AOF replay); default 5m
-	StopTimeout   time.Duration // SIGTERM grace before SIGKILL; default 5s
+	CheckInterval            time.Duration // supervisor tick; default 500ms
+	PingTimeout              time.Duration // one supervision PING; default min(1s, HangTimeout/2)
+	HangTimeout              time.Duration // no PING answer for this long → SIGKILL and restart; default 5s
+	NoPersistenceHangTimeout time.Duration
+	StartTimeout             time.Duration // a start must answer PING within this; default 10s
+	LoadTimeout              time.Duration // …or within this while it answers LOADING (AOF replay); default 5m
+	StopTimeout              time.Duration // SIGTERM grace before SIGKILL; default 5s
 
 	BackoffMin time.Duration // delay before the 2nd restart within the window; default 100ms
 	BackoffMax time.Duration // cap of the doubling delay; default 5s
@@ -41,6 +43,14 @@ type LocalOptions struct {
 	CrashLoopWindow   time.Duration // default 60s
 
 	LogEvery time.Duration // minimum gap between repeated error logs of a node; default 30s
+
+	// QuarantineDir is where Quarantine moves the directories of nodes larder
+	// stopped needing (orphans); default "quarantine" beside Root (for the
+	// broker and agents, DATA-DIR/quarantine).
+	QuarantineDir string
+	// QuarantineRetention is how long a quarantined node's directory is
+	// kept before the host deletes it; default 7 days.
+	QuarantineRetention time.Duration
 }
 
 func (o *LocalOptions) setDefaults() {
@@ -63,6 +73,7 @@ func (o *LocalOptions) setDefaults() {
 	}
 	def(&o.CheckInterval, 500*time.Millisecond)
 	def(&o.HangTimeout, 5*time.Second)
+	def(&o.NoPersistenceHangTimeout, 60*time.Second)
 	def(&o.PingTimeout, min(time.Second, o.HangTimeout/2))
 	def(&o.StartTimeout, 10*time.Second)
 	def(&o.LoadTimeout, 5*time.Minute)
@@ -71,6 +82,7 @@ func (o *LocalOptions) setDefaults() {
 	def(&o.BackoffMax, 5*time.Second)
 	def(&o.CrashLoopWindow, 60*time.Second)
 	def(&o.LogEvery, 30*time.Second)
+	def(&o.QuarantineRetention, 7*24*time.Hour)
 	if o.CrashLoopRestarts <= 0 {
 		o.CrashLoopRestarts = 5
 	}
@@ -106,8 +118,11 @@ func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
 		return nil, fmt.Errorf("local host root: %w", err)
 	}
 	opts.Root = root
-	if err := os.MkdirAll(root, dirPerm); err != nil {
+	if err := atomicfile.PrivateDir(root); err != nil {
 		return nil, fmt.Errorf("local host root: %w", err)
+	}
+	if opts.QuarantineDir == "" {
+		opts.QuarantineDir = filepath.Join(filepath.Dir(root), "quarantine")
 	}
 	if opts.Engine.Path == "" {
 		if opts.Engine, err = DiscoverEngine(); err != nil {
@@ -124,6 +139,10 @@ func NewLocalHost(opts LocalOptions) (*LocalHost, error) {
 		loopDone: make(chan struct{}),
 		nodes:    map[string]*managed{},
 	}
+	if err := h.prepareQuarantine(); err != nil {
+		return nil, err
+	}
+	h.purgeQuarantine()
 	go h.loop()
 	return h, nil
 }
@@ -215,7 +234,13 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 		err := waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout, h.opts.LoadTimeout)
 		if err == nil {
 			m.log.WithField("pid", p.pid).Info("adopted running node")
-			return h.supervise(m, p), nil
+			node := h.supervise(m, p)
+			// A node started by an older larder gets today's users and
+			// limits (e.g. CLIENT PAUSE denied to the app), without a restart.
+			if err := h.Reconfigure(ctx, spec); err != nil {
+				m.log.WithError(err).Warn("could not apply the node's spec to the adopted node; it keeps its old settings until a restart")
+			}
+			return node, nil
 		}
 		if ctx.Err() != nil {
 			h.unreserve(m)
@@ -288,21 +313,15 @@ func (h *LocalHost) end(p *process, graceful bool) error {
 
 // Remove stops the node, whether supervised or only known by its directory
 // (after a broker restart, before adoption), and deletes its directory. The
-// data goes, so the process is killed without a graceful shutdown.
+// data goes, so the process is killed without a graceful shutdown. It is
+// for what a user asked to delete (addons:destroy); what larder decides by
+// itself goes through Quarantine.
 func (h *LocalHost) Remove(ctx context.Context, spec NodeSpec) error {
 	if !safeName(spec.Name) {
 		return fault.E(fault.Invalid, "remove node: bad name %q", truncate(spec.Name, 80))
 	}
-	err := h.stop(spec.ID, false)
-	if err != nil && !errors.Is(err, fault.NotFound) {
+	if err := h.halt(spec, false); err != nil {
 		return fmt.Errorf("remove node %s: %w", spec.Name, err)
-	}
-	if errors.Is(err, fault.NotFound) {
-		if p := h.findRunning(h.NodeDir(spec)); p != nil {
-			if err := p.kill(); err != nil {
-				return fmt.Errorf("remove node %s: %w", spec.Name, err)
-			}
-		}
 	}
 	if err := os.RemoveAll(h.NodeDir(spec)); err != nil {
 		return fmt.Errorf("remove node %s: %w", spec.Name, err)
@@ -339,6 +358,19 @@ func (h *LocalHost) Close(ctx context.Context) error {
 		}
 		h.mu.Unlock()
 		<-done
+	}
+	// The nodes keep running; the next host to adopt them opens its own
+	// connections.
+	h.mu.Lock()
+	var held []*heldConn
+	for _, m := range h.nodes {
+		if m.conn != nil {
+			held = append(held, m.conn)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range held {
+		c.close()
 	}
 	h.events.close()
 	return err

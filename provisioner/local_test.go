@@ -73,7 +73,10 @@ func TestStartAndACL(t *testing.T) {
 		{[]any{"SAVE"}, true},
 		{[]any{"BGREWRITEAOF"}, true},
 		{[]any{"REPLICAOF", "NO", "ONE"}, true},
+		{[]any{"CLIENT", "PAUSE", "10"}, true},
+		{[]any{"CLIENT", "UNPAUSE"}, true},
 		{[]any{"CLIENT", "LIST"}, false},
+		{[]any{"CLIENT", "SETNAME", "worker"}, false},
 		{[]any{"SLOWLOG", "GET"}, false},
 		{[]any{"LATENCY", "LATEST"}, false},
 		{[]any{"LASTSAVE"}, false},
@@ -117,7 +120,7 @@ func TestLimitsApplied(t *testing.T) {
 	admin := client(t, spec, spec.Admin)
 	want := map[string]string{
 		"maxmemory":              strconv.Itoa(30 << 20),
-		"maxclients":             strconv.Itoa(17 + ReservedClients),
+		"maxclients":             strconv.Itoa(17 + reservedClients(spec)),
 		"maxmemory-policy":       "allkeys-lru",
 		"timeout":                "120",
 		"notify-keyspace-events": "xE",

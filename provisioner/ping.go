@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -40,14 +41,14 @@ func pingAdmin(ctx context.Context, addr string, u User, timeout time.Duration) 
 		return fmt.Errorf("write: %w", err)
 	}
 	r := bufio.NewReader(conn)
-	auth, err := readSimpleReply(r)
+	auth, err := statusOf(r)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	if auth != "+OK" {
 		return fmt.Errorf("auth: %w: %s", errAuth, firstWord(auth))
 	}
-	pong, err := readSimpleReply(r)
+	pong, err := statusOf(r)
 	if err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
@@ -71,17 +72,95 @@ func respCommand(args ...string) string {
 	return b.String()
 }
 
-// readSimpleReply reads one line reply (+status or -error) without its CRLF.
-func readSimpleReply(r *bufio.Reader) (string, error) {
+// respError is an error reply of the engine ("-ERR …", "-BUSY …"): an
+// answer, unlike a broken connection.
+type respError string
+
+func (e respError) Error() string { return string(e) }
+
+// Is makes a refused connection match ErrNodeFull.
+func (e respError) Is(target error) bool {
+	return target == ErrNodeFull && strings.Contains(string(e), "max number of clients")
+}
+
+// ErrNodeFull is matched (errors.Is) by the engine's refusal of a new
+// connection when it holds maxclients already: the app holds every
+// connection its plan allows. The node is alive; larder just got no slot.
+var ErrNodeFull = errors.New("node is full: max number of clients reached")
+
+// Limits on a reply, so a confused peer cannot make larder allocate without end.
+const (
+	maxBulk  = 64 << 20
+	maxArray = 1 << 20
+)
+
+// readReply reads one RESP2 reply: a string (status or bulk), an int64, a
+// []any, nil (a null), or a respError value for an error reply. err is only
+// for a connection or protocol failure.
+func readReply(r *bufio.Reader) (any, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
+		return nil, err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return nil, fmt.Errorf("unexpected reply %q", truncate(strings.TrimRight(line, "\r\n"), 20))
+	}
+	body := line[1 : len(line)-2]
+	switch line[0] {
+	case '+':
+		return body, nil
+	case '-':
+		return respError(body), nil
+	case ':':
+		return strconv.ParseInt(body, 10, 64)
+	case '$':
+		n, err := strconv.Atoi(body)
+		switch {
+		case err != nil || n > maxBulk:
+			return nil, fmt.Errorf("bad bulk length %q", truncate(body, 20))
+		case n < 0:
+			return nil, nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(body)
+		switch {
+		case err != nil || n > maxArray:
+			return nil, fmt.Errorf("bad array length %q", truncate(body, 20))
+		case n < 0:
+			return nil, nil
+		}
+		out := make([]any, n)
+		for i := range out {
+			if out[i], err = readReply(r); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unexpected reply %q", truncate(strings.TrimRight(line, "\r\n"), 20))
+}
+
+// statusOf reads a one-line reply (+status or -error) as its line, with its
+// sign, as the engine sent it.
+func statusOf(r *bufio.Reader) (string, error) {
+	v, err := readReply(r)
+	switch v := v.(type) {
+	case nil:
+		if err == nil {
+			err = errors.New("unexpected null reply")
+		}
 		return "", err
+	case respError:
+		return "-" + string(v), nil
+	case string:
+		return "+" + v, nil
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" || (line[0] != '+' && line[0] != '-') {
-		return "", fmt.Errorf("unexpected reply %q", truncate(line, 20))
-	}
-	return line, nil
+	return "", fmt.Errorf("unexpected reply %v", v)
 }
 
 // firstWord is the error code of a reply ("-WRONGPASS"), enough to tell

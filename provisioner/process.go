@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -44,7 +45,7 @@ func startChild(engine, dir, conf, name string) (*process, error) {
 		"LARDER_NODE=" + name,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startPrivate(cmd); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", engine, err)
 	}
 	p := &process{pid: cmd.Process.Pid, conf: conf, cmd: cmd, done: make(chan struct{})}
@@ -53,6 +54,22 @@ func startChild(engine, dir, conf, name string) (*process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// umaskMu serialises startPrivate's changes of the process-wide umask.
+var umaskMu sync.Mutex
+
+// startPrivate starts cmd with umask 077, whatever larder's own, so that the
+// files the engine creates (its log, pidfile, AOF and RDB files, the
+// appendonly directory) are its owner's only: they hold the data. Go cannot
+// set a child's umask alone, so larder's is 077 for the instant of the
+// fork; a file another goroutine creates meanwhile only comes out stricter.
+func startPrivate(cmd *exec.Cmd) error {
+	umaskMu.Lock()
+	defer umaskMu.Unlock()
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	return cmd.Start()
 }
 
 // adoptProcess returns the process of pid if it is alive and runs conf.
@@ -103,6 +120,68 @@ func procState(stat []byte) byte {
 		return 0
 	}
 	return rest[0]
+}
+
+// cpuTime is a counter that moves whenever the process runs: its main
+// thread's CPU time in nanoseconds from /proc/<pid>/schedstat (the engine's
+// event loop wakes ten times a second even when idle or paused, which shows
+// there). Where the kernel keeps no schedstat, utime+stime from
+// /proc/<pid>/stat (10 ms ticks, which an idle engine takes seconds to
+// fill) plus its context switches from /proc/<pid>/status (one per wake-up).
+// Only its changes mean anything.
+func (p *process) cpuTime() (int64, bool) {
+	dir := "/proc/" + strconv.Itoa(p.pid)
+	if b, err := os.ReadFile(dir + "/schedstat"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				return n, true
+			}
+		}
+	}
+	return ticksAndSwitches(dir)
+}
+
+// ticksAndSwitches is cpuTime without schedstat.
+func ticksAndSwitches(dir string) (int64, bool) {
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	// After the command: state ppid pgrp session tty tpgid flags minflt
+	// cminflt majflt cmajflt utime stime, so utime is the 12th field.
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	n := ut + st
+	if status, err := os.ReadFile(dir + "/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n, true
+}
+
+// stopped reports whether the process is stopped by a signal (or traced).
+func (p *process) stopped() bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := procState(stat)
+	return s == 'T' || s == 't'
 }
 
 // exitReason says how our child ended, for events and errors.

@@ -28,7 +28,9 @@ const (
 // CustomerACL is the rule set of the customer's user: everything except the
 // admin command group, with the harmless introspection commands given back.
 // `config`, `shutdown`, `replicaof`, `acl`, `debug`, `save`, … answer NOPERM.
-const CustomerACL = "~* &* +@all -@admin +client +latency +slowlog +monitor +lastsave"
+// `client pause` and `client unpause` stay denied: larder owns pauses (a
+// switchover's, the lease's fence), and a paused node must mean one of those.
+const CustomerACL = "~* &* +@all -@admin +client -client|pause -client|unpause +latency +slowlog +monitor +lastsave"
 
 // ReplUser is the engine user a standby authenticates to its primary with;
 // ReplACL is all it may do.
@@ -72,6 +74,9 @@ type NodeSpec struct {
 	Monitor           User // observers' read-only user; none when Name is empty
 	ReplicaOf         *Endpoint
 	FallbackReplicaOf *Endpoint
+	// Paired marks both nodes of an HA pair (whatever the plan's
+	// persistence), so the replication link has a connection of its own.
+	Paired bool
 
 	// Leader, on the primary of an add-on that follows a server outside
 	// larder (redis:follow), makes it a read-only replica of that server,
@@ -90,10 +95,31 @@ type Endpoint struct {
 // String renders host:port.
 func (e Endpoint) String() string { return net.JoinHostPort(e.Addr, strconv.Itoa(e.Port)) }
 
-// ReservedClients are connections kept for larder's own admin and supervision
-// connections on top of a plan's limit, so a customer at its limit never locks
-// larder out of its own node.
-const ReservedClients = 4
+// reservedClients is how many connections a node accepts on top of its
+// plan's limit (spec.MaxClients: maxclients is the sum), chosen so that the
+// app can open exactly the plan's limit and never locks larder out:
+//
+//   - 1 for larder's held connection (heldConn), opened before the node is
+//     handed to the supervisor and kept: supervision and every host-side
+//     admin command (Info, Reconfigure, DisconnectUser, the lease) share it;
+//   - 1 more on a node that replicates, for the replication link: on a
+//     pair's primary (Paired, FallbackReplicaOf) the standby is one of its
+//     clients, and on the standby (ReplicaOf) or a follower (Leader) the link
+//     to its primary is one. An app cannot take it while the link is up.
+//
+// Nothing else is reserved, since anything more would be free for the app
+// to take. The transient connections larder makes from elsewhere are
+// refused by a full node with "max number of clients reached": an
+// observer's probe counts that as an answer (the node is alive), and the
+// broker's direct calls (Target: replication, promotion, switchover,
+// DisconnectClients) fail with a message saying the node is full. A
+// connection larder loses (CLIENT KILL by the app) is re-dialled at once.
+func reservedClients(spec NodeSpec) int {
+	if spec.Paired || spec.ReplicaOf != nil || spec.FallbackReplicaOf != nil || spec.Leader != nil {
+		return 2
+	}
+	return 1
+}
 
 // Node is where a running node lives.
 type Node struct {
@@ -125,6 +151,12 @@ const (
 	EventHung      EventKind = "hung"      // it stopped answering PING and was killed
 	EventRestarted EventKind = "restarted" // it was restarted in place and answers again
 	EventFailed    EventKind = "failed"    // crash loop: the host gave up restarting it
+	// EventUnresponsive: a node without persistence is stuck past the hang
+	// window; it is killed only after the longer NoPersistenceHangTimeout,
+	// since its restart loses its data. EventResponsive: it came back by
+	// itself, nothing was restarted.
+	EventUnresponsive EventKind = "unresponsive"
+	EventResponsive   EventKind = "responsive"
 	// EventRejoinedAsReplica: a primary whose data was gone was restarted as a
 	// replica of its FallbackReplicaOf; the broker swaps the pair's roles.
 	EventRejoinedAsReplica EventKind = "rejoined_as_replica"
@@ -162,8 +194,13 @@ type Host interface {
 	// Stop stops supervising the node and stops its process (SIGTERM, then a
 	// deadline, then SIGKILL). Its directory stays.
 	Stop(ctx context.Context, nodeID string) error
-	// Remove stops the node if needed and deletes its directory.
+	// Remove stops the node if needed and deletes its directory: for what a
+	// user asked to delete.
 	Remove(ctx context.Context, spec NodeSpec) error
+	// Quarantine stops the node if needed and moves its directory to the
+	// host's quarantine, deleted after a retention (LocalOptions): for nodes
+	// larder itself concluded it no longer needs (orphans).
+	Quarantine(ctx context.Context, spec NodeSpec) error
 	// Info reads the node's live figures through the admin user.
 	Info(ctx context.Context, spec NodeSpec) (NodeInfo, error)
 	// Reconfigure applies spec's settings and users to the running node without

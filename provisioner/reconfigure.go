@@ -5,16 +5,21 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"larder/fault"
 	"larder/internal/atomicfile"
 )
 
+// reconfigureTimeout bounds the live part of Reconfigure.
+const reconfigureTimeout = 5 * time.Second
+
 // Reconfigure applies spec's settings and users to a running node without a
 // restart: the config and ACL files are rewritten atomically (so a restart in
 // place comes back the same), the settings go in with one CONFIG SET (atomic in
-// the engine: all or none) and the users with ACL LOAD. The supervisor's copy
-// of the spec is replaced, so later restarts use it too.
+// the engine: all or none) and the users with applyUsers, all on larder's
+// held connection. The supervisor's copy of the spec is replaced, so later
+// restarts use it too.
 func (h *LocalHost) Reconfigure(ctx context.Context, spec NodeSpec) error {
 	spec = normalize(spec)
 	dir := h.NodeDir(spec)
@@ -38,30 +43,35 @@ func (h *LocalHost) Reconfigure(ctx context.Context, spec NodeSpec) error {
 	}
 	h.mu.Unlock()
 
-	c := h.adminClient(spec)
-	defer c.Close()
-	err = c.ConfigSet(ctx, "maxmemory", strconv.FormatInt(spec.MaxMemoryBytes, 10)).Err()
+	ctx, cancel := context.WithTimeout(ctx, reconfigureTimeout)
+	defer cancel()
+	c, release, err := h.admin(ctx, spec)
+	if err != nil {
+		return nodeFault(err, spec.Name, "reconfigure")
+	}
+	defer release()
+	_, err = c.do(ctx, "CONFIG", "SET", "maxmemory", strconv.FormatInt(spec.MaxMemoryBytes, 10))
 	if err == nil {
-		err = c.Do(ctx, "CONFIG", "SET",
+		_, err = c.do(ctx, "CONFIG", "SET",
 			"maxmemory-policy", spec.MaxMemoryPolicy,
-			"maxclients", strconv.Itoa(spec.MaxClients+ReservedClients),
+			"maxclients", strconv.Itoa(spec.MaxClients+reservedClients(spec)),
 			"timeout", strconv.Itoa(spec.Timeout),
 			"notify-keyspace-events", spec.NotifyKeyspaceEvents,
-		).Err()
+		)
 	}
 	if err == nil {
 		// Turning the AOF on starts a rewrite of the current data into it; the
 		// node keeps serving meanwhile.
-		args := []any{"CONFIG", "SET", "appendonly", "no"}
+		args := []string{"CONFIG", "SET", "appendonly", "no"}
 		if spec.Persistence {
-			args = []any{"CONFIG", "SET", "appendonly", "yes", "appendfsync", "everysec"}
+			args = []string{"CONFIG", "SET", "appendonly", "yes", "appendfsync", "everysec"}
 		}
-		err = c.Do(ctx, args...).Err()
+		_, err = c.do(ctx, args...)
 	}
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("reconfigure node %s: the engine refused the settings", spec.Name))
 	}
-	if err := c.Do(ctx, "ACL", "LOAD").Err(); err != nil {
+	if err := applyUsers(ctx, c, spec); err != nil {
 		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("reconfigure node %s: reload users", spec.Name))
 	}
 	return nil
@@ -74,10 +84,10 @@ func (h *LocalHost) DisconnectUser(ctx context.Context, spec NodeSpec, user stri
 	if user == spec.Admin.Name {
 		return fault.E(fault.Invalid, "refusing to disconnect larder's own admin user")
 	}
-	c := h.adminClient(spec)
-	defer c.Close()
-	if err := c.Do(ctx, "CLIENT", "KILL", "USER", user).Err(); err != nil {
-		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("disconnect %s on node %s", user, spec.Name))
+	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
+	defer cancel()
+	if _, err := h.adminDo(ctx, spec, "CLIENT", "KILL", "USER", user); err != nil {
+		return nodeFault(err, spec.Name, "disconnect "+user)
 	}
 	return nil
 }

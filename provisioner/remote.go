@@ -197,6 +197,13 @@ func (r *RemoteHost) Remove(ctx context.Context, spec NodeSpec) error {
 	return r.nodeCall(ctx, r.opts.OpTimeout, spec.ID, "remove", spec, nil)
 }
 
+// Quarantine stops the node on the agent and moves its directory to the
+// agent's quarantine. An agent too old to know the call answers NotFound,
+// and nothing is touched.
+func (r *RemoteHost) Quarantine(ctx context.Context, spec NodeSpec) error {
+	return r.nodeCall(ctx, r.opts.OpTimeout, spec.ID, "quarantine", spec, nil)
+}
+
 // Info reads the node's live figures through the agent.
 func (r *RemoteHost) Info(ctx context.Context, spec NodeSpec) (NodeInfo, error) {
 	var info NodeInfo

@@ -2,9 +2,12 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +29,27 @@ func (t Target) client() *redis.Client {
 		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		PoolSize: 1, MaxRetries: -1, DisableIdentity: true,
 	})
+}
+
+// fault describes a failed admin call to t (op says what it was) as an
+// Unavailable fault. go-redis reports a node's refusal of a new connection
+// (the app holds every one its plan allows) as the node hanging up, so when
+// the node hung up one raw dial tells a full node, which the message then
+// names, from one that does not answer. A node that is silent or refuses
+// connections costs no second try.
+func (t Target) fault(err error, op string) error {
+	if !errors.Is(err, ErrNodeFull) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c, derr := dialAdmin(ctx, t.Endpoint.String(), t.Admin)
+		switch {
+		case derr == nil:
+			c.close()
+		case errors.Is(derr, ErrNodeFull):
+			err = fmt.Errorf("%w (%v)", derr, err)
+		}
+	}
+	return nodeFault(err, t.Name, op)
 }
 
 // ReplInfo is a node's replication state, from INFO replication.
@@ -59,7 +83,7 @@ func Replication(ctx context.Context, t Target) (ReplInfo, error) {
 	defer c.Close()
 	text, err := c.Info(ctx, "replication").Result()
 	if err != nil {
-		return ReplInfo{}, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("node %s does not answer", t.Name))
+		return ReplInfo{}, t.fault(err, "read the replication state")
 	}
 	return parseReplInfo(text), nil
 }
@@ -152,7 +176,7 @@ func Promote(ctx context.Context, t Target) error {
 	c := t.client()
 	defer c.Close()
 	if err := c.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
-		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("promote %s", t.Name))
+		return t.fault(err, "promote")
 	}
 	return nil
 }
@@ -169,7 +193,7 @@ func Follow(ctx context.Context, t Target, primary Endpoint, repl User) error {
 		err = c.Do(ctx, "REPLICAOF", primary.Addr, strconv.Itoa(primary.Port)).Err()
 	}
 	if err != nil {
-		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("make %s a replica of %s", t.Name, primary))
+		return t.fault(err, "follow "+primary.String())
 	}
 	return nil
 }
@@ -198,7 +222,7 @@ func Switchover(ctx context.Context, primary, to Target, timeout time.Duration) 
 	guard := timeout + 10*time.Second
 	began := time.Now()
 	if err := pc.Do(ctx, "CLIENT", "PAUSE", strconv.FormatInt(guard.Milliseconds(), 10), "WRITE").Err(); err != nil {
-		return 0, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("pause writes on %s: %v", primary.Name, err))
+		return 0, primary.fault(err, "pause writes")
 	}
 	unpause := func() { pc.Do(context.WithoutCancel(ctx), "CLIENT", "UNPAUSE") }
 	// Writes (and expiry and eviction) are paused: the primary's offset is final.
@@ -258,7 +282,7 @@ func DisconnectClients(ctx context.Context, t Target) error {
 	c := t.client()
 	defer c.Close()
 	if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
-		return fault.Wrap(fault.Unavailable, err, "close clients of "+t.Name)
+		return t.fault(err, "close the clients")
 	}
 	return nil
 }

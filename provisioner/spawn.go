@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"larder/internal/atomicfile"
 	"os"
 	"path/filepath"
@@ -14,10 +15,10 @@ import (
 // returning once it answers PING as admin. On failure it kills the process
 // and returns the tail of the node's log, without secrets.
 func (h *LocalHost) spawn(ctx context.Context, m *managed, spec NodeSpec) (*process, error) {
-	if err := os.MkdirAll(m.dir, dirPerm); err != nil {
+	if err := atomicfile.PrivateDir(m.dir); err != nil {
 		return nil, fmt.Errorf("make dir: %w", err)
 	}
-	if err := os.Chmod(m.dir, dirPerm); err != nil {
+	if err := privateTree(m.dir); err != nil {
 		return nil, fmt.Errorf("make dir: %w", err)
 	}
 	conf, err := renderConfig(spec, h.opts.Addr, m.dir)
@@ -57,6 +58,23 @@ func (h *LocalHost) spawn(ctx context.Context, m *managed, spec NodeSpec) (*proc
 		return nil, fmt.Errorf("%w; engine says: %s", err, tail)
 	}
 	return nil, err
+}
+
+// privateTree makes every file under dir its owner's only and every
+// directory 0700: a node directory an older larder left (its engine wrote
+// with the broker's umask) holds the data and the users' passwords.
+func privateTree(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir():
+			return atomicfile.PrivateDir(path)
+		case d.Type().IsRegular():
+			return atomicfile.PrivateFile(path)
+		}
+		return nil
+	})
 }
 
 // findRunning returns the live process of the node in dir, from its pidfile

@@ -2,7 +2,6 @@ package provisioner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,11 +27,16 @@ type managed struct {
 	// Guarded by LocalHost.mu.
 	spec     NodeSpec // replaced by Reconfigure; restarts use the latest
 	proc     *process
+	conn     *heldConn   // larder's own connection, from the first start on
 	busy     bool        // a start or check owns the node right now
 	down     bool        // its process is gone and a restart is due
 	failed   bool        // crash loop: no more restarts
-	lastOK   time.Time   // last PING answer
+	lastOK   time.Time   // last answer of any kind (or the start)
 	restarts []time.Time // restarts within CrashLoopWindow
+
+	cpu          int64     // the process's CPU time at the last check
+	lastProgress time.Time // when its CPU time last advanced
+	unresponsive bool      // stuck past HangTimeout, waiting out the longer window
 }
 
 // reserve registers a node that is about to be started or adopted, so that
@@ -82,9 +86,22 @@ func (h *LocalHost) supervise(m *managed, p *process) Node {
 	return h.setRunning(m, p)
 }
 
-// setRunning records that m runs as p and answered just now; h.mu must be held.
+// setRunning records that m runs as p and answered just now, and opens
+// larder's held connection to it (or has it re-dialled at once after a
+// restart); h.mu must be held.
 func (h *LocalHost) setRunning(m *managed, p *process) Node {
 	m.proc, m.down, m.lastOK = p, false, h.opts.Now()
+	m.cpu, m.lastProgress, m.unresponsive = 0, m.lastOK, false
+	if m.conn == nil {
+		admin := func() User {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return m.spec.Admin
+		}
+		m.conn = newHeldConn(m.ctx, h.dialAddr(m.spec.Port), admin, h.opts.Now, h.opts.PingTimeout, h.opts.CheckInterval)
+	} else {
+		m.conn.kick()
+	}
 	return h.nodeOf(m)
 }
 
@@ -115,17 +132,23 @@ func (h *LocalHost) nodeOf(m *managed) Node {
 
 // loop is the supervisor: every CheckInterval it checks each node that is
 // not already being checked or restarted, each in its own goroutine so that
-// one slow node never delays the others.
+// one slow node never delays the others; now and then it purges the
+// quarantine.
 func (h *LocalHost) loop() {
 	defer close(h.loopDone)
 	t := time.NewTicker(h.opts.CheckInterval)
 	defer t.Stop()
+	// Quarantined nodes are purged a few times per retention, at most hourly.
+	purge := time.NewTicker(max(min(h.opts.QuarantineRetention/4, time.Hour), h.opts.CheckInterval))
+	defer purge.Stop()
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-t.C:
 			h.tick()
+		case <-purge.C:
+			h.purgeQuarantine()
 		}
 	}
 }
@@ -152,11 +175,16 @@ func (h *LocalHost) tick() {
 }
 
 // check looks at one node: restart it if its process is gone (or a previous
-// restart failed), PING it, and kill and restart it once it has not answered
-// for HangTimeout.
+// restart failed); otherwise judge whether it is alive. Any answer on
+// larder's held connection (a late one, an error, a refusal) or any CPU time
+// the process used since the last check is a sign of life: a node paused,
+// running a long script, loading its data or full of the app's connections
+// is alive. A node with no sign of life for its hang window (HangTimeout,
+// or NoPersistenceHangTimeout without persistence) is stuck (SIGSTOPped,
+// or blocked in the kernel): it is killed and restarted in place.
 func (h *LocalHost) check(m *managed) {
 	h.mu.Lock()
-	p, down, lastOK, spec := m.proc, m.down, m.lastOK, m.spec
+	p, down, spec, conn := m.proc, m.down, m.spec, m.conn
 	h.mu.Unlock()
 	if down {
 		h.restart(m)
@@ -173,33 +201,91 @@ func (h *LocalHost) check(m *managed) {
 		h.restart(m)
 		return
 	}
-	err := pingAdmin(m.ctx, h.dialAddr(spec.Port), spec.Admin, h.opts.PingTimeout)
-	now := h.opts.Now()
-	// LOADING is an answer: the node replays its AOF or a replica's sync.
-	if err == nil || errors.Is(err, errLoading) {
-		h.mu.Lock()
-		m.lastOK = now
-		h.mu.Unlock()
-		return
-	}
+	conn.ping()
+	silent, stopped := h.silence(m, p, conn)
 	if m.ctx.Err() != nil {
 		return
 	}
-	silent := now.Sub(lastOK)
-	if silent < h.opts.HangTimeout {
-		h.logLimited(m, "ping", logrus.WarnLevel, err, "node does not answer ping")
+	limit := h.hangLimit(spec)
+	switch {
+	case silent < h.opts.HangTimeout:
+		if h.setUnresponsive(m, false) {
+			m.log.Info("node shows signs of life again; it was not restarted")
+			h.events.emit(Event{NodeID: m.id, Kind: EventResponsive, PID: p.pid, At: h.opts.Now(),
+				Message: "it answers again; nothing was restarted and its data is intact"})
+		}
+		return
+	case silent < limit:
+		if !h.setUnresponsive(m, true) {
+			m.log.WithFields(logrus.Fields{"pid": p.pid, "silent": silent.Round(time.Millisecond)}).
+				Warn("node is stuck; no persistence, so it is left alone for the longer window")
+			h.events.emit(Event{NodeID: m.id, Kind: EventUnresponsive, PID: p.pid, At: h.opts.Now(),
+				Message: fmt.Sprintf("no answer and no CPU progress for %v%s; its plan has no persistence, so a restart would lose its data: it is restarted only if it stays stuck for %v",
+					silent.Round(time.Millisecond), stoppedNote(stopped), limit)})
+		}
 		return
 	}
-	m.log.WithFields(logrus.Fields{"pid": p.pid, "silent": silent.Round(time.Millisecond)}).
-		WithError(err).Warn("node hung; killing it")
+	m.log.WithFields(logrus.Fields{"pid": p.pid, "silent": silent.Round(time.Millisecond)}).Warn("node stuck; killing it")
 	if err := p.kill(); err != nil {
-		h.logLimited(m, "kill", logrus.ErrorLevel, err, "cannot kill hung node")
+		h.logLimited(m, "kill", logrus.ErrorLevel, err, "cannot kill stuck node")
 		return
 	}
 	h.markDown(m)
-	h.events.emit(Event{NodeID: m.id, Kind: EventHung, PID: p.pid, At: h.opts.Now(),
-		Message: fmt.Sprintf("no PING answer for %v; killed", silent.Round(time.Millisecond))})
+	msg := fmt.Sprintf("no answer and no CPU progress for %v%s; killed", silent.Round(time.Millisecond), stoppedNote(stopped))
+	if !spec.Persistence {
+		msg += "; its plan has no persistence, so its data was lost"
+	}
+	h.events.emit(Event{NodeID: m.id, Kind: EventHung, PID: p.pid, At: h.opts.Now(), Message: msg})
 	h.restart(m)
+}
+
+// silence is how long m has shown no sign of life: no answer on its held
+// connection and no CPU time used. stopped says the process is stopped by a
+// signal (SIGSTOP), for messages.
+func (h *LocalHost) silence(m *managed, p *process, conn *heldConn) (silent time.Duration, stopped bool) {
+	now := h.opts.Now()
+	cpu, ok := p.cpuTime()
+	answered := conn.lastAnswer()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if answered.After(m.lastOK) {
+		m.lastOK = answered
+	}
+	if ok && cpu != m.cpu {
+		m.cpu, m.lastProgress = cpu, now
+	}
+	last := m.lastOK
+	if m.lastProgress.After(last) {
+		last = m.lastProgress
+	}
+	return now.Sub(last), p.stopped()
+}
+
+// hangLimit is how long a node may show no sign of life before it is
+// killed: HangTimeout, or NoPersistenceHangTimeout (never shorter) for a node
+// whose restart would lose its data.
+func (h *LocalHost) hangLimit(spec NodeSpec) time.Duration {
+	if spec.Persistence {
+		return h.opts.HangTimeout
+	}
+	return max(h.opts.HangTimeout, h.opts.NoPersistenceHangTimeout)
+}
+
+// setUnresponsive records whether m is stuck past HangTimeout and returns
+// what it was.
+func (h *LocalHost) setUnresponsive(m *managed, v bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	was := m.unresponsive
+	m.unresponsive = v
+	return was
+}
+
+func stoppedNote(stopped bool) string {
+	if stopped {
+		return " (the process is stopped by a signal)"
+	}
+	return ""
 }
 
 func (h *LocalHost) markDown(m *managed) {

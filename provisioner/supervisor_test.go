@@ -47,32 +47,6 @@ func TestRestartAfterKill(t *testing.T) {
 	}
 }
 
-func TestHungNodeRestarted(t *testing.T) {
-	t.Parallel()
-	env := newEnv(t)
-	h := env.host(LocalOptions{HangTimeout: time.Second, PingTimeout: 200 * time.Millisecond})
-	spec := env.spec("hung", false)
-	n := startNode(t, h, spec)
-
-	if err := syscall.Kill(n.PID, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	hung := env.events.wait(t, spec.ID, EventHung, 0, 10*time.Second)
-	restarted := env.events.wait(t, spec.ID, EventRestarted, 0, 10*time.Second)
-	if hung.PID != n.PID || restarted.PID == n.PID {
-		t.Errorf("hung pid %d, restarted pid %d; want hung %d and a new pid", hung.PID, restarted.PID, n.PID)
-	}
-	if running(n.PID) {
-		t.Errorf("stopped process %d still exists after the restart", n.PID)
-	}
-	if err := client(t, spec, spec.Admin).Ping(context.Background()).Err(); err != nil {
-		t.Errorf("PING after restart error = %v", err)
-	}
-	if evs := env.events.all(spec.ID); len(evs) != 2 {
-		t.Errorf("events = %+v, want hung then restarted", evs)
-	}
-}
-
 func TestCrashLoopGivesUp(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)

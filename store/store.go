@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"larder/fault"
+	"larder/internal/atomicfile"
 )
 
 //go:embed migrations/*.sql
@@ -45,8 +47,13 @@ type Q struct {
 }
 
 // Open opens (creating if needed) the SQLite file at path in WAL mode with a busy
-// timeout, and applies pending migrations.
+// timeout, and applies pending migrations. The file holds passwords: it is
+// made 0600 whatever the umask, before SQLite opens it, since SQLite gives
+// the -wal and -shm files it creates later the database file's mode.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	// _txlock=immediate: every transaction takes the write lock up front, so two
 	// writers queue on the busy timeout instead of failing on lock upgrade.
 	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL", path)
@@ -61,6 +68,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// private creates the database file 0600 if it is missing, and makes it and
+// its -wal and -shm (left by an older larder) 0600 if they are looser.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := atomicfile.PrivateFile(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func utcNow() time.Time { return time.Now().UTC() }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"larder/fault"
@@ -161,4 +163,46 @@ func TestUserVars_SetUnset(t *testing.T) {
 	if got, want := len(vars), 1; got != want || vars["A"] != "3" {
 		t.Fatalf("vars = %v, want map[A:3]", vars)
 	}
+}
+
+// TestOpen_FilesArePrivate: the database and its -wal and -shm hold
+// passwords: 0600 whatever the umask, and tightened when an older larder
+// left them readable.
+func TestOpen_FilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "larder.db")
+	check := func(when string) {
+		t.Helper()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if got := fi.Mode().Perm(); got != 0o600 {
+				t.Errorf("%s: %s has mode %v, want 0600", when, filepath.Base(p), got)
+			}
+		}
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateApp(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	check("new store")
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	s.Close()
+	check("store left readable by an older larder")
 }

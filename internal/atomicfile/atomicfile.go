@@ -65,12 +65,17 @@ func syncDir(dir string) error {
 }
 
 // LoadOrCreateSecret returns the secret stored at path, or generates a random
-// one (24 bytes, hex), stores it there (0600) and reports that it made it.
+// one (24 bytes, hex), stores it there (0600) and reports that it made it. A
+// stored secret readable by others (written by hand, or by an older larder)
+// is made 0600.
 func LoadOrCreateSecret(path string) (secret string, made bool, err error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
 		if t := strings.TrimSpace(string(data)); t != "" {
+			if err := PrivateFile(path); err != nil {
+				return "", false, err
+			}
 			return t, false, nil
 		}
 	case !errors.Is(err, os.ErrNotExist):
@@ -85,4 +90,41 @@ func LoadOrCreateSecret(path string) (secret string, made bool, err error) {
 		return "", false, err
 	}
 	return secret, true, nil
+}
+
+// PrivateFile makes path 0600 if it exists and group or others may access
+// it (a file written by hand, or by an older larder).
+func PrivateFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode().Perm()&0o077 == 0:
+		return nil
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("make %s private: %w", path, err)
+	}
+	return nil
+}
+
+// PrivateDir creates dir (and its parents) 0700 if missing, and makes it
+// 0700 if it exists with another mode: the directories larder writes hold
+// secrets or nodes' data.
+func PrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("make %s private: %w", dir, err)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -59,5 +60,37 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t0ken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrivateDir(filepath.Join(dir, "nodes", "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrivateDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if tok, made, err := LoadOrCreateSecret(token); err != nil || made || tok != "t0ken" {
+		t.Fatalf("LoadOrCreateSecret() = %q, %v, %v", tok, made, err)
+	}
+	if err := PrivateFile(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("PrivateFile(missing) error = %v, want nil", err)
+	}
+	for path, want := range map[string]os.FileMode{
+		dir: 0o700, filepath.Join(dir, "nodes"): 0o700, filepath.Join(dir, "nodes", "a"): 0o700, token: 0o600,
+	} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %v", path, fi.Mode().Perm(), err, want)
+		}
 	}
 }
