@@ -309,4 +309,6 @@ type MonitorLocation struct {
 	Down       []string          `json:"nodes_down"`
 	Roles      map[string]string `json:"roles"`       // node id → role it reported (ROLE)
 	AgentsDown []string          `json:"agents_down"` // node ids whose host agent did not answer
+	Voting     bool              `json:"voting"`      // its reports are fresh enough to vote, and it has not stalled
+	AgeMS      int64             `json:"age_ms"`      // how old its last report is, by the broker's clock
 }

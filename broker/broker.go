@@ -138,7 +138,7 @@ func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
 	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	b.jobs = newJobRunner(b.log)
 	b.recon = newReconciler(b)
-	b.tracker = ha.NewTracker()
+	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	return b, nil
 }
 
