@@ -165,9 +165,9 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "failover.detect", fmt.Sprintf("primary %s on %s unreachable from %s (quorum %d of %s): last answered %s, first failed probe %s",
+		return tx.AddEvent(ctx, a.ID, a.Name, "failover.detect", fmt.Sprintf("primary %s on %s unreachable from %s (quorum %d of %s): first failed probe %s, last answer before it %s",
 			primary.Name, primary.Host, strings.Join(v.DownAt, ", "), v.Quorum, strings.Join(v.Voting, ", "),
-			v.DownSince.UTC().Format(time.RFC3339Nano), v.FirstFailed.UTC().Format(time.RFC3339Nano)))
+			v.DownSince.UTC().Format(time.RFC3339Nano), stamp(v.LastAnswer, time.RFC3339Nano)))
 	})
 	if err != nil {
 		r.log.WithError(err).Error("record failover")
@@ -221,10 +221,9 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	}
 	b.crashPoint("failover.promoted")
 	promoted := time.Now()
-	// Times count from the last answer before the outage (it began after it),
-	// and the first failed probe names when the outage was first seen.
-	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. last answered %s, first failed probe %s; detected after %d ms, writable after %d ms",
-		standby.Name, standby.Host, primary.Name, primary.Host, v.DownSince.UTC().Format("15:04:05.000"), v.FirstFailed.UTC().Format("15:04:05.000"),
+	// Times count from the first failed probe: when the outage was first seen.
+	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. first failed probe %s (last answer before it %s); detected after %d ms, writable after %d ms",
+		standby.Name, standby.Host, primary.Name, primary.Host, v.DownSince.UTC().Format("15:04:05.000"), stamp(v.LastAnswer, "15:04:05.000"),
 		detected.Sub(v.DownSince).Milliseconds(), promoted.Sub(v.DownSince).Milliseconds())
 	return b.completeFailover(ctx, a, primary, standby, msg, progress)
 }
@@ -359,6 +358,14 @@ func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) (
 	case <-t.C:
 		return false, nil
 	}
+}
+
+// stamp formats t in UTC, or says it is unknown.
+func stamp(t time.Time, layout string) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(layout)
 }
 
 // logOnce logs msg for an add-on at most once a minute.

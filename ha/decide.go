@@ -26,8 +26,8 @@ type Report = api.MonitorReport
 type nodeView struct {
 	up        bool
 	lastUp    time.Time // when this location last saw it answer
-	firstFail time.Time // this location's first failed probe of the current run of "down"
-	runStart  time.Time // where the run's window starts: its last answer, if this location reported without a gap since; else firstFail
+	firstFail time.Time // when the first failed probe of the current run of "down" started
+	lastFail  time.Time // when the latest one gave up: the run's evidence spans firstFail..lastFail
 	err       string
 	agentUp   *bool // the node's host agent, as last seen from here
 	role      string
@@ -35,7 +35,6 @@ type nodeView struct {
 
 type location struct {
 	lastReport time.Time
-	streak     time.Time // first report after its last gap: since then it reported without a silence
 	stalled    bool
 	observers  map[string]time.Time
 	nodes      map[string]*nodeView
@@ -68,11 +67,13 @@ func NewTracker(maxGap time.Duration) *Tracker {
 // none of them sees it up. A node a report leaves out (its probe still runs)
 // keeps its state.
 //
-// A location's down run is made of its own consecutive failed probes. As
-// Sentinel counts it, the window runs from the node's last answer, but only
-// while the location kept reporting: after a silence longer than maxGap
-// (the observer stalled, or could not reach the broker) it starts at the
-// first failed probe after it, for a silence is not evidence of anything.
+// A location's down run is made of its own consecutive failed probes: it
+// spans from the start of the first to the end of the latest, so it lasts
+// the window only when the node was unreachable for at least the window; an
+// outage shorter than the window never makes one long enough. A silence of
+// the location longer than maxGap (the observer stalled, or could not reach
+// the broker) is not evidence of anything: its runs start again with its
+// next failed probe.
 func (t *Tracker) Record(r Report, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -81,11 +82,10 @@ func (t *Tracker) Record(r Report, now time.Time) {
 		l = &location{observers: map[string]time.Time{}, nodes: map[string]*nodeView{}}
 		t.locs[r.Location] = l
 	}
-	if l.lastReport.IsZero() || now.Sub(l.lastReport) > t.maxGap {
-		l.streak = now
+	if !l.lastReport.IsZero() && now.Sub(l.lastReport) > t.maxGap {
 		for _, v := range l.nodes {
 			if !v.up {
-				v.firstFail, v.runStart = time.Time{}, time.Time{}
+				v.firstFail, v.lastFail = time.Time{}, time.Time{}
 			}
 		}
 	}
@@ -98,20 +98,23 @@ func (t *Tracker) Record(r Report, now time.Time) {
 			l.nodes[o.NodeID] = v
 		}
 		v.agentUp, v.role = o.AgentUp, o.Role
+		start, end := now.Add(-ms(o.StartedAgoMS)), now.Add(-ms(o.EndedAgoMS))
 		switch {
 		case o.Up:
-			v.up, v.lastUp, v.firstFail, v.runStart, v.err = true, now, time.Time{}, time.Time{}, ""
-		case v.up || v.runStart.IsZero():
+			v.up, v.lastUp, v.firstFail, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, ""
+		case v.up || v.firstFail.IsZero():
 			v.up, v.err = false, o.Error
-			v.firstFail, v.runStart = now, now
-			if !v.lastUp.IsZero() && !v.lastUp.Before(l.streak) {
-				v.runStart = v.lastUp
-			}
+			v.firstFail, v.lastFail = start, end
 		default:
 			v.err = o.Error
+			if end.After(v.lastFail) {
+				v.lastFail = end
+			}
 		}
 	}
 }
+
+func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 
 // Rules are the decision's parameters.
 type Rules struct {
@@ -127,8 +130,8 @@ type Verdict struct {
 	DownAt      []string  // voting locations that have seen it down for the window
 	UpAt        []string  // voting locations whose last probe of it got an answer
 	Quorum      int       // how many are needed
-	DownSince   time.Time // where the quorum's windows start: the earliest last answer before their runs
-	FirstFailed time.Time // the earliest first failed probe of those runs
+	DownSince   time.Time // when the earliest first failed probe of the quorum's runs started
+	LastAnswer  time.Time // the latest answer any of those locations had before its run
 	AgentUpAt   []string  // voting locations whose last probe reached the node's host agent
 }
 
@@ -152,7 +155,7 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var v Verdict
-	var since, first []time.Time
+	var since []time.Time
 	for name, l := range t.locs {
 		if !l.votes(now, r) {
 			continue
@@ -165,12 +168,14 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 		if ok && nv.up {
 			v.UpAt = append(v.UpAt, name)
 		}
-		if !ok || nv.up || nv.runStart.IsZero() || now.Sub(nv.runStart) < r.Window {
+		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstFail) < r.Window {
 			continue
 		}
 		v.DownAt = append(v.DownAt, name)
-		since = append(since, nv.runStart)
-		first = append(first, nv.firstFail)
+		since = append(since, nv.firstFail)
+		if nv.lastUp.After(v.LastAnswer) {
+			v.LastAnswer = nv.lastUp
+		}
 	}
 	sort.Strings(v.Voting)
 	sort.Strings(v.DownAt)
@@ -178,7 +183,7 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 	sort.Strings(v.AgentUpAt)
 	v.Quorum = quorum(len(v.Voting), r.MinQuorum)
 	v.Down = len(v.DownAt) >= v.Quorum
-	v.DownSince, v.FirstFailed = earliest(since), earliest(first)
+	v.DownSince = earliest(since)
 	return v
 }
 

@@ -110,7 +110,7 @@ func feed(tr *Tracker, t0 time.Time, loc string, from, to, step time.Duration, u
 	}
 }
 
-func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+func msec(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 // TestSilenceIsNoEvidence: a location's down run is made of its own
 // consecutive failed probes; a gap in its reports restarts the run (issue 18:
@@ -124,55 +124,55 @@ func TestSilenceIsNoEvidence(t *testing.T) {
 		feed       func(tr *Tracker)
 		at         time.Duration
 		down       bool
-		since      time.Duration // DownSince, when down
-		firstFail  time.Duration // FirstFailed, when down
+		since      time.Duration // DownSince (first failed probe), when down
+		lastAnswer time.Duration // LastAnswer, when down
 		upAtQuorum bool
 	}{
-		{"contiguous run counts from the last answer", func(tr *Tracker) {
+		{"a run spans its failed probes", func(tr *Tracker) {
 			for _, l := range []string{"a", "b"} {
-				feed(tr, t0, l, 0, ms(10000), step, true)
-				feed(tr, t0, l, ms(10200), ms(12000), step, false)
+				feed(tr, t0, l, 0, msec(10000), step, true)
+				feed(tr, t0, l, msec(10200), msec(12200), step, false)
 			}
-		}, ms(12000), true, ms(10000), ms(10200), false},
-		{"contiguous run, window not over yet", func(tr *Tracker) {
+		}, msec(12200), true, msec(10200), msec(10000), false},
+		{"failed probes spanning less than the window", func(tr *Tracker) {
 			for _, l := range []string{"a", "b"} {
-				feed(tr, t0, l, 0, ms(10000), step, true)
-				feed(tr, t0, l, ms(10200), ms(11800), step, false)
+				feed(tr, t0, l, 0, msec(10000), step, true)
+				feed(tr, t0, l, msec(10200), msec(12000), step, false)
 			}
-		}, ms(11800), false, 0, 0, false},
+		}, msec(12100), false, 0, 0, false},
 		{"silent locations, then one failed probe: no failover", func(tr *Tracker) {
 			for _, l := range []string{"a", "b"} {
-				feed(tr, t0, l, 0, ms(10000), step, true)
-				feed(tr, t0, l, ms(23700), ms(23700), step, false) // 13.7 s of silence
+				feed(tr, t0, l, 0, msec(10000), step, true)
+				feed(tr, t0, l, msec(23700), msec(23700), step, false) // 13.7 s of silence
 			}
-		}, ms(23800), false, 0, 0, false},
+		}, msec(23800), false, 0, 0, false},
 		{"after a silence the run starts at its first failed probe", func(tr *Tracker) {
 			for _, l := range []string{"a", "b"} {
-				feed(tr, t0, l, 0, ms(10000), step, true)
-				feed(tr, t0, l, ms(23700), ms(25700), step, false)
+				feed(tr, t0, l, 0, msec(10000), step, true)
+				feed(tr, t0, l, msec(23700), msec(25700), step, false)
 			}
-		}, ms(25700), true, ms(23700), ms(23700), false},
+		}, msec(25700), true, msec(23700), msec(10000), false},
 		{"a silence inside a down run restarts it", func(tr *Tracker) {
 			for _, l := range []string{"a", "b"} {
-				feed(tr, t0, l, 0, ms(1000), step, true)
-				feed(tr, t0, l, ms(1200), ms(2000), step, false)
-				feed(tr, t0, l, ms(3500), ms(5000), step, false) // 1.5 s gap
+				feed(tr, t0, l, 0, msec(1000), step, true)
+				feed(tr, t0, l, msec(1200), msec(2000), step, false)
+				feed(tr, t0, l, msec(3500), msec(5000), step, false) // 1.5 s gap
 			}
-		}, ms(5000), false, 0, 0, false},
+		}, msec(5000), false, 0, 0, false},
 		{"the restarted run decides once it lasts the window", func(tr *Tracker) {
 			for _, l := range []string{"a", "b"} {
-				feed(tr, t0, l, 0, ms(1000), step, true)
-				feed(tr, t0, l, ms(1200), ms(2000), step, false)
-				feed(tr, t0, l, ms(3500), ms(5500), step, false)
+				feed(tr, t0, l, 0, msec(1000), step, true)
+				feed(tr, t0, l, msec(1200), msec(2000), step, false)
+				feed(tr, t0, l, msec(3500), msec(5500), step, false)
 			}
-		}, ms(5500), true, ms(3500), ms(3500), false},
+		}, msec(5500), true, msec(3500), msec(1000), false},
 		{"a blip shorter than the window never decides", func(tr *Tracker) {
 			for _, l := range []string{"a", "b", "c"} {
-				feed(tr, t0, l, 0, ms(1000), step, true)
-				feed(tr, t0, l, ms(1200), ms(2800), step, false) // 1.6 s down of a 2 s window
-				feed(tr, t0, l, ms(3000), ms(6000), step, true)
+				feed(tr, t0, l, 0, msec(1000), step, true)
+				feed(tr, t0, l, msec(1200), msec(2800), step, false) // 1.6 s down of a 2 s window
+				feed(tr, t0, l, msec(3000), msec(6000), step, true)
 			}
-		}, ms(6000), false, 0, 0, true},
+		}, msec(6000), false, 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +182,8 @@ func TestSilenceIsNoEvidence(t *testing.T) {
 			if v.Down != tt.down {
 				t.Fatalf("Down = %v, want %v (%+v)", v.Down, tt.down, v)
 			}
-			if v.Down && (!v.DownSince.Equal(t0.Add(tt.since)) || !v.FirstFailed.Equal(t0.Add(tt.firstFail))) {
-				t.Errorf("DownSince, FirstFailed = +%v, +%v; want +%v, +%v", v.DownSince.Sub(t0), v.FirstFailed.Sub(t0), tt.since, tt.firstFail)
+			if v.Down && (!v.DownSince.Equal(t0.Add(tt.since)) || !v.LastAnswer.Equal(t0.Add(tt.lastAnswer))) {
+				t.Errorf("DownSince, LastAnswer = +%v, +%v; want +%v, +%v", v.DownSince.Sub(t0), v.LastAnswer.Sub(t0), tt.since, tt.lastAnswer)
 			}
 			if got := len(v.UpAt) >= v.Quorum; got != tt.upAtQuorum {
 				t.Errorf("a quorum reaches it = %v, want %v (%+v)", got, tt.upAtQuorum, v)
@@ -199,17 +199,39 @@ func TestProbeInFlightKeepsTheRun(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	tr := NewTracker(rules.Fresh)
 	for _, l := range []string{"a", "b"} {
-		feed(tr, t0, l, 0, ms(1000), ms(200), true)
-		for at := ms(1200); at <= ms(3000); at += ms(200) {
+		feed(tr, t0, l, 0, msec(1000), msec(200), true)
+		for at := msec(1200); at <= msec(3600); at += msec(200) {
 			r := report(l, false, false)
-			if at%ms(600) != 0 {
+			if at%msec(600) != 0 {
 				r.Nodes = nil // the slow probe is still out
 			}
 			tr.Record(r, t0.Add(at))
 		}
 	}
-	if v := tr.Verdict("p", t0.Add(ms(3000)), rules); !v.Down || !v.DownSince.Equal(t0.Add(ms(1000))) {
-		t.Fatalf("verdict %+v: want down since +1s", v)
+	if v := tr.Verdict("p", t0.Add(msec(3600)), rules); !v.Down || !v.DownSince.Equal(t0.Add(msec(1200))) {
+		t.Fatalf("verdict %+v: want down since +1.2s", v)
+	}
+}
+
+// TestRunSpansTheProbes: the evidence of a failed probe is the span it
+// waited, which the observer tells relative to its report.
+func TestRunSpansTheProbes(t *testing.T) {
+	rules := Rules{Window: 2 * time.Second, Fresh: time.Second}
+	t0 := time.Unix(1000, 0)
+	tr := NewTracker(rules.Fresh)
+	fail := func(loc string, at time.Duration, startedAgo, endedAgo int64) {
+		tr.Record(Report{Location: loc, Observer: loc, Nodes: []NodeObservation{{NodeID: "p", StartedAgoMS: startedAgo, EndedAgoMS: endedAgo}}}, t0.Add(at))
+	}
+	for _, l := range []string{"a", "b"} {
+		fail(l, msec(500), 500, 400)  // probed from +0 to +0.1 s
+		fail(l, msec(1000), 500, 400) // +0.5 .. +0.6
+		fail(l, msec(1500), 500, 400) // +1.0 .. +1.1
+		fail(l, msec(2500), 500, 500) // +2.0 .. +2.0: the run covers 2 s
+		fail(l, msec(2600), 800, 700) // an older probe, reported late, ends before the latest
+	}
+	v := tr.Verdict("p", t0.Add(msec(2600)), rules)
+	if !v.Down || !v.DownSince.Equal(t0) {
+		t.Fatalf("verdict %+v: want down since +0", v)
 	}
 }
 

@@ -60,9 +60,10 @@ type Observer struct {
 
 // target is one node the observer probes, and its probe's latest result.
 type target struct {
-	tg      api.MonitorTarget
-	probing bool                 // a probe runs
-	result  *api.NodeObservation // finished since the last report
+	tg         api.MonitorTarget
+	probing    bool                 // a probe runs
+	result     *api.NodeObservation // finished since the last report
+	start, end time.Time            // the result's probe
 }
 
 // NewObserver returns an observer; Start runs it.
@@ -184,9 +185,10 @@ func (ob *Observer) probeAll(wait time.Duration) {
 		go func(t *target, tg api.MonitorTarget) {
 			defer ob.wg.Done()
 			defer started.Done()
+			start := time.Now()
 			o := Probe(ob.ctx, tg, ob.o.Timeout)
 			ob.mu.Lock()
-			t.probing, t.result = false, &o
+			t.probing, t.result, t.start, t.end = false, &o, start, time.Now()
 			ob.mu.Unlock()
 		}(t, t.tg)
 	}
@@ -207,9 +209,12 @@ func (ob *Observer) results() []api.NodeObservation {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	out := []api.NodeObservation{}
+	now := time.Now()
 	for _, t := range ob.targets {
 		if t.result != nil {
-			out = append(out, *t.result)
+			o := *t.result
+			o.StartedAgoMS, o.EndedAgoMS = now.Sub(t.start).Milliseconds(), now.Sub(t.end).Milliseconds()
+			out = append(out, o)
 			t.result = nil
 		}
 	}
