@@ -170,6 +170,11 @@ type HAInfo struct {
 	LastIOSeconds int    `json:"last_io_seconds_ago"` // since the standby last heard from the primary
 	Rebuilding    bool   `json:"rebuilding"`
 	Epoch         int64  `json:"epoch"`
+	// Unreachable names the nodes redis:info could not reach in time.
+	Unreachable []string `json:"unreachable,omitempty"`
+	// Decision warns when too few observer locations vote for any failover
+	// to be decided ("HA cannot decide: 1 of 3 locations voting").
+	Decision string `json:"decision,omitempty"`
 }
 
 // ConfigVars is an app's full set of config vars.
@@ -251,7 +256,7 @@ type Host struct {
 	URL    string `json:"url,omitempty"`
 	Addr   string `json:"addr,omitempty"`
 	Engine string `json:"engine,omitempty"`
-	State  string `json:"state"` // up, unreachable; ", draining" appended when draining
+	State  string `json:"state"` // up, unreachable, or "not used (--no-local-nodes)"; ", adopting its nodes (pending)" while a starting broker adopts them; ", draining" appended when draining
 	Nodes  int    `json:"nodes"`
 	Local  bool   `json:"local"`
 }
@@ -316,4 +321,5 @@ type MonitorLocation struct {
 	AgentsDown []string          `json:"agents_down"` // node ids whose host agent did not answer
 	Voting     bool              `json:"voting"`      // its reports are fresh enough to vote, and it has not stalled
 	AgeMS      int64             `json:"age_ms"`      // how old its last report is, by the broker's clock
+	Quorum     int               `json:"quorum"`      // voting locations a failover decision needs now (the same on every row)
 }

@@ -5,17 +5,22 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/provisioner"
 	"larder/store"
 )
 
 // adoptNodes takes every settled add-on's nodes back under supervision after a
 // broker start. Nodes that answer keep running untouched; missing ones are
-// restarted in place.
+// restarted in place. Nodes on the broker's own host are adopted before it
+// serves; those on agents in the background, one goroutine per host, so an
+// unreachable host delays nothing: it is listed as pending meanwhile, and the
+// reconciler adopts its nodes once it answers.
 func (b *Broker) adoptNodes(ctx context.Context) error {
 	addons, err := b.store.Addons(ctx)
 	if err != nil {
 		return err
 	}
+	remote := map[string][]adoption{}
 	for _, a := range addons {
 		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue // provisioning and deprovisioning add-ons are resumed by their operation
@@ -25,44 +30,72 @@ func (b *Broker) adoptNodes(ctx context.Context) error {
 			return err
 		}
 		for i, n := range nodes {
-			log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
-			pn, err := b.hostFor(n).Adopt(ctx, specs[i])
-			if err != nil && n.Host != b.localName && fault.KindOf(err) == fault.Unavailable {
-				// An agent that does not answer yet: its nodes may well be
-				// serving. The reconciler adopts them once it answers.
-				log.WithError(err).Warn("host unreachable; node adopted later")
+			if n.Host != b.localName {
+				remote[n.Host] = append(remote[n.Host], adoption{a, n, specs[i]})
 				continue
 			}
-			if err != nil {
-				log.WithError(err).Error("adopt node")
-				reason := "node " + n.Name + " could not be restarted"
-				err = b.store.InTx(ctx, func(tx *store.Tx) error {
-					if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
-						return err
-					}
-					if err := tx.SetAddonState(ctx, a.ID, api.StateFailed, reason); err != nil {
-						return err
-					}
-					return tx.AddEvent(ctx, a.ID, a.Name, "node.adopt_failed", reason)
-				})
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+			if err := b.adoptNode(ctx, a, n, specs[i]); err != nil {
 				return err
-			}
-			if pn.PID != n.PID {
-				log.WithField("pid", pn.PID).Info("node was not running; restarted in place")
-				if err := b.store.AddEvent(ctx, a.ID, a.Name, "node.restarted", n.Name+" was down while the broker was away; restarted in place"); err != nil {
-					return err
-				}
-			} else {
-				log.Debug("node adopted")
 			}
 		}
 	}
+	r := b.recon
+	for host, list := range remote {
+		b.hosts.setPending(host, true)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer b.hosts.setPending(host, false)
+			for _, ad := range list {
+				if err := b.adoptNode(r.ctx, ad.a, ad.n, ad.spec); err != nil {
+					b.log.WithError(err).WithField("host", host).Error("adopt nodes")
+					return
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+// adoption is one node to take back under supervision.
+type adoption struct {
+	a    store.Addon
+	n    store.Node
+	spec provisioner.NodeSpec
+}
+
+// adoptNode takes one node back under supervision, restarting it in place
+// when it is not running; a node that cannot be restarted fails its add-on.
+func (b *Broker) adoptNode(ctx context.Context, a store.Addon, n store.Node, spec provisioner.NodeSpec) error {
+	log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
+	pn, err := b.hostFor(n).Adopt(ctx, spec)
+	if err != nil && n.Host != b.localName && fault.KindOf(err) == fault.Unavailable {
+		// An agent that does not answer yet: its nodes may well be
+		// serving. The reconciler adopts them once it answers.
+		log.WithError(err).Warn("host unreachable; node adopted later")
+		return nil
+	}
+	if err != nil {
+		log.WithError(err).Error("adopt node")
+		reason := "node " + n.Name + " could not be restarted"
+		return b.store.InTx(ctx, func(tx *store.Tx) error {
+			if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
+				return err
+			}
+			if err := tx.SetAddonState(ctx, a.ID, api.StateFailed, reason); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, a.ID, a.Name, "node.adopt_failed", reason)
+		})
+	}
+	if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning); err != nil {
+		return err
+	}
+	if pn.PID != n.PID {
+		log.WithField("pid", pn.PID).Info("node was not running; restarted in place")
+		return b.store.AddEvent(ctx, a.ID, a.Name, "node.restarted", n.Name+" was down while the broker was away; restarted in place")
+	}
+	log.Debug("node adopted")
 	return nil
 }
 

@@ -360,6 +360,42 @@ func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) (
 	}
 }
 
+// noteDecision records on every HA add-on, as an event, when the observers
+// can no longer decide a failover (too few locations voting) and when they
+// can again: on a change, not every tick. The first look waits until the
+// locations had time to report after the broker started.
+func (r *reconciler) noteDecision(ctx context.Context, byAddon map[string][]store.Node) {
+	if time.Since(r.started) < r.b.cfg.MonitorFresh+r.b.cfg.ReconcileInterval {
+		return
+	}
+	d := r.b.tracker.Decision(time.Now(), r.b.rules())
+	warn := d.Warning()
+	r.mu.Lock()
+	prev := r.decision
+	r.decision = &warn
+	r.mu.Unlock()
+	if (prev == nil && warn == "") || (prev != nil && (*prev == "") == (warn == "")) {
+		return
+	}
+	kind, msg := "ha.cannot_decide", warn+": no failover can happen until more locations report"
+	if warn == "" {
+		kind, msg = "ha.can_decide", fmt.Sprintf("HA can decide again: %d of %d locations voting", len(d.Voting), d.Known)
+	}
+	r.log.WithField("event", kind).Warn(msg)
+	for id := range byAddon {
+		a, err := r.b.store.AddonByID(ctx, id)
+		if err != nil || a.State != api.StateProvisioned {
+			continue
+		}
+		if p, err := r.b.planOf(a); err != nil || !p.HA {
+			continue
+		}
+		if err := r.b.store.AddEvent(ctx, a.ID, a.Name, kind, msg); err != nil {
+			r.log.WithError(err).Warn("record event")
+		}
+	}
+}
+
 // stamp formats t in UTC, or says it is unknown.
 func stamp(t time.Time, layout string) string {
 	if t.IsZero() {

@@ -125,14 +125,14 @@ type Rules struct {
 
 // Verdict is the tracker's view of one node.
 type Verdict struct {
-	Down        bool      // a quorum of locations has seen it down for the window
-	Voting      []string  // locations whose reports count (fresh, not stalled)
-	DownAt      []string  // voting locations that have seen it down for the window
-	UpAt        []string  // voting locations whose last probe of it got an answer
-	Quorum      int       // how many are needed
-	DownSince   time.Time // when the earliest first failed probe of the quorum's runs started
-	LastAnswer  time.Time // the latest answer any of those locations had before its run
-	AgentUpAt   []string  // voting locations whose last probe reached the node's host agent
+	Down       bool      // a quorum of locations has seen it down for the window
+	Voting     []string  // locations whose reports count (fresh, not stalled)
+	DownAt     []string  // voting locations that have seen it down for the window
+	UpAt       []string  // voting locations whose last probe of it got an answer
+	Quorum     int       // how many are needed
+	DownSince  time.Time // when the earliest first failed probe of the quorum's runs started
+	LastAnswer time.Time // the latest answer any of those locations had before its run
+	AgentUpAt  []string  // voting locations whose last probe reached the node's host agent
 }
 
 // quorum is a majority of the voting locations, and never fewer than min.
@@ -240,9 +240,15 @@ type LocationStatus = api.MonitorLocation
 func (t *Tracker) Locations(now time.Time, r Rules) []LocationStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	voting := 0
+	for _, l := range t.locs {
+		if l.votes(now, r) {
+			voting++
+		}
+	}
 	out := []LocationStatus{}
 	for name, l := range t.locs {
-		s := LocationStatus{Location: name, LastReport: l.lastReport, Stalled: l.stalled, Observers: []string{}, Down: []string{},
+		s := LocationStatus{Quorum: quorum(voting, r.MinQuorum), Location: name, LastReport: l.lastReport, Stalled: l.stalled, Observers: []string{}, Down: []string{},
 			Roles: map[string]string{}, AgentsDown: []string{}, Voting: l.votes(now, r), AgeMS: now.Sub(l.lastReport).Milliseconds()}
 		for o := range l.observers {
 			s.Observers = append(s.Observers, o)
