@@ -134,14 +134,18 @@ func (b *Broker) stillLost(ctx context.Context, primary store.Node) string {
 		}
 		return fmt.Sprintf("a quorum of locations no longer sees it down for the whole window (down at: %s)", strings.Join(v.DownAt, ", "))
 	}
+	// The reconciler's last look says whether the host answers; only then is
+	// it asked what it does with the node (an unreachable one costs no wait).
 	var st provisioner.HostStatus
-	err := fault.E(fault.Unavailable, "host %s not connected", primary.Host)
-	if h, ok := b.hosts.get(primary.Host); ok {
-		sctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	up := false
+	if h, ok := b.hosts.get(primary.Host); ok && b.hosts.isUp(primary.Host) {
+		sctx, cancel := context.WithTimeout(ctx, b.cfg.ReconcileInterval)
+		var err error
 		st, err = h.Status(sctx)
 		cancel()
+		up = err == nil
 	}
-	return hostHasIt(primary, v, st, err == nil)
+	return hostHasIt(primary, v, st, up)
 }
 
 func (r *reconciler) isFailing(id string) bool {

@@ -27,7 +27,8 @@ type nodeView struct {
 	up        bool
 	lastUp    time.Time // when this location last saw it answer
 	firstFail time.Time // when the first failed probe of the current run of "down" started
-	lastFail  time.Time // when the latest one gave up: the run's evidence spans firstFail..lastFail
+	firstEnd  time.Time // when it gave up
+	lastFail  time.Time // when the latest failed probe of the run started
 	err       string
 	agentUp   *bool // the node's host agent, as last seen from here
 	role      string
@@ -35,6 +36,7 @@ type nodeView struct {
 
 type location struct {
 	lastReport time.Time
+	since      time.Time // its first report after its last silence, if any
 	stalled    bool
 	observers  map[string]time.Time
 	nodes      map[string]*nodeView
@@ -67,10 +69,12 @@ func NewTracker(maxGap time.Duration) *Tracker {
 // none of them sees it up. A node a report leaves out (its probe still runs)
 // keeps its state.
 //
-// A location's down run is made of its own consecutive failed probes: it
-// spans from the start of the first to the end of the latest, so it lasts
-// the window only when the node was unreachable for at least the window; an
-// outage shorter than the window never makes one long enough. A silence of
+// A location's down run is made of its own consecutive failed probes. What
+// they prove is measured conservatively: a failed probe shows the node
+// unreachable at some moment between its start and its end, so a run proves
+// an outage from the end of its first probe to the start of its latest. It
+// lasts the window only when the node was unreachable for at least the
+// window: an outage shorter than the window never makes a run long enough. A silence of
 // the location longer than maxGap (the observer stalled, or could not reach
 // the broker) is not evidence of anything: its runs start again with its
 // next failed probe.
@@ -83,9 +87,10 @@ func (t *Tracker) Record(r Report, now time.Time) {
 		t.locs[r.Location] = l
 	}
 	if !l.lastReport.IsZero() && now.Sub(l.lastReport) > t.maxGap {
+		l.since = now
 		for _, v := range l.nodes {
 			if !v.up {
-				v.firstFail, v.lastFail = time.Time{}, time.Time{}
+				v.firstFail, v.firstEnd, v.lastFail = time.Time{}, time.Time{}, time.Time{}
 			}
 		}
 	}
@@ -98,23 +103,31 @@ func (t *Tracker) Record(r Report, now time.Time) {
 			l.nodes[o.NodeID] = v
 		}
 		v.agentUp, v.role = o.AgentUp, o.Role
-		start, end := now.Add(-ms(o.StartedAgoMS)), now.Add(-ms(o.EndedAgoMS))
+		// Probes that ran while the location was silent prove nothing.
+		start, end := later(now.Add(-ms(o.StartedAgoMS)), l.since), later(now.Add(-ms(o.EndedAgoMS)), l.since)
 		switch {
 		case o.Up:
-			v.up, v.lastUp, v.firstFail, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, ""
+			v.up, v.lastUp, v.firstFail, v.firstEnd, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, time.Time{}, ""
 		case v.up || v.firstFail.IsZero():
 			v.up, v.err = false, o.Error
-			v.firstFail, v.lastFail = start, end
+			v.firstFail, v.firstEnd, v.lastFail = start, end, start
 		default:
 			v.err = o.Error
-			if end.After(v.lastFail) {
-				v.lastFail = end
+			if start.After(v.lastFail) {
+				v.lastFail = start
 			}
 		}
 	}
 }
 
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
 
 // Rules are the decision's parameters.
 type Rules struct {
@@ -168,7 +181,7 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 		if ok && nv.up {
 			v.UpAt = append(v.UpAt, name)
 		}
-		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstFail) < r.Window {
+		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstEnd) < r.Window {
 			continue
 		}
 		v.DownAt = append(v.DownAt, name)
