@@ -37,7 +37,7 @@ func monitorCommand() *cli.Command {
 			&cli.StringFlag{Name: "broker", Usage: "the broker's URL (default: as the CLI finds it)", EnvVars: []string{"LARDER_API_URL"}},
 			&cli.StringFlag{Name: "token", Usage: "the broker's API token", EnvVars: []string{"LARDER_API_TOKEN"}},
 			&cli.DurationFlag{Name: "interval", Usage: "probe round", Value: time.Second},
-			&cli.DurationFlag{Name: "timeout", Usage: "one probe (default: half the interval)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "one probe of one node, all of it; probes run on their own, so a longer one delays no other (default: half the interval)"},
 			&cli.DurationFlag{Name: "stall-hold", Usage: "how long votes are withheld after a stall", Value: 30 * time.Second},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"LARDER_LOG_LEVEL"}},
 		},
