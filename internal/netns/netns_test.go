@@ -43,13 +43,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func dial(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+func dial(addr string) (string, error) { return dialWithin(addr, 500*time.Millisecond) }
+
+// dial2 is dial with room for a delayed link.
+func dial2(addr string) (string, error) { return dialWithin(addr, 1500*time.Millisecond) }
+
+// dialWithin connects to addr and reads a line, each within d.
+func dialWithin(addr string, d time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, d)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	c.SetDeadline(time.Now().Add(d))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimSpace(line), err
 }
@@ -248,16 +254,4 @@ func TestDelayAddsLatencyToOneNamespaceOnly(t *testing.T) {
 			}
 		}
 	}
-}
-
-// dial2 is dial with room for a delayed link.
-func dial2(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 1500*time.Millisecond)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimSpace(line), err
 }
