@@ -12,10 +12,11 @@ import (
 // adoptNodes takes every settled add-on's nodes back under supervision after a
 // broker start. Nodes that answer keep running untouched; missing ones are
 // restarted in place. Nodes on the broker's own host are adopted before it
-// serves; those on agents in the background, one goroutine per host, so an
-// unreachable host delays nothing: it is listed as pending meanwhile, and the
-// reconciler adopts its nodes once it answers.
-func (b *Broker) adoptNodes(ctx context.Context) error {
+// serves; agents are connected to and their nodes adopted in the background,
+// one goroutine per agent, so an unreachable one delays nothing: it is listed
+// as pending meanwhile (an agent that does not answer yet is retried by its
+// client's poll loop, and the reconciler adopts its nodes once it answers).
+func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 	addons, err := b.store.Addons(ctx)
 	if err != nil {
 		return err
@@ -40,15 +41,19 @@ func (b *Broker) adoptNodes(ctx context.Context) error {
 		}
 	}
 	r := b.recon
-	for host, list := range remote {
-		b.hosts.setPending(host, true)
+	for _, h := range agents {
+		b.hosts.setPending(h.Name, true)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			defer b.hosts.setPending(host, false)
-			for _, ad := range list {
+			defer b.hosts.setPending(h.Name, false)
+			if err := b.connectHost(h); err != nil {
+				b.log.WithError(err).WithField("host", h.Name).Error("connect to host")
+				return
+			}
+			for _, ad := range remote[h.Name] {
 				if err := b.adoptNode(r.ctx, ad.a, ad.n, ad.spec); err != nil {
-					b.log.WithError(err).WithField("host", host).Error("adopt nodes")
+					b.log.WithError(err).WithField("host", h.Name).Error("adopt nodes")
 					return
 				}
 			}

@@ -97,6 +97,20 @@ func (s *hostSet) setPending(name string, pending bool) {
 	}
 }
 
+// pendingNotConnected lists the pending hosts not in the set yet, by name.
+func (s *hostSet) pendingNotConnected() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for name := range s.pending {
+		if _, ok := s.hosts[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (s *hostSet) isPending(name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -304,6 +318,11 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 		}
 		out = append(out, e)
 	}
+	// A starting broker's agents it is still connecting to.
+	for _, name := range b.hosts.pendingNotConnected() {
+		out = append(out, api.Host{Name: name, URL: urls[name], Nodes: counts[name], State: "connecting, adopting its nodes (pending)"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return http.StatusOK, out, nil
 }
 

@@ -127,8 +127,10 @@ func (ob *Observer) Close() {
 }
 
 // round refreshes the targets, starts a probe of every target that has none
-// running, waits for them at most one probe's deadline (a round's worth of
-// news for the report, not a condition of it), and reports what finished.
+// running, waits for them at most half a round (healthy targets answer well
+// within it; waiting is to put fresh news in this report, not a condition of
+// it), and reports what finished. Fetching targets and reporting each have
+// their own deadline.
 func (ob *Observer) round(now time.Time) {
 	ctx, cancel := context.WithTimeout(ob.ctx, ob.o.ReportTimeout)
 	targets, err := ob.o.Client.MonitorTargets(ctx)

@@ -228,3 +228,49 @@ func TestOutagesShorterThanTheWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestFailoverRolledBackWhenThePrimaryReturns: the primary's host comes back
+// while the broker waits out its lease before promoting; the decision, taken
+// again on fresh evidence, finds it reachable, so nothing is promoted and
+// the failover is rolled back with an event (issue 18.3).
+func TestFailoverRolledBackWhenThePrimaryReturns(t *testing.T) {
+	// Agents pause after 1 s; the broker waits 1.5 × 5 s from its last
+	// contact before it promotes, so the host can return in between.
+	c := newHACluster(t, "2s", "LARDER_LEASE=5s")
+	b := c.b
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	pair := waitInSync(t, b, "web", nil)
+	url := configVars(t, b, "web")["REDIS_URL"]
+	primaryNS := c.hostNS[pair.PrimaryHost]
+	primaryNS.Cut()
+	defer primaryNS.Heal()
+	WaitFor(t, 20*time.Second, "the failover detected", func() error {
+		if k := eventKinds(t, b, "web"); k["failover.detect"] == 0 {
+			return fmt.Errorf("events %v", k)
+		}
+		return nil
+	})
+	primaryNS.Heal()
+	WaitFor(t, 20*time.Second, "the failover rolled back", func() error {
+		if k := eventKinds(t, b, "web"); k["failover.rolled_back"] == 0 {
+			return fmt.Errorf("events %v", k)
+		}
+		return nil
+	})
+	evs, _ := b.Client().Events(context.Background(), "web", "REDIS")
+	for _, e := range evs {
+		if strings.HasPrefix(e.Kind, "failover") {
+			t.Logf("%s %s", e.Kind, e.Message)
+		}
+	}
+	if k := eventKinds(t, b, "web"); k["failover"] != 0 {
+		t.Errorf("the standby was promoted although the primary was back: %v", k)
+	}
+	if info := haInfo(t, b, "web"); info.HA == nil || info.HA.PrimaryHost != pair.PrimaryHost {
+		t.Errorf("primary moved: %+v", info.HA)
+	}
+	if got := configVars(t, b, "web")["REDIS_URL"]; got != url {
+		t.Errorf("REDIS_URL moved to %s", got)
+	}
+}
