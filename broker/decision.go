@@ -104,4 +104,3 @@ func stamp(t time.Time, layout string) string {
 	}
 	return t.UTC().Format(layout)
 }
-
