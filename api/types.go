@@ -294,9 +294,9 @@ type NodeObservation struct {
 	Role      string `json:"role,omitempty"`     // from ROLE: master or slave
 	Offset    int64  `json:"offset,omitempty"`   // replication offset, from INFO
 	AgentUp   *bool  `json:"agent_up,omitempty"` // its host agent answered; nil when not probed
-	// When the probe started and ended, in ms before the report was sent:
-	// the evidence a failed probe gives covers that span (0 from observers
-	// that do not say).
+	// When the probe sent the request that decided (the connection attempt
+	// or the PING) and when it ended, in ms before the report was sent (0
+	// from observers that do not say).
 	StartedAgoMS int64 `json:"started_ago_ms,omitempty"`
 	EndedAgoMS   int64 `json:"ended_ago_ms,omitempty"`
 }

@@ -26,9 +26,8 @@ type Report = api.MonitorReport
 type nodeView struct {
 	up        bool
 	lastUp    time.Time // when this location last saw it answer
-	firstFail time.Time // when the first failed probe of the current run of "down" started
-	firstEnd  time.Time // when it gave up
-	lastFail  time.Time // when the latest failed probe of the run started
+	firstFail time.Time // when the first failed probe of the current run of "down" asked
+	lastFail  time.Time // when the latest failed probe of the run asked
 	err       string
 	agentUp   *bool // the node's host agent, as last seen from here
 	role      string
@@ -69,12 +68,12 @@ func NewTracker(maxGap time.Duration) *Tracker {
 // none of them sees it up. A node a report leaves out (its probe still runs)
 // keeps its state.
 //
-// A location's down run is made of its own consecutive failed probes. What
-// they prove is measured conservatively: a failed probe shows the node
-// unreachable at some moment between its start and its end, so a run proves
-// an outage from the end of its first probe to the start of its latest. It
-// lasts the window only when the node was unreachable for at least the
-// window: an outage shorter than the window never makes a run long enough. A silence of
+// A location's down run is made of its own consecutive failed probes, and
+// spans from the request the first one sent without an answer to the one the
+// latest sent (observers say when, relative to their report): the node did
+// not answer all that time, so a run lasts the window only when the node was
+// unreachable for the window (to a round trip): an outage shorter than the
+// window never makes a run long enough. A silence of
 // the location longer than maxGap (the observer stalled, or could not reach
 // the broker) is not evidence of anything: its runs start again with its
 // next failed probe.
@@ -90,7 +89,7 @@ func (t *Tracker) Record(r Report, now time.Time) {
 		l.since = now
 		for _, v := range l.nodes {
 			if !v.up {
-				v.firstFail, v.firstEnd, v.lastFail = time.Time{}, time.Time{}, time.Time{}
+				v.firstFail, v.lastFail = time.Time{}, time.Time{}
 			}
 		}
 	}
@@ -107,10 +106,10 @@ func (t *Tracker) Record(r Report, now time.Time) {
 		start, end := later(now.Add(-ms(o.StartedAgoMS)), l.since), later(now.Add(-ms(o.EndedAgoMS)), l.since)
 		switch {
 		case o.Up:
-			v.up, v.lastUp, v.firstFail, v.firstEnd, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, time.Time{}, ""
+			v.up, v.lastUp, v.firstFail, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, ""
 		case v.up || v.firstFail.IsZero():
 			v.up, v.err = false, o.Error
-			v.firstFail, v.firstEnd, v.lastFail = start, end, start
+			v.firstFail, v.lastFail = start, start
 		default:
 			v.err = o.Error
 			if start.After(v.lastFail) {
@@ -181,7 +180,7 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 		if ok && nv.up {
 			v.UpAt = append(v.UpAt, name)
 		}
-		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstEnd) < r.Window {
+		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstFail) < r.Window {
 			continue
 		}
 		v.DownAt = append(v.DownAt, name)

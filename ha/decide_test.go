@@ -213,31 +213,30 @@ func TestProbeInFlightKeepsTheRun(t *testing.T) {
 	}
 }
 
-// TestRunSpansTheProbes: a run proves an outage from the end of its first
-// failed probe to the start of its latest; the observer tells when each
-// probe ran, relative to its report.
+// TestRunSpansTheProbes: a run spans the requests its failed probes sent
+// unanswered; the observer tells when, relative to its report.
 func TestRunSpansTheProbes(t *testing.T) {
 	rules := Rules{Window: 2 * time.Second, Fresh: time.Second}
 	t0 := time.Unix(1000, 0)
 	tr := NewTracker(rules.Fresh)
-	fail := func(at time.Duration, startedAgo, endedAgo int64) {
+	fail := func(at time.Duration, askedAgo, endedAgo int64) {
 		for _, l := range []string{"a", "b"} {
-			tr.Record(Report{Location: l, Observer: l, Nodes: []NodeObservation{{NodeID: "p", StartedAgoMS: startedAgo, EndedAgoMS: endedAgo}}}, t0.Add(at))
+			tr.Record(Report{Location: l, Observer: l, Nodes: []NodeObservation{{NodeID: "p", StartedAgoMS: askedAgo, EndedAgoMS: endedAgo}}}, t0.Add(at))
 		}
 	}
-	fail(msec(500), 500, 400)  // probed from +0 to +0.1 s
-	fail(msec(1000), 500, 400) // +0.5 .. +0.6
-	fail(msec(1500), 500, 400) // +1.0 .. +1.1
-	fail(msec(2500), 500, 400) // +2.0 .. +2.1: proves +0.1 .. +2.0, not the window
-	if v := tr.Verdict("p", t0.Add(msec(2500)), rules); v.Down {
-		t.Fatalf("verdict %+v: 1.9 s proven, want not down", v)
+	fail(msec(500), 500, 400)  // asked at +0, gave up at +0.1 s
+	fail(msec(1000), 500, 400) // +0.5
+	fail(msec(1500), 500, 400) // +1.0
+	fail(msec(2400), 500, 400) // +1.9: not the window yet
+	if v := tr.Verdict("p", t0.Add(msec(2400)), rules); v.Down {
+		t.Fatalf("verdict %+v: 1.9 s of evidence, want not down", v)
 	}
-	fail(msec(2600), 800, 700) // an older probe, reported late, proves nothing more
+	fail(msec(2600), 800, 700) // an older probe (+1.8), reported late, proves nothing more
 	if v := tr.Verdict("p", t0.Add(msec(2600)), rules); v.Down {
 		t.Fatalf("verdict %+v: want not down", v)
 	}
-	fail(msec(3000), 900, 800) // +2.1 .. +2.2: the window is proven
-	if v := tr.Verdict("p", t0.Add(msec(3000)), rules); !v.Down || !v.DownSince.Equal(t0) {
+	fail(msec(2900), 900, 800) // +2.0: the window
+	if v := tr.Verdict("p", t0.Add(msec(2900)), rules); !v.Down || !v.DownSince.Equal(t0) {
 		t.Fatalf("verdict %+v: want down since +0", v)
 	}
 }

@@ -63,7 +63,7 @@ type target struct {
 	tg         api.MonitorTarget
 	probing    bool                 // a probe runs
 	result     *api.NodeObservation // finished since the last report
-	start, end time.Time            // the result's probe
+	start, end time.Time            // the result's probe: its last request, its end
 }
 
 // NewObserver returns an observer; Start runs it.
@@ -187,10 +187,9 @@ func (ob *Observer) probeAll(wait time.Duration) {
 		go func(t *target, tg api.MonitorTarget) {
 			defer ob.wg.Done()
 			defer started.Done()
-			start := time.Now()
-			o := Probe(ob.ctx, tg, ob.o.Timeout)
+			o, asked := probe(ob.ctx, tg, ob.o.Timeout)
 			ob.mu.Lock()
-			t.probing, t.result, t.start, t.end = false, &o, start, time.Now()
+			t.probing, t.result, t.start, t.end = false, &o, asked, time.Now()
 			ob.mu.Unlock()
 		}(t, t.tg)
 	}
@@ -236,7 +235,15 @@ func (ob *Observer) logErr(err error, what string) {
 // read-only monitor user, its ROLE and replication offset; and, at the same
 // time, its host agent's health endpoint. Only the PING decides up or down;
 // the rest is reported as far as it got in time.
-func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) (o api.NodeObservation) {
+func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) api.NodeObservation {
+	o, _ := probe(ctx, tg, timeout)
+	return o
+}
+
+// probe is Probe, and says when it sent the request that decided: the
+// connection attempt, or the PING. A node that did not answer was not
+// answering then (a request sent before an outage may have been answered).
+func probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) (o api.NodeObservation, asked time.Time) {
 	o.NodeID = tg.NodeID
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -255,6 +262,7 @@ func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) (o 
 		o.AgentUp = agentUp
 	}()
 	start := time.Now()
+	asked = start
 	deadline, _ := ctx.Deadline()
 	noAnswer := func(what string, err error) string {
 		if time.Now().After(deadline) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
@@ -267,9 +275,10 @@ func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) (o 
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		o.Error = noAnswer("connect", err)
-		return o
+		return o, asked
 	}
 	conn.SetDeadline(deadline)
+	asked = time.Now()
 	_, err = conn.Write([]byte("PING\r\n"))
 	var line string
 	if err == nil {
@@ -278,13 +287,13 @@ func Probe(ctx context.Context, tg api.MonitorTarget, timeout time.Duration) (o 
 	conn.Close()
 	if err != nil || len(line) == 0 || (line[0] != '+' && line[0] != '-') {
 		o.Error = noAnswer("ping", err)
-		return o
+		return o, asked
 	}
 	o.Up, o.LatencyMS = true, time.Since(start).Milliseconds()
 	if tg.MonitorUser != "" {
 		o.Role, o.Offset = probeRole(ctx, addr, tg.MonitorUser, tg.MonitorPassword, time.Until(deadline))
 	}
-	return o
+	return o, asked
 }
 
 // probeRole reads ROLE and the replication offset; best effort.
