@@ -274,3 +274,26 @@ func TestRetainDropsRemovedNodes(t *testing.T) {
 		t.Errorf("down list %v, want only the kept node", ls[0].Down)
 	}
 }
+
+// TestProbesFromASilenceProveNothing: results a location probed while it
+// could not report, delivered with its first report after the silence, start
+// no run before that report.
+func TestProbesFromASilenceProveNothing(t *testing.T) {
+	rules := Rules{Window: 2 * time.Second, Fresh: time.Second}
+	t0 := time.Unix(1000, 0)
+	tr := NewTracker(rules.Fresh)
+	for _, l := range []string{"a", "b"} {
+		feed(tr, t0, l, 0, msec(1000), msec(200), true)
+		// Back after 4 s of silence with a probe that asked 2.5 s ago.
+		tr.Record(Report{Location: l, Observer: l, Nodes: []NodeObservation{{NodeID: "p", StartedAgoMS: 2500}}}, t0.Add(msec(5000)))
+	}
+	if v := tr.Verdict("p", t0.Add(msec(5000)), rules); v.Down || !v.DownSince.IsZero() {
+		t.Fatalf("verdict %+v: want no run before the report that ended the silence", v)
+	}
+	for _, l := range []string{"a", "b"} {
+		feed(tr, t0, l, msec(5200), msec(7000), msec(200), false)
+	}
+	if v := tr.Verdict("p", t0.Add(msec(7000)), rules); !v.Down || !v.DownSince.Equal(t0.Add(msec(5000))) {
+		t.Fatalf("verdict %+v: want down since the first report after the silence (+5 s)", v)
+	}
+}
