@@ -119,6 +119,11 @@ func (t *Tracker) Record(r Report, now time.Time) {
 	}
 }
 
+// scheduleSlack forgives a run this much of the window: probes ask on an
+// observer's ticks, a few ms late or early as goroutines are scheduled, and a
+// run of whole rounds must not miss the window by that and wait one more.
+const scheduleSlack = 10 * time.Millisecond
+
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 
 func later(a, b time.Time) time.Time {
@@ -180,7 +185,7 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 		if ok && nv.up {
 			v.UpAt = append(v.UpAt, name)
 		}
-		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstFail) < r.Window {
+		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstFail) < r.Window-scheduleSlack {
 			continue
 		}
 		v.DownAt = append(v.DownAt, name)

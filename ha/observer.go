@@ -126,12 +126,15 @@ func (ob *Observer) Close() {
 	ob.wg.Wait()
 }
 
-// round refreshes the targets, starts a probe of every target that has none
-// running, waits for them at most half a round (healthy targets answer well
-// within it; waiting is to put fresh news in this report, not a condition of
-// it), and reports what finished. Fetching targets and reporting each have
-// their own deadline.
+// round starts a probe of every target that has none running, refreshes
+// the targets meanwhile (new ones are probed from the next round on), waits
+// for the probes a while, and reports what finished. Probes start on the
+// tick, so their requests are evenly spaced. The wait is a probe's deadline
+// and a little (a probe that times out makes this report), but at most most
+// of a round: a slower probe's result goes out with a later report.
+// Fetching targets and reporting each have their own deadline.
 func (ob *Observer) round(now time.Time) {
+	finished := ob.startProbes()
 	ctx, cancel := context.WithTimeout(ob.ctx, ob.o.ReportTimeout)
 	targets, err := ob.o.Client.MonitorTargets(ctx)
 	cancel()
@@ -140,9 +143,13 @@ func (ob *Observer) round(now time.Time) {
 	} else {
 		ob.setTargets(targets)
 	}
-	// Healthy targets answer in a few ms; a slow one's result goes out with
-	// a later report.
-	ob.probeAll(min(ob.o.Timeout, ob.o.Interval/2))
+	wait := time.NewTimer(time.Until(now.Add(min(ob.o.Timeout+probeSlack, ob.o.Interval*3/4))))
+	select {
+	case <-finished:
+	case <-wait.C:
+	case <-ob.ctx.Done():
+	}
+	wait.Stop()
 	r := api.MonitorReport{Location: ob.o.Location, Observer: ob.o.Name, Stalled: now.Before(ob.stalledUntil), Nodes: ob.results()}
 	ctx, cancel = context.WithTimeout(ob.ctx, ob.o.ReportTimeout)
 	defer cancel()
@@ -150,6 +157,9 @@ func (ob *Observer) round(now time.Time) {
 		ob.logErr(err, "report")
 	}
 }
+
+// probeSlack is how long past a probe's deadline the round waits for it.
+const probeSlack = 20 * time.Millisecond
 
 // setTargets makes the broker's list the one probed: new nodes are added,
 // removed ones forgotten (with any result not yet reported).
@@ -172,9 +182,9 @@ func (ob *Observer) setTargets(list []api.MonitorTarget) {
 	}
 }
 
-// probeAll starts a probe of every target that has none running and waits
-// until they all finished or wait passed, whichever is first.
-func (ob *Observer) probeAll(wait time.Duration) {
+// startProbes starts a probe of every target that has none running; the
+// channel closes when they all finished.
+func (ob *Observer) startProbes() <-chan struct{} {
 	ob.mu.Lock()
 	var started sync.WaitGroup
 	for _, t := range ob.targets {
@@ -196,13 +206,7 @@ func (ob *Observer) probeAll(wait time.Duration) {
 	ob.mu.Unlock()
 	done := make(chan struct{})
 	go func() { started.Wait(); close(done) }()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-	case <-ob.ctx.Done():
-	}
+	return done
 }
 
 // results takes the results finished since the last report.
