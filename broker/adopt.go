@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"larder/api"
 	"larder/fault"
@@ -41,13 +43,17 @@ func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 		}
 	}
 	r := b.recon
+	var connected sync.WaitGroup
 	for _, h := range agents {
 		b.hosts.setPending(h.Name, true)
 		r.wg.Add(1)
+		connected.Add(1)
 		go func() {
 			defer r.wg.Done()
 			defer b.hosts.setPending(h.Name, false)
-			if err := b.connectHost(h); err != nil {
+			err := b.connectHost(h)
+			connected.Done()
+			if err != nil {
 				b.log.WithError(err).WithField("host", h.Name).Error("connect to host")
 				return
 			}
@@ -59,8 +65,23 @@ func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 			}
 		}()
 	}
+	// Agents that answer are connected within a moment: wait that long, so
+	// the API opens with them in place, and not a moment for the others.
+	done := make(chan struct{})
+	go func() { connected.Wait(); close(done) }()
+	t := time.NewTimer(connectWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 	return nil
 }
+
+// connectWait is how long a starting broker waits for its agents to connect
+// before it serves without those still connecting.
+const connectWait = time.Second
 
 // adoption is one node to take back under supervision.
 type adoption struct {
