@@ -83,6 +83,14 @@ func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...str
 		c.monitors[name] = startInNS(t, ns, env, append([]string{"monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
 			"--interval", "200ms", "--stall-hold", "3s"}, monArgs...)...)
 	}
+	// Nodes the agents started outlive them: kill every process of the
+	// hosts before the broker's temporary directory (which holds the agents'
+	// data) is removed, so no node writes into it meanwhile.
+	t.Cleanup(func() {
+		for _, ns := range c.hostNS {
+			ns.Kill()
+		}
+	})
 	WaitFor(t, 20*time.Second, "3 hosts and 3 locations up", func() error {
 		hosts, err := c.b.Client().Hosts(context.Background())
 		if err != nil {
