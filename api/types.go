@@ -170,6 +170,11 @@ type HAInfo struct {
 	LastIOSeconds int    `json:"last_io_seconds_ago"` // since the standby last heard from the primary
 	Rebuilding    bool   `json:"rebuilding"`
 	Epoch         int64  `json:"epoch"`
+	// Unreachable names the nodes redis:info could not reach in time.
+	Unreachable []string `json:"unreachable,omitempty"`
+	// Decision warns when too few observer locations vote for any failover
+	// to be decided ("HA cannot decide: 1 of 3 locations voting").
+	Decision string `json:"decision,omitempty"`
 }
 
 // ConfigVars is an app's full set of config vars.
@@ -251,7 +256,7 @@ type Host struct {
 	URL    string `json:"url,omitempty"`
 	Addr   string `json:"addr,omitempty"`
 	Engine string `json:"engine,omitempty"`
-	State  string `json:"state"` // up, unreachable; ", draining" appended when draining
+	State  string `json:"state"` // up, unreachable, or "not used (--no-local-nodes)"; ", adopting its nodes (pending)" while a starting broker adopts them; ", draining" appended when draining
 	Nodes  int    `json:"nodes"`
 	Local  bool   `json:"local"`
 }
@@ -289,6 +294,11 @@ type NodeObservation struct {
 	Role      string `json:"role,omitempty"`     // from ROLE: master or slave
 	Offset    int64  `json:"offset,omitempty"`   // replication offset, from INFO
 	AgentUp   *bool  `json:"agent_up,omitempty"` // its host agent answered; nil when not probed
+	// When the probe sent the request that decided (the connection attempt
+	// or the PING) and when it ended, in ms before the report was sent (0
+	// from observers that do not say).
+	StartedAgoMS int64 `json:"started_ago_ms,omitempty"`
+	EndedAgoMS   int64 `json:"ended_ago_ms,omitempty"`
 }
 
 // MonitorReport is one probe round of one observer.
@@ -309,4 +319,7 @@ type MonitorLocation struct {
 	Down       []string          `json:"nodes_down"`
 	Roles      map[string]string `json:"roles"`       // node id → role it reported (ROLE)
 	AgentsDown []string          `json:"agents_down"` // node ids whose host agent did not answer
+	Voting     bool              `json:"voting"`      // its reports are fresh enough to vote, and it has not stalled
+	AgeMS      int64             `json:"age_ms"`      // how old its last report is, by the broker's clock
+	Quorum     int               `json:"quorum"`      // voting locations a failover decision needs now (the same on every row)
 }

@@ -138,18 +138,21 @@ func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
 	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	b.jobs = newJobRunner(b.log)
 	b.recon = newReconciler(b)
-	b.tracker = ha.NewTracker()
+	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	return b, nil
 }
 
 // Start re-adopts the nodes recorded in the store and resumes unfinished
 // operations. Nodes keep serving throughout: adoption never restarts a node that
-// answers.
+// answers. It returns once the broker's own nodes are adopted: agents are
+// connected to and their nodes adopted in the background, so an unreachable
+// host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
-	if err := b.connectHosts(ctx); err != nil {
+	agents, err := b.connectHosts(ctx)
+	if err != nil {
 		return fmt.Errorf("connect hosts: %w", err)
 	}
-	if err := b.adoptNodes(ctx); err != nil {
+	if err := b.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
 	if err := b.resumeOperations(ctx); err != nil {
@@ -159,13 +162,14 @@ func (b *Broker) Start(ctx context.Context) error {
 	return nil
 }
 
-// connectHosts records the local host and connects to every registered agent.
-// An agent that does not answer yet is retried by its client's poll loop.
-func (b *Broker) connectHosts(ctx context.Context) error {
+// connectHosts records the local host and returns the registered agents to
+// connect to (adoptNodes does, in the background).
+func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 	hosts, err := b.store.Hosts(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var agents []store.Host
 	for _, h := range hosts {
 		if h.Name == b.localName {
 			continue
@@ -174,11 +178,9 @@ func (b *Broker) connectHosts(ctx context.Context) error {
 			b.log.WithField("host", h.Name).Warn("registered host ignored: this broker cannot reach agents")
 			continue
 		}
-		if err := b.connectHost(h); err != nil {
-			b.log.WithError(err).WithField("host", h.Name).Error("connect to host")
-		}
+		agents = append(agents, h)
 	}
-	return b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: "local", Token: "-"})
+	return agents, b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: "local", Token: "-"})
 }
 
 // Close waits for running jobs (bounded by ctx). Nodes keep running: they are

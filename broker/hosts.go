@@ -20,9 +20,10 @@ import (
 // hostSet is the hosts the broker places nodes on: its own in-process host
 // and the agents that registered, with what the broker last saw of each.
 type hostSet struct {
-	mu    sync.RWMutex
-	hosts map[string]provisioner.Host
-	reach map[string]reach
+	mu      sync.RWMutex
+	hosts   map[string]provisioner.Host
+	reach   map[string]reach
+	pending map[string]bool // hosts whose nodes the starting broker is still adopting
 }
 
 // reach is a host's reachability as the broker's status calls see it.
@@ -33,7 +34,7 @@ type reach struct {
 }
 
 func newHostSet(local provisioner.Host) *hostSet {
-	s := &hostSet{hosts: map[string]provisioner.Host{}, reach: map[string]reach{}}
+	s := &hostSet{hosts: map[string]provisioner.Host{}, reach: map[string]reach{}, pending: map[string]bool{}}
 	if local != nil {
 		s.hosts[local.Name()] = local
 		s.observe(local.Name(), true, time.Now())
@@ -83,6 +84,37 @@ func (s *hostSet) observe(name string, ok bool, now time.Time) (changed bool) {
 	}
 	s.reach[name] = r
 	return changed
+}
+
+// setPending marks whether the nodes of host are still being adopted.
+func (s *hostSet) setPending(name string, pending bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pending {
+		s.pending[name] = true
+	} else {
+		delete(s.pending, name)
+	}
+}
+
+// pendingNotConnected lists the pending hosts not in the set yet, by name.
+func (s *hostSet) pendingNotConnected() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for name := range s.pending {
+		if _, ok := s.hosts[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *hostSet) isPending(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pending[name]
 }
 
 func (s *hostSet) isUp(name string) bool {
@@ -269,16 +301,29 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 	for _, h := range b.hosts.all() {
 		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], State: "up",
 			Engine: h.Engine().Name + " " + h.Engine().Version, Local: h.Name() == b.localName}
+		if e.Local && b.cfg.NoLocalNodes && e.Nodes == 0 {
+			e.State = "not used (--no-local-nodes)"
+			out = append(out, e)
+			continue
+		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if _, err := h.Status(sctx); err != nil {
 			e.State = "unreachable"
 		}
 		cancel()
+		if b.hosts.isPending(h.Name()) {
+			e.State += ", adopting its nodes (pending)"
+		}
 		if draining[h.Name()] {
 			e.State += ", draining"
 		}
 		out = append(out, e)
 	}
+	// A starting broker's agents it is still connecting to.
+	for _, name := range b.hosts.pendingNotConnected() {
+		out = append(out, api.Host{Name: name, URL: urls[name], Nodes: counts[name], State: "connecting, adopting its nodes (pending)"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return http.StatusOK, out, nil
 }
 

@@ -29,6 +29,14 @@ func (b *Broker) monitorTargets(r *http.Request) (int, any, error) {
 			}
 		}
 	}
+	// Observers refresh their targets from this list every round; the
+	// tracker forgets the nodes that left it, so a removed node lingers in
+	// no location's down list.
+	inStore := map[string]bool{}
+	for _, n := range nodes {
+		inStore[n.ID] = true
+	}
+	b.tracker.Retain(func(id string) bool { return inStore[id] })
 	out := []api.MonitorTarget{}
 	for _, n := range nodes {
 		if n.Address == "" || n.State == store.NodeStarting {
@@ -64,7 +72,7 @@ func (b *Broker) monitorReport(r *http.Request) (int, any, error) {
 }
 
 func (b *Broker) listMonitors(r *http.Request) (int, any, error) {
-	return http.StatusOK, b.tracker.Locations(), nil
+	return http.StatusOK, b.tracker.Locations(time.Now(), b.rules()), nil
 }
 
 // rules are the failover decision's parameters.
@@ -86,16 +94,10 @@ func (r *reconciler) checkPrimary(ctx context.Context, a store.Addon, nodes []st
 		return
 	}
 	st, up := statuses[primary.Host]
-	if up {
-		for _, ns := range st.Nodes {
-			if ns.ID == primary.ID && ns.State != "failed" {
-				return // its host has it in hand: restart in place, no failover
-			}
+	if why := hostHasIt(primary, v, st, up); why != "" {
+		if !up {
+			r.logOnce(a.ID, "primary down but "+why+"; holding the failover")
 		}
-	} else if len(v.AgentUpAt) >= v.Quorum {
-		// The observers still reach its host: the broker is the one cut off,
-		// and its host may be restarting the node right now.
-		r.logOnce(a.ID, "primary down but its host answers a quorum of observers; holding the failover")
 		return
 	}
 	r.startFailover(ctx, a, primary, v)
@@ -122,8 +124,9 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "failover.detect", fmt.Sprintf("primary %s on %s unreachable from %s (quorum %d of %s) since %s",
-			primary.Name, primary.Host, strings.Join(v.DownAt, ", "), v.Quorum, strings.Join(v.Voting, ", "), v.DownSince.UTC().Format(time.RFC3339Nano)))
+		return tx.AddEvent(ctx, a.ID, a.Name, "failover.detect", fmt.Sprintf("primary %s on %s unreachable from %s (quorum %d of %s): first failed probe %s, last answer before it %s",
+			primary.Name, primary.Host, strings.Join(v.DownAt, ", "), v.Quorum, strings.Join(v.Voting, ", "),
+			v.DownSince.UTC().Format(time.RFC3339Nano), stamp(v.LastAnswer, time.RFC3339Nano)))
 	})
 	if err != nil {
 		r.log.WithError(err).Error("record failover")
@@ -133,14 +136,14 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 	r.log.WithField("addon", a.Name).Warn("primary lost; failing over")
 	r.b.jobs.Run(r.b.store, op, func(ctx context.Context, progress func(string)) error {
 		defer done()
-		return r.b.failoverPrimary(ctx, a.ID, primary.ID, v.DownSince, detected, progress)
+		return r.b.failoverPrimary(ctx, a.ID, primary.ID, v, detected, progress)
 	})
 }
 
 // failoverPrimary replaces a lost primary: check the standby, fence the old primary,
 // promote the standby under a new epoch (every attached app's vars follow in
 // that commit), record detection and recovery times, then build a new standby.
-func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, downSince, detected time.Time, progress func(string)) error {
+func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, v ha.Verdict, detected time.Time, progress func(string)) error {
 	a, err := b.store.AddonByID(ctx, addonID)
 	if err != nil {
 		return err
@@ -157,19 +160,30 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 		return err
 	}
 	progress("fencing the old primary on " + primary.Host)
-	if err := b.fence(ctx, a, primary); err != nil {
+	stopped, err := b.fence(ctx, a, primary)
+	if err != nil {
 		return err
 	}
 	b.crashPoint("failover.fenced")
+	if !stopped {
+		// The outage may have ended during the lease wait.
+		if why := b.stillLost(ctx, primary); why != "" {
+			msg := fmt.Sprintf("failover of %s rolled back before the promotion: %s; nothing was promoted", primary.Name, why)
+			b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", msg)
+			b.log.WithField("addon", a.Name).Warn(msg)
+			return fault.E(fault.Conflict, "%s", msg)
+		}
+	}
 	progress("promoting the standby on " + standby.Host)
 	if err := provisioner.Promote(ctx, target(a, standby)); err != nil {
 		return err
 	}
 	b.crashPoint("failover.promoted")
 	promoted := time.Now()
-	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. down since %s, detected after %d ms, writable after %d ms",
-		standby.Name, standby.Host, primary.Name, primary.Host, downSince.UTC().Format("15:04:05.000"),
-		detected.Sub(downSince).Milliseconds(), promoted.Sub(downSince).Milliseconds())
+	// Times count from the first failed probe: when the outage was first seen.
+	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. first failed probe %s (last answer before it %s); detected after %d ms, writable after %d ms",
+		standby.Name, standby.Host, primary.Name, primary.Host, v.DownSince.UTC().Format("15:04:05.000"), stamp(v.LastAnswer, "15:04:05.000"),
+		detected.Sub(v.DownSince).Milliseconds(), promoted.Sub(v.DownSince).Milliseconds())
 	return b.completeFailover(ctx, a, primary, standby, msg, progress)
 }
 
@@ -278,30 +292,30 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 }
 
 // fence makes sure the old primary takes no more writes before its standby
-// is promoted: stopped through its host when the host answers, otherwise the
-// broker waits out the lease under which a cut-off agent pauses its primaries
-// by itself.
-func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) error {
+// is promoted: stopped through its host when the host answers (stopped is
+// true), otherwise the broker waits out the lease under which a cut-off agent
+// pauses its primaries by itself.
+func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) (stopped bool, err error) {
 	if b.hosts.isUp(primary.Host) {
 		if err := b.hostFor(primary).Stop(ctx, primary.ID); err == nil || fault.KindOf(err) == fault.NotFound {
-			return nil
+			return true, nil
 		}
 	}
 	if primary.Host == b.localName {
-		return nil // the broker's own host: a node it cannot stop is not running
+		return true, nil // the broker's own host: a node it cannot stop is not running
 	}
 	wait := time.Until(b.hosts.lastContact(primary.Host).Add(b.cfg.Lease + b.cfg.Lease/2))
 	if wait <= 0 {
-		return nil
+		return false, nil
 	}
 	b.log.WithField("host", primary.Host).WithField("wait", wait.Round(time.Millisecond)).Info("waiting out the lease of the unreachable host")
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-t.C:
-		return nil
+		return false, nil
 	}
 }
 

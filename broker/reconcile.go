@@ -34,6 +34,9 @@ type reconciler struct {
 	rebuilding map[string]bool      // add-on id → a standby rebuild runs
 	failing    map[string]bool      // add-on id → a failover runs
 	logged     map[string]time.Time // add-on id → last rate-limited warning
+
+	started  time.Time // when the loop started
+	decision *string   // the observers' last decision warning ("" when they can decide); nil before the first
 }
 
 func newReconciler(b *Broker) *reconciler {
@@ -44,6 +47,7 @@ func newReconciler(b *Broker) *reconciler {
 
 // Start runs the loop until Close.
 func (r *reconciler) Start() {
+	r.started = time.Now()
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -103,6 +107,7 @@ func (r *reconciler) tick() {
 		byAddon[n.AddonID] = append(byAddon[n.AddonID], n)
 	}
 	r.removeOrphans(ctx, statuses, known)
+	r.noteDecision(ctx, byAddon)
 	for addonID, ns := range byAddon {
 		r.checkAddon(ctx, addonID, ns, statuses)
 	}
@@ -176,8 +181,8 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 	}
 	for _, n := range nodes {
 		st, up := statuses[n.Host]
-		if !up {
-			continue
+		if !up || r.b.hosts.isPending(n.Host) {
+			continue // a host still being adopted at start is not readopted over it
 		}
 		supervised := false
 		for _, ns := range st.Nodes {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -13,8 +14,12 @@ import (
 	"larder/store"
 )
 
-// liveTimeout bounds how long redis:info waits for a node's figures.
+// liveTimeout bounds how long the broker waits for a node's figures.
 const liveTimeout = 2 * time.Second
+
+// infoTimeout bounds every remote look-up of redis:info. They run at the
+// same time, so an unreachable host costs the answer this much, once.
+const infoTimeout = time.Second
 
 // redisInfo answers redis:info: every add-on of the app, or the one ?addon= names.
 func (b *Broker) redisInfo(r *http.Request) (int, any, error) {
@@ -81,26 +86,42 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
-	if p.HA {
-		info.HA, info.HAStatus = b.haInfo(ctx, a, nodes)
+	// The primary's figures are read while the pair's state is.
+	type live struct {
+		ni   provisioner.NodeInfo
+		err  error
+		host string
 	}
+	var figures chan live
 	for i, n := range nodes {
 		if n.Role != store.RolePrimary {
 			continue
 		}
-		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		ni, err := b.hostFor(n).Info(lctx, specs[i])
-		cancel()
-		if err != nil {
-			info.LiveError = fault.Message(fault.Wrap(fault.Unavailable, err, "the node did not answer"))
-			return info, nil
-		}
-		info.Live = true
-		info.MemoryUsedBytes = ni.UsedMemoryBytes
-		info.Clients = ni.ConnectedClients
-		if ni.Version != "" {
-			info.Version = ni.Version
-		}
+		figures = make(chan live, 1)
+		go func(n store.Node, spec provisioner.NodeSpec) {
+			lctx, cancel := context.WithTimeout(ctx, infoTimeout)
+			defer cancel()
+			ni, err := b.hostFor(n).Info(lctx, spec)
+			figures <- live{ni, err, n.Host}
+		}(n, specs[i])
+		break
+	}
+	if p.HA {
+		info.HA, info.HAStatus = b.haInfo(ctx, a, nodes)
+	}
+	if figures == nil {
+		return info, nil
+	}
+	l := <-figures
+	if l.err != nil {
+		info.LiveError = fault.Message(fault.Wrap(fault.Unavailable, l.err, "the primary's host "+l.host+" did not answer within "+infoTimeout.String()))
+		return info, nil
+	}
+	info.Live = true
+	info.MemoryUsedBytes = l.ni.UsedMemoryBytes
+	info.Clients = l.ni.ConnectedClients
+	if l.ni.Version != "" {
+		info.Version = l.ni.Version
 	}
 	return info, nil
 }
@@ -129,10 +150,25 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 	}
 	h := &api.HAInfo{PrimaryHost: primary.Host, StandbyHost: standby.Host, SharesHost: primary.Host == standby.Host,
 		Rebuilding: rebuilding, Epoch: a.Epoch}
-	lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	lctx, cancel := context.WithTimeout(ctx, infoTimeout)
 	defer cancel()
-	sr, serr := provisioner.Replication(lctx, target(a, standby))
-	pr, perr := provisioner.Replication(lctx, target(a, primary))
+	var sr, pr provisioner.ReplInfo
+	var serr, perr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sr, serr = provisioner.Replication(lctx, target(a, standby))
+	}()
+	pr, perr = provisioner.Replication(lctx, target(a, primary))
+	wg.Wait()
+	if perr != nil {
+		h.Unreachable = append(h.Unreachable, "primary "+primary.Name+" on "+primary.Host)
+	}
+	if serr != nil {
+		h.Unreachable = append(h.Unreachable, "standby "+standby.Name+" on "+standby.Host)
+	}
+	h.Decision = b.tracker.Decision(time.Now(), b.rules()).Warning()
 	if serr == nil {
 		h.LinkUp = sr.LinkUp
 		h.LastIOSeconds = sr.LastIOSecondsAgo
@@ -148,6 +184,8 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 	}
 	status := "available"
 	switch {
+	case perr != nil:
+		status = "degraded: primary on " + primary.Host + " unreachable"
 	case rebuilding:
 		status = "rebuilding the standby"
 	case serr != nil:

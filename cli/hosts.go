@@ -15,8 +15,10 @@ func hostsCommand(s *session) *cli.Command {
 		Category:  "hosts",
 		Usage:     "list the hosts nodes run on, with their state and node count",
 		UsageText: "larder hosts [--json]",
-		Description: "The broker's own host is `local`; others are agents (`larder agent`) that\n" +
-			"registered with it. An HA add-on's primary and standby go to different hosts.",
+		Description: "The broker's own host is `local` (\"not used\" when the broker runs with\n" +
+			"--no-local-nodes); others are agents (`larder agent`) that registered with it.\n" +
+			"An HA add-on's primary and standby go to different hosts. Right after a broker\n" +
+			"starts, an agent whose nodes it is still adopting is marked pending.",
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			cl, err := s.client()

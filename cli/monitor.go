@@ -37,7 +37,7 @@ func monitorCommand() *cli.Command {
 			&cli.StringFlag{Name: "broker", Usage: "the broker's URL (default: as the CLI finds it)", EnvVars: []string{"LARDER_API_URL"}},
 			&cli.StringFlag{Name: "token", Usage: "the broker's API token", EnvVars: []string{"LARDER_API_TOKEN"}},
 			&cli.DurationFlag{Name: "interval", Usage: "probe round", Value: time.Second},
-			&cli.DurationFlag{Name: "timeout", Usage: "one probe (default: half the interval)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "one probe of one node, all of it; probes run on their own, so a longer one delays no other (default: half the interval)"},
 			&cli.DurationFlag{Name: "stall-hold", Usage: "how long votes are withheld after a stall", Value: 30 * time.Second},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"LARDER_LOG_LEVEL"}},
 		},
@@ -102,15 +102,27 @@ func monitorsCommand(s *session) *cli.Command {
 				return err
 			}
 			t := newTable("Location", "Observers", "Last report", "Nodes up", "Nodes down", "Votes")
+			d := ha.Decision{Voting: []string{}, Known: len(locs), Quorum: locs[0].Quorum}
 			for _, l := range locs {
 				votes := "counted"
-				if l.Stalled {
+				switch {
+				case l.Stalled:
 					votes = "withheld (stalled)"
+				case !l.Voting:
+					votes = fmt.Sprintf("stale (last report %s ago)", (time.Duration(l.AgeMS) * time.Millisecond).Round(100*time.Millisecond))
+				default:
+					d.Voting = append(d.Voting, l.Location)
 				}
 				t.add(l.Location, strings.Join(l.Observers, ", "), l.LastReport.UTC().Format("15:04:05.000"),
 					strconv.Itoa(l.Up), strconv.Itoa(len(l.Down)), votes)
 			}
-			return t.write(s.stdout)
+			if err := t.write(s.stdout); err != nil {
+				return err
+			}
+			if w := d.Warning(); w != "" {
+				fmt.Fprintf(s.stderr, "\nWARNING: %s. No failover can happen until more locations report.\n", w)
+			}
+			return nil
 		},
 	}
 }

@@ -82,6 +82,12 @@ func writeRedisInfo(w io.Writer, in api.RedisInfo) error {
 	f.add("Keyspace Notifications", notify)
 	f.add("Persistence", in.Persistence)
 	f.add("HA Status", in.HAStatus)
+	if in.HA != nil && in.HA.Decision != "" {
+		f.add("HA Warning", in.HA.Decision)
+	}
+	if in.HA != nil && len(in.HA.Unreachable) > 0 {
+		f.add("Unreachable", strings.Join(in.HA.Unreachable, "; "))
+	}
 	followFields(&f, in)
 	if in.Live {
 		f.add("Memory", humanBytes(in.MemoryUsedBytes)+" / "+humanBytes(in.MemoryLimitBytes))

@@ -9,6 +9,7 @@
 package ha
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -25,7 +26,8 @@ type Report = api.MonitorReport
 type nodeView struct {
 	up        bool
 	lastUp    time.Time // when this location last saw it answer
-	downSince time.Time // start of the current unbroken run of "down": its last answer
+	firstFail time.Time // when the first failed probe of the current run of "down" asked
+	lastFail  time.Time // when the latest failed probe of the run asked
 	err       string
 	agentUp   *bool // the node's host agent, as last seen from here
 	role      string
@@ -33,24 +35,48 @@ type nodeView struct {
 
 type location struct {
 	lastReport time.Time
+	since      time.Time // its first report after its last silence, if any
 	stalled    bool
 	observers  map[string]time.Time
 	nodes      map[string]*nodeView
 }
 
+// DefaultMaxGap is the longest silence between two reports of a location
+// that still leaves its down runs whole.
+const DefaultMaxGap = 3 * time.Second
+
 // Tracker holds the latest view of every location. It is safe for
 // concurrent use.
 type Tracker struct {
-	mu   sync.Mutex
-	locs map[string]*location
+	mu     sync.Mutex
+	maxGap time.Duration
+	locs   map[string]*location
 }
 
-// NewTracker returns an empty tracker.
-func NewTracker() *Tracker { return &Tracker{locs: map[string]*location{}} }
+// NewTracker returns an empty tracker. A location silent for longer than
+// maxGap (default DefaultMaxGap) proved nothing meanwhile: its down runs
+// start again with its next failed probe.
+func NewTracker(maxGap time.Duration) *Tracker {
+	if maxGap <= 0 {
+		maxGap = DefaultMaxGap
+	}
+	return &Tracker{maxGap: maxGap, locs: map[string]*location{}}
+}
 
 // Record folds a report received at now into the location's view. Several
 // observers may share a location: a node counts as down there only while
-// none of them sees it up.
+// none of them sees it up. A node a report leaves out (its probe still runs)
+// keeps its state.
+//
+// A location's down run is made of its own consecutive failed probes, and
+// spans from the request the first one sent without an answer to the one the
+// latest sent (observers say when, relative to their report): the node did
+// not answer all that time, so a run lasts the window only when the node was
+// unreachable for the window (to a round trip): an outage shorter than the
+// window never makes a run long enough. A silence of
+// the location longer than maxGap (the observer stalled, or could not reach
+// the broker) is not evidence of anything: its runs start again with its
+// next failed probe.
 func (t *Tracker) Record(r Report, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -58,6 +84,14 @@ func (t *Tracker) Record(r Report, now time.Time) {
 	if !ok {
 		l = &location{observers: map[string]time.Time{}, nodes: map[string]*nodeView{}}
 		t.locs[r.Location] = l
+	}
+	if !l.lastReport.IsZero() && now.Sub(l.lastReport) > t.maxGap {
+		l.since = now
+		for _, v := range l.nodes {
+			if !v.up {
+				v.firstFail, v.lastFail = time.Time{}, time.Time{}
+			}
+		}
 	}
 	l.lastReport, l.stalled = now, r.Stalled
 	l.observers[r.Observer] = now
@@ -68,21 +102,35 @@ func (t *Tracker) Record(r Report, now time.Time) {
 			l.nodes[o.NodeID] = v
 		}
 		v.agentUp, v.role = o.AgentUp, o.Role
+		// Probes that ran while the location was silent prove nothing.
+		start, end := later(now.Add(-ms(o.StartedAgoMS)), l.since), later(now.Add(-ms(o.EndedAgoMS)), l.since)
 		switch {
 		case o.Up:
-			v.up, v.lastUp, v.downSince, v.err = true, now, time.Time{}, ""
-		case v.up || v.downSince.IsZero():
-			// As Sentinel counts it: no answer for the whole window since the
-			// last one (or since this location first saw the node, if never).
+			v.up, v.lastUp, v.firstFail, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, ""
+		case v.up || v.firstFail.IsZero():
 			v.up, v.err = false, o.Error
-			v.downSince = now
-			if !v.lastUp.IsZero() {
-				v.downSince = v.lastUp
-			}
+			v.firstFail, v.lastFail = start, start
 		default:
 			v.err = o.Error
+			if start.After(v.lastFail) {
+				v.lastFail = start
+			}
 		}
 	}
+}
+
+// scheduleSlack forgives a run this much of the window: probes ask on an
+// observer's ticks, a few ms late or early as goroutines are scheduled, and a
+// run of whole rounds must not miss the window by that and wait one more.
+const scheduleSlack = 10 * time.Millisecond
+
+func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Rules are the decision's parameters.
@@ -94,27 +142,39 @@ type Rules struct {
 
 // Verdict is the tracker's view of one node.
 type Verdict struct {
-	Down      bool      // a quorum of locations has seen it down for the window
-	Voting    []string  // locations whose reports count (fresh, not stalled)
-	DownAt    []string  // voting locations that have seen it down for the window
-	Quorum    int       // how many are needed
-	DownSince time.Time // when the quorum's down runs started (the earliest of them)
-	AgentUpAt []string  // voting locations whose last probe reached the node's host agent
+	Down       bool      // a quorum of locations has seen it down for the window
+	Voting     []string  // locations whose reports count (fresh, not stalled)
+	DownAt     []string  // voting locations that have seen it down for the window
+	UpAt       []string  // voting locations whose last probe of it got an answer
+	Quorum     int       // how many are needed
+	DownSince  time.Time // when the earliest first failed probe of the quorum's runs started
+	LastAnswer time.Time // the latest answer any of those locations had before its run
+	AgentUpAt  []string  // voting locations whose last probe reached the node's host agent
+}
+
+// quorum is a majority of the voting locations, and never fewer than min.
+func quorum(voting, min int) int {
+	if min < 1 {
+		min = 2
+	}
+	return max(min, voting/2+1)
+}
+
+// votes reports whether location l's vote counts at now.
+func (l *location) votes(now time.Time, r Rules) bool {
+	return !l.stalled && now.Sub(l.lastReport) <= r.Fresh
 }
 
 // Verdict decides whether node is down at now. The quorum is a majority of
 // the voting locations, and never fewer than MinQuorum: with fewer voting
 // locations than that, nothing is ever declared down.
 func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
-	if r.MinQuorum < 1 {
-		r.MinQuorum = 2
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var v Verdict
 	var since []time.Time
 	for name, l := range t.locs {
-		if l.stalled || now.Sub(l.lastReport) > r.Fresh {
+		if !l.votes(now, r) {
 			continue
 		}
 		v.Voting = append(v.Voting, name)
@@ -122,36 +182,91 @@ func (t *Tracker) Verdict(node string, now time.Time, r Rules) Verdict {
 		if ok && nv.agentUp != nil && *nv.agentUp {
 			v.AgentUpAt = append(v.AgentUpAt, name)
 		}
-		if !ok || nv.up || now.Sub(nv.downSince) < r.Window {
+		if ok && nv.up {
+			v.UpAt = append(v.UpAt, name)
+		}
+		if !ok || nv.up || nv.firstFail.IsZero() || nv.lastFail.Sub(nv.firstFail) < r.Window-scheduleSlack {
 			continue
 		}
 		v.DownAt = append(v.DownAt, name)
-		since = append(since, nv.downSince)
+		since = append(since, nv.firstFail)
+		if nv.lastUp.After(v.LastAnswer) {
+			v.LastAnswer = nv.lastUp
+		}
 	}
 	sort.Strings(v.Voting)
 	sort.Strings(v.DownAt)
+	sort.Strings(v.UpAt)
 	sort.Strings(v.AgentUpAt)
-	v.Quorum = max(r.MinQuorum, len(v.Voting)/2+1)
+	v.Quorum = quorum(len(v.Voting), r.MinQuorum)
 	v.Down = len(v.DownAt) >= v.Quorum
-	for _, s := range since {
-		if v.DownSince.IsZero() || s.Before(v.DownSince) {
-			v.DownSince = s
+	v.DownSince = earliest(since)
+	return v
+}
+
+func earliest(ts []time.Time) time.Time {
+	var e time.Time
+	for _, s := range ts {
+		if e.IsZero() || s.Before(e) {
+			e = s
 		}
 	}
-	return v
+	return e
+}
+
+// Decision is whether the locations can decide at all.
+type Decision struct {
+	Voting []string // locations whose reports count
+	Known  int      // locations that ever reported
+	Quorum int      // voting locations a decision needs
+}
+
+// CanDecide reports whether enough locations vote for a quorum to exist.
+func (d Decision) CanDecide() bool { return len(d.Voting) >= d.Quorum }
+
+// Warning says why no failover can be decided, or "" when one can.
+func (d Decision) Warning() string {
+	if d.CanDecide() {
+		return ""
+	}
+	if d.Known == 0 {
+		return fmt.Sprintf("HA cannot decide: no observer location has reported (%d needed); run `larder monitor` in each location", d.Quorum)
+	}
+	return fmt.Sprintf("HA cannot decide: %d of %d locations voting (%d needed)", len(d.Voting), d.Known, d.Quorum)
+}
+
+// Decision tells whether a failover could be decided at now.
+func (t *Tracker) Decision(now time.Time, r Rules) Decision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := Decision{Voting: []string{}, Known: len(t.locs)}
+	for name, l := range t.locs {
+		if l.votes(now, r) {
+			d.Voting = append(d.Voting, name)
+		}
+	}
+	sort.Strings(d.Voting)
+	d.Quorum = quorum(len(d.Voting), r.MinQuorum)
+	return d
 }
 
 // LocationStatus is what `larder monitors` shows of one location.
 type LocationStatus = api.MonitorLocation
 
-// Locations summarises every location, by name.
-func (t *Tracker) Locations() []LocationStatus {
+// Locations summarises every location, by name, as the rules see it at now.
+func (t *Tracker) Locations(now time.Time, r Rules) []LocationStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	voting := 0
+	for _, l := range t.locs {
+		if l.votes(now, r) {
+			voting++
+		}
+	}
 	out := []LocationStatus{}
 	for name, l := range t.locs {
-		s := LocationStatus{Location: name, LastReport: l.lastReport, Stalled: l.stalled, Observers: []string{}, Down: []string{},
-			Roles: map[string]string{}, AgentsDown: []string{}}
+		s := LocationStatus{Quorum: quorum(voting, r.MinQuorum), Location: name, LastReport: l.lastReport, Stalled: l.stalled, Observers: []string{}, Down: []string{},
+			Roles: map[string]string{}, AgentsDown: []string{}, Voting: l.votes(now, r), AgeMS: now.Sub(l.lastReport).Milliseconds()}
 		for o := range l.observers {
 			s.Observers = append(s.Observers, o)
 		}
@@ -179,9 +294,19 @@ func (t *Tracker) Locations() []LocationStatus {
 
 // Forget drops a node from every location (it was removed).
 func (t *Tracker) Forget(node string) {
+	t.Retain(func(id string) bool { return id != node })
+}
+
+// Retain keeps, in every location, only the nodes keep accepts: the others
+// were removed, and must not linger in any location's down list.
+func (t *Tracker) Retain(keep func(node string) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, l := range t.locs {
-		delete(l.nodes, node)
+		for id := range l.nodes {
+			if !keep(id) {
+				delete(l.nodes, id)
+			}
+		}
 	}
 }

@@ -54,6 +54,11 @@ type haCluster struct {
 }
 
 func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
+	return newHAClusterMon(t, window, nil, extra...)
+}
+
+// newHAClusterMon is newHACluster with extra flags for every monitor.
+func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...string) *haCluster {
 	netns.RequireRoot(t)
 	if engineErr != nil {
 		t.Skip(engineErr)
@@ -75,9 +80,17 @@ func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
 			"--broker", c.b.URL, "--broker-token", c.b.Token, "--check-interval", "100ms", "--lease", "1s")
 	}
 	for name, ns := range c.locNS {
-		c.monitors[name] = startInNS(t, ns, env, "monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
-			"--interval", "200ms", "--stall-hold", "3s")
+		c.monitors[name] = startInNS(t, ns, env, append([]string{"monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
+			"--interval", "200ms", "--stall-hold", "3s"}, monArgs...)...)
 	}
+	// Nodes the agents started outlive them: kill every process of the
+	// hosts before the broker's temporary directory (which holds the agents'
+	// data) is removed, so no node writes into it meanwhile.
+	t.Cleanup(func() {
+		for _, ns := range c.hostNS {
+			ns.Kill()
+		}
+	})
 	WaitFor(t, 20*time.Second, "3 hosts and 3 locations up", func() error {
 		hosts, err := c.b.Client().Hosts(context.Background())
 		if err != nil {

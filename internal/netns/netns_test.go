@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if addr := os.Getenv("NETNS_TEST_DIAL"); addr != "" {
-		got, err := dial(addr)
+		got, err := dial2(addr)
 		if err != nil {
 			fmt.Println(err)
 			os.Exit(1)
@@ -43,13 +43,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func dial(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+func dial(addr string) (string, error) { return dialWithin(addr, 500*time.Millisecond) }
+
+// dial2 is dial with room for a delayed link.
+func dial2(addr string) (string, error) { return dialWithin(addr, 1500*time.Millisecond) }
+
+// dialWithin connects to addr and reads a line, each within d.
+func dialWithin(addr string, d time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, d)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	c.SetDeadline(time.Now().Add(d))
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimSpace(line), err
 }
@@ -149,4 +155,103 @@ func TestNewRefusesAddressesOutsideTheRange(t *testing.T) {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
+}
+
+// timed returns how long f took, failing the test on its error.
+func timed(t *testing.T, f func() error) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := f(); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// connectRTT is how long a TCP connect to addr takes: one round trip.
+func connectRTT(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
+func TestDelayAddsLatencyToOneNamespaceOnly(t *testing.T) {
+	RequireRoot(t)
+	const d = 150 * time.Millisecond
+	slow := New(t, "slow", "198.18.3.12", "198.18.3.1")
+	fast := New(t, "fast", "198.18.3.13", "198.18.3.1")
+	obs := New(t, "obs", "198.18.3.14", "198.18.3.1")
+	serve(t, slow, "198.18.3.12:7000")
+	serve(t, fast, "198.18.3.13:7000")
+	// minRTT is the fastest of a few connects: an upper bound must not fail
+	// on one slow sample of a loaded machine.
+	minRTT := func(addr string) time.Duration {
+		best := time.Hour
+		for range 3 {
+			best = min(best, timed(t, func() error { return connectRTT(addr) }))
+		}
+		return best
+	}
+	dl := slow.Delay(d)
+	for i := range 3 {
+		rtt := timed(t, func() error { return connectRTT("198.18.3.12:7000") })
+		if rtt < 2*d || rtt > 2*d+time.Second {
+			t.Errorf("connect %d to the delayed namespace took %v, want 2×%v (plus a little)", i, rtt, d)
+		}
+		t.Logf("connect through a %v delay: %v", d, rtt)
+	}
+	// A request and its answer: connect (one round trip), then the server's
+	// line, which leaves after the client's ACK crossed (another one).
+	if took := timed(t, func() error { _, err := dial2("198.18.3.12:7000"); return err }); took < 4*d {
+		t.Errorf("connect and read through the delay took %v, want at least %v", took, 4*d)
+	}
+	if rtt := minRTT("198.18.3.13:7000"); rtt >= d {
+		t.Errorf("the other namespace is delayed too: connect took %v", rtt)
+	}
+	// From another namespace (an observer's location) as well.
+	cmd := obs.Exec(os.Args[0])
+	cmd.Env = append(os.Environ(), "NETNS_TEST_DIAL=198.18.3.12:7000")
+	var out []byte
+	took := timed(t, func() (err error) { out, err = cmd.Output(); return err })
+	if strings.TrimSpace(string(out)) != "ok" || took < 4*d {
+		t.Errorf("obs → slow = %q after %v, want ok after at least %v", out, took, 4*d)
+	}
+
+	dl.Set(0)
+	if rtt := minRTT("198.18.3.12:7000"); rtt >= d {
+		t.Errorf("delay lifted live, yet connect took %v", rtt)
+	}
+	dl.Set(d)
+	if rtt := timed(t, func() error { return connectRTT("198.18.3.12:7000") }); rtt < 2*d {
+		t.Errorf("delay set again, yet connect took %v", rtt)
+	}
+	// A cut still cuts through the relay, and heals.
+	slow.Cut()
+	if _, err := dial("198.18.3.12:7000"); err == nil {
+		t.Errorf("dial to the cut, delayed namespace succeeded")
+	}
+	slow.Heal()
+	dl.Close()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if err = connectRTT("198.18.3.12:7000"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // then look again
+	}
+	if err != nil {
+		t.Fatalf("after the relay's removal: %v", err)
+	}
+	if rtt := minRTT("198.18.3.12:7000"); rtt >= d {
+		t.Errorf("relay removed, yet connect took %v", rtt)
+	}
+	for _, cmd := range [][]string{{"netns", "list"}, {"-o", "link", "show"}} {
+		out, _ := exec.Command("ip", cmd...).Output()
+		for _, s := range []string{dl.nsName, dl.port} {
+			if strings.Contains(string(out), s) {
+				t.Errorf("%q left behind after Close:\n%s", s, out)
+			}
+		}
+	}
 }
