@@ -16,6 +16,9 @@ import (
 // error before the client reads it).
 const refuseLinger = 2 * time.Second
 
+// maxRefusals is how many requests of a refused client get the error.
+const maxRefusals = 4
+
 // conn is one client connection and, once dialed, its backend connection.
 type conn struct {
 	raw     *net.TCPConn
@@ -155,12 +158,32 @@ func (r *route) serve(raw *net.TCPConn, isTLS bool) {
 	r.pipe(c, client, b)
 }
 
-// refuse sends msg, half-closes and lingers until the client closes, so
-// the client reads msg whatever it sent meanwhile.
+// refuse answers each of the client's first few requests with msg, then
+// half-closes and lingers until the client closes. Answering requests, not
+// the bare connection, is what clients expect: go-redis sends HELLO, then
+// AUTH when HELLO fails, and reports the second answer; a client that says
+// nothing is told nothing. The linger lets the client read msg whatever
+// else it sent: closing with unread input would send a reset that can
+// destroy msg on the way.
 func refuse(client net.Conn, raw *net.TCPConn, msg string) {
 	client.SetDeadline(time.Now().Add(refuseLinger))
-	if _, err := io.WriteString(client, msg); err != nil {
-		return
+	var scan reqScanner
+	buf := make([]byte, 1024)
+	for answered := 0; answered < maxRefusals; {
+		n, err := client.Read(buf)
+		cmds, _ := scan.feed(buf[:n])
+		if scan.broken {
+			cmds = max(cmds, 1)
+		}
+		for ; cmds > 0 && answered < maxRefusals; cmds-- {
+			if _, werr := io.WriteString(client, msg); werr != nil {
+				return
+			}
+			answered++
+		}
+		if err != nil || scan.broken {
+			break
+		}
 	}
 	closeWrite(client, raw)
 	io.Copy(io.Discard, io.LimitReader(client, 64<<10))

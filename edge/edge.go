@@ -326,7 +326,7 @@ func (e *Edge) listen(plan []*pending) (err error) {
 	held := map[string]*listener{}
 	for _, r := range e.routes {
 		for _, l := range r.listeners() {
-			if !anyPort(l.spec) {
+			if l != nil && !anyPort(l.spec) {
 				held[l.spec] = l
 			}
 		}

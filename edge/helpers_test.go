@@ -234,8 +234,8 @@ func stats(tb testing.TB, e *Edge, id string) RouteStats {
 	return s
 }
 
-// firstReply dials addr (from local, when set) and returns what the edge
-// says before the client says anything, up to the close.
+// firstReply dials addr (from local, when set), sends PING and returns
+// the first line of the answer.
 func firstReply(tb testing.TB, addr, local string) string {
 	tb.Helper()
 	d := net.Dialer{Timeout: 2 * time.Second}
@@ -248,15 +248,9 @@ func firstReply(tb testing.TB, addr, local string) string {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	buf := make([]byte, 256)
-	for {
-		n, err := c.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
+	c.Write([]byte("PING\r\n"))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return line
 }
 
 // redisCLI runs redis-cli with args and returns its trimmed output.
