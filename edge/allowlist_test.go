@@ -21,7 +21,9 @@ import (
 func clientFrom(t *testing.T, addr, pass, local string) *redis.Client {
 	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	c := redis.NewClient(&redis.Options{Addr: addr, Password: pass, Protocol: 2, MaxRetries: -1,
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) { return d.DialContext(ctx, network, addr) }})
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		}})
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -252,4 +252,3 @@ func splice(dst, src *net.TCPConn) error {
 	_, err := dst.ReadFrom(src)
 	return err
 }
-
