@@ -145,6 +145,7 @@ func startNode(tb testing.TB, tlsFiles ...string) *node {
 	}
 	tb.Cleanup(func() { n.cmd.Process.Kill(); n.cmd.Wait() })
 	c := n.client(tb)
+	defer c.Close()
 	waitFor(tb, 10*time.Second, func() error { return c.Ping(context.Background()).Err() })
 	return n
 }
