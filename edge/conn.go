@@ -232,17 +232,20 @@ func (r *route) copiers(c *conn, client net.Conn, b *net.TCPConn) (toBackend, to
 		scan = &reqScanner{}
 	}
 	counted := func(n int) { r.commands.Add(uint64(n)) }
-	if c.tls {
+	switch {
+	case c.tls:
 		toBackend = func() error { return copyBuffered(b, client, scan, counted) }
 		toClient = func() error { return copyPooled(client, b, nil, nil) }
-		return
-	}
-	if scan != nil {
+	case scan != nil:
 		toBackend = func() error { return copyPooled(b, c.raw, scan, counted) }
-	} else {
+		toClient = func() error { return splice(c.raw, b) }
+	case r.e.cfg.pooled:
+		toBackend = func() error { return copyPooled(b, c.raw, nil, nil) }
+		toClient = func() error { return copyPooled(c.raw, b, nil, nil) }
+	default:
 		toBackend = func() error { return splice(b, c.raw) }
+		toClient = func() error { return splice(c.raw, b) }
 	}
-	toClient = func() error { return splice(c.raw, b) }
 	return
 }
 

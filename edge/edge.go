@@ -40,6 +40,11 @@ type Config struct {
 	// commands). It is the path that keeping connections open through a
 	// switchover will take; see the package doc for its cost.
 	Framed bool
+
+	// pooled copies plain connections both ways through pooled buffers
+	// instead of splice: what framing both directions costs before any
+	// parsing. Only the benchmark sets it, as an anchor.
+	pooled bool
 }
 
 func (c *Config) setDefaults() {

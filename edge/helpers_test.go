@@ -28,10 +28,14 @@ import (
 // The test binary doubles as a client run inside a network namespace:
 // EDGE_TEST_HOLD=ADDR PASS connects, authenticates, prints "ready", then
 // waits and prints "closed" once the edge closes the connection.
+// EDGE_BENCH_IDLE holds idle connections for the benchmark (holdIdle).
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("EDGE_TEST_HOLD"); spec != "" {
 		addr, pass, _ := strings.Cut(spec, " ")
 		os.Exit(hold(addr, pass))
+	}
+	if spec := os.Getenv("EDGE_BENCH_IDLE"); spec != "" {
+		os.Exit(holdIdleConns(spec))
 	}
 	os.Exit(m.Run())
 }
