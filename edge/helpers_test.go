@@ -9,20 +9,19 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"larder/internal/pki"
+	"larder/internal/testkit"
 )
 
 // The test binary doubles as a client run inside a network namespace:
@@ -61,57 +60,17 @@ func hold(addr, pass string) int {
 	return 0
 }
 
-var (
-	portMu    sync.Mutex
-	portsUsed = map[int]bool{}
-)
-
-// freePort returns a port in 19000-20999 (this package's range: other
-// packages use 21000-31999; the kernel's ephemeral ports start at 32768)
-// that nobody listens on and no other test of this process was given.
+// freePort returns a port in 19000-20999, this package's range (the
+// broker's nodes default to 21000-21999, integration tests use 22000-27999
+// and provisioner tests 28000-31999).
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 1000 {
-		n, err := rand.Int(rand.Reader, big.NewInt(2000))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := 19000 + int(n.Int64())
-		if portsUsed[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsUsed[port] = true
-		return port
-	}
-	tb.Fatal("no free port in 19000-20999")
-	return 0
+	return testkit.FreePort(tb, 19000, 20999)
 }
+
+var waitFor = testkit.WaitFor
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// waitFor polls try until it succeeds or timeout passes, then fails the
-// test with try's last error.
-func waitFor(tb testing.TB, timeout time.Duration, try func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("still failing after %v: %v", timeout, err)
-		}
-		<-time.After(10 * time.Millisecond)
-	}
-}
 
 // node is a real redis-server on loopback with a password.
 type node struct {
