@@ -128,3 +128,27 @@ func TestApplyAddsMovesAndRemoves(t *testing.T) {
 		t.Errorf("the port of a removed route still accepts")
 	}
 }
+
+// The edge keeps its own copy of a route's allowlist: a caller reusing its
+// slice changes nothing at the edge.
+func TestApplyCopiesTheAllowlist(t *testing.T) {
+	n := startNode(t)
+	e := newEdge(t, Config{})
+	r := routeTo("a1", n, 1)
+	r.Allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	if err := e.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	r.Allow[0] = netip.MustParsePrefix("203.0.113.0/24")
+	s := stats(t, e, "a1")
+	if got := s.Allow[0].String(); got != "127.0.0.0/8" {
+		t.Fatalf("the edge's allowlist changed with the caller's slice: %s", got)
+	}
+	s.Allow[0] = netip.MustParsePrefix("203.0.113.0/24")
+	if got := stats(t, e, "a1").Allow[0].String(); got != "127.0.0.0/8" {
+		t.Errorf("the edge's allowlist changed with Stats' slice: %s", got)
+	}
+	if err := newClient(t, s.PlainAddr, n.Pass, nil).Ping(context.Background()).Err(); err != nil {
+		t.Errorf("a loopback client: %v", err)
+	}
+}

@@ -3,10 +3,10 @@ package edge
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +20,8 @@ import (
 // ErrStaleEpoch marks a route update refused because it carries an older
 // epoch than the edge holds, or the same epoch with another backend: the
 // edge never forwards to a node chosen under an older epoch.
-var ErrStaleEpoch = errors.New("stale epoch")
+// It is a fault.Conflict.
+var ErrStaleEpoch = fault.E(fault.Conflict, "stale epoch")
 
 // Config tunes an Edge. Zero values take the defaults in brackets.
 type Config struct {
@@ -194,6 +195,7 @@ func (e *Edge) change(routes []Route, full bool) error {
 	var plan []*pending
 	given := map[string]bool{}
 	for _, nr := range routes {
+		nr.Allow = slices.Clone(nr.Allow) // the edge's own copy: the caller may reuse its slice
 		given[nr.ID] = true
 		r := e.routes[nr.ID]
 		if r != nil {

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,7 @@ func (r *route) closeListeners(lns []*listener) {
 func (r *route) stats() RouteStats {
 	r.mu.Lock()
 	s := RouteStats{Route: r.cur, Open: r.open}
+	s.Allow = slices.Clone(s.Allow)
 	if l := r.ln[kindPlain]; l != nil {
 		s.PlainAddr = l.ln.Addr().String()
 	}

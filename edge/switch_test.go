@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"larder/fault"
 )
 
 // A switch of backend under a go-redis writer: the writer keeps its one
@@ -128,7 +130,7 @@ func TestEpochFencing(t *testing.T) {
 			moved := other
 			moved.Backend, moved.Epoch = b.Addr, 2
 			err := e.Apply([]Route{stale, moved})
-			if !errors.Is(err, ErrStaleEpoch) || err.Error() != "stale epoch: "+tt.wantErr {
+			if !errors.Is(err, ErrStaleEpoch) || !errors.Is(err, fault.Conflict) || err.Error() != "stale epoch: "+tt.wantErr {
 				t.Fatalf("Apply(stale) error = %v, want %q", err, tt.wantErr)
 			}
 			s := stats(t, e, "a1")
