@@ -159,3 +159,21 @@ func TestTLSOnly(t *testing.T) {
 		t.Errorf("TLSRefused, Cut = %d, %d; want ≥ 2, 1", got.TLSRefused, got.Cut)
 	}
 }
+
+// A certificate from larder's CA is issued again once it is due, by the
+// next handshake, with no reload.
+func TestCACertsRenewWhenDue(t *testing.T) {
+	_, certs := testCA(t)
+	first := certs.Current()
+	if got, err := certs.getCertificate(nil); err != nil || got != first {
+		t.Fatalf("getCertificate before renewal = %v, %v; want the current one", got, err)
+	}
+	certs.renew.Store(time.Now().Add(-time.Second).UnixNano())
+	got, err := certs.getCertificate(nil)
+	if err != nil || got == first || got.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
+		t.Fatalf("getCertificate when due = %v, %v; want a new certificate", got, err)
+	}
+	if next := certs.renew.Load(); time.Unix(0, next).Before(time.Now().Add(issuedValidity / 2)) {
+		t.Errorf("the next renewal is due at %v, want about two thirds of %v from now", time.Unix(0, next), issuedValidity)
+	}
+}
