@@ -3,8 +3,8 @@ package backup
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
