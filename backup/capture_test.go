@@ -157,7 +157,7 @@ func TestCaptureWhileWriting(t *testing.T) {
 // A full disk fails the capture with a clear error and leaves nothing
 // behind, and the node is unharmed.
 func TestCaptureOnFullDisk(t *testing.T) {
-	dir := smallDisk(t)
+	dir := fixture.SmallDisk(t)
 	src, _, node := startNode(t)
 	c := src.Client(0)
 	defer c.Close()
@@ -174,24 +174,6 @@ func TestCaptureOnFullDisk(t *testing.T) {
 	if n, err := c.DBSize(ctx).Result(); err != nil || n != 4096 {
 		t.Errorf("DBSIZE after the failed capture = %d, %v; want 4096", n, err)
 	}
-}
-
-// smallDisk mounts a 1 MB tmpfs for the test (root only).
-func smallDisk(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
 }
 
 // fillRandom writes n keys of size random bytes each.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"larder/backup/internal/fixture"
 	"larder/fault"
 )
 
@@ -142,7 +143,7 @@ func TestVerifyOnFullDisk(t *testing.T) {
 	defer c.Close()
 	fillRandom(t, c, 2048, 1024) // 2 MB: more than the disk holds
 	path, _ := capture(t, node)
-	dir := smallDisk(t)
+	dir := fixture.SmallDisk(t)
 	_, err := Verify(context.Background(), openFile(t, path), VerifyOptions{Dir: dir})
 	if err == nil || errors.Is(err, ErrCorrupt) || !strings.Contains(fault.Message(err), "unpack") {
 		t.Fatalf("Verify() error = %v, want a storage error", err)
