@@ -8,6 +8,7 @@
 package scratch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -189,16 +190,11 @@ func (s *Server) config(opts Options) ([]byte, error) {
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c := s.Client(0)
-	defer c.Close()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var last error
 	for {
-		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		last = c.Ping(pctx).Err()
-		pcancel()
-		if last == nil {
+		if last = s.ping(); last == nil {
 			return nil
 		}
 		select {
@@ -209,6 +205,29 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// ping authenticates and sends PING on a connection of its own (a client
+// library's pool would log every refused dial while the node starts).
+func (s *Server) ping() error {
+	conn, err := net.DialTimeout("unix", s.Socket, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(conn, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n", len(s.Password), s.Password)
+	r := bufio.NewReader(conn)
+	for _, want := range []string{"+OK", "+PONG"} {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line = strings.TrimSpace(line); line != want {
+			return errors.New(line)
+		}
+	}
+	return nil
 }
 
 // Exited reports whether the process has ended.

@@ -6,15 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -22,25 +19,7 @@ import (
 	"larder/fault"
 )
 
-// fakeS3 serves an S3-protocol store on loopback for the test, with the
-// bucket "backups", and returns its endpoint (host:port).
-func fakeS3(t *testing.T) string {
-	t.Helper()
-	mem := s3mem.New()
-	if err := mem.CreateBucket("backups"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(mem).Server())
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	return u.Host
-}
-
 var testKeys = Options{AccessKey: "test-key", SecretKey: "test-secret"}
-
-func s3URL(endpoint, bucket string) string {
-	return "s3://" + bucket + "/larder/prod?endpoint=" + endpoint + "&tls=false&path-style=true&region=us-east-1"
-}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
@@ -51,13 +30,13 @@ func randomBytes(n int) []byte {
 // Both targets behave alike: whole archives in, the same bytes out,
 // listed by name, deleted, and "not found" said as such.
 func TestTargets(t *testing.T) {
-	endpoint := fakeS3(t)
+	endpoint := fixture.FakeS3(t)
 	for _, tc := range []struct {
 		name string
 		url  string
 	}{
 		{"local directory", filepath.Join(t.TempDir(), "backups")},
-		{"s3", s3URL(endpoint, "backups")},
+		{"s3", fixture.S3URL(endpoint, "backups")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -144,8 +123,8 @@ func TestInterruptedPuts(t *testing.T) {
 		}
 	})
 	t.Run("s3", func(t *testing.T) {
-		endpoint := fakeS3(t)
-		tg, err := Open(s3URL(endpoint, "backups"), testKeys)
+		endpoint := fixture.FakeS3(t)
+		tg, err := Open(fixture.S3URL(endpoint, "backups"), testKeys)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,16 +182,16 @@ func TestLocalFullDisk(t *testing.T) {
 }
 
 func TestS3Errors(t *testing.T) {
-	endpoint := fakeS3(t)
+	endpoint := fixture.FakeS3(t)
 	ctx := context.Background()
-	tg, err := Open(s3URL(endpoint, "missing"), testKeys)
+	tg, err := Open(fixture.S3URL(endpoint, "missing"), testKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := tg.Check(ctx); fault.KindOf(err) != fault.NotFound || !strings.Contains(err.Error(), "bucket does not exist") {
 		t.Errorf("Check(missing bucket) = %v, want not found", err)
 	}
-	down, _ := Open(s3URL("127.0.0.1:1", "backups"), testKeys)
+	down, _ := Open(fixture.S3URL("127.0.0.1:1", "backups"), testKeys)
 	cctx, cancel := context.WithTimeout(ctx, 0)
 	defer cancel()
 	err = down.Put(cctx, "b.tar.gz", strings.NewReader("x"), 1)
