@@ -136,53 +136,37 @@ func Capture(ctx context.Context, src Node, meta Meta, path string, opts Capture
 	return m, syncDir(filepath.Dir(path))
 }
 
-// chunkSize is the unit the RDB moves in between the network, the archive
+// chunkSize is the unit the RDB moves in from the network to the archive
 // and the reader; at most inFlight chunks are held at once.
 const (
 	chunkSize = 1 << 20
 	inFlight  = 8
 )
 
-type chunk struct {
-	b    []byte
-	refs sync.WaitGroup
-}
-
-// pump reads the RDB from r and hands every chunk both to the archive (w)
-// and to the RDB reader, each in its own goroutine, so that the network,
-// compression and parsing overlap. It returns when r is drained and both
-// are done, or on the first error, on which it calls abort to unblock r.
+// pump reads the RDB from r in chunks, writes each to the archive (w) and
+// hands it to the RDB reader, which runs in its own goroutine, so that the
+// network and the archive overlap with the parsing. Chunks are filled
+// before they move: a handoff per network read (16 KB at a time from a
+// diskless sync) costs the scheduler more than the parsing itself. It
+// returns when r is drained and the reader is done, or on the first error,
+// on which it calls abort to unblock r.
 func pump(r io.Reader, w io.Writer, abort func()) (*rdb.Summary, error) {
-	free := make(chan *chunk, inFlight)
+	free := make(chan []byte, inFlight)
 	for range inFlight {
-		free <- &chunk{b: make([]byte, chunkSize)}
+		free <- make([]byte, chunkSize)
 	}
-	toWriter, toReader := make(chan *chunk, inFlight), make(chan *chunk, inFlight)
+	toReader := make(chan []byte, inFlight)
 	quit := make(chan struct{})
 	var once sync.Once
 	var firstErr error
 	fail := func(err error) {
 		once.Do(func() { firstErr = err; close(quit); abort() })
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // the archive
-		defer wg.Done()
-		failed := false
-		for c := range toWriter {
-			if !failed {
-				if _, err := w.Write(c.b); err != nil {
-					failed = true
-					fail(&writeError{err})
-				}
-			}
-			c.refs.Done()
-		}
-	}()
 	var sum *rdb.Summary
-	go func() { // the reader
-		defer wg.Done()
-		cr := &chanReader{in: toReader, quit: quit}
+	parsed := make(chan struct{})
+	go func() {
+		defer close(parsed)
+		cr := &chanReader{in: toReader, free: free, quit: quit}
 		var err error
 		if sum, err = rdb.Scan(cr, nil); err != nil {
 			fail(err)
@@ -191,19 +175,21 @@ func pump(r io.Reader, w io.Writer, abort func()) (*rdb.Summary, error) {
 	}()
 	readErr := func() error {
 		for {
-			var c *chunk
+			var b []byte
 			select {
-			case c = <-free:
+			case b = <-free:
 			case <-quit:
 				return nil
 			}
-			n, err := io.ReadAtLeast(r, c.b[:cap(c.b)], 1)
-			if n > 0 {
-				c.b = c.b[:n]
-				c.refs.Add(2)
-				toWriter <- c
-				toReader <- c
-				go func() { c.refs.Wait(); c.b = c.b[:cap(c.b)]; free <- c }()
+			n, err := fill(r, b)
+			if n == 0 {
+				free <- b
+			} else if _, werr := w.Write(b[:n]); werr != nil {
+				free <- b
+				fail(&writeError{werr})
+				return nil
+			} else {
+				toReader <- b[:n]
 			}
 			if err == io.EOF {
 				return nil
@@ -213,51 +199,65 @@ func pump(r io.Reader, w io.Writer, abort func()) (*rdb.Summary, error) {
 			}
 		}
 	}()
-	close(toWriter)
 	close(toReader)
-	wg.Wait()
-	if readErr != nil && firstErr == nil {
-		firstErr = &readError{readErr}
+	<-parsed
+	if readErr != nil {
+		fail(&readError{readErr})
 	}
 	return sum, firstErr
 }
 
-// chanReader is the io.Reader the RDB reader pulls the chunks through.
+// fill reads into b until it is full or r fails (io.EOF at the end).
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// chanReader is the io.Reader the RDB reader pulls the chunks through; it
+// gives each chunk back once read.
 type chanReader struct {
-	in   <-chan *chunk
+	in   <-chan []byte
+	free chan<- []byte
 	quit <-chan struct{}
-	cur  *chunk
+	cur  []byte
 	off  int
 }
 
 func (c *chanReader) Read(p []byte) (int, error) {
 	for c.cur == nil {
 		select {
-		case ch, ok := <-c.in:
+		case b, ok := <-c.in:
 			if !ok {
 				return 0, io.EOF
 			}
-			c.cur, c.off = ch, 0
+			c.cur, c.off = b, 0
 		case <-c.quit:
 			return 0, errors.New("capture stopped")
 		}
 	}
-	n := copy(p, c.cur.b[c.off:])
-	if c.off += n; c.off == len(c.cur.b) {
-		c.cur.refs.Done()
+	n := copy(p, c.cur[c.off:])
+	if c.off += n; c.off == len(c.cur) {
+		c.free <- c.cur[:cap(c.cur)]
 		c.cur = nil
 	}
 	return n, nil
 }
 
-// drain releases every chunk the RDB reader will not read (it stopped at an
-// error, or the RDB ended early), so that the pump never waits for it.
+// drain gives back every chunk the RDB reader will not read (it stopped
+// at an error, or the RDB ended early), so that the pump never waits.
 func (c *chanReader) drain() {
 	if c.cur != nil {
-		c.cur.refs.Done()
+		c.free <- c.cur[:cap(c.cur)]
 	}
-	for ch := range c.in {
-		ch.refs.Done()
+	for b := range c.in {
+		c.free <- b[:cap(b)]
 	}
 }
 

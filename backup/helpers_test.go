@@ -130,13 +130,13 @@ func capture(t *testing.T, node Node) (string, *Manifest) {
 }
 
 // openFile opens a file for the test's duration.
-func openFile(t *testing.T, path string) *os.File {
-	t.Helper()
+func openFile(tb testing.TB, path string) *os.File {
+	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	tb.Cleanup(func() { f.Close() })
 	return f
 }
 

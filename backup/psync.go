@@ -201,37 +201,38 @@ func (s *sizedReader) Read(p []byte) (int, error) {
 // the mark. As redis-cli does, it looks for the mark at the end of what
 // has arrived: an rdb-only replica is sent nothing after it.
 type markReader struct {
-	r    io.Reader
-	mark []byte
-	tail []byte
-	done bool
+	r          io.Reader
+	mark       []byte
+	buf        []byte // [off:avail] is ready to deliver, [avail:end] held back
+	off        int
+	avail, end int
+	done       bool
 }
 
 func (m *markReader) Read(p []byte) (int, error) {
-	if m.done {
-		return 0, io.EOF
+	if m.buf == nil {
+		m.buf = make([]byte, 256<<10)
 	}
-	if len(p) <= 2*eofMarkLen {
-		return 0, fmt.Errorf("markReader: buffer of %d bytes is too small", len(p))
-	}
-	for {
-		t := copy(p, m.tail)
-		n, err := m.r.Read(p[t:])
-		total := t + n
-		if total >= eofMarkLen && bytes.Equal(p[total-eofMarkLen:total], m.mark) {
-			m.done = true
-			return total - eofMarkLen, nil
+	for m.off == m.avail {
+		if m.done {
+			return 0, io.EOF
 		}
-		keep := min(total, eofMarkLen)
-		m.tail = append(m.tail[:0], p[total-keep:total]...)
+		held := copy(m.buf, m.buf[m.avail:m.end])
+		n, err := m.r.Read(m.buf[held:])
+		m.off, m.end = 0, held+n
+		if m.end >= eofMarkLen && bytes.Equal(m.buf[m.end-eofMarkLen:m.end], m.mark) {
+			m.done, m.avail = true, m.end-eofMarkLen
+			continue
+		}
+		m.avail = max(0, m.end-eofMarkLen)
+		if err == io.EOF {
+			return 0, io.ErrUnexpectedEOF // the node hung up before the mark
+		}
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return total - keep, err
-		}
-		if total > keep {
-			return total - keep, nil
+			return 0, err
 		}
 	}
+	n := copy(p, m.buf[m.off:m.avail])
+	m.off += n
+	return n, nil
 }

@@ -299,14 +299,12 @@ func lzfDecompress(in, out []byte) error {
 		if ref < 0 || op+n > len(out) {
 			return errors.New("lzf back reference out of bounds")
 		}
-		if ref+n <= op {
-			copy(out[op:op+n], out[ref:ref+n])
-			op += n
-			continue
-		}
-		for ; n > 0; n-- { // overlapping: the run repeats itself
-			out[op] = out[ref]
-			op, ref = op+1, ref+1
+		// The source may overlap the destination: the run then repeats the
+		// last op-ref bytes, copied a period at a time.
+		for n > 0 {
+			k := min(n, op-ref)
+			copy(out[op:op+k], out[ref:ref+k])
+			op, ref, n = op+k, ref+k, n-k
 		}
 	}
 	if op != len(out) {
