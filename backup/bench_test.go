@@ -49,7 +49,7 @@ func BenchmarkBackup(b *testing.B) {
 
 type benchPair struct {
 	primary, replica *scratch.Server
-	pNode, rNode     Node // admin users
+	pNode, rNode     Node   // admin users
 	archive          string // where the capture benchmark leaves its archive
 	rdbBytes         int64
 }
