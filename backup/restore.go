@@ -22,9 +22,8 @@ type LoadOptions struct {
 	Replace bool
 	// Dir holds the archive's dump.rdb while it loads; "" is the system's
 	// temp dir.
-	Dir   string
-	Batch int // keys per round trip; default 1000
-	Now   func() time.Time
+	Dir string
+	Now func() time.Time
 }
 
 // Loaded is what a restore did.
@@ -35,9 +34,6 @@ type Loaded struct {
 	Functions int
 	Took      time.Duration
 }
-
-// maxBatchBytes bounds the payloads held in one round trip.
-const maxBatchBytes = 16 << 20
 
 // Load restores an archive into a running node through its admin user:
 // every key with RESTORE … ABSTTL (its value exactly as the engine
@@ -52,9 +48,6 @@ const maxBatchBytes = 16 << 20
 // (Load's own commands are writes too, so CLIENT PAUSE cannot be used).
 func Load(ctx context.Context, archive io.Reader, into Node, opts LoadOptions) (*Loaded, error) {
 	start := time.Now()
-	if opts.Batch <= 0 {
-		opts.Batch = 1000
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -84,7 +77,10 @@ func Load(ctx context.Context, archive io.Reader, into Node, opts LoadOptions) (
 	}
 	defer f.Close()
 	res := &Loaded{Manifest: m}
-	l := newLoader(ctx, conn, into, opts.Replace)
+	l, err := newKeyStream(ctx, into, opts.Replace, m.RDBVersion)
+	if err != nil {
+		return nil, err
+	}
 	var functions [][]byte
 	now := opts.Now().UnixMilli()
 	_, err = rdb.Scan(f, &rdb.Options{
@@ -94,7 +90,7 @@ func Load(ctx context.Context, archive io.Reader, into Node, opts LoadOptions) (
 				return nil
 			}
 			res.Keys++
-			return l.add(k, m.RDBVersion, opts.Batch)
+			return l.restore(k)
 		},
 		OnFunction: func(payload []byte) error {
 			functions = append(functions, rdb.DumpPayload(nil, payload, m.RDBVersion))
@@ -120,6 +116,12 @@ func Load(ctx context.Context, archive io.Reader, into Node, opts LoadOptions) (
 // prepareTarget empties the node when asked to, and otherwise makes sure
 // there is nothing a restore could overwrite.
 func prepareTarget(ctx context.Context, conn *redis.Conn, into Node, replace bool) error {
+	if err := conn.Ping(ctx).Err(); err != nil {
+		if msg := err.Error(); strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") {
+			return fault.E(fault.Unauthorized, "restore into %s: the node refused the credentials", into.Name)
+		}
+		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("restore into %s: cannot reach it", into.Name))
+	}
 	if replace {
 		for _, args := range [][]any{{"FLUSHALL"}, {"FUNCTION", "FLUSH"}} {
 			if err := conn.Do(ctx, args...).Err(); err != nil {
@@ -140,111 +142,6 @@ func prepareTarget(ctx context.Context, conn *redis.Conn, into Node, replace boo
 		return fault.E(fault.Conflict, "restore into %s: it holds %d keys; a restore replaces them only when asked to", into.Name, keys)
 	}
 	return nil
-}
-
-// restoreCmd is one RESTORE waiting for its round trip.
-type restoreCmd struct {
-	db   int
-	args []any
-}
-
-// loader sends RESTOREs in pipelined batches from its own goroutine, so
-// that reading the RDB and the round trips overlap.
-type loader struct {
-	ctx     context.Context
-	conn    *redis.Conn
-	into    Node
-	replace bool
-	batch   []restoreCmd
-	bytes   int
-	queue   chan []restoreCmd
-	failed  chan struct{} // closed when a batch failed; err says why
-	done    chan struct{} // closed when every batch was handled
-	err     error
-	buf     []byte
-}
-
-func newLoader(ctx context.Context, conn *redis.Conn, into Node, replace bool) *loader {
-	l := &loader{ctx: ctx, conn: conn, into: into, replace: replace, queue: make(chan []restoreCmd, 2),
-		failed: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		db := -1
-		for b := range l.queue {
-			if l.err != nil {
-				continue // drain
-			}
-			var err error
-			if db, err = l.send(db, b); err != nil {
-				l.err = err
-				close(l.failed)
-			}
-		}
-	}()
-	return l
-}
-
-func (l *loader) add(k *rdb.Key, version, batch int) error {
-	select {
-	case <-l.failed: // stop reading: nothing more will be sent
-		return l.err
-	default:
-	}
-	ttl := int64(0)
-	if k.ExpireMS != -1 {
-		ttl = k.ExpireMS
-	}
-	l.buf = rdb.DumpPayload(l.buf, k.Payload, version)
-	args := []any{"RESTORE", string(k.Name), ttl, string(l.buf), "ABSTTL"}
-	if l.replace {
-		args = append(args, "REPLACE")
-	}
-	l.batch = append(l.batch, restoreCmd{db: k.DB, args: args})
-	l.bytes += len(l.buf)
-	if len(l.batch) >= batch || l.bytes >= maxBatchBytes {
-		l.flush()
-	}
-	return nil
-}
-
-func (l *loader) flush() {
-	if len(l.batch) > 0 {
-		l.queue <- l.batch
-		l.batch, l.bytes = nil, 0
-	}
-}
-
-// close sends what is left and waits for every reply.
-func (l *loader) close() error {
-	l.flush()
-	close(l.queue)
-	<-l.done
-	return l.err
-}
-
-// send runs one batch in a pipeline, selecting databases as the keys
-// change database, and returns the database selected at the end.
-func (l *loader) send(db int, b []restoreCmd) (int, error) {
-	cmds, _ := l.conn.Pipelined(l.ctx, func(p redis.Pipeliner) error {
-		for _, c := range b {
-			if c.db != db {
-				p.Select(l.ctx, c.db)
-				db = c.db
-			}
-			p.Do(l.ctx, c.args...)
-		}
-		return nil
-	})
-	for _, cmd := range cmds {
-		if err := cmd.Err(); err != nil {
-			what := cmd.Name()
-			if args := cmd.Args(); len(args) > 1 && strings.EqualFold(what, "restore") {
-				what = fmt.Sprintf("RESTORE %q", truncate(fmt.Sprint(args[1])))
-			}
-			return db, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("restore into %s: %s: %v", l.into.Name, what, err))
-		}
-	}
-	return db, nil
 }
 
 // Extract checks an archive against its manifest and only then puts its

@@ -98,3 +98,28 @@ func TestLoadRefusesACorruptArchive(t *testing.T) {
 		t.Errorf("the node holds %d keys after the refused restore, want its 1 key untouched", n)
 	}
 }
+
+// A node that refuses a RESTORE stops the restore with its own words.
+func TestLoadReportsTheNodesRefusal(t *testing.T) {
+	_, _, node := populated(t)
+	path, _ := capture(t, node)
+	_, admin, _ := startNode(t, "user norestore on >pw ~* &* +@all -restore")
+	for _, tc := range []struct {
+		name string
+		user string
+		pw   string
+		want string
+	}{
+		{"no RESTORE right", "norestore", "pw", "NOPERM"},
+		{"wrong password", "norestore", "nope", "the node refused the credentials"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			into := admin
+			into.User, into.Password = tc.user, tc.pw
+			_, err := Load(context.Background(), openFile(t, path), into, LoadOptions{})
+			if fault.KindOf(err) == fault.Internal || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "nope") {
+				t.Errorf("Load() error = %v, want one saying %q without the password", err, tc.want)
+			}
+		})
+	}
+}

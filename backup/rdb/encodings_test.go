@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"math"
 	"testing"
 )
@@ -255,6 +256,17 @@ func TestCRC64(t *testing.T) {
 	// The engine's own test vector (crc64.c).
 	if got := CRC64([]byte("123456789")); got != 0xe9c6d914c4b8d9ca {
 		t.Errorf("CRC64(123456789) = %x, want e9c6d914c4b8d9ca", got)
+	}
+	// Slicing by 8 agrees with the byte-at-a-time definition at every length.
+	data := make([]byte, 300)
+	for i := range data {
+		data[i] = byte(i*7 + i>>3)
+	}
+	tab := crc64.MakeTable(0x95ac9329ac4bc9b5)
+	for n := range len(data) {
+		if got, want := CRC64(data[:n]), ^crc64.Update(^uint64(0), tab, data[:n]); got != want {
+			t.Fatalf("CRC64(%d bytes) = %x, want %x", n, got, want)
+		}
 	}
 }
 
