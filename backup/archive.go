@@ -205,6 +205,21 @@ func unpack(r io.Reader, dir string) (m *Manifest, err error) {
 	return m, nil
 }
 
+// unpackTemp unpacks an archive into a new directory in parent (named
+// prefix…) and returns it with the manifest; the caller removes the
+// directory, which is gone already when unpackTemp fails.
+func unpackTemp(archive io.Reader, parent, prefix string) (dir string, m *Manifest, err error) {
+	dir, err = os.MkdirTemp(parent, prefix)
+	if err != nil {
+		return "", nil, storageError(err, "make a scratch directory")
+	}
+	if m, err = unpack(archive, dir); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, m, nil
+}
+
 // writeChecked copies r into a new file at path (nowhere when path is "")
 // and returns its size and sha256.
 func writeChecked(r io.Reader, path string) (File, error) {

@@ -228,16 +228,7 @@ func (p *benchPair) captureLoop(b *testing.B) (stop func() int) {
 	}()
 	rc := p.replica.Client(0)
 	defer rc.Close()
-	waitFor(b, time.Minute, func() error {
-		info, err := rc.Info(context.Background(), "persistence").Result()
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(info, "rdb_bgsave_in_progress:1") {
-			return errors.New("no snapshot in progress")
-		}
-		return nil
-	})
+	waitSnapshot(b, rc)
 	return func() int {
 		cancel()
 		wg.Wait()

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -93,9 +91,7 @@ func TestCaptureRefusals(t *testing.T) {
 			if strings.Contains(err.Error(), "nope") || strings.Contains(err.Error(), admin.Password) {
 				t.Errorf("error %q holds a password", err)
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-				t.Errorf("a failed capture left %d files", len(entries))
-			}
+			fixture.Empty(t, dir, "a failed capture")
 		})
 	}
 }
@@ -121,16 +117,7 @@ func TestCaptureWhileWriting(t *testing.T) {
 		done <- result{path, m, err}
 	}()
 	// Wait for the fork that streams the snapshot, then write while it runs.
-	waitFor(t, 10*time.Second, func() error {
-		info, err := c.Info(ctx, "persistence").Result()
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(info, "rdb_bgsave_in_progress:1") {
-			return errors.New("no snapshot in progress yet")
-		}
-		return nil
-	})
+	waitSnapshot(t, c)
 	var writes atomic.Int64
 	for i := range 50 {
 		if err := c.Set(ctx, "during-capture", i, 0).Err(); err != nil {
@@ -138,8 +125,7 @@ func TestCaptureWhileWriting(t *testing.T) {
 		}
 		writes.Add(1)
 	}
-	info, err := c.Info(ctx, "persistence").Result()
-	if err != nil || !strings.Contains(info, "rdb_bgsave_in_progress:1") {
+	if err := snapshotRunning(c); err != nil {
 		t.Fatalf("the snapshot ended before the writes did (%v); the writes proved nothing", err)
 	}
 	r := <-done
@@ -168,9 +154,7 @@ func TestCaptureOnFullDisk(t *testing.T) {
 	if fault.KindOf(err) != fault.Unavailable || !strings.Contains(fault.Message(err), "no space left on the device") {
 		t.Fatalf("Capture() error = %v, want unavailable: no space left on the device", err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("the full disk holds %d files after the failed capture, want none", len(entries))
-	}
+	fixture.Empty(t, dir, "the capture that filled the disk")
 	if n, err := c.DBSize(ctx).Result(); err != nil || n != 4096 {
 		t.Errorf("DBSIZE after the failed capture = %d, %v; want 4096", n, err)
 	}

@@ -5,16 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"reflect"
 	"strconv"
-	"sync"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +20,8 @@ import (
 
 	"larder/backup/internal/fixture"
 	"larder/backup/scratch"
+	"larder/internal/freeport"
+	"larder/internal/poll"
 )
 
 // The backup user of the source nodes, with CaptureACL and nothing more.
@@ -40,37 +39,12 @@ func requireEngine(tb testing.TB) string {
 	return e
 }
 
-var (
-	portMu    sync.Mutex
-	portsUsed = map[int]bool{}
-)
-
-// freePort returns a port in 18000-19999 (this package's range: below the
-// broker's 21000+, the integration tests' 22000+ and the provisioner tests'
-// 28000+) that nobody listens on and no other test of this process was given.
+// freePort returns a port of this package's range, 18000-19999: below the
+// broker's 21000+, the integration tests' 22000+ and the provisioner
+// tests' 28000+.
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 1000 {
-		n, err := rand.Int(rand.Reader, big.NewInt(2000))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := 18000 + int(n.Int64())
-		if portsUsed[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsUsed[port] = true
-		return port
-	}
-	tb.Fatal("no free port in 18000-19999")
-	return 0
+	return freeport.Get(tb, 18000, 19999)
 }
 
 // startNode starts an engine on a loopback port with a backup user; admin
@@ -227,15 +201,24 @@ func plainServer(t *testing.T, dir string) fixture.Clients {
 // waitFor polls try until it succeeds or timeout passes.
 func waitFor(tb testing.TB, timeout time.Duration, try func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("not within %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	poll.Until(tb, timeout, try)
+}
+
+// snapshotRunning says whether the node is making a snapshot (the fork of
+// a full sync or of a SAVE in the background).
+func snapshotRunning(c *redis.Client) error {
+	info, err := c.Info(context.Background(), "persistence").Result()
+	if err != nil {
+		return err
 	}
+	if !strings.Contains(info, "rdb_bgsave_in_progress:1") {
+		return errors.New("no snapshot in progress")
+	}
+	return nil
+}
+
+// waitSnapshot waits until the node is making a snapshot.
+func waitSnapshot(tb testing.TB, c *redis.Client) {
+	tb.Helper()
+	waitFor(tb, time.Minute, func() error { return snapshotRunning(c) })
 }

@@ -51,15 +51,11 @@ func Load(ctx context.Context, archive io.Reader, into Node, opts LoadOptions) (
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dir, err := os.MkdirTemp(opts.Dir, "larder-restore-")
-	if err != nil {
-		return nil, storageError(err, "restore: make a scratch directory")
-	}
-	defer os.RemoveAll(dir)
-	m, err := unpack(archive, dir)
+	dir, m, err := unpackTemp(archive, opts.Dir, "larder-restore-")
 	if err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(dir)
 	client := redis.NewClient(&redis.Options{Addr: into.Address(), Username: into.User, Password: into.Password,
 		Protocol: 2, DisableIdentity: true, ReadTimeout: 5 * time.Minute, WriteTimeout: time.Minute, MaxRetries: -1, PoolSize: 1})
 	defer client.Close()
@@ -151,15 +147,11 @@ func prepareTarget(ctx context.Context, conn *redis.Conn, into Node, replace boo
 // appendonly off and turn it on live (CONFIG SET appendonly yes rewrites
 // the AOF from memory); Load has no such catch.
 func Extract(archive io.Reader, dir string) (*Manifest, error) {
-	tmp, err := os.MkdirTemp(dir, ".larder-extract-")
-	if err != nil {
-		return nil, storageError(err, "extract: make a scratch directory")
-	}
-	defer os.RemoveAll(tmp)
-	m, err := unpack(archive, tmp)
+	tmp, m, err := unpackTemp(archive, dir, ".larder-extract-")
 	if err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(tmp)
 	if err := syncFile(filepath.Join(tmp, RDBFile)); err != nil {
 		return nil, err
 	}

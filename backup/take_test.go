@@ -44,9 +44,7 @@ func TestTakeStoresAVerifiedBackup(t *testing.T) {
 			if objs, err := tg.List(ctx); err != nil || len(objs) != 1 || objs[0].Name != "b-1.tar.gz" || objs[0].Size != res.Size {
 				t.Errorf("List() = %+v, %v; want b-1.tar.gz of %d bytes", objs, err, res.Size)
 			}
-			if entries, _ := os.ReadDir(stage); len(entries) != 0 {
-				t.Errorf("the stage directory holds %d entries after Take", len(entries))
-			}
+			fixture.Empty(t, stage, "Take")
 			dir := t.TempDir()
 			download(t, tg, "b-1.tar.gz", filepath.Join(dir, "b.tar.gz"))
 			if out, err := exec.Command("tar", "-xzf", filepath.Join(dir, "b.tar.gz"), "-C", dir).CombinedOutput(); err != nil {
@@ -100,13 +98,9 @@ func TestTakeFailsCleanly(t *testing.T) {
 			if fault.KindOf(err) != fault.Unavailable || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Take() error = %v, want unavailable: %s", err, tc.want)
 			}
-			if entries, _ := os.ReadDir(stage); len(entries) != 0 {
-				t.Errorf("the stage directory holds %d entries after the failure", len(entries))
-			}
+			fixture.Empty(t, stage, "a failed Take")
 			if local, ok := tc.tg.(*target.Local); ok {
-				if entries, _ := os.ReadDir(local.Dir()); len(entries) != 0 {
-					t.Errorf("the full target holds %d entries after the failure", len(entries))
-				}
+				fixture.Empty(t, local.Dir(), "a failed Take")
 			}
 		})
 	}

@@ -50,15 +50,11 @@ type Verified struct {
 // any other error means it could not be verified now.
 func Verify(ctx context.Context, archive io.Reader, opts VerifyOptions) (*Verified, error) {
 	start := time.Now()
-	dir, err := os.MkdirTemp(opts.Dir, "larder-verify-")
-	if err != nil {
-		return nil, storageError(err, "verify: make a scratch directory")
-	}
-	defer os.RemoveAll(dir)
-	m, err := unpack(archive, dir)
+	dir, m, err := unpackTemp(archive, opts.Dir, "larder-verify-")
 	if err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(dir)
 	s, err := scratch.Start(ctx, scratch.Options{Engine: opts.Engine, Dir: dir, DetachedReplica: true,
 		StartTimeout: opts.StartTimeout})
 	if err != nil {

@@ -27,9 +27,7 @@ func TestVerifyProvesACapture(t *testing.T) {
 	if v.Keys != m.Keys || v.Digest != m.Digest || v.Manifest.Digest != m.Digest {
 		t.Errorf("Verify() = %d keys, %s; manifest %s", v.Keys, v.Digest, m.describe())
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("Verify left %d entries in its directory", len(entries))
-	}
+	fixture.Empty(t, dir, "Verify")
 }
 
 // Keys whose expiry passes between the capture and the verification are
@@ -119,17 +117,13 @@ func TestCorruptBackupsAreRefused(t *testing.T) {
 			if tc.checked != (cerr != nil) || cerr != nil && !errors.Is(cerr, ErrCorrupt) {
 				t.Errorf("Check() error = %v, want a corrupt-backup error: %v", cerr, tc.checked)
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-				t.Errorf("Verify left %d entries behind", len(entries))
-			}
+			fixture.Empty(t, dir, "a refused Verify")
 			extractDir := t.TempDir()
 			if tc.checked {
 				if _, err := Extract(bytes.NewReader(tc.archive), extractDir); !errors.Is(err, ErrCorrupt) {
 					t.Errorf("Extract() error = %v, want ErrCorrupt", err)
 				}
-				if entries, _ := os.ReadDir(extractDir); len(entries) != 0 {
-					t.Errorf("Extract left %d entries behind", len(entries))
-				}
+				fixture.Empty(t, extractDir, "a refused Extract")
 			}
 		})
 	}
@@ -148,9 +142,7 @@ func TestVerifyOnFullDisk(t *testing.T) {
 	if err == nil || errors.Is(err, ErrCorrupt) || !strings.Contains(fault.Message(err), "unpack") {
 		t.Fatalf("Verify() error = %v, want a storage error", err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("Verify left %d entries on the full disk", len(entries))
-	}
+	fixture.Empty(t, dir, "a Verify on a full disk")
 	if _, err := Extract(openFile(t, path), dir); err == nil || errors.Is(err, ErrCorrupt) {
 		t.Errorf("Extract() error = %v, want a storage error", err)
 	}

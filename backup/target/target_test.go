@@ -107,9 +107,7 @@ func TestInterruptedPuts(t *testing.T) {
 		if err := tg.Put(ctx, "b.tar.gz", bytes.NewReader(randomBytes(10)), 1000); fault.KindOf(err) != fault.Invalid {
 			t.Errorf("Put(short) = %v, want invalid", err)
 		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-			t.Errorf("failed Puts left %d files", len(entries))
-		}
+		fixture.Empty(t, dir, "failed Puts")
 		// What a crash leaves: a temp file of a Put and one of a capture.
 		for _, name := range []string{".b.tar.gz.tmp-123", ".b.tar.gz.partial-456"} {
 			os.WriteFile(filepath.Join(dir, name), []byte("half"), 0o600)
@@ -176,9 +174,7 @@ func TestLocalFullDisk(t *testing.T) {
 	if fault.KindOf(err) != fault.Unavailable || !strings.Contains(fault.Message(err), "no space left on the device") {
 		t.Fatalf("Put() = %v, want unavailable: no space left", err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("the full disk holds %d files, want none", len(entries))
-	}
+	fixture.Empty(t, dir, "a Put on a full disk")
 }
 
 func TestS3Errors(t *testing.T) {
