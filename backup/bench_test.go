@@ -117,7 +117,9 @@ func newBenchPair(b *testing.B, mb int) *benchPair {
 func (p *benchPair) benchCapture(b *testing.B, rounds int) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	var cli, ours []float64
+	var cli, ours, gz1 []float64
+	var size0, size1 int64
+	level1 := 1
 	for b.Loop() {
 		for r := range rounds {
 			out := filepath.Join(dir, "cli.rdb")
@@ -128,7 +130,6 @@ func (p *benchPair) benchCapture(b *testing.B, rounds int) {
 				b.Fatalf("redis-cli --rdb: %v: %s", err, o)
 			}
 			cli = append(cli, time.Since(t0).Seconds())
-			fi, _ := os.Stat(out)
 			os.Remove(out)
 
 			t0 = time.Now()
@@ -138,13 +139,35 @@ func (p *benchPair) benchCapture(b *testing.B, rounds int) {
 			}
 			ours = append(ours, time.Since(t0).Seconds())
 			p.rdbBytes = m.Files[0].Size
-			b.Logf("round %d: redis-cli --rdb %.2fs (%d MB), Capture %.2fs (%d keys)", r+1, cli[len(cli)-1], fi.Size()>>20, ours[len(ours)-1], m.Keys)
+			size0 = fileSize(b, p.archive)
+
+			// The same at gzip level 1, to show what compression costs.
+			path1 := filepath.Join(dir, "gz1.tar.gz")
+			t0 = time.Now()
+			if _, err := Capture(ctx, p.rNode, Meta{}, path1, CaptureOptions{Compression: &level1}); err != nil {
+				b.Fatal(err)
+			}
+			gz1 = append(gz1, time.Since(t0).Seconds())
+			size1 = fileSize(b, path1)
+			os.Remove(path1)
+			b.Logf("round %d: redis-cli --rdb %.2fs, Capture %.2fs, Capture at gzip level 1 %.2fs (%d keys, RDB %d MB, archive %d MB, at level 1 %d MB)",
+				r+1, cli[r], ours[r], gz1[r], m.Keys, p.rdbBytes>>20, size0>>20, size1>>20)
 		}
 	}
 	b.ReportMetric(median(cli), "cli-s")
 	b.ReportMetric(median(ours), "capture-s")
 	b.ReportMetric(median(ours)/median(cli), "capture/cli")
+	b.ReportMetric(median(gz1), "capture-gzip1-s")
 	b.ReportMetric(float64(p.rdbBytes)/(1<<20), "rdb-MB")
+	b.ReportMetric(float64(size1)/(1<<20), "archive-gzip1-MB")
+}
+
+func fileSize(b *testing.B, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
 }
 
 func (p *benchPair) benchRestore(b *testing.B, rounds int) {
