@@ -40,7 +40,7 @@ test: engine fmt-check vet
 
 # Benchmarks run real brokers and nodes; figures are printed by the harness.
 bench: engine
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m ./provisioner/ ./integration/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m ./provisioner/ ./integration/ ./backup/
 
 clean:
 	rm -rf bin

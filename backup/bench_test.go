@@ -32,8 +32,8 @@ import (
 // restore:  Load into an empty node; Extract + an engine loading it; Verify.
 // latency:  the primary's p99 under redis-benchmark, with and without
 //
-//	captures running from its replica (LARDER_BENCH_OPS requests per
-//	run, default 200000).
+//	captures running from its replica (at least 5 rounds of
+//	LARDER_BENCH_OPS requests, default 100000).
 func BenchmarkBackup(b *testing.B) {
 	for _, tool := range []string{"redis-cli", "redis-benchmark"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -44,7 +44,7 @@ func BenchmarkBackup(b *testing.B) {
 	rounds := envInt("LARDER_BENCH_ROUNDS", 3)
 	b.Run("capture", func(b *testing.B) { p.benchCapture(b, rounds) })
 	b.Run("restore", func(b *testing.B) { p.benchRestore(b, rounds) })
-	b.Run("latency", func(b *testing.B) { p.benchLatency(b, rounds, envInt("LARDER_BENCH_OPS", 200_000)) })
+	b.Run("latency", func(b *testing.B) { p.benchLatency(b, max(rounds, 5), envInt("LARDER_BENCH_OPS", 100_000)) })
 }
 
 type benchPair struct {
