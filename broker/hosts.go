@@ -131,10 +131,12 @@ var _ provisioner.Host = unknownHost("")
 func (u unknownHost) err() error {
 	return fault.E(fault.Unavailable, "host %s is not connected to this broker", string(u))
 }
-func (u unknownHost) Name() string                       { return string(u) }
-func (u unknownHost) Addr() string                       { return "" }
-func (u unknownHost) Engine() provisioner.Engine         { return provisioner.Engine{} }
-func (u unknownHost) PortFree(int) bool                  { return false }
+func (u unknownHost) Name() string               { return string(u) }
+func (u unknownHost) Addr() string               { return "" }
+func (u unknownHost) Engine() provisioner.Engine { return provisioner.Engine{} }
+func (u unknownHost) PortFree(context.Context, int) (bool, error) {
+	return false, u.err()
+}
 func (u unknownHost) Close(context.Context) error        { return nil }
 func (u unknownHost) Stop(context.Context, string) error { return u.err() }
 func (u unknownHost) Start(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {

@@ -160,6 +160,10 @@ func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(st
 	if err != nil {
 		return store.Node{}, err
 	}
+	if nn, err = b.checkPort(ctx, nn); err != nil {
+		b.store.DeleteNode(context.WithoutCancel(ctx), nn.ID)
+		return store.Node{}, err
+	}
 	progress("starting the new standby on " + pick)
 	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
 	if err != nil {

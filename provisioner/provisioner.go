@@ -149,8 +149,10 @@ type Host interface {
 	// Engine is the engine this host runs.
 	Engine() Engine
 	// PortFree reports whether port can be bound on this host right now. The
-	// broker records a port in the store first, then checks it here.
-	PortFree(port int) bool
+	// broker records a port in the store first, then checks it here, outside
+	// any store transaction: for an agent it is a network call, bounded by
+	// ctx. An error means the host could not tell.
+	PortFree(ctx context.Context, port int) (bool, error)
 	// Start writes the node's directory, config and ACL files (atomically) and
 	// starts it as a detached process, returning once the node answers PING as
 	// the admin user. The node is then supervised.
