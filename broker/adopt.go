@@ -25,6 +25,9 @@ func (b *Broker) adoptNodes(ctx context.Context) error {
 			return err
 		}
 		for i, n := range nodes {
+			if n.State == store.NodeStarting {
+				continue // claimed by an unfinished operation, which starts it or removes it
+			}
 			log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
 			pn, err := b.hostFor(n).Adopt(ctx, specs[i])
 			if err != nil && n.Host != b.localName && fault.KindOf(err) == fault.Unavailable {
@@ -102,6 +105,10 @@ func (b *Broker) resumeOperations(ctx context.Context) error {
 				return b.resumeFailover(ctx, id, progress)
 			})
 		default:
+			if work, ok := b.resumeChange(op); ok {
+				b.jobs.Run(b.store, op, work)
+				continue
+			}
 			if err := b.store.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
 				return err
 			}
