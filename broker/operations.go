@@ -140,6 +140,8 @@ func (b *Broker) resumeChange(op store.Operation) (step, bool) {
 		return b.switchoverStep(op, true), true
 	case opRebuild:
 		return b.recon.rebuildJob(op, true), true
+	case opCredentials:
+		return b.rotationStep(op, nil), true
 	}
 	return nil, false
 }

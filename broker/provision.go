@@ -157,7 +157,7 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 		MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence,
 		MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
 		Admin:    provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
-		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword},
+		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword}, CustomerAlt: a.CustomerPasswordAlt,
 	}
 }
 

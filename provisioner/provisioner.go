@@ -57,6 +57,10 @@ type NodeSpec struct {
 
 	Admin    User
 	Customer User
+	// CustomerAlt is a second password the customer's user accepts while
+	// a rotation is under way ("" otherwise), so the password an app holds
+	// works on every node at every step, whatever a restart finds.
+	CustomerAlt string
 	// ExtraUsers get the customer's rights under their own names and passwords
 	// (one per Open Service Broker binding), so each can be revoked alone.
 	ExtraUsers []User
