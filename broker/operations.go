@@ -43,6 +43,22 @@ func decodeParams(op store.Operation, v any) error {
 	return nil
 }
 
+// openOperation takes the lock of op's add-on and reads op's params into
+// params and the add-on as it now is. The caller releases the lock.
+func (b *Broker) openOperation(ctx context.Context, op store.Operation, params any) (*heldLock, store.Addon, error) {
+	lk := b.hold(op.AddonID)
+	if err := decodeParams(op, params); err != nil {
+		lk.release()
+		return nil, store.Addon{}, err
+	}
+	a, err := b.store.AddonByID(ctx, op.AddonID)
+	if err != nil {
+		lk.release()
+		return nil, store.Addon{}, err
+	}
+	return lk, a, nil
+}
+
 // saveStep records that op has reached step, with its params as they now
 // are, in q (the transaction that made the step durable, when there is one).
 func saveStep(ctx context.Context, q store.Q, op *store.Operation, step string, params any) error {

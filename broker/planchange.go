@@ -101,16 +101,12 @@ type planChangeParams struct {
 // one plan, store and nodes agreeing, and an event says which.
 func (b *Broker) planChangeStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
-		lk := b.hold(op.AddonID)
-		defer lk.release()
 		var p planChangeParams
-		if err := decodeParams(op, &p); err != nil {
-			return err
-		}
-		a, err := b.store.AddonByID(ctx, op.AddonID)
+		lk, a, err := b.openOperation(ctx, op, &p)
 		if err != nil {
 			return err
 		}
+		defer lk.release()
 		if a.Plan == p.To {
 			return b.finishPlanChange(ctx, lk, a, p, progress)
 		}

@@ -114,16 +114,12 @@ func (r *reconciler) rebuildDue(id string) bool {
 // removed and built again. A rebuild that fails leaves no half-built
 // standby: the reconciler tries again later.
 func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progress func(string)) error {
-	lk := b.hold(op.AddonID)
-	defer lk.release()
 	var p rebuildParams
-	if err := decodeParams(op, &p); err != nil {
-		return err
-	}
-	a, err := b.store.AddonByID(ctx, op.AddonID)
+	lk, a, err := b.openOperation(ctx, op, &p)
 	if err != nil {
 		return err
 	}
+	defer lk.release()
 	var avoid []string
 	if p.Old != nil {
 		// The old standby leaves the store first: a pair has one standby at

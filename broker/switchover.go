@@ -79,16 +79,12 @@ type switchoverParams struct {
 // nodes: a handover that happened is completed, anything else rolled back.
 func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
-		lk := b.hold(op.AddonID)
-		defer lk.release()
 		var p switchoverParams
-		if err := decodeParams(op, &p); err != nil {
-			return err
-		}
-		a, err := b.store.AddonByID(ctx, op.AddonID)
+		lk, a, err := b.openOperation(ctx, op, &p)
 		if err != nil {
 			return err
 		}
+		defer lk.release()
 		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 		if err != nil {
 			return err

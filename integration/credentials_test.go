@@ -68,12 +68,7 @@ func TestCredentialRotationWholeOrNothing(t *testing.T) {
 				b.Client().RotateCredentials(ctx, "web", "REDIS") // the crash cuts the answer short
 				b.restartAfterCrash()
 			}
-			op := waitOperationEnd(t, b, lastOperation(t, b, "credential_rotation"))
-			event := "credentials.rotate"
-			if !tt.rotated {
-				event = "credentials.rolled_back"
-			}
-			checkOutcome(t, b, "web", op, !tt.rotated, event)
+			operationEnded(t, b, "web", "credential_rotation", !tt.rotated, "credentials.rotate", "credentials.rolled_back")
 			url := configVars(t, b, "web")["REDIS_URL"]
 			if got := url != url0; got != tt.rotated {
 				t.Errorf("URL changed = %v, want %v", got, tt.rotated)

@@ -188,10 +188,16 @@ func waitOperationEnd(t *testing.T, b *Broker, id string) api.Operation {
 	return op
 }
 
-// checkOutcome checks that op ended as wanted — succeeded, or failed saying
-// it was rolled back — and that the add-on's events say the same.
-func checkOutcome(t *testing.T, b *Broker, app string, op api.Operation, rolledBack bool, event string) {
+// operationEnded waits until the add-ons' latest operation of kind has
+// ended, and checks it ended as wanted: succeeded, with one done event, or
+// failed saying it was rolled back, with one undone event.
+func operationEnded(t *testing.T, b *Broker, app, kind string, rolledBack bool, done, undone string) {
 	t.Helper()
+	op := waitOperationEnd(t, b, lastOperation(t, b, kind))
+	event := done
+	if rolledBack {
+		event = undone
+	}
 	switch {
 	case rolledBack && (op.State != api.OpFailed || !strings.Contains(op.Error, "rolled back")):
 		t.Errorf("operation = %s %q, want failed and rolled back", op.State, op.Error)
@@ -230,13 +236,7 @@ func TestPlanChangeResumes(t *testing.T) {
 			// The crash may cut the answer short; the operation is in the store.
 			b.Client().UpgradeAddon(context.Background(), "web", "REDIS", "larder-redis:"+tt.to)
 			b.restartAfterCrash()
-			op := waitOperationEnd(t, b, lastOperation(t, b, "plan_change"))
-			rolledBack := tt.ends == tt.from
-			event := "plan_change.done"
-			if rolledBack {
-				event = "plan_change.rolled_back"
-			}
-			checkOutcome(t, b, "web", op, rolledBack, event)
+			operationEnded(t, b, "web", "plan_change", tt.ends == tt.from, "plan_change.done", "plan_change.rolled_back")
 			waitOnPlan(t, b, "web", tt.ends)
 			checkKeys(t, b, "web", 100)
 		})
@@ -329,12 +329,7 @@ func TestSwitchoverResumes(t *testing.T) {
 				tt.tamper(t, primary, standby)
 			}
 			b.restartAfterCrash()
-			op := waitOperationEnd(t, b, lastOperation(t, b, "switchover"))
-			event := "switchover"
-			if !tt.swapped {
-				event = "switchover.rolled_back"
-			}
-			checkOutcome(t, b, "web", op, !tt.swapped, event)
+			operationEnded(t, b, "web", "switchover", !tt.swapped, "switchover", "switchover.rolled_back")
 			after := waitInSync(t, b, "web", nil)
 			port1 := portOf(t, configVars(t, b, "web")["REDIS_URL"])
 			if got := port1 != port0; got != tt.swapped {

@@ -9,17 +9,8 @@ import (
 // CreateNode inserts a node, claiming its (host, port). A port another node holds
 // is a Conflict, so two concurrent provisions can never share one.
 func (q Q) CreateNode(ctx context.Context, n *Node) error {
-	if n.ID == "" {
-		n.ID = NewID()
-	}
-	n.CreatedAt, n.UpdatedAt = q.now(), q.now()
-	if n.Epoch == 0 {
-		n.Epoch = 1
-	}
-	_, err := q.exec(ctx, `INSERT INTO nodes (id, addon_id, name, role, host, address, port, dir, pid, state, epoch, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.ID, n.AddonID, n.Name, n.Role, n.Host, n.Address, n.Port, n.Dir, n.PID, n.State, n.Epoch, n.CreatedAt, n.UpdatedAt)
-	if isUnique(err) {
+	ok, err := q.ClaimNode(ctx, n)
+	if err == nil && !ok || isUnique(err) {
 		return fault.E(fault.Conflict, "port %d on host %s is taken", n.Port, n.Host)
 	}
 	return err
