@@ -146,9 +146,8 @@ func (b *Broker) retireOldPassword(ctx context.Context, lk *heldLock, progress f
 		if err != nil {
 			return err
 		}
-		next := a
-		next.CustomerPasswordAlt = ""
-		return b.reconfigure(ctx, a, next)
+		a.CustomerPasswordAlt = ""
+		return b.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
@@ -197,7 +196,7 @@ func (b *Broker) rollbackRotation(ctx context.Context, lk *heldLock, op *store.O
 		if a, err = b.store.AddonByID(ctx, lk.id); err != nil {
 			return err
 		}
-		return b.reconfigure(ctx, a, a)
+		return b.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err

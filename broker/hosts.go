@@ -247,7 +247,11 @@ func (b *Broker) connectHost(h store.Host) error {
 	if old := b.hosts.put(rh); old != nil {
 		old.Close(context.Background())
 	}
+	wasDown := b.hosts.downFor(h.Name, time.Now()) > 0
 	b.hosts.observe(h.Name, true, time.Now())
+	if wasDown {
+		b.recon.repush(h.Name) // it missed what changed while it was away
+	}
 	return nil
 }
 

@@ -193,7 +193,7 @@ func (b *Broker) finishPlanChange(ctx context.Context, lk *heldLock, a store.Add
 			}
 			b.crashPoint("plan_change.standby_removed")
 		}
-		return b.reconfigure(ctx, a, a)
+		return b.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
@@ -221,7 +221,7 @@ func (b *Broker) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID s
 				return err
 			}
 		}
-		return b.reconfigure(ctx, a, a)
+		return b.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err

@@ -141,6 +141,12 @@ func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progres
 	if err != nil {
 		return err
 	}
+	if nodes, err := b.store.NodesOfAddon(ctx, a.ID); err != nil {
+		return err
+	} else if _, s, ok := pair(nodes); ok && s.ID != nn.ID {
+		b.log.WithField("addon", a.Name).Info("the add-on has a standby again; nothing to rebuild")
+		return nil // a pair has one standby at a time
+	}
 	if nn.ID == "" {
 		nn, err = b.claimStandby(ctx, a, opRebuild, func(tx *store.Tx, n store.Node) error {
 			p.Standby = n.ID

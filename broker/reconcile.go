@@ -83,6 +83,9 @@ func (r *reconciler) tick() {
 		}
 		if r.b.hosts.observe(h.Name(), up, time.Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
+			if up {
+				r.repush(h.Name())
+			}
 		}
 		if rh, ok := h.(interface {
 			Cursor() provisioner.EventCursor

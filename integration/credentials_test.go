@@ -102,3 +102,52 @@ func TestCredentialRotationWholeOrNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialRotationHostAway: a rotation committed before a broker
+// crash is finished by the next broker while the standby's host is away;
+// when the host returns, its node is brought to agree with the store, so
+// every ACL file holds the app's password alone.
+func TestCredentialRotationHostAway(t *testing.T) {
+	b := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_STANDBY_GRACE=60s",
+		"LARDER_CRASH_AT=credentials.committed")
+	agents := map[string]*Agent{"h1": b.StartAgent("h1"), "h2": b.StartAgent("h2")}
+	ctx := context.Background()
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	ha := waitInSync(t, b, "web", nil)
+	url0 := configVars(t, b, "web")["REDIS_URL"]
+	b.Client().RotateCredentials(ctx, "web", "REDIS") // the crash cuts the answer short
+	select {
+	case <-b.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the broker did not reach its crash point")
+	}
+	away := agents[ha.StandbyHost]
+	away.Kill() // its node keeps running, with both passwords
+	b.restartAfterCrash()
+	operationEnded(t, b, "web", "credential_rotation", false, "credentials.rotate", "credentials.rolled_back")
+	url := configVars(t, b, "web")["REDIS_URL"]
+	if url == url0 {
+		t.Fatal("REDIS_URL unchanged after a committed rotation")
+	}
+	pw := mustParse(t, url).Password
+	away.Start()
+	WaitFor(t, 20*time.Second, "every node's ACL file to hold the URL's password alone", func() error {
+		n := 0
+		for _, a := range agents {
+			for _, node := range liveNodes(t, a.Dir) {
+				n++
+				if got := aclPassword(t, node.Dir, "default"); !slices.Equal(got, []string{pw}) {
+					return fmt.Errorf("node on %s port %d accepts %d passwords, the URL's among them: %v", a.Name, node.Port, len(got), slices.Contains(got, pw))
+				}
+			}
+		}
+		if n != 2 {
+			return fmt.Errorf("%d nodes running, want 2", n)
+		}
+		return nil
+	})
+	if err := redisClient(t, url).Ping(ctx).Err(); err != nil {
+		t.Errorf("the app's URL: %v", err)
+	}
+}
