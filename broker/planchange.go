@@ -113,14 +113,14 @@ func (b *Broker) planChangeStep(op store.Operation, resumed bool) step {
 		cause := errBrokerStopped
 		if !resumed {
 			cause = b.applyPlanChange(ctx, &op, a, &p, progress)
-			if cause == nil {
-				if a, err = b.store.AddonByID(ctx, op.AddonID); err != nil {
-					return err
-				}
-				return b.finishPlanChange(ctx, lk, a, p, progress)
-			}
 			if ctx.Err() != nil {
 				return ctx.Err() // the broker is stopping: the next one resumes
+			}
+			if a, err = b.store.AddonByID(ctx, op.AddonID); err != nil {
+				return err
+			}
+			if a.Plan == p.To { // committed, even if a later step said otherwise
+				return b.finishPlanChange(ctx, lk, a, p, progress)
 			}
 		}
 		return b.rollbackPlanChange(ctx, lk, op.AddonID, p, cause, progress)
