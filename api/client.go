@@ -331,6 +331,12 @@ func (c *Client) DrainHost(ctx context.Context, name string) (DrainResult, error
 	return out, c.Do(ctx, http.MethodPost, "/hosts/"+esc(name)+"/drain", struct{}{}, &out)
 }
 
+// UndrainHost lets new nodes go to a drained host again.
+func (c *Client) UndrainHost(ctx context.Context, name string) (Host, error) {
+	var out Host
+	return out, c.Do(ctx, http.MethodPost, "/hosts/"+esc(name)+"/undrain", struct{}{}, &out)
+}
+
 // Failover starts a planned switchover of the add-on ref names on app.
 func (c *Client) Failover(ctx context.Context, app, ref string) (AddonResult, error) {
 	var out AddonResult

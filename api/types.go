@@ -259,10 +259,13 @@ type Host struct {
 	State  string `json:"state"` // up, unreachable, or "not used (--no-local-nodes)"; ", adopting its nodes (pending)" while a starting broker adopts them; ", draining" appended when draining
 	Nodes  int    `json:"nodes"`
 	Local  bool   `json:"local"`
+	// Draining: no new node is placed on the host (hosts:drain) until
+	// hosts:undrain.
+	Draining bool `json:"draining"`
 }
 
 // DrainResult answers hosts:drain: the switchovers started, and the add-ons
-// that could not move (no standby elsewhere).
+// whose primary could not move, each as "NAME: why".
 type DrainResult struct {
 	Host       string      `json:"host"`
 	Operations []Operation `json:"operations"`

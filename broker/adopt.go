@@ -33,6 +33,9 @@ func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 			return err
 		}
 		for i, n := range nodes {
+			if n.State == store.NodeStarting {
+				continue // claimed by an unfinished operation, which starts it or removes it
+			}
 			if n.Host != b.localName {
 				remote[n.Host] = append(remote[n.Host], adoption{a, n, specs[i]})
 				continue
@@ -161,6 +164,10 @@ func (b *Broker) resumeOperations(ctx context.Context) error {
 				return b.resumeFailover(ctx, id, progress)
 			})
 		default:
+			if work, ok := b.resumeChange(op); ok {
+				b.jobs.Run(b.store, op, work)
+				continue
+			}
 			if err := b.store.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,10 +164,12 @@ var _ provisioner.Host = unknownHost("")
 func (u unknownHost) err() error {
 	return fault.E(fault.Unavailable, "host %s is not connected to this broker", string(u))
 }
-func (u unknownHost) Name() string                       { return string(u) }
-func (u unknownHost) Addr() string                       { return "" }
-func (u unknownHost) Engine() provisioner.Engine         { return provisioner.Engine{} }
-func (u unknownHost) PortFree(int) bool                  { return false }
+func (u unknownHost) Name() string               { return string(u) }
+func (u unknownHost) Addr() string               { return "" }
+func (u unknownHost) Engine() provisioner.Engine { return provisioner.Engine{} }
+func (u unknownHost) PortFree(context.Context, int) (bool, error) {
+	return false, u.err()
+}
 func (u unknownHost) Close(context.Context) error        { return nil }
 func (u unknownHost) Stop(context.Context, string) error { return u.err() }
 func (u unknownHost) Start(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {
@@ -200,16 +203,21 @@ func (b *Broker) placeHosts(ctx context.Context, q store.Q, n int) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	var cands []string
+	var cands, drained, down []string
 	for _, h := range b.hosts.all() {
 		name := h.Name()
-		if draining[name] || !b.hosts.isUp(name) || (name == b.localName && b.cfg.NoLocalNodes) {
-			continue
+		switch {
+		case name == b.localName && b.cfg.NoLocalNodes:
+		case draining[name]:
+			drained = append(drained, name)
+		case !b.hosts.isUp(name):
+			down = append(down, name)
+		default:
+			cands = append(cands, name)
 		}
-		cands = append(cands, name)
 	}
 	if len(cands) == 0 {
-		return nil, fault.E(fault.Unavailable, "no host can take a new node: every host is draining or unreachable")
+		return nil, noHostError(drained, down)
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		if counts[cands[i]] != counts[cands[j]] {
@@ -222,6 +230,33 @@ func (b *Broker) placeHosts(ctx context.Context, q store.Q, n int) ([]string, er
 		out[i] = cands[i%len(cands)]
 	}
 	return out, nil
+}
+
+// noHostError says why no host can take a new node, naming the hosts that
+// drain (and how to take them back) and those that do not answer.
+func noHostError(drained, down []string) error {
+	var why []string
+	if len(drained) > 0 {
+		cmds := make([]string, len(drained))
+		for i, h := range drained {
+			cmds[i] = "`larder hosts:undrain " + h + "`"
+		}
+		why = append(why, fmt.Sprintf("%s %s draining (%s takes it back)", strings.Join(drained, ", "), isAre(len(drained)), strings.Join(cmds, ", ")))
+	}
+	if len(down) > 0 {
+		why = append(why, fmt.Sprintf("%s %s unreachable", strings.Join(down, ", "), isAre(len(down))))
+	}
+	if len(why) == 0 {
+		why = append(why, "there is no host; start one with `larder agent`")
+	}
+	return fault.E(fault.Unavailable, "no host can take a new node: %s", strings.Join(why, "; "))
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func (b *Broker) drainingHosts(ctx context.Context, q store.Q) (map[string]bool, error) {
@@ -245,7 +280,11 @@ func (b *Broker) connectHost(h store.Host) error {
 	if old := b.hosts.put(rh); old != nil {
 		old.Close(context.Background())
 	}
+	wasDown := b.hosts.downFor(h.Name, time.Now()) > 0
 	b.hosts.observe(h.Name, true, time.Now())
+	if wasDown {
+		b.recon.repush(h.Name) // it missed what changed while it was away
+	}
 	return nil
 }
 
@@ -316,6 +355,7 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 		}
 		if draining[h.Name()] {
 			e.State += ", draining"
+			e.Draining = true
 		}
 		out = append(out, e)
 	}
@@ -329,6 +369,8 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 
 // drainHost answers `larder hosts:drain HOST`: no new node goes there, and
 // every primary on it hands over to its standby with a planned switchover.
+// A primary whose standby is on the same host (or that has none) cannot
+// move: it is listed with why, and the host drains all the same.
 func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	name := mux.Vars(r)["host"]
@@ -342,7 +384,7 @@ func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var ops []api.Operation
+	ops := []api.Operation{}
 	var skipped []string
 	for _, n := range nodes {
 		if n.Role != store.RolePrimary {
@@ -352,6 +394,10 @@ func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
+		if why := b.cannotMove(ctx, a, name); why != "" {
+			skipped = append(skipped, a.Name+": "+why)
+			continue
+		}
 		op, err := b.startSwitchover(ctx, a)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, fault.Message(err)))
@@ -359,5 +405,42 @@ func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 		}
 		ops = append(ops, operationJSON(op))
 	}
+	b.log.WithFields(map[string]any{"host": name, "moving": len(ops), "stuck": len(skipped)}).Info("host draining")
 	return http.StatusAccepted, api.DrainResult{Host: name, Operations: ops, Skipped: skipped}, nil
+}
+
+// cannotMove says why a's primary cannot leave host by a switchover, or "".
+func (b *Broker) cannotMove(ctx context.Context, a store.Addon, host string) string {
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return fault.Message(err)
+	}
+	_, standby, ok := pair(nodes)
+	switch {
+	case !ok:
+		return fmt.Sprintf("it has no standby to hand over to (plan %s:%s); its data stays on %s", a.Service, a.Plan, host)
+	case standby.Host == host:
+		return fmt.Sprintf("its standby is on %s too; a switchover would not move it", host)
+	}
+	return ""
+}
+
+// undrainHost answers `larder hosts:undrain HOST`: new nodes may go there
+// again.
+func (b *Broker) undrainHost(r *http.Request) (int, any, error) {
+	ctx := r.Context()
+	name := mux.Vars(r)["host"]
+	h, ok := b.hosts.get(name)
+	if !ok {
+		return 0, nil, fault.E(fault.NotFound, "no host named %s", name)
+	}
+	if err := b.store.SetHostDraining(ctx, name, false); err != nil {
+		return 0, nil, err
+	}
+	b.log.WithField("host", name).Info("host takes new nodes again")
+	state := "up"
+	if !b.hosts.isUp(name) {
+		state = "unreachable"
+	}
+	return http.StatusOK, api.Host{Name: name, Addr: h.Addr(), State: state, Local: name == b.localName}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -48,9 +47,9 @@ func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string
 			return store.Operation{}, err
 		}
 	}
-	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "plan_change", State: api.OpPending}
+	var op store.Operation
 	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.CreateOperation(ctx, &op); err != nil {
+		if op, err = newOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.request", fmt.Sprintf("%s → %s", from.Name, to.Name))
@@ -58,7 +57,7 @@ func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string
 	if err != nil {
 		return store.Operation{}, err
 	}
-	b.jobs.Run(b.store, op, b.planChangeStep(a.ID, to.Name))
+	b.jobs.Run(b.store, op, b.planChangeStep(op, false))
 	return op, nil
 }
 
@@ -85,120 +84,151 @@ func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan)
 	return nil
 }
 
-// planChangeStep applies the new plan to every node live, then records it.
-func (b *Broker) planChangeStep(addonID, plan string) step {
+// planChangeParams is what a plan_change operation records: the plans, and
+// the standby it added, once claimed, so that a rollback removes it.
+type planChangeParams struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Standby string `json:"standby,omitempty"` // node id
+}
+
+// planChangeStep moves an add-on from one plan to another, live: a standby
+// is added first when the new plan has one, then every node takes the new
+// limits and persistence, then the store records the plan (the commit), then
+// a standby the new plan has no room for is removed. A step that fails —
+// or a broker that stopped before the commit (resumed) — rolls the change
+// back; after the commit it only goes forward. Either way the add-on ends on
+// one plan, store and nodes agreeing, and an event says which.
+func (b *Broker) planChangeStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
-		unlock := b.locks.lock(addonID)
-		defer unlock()
-		a, err := b.store.AddonByID(ctx, addonID)
+		var p planChangeParams
+		lk, a, err := b.openOperation(ctx, op, &p)
 		if err != nil {
 			return err
 		}
-		next := a
-		next.Plan = plan
-		to, err := b.planOf(next)
+		defer lk.release()
+		if a.Plan == p.To {
+			return b.finishPlanChange(ctx, lk, a, p, progress)
+		}
+		cause := errBrokerStopped
+		if !resumed {
+			cause = b.applyPlanChange(ctx, &op, a, &p, progress)
+			if ctx.Err() != nil {
+				return ctx.Err() // the broker is stopping: the next one resumes
+			}
+			if a, err = b.store.AddonByID(ctx, op.AddonID); err != nil {
+				return err
+			}
+			if a.Plan == p.To { // committed, even if a later step said otherwise
+				return b.finishPlanChange(ctx, lk, a, p, progress)
+			}
+		}
+		return b.rollbackPlanChange(ctx, lk, op.AddonID, p, cause, progress)
+	}
+}
+
+// applyPlanChange runs a plan change up to its commit.
+func (b *Broker) applyPlanChange(ctx context.Context, op *store.Operation, a store.Addon, p *planChangeParams, progress func(string)) error {
+	next := a
+	next.Plan = p.To
+	to, err := b.planOf(next)
+	if err != nil {
+		return err
+	}
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if _, _, paired := pair(nodes); to.HA && !paired {
+		progress("adding a standby")
+		nn, err := b.claimStandby(ctx, next, opPlanChange, func(tx *store.Tx, n store.Node) error {
+			p.Standby = n.ID
+			return saveStep(ctx, tx.Q, op, "standby_claimed", p)
+		})
 		if err != nil {
 			return err
 		}
-		progress("applying " + plan + " to the running nodes")
-		if err := b.reconfigure(ctx, a, next); err != nil {
+		if err := b.startStandby(ctx, next, nn, opPlanChange, progress); err != nil {
 			return err
 		}
-		if err := b.store.SetAddonPlan(ctx, a.ID, plan); err != nil {
+	}
+	progress("applying " + p.To + " to the running nodes")
+	if err := b.reconfigure(ctx, a, next); err != nil {
+		return err
+	}
+	b.crashPoint("plan_change.applied")
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.SetAddonPlan(ctx, a.ID, p.To); err != nil {
+			return err
+		}
+		return saveStep(ctx, tx.Q, op, stepCommitted, p)
+	})
+	if err != nil {
+		return err
+	}
+	b.crashPoint("plan_change.committed")
+	return nil
+}
+
+// finishPlanChange completes a committed plan change: a standby the plan
+// has no room for goes, and every node is made to match the store.
+func (b *Broker) finishPlanChange(ctx context.Context, lk *heldLock, a store.Addon, p planChangeParams, progress func(string)) error {
+	to, err := b.planOf(a)
+	if err != nil {
+		return err
+	}
+	err = b.untilDone(ctx, lk, "finish the change to "+p.To, progress, func() error {
+		a, err := b.store.AddonByID(ctx, a.ID)
+		if err != nil {
 			return err
 		}
 		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 		if err != nil {
 			return err
 		}
-		_, standby, paired := pair(nodes)
-		switch {
-		case to.HA && !paired:
-			progress("adding a standby")
-			if _, err := b.addStandby(ctx, next, progress); err != nil {
-				return err
-			}
-		case !to.HA && paired:
+		if _, standby, paired := pair(nodes); !to.HA && paired {
 			progress("removing the standby")
-			if err := b.removeStandby(ctx, next, standby); err != nil {
+			if err := b.dropNode(ctx, a, standby); err != nil {
 				return err
 			}
+			b.crashPoint("plan_change.standby_removed")
 		}
-		return b.store.AddEvent(ctx, a.ID, a.Name, "plan_change.done", fmt.Sprintf("now on %s:%s, applied live", a.Service, plan))
-	}
-}
-
-// addStandby gives a single-node add-on a standby on another host than the
-// primary's and those in avoid (when there is one), waits until it is in sync,
-// and rewrites the primary's files so it knows its standby. It returns the new
-// standby.
-func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(string), avoid ...string) (store.Node, error) {
-	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
-	if err != nil {
-		return store.Node{}, err
-	}
-	primary, ok := primaryNode(nodes)
-	if !ok {
-		return store.Node{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
-	}
-	hosts, err := b.placeHosts(ctx, b.store.Q, 8)
-	if err != nil {
-		return store.Node{}, err
-	}
-	pick := hosts[0]
-	for _, h := range hosts {
-		if h != primary.Host && !slices.Contains(avoid, h) {
-			pick = h
-			break
-		}
-	}
-	var nn store.Node
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		nn, err = b.claimNode(ctx, tx, a, store.RoleStandby, pick)
-		return err
+		return b.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
-		return store.Node{}, err
+		return err
 	}
-	progress("starting the new standby on " + pick)
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
-	if err != nil {
-		return store.Node{}, err
-	}
-	for i, n := range nodes {
-		if n.ID != nn.ID {
-			continue
-		}
-		pn, err := b.hostFor(n).Start(ctx, specs[i])
-		if err != nil {
-			b.store.DeleteNode(context.WithoutCancel(ctx), nn.ID)
-			return store.Node{}, fault.Wrap(fault.Unavailable, err, "start the new standby of "+a.Name)
-		}
-		if err := b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, startedState(n)); err != nil {
-			return store.Node{}, err
-		}
-	}
-	if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
-		return store.Node{}, err
-	}
-	b.rewriteNodeFiles(ctx, a)
-	return nn, nil
+	return b.store.AddEvent(ctx, a.ID, a.Name, "plan_change.done", fmt.Sprintf("now on %s:%s, applied live", a.Service, p.To))
 }
 
-// removeStandby stops and deletes a pair's standby; the primary carries on.
-func (b *Broker) removeStandby(ctx context.Context, a store.Addon, standby store.Node) error {
-	specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{standby})
+// rollbackPlanChange undoes an uncommitted plan change: the standby it added
+// goes, and every node is put back on the plan the store still records.
+func (b *Broker) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID string, p planChangeParams, cause error, progress func(string)) error {
+	progress("rolling back to " + p.From)
+	var a store.Addon
+	err := b.untilDone(ctx, lk, "roll back the change to "+p.To, progress, func() (err error) {
+		if a, err = b.store.AddonByID(ctx, addonID); err != nil {
+			return err
+		}
+		if p.Standby != "" {
+			n, err := b.store.NodeByID(ctx, p.Standby)
+			switch {
+			case err == nil:
+				if err := b.dropNode(ctx, a, n); err != nil {
+					return err
+				}
+			case fault.KindOf(err) != fault.NotFound:
+				return err
+			}
+		}
+		return b.reconfigureReachable(ctx, a)
+	})
 	if err != nil {
 		return err
 	}
-	if err := b.hostFor(standby).Remove(ctx, specs[0]); err != nil && b.hosts.isUp(standby.Host) {
-		return fault.Wrap(fault.Unavailable, err, "remove the standby of "+a.Name)
-	}
-	if err := b.store.DeleteNode(ctx, standby.ID); err != nil {
-		return err
-	}
-	b.rewriteNodeFiles(ctx, a)
-	return nil
+	b.store.AddEvent(ctx, a.ID, a.Name, "plan_change.rolled_back",
+		fmt.Sprintf("still on %s:%s: the change to %s was rolled back: %s", a.Service, a.Plan, p.To, fault.Message(cause)))
+	return rolledBack("plan change to "+p.To, cause)
 }
 
 // humanBytes renders a size for messages: 25.0 MB.

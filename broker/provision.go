@@ -43,38 +43,102 @@ func (b *Broker) claimNodes(ctx context.Context, tx *store.Tx, a store.Addon, p 
 	return nil
 }
 
-// claimNode records a node for a on host, claiming the lowest free port of
-// the range there: the port is in the store before any process binds it, and
-// the (host, port) unique key stops two brokers from sharing one.
+// claimNode records a node for a on host in tx, with the lowest port of the
+// range no node holds there: the port is in the store before any process
+// binds it, and the (host, port) unique key stops two brokers from sharing
+// one. Nothing here leaves the process: the host checks the port once the
+// transaction is over (checkPort).
 func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
-	b.portMu.Lock()
-	defer b.portMu.Unlock()
 	host, ok := b.hosts.get(hostName)
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "host %s is not connected", hostName)
 	}
-	used, err := tx.UsedPorts(ctx, hostName, host.Addr())
+	id := store.NewID()
+	n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: hostName,
+		Address: host.Addr(), State: store.NodeStarting, Epoch: a.Epoch}
+	return n, b.claimPort(ctx, tx.Q, &n, nil, func(p int) (bool, error) {
+		n.Port = p
+		return tx.ClaimNode(ctx, &n)
+	})
+}
+
+// claimPort offers take the free ports of the range on n's host, lowest
+// first and except those in skip, until take claims one; n.Port is then the
+// port claimed.
+func (b *Broker) claimPort(ctx context.Context, q store.Q, n *store.Node, skip map[int]bool, take func(port int) (bool, error)) error {
+	b.portMu.Lock()
+	defer b.portMu.Unlock()
+	used, err := q.UsedPorts(ctx, n.Host, n.Address)
 	if err != nil {
-		return store.Node{}, err
+		return err
 	}
 	taken := make(map[int]bool, len(used))
 	for _, p := range used {
 		taken[p] = true
 	}
-	id := store.NewID()
 	for p := b.cfg.PortMin; p <= b.cfg.PortMax; p++ {
-		if taken[p] || !host.PortFree(p) {
+		if taken[p] || skip[p] {
 			continue
 		}
-		n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: hostName,
-			Address: host.Addr(), Port: p, State: store.NodeStarting, Epoch: a.Epoch}
-		err := tx.CreateNode(ctx, &n)
-		if fault.KindOf(err) == fault.Conflict {
-			continue
+		ok, err := take(p)
+		if err != nil {
+			return err
 		}
-		return n, err
+		if ok {
+			n.Port = p
+			return nil
+		}
 	}
-	return store.Node{}, fault.E(fault.Unavailable, "no free port left in %d-%d on host %s", b.cfg.PortMin, b.cfg.PortMax, hostName)
+	return fault.E(fault.Unavailable, "no free port left in %d-%d on host %s", b.cfg.PortMin, b.cfg.PortMax, n.Host)
+}
+
+// portCheckTimeout bounds one port check on a host.
+const portCheckTimeout = 3 * time.Second
+
+// maxPortMoves bounds how many taken ports a new node skips before giving up.
+const maxPortMoves = 20
+
+// checkPort asks n's host, outside any transaction and within
+// portCheckTimeout, whether n's port can be bound. A port something outside
+// larder holds is given up for the next free one (a short write of its own);
+// a host that does not answer fails the check. It returns n as recorded.
+func (b *Broker) checkPort(ctx context.Context, n store.Node) (store.Node, error) {
+	h := b.hostFor(n)
+	tried := map[int]bool{}
+	for range maxPortMoves {
+		cctx, cancel := context.WithTimeout(ctx, portCheckTimeout)
+		free, err := h.PortFree(cctx, n.Port)
+		cancel()
+		if err != nil {
+			return n, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("host %s did not answer whether port %d is free", n.Host, n.Port))
+		}
+		if free {
+			return n, nil
+		}
+		tried[n.Port] = true
+		b.log.WithFields(map[string]any{"node": n.Name, "host": n.Host, "port": n.Port}).Info("port in use outside larder; moving the node to another")
+		id := n.ID
+		if err := b.claimPort(ctx, b.store.Q, &n, tried, func(p int) (bool, error) {
+			return b.store.MoveNodePort(ctx, id, p)
+		}); err != nil {
+			return n, err
+		}
+	}
+	return n, fault.E(fault.Unavailable, "host %s: %d ports in a row are in use outside larder", n.Host, maxPortMoves)
+}
+
+// checkPorts is checkPort for every node of nodes that was never started.
+func (b *Broker) checkPorts(ctx context.Context, nodes []store.Node) error {
+	for i, n := range nodes {
+		if n.State != store.NodeStarting {
+			continue
+		}
+		var err error
+		if nodes[i], err = b.checkPort(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // planOf returns the catalog plan an add-on runs on.
@@ -93,7 +157,7 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 		MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence,
 		MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
 		Admin:    provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
-		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword},
+		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword}, CustomerAlt: a.CustomerPasswordAlt,
 	}
 }
 
@@ -177,22 +241,39 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 		if err != nil {
 			return err
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
-		if err != nil {
-			return err
+		var specs []provisioner.NodeSpec
+		attempted := 0 // nodes a host was asked to start: the rest ran nowhere
+		if resume {
+			attempted = -1 // a previous broker may have started any of them
 		}
 		ok := false
 		defer func() {
 			if !ok && !errors.Is(err, context.Canceled) {
-				b.rollbackCreate(a, specs, err)
+				b.rollbackCreate(a, specs, attempted, err)
 			}
 		}()
+		if !resume {
+			nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			progress("checking ports")
+			if err := b.checkPorts(ctx, nodes); err != nil {
+				return err
+			}
+		}
+		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		if err != nil {
+			return err
+		}
 		for i, n := range nodes {
 			progress(fmt.Sprintf("starting %s node on %s port %d", n.Role, n.Host, n.Port))
 			h := b.hostFor(n)
 			start := h.Start
 			if resume {
 				start = h.Adopt
+			} else {
+				attempted = i + 1
 			}
 			pn, err := start(ctx, specs[i])
 			if err != nil {
@@ -226,11 +307,15 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 	}
 }
 
-// rollbackCreate undoes a failed create: nodes removed, rows deleted.
-func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, cause error) {
+// rollbackCreate undoes a failed create: the first attempted nodes (all of
+// them when attempted < 0) removed from their hosts, rows deleted.
+func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, attempted int, cause error) {
 	ctx := context.Background()
 	log := b.log.WithField("addon", a.Name)
 	nodes, _ := b.store.NodesOfAddon(ctx, a.ID)
+	if attempted >= 0 && attempted < len(specs) {
+		specs = specs[:attempted]
+	}
 	for i, s := range specs {
 		h := provisioner.Host(unknownHost(""))
 		if i < len(nodes) {

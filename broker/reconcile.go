@@ -37,12 +37,17 @@ type reconciler struct {
 
 	started  time.Time // when the loop started
 	decision *string   // the observers' last decision warning ("" when they can decide); nil before the first
+	// Standby rebuilds that failed, per add-on id: how many in a row, and
+	// when the next may start.
+	rebuildFails map[string]int
+	rebuildAt    map[string]time.Time
 }
 
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reconciler{b: b, lookup: b.store, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
-		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{}}
+		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{},
+		rebuildFails: map[string]int{}, rebuildAt: map[string]time.Time{}}
 }
 
 // Start runs the loop until Close.
@@ -85,6 +90,9 @@ func (r *reconciler) tick() {
 		}
 		if r.b.hosts.observe(h.Name(), up, time.Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
+			if up {
+				r.repush(h.Name())
+			}
 		}
 		if rh, ok := h.(interface {
 			Cursor() provisioner.EventCursor
@@ -108,8 +116,17 @@ func (r *reconciler) tick() {
 	}
 	r.removeOrphans(ctx, statuses, known)
 	r.noteDecision(ctx, byAddon)
+	ops, err := r.b.store.UnfinishedOperations(ctx)
+	if err != nil {
+		r.log.WithError(err).Warn("list operations")
+		return
+	}
+	busy := map[string]bool{} // add-ons an operation is changing: it owns their nodes
+	for _, op := range ops {
+		busy[op.AddonID] = true
+	}
 	for addonID, ns := range byAddon {
-		r.checkAddon(ctx, addonID, ns, statuses)
+		r.checkAddon(ctx, addonID, ns, statuses, busy[addonID])
 	}
 }
 
@@ -174,7 +191,7 @@ func (r *reconciler) isOrphan(ctx context.Context, ns provisioner.NodeStatus) (b
 	return false, err
 }
 
-func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []store.Node, statuses map[string]provisioner.HostStatus) {
+func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []store.Node, statuses map[string]provisioner.HostStatus, busy bool) {
 	a, err := r.b.store.AddonByID(ctx, addonID)
 	if err != nil || a.State != api.StateProvisioned {
 		return
@@ -190,19 +207,26 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 				supervised = ns.State != "failed"
 			}
 		}
-		if !supervised && n.State != store.NodeFailed && !r.isRebuilding(a.ID) {
+		if !supervised && n.State != store.NodeFailed && n.State != store.NodeStarting && !r.isRebuilding(a.ID) && !busy {
 			// Its agent restarted and lost track of it: take it back.
 			r.readopt(ctx, a, n)
 		}
 	}
 	r.checkPrimary(ctx, a, nodes, statuses)
 	_, standby, ok := pair(nodes)
-	if !ok || r.isRebuilding(a.ID) || r.isFailing(a.ID) {
+	if r.isRebuilding(a.ID) || r.isFailing(a.ID) || busy || !r.rebuildDue(a.ID) {
 		return
 	}
 	reason := ""
 	down := r.b.hosts.downFor(standby.Host, time.Now())
 	switch {
+	case !ok:
+		// A failed rebuild, or a failover whose new standby did not come
+		// up, leaves the primary alone; its plan says it has a standby.
+		if _, hasPrimary := primaryNode(nodes); !hasPrimary || !r.b.planHasStandby(a) {
+			return
+		}
+		reason = "its plan has a standby and it has none"
 	case standby.State == store.NodeFailed:
 		reason = "the standby keeps crashing"
 	case down > 0 && down >= r.b.cfg.StandbyGrace:
@@ -236,67 +260,6 @@ func (r *reconciler) readopt(ctx context.Context, a store.Addon, n store.Node) {
 		r.log.WithField("node", n.Name).Info("re-adopted node after its host restarted")
 		r.b.store.UpdateNodeRuntime(ctx, n.ID, pn.Addr, pn.Dir, pn.PID, store.NodeRunning)
 	}
-}
-
-// startRebuild replaces a's standby with a new one, as an operation.
-func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.Node, reason string) {
-	r.mu.Lock()
-	r.rebuilding[a.ID] = true
-	r.mu.Unlock()
-	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "standby_rebuild", State: api.OpPending}
-	err := r.b.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.CreateOperation(ctx, &op); err != nil {
-			return err
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "standby.rebuild", "building a new standby: "+reason)
-	})
-	if err != nil {
-		r.log.WithError(err).Error("record standby rebuild")
-		r.done(a.ID)
-		return
-	}
-	r.log.WithField("addon", a.Name).Warn("building a new standby: " + reason)
-	r.b.jobs.Run(r.b.store, op, func(ctx context.Context, progress func(string)) error {
-		defer r.done(a.ID)
-		return r.b.rebuildStandby(ctx, a.ID, old, progress)
-	})
-}
-
-func (r *reconciler) done(id string) {
-	r.mu.Lock()
-	delete(r.rebuilding, id)
-	r.mu.Unlock()
-}
-
-// rebuildStandby builds a new standby on the best host other than the
-// primary's and the old standby's (if any other can take it), waits until it
-// is in sync, then forgets the old one and quarantines it if its host answers.
-func (b *Broker) rebuildStandby(ctx context.Context, addonID string, old store.Node, progress func(string)) error {
-	unlock := b.locks.lock(addonID)
-	defer unlock()
-	a, err := b.store.AddonByID(ctx, addonID)
-	if err != nil {
-		return err
-	}
-	// The old standby leaves the store first: a pair has one standby at a time,
-	// and its node is an orphan for the reconciler once its host returns.
-	if err := b.store.DeleteNode(ctx, old.ID); err != nil {
-		return err
-	}
-	nn, err := b.addStandby(ctx, a, progress, old.Host)
-	if err != nil {
-		return err
-	}
-	if b.hosts.isUp(old.Host) {
-		if oldSpecs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{old}); err == nil {
-			// Quarantined, not deleted: larder's own decision, like an orphan's.
-			if err := b.hostFor(old).Quarantine(ctx, oldSpecs[0]); err != nil {
-				b.log.WithError(err).WithField("node", old.Name).Warn("quarantine old standby")
-			}
-		}
-	}
-	return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt",
-		fmt.Sprintf("new standby %s on %s in sync with the primary", nn.Name, nn.Host))
 }
 
 // Nudge asks for a tick as soon as the loop is free, without waiting for the

@@ -68,6 +68,7 @@ func (b *Broker) Handler() http.Handler {
 	a.HandleFunc("/hosts", b.serve(b.listHosts)).Methods(http.MethodGet)
 	a.HandleFunc("/hosts", b.serve(b.registerHost)).Methods(http.MethodPost)
 	a.HandleFunc("/hosts/{host}/drain", b.serve(b.drainHost)).Methods(http.MethodPost)
+	a.HandleFunc("/hosts/{host}/undrain", b.serve(b.undrainHost)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/config", b.serve(b.patchSettings)).Methods(http.MethodPatch)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials", b.serve(b.getCredentials)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials_rotation", b.serve(b.rotateCredentials)).Methods(http.MethodPost)

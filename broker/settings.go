@@ -109,7 +109,8 @@ func applySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
 }
 
 // reconfigure applies a's settings and users to every running node; when one
-// fails, the nodes already changed are put back as old had them.
+// fails, the nodes already changed — and the one that failed, whose files
+// may have changed before its engine refused — are put back as old had them.
 func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
@@ -125,7 +126,7 @@ func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 	}
 	for i, n := range nodes {
 		if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
-			for j := range nodes[:i] {
+			for j := range nodes[:i+1] {
 				if rerr := b.hostFor(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
 					b.log.WithError(rerr).WithField("node", nodes[j].Name).Error("restore node settings")
 				}
@@ -213,44 +214,6 @@ func (b *Broker) getCredentials(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	c, err := b.credentialsOf(r.Context(), a)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, c, nil
-}
-
-// rotateCredentials gives the customer user a new password on the running
-// nodes, records it (every attached app's URL changes in that one write), and
-// closes the connections still using the old one.
-func (b *Broker) rotateCredentials(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	a, err := b.settledAddon(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	unlock := b.locks.lock(a.ID)
-	defer unlock()
-	if a, err = b.store.AddonByID(ctx, a.ID); err != nil {
-		return 0, nil, err
-	}
-	next := a
-	next.CustomerPassword = newSecret()
-	if err := b.reconfigure(ctx, a, next); err != nil {
-		return 0, nil, err
-	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.SetCustomerPassword(ctx, a.ID, next.CustomerPassword); err != nil {
-			return err
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "credentials.rotate", "customer password rotated; old connections closed")
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := b.disconnectCustomer(ctx, next); err != nil {
-		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of the old password")
-	}
-	c, err := b.credentialsOf(ctx, next)
 	if err != nil {
 		return 0, nil, err
 	}

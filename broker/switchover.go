@@ -52,55 +52,138 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 	if err != nil || !ri.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}) {
 		return store.Operation{}, fault.E(fault.Conflict, "the standby of %s is not in sync; wait until `larder redis:info` shows it in sync", a.Name)
 	}
-	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "switchover", State: api.OpPending}
-	if err := b.store.CreateOperation(ctx, &op); err != nil {
+	var op store.Operation
+	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID})
+		return err
+	})
+	if err != nil {
 		return store.Operation{}, err
 	}
-	b.jobs.Run(b.store, op, b.switchoverStep(a.ID))
+	b.jobs.Run(b.store, op, b.switchoverStep(op, false))
 	return op, nil
 }
 
+// switchoverParams is what a switchover operation records: the pair's nodes
+// as they were when it started.
+type switchoverParams struct {
+	Primary string `json:"primary"` // node ids
+	Standby string `json:"standby"`
+}
+
 // switchoverStep swaps roles with a coordinated switchover (zero
-// acknowledged writes lost; see provisioner.Switchover), records the new roles under a new epoch (every attached
-// app's vars follow in that write), rewrites both nodes' files and closes the
-// old primary's clients so apps reconnect to the new URL.
-func (b *Broker) switchoverStep(addonID string) step {
+// acknowledged writes lost; see provisioner.Switchover), records the new
+// roles under a new epoch (every attached app's vars follow in that write),
+// rewrites both nodes' files and closes the old primary's clients so apps
+// reconnect to the new URL. Resumed after a broker restart, it reads the
+// nodes: a handover that happened is completed, anything else rolled back.
+func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
-		unlock := b.locks.lock(addonID)
-		defer unlock()
-		a, err := b.store.AddonByID(ctx, addonID)
+		var p switchoverParams
+		lk, a, err := b.openOperation(ctx, op, &p)
 		if err != nil {
 			return err
 		}
+		defer lk.release()
 		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 		if err != nil {
 			return err
 		}
 		primary, standby, ok := pair(nodes)
-		if !ok {
-			return fault.E(fault.Conflict, "%s lost its standby before the switchover", a.Name)
+		switch {
+		case ok && primary.ID == p.Standby && standby.ID == p.Primary:
+			b.finishSwitchover(ctx, a, standby) // committed before the restart
+			return nil
+		case !ok || primary.ID != p.Primary || standby.ID != p.Standby:
+			cause := fault.E(fault.Conflict, "the pair of %s changed before the switchover", a.Name)
+			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(cause))
+			return rolledBack("switchover", cause)
+		case resumed:
+			return b.resumeSwitchover(ctx, lk, a, primary, standby, progress)
 		}
+		b.crashPoint("switchover.started")
 		progress(fmt.Sprintf("handing over from %s to %s", primary.Host, standby.Host))
 		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout)
 		if err != nil {
 			if took > 0 {
 				// The standby was promoted: record it, or apps keep the old URL.
 				b.commitRoleSwap(context.WithoutCancel(ctx), a, standby, primary, "switchover", "switchover half done: "+fault.Message(err))
+				return err
 			}
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(err))
+			return rolledBack("switchover", err)
 		}
+		b.crashPoint("switchover.handed_over")
 		msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby; writes paused at most %d ms",
 			standby.Name, standby.Host, primary.Name, primary.Host, took.Milliseconds())
 		if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
 			return err
 		}
-		// Apps reconnect now and read the new URL; the files can follow.
-		if err := provisioner.DisconnectClients(ctx, target(a, primary)); err != nil {
-			b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
-		}
-		b.rewriteNodeFiles(ctx, a)
+		b.crashPoint("switchover.committed")
+		b.finishSwitchover(ctx, a, primary)
 		return nil
 	}
+}
+
+// finishSwitchover closes the clients of the old primary, so apps reconnect
+// and read the new URL, then rewrites both nodes' files.
+func (b *Broker) finishSwitchover(ctx context.Context, a store.Addon, old store.Node) {
+	if err := provisioner.DisconnectClients(ctx, target(a, old)); err != nil {
+		b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
+	}
+	b.rewriteNodeFiles(ctx, a)
+}
+
+// resumeSwitchover ends a switchover a previous broker left before its
+// commit, from the nodes' roles. The standby already primary with the old
+// primary its replica: the handover happened, so it is recorded. The
+// standby primary but the old primary still one too (the broker died
+// between the two): the old primary kept the apps (their URL names it) and
+// may have taken writes once its pause ran out, so the standby goes back
+// under it. The standby still a replica: nothing happened. Any pause left
+// on the old primary is lifted; never two primaries.
+func (b *Broker) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Addon, primary, standby store.Node, progress func(string)) error {
+	swapped := false
+	err := b.untilDone(ctx, lk, "read the pair's roles", progress, func() error {
+		sr, err := provisioner.Replication(ctx, target(a, standby))
+		if err != nil {
+			return err
+		}
+		pr, err := provisioner.Replication(ctx, target(a, primary))
+		if err != nil {
+			return err
+		}
+		handed := sr.Role == "master" && pr.Role == "slave" && pr.MasterHost == standby.Address && pr.MasterPort == standby.Port
+		if sr.Role == "master" && !handed {
+			repl := provisioner.User{Name: provisioner.ReplUser, Password: a.ReplPassword}
+			if err := provisioner.Follow(ctx, target(a, standby), provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}, repl); err != nil {
+				return err
+			}
+		}
+		if err := provisioner.Unpause(ctx, target(a, primary)); err != nil {
+			return err
+		}
+		swapped = handed
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if swapped {
+		msg := fmt.Sprintf("switchover completed after a broker restart: %s on %s is primary, %s on %s standby",
+			standby.Name, standby.Host, primary.Name, primary.Host)
+		if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
+			return err
+		}
+		b.finishSwitchover(ctx, a, primary)
+		return nil
+	}
+	b.rewriteNodeFiles(ctx, a)
+	b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "the broker stopped before the handover; "+primary.Name+" stays primary")
+	return rolledBack("switchover", errBrokerStopped)
 }
 
 // recordRoleSwap records a role swap and rewrites both nodes' files to match.

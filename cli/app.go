@@ -87,6 +87,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		redisUnfollowCommand(s),
 		hostsCommand(s),
 		hostsDrainCommand(s),
+		hostsUndrainCommand(s),
 		monitorsCommand(s),
 	}
 	commands = append(commands, extraCommands...)

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -49,7 +51,9 @@ func hostsDrainCommand(s *session) *cli.Command {
 		Usage:     "move every primary off a host with planned switchovers",
 		UsageText: usage,
 		Description: "Marks HOST so no new node goes there and hands each primary on it to its\n" +
-			"standby (as redis:failover does): no acknowledged write is lost.",
+			"standby (as redis:failover does): no acknowledged write is lost. A primary\n" +
+			"with no standby, or whose standby is on HOST too, cannot move: drain lists\n" +
+			"each with why and exits 1. HOST stays draining until `larder hosts:undrain HOST`.",
 		Action: func(c *cli.Context) error {
 			a, err := exactArgs(c, 1, usage)
 			if err != nil {
@@ -67,18 +71,33 @@ func hostsDrainCommand(s *session) *cli.Command {
 			if err != nil {
 				return sp.finishErr(err)
 			}
+			stuck := res.Skipped
+			moved := 0
 			for _, op := range res.Operations {
 				op := op
-				if _, err := waitOperation(c.Context, cl, op.AddonName, &op, sp, "switched over"); err != nil {
-					return err
+				got, err := cl.WaitOperation(c.Context, op.ID, 500*time.Millisecond, func(o api.Operation) { sp.setStatus(o.Progress) })
+				switch {
+				case err != nil && c.Context.Err() != nil:
+					return sp.finishErr(err)
+				case err != nil:
+					stuck = append(stuck, op.AddonName+": "+errorText(err))
+				case got.State != api.OpSucceeded:
+					stuck = append(stuck, op.AddonName+": "+got.Error)
+				default:
+					moved++
 				}
 			}
-			sp.finish("done")
-			fmt.Fprintf(s.stdout, "%d primaries moved off %s.\n", len(res.Operations), a[0])
-			for _, sk := range res.Skipped {
-				fmt.Fprintf(s.stdout, "not moved: %s\n", sk)
+			if len(stuck) == 0 {
+				sp.finish("done")
+			} else {
+				sp.finish("incomplete")
 			}
-			return nil
+			fmt.Fprintf(s.stdout, "%d primaries moved off %s.\n", moved, a[0])
+			if len(stuck) == 0 {
+				return nil
+			}
+			return fmt.Errorf("%d primaries could not move off %s:\n  %s\n%s stays draining: no new node goes there until `larder hosts:undrain %s`",
+				len(stuck), a[0], strings.Join(stuck, "\n  "), a[0], a[0])
 		},
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -94,12 +93,7 @@ func (a *Agent) Kill() {
 
 func (a *Agent) cleanup() {
 	a.Kill()
-	files, _ := filepath.Glob(filepath.Join(a.Dir, "nodes", "*", "node.pid"))
-	for _, f := range files {
-		if pid, ok := readPID(f); ok {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	killNodes(a.Dir)
 	if a.t.Failed() && a.logs != nil {
 		a.t.Logf("agent %s log:\n%s", a.Name, a.logs.String())
 	}

@@ -176,12 +176,46 @@ func (b *Broker) cleanup() {
 		<-b.done
 		b.cmd = nil
 	}
-	for _, pid := range nodePIDs(b.DataDir) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
+	killNodes(b.DataDir)
 	if b.t.Failed() && b.logs != nil {
 		b.t.Logf("broker log:\n%s", b.logs.String())
 	}
+}
+
+// killNodes kills every node whose pidfile is under dataDir with its whole
+// process group (an AOF rewrite runs in a forked child that writes into the
+// node's directory), and waits until they are gone, so that the test's
+// directories can be removed.
+func killNodes(dataDir string) {
+	pids := nodePIDs(dataDir)
+	for _, pid := range pids {
+		syscall.Kill(-pid, syscall.SIGKILL) // nodes lead their own session and group
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for groupAlive(pid) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // polling /proc until the group is gone
+		}
+	}
+}
+
+// groupAlive reports whether a live (not zombie) process is in process group pgid.
+func groupAlive(pgid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		// pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 2 && fields[0] != "Z" && fields[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 // nodePIDs reads the pidfiles of every node directory under dataDir.

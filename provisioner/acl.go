@@ -21,7 +21,12 @@ func aclRules(spec NodeSpec) []aclUser {
 	user := func(u User, rules string) aclUser {
 		return aclUser{name: u.Name, rules: append([]string{"on", ">" + u.Password}, strings.Fields(rules)...)}
 	}
-	out := []aclUser{user(spec.Admin, "~* &* +@all"), user(spec.Customer, CustomerACL)}
+	customer := user(spec.Customer, CustomerACL)
+	if spec.CustomerAlt != "" {
+		// A rotation under way: both passwords work until it is confirmed.
+		customer.rules = append([]string{"on", ">" + spec.Customer.Password, ">" + spec.CustomerAlt}, strings.Fields(CustomerACL)...)
+	}
+	out := []aclUser{user(spec.Admin, "~* &* +@all"), customer}
 	for _, u := range spec.ExtraUsers {
 		out = append(out, user(u, CustomerACL))
 	}

@@ -203,7 +203,12 @@ func (a *agent) portFree(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fault.E(fault.Invalid, "port %q out of range", truncate(r.PathValue("port"), 20)))
 		return
 	}
-	writeAgentJSON(w, http.StatusOK, portAnswer{Free: a.h.PortFree(port)})
+	free, err := a.h.PortFree(r.Context(), port)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeAgentJSON(w, http.StatusOK, portAnswer{Free: free})
 }
 
 func (a *agent) eventLog(w http.ResponseWriter, r *http.Request) {

@@ -98,6 +98,11 @@ func validateSpec(spec NodeSpec) error {
 	if spec.Leader != nil && (spec.LeaderUser.Password == "" || strings.ContainsAny(spec.LeaderUser.Name+spec.LeaderUser.Password, "\x00\r\n")) {
 		return bad("a follower needs the leader's password, without control characters")
 	}
+	if spec.CustomerAlt != "" {
+		if err := checkPassword(spec.CustomerAlt); err != nil {
+			return bad("second password of user %s: %v", spec.Customer.Name, err)
+		}
+	}
 	for _, u := range users {
 		if seen[u.Name] {
 			return bad("user %s listed twice", truncate(u.Name, 40))
@@ -247,7 +252,7 @@ func quote(s string) string {
 
 // passwords lists every secret in a spec, so none leaks into an error.
 func (spec NodeSpec) passwords() []string {
-	out := []string{spec.Admin.Password, spec.Customer.Password, spec.Repl.Password, spec.Monitor.Password, spec.LeaderUser.Password}
+	out := []string{spec.Admin.Password, spec.Customer.Password, spec.CustomerAlt, spec.Repl.Password, spec.Monitor.Password, spec.LeaderUser.Password}
 	for _, u := range spec.ExtraUsers {
 		out = append(out, u.Password)
 	}

@@ -113,6 +113,8 @@ func TestRenderConfigQuotesPaths(t *testing.T) {
 func TestRenderACL(t *testing.T) {
 	other := unitSpec()
 	other.Customer.Name = "app"
+	rotating := unitSpec()
+	rotating.CustomerAlt = "1a2b3c4d5e6f"
 	tests := []struct {
 		name string
 		spec NodeSpec
@@ -125,6 +127,9 @@ func TestRenderACL(t *testing.T) {
 		{"named customer", other, []string{
 			"user app on >0f9e8d7c6b5a " + CustomerACL + "\n",
 			"user default off resetpass",
+		}},
+		{"rotation under way: two passwords", rotating, []string{
+			"user default on >0f9e8d7c6b5a >1a2b3c4d5e6f " + CustomerACL + "\n",
 		}},
 	}
 	for _, tt := range tests {
@@ -161,6 +166,7 @@ func TestValidateSpec(t *testing.T) {
 		{"newline in password", func(s *NodeSpec) { s.Customer.Password = "ab\nuser x on" }, "password"},
 		{"quote in password", func(s *NodeSpec) { s.Customer.Password = `ab"cd` }, "password"},
 		{"empty password", func(s *NodeSpec) { s.Customer.Password = "" }, "password"},
+		{"space in second password", func(s *NodeSpec) { s.CustomerAlt = "ab cd" }, "second password"},
 		{"same users", func(s *NodeSpec) { s.Customer.Name = AdminUser }, "differ"},
 	}
 	for _, tt := range tests {

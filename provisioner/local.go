@@ -160,13 +160,16 @@ func (h *LocalHost) Engine() Engine { return h.opts.Engine }
 func (h *LocalHost) NodeDir(spec NodeSpec) string { return filepath.Join(h.opts.Root, spec.Name) }
 
 // PortFree reports whether port can be bound on the host's address now.
-func (h *LocalHost) PortFree(port int) bool {
+func (h *LocalHost) PortFree(ctx context.Context, port int) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	l, err := net.Listen("tcp", h.dialAddr(port))
 	if err != nil {
-		return false
+		return false, nil
 	}
 	l.Close()
-	return true
+	return true, nil
 }
 
 func (h *LocalHost) dialAddr(port int) string {

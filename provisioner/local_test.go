@@ -228,7 +228,7 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.PortFree(spec.Port) {
+	if mustPortFree(t, h, spec.Port) {
 		t.Errorf("PortFree(%d) = true while it is bound, want false", spec.Port)
 	}
 	_, err = h.Start(context.Background(), spec)
@@ -249,7 +249,7 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 		t.Errorf("Stop() after a failed start error = %v, want NotFound (not supervised)", err)
 	}
 	l.Close()
-	if !h.PortFree(spec.Port) {
+	if !mustPortFree(t, h, spec.Port) {
 		t.Errorf("PortFree(%d) = false after close, want true", spec.Port)
 	}
 	startNode(t, h, spec) // the same spec starts once the port is free

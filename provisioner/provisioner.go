@@ -59,6 +59,10 @@ type NodeSpec struct {
 
 	Admin    User
 	Customer User
+	// CustomerAlt is a second password the customer's user accepts while
+	// a rotation is under way ("" otherwise), so the password an app holds
+	// works on every node at every step, whatever a restart finds.
+	CustomerAlt string
 	// ExtraUsers get the customer's rights under their own names and passwords
 	// (one per Open Service Broker binding), so each can be revoked alone.
 	ExtraUsers []User
@@ -181,8 +185,10 @@ type Host interface {
 	// Engine is the engine this host runs.
 	Engine() Engine
 	// PortFree reports whether port can be bound on this host right now. The
-	// broker records a port in the store first, then checks it here.
-	PortFree(port int) bool
+	// broker records a port in the store first, then checks it here, outside
+	// any store transaction: for an agent it is a network call, bounded by
+	// ctx. An error means the host could not tell.
+	PortFree(ctx context.Context, port int) (bool, error)
 	// Start writes the node's directory, config and ACL files (atomically) and
 	// starts it as a detached process, returning once the node answers PING as
 	// the admin user. The node is then supervised.

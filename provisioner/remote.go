@@ -163,15 +163,17 @@ func (r *RemoteHost) Cursor() EventCursor {
 	return r.cursor
 }
 
-// PortFree asks the agent whether port can be bound there; false when it
-// cannot tell.
-func (r *RemoteHost) PortFree(port int) bool {
+// PortFree asks the agent whether port can be bound there, within ctx and
+// Timeout; an agent that does not answer is an Unavailable fault.
+func (r *RemoteHost) PortFree(ctx context.Context, port int) (bool, error) {
 	var ans portAnswer
-	if r.ready(context.Background()) != nil {
-		return false
+	if err := r.ready(ctx); err != nil {
+		return false, fmt.Errorf("check port %d: %w", port, err)
 	}
-	err := r.call(context.Background(), r.opts.Timeout, http.MethodGet, "/v1/ports/"+strconv.Itoa(port), nil, &ans)
-	return err == nil && ans.Free
+	if err := r.call(ctx, r.opts.Timeout, http.MethodGet, "/v1/ports/"+strconv.Itoa(port), nil, &ans); err != nil {
+		return false, fmt.Errorf("check port %d: %w", port, err)
+	}
+	return ans.Free, nil
 }
 
 // Start starts the node on the agent.

@@ -158,10 +158,10 @@ func TestRemoteHostNodeLifecycle(t *testing.T) {
 	if err != nil || len(st.Nodes) != 1 || st.Nodes[0].ID != spec.ID || st.Nodes[0].PID != n.PID || st.Nodes[0].State != "running" {
 		t.Errorf("Status() = %+v, %v; want %s running as pid %d", st, err, spec.ID, n.PID)
 	}
-	if r.PortFree(spec.Port) {
-		t.Errorf("PortFree(%d) = true for the node's port", spec.Port)
+	if free, err := r.PortFree(ctx, spec.Port); free || err != nil {
+		t.Errorf("PortFree(%d) = %v, %v for the node's port; want false", spec.Port, free, err)
 	}
-	if p := freePort(t); !r.PortFree(p) {
+	if p := freePort(t); !mustPortFree(t, r, p) {
 		t.Errorf("PortFree(%d) = false for a free port", p)
 	}
 	if again, err := r.Adopt(ctx, spec); err != nil || again.PID != n.PID {
@@ -256,7 +256,9 @@ func TestRemoteHostWrongToken(t *testing.T) {
 	wantKind(t, "Status()", err, fault.Unauthorized)
 	_, err = r.Start(ctx, env.spec("remote-unauth", false))
 	wantKind(t, "Start()", err, fault.Unauthorized)
-	if r.PortFree(freePort(t)) {
+	free, err := r.PortFree(ctx, freePort(t))
+	wantKind(t, "PortFree()", err, fault.Unauthorized)
+	if free {
 		t.Error("PortFree() = true without a valid token")
 	}
 	if err := r.Reachable(); err != nil {
@@ -357,5 +359,58 @@ func TestRemoteHostAgentAbsentAtCreation(t *testing.T) {
 	})
 	if _, err := r.Start(context.Background(), spec); err != nil {
 		t.Errorf("Start() once the agent is up: %v", err)
+	}
+}
+
+// mustPortFree is h.PortFree that fails the test on an error.
+func mustPortFree(t *testing.T, h Host, port int) bool {
+	t.Helper()
+	free, err := h.PortFree(context.Background(), port)
+	if err != nil {
+		t.Fatalf("PortFree(%d) error = %v", port, err)
+	}
+	return free
+}
+
+// TestRemoteHostPortCheckDeadline: an agent that never answers a port check
+// does not hold the caller past its context's deadline; the answer is an
+// Unavailable fault, not "taken".
+func TestRemoteHostPortCheckDeadline(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	abandoned := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/status":
+			fmt.Fprint(w, `{"name": "h1", "addr": "127.0.0.1", "nodes": []}`)
+		case "/v1/events":
+			fmt.Fprint(w, `{"boot": "b", "events": [], "last": 0}`)
+		default:
+			select {
+			case <-r.Context().Done():
+				abandoned <- struct{}{}
+			case <-release:
+			}
+		}
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { close(release); srv.Close() })
+	r, _ := env.remote("http://"+l.Addr().String(), "token")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	free, err := r.PortFree(ctx, 4242)
+	wantKind(t, "PortFree() on a hung agent", err, fault.Unavailable)
+	if free {
+		t.Errorf("PortFree() on a hung agent = true")
+	}
+	select {
+	case <-abandoned:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the hung port check was never abandoned")
 	}
 }

@@ -275,6 +275,17 @@ func Switchover(ctx context.Context, primary, to Target, timeout time.Duration) 
 	return time.Since(began), nil
 }
 
+// Unpause lifts a pause of client writes on t (CLIENT UNPAUSE), e.g. one a
+// switchover left when the broker running it stopped.
+func Unpause(ctx context.Context, t Target) error {
+	c := t.client()
+	defer c.Close()
+	if err := c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		return fault.Wrap(fault.Unavailable, err, "lift the pause of "+t.Name)
+	}
+	return nil
+}
+
 // DisconnectClients closes every normal client connection of a node, e.g. of
 // a demoted primary once the new one is recorded, so apps reconnect and read
 // the new URL.

@@ -86,10 +86,13 @@ func (q Q) UpdateAddonSettings(ctx context.Context, id, policy string, timeout i
 		policy, timeout, notify, q.now(), id)
 }
 
-// SetCustomerPassword records a rotated customer password. Every attached app's
-// URL is derived from it, so they all change with this one row.
-func (q Q) SetCustomerPassword(ctx context.Context, id, password string) error {
-	return q.execOne(ctx, "add-on", `UPDATE addons SET customer_password = ?, updated_at = ? WHERE id = ?`, password, q.now(), id)
+// SetCustomerPasswords records the customer's password — every attached
+// app's URL is derived from it, so they all change with this one row — and
+// the second one its nodes also accept while a rotation is under way ("" for
+// none).
+func (q Q) SetCustomerPasswords(ctx context.Context, id, password, alt string) error {
+	return q.execOne(ctx, "add-on", `UPDATE addons SET customer_password = ?, customer_password_alt = ?, updated_at = ? WHERE id = ?`,
+		password, alt, q.now(), id)
 }
 
 // SetAddonPlan records the plan an add-on now runs on.

@@ -31,6 +31,9 @@ type Addon struct {
 	CreatedAt            time.Time `db:"created_at"`
 	UpdatedAt            time.Time `db:"updated_at"`
 	ReplPassword         string    `db:"repl_password"`
+	// CustomerPasswordAlt is also accepted for the customer's user while a
+	// credential rotation is under way; "" otherwise.
+	CustomerPasswordAlt string `db:"customer_password_alt"`
 }
 
 // Host is an agent the broker places nodes on.
@@ -96,6 +99,10 @@ type Operation struct {
 	Error     string    `db:"error"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
+	// Params is what the operation was asked to do and has built so far
+	// (JSON, shaped by its kind); Step is the last point it made durable.
+	Params string `db:"params"`
+	Step   string `db:"step"`
 }
 
 // Event is one line of an add-on's history.

@@ -9,6 +9,18 @@ import (
 // CreateNode inserts a node, claiming its (host, port). A port another node holds
 // is a Conflict, so two concurrent provisions can never share one.
 func (q Q) CreateNode(ctx context.Context, n *Node) error {
+	ok, err := q.ClaimNode(ctx, n)
+	if err == nil && !ok || isUnique(err) {
+		return fault.E(fault.Conflict, "port %d on host %s is taken", n.Port, n.Host)
+	}
+	return err
+}
+
+// ClaimNode inserts a node unless its (host, port) is taken, and reports
+// whether it did. A taken port is no error (INSERT … ON CONFLICT DO NOTHING),
+// so a caller can try the next port inside one transaction: a failed
+// statement would abort the whole transaction on PostgreSQL.
+func (q Q) ClaimNode(ctx context.Context, n *Node) (bool, error) {
 	if n.ID == "" {
 		n.ID = NewID()
 	}
@@ -16,13 +28,26 @@ func (q Q) CreateNode(ctx context.Context, n *Node) error {
 	if n.Epoch == 0 {
 		n.Epoch = 1
 	}
-	_, err := q.exec(ctx, `INSERT INTO nodes (id, addon_id, name, role, host, address, port, dir, pid, state, epoch, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := q.exec(ctx, `INSERT INTO nodes (id, addon_id, name, role, host, address, port, dir, pid, state, epoch, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host, port) DO NOTHING`,
 		n.ID, n.AddonID, n.Name, n.Role, n.Host, n.Address, n.Port, n.Dir, n.PID, n.State, n.Epoch, n.CreatedAt, n.UpdatedAt)
-	if isUnique(err) {
-		return fault.E(fault.Conflict, "port %d on host %s is taken", n.Port, n.Host)
+	if err != nil {
+		return false, err
 	}
-	return err
+	k, err := res.RowsAffected()
+	return k == 1, err
+}
+
+// MoveNodePort gives a node another port on its host unless another node
+// holds that one there, and reports whether it did.
+func (q Q) MoveNodePort(ctx context.Context, id string, port int) (bool, error) {
+	res, err := q.exec(ctx, `UPDATE nodes SET port = ?, updated_at = ? WHERE id = ?
+		AND NOT EXISTS (SELECT 1 FROM nodes o WHERE o.host = nodes.host AND o.port = ?)`, port, q.now(), id, port)
+	if err != nil {
+		return false, err
+	}
+	k, err := res.RowsAffected()
+	return k == 1, err
 }
 
 // UsedPorts lists the ports claimed on a host, or by any node on the same

@@ -8,10 +8,27 @@ func (q Q) CreateOperation(ctx context.Context, op *Operation) error {
 		op.ID = NewID()
 	}
 	op.CreatedAt, op.UpdatedAt = q.now(), q.now()
-	_, err := q.exec(ctx, `INSERT INTO operations (id, addon_id, addon_name, kind, state, progress, error, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		op.ID, op.AddonID, op.AddonName, op.Kind, op.State, op.Progress, op.Error, op.CreatedAt, op.UpdatedAt)
+	if op.Params == "" {
+		op.Params = "{}"
+	}
+	_, err := q.exec(ctx, `INSERT INTO operations (id, addon_id, addon_name, kind, state, progress, error, params, step, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		op.ID, op.AddonID, op.AddonName, op.Kind, op.State, op.Progress, op.Error, op.Params, op.Step, op.CreatedAt, op.UpdatedAt)
 	return err
+}
+
+// SetOperationStep records the point an operation has reached and its
+// params as they now are.
+func (q Q) SetOperationStep(ctx context.Context, id, step, params string) error {
+	return q.execOne(ctx, "operation", `UPDATE operations SET step = ?, params = ?, updated_at = ? WHERE id = ?`,
+		step, params, q.now(), id)
+}
+
+// UnfinishedOperationsOf lists an add-on's operations not yet succeeded or
+// failed, oldest first.
+func (q Q) UnfinishedOperationsOf(ctx context.Context, addonID string) ([]Operation, error) {
+	var out []Operation
+	return out, q.sel(ctx, &out, `SELECT * FROM operations WHERE addon_id = ? AND state NOT IN ('succeeded', 'failed') ORDER BY created_at`, addonID)
 }
 
 // OperationByID returns one operation.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -95,6 +96,41 @@ func TestNodes_PortIsClaimedOnce(t *testing.T) {
 	ports, err := s.UsedPorts(ctx, "local", "")
 	if err != nil || len(ports) != 1 || ports[0] != 21000 {
 		t.Fatalf("UsedPorts = %v, %v; want [21000]", ports, err)
+	}
+}
+
+func TestNodes_ClaimAndMoveSkipTakenPorts(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	app, _ := s.CreateApp(ctx, "web")
+	a := seedAddon(t, s, app, "redis-a")
+	err := s.InTx(ctx, func(tx *Tx) error {
+		for i, want := range []bool{true, false} {
+			n := Node{AddonID: a.ID, Name: fmt.Sprintf("n%d", i), Role: RolePrimary, Host: "local", Port: 21000, State: NodeStarting}
+			got, err := tx.ClaimNode(ctx, &n)
+			if err != nil || got != want {
+				return fmt.Errorf("claim %d of port 21000 = %v, %v; want %v", i+1, got, err, want)
+			}
+		}
+		// The transaction is still usable after a claim that lost.
+		n := Node{AddonID: a.ID, Name: "n1", Role: RoleStandby, Host: "local", Port: 21001, State: NodeStarting}
+		if ok, err := tx.ClaimNode(ctx, &n); !ok || err != nil {
+			return fmt.Errorf("claim of port 21001 = %v, %v; want true", ok, err)
+		}
+		if ok, err := tx.MoveNodePort(ctx, n.ID, 21000); ok || err != nil {
+			return fmt.Errorf("move to a taken port = %v, %v; want false", ok, err)
+		}
+		if ok, err := tx.MoveNodePort(ctx, n.ID, 21002); !ok || err != nil {
+			return fmt.Errorf("move to a free port = %v, %v; want true", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := s.UsedPorts(ctx, "local", "")
+	if err != nil || fmt.Sprint(ports) != "[21000 21002]" {
+		t.Fatalf("UsedPorts = %v, %v; want [21000 21002]", ports, err)
 	}
 }
 

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+func hostsUndrainCommand(s *session) *cli.Command {
+	const usage = "larder hosts:undrain HOST"
+	return &cli.Command{
+		Name:      "hosts:undrain",
+		Category:  "hosts",
+		Usage:     "let new nodes go to a drained host again",
+		UsageText: usage,
+		Description: "Ends `larder hosts:drain HOST`: new add-ons and standbys may be placed on\n" +
+			"HOST again. Nodes moved off it stay where they are.",
+		Action: func(c *cli.Context) error {
+			a, err := exactArgs(c, 1, usage)
+			if err != nil {
+				return err
+			}
+			cl, err := s.client()
+			if err != nil {
+				return err
+			}
+			h, err := cl.UndrainHost(c.Context, a[0])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(s.stdout, "%s takes new nodes again (%s).\n", h.Name, h.State)
+			return err
+		},
+	}
+}
