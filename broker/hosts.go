@@ -148,6 +148,7 @@ func (u unknownHost) Info(context.Context, provisioner.NodeSpec) (provisioner.No
 	return provisioner.NodeInfo{}, u.err()
 }
 func (u unknownHost) Reconfigure(context.Context, provisioner.NodeSpec) error { return u.err() }
+func (u unknownHost) SetRole(context.Context, provisioner.NodeSpec) error     { return u.err() }
 func (u unknownHost) DisconnectUser(context.Context, provisioner.NodeSpec, string) error {
 	return u.err()
 }

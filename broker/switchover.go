@@ -123,7 +123,7 @@ func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 // every attached app points at the new primary from this commit on.
 func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
-		epoch, err := tx.BumpEpoch(ctx, a.ID)
+		epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
 		if err != nil {
 			return err
 		}

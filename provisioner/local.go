@@ -91,6 +91,8 @@ type LocalHost struct {
 	mu     sync.Mutex
 	nodes  map[string]*managed // by node id
 	closed bool
+
+	fencing nodeLocks // a node's epoch and pause, by node name (see fence.go)
 }
 
 var _ Host = (*LocalHost)(nil)
@@ -176,6 +178,7 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 	}
 	m.log.WithFields(logrus.Fields{"pid": p.pid, "port": spec.Port, "took": time.Since(began).Round(time.Millisecond)}).
 		Info("node started")
+	h.noteEpoch(spec)
 	return h.supervise(m, p), nil
 }
 
@@ -184,12 +187,25 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 // spec and it is started in place (an AOF brings its data back). A node whose
 // directory is gone (never started, e.g. a provision resumed after a broker
 // crash, or deleted by hand) is started empty, with a warning and an event
-// saying so.
+// saying so. A spec under an older epoch than the node holds is refused.
 func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
 		return Node{}, err
 	}
+	unlock, err := h.checkEpoch(spec, "adopt")
+	if err != nil {
+		return Node{}, err
+	}
+	unlock()
+	n, err := h.adopt(ctx, spec)
+	if err == nil {
+		h.noteEpoch(spec)
+	}
+	return n, err
+}
+
+func (h *LocalHost) adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	m, err := h.reserve(spec)
 	if errors.Is(err, fault.Conflict) {
 		n, ok, ferr := h.supervised(spec.ID)
