@@ -20,9 +20,10 @@ import (
 // hostSet is the hosts the broker places nodes on: its own in-process host
 // and the agents that registered, with what the broker last saw of each.
 type hostSet struct {
-	mu    sync.RWMutex
-	hosts map[string]provisioner.Host
-	reach map[string]reach
+	mu     sync.RWMutex
+	hosts  map[string]provisioner.Host
+	reach  map[string]reach
+	pauses map[string]map[string]provisioner.Pause // host → node id → the write pause it last reported
 }
 
 // reach is a host's reachability as the broker's status calls see it.

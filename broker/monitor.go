@@ -133,14 +133,17 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 	r.log.WithField("addon", a.Name).Warn("primary lost; failing over")
 	r.b.jobs.Run(r.b.store, op, func(ctx context.Context, progress func(string)) error {
 		defer done()
-		return r.b.failoverPrimary(ctx, a.ID, primary.ID, v.DownSince, detected, progress)
+		return r.b.failoverPrimary(ctx, a.ID, primary.ID, a.Epoch, v.DownSince, detected, progress)
 	})
 }
 
-// failoverPrimary replaces a lost primary: check the standby, fence the old primary,
-// promote the standby under a new epoch (every attached app's vars follow in
-// that commit), record detection and recovery times, then build a new standby.
-func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, downSince, detected time.Time, progress func(string)) error {
+// failoverPrimary replaces a lost primary, decided under epoch: check the
+// standby, fence the old primary, record the standby as primary under a new
+// epoch (every attached app's vars follow in that commit; a coordinator that
+// changed the roles since epoch wins, and this one stops), promote it
+// through its host, record detection and recovery times, then build a new
+// standby.
+func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, epoch int64, downSince, detected time.Time, progress func(string)) error {
 	a, err := b.store.AddonByID(ctx, addonID)
 	if err != nil {
 		return err
@@ -153,6 +156,14 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	// primary; it fails once the primary is fenced and gone.
 	unlock := b.locks.lock(addonID)
 	defer unlock()
+	// The epoch first, then the roles: the commit below is a compare-and-set
+	// on this epoch.
+	if a, err = b.store.AddonByID(ctx, addonID); err != nil {
+		return err
+	}
+	if a.Epoch != epoch {
+		return b.superseded(ctx, a, "failover", epoch)
+	}
 	if primary, standby, err = b.promotable(ctx, a, primaryID); err != nil || primary.ID == "" {
 		return err
 	}
@@ -162,10 +173,6 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	}
 	b.crashPoint("failover.fenced")
 	progress("promoting the standby on " + standby.Host)
-	if err := provisioner.Promote(ctx, target(a, standby)); err != nil {
-		return err
-	}
-	b.crashPoint("failover.promoted")
 	promoted := time.Now()
 	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. down since %s, detected after %d ms, writable after %d ms",
 		standby.Name, standby.Host, primary.Name, primary.Host, downSince.UTC().Format("15:04:05.000"),
@@ -173,14 +180,28 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	return b.completeFailover(ctx, a, primary, standby, msg, progress)
 }
 
-// completeFailover records a promotion that has happened: the standby is
-// primary under a new epoch (every attached app's vars follow in that
-// commit), the old primary leaves the store (its host removes it when it
-// returns), and a new standby is built.
+// completeFailover records the standby as primary under a new epoch (every
+// attached app's vars follow in that commit; the old primary leaves the
+// store, and its host removes it when it returns), promotes it through its
+// host, and builds a new standby.
 func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, standby store.Node, msg string, progress func(string)) error {
 	if err := b.commitPromotion(ctx, a, standby, primary, true, "failover", msg); err != nil {
 		return err
 	}
+	b.crashPoint("failover.committed")
+	// Recorded: from here on the failover is finished, by this broker or,
+	// should it stop, by the next one (resumeFailover, settleRoles).
+	if err := b.applyRoles(ctx, a, standby.ID); err != nil {
+		return err
+	}
+	b.crashPoint("failover.promoted")
+	return b.finishFailover(ctx, a, primary, progress)
+}
+
+// finishFailover follows a recorded failover: the new primary resumes
+// following an external leader, the old one is removed if its host answers,
+// and a new standby is built.
+func (b *Broker) finishFailover(ctx context.Context, a store.Addon, primary store.Node, progress func(string)) error {
 	b.tracker.Forget(primary.ID)
 	// A follower of an external leader stays one: the promoted node follows
 	// the leader as the old primary did (the promotion made it independent).
@@ -203,14 +224,22 @@ func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, s
 }
 
 // resumeFailover finishes or rolls back a failover a previous broker left
-// unfinished. The store still names the old primary (the commit never
-// happened); the nodes tell which: a standby that already answers as primary
-// was promoted (the old primary had been fenced first), so the failover is
-// completed; otherwise nothing changed and it is rolled back, and the
-// observers decide afresh. Never two primaries.
+// unfinished. The store tells which: a failover is recorded (the standby made
+// primary, the old primary gone) before any node changes role. Recorded, it
+// is finished: the new primary is confirmed through its host under the
+// add-on's epoch, and a standby is built (or the one a previous broker began
+// building is replaced). Not recorded, the nodes are as they were, and it is
+// rolled back: the observers decide afresh. A standby a host promoted by
+// itself (a primary that came back without its data) is recorded as primary.
+// Never two primaries.
 func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress func(string)) error {
 	unlock := b.locks.lock(addonID)
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	a, err := b.store.AddonByID(ctx, addonID)
 	if err != nil {
 		return err
@@ -220,15 +249,39 @@ func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress fu
 		return err
 	}
 	primary, standby, ok := pair(nodes)
-	if !ok {
+	switch {
+	case !ok && primary.ID != "":
+		// Recorded; the new standby was never claimed.
+		progress("confirming the new primary on " + primary.Host)
+		if err := b.applyRoles(ctx, a, primary.ID); err != nil {
+			return err
+		}
+		progress("building a new standby")
+		if _, err := b.addStandby(ctx, a, progress); err != nil {
+			b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
+			return err
+		}
+		return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover (completed after a broker restart)")
+	case !ok:
 		return nil
+	case standby.State != store.NodeRunning:
+		// Recorded; the new standby was claimed but never finished its sync.
+		if err := b.applyRoles(ctx, a, primary.ID); err != nil {
+			return err
+		}
+		unlock()
+		locked = false
+		return b.rebuildStandby(ctx, a.ID, standby, progress)
 	}
 	sr, err := provisioner.Replication(ctx, target(a, standby))
-	if err == nil && sr.Role == "master" {
+	switch {
+	case err == nil && sr.Role == "master":
 		return b.completeFailover(ctx, a, primary, standby,
 			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
+	case err == nil && sr.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}):
+		return nil // the pair is whole: the failover was finished, or its primary is back
 	}
-	b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", "the broker stopped before promoting the standby; nothing changed, the observers decide again")
+	b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", "the broker stopped before recording the promotion; nothing changed, the observers decide again")
 	return fault.E(fault.Conflict, "failover of %s rolled back: the broker stopped before the promotion", a.Name)
 }
 

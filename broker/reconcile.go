@@ -75,6 +75,7 @@ func (r *reconciler) tick() {
 		up := err == nil
 		if up {
 			statuses[h.Name()] = st
+			r.b.hosts.noteStatus(st)
 		}
 		if r.b.hosts.observe(h.Name(), up, time.Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
@@ -100,6 +101,7 @@ func (r *reconciler) tick() {
 		byAddon[n.AddonID] = append(byAddon[n.AddonID], n)
 	}
 	r.removeOrphans(ctx, statuses, known)
+	r.settleRoles(ctx, statuses, nodes)
 	for addonID, ns := range byAddon {
 		r.checkAddon(ctx, addonID, ns, statuses)
 	}

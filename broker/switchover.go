@@ -56,21 +56,28 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 	if err := b.store.CreateOperation(ctx, &op); err != nil {
 		return store.Operation{}, err
 	}
-	b.jobs.Run(b.store, op, b.switchoverStep(a.ID))
+	b.jobs.Run(b.store, op, b.switchoverStep(a.ID, a.Epoch))
 	return op, nil
 }
 
 // switchoverStep swaps roles with a coordinated switchover (zero
-// acknowledged writes lost; see provisioner.Switchover), records the new roles under a new epoch (every attached
-// app's vars follow in that write), rewrites both nodes' files and closes the
-// old primary's clients so apps reconnect to the new URL.
-func (b *Broker) switchoverStep(addonID string) step {
+// acknowledged writes lost; see provisioner.Switchover). While writes are
+// paused and the standby has every byte, the new roles are recorded under a
+// new epoch (every attached app's vars follow in that write; a coordinator
+// that changed the roles since epoch was read wins, and this one stops) and
+// applied through the hosts: the old primary follows first, then the standby
+// is promoted, so there is never a moment with two primaries. The old
+// primary's clients are closed so apps reconnect to the new URL.
+func (b *Broker) switchoverStep(addonID string, epoch int64) step {
 	return func(ctx context.Context, progress func(string)) error {
 		unlock := b.locks.lock(addonID)
 		defer unlock()
 		a, err := b.store.AddonByID(ctx, addonID)
 		if err != nil {
 			return err
+		}
+		if a.Epoch != epoch {
+			return b.superseded(ctx, a, "switchover", epoch)
 		}
 		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 		if err != nil {
@@ -81,35 +88,35 @@ func (b *Broker) switchoverStep(addonID string) step {
 			return fault.E(fault.Conflict, "%s lost its standby before the switchover", a.Name)
 		}
 		progress(fmt.Sprintf("handing over from %s to %s", primary.Host, standby.Host))
-		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout)
-		if err != nil {
-			if took > 0 {
-				// The standby was promoted: record it, or apps keep the old URL.
-				b.commitRoleSwap(context.WithoutCancel(ctx), a, standby, primary, "switchover", "switchover half done: "+fault.Message(err))
+		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout, func(ctx context.Context) (bool, error) {
+			b.holdPoint(ctx, "switchover.swap")
+			b.crashPoint("switchover.swap")
+			msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby", standby.Name, standby.Host, primary.Name, primary.Host)
+			if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
+				return false, err
 			}
+			b.crashPoint("switchover.committed")
+			return true, b.applyRoles(ctx, a, primary.ID, standby.ID)
+		})
+		if err != nil {
 			return err
 		}
-		msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby; writes paused at most %d ms",
-			standby.Name, standby.Host, primary.Name, primary.Host, took.Milliseconds())
-		if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
-			return err
-		}
-		// Apps reconnect now and read the new URL; the files can follow.
+		b.store.AddEvent(ctx, a.ID, a.Name, "switchover.done", fmt.Sprintf("%s is primary; writes paused at most %d ms", standby.Name, took.Milliseconds()))
+		// Apps reconnect now and read the new URL.
 		if err := provisioner.DisconnectClients(ctx, target(a, primary)); err != nil {
 			b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
 		}
-		b.rewriteNodeFiles(ctx, a)
 		return nil
 	}
 }
 
-// recordRoleSwap records a role swap and rewrites both nodes' files to match.
+// recordRoleSwap records a role swap that has happened on the nodes and
+// brings both nodes' hosts to it (their epoch, and the roles they restart in).
 func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
 	if err := b.commitRoleSwap(ctx, a, newPrimary, newStandby, kind, msg); err != nil {
 		return err
 	}
-	b.rewriteNodeFiles(ctx, a)
-	return nil
+	return b.applyRoles(ctx, a, newStandby.ID, newPrimary.ID)
 }
 
 // commitRoleSwap records that newPrimary and newStandby swapped roles.
@@ -120,7 +127,11 @@ func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 // commitPromotion records newPrimary as the add-on's primary under a new
 // epoch: old becomes its standby, or leaves the store when it was lost (its
 // host removes it as an orphan when it returns). Vars derive from roles, so
-// every attached app points at the new primary from this commit on.
+// every attached app points at the new primary from this commit on. It is a
+// compare-and-set on a.Epoch, the epoch the caller read before the roles it
+// decided on: when another coordinator changed them since, nothing is
+// recorded, the loss is reported as a <kind>.superseded event, and the
+// answer is a Conflict.
 func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
 		epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
@@ -138,8 +149,11 @@ func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary,
 		if err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, a.ID, a.Name, kind, msg)
+		return tx.AddEvent(ctx, a.ID, a.Name, kind, fmt.Sprintf("%s (epoch %d)", msg, epoch))
 	})
+	if fault.KindOf(err) == fault.Conflict {
+		return b.superseded(ctx, a, kind, a.Epoch)
+	}
 	if err == nil {
 		level := logrus.InfoLevel
 		if oldLost {

@@ -47,6 +47,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.DurationFlag{Name: "monitor-fresh", Usage: "a location whose last report is older does not vote", EnvVars: []string{"LARDER_MONITOR_FRESH"}, Value: 3 * time.Second},
 			&cli.DurationFlag{Name: "lease", Usage: "the agents' --lease: how long to wait before promoting when a primary's host is unreachable", EnvVars: []string{"LARDER_LEASE"}, Value: 5 * time.Second},
 			&cli.StringFlag{Name: "crash-at", Usage: "exit at a named point (fault injection for recovery tests)", EnvVars: []string{"LARDER_CRASH_AT"}, Hidden: true},
+			&cli.StringFlag{Name: "hold-at", Usage: "wait at a named point while DATA-DIR/held-POINT exists (fault injection for race tests)", EnvVars: []string{"LARDER_HOLD_AT"}, Hidden: true},
+			&cli.StringFlag{Name: "db", Usage: "the SQLite file (default DATA-DIR/larder.db); one broker per file, except in race tests", EnvVars: []string{"LARDER_DB"}, Hidden: true},
 			&cli.DurationFlag{Name: "standby-grace", Usage: "how long a standby may be unreachable before a new one is built", EnvVars: []string{"LARDER_STANDBY_GRACE"}, Value: 5 * time.Second},
 			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: broker.DefaultOSBUsername},
 			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
@@ -72,6 +74,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), CrashAt: c.String("crash-at"),
+				HoldAt: c.String("hold-at"), DBPath: c.String("db"),
 				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
