@@ -92,6 +92,18 @@ func (s *hostSet) isUp(name string) bool {
 	return s.reach[name].up
 }
 
+// answers reports whether host is up and its client has not failed a call
+// since: right after a broker start, before the first status round, a
+// registered agent counts as up although its client could not reach it.
+func (s *hostSet) answers(name string) bool {
+	h, ok := s.get(name)
+	if !ok || !s.isUp(name) {
+		return false
+	}
+	r, ok := h.(interface{ Reachable() error })
+	return !ok || r.Reachable() == nil
+}
+
 // downFor is how long host has been unreachable (0 while it answers).
 func (s *hostSet) downFor(name string, now time.Time) time.Duration {
 	s.mu.RLock()
@@ -172,7 +184,7 @@ func (b *Broker) placeHosts(ctx context.Context, q store.Q, n int) ([]string, er
 	var cands []string
 	for _, h := range b.hosts.all() {
 		name := h.Name()
-		if draining[name] || !b.hosts.isUp(name) || (name == b.localName && b.cfg.NoLocalNodes) {
+		if draining[name] || !b.hosts.answers(name) || (name == b.localName && b.cfg.NoLocalNodes) {
 			continue
 		}
 		cands = append(cands, name)

@@ -107,15 +107,21 @@ func (r *reconciler) isFailing(id string) bool {
 	return r.failing[id]
 }
 
-func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary store.Node, v ha.Verdict) {
+// hold marks a failover of add-on id as running until the returned func is
+// called: no other starts meanwhile, and its nodes' roles are left alone.
+func (r *reconciler) hold(id string) func() {
 	r.mu.Lock()
-	r.failing[a.ID] = true
+	r.failing[id] = true
 	r.mu.Unlock()
-	done := func() {
+	return func() {
 		r.mu.Lock()
-		delete(r.failing, a.ID)
+		delete(r.failing, id)
 		r.mu.Unlock()
 	}
+}
+
+func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary store.Node, v ha.Verdict) {
+	done := r.hold(a.ID)
 	detected := time.Now()
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
 	err := r.b.store.InTx(ctx, func(tx *store.Tx) error {
@@ -274,12 +280,9 @@ func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress fu
 		return b.rebuildStandby(ctx, a.ID, standby, progress)
 	}
 	sr, err := provisioner.Replication(ctx, target(a, standby))
-	switch {
-	case err == nil && sr.Role == "master":
+	if err == nil && sr.Role == "master" {
 		return b.completeFailover(ctx, a, primary, standby,
 			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
-	case err == nil && sr.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}):
-		return nil // the pair is whole: the failover was finished, or its primary is back
 	}
 	b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", "the broker stopped before recording the promotion; nothing changed, the observers decide again")
 	return fault.E(fault.Conflict, "failover of %s rolled back: the broker stopped before the promotion", a.Name)

@@ -187,7 +187,9 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 // spec and it is started in place (an AOF brings its data back). A node whose
 // directory is gone (never started, e.g. a provision resumed after a broker
 // crash, or deleted by hand) is started empty, with a warning and an event
-// saying so. A spec under an older epoch than the node holds is refused.
+// saying so. A spec under an older epoch than the node holds is refused; a
+// node kept running keeps the epoch it holds (its role is not the spec's
+// until SetRole applies it).
 func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
@@ -198,14 +200,6 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 		return Node{}, err
 	}
 	unlock()
-	n, err := h.adopt(ctx, spec)
-	if err == nil {
-		h.noteEpoch(spec)
-	}
-	return n, err
-}
-
-func (h *LocalHost) adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	m, err := h.reserve(spec)
 	if errors.Is(err, fault.Conflict) {
 		n, ok, ferr := h.supervised(spec.ID)
@@ -251,6 +245,7 @@ func (h *LocalHost) adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
 	}
 	m.log.WithField("pid", p.pid).Info("restarted node in place on adoption")
+	h.noteEpoch(spec)
 	node := h.supervise(m, p)
 	h.events.emit(Event{NodeID: spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
 		Message: "restarted in place on adoption: " + reason + dataNote(spec)})
