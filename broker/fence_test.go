@@ -273,3 +273,41 @@ func waitFor(t *testing.T, timeout time.Duration, try func() error) {
 		time.Sleep(20 * time.Millisecond) // polling a real signal
 	}
 }
+
+// TestWritesPausedIsShown: while a host reports a write pause on an
+// add-on's node, redis:info and addons:info say so, with since when and why.
+func TestWritesPausedIsShown(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.recon.Close() // the test plays the host statuses
+	ctx := context.Background()
+	a := tb.haAddon(t, "web")
+	nodes, err := tb.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := provisioner.Pause{Owner: provisioner.PauseOwnerLease, Reason: "lease expired", Since: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+	want := "writes paused since 2026-03-04T05:06:07Z: lease expired"
+	for _, tt := range []struct {
+		name  string
+		pause *provisioner.Pause
+		want  string
+	}{
+		{"paused", &p, want},
+		{"lifted", nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tb.hosts.noteStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
+			infos, err := tb.client.RedisInfo(ctx, "web", a.Name)
+			if err != nil || len(infos) != 1 {
+				t.Fatalf("redis:info = %+v, %v", infos, err)
+			}
+			if infos[0].WritesPaused != tt.want || (tt.want != "" && infos[0].Status != tt.want) || (tt.want == "" && infos[0].Status != "available") {
+				t.Errorf("redis:info status %q, writes paused %q; want %q", infos[0].Status, infos[0].WritesPaused, tt.want)
+			}
+			got, err := tb.client.Addon(ctx, "web", a.Name)
+			if err != nil || got.WritesPaused != tt.want {
+				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
+			}
+		})
+	}
+}
