@@ -105,7 +105,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 			err := r.b.hostFor(n).SetRole(sctx, specs[i])
 			cancel()
 			if err != nil {
-				log.WithError(err).Warn("could not settle the node's role")
+				r.logOnce(a.ID, fmt.Sprintf("could not bring %s to its recorded role under epoch %d: %v", n.Name, specs[i].Epoch, err))
 				continue
 			}
 			if ns.Epoch < n.Epoch {

@@ -291,23 +291,7 @@ func TestTwoBrokersRaceOnePromotion(t *testing.T) {
 	})
 
 	// Watch both nodes' roles for the whole race.
-	var twoPrimaries atomic.Int32
-	stop := make(chan struct{})
-	var watch sync.WaitGroup
-	watch.Add(1)
-	go func() {
-		defer watch.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if rolesOf(targets)["master"] > 1 {
-				twoPrimaries.Add(1)
-			}
-		}
-	}()
+	stop := watchRoles(targets)
 
 	var ops [2]*api.Operation
 	for i, b := range []*Broker{b1, b2} {
@@ -335,8 +319,7 @@ func TestTwoBrokersRaceOnePromotion(t *testing.T) {
 		done[i], _ = b.Client().WaitOperation(wctx, ops[i].ID, 50*time.Millisecond, nil)
 		cancel()
 	}
-	close(stop)
-	watch.Wait()
+	twoPrimaries := stop()
 
 	won := 0
 	for i, op := range done {
@@ -354,8 +337,8 @@ func TestTwoBrokersRaceOnePromotion(t *testing.T) {
 	if k := eventKinds(t, b1, "web"); k["switchover"] != 1 || k["switchover.superseded"] != 1 {
 		t.Errorf("events %v: want one switchover and one switchover.superseded", k)
 	}
-	if n := twoPrimaries.Load(); n > 0 {
-		t.Errorf("both nodes answered as primary at once (%d samples)", n)
+	if twoPrimaries > 0 {
+		t.Errorf("both nodes answered as primary at once (%d samples)", twoPrimaries)
 	}
 	after := waitInSync(t, b1, "web", func(h api.HAInfo) error {
 		if h.PrimaryHost != ha.StandbyHost {
