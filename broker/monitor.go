@@ -154,6 +154,9 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	if err != nil {
 		return err
 	}
+	if a.Epoch != epoch {
+		return b.superseded(ctx, a, "failover", epoch)
+	}
 	primary, standby, err := b.promotable(ctx, a, primaryID)
 	if err != nil || primary.ID == "" {
 		return err
@@ -321,6 +324,11 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 		}
 	} else {
 		primary, _ = primaryNode(nodes)
+	}
+	if now, err := b.store.AddonEpoch(ctx, a.ID); err == nil && now != a.Epoch {
+		// Another coordinator changed the roles meanwhile (its standby may
+		// answer as primary because it was just promoted): not a dead end.
+		return store.Node{}, store.Node{}, b.superseded(ctx, a, "failover", a.Epoch)
 	}
 	reason := fmt.Sprintf("primary %s on %s is lost and %s; nothing was promoted: needs an operator", primary.Name, primary.Host, problem)
 	b.store.InTx(ctx, func(tx *store.Tx) error {

@@ -152,8 +152,9 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 				supervised = ns.State != "failed"
 			}
 		}
-		if !supervised && n.State != store.NodeFailed && !r.isRebuilding(a.ID) {
-			// Its agent restarted and lost track of it: take it back.
+		if !supervised && n.State != store.NodeFailed && !r.isRebuilding(a.ID) && !r.isFailing(a.ID) {
+			// Its agent restarted and lost track of it: take it back (not
+			// the primary a failover has just stopped).
 			r.readopt(ctx, a, n)
 		}
 	}

@@ -414,7 +414,10 @@ func watchRoles(targets []api.MonitorTarget) (stop func() int32) {
 				return
 			default:
 			}
-			if rolesOf(targets)["master"] > 1 {
+			// x, then y, then x again: each node's role changes one way in a
+			// switchover, so x master at both ends overlaps y master.
+			x, y := targets[:1], targets[1:]
+			if rolesOf(x)["master"] == 1 && rolesOf(y)["master"] == 1 && rolesOf(x)["master"] == 1 {
 				two.Add(1)
 			}
 		}

@@ -94,15 +94,26 @@ func heldEpoch(dir string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read the node's epoch: %w", err)
 	}
-	e, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("read the node's epoch: %w", err)
-	}
+	// A file a machine crash left empty or torn holds no epoch (see holdEpoch).
+	e, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	return e, nil
 }
 
+// holdEpoch records the node's epoch: written whole and renamed into place,
+// so another process (a restarted agent) reads the old value or the new one.
+// It is not synced to disk: it sits in a switchover's write pause, and an
+// fsync there costs milliseconds. A machine crash may take it back to an
+// older value, but the node itself is then down until the broker adopts it
+// again, with its current spec, whose epoch is recorded when it starts.
 func holdEpoch(dir string, e int64) error {
-	if err := atomicfile.Write(filepath.Join(dir, epochFile), []byte(strconv.FormatInt(e, 10)+"\n"), filePerm); err != nil {
+	path := filepath.Join(dir, epochFile)
+	tmp := path + ".tmp"
+	err := os.WriteFile(tmp, []byte(strconv.FormatInt(e, 10)+"\n"), filePerm)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("record the node's epoch: %w", err)
 	}
 	return nil
@@ -156,8 +167,10 @@ func (h *LocalHost) noteEpoch(spec NodeSpec) {
 }
 
 // SetRole makes the node what spec says under spec.Epoch (see Host.SetRole).
-// The role is applied first and the epoch recorded after, so a failure
-// leaves the node behind the broker's epoch, and the broker tries again.
+// The epoch is recorded while the role is applied (both sit in a
+// switchover's write pause) and taken back if the role could not be
+// applied, so a failure leaves the node behind the broker's epoch and the
+// broker tries again.
 func (h *LocalHost) SetRole(ctx context.Context, spec NodeSpec) error {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
@@ -168,6 +181,10 @@ func (h *LocalHost) SetRole(ctx context.Context, spec NodeSpec) error {
 		return err
 	}
 	defer unlock()
+	dir := h.NodeDir(spec)
+	held, _ := heldEpoch(dir)
+	recorded := make(chan error, 1)
+	go func() { recorded <- holdEpoch(dir, spec.Epoch) }()
 	t := Target{Endpoint: Endpoint{Addr: h.opts.Addr, Port: spec.Port}, Admin: spec.Admin, Name: spec.Name}
 	role := "primary"
 	switch {
@@ -180,6 +197,13 @@ func (h *LocalHost) SetRole(ctx context.Context, spec NodeSpec) error {
 	default:
 		err = Promote(ctx, t)
 	}
+	if rerr := <-recorded; err == nil {
+		err = rerr
+	} else if rerr == nil && held < spec.Epoch {
+		if rerr := holdEpoch(dir, held); rerr != nil {
+			h.log.WithError(rerr).WithField("node", spec.Name).Error("take back the node's epoch")
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("set the role of node %s: %w", spec.Name, err)
 	}
@@ -188,9 +212,6 @@ func (h *LocalHost) SetRole(ctx context.Context, spec NodeSpec) error {
 		m.spec = spec // restarts in place come back in this role
 	}
 	h.mu.Unlock()
-	if err := holdEpoch(h.NodeDir(spec), spec.Epoch); err != nil {
-		return fmt.Errorf("set the role of node %s: %w", spec.Name, err)
-	}
 	h.log.WithFields(logrus.Fields{"node": spec.Name, "epoch": spec.Epoch, "role": role}).Info("role set")
 	return h.liftPause(ctx, spec, fmt.Sprintf("the broker confirmed it as %s under epoch %d", role, spec.Epoch))
 }
