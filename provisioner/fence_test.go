@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -124,6 +125,31 @@ func TestSetRoleRefusesAnOlderEpoch(t *testing.T) {
 			})
 			if err := h.SetRole(ctx, asPrimary(s, 3)); err != nil {
 				t.Errorf("SetRole(epoch 3) after an agent restart = %v", err)
+			}
+
+			// A role that could not be applied is not held: the broker tries again.
+			// (The restarted agent does not supervise it yet: nothing restarts it.)
+			pid := readPidfile(filepath.Join(env.root, p.Name, pidFile))
+			if pid <= 0 || syscall.Kill(pid, syscall.SIGKILL) != nil {
+				t.Fatalf("cannot kill %s (pid %d)", p.Name, pid)
+			}
+			waitFor(t, 5*time.Second, func() error {
+				if running(pid) {
+					return fmt.Errorf("pid %d still runs", pid)
+				}
+				return nil
+			})
+			if err := h.SetRole(ctx, asReplica(p, s, 9)); err == nil {
+				t.Fatalf("SetRole on a stopped node succeeded")
+			}
+			st, err = h.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ns := range st.Nodes {
+				if ns.Name == p.Name && ns.Epoch != 2 {
+					t.Errorf("%s holds epoch %d after a role change that failed, want 2", p.Name, ns.Epoch)
+				}
 			}
 		})
 	}
