@@ -59,6 +59,19 @@ func keysKept(t *testing.T, rawURL string, n int) {
 	}
 }
 
+// standbyHas waits until app's standby has applied every write its primary
+// acknowledged: replication is asynchronous, and a test that then loses the
+// primary expects every key on the standby.
+func standbyHas(t *testing.T, b *Broker, app string) {
+	t.Helper()
+	waitInSync(t, b, app, func(h api.HAInfo) error {
+		if h.LagBytes != 0 {
+			return fmt.Errorf("standby %d bytes behind", h.LagBytes)
+		}
+		return nil
+	})
+}
+
 // agentStatus asks the agent of host (in ns) for its status, as the broker would.
 func (c *haCluster) agentStatus(host string) (provisioner.HostStatus, error) {
 	var st provisioner.HostStatus
@@ -207,6 +220,7 @@ func TestBrokerCrashAfterPromotionOldPrimaryBack(t *testing.T) {
 	ha := waitInSync(t, b, "web", nil)
 	url0 := configVars(t, b, "web")["REDIS_URL"]
 	writeKeys(t, url0, 100)
+	standbyHas(t, b, "web")
 
 	c.hostNS[ha.PrimaryHost].Cut()
 	select {

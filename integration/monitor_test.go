@@ -75,6 +75,13 @@ func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
 			"--data-dir", filepath.Join(filepath.Dir(c.b.DataDir), "agent-"+name), "--token", "tok-"+name,
 			"--broker", c.b.URL, "--broker-token", c.b.Token, "--check-interval", "100ms", "--lease", "1s")
 	}
+	// Nodes run in the hosts' namespaces until those go; stop them before the
+	// data directories are removed (cleanups run last-registered first).
+	t.Cleanup(func() {
+		for _, ns := range c.hostNS {
+			ns.Kill()
+		}
+	})
 	for name, ns := range c.locNS {
 		c.monitors[name] = startInNS(t, ns, env, "monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
 			"--interval", "200ms", "--stall-hold", "3s")
