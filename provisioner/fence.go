@@ -139,6 +139,9 @@ func readPause(dir string) (*Pause, error) {
 // older epoch than the node holds. On success the caller holds the lock and
 // releases it with the returned func.
 func (h *LocalHost) checkEpoch(spec NodeSpec, op string) (func(), error) {
+	if !safeName(spec.Name) {
+		return nil, fault.E(fault.Invalid, "%s node: bad name %q", op, truncate(spec.Name, 80))
+	}
 	unlock := h.fencing.lock(spec.Name)
 	held, err := heldEpoch(h.NodeDir(spec))
 	if err == nil && spec.Epoch < held {
