@@ -55,6 +55,9 @@ type Addon struct {
 	EngineVersion string       `json:"engine_version,omitempty"`
 	CreatedAt     time.Time    `json:"created_at"`
 	UpdatedAt     time.Time    `json:"updated_at"`
+	// WritesPaused, when set, says a host holds the add-on's writes paused and
+	// why: "writes paused since T: lease expired (…)".
+	WritesPaused string `json:"writes_paused,omitempty"`
 }
 
 // Attachment gives an app config vars for an add-on under a name (the var prefix).
@@ -149,9 +152,10 @@ type RedisInfo struct {
 	MemoryLimitBytes int64     `json:"memory_limit_bytes"`
 	Clients          int       `json:"clients"`
 	ClientsLimit     int       `json:"clients_limit"`
-	Live             bool      `json:"live"`                 // false when the node could not be read
-	LiveError        string    `json:"live_error,omitempty"` // why, when it could not
-	HA               *HAInfo   `json:"ha,omitempty"`         // HA plans only
+	Live             bool      `json:"live"`                    // false when the node could not be read
+	LiveError        string    `json:"live_error,omitempty"`    // why, when it could not
+	HA               *HAInfo   `json:"ha,omitempty"`            // HA plans only
+	WritesPaused     string    `json:"writes_paused,omitempty"` // as in Addon; Status says it too
 
 	// Where the data comes from: a fork's source and progress, a follower's leader and link.
 	Fork   *ForkInfo   `json:"fork,omitempty"`

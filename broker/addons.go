@@ -51,6 +51,7 @@ func (b *Broker) writeAddons(r *http.Request, addons []store.Addon) (int, any, e
 		if err != nil {
 			return 0, nil, err
 		}
+		j.WritesPaused = b.writesPaused(r.Context(), a)
 		out = append(out, j)
 	}
 	return http.StatusOK, out, nil
@@ -133,6 +134,7 @@ func (b *Broker) serveAddon(r *http.Request, app string) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	j.WritesPaused = b.writesPaused(ctx, a)
 	return http.StatusOK, j, nil
 }
 

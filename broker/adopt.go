@@ -160,7 +160,11 @@ func (b *Broker) resumeOperations(ctx context.Context) error {
 			b.jobs.Run(b.store, op, b.deprovisionStep(op.AddonID))
 		case "failover":
 			id := op.AddonID
+			// No second failover of it starts while this one is finished or
+			// rolled back.
+			done := b.recon.hold(id)
 			b.jobs.Run(b.store, op, func(ctx context.Context, progress func(string)) error {
+				defer done()
 				return b.resumeFailover(ctx, id, progress)
 			})
 		default:

@@ -61,6 +61,10 @@ type Config struct {
 	// CrashAt names a point where the broker exits at once (fault injection
 	// for tests of recovery from the store, like Sentinel's SIMULATE-FAILURE).
 	CrashAt string
+	// HoldAt names a point where the broker waits while the file
+	// HoldDir/held-POINT exists (fault injection: tests start two
+	// coordinators' role changes at the same instant).
+	HoldAt, HoldDir string
 }
 
 // crashPoint exits the process when cfg.CrashAt names this point.

@@ -24,7 +24,8 @@ type hostSet struct {
 	mu      sync.RWMutex
 	hosts   map[string]provisioner.Host
 	reach   map[string]reach
-	pending map[string]bool // hosts whose nodes the starting broker is still adopting
+	pending map[string]bool                         // hosts whose nodes the starting broker is still adopting
+	pauses  map[string]map[string]provisioner.Pause // host → node id → the write pause it last reported
 }
 
 // reach is a host's reachability as the broker's status calls see it.
@@ -124,6 +125,18 @@ func (s *hostSet) isUp(name string) bool {
 	return s.reach[name].up
 }
 
+// answers reports whether host is up and its client has not failed a call
+// since: right after a broker start, before the first status round, a
+// registered agent counts as up although its client could not reach it.
+func (s *hostSet) answers(name string) bool {
+	h, ok := s.get(name)
+	if !ok || !s.isUp(name) {
+		return false
+	}
+	r, ok := h.(interface{ Reachable() error })
+	return !ok || r.Reachable() == nil
+}
+
 // downFor is how long host has been unreachable (0 while it answers).
 func (s *hostSet) downFor(name string, now time.Time) time.Duration {
 	s.mu.RLock()
@@ -184,6 +197,7 @@ func (u unknownHost) Info(context.Context, provisioner.NodeSpec) (provisioner.No
 	return provisioner.NodeInfo{}, u.err()
 }
 func (u unknownHost) Reconfigure(context.Context, provisioner.NodeSpec) error { return u.err() }
+func (u unknownHost) SetRole(context.Context, provisioner.NodeSpec) error     { return u.err() }
 func (u unknownHost) DisconnectUser(context.Context, provisioner.NodeSpec, string) error {
 	return u.err()
 }
@@ -210,7 +224,7 @@ func (b *Broker) placeHosts(ctx context.Context, q store.Q, n int) ([]string, er
 		case name == b.localName && b.cfg.NoLocalNodes:
 		case draining[name]:
 			drained = append(drained, name)
-		case !b.hosts.isUp(name):
+		case !b.hosts.answers(name):
 			down = append(down, name)
 		default:
 			cands = append(cands, name)

@@ -109,15 +109,21 @@ func (r *reconciler) isFailing(id string) bool {
 	return r.failing[id]
 }
 
-func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary store.Node, v ha.Verdict) {
+// hold marks a failover of add-on id as running until the returned func is
+// called: no other starts meanwhile, and its nodes' roles are left alone.
+func (r *reconciler) hold(id string) func() {
 	r.mu.Lock()
-	r.failing[a.ID] = true
+	r.failing[id] = true
 	r.mu.Unlock()
-	done := func() {
+	return func() {
 		r.mu.Lock()
-		delete(r.failing, a.ID)
+		delete(r.failing, id)
 		r.mu.Unlock()
 	}
+}
+
+func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary store.Node, v ha.Verdict) {
+	done := r.hold(a.ID)
 	detected := time.Now()
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
 	err := r.b.store.InTx(ctx, func(tx *store.Tx) error {
@@ -136,17 +142,24 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 	r.log.WithField("addon", a.Name).Warn("primary lost; failing over")
 	r.b.jobs.Run(r.b.store, op, func(ctx context.Context, progress func(string)) error {
 		defer done()
-		return r.b.failoverPrimary(ctx, a.ID, primary.ID, v, detected, progress)
+		return r.b.failoverPrimary(ctx, a.ID, primary.ID, a.Epoch, v, detected, progress)
 	})
 }
 
-// failoverPrimary replaces a lost primary: check the standby, fence the old primary,
-// promote the standby under a new epoch (every attached app's vars follow in
-// that commit), record detection and recovery times, then build a new standby.
-func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, v ha.Verdict, detected time.Time, progress func(string)) error {
+// failoverPrimary replaces a lost primary, decided under epoch on verdict v:
+// check the standby, fence the old primary, take the decision again on fresh
+// evidence if the fence did not stop it, record the standby as primary under
+// a new epoch (every attached app's vars follow in that commit; a
+// coordinator that changed the roles since epoch wins, and this one stops),
+// promote it through its host, record detection and recovery times, then
+// build a new standby.
+func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string, epoch int64, v ha.Verdict, detected time.Time, progress func(string)) error {
 	a, err := b.store.AddonByID(ctx, addonID)
 	if err != nil {
 		return err
+	}
+	if a.Epoch != epoch {
+		return b.superseded(ctx, a, "failover", epoch)
 	}
 	primary, standby, err := b.promotable(ctx, a, primaryID)
 	if err != nil || primary.ID == "" {
@@ -156,6 +169,14 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	// primary; it fails once the primary is fenced and gone.
 	unlock := b.locks.lock(addonID)
 	defer unlock()
+	// The epoch first, then the roles: the commit below is a compare-and-set
+	// on this epoch.
+	if a, err = b.store.AddonByID(ctx, addonID); err != nil {
+		return err
+	}
+	if a.Epoch != epoch {
+		return b.superseded(ctx, a, "failover", epoch)
+	}
 	if primary, standby, err = b.promotable(ctx, a, primaryID); err != nil || primary.ID == "" {
 		return err
 	}
@@ -175,10 +196,6 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 		}
 	}
 	progress("promoting the standby on " + standby.Host)
-	if err := provisioner.Promote(ctx, target(a, standby)); err != nil {
-		return err
-	}
-	b.crashPoint("failover.promoted")
 	promoted := time.Now()
 	// Times count from the first failed probe: when the outage was first seen.
 	msg := fmt.Sprintf("failover: %s on %s is primary; %s on %s was lost. first failed probe %s (last answer before it %s); detected after %d ms, writable after %d ms",
@@ -187,14 +204,28 @@ func (b *Broker) failoverPrimary(ctx context.Context, addonID, primaryID string,
 	return b.completeFailover(ctx, a, primary, standby, msg, progress)
 }
 
-// completeFailover records a promotion that has happened: the standby is
-// primary under a new epoch (every attached app's vars follow in that
-// commit), the old primary leaves the store (its host removes it when it
-// returns), and a new standby is built.
+// completeFailover records the standby as primary under a new epoch (every
+// attached app's vars follow in that commit; the old primary leaves the
+// store, and its host removes it when it returns), promotes it through its
+// host, and builds a new standby.
 func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, standby store.Node, msg string, progress func(string)) error {
 	if err := b.commitPromotion(ctx, a, standby, primary, true, "failover", msg); err != nil {
 		return err
 	}
+	b.crashPoint("failover.committed")
+	// Recorded: from here on the failover is finished, by this broker or,
+	// should it stop, by the next one (resumeFailover, settleRoles).
+	if err := b.applyRoles(ctx, a, standby.ID); err != nil {
+		return err
+	}
+	b.crashPoint("failover.promoted")
+	return b.finishFailover(ctx, a, primary, progress)
+}
+
+// finishFailover follows a recorded failover: the new primary resumes
+// following an external leader, the old one is removed if its host answers,
+// and a new standby is built.
+func (b *Broker) finishFailover(ctx context.Context, a store.Addon, primary store.Node, progress func(string)) error {
 	b.tracker.Forget(primary.ID)
 	// A follower of an external leader stays one: the promoted node follows
 	// the leader as the old primary did (the promotion made it independent).
@@ -217,11 +248,14 @@ func (b *Broker) completeFailover(ctx context.Context, a store.Addon, primary, s
 }
 
 // resumeFailover finishes or rolls back a failover a previous broker left
-// unfinished. The store still names the old primary (the commit never
-// happened); the nodes tell which: a standby that already answers as primary
-// was promoted (the old primary had been fenced first), so the failover is
-// completed; otherwise nothing changed and it is rolled back, and the
-// observers decide afresh. Never two primaries.
+// unfinished. The store tells which: a failover is recorded (the standby made
+// primary, the old primary gone) before any node changes role. Recorded, it
+// is finished: the new primary is confirmed through its host under the
+// add-on's epoch, and a standby is built (or the one a previous broker began
+// building is replaced). Not recorded, the nodes are as they were, and it is
+// rolled back: the observers decide afresh. A standby a host promoted by
+// itself (a primary that came back without its data) is recorded as primary.
+// Never two primaries.
 func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress func(string)) error {
 	unlock := b.locks.lock(addonID)
 	defer unlock()
@@ -234,15 +268,34 @@ func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress fu
 		return err
 	}
 	primary, standby, ok := pair(nodes)
-	if !ok {
+	switch {
+	case !ok && primary.ID == "":
 		return nil
+	case !ok || standby.State != store.NodeRunning:
+		// Recorded; the new standby was never claimed, or was claimed but
+		// never finished its sync: it is built again from a clean slate.
+		progress("confirming the new primary on " + primary.Host)
+		if err := b.applyRoles(ctx, a, primary.ID); err != nil {
+			return err
+		}
+		if ok {
+			if err := b.dropNode(ctx, a, standby); err != nil {
+				return err
+			}
+		}
+		progress("building a new standby")
+		if _, err := b.addStandby(ctx, a, progress); err != nil {
+			b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
+			return err
+		}
+		return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover (completed after a broker restart)")
 	}
 	sr, err := provisioner.Replication(ctx, target(a, standby))
 	if err == nil && sr.Role == "master" {
 		return b.completeFailover(ctx, a, primary, standby,
 			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
 	}
-	b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", "the broker stopped before promoting the standby; nothing changed, the observers decide again")
+	b.store.AddEvent(ctx, a.ID, a.Name, "failover.rolled_back", "the broker stopped before recording the promotion; nothing changed, the observers decide again")
 	return fault.E(fault.Conflict, "failover of %s rolled back: the broker stopped before the promotion", a.Name)
 }
 
@@ -279,6 +332,11 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 		}
 	} else {
 		primary, _ = primaryNode(nodes)
+	}
+	if now, err := b.store.AddonEpoch(ctx, a.ID); err == nil && now != a.Epoch {
+		// Another coordinator changed the roles meanwhile (its standby may
+		// answer as primary because it was just promoted): not a dead end.
+		return store.Node{}, store.Node{}, b.superseded(ctx, a, "failover", a.Epoch)
 	}
 	reason := fmt.Sprintf("primary %s on %s is lost and %s; nothing was promoted: needs an operator", primary.Name, primary.Host, problem)
 	b.store.InTx(ctx, func(tx *store.Tx) error {

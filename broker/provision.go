@@ -150,10 +150,11 @@ func (b *Broker) planOf(a store.Addon) (*catalog.Plan, error) {
 	return svc.Plan(a.Plan)
 }
 
-// nodeSpec builds what the host needs to run node n of add-on a.
+// nodeSpec builds what the host needs to run node n of add-on a, under the
+// epoch a was read at.
 func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec {
 	return provisioner.NodeSpec{
-		ID: n.ID, Name: n.Name, Port: n.Port,
+		ID: n.ID, Name: n.Name, Port: n.Port, Epoch: a.Epoch,
 		MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence,
 		MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
 		Admin:    provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
@@ -161,8 +162,16 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 	}
 }
 
-// specsOf returns the add-on's nodes with their specs.
+// specsOf returns the add-on's nodes with their specs, under its current
+// epoch. The epoch is read before the roles: a promotion committed in between
+// gives specs with the new roles under the old epoch (applied, or refused by
+// hosts that hold the new one), never the old roles under the new epoch.
 func (b *Broker) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
+	epoch, err := q.AddonEpoch(ctx, a.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.Epoch = epoch
 	nodes, err := q.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return nil, nil, err

@@ -87,6 +87,7 @@ func (r *reconciler) tick() {
 		up := err == nil
 		if up {
 			statuses[h.Name()] = st
+			r.b.hosts.noteStatus(st)
 		}
 		if r.b.hosts.observe(h.Name(), up, time.Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
@@ -125,6 +126,13 @@ func (r *reconciler) tick() {
 	for _, op := range ops {
 		busy[op.AddonID] = true
 	}
+	settled := nodes[:0:0]
+	for _, n := range nodes {
+		if !busy[n.AddonID] {
+			settled = append(settled, n)
+		}
+	}
+	r.settleRoles(ctx, statuses, settled)
 	for addonID, ns := range byAddon {
 		r.checkAddon(ctx, addonID, ns, statuses, busy[addonID])
 	}
@@ -207,8 +215,10 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 				supervised = ns.State != "failed"
 			}
 		}
-		if !supervised && n.State != store.NodeFailed && n.State != store.NodeStarting && !r.isRebuilding(a.ID) && !busy {
-			// Its agent restarted and lost track of it: take it back.
+		if !supervised && n.State != store.NodeFailed && n.State != store.NodeStarting && !r.isRebuilding(a.ID) && !r.isFailing(a.ID) && !busy {
+			// Its agent restarted and lost track of it: take it back (not
+			// the primary a failover has just stopped, nor a node an
+			// operation owns).
 			r.readopt(ctx, a, n)
 		}
 	}

@@ -77,6 +77,9 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 		info.Persistence = "AOF (appendfsync everysec)"
 	}
 
+	if p := b.writesPaused(ctx, a); p != "" {
+		info.Status, info.WritesPaused = p, p
+	}
 	b.addSourceInfo(ctx, &info, a)
 	if a.State != api.StateProvisioned {
 		info.LiveError = "the add-on is " + a.State

@@ -50,6 +50,8 @@ type ServeConfig struct {
 	HangTimeout              time.Duration
 	NoPersistenceHangTimeout time.Duration
 	QuarantineRetention      time.Duration
+	HoldAt                   string // fault injection for tests: wait at a point (Config.HoldAt)
+	DBPath                   string // the SQLite file; default DataDir/larder.db
 	Log                      *logrus.Logger
 	Ready                    func(url string) // called once the API is listening (tests, make run)
 }
@@ -94,7 +96,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	log.WithFields(logrus.Fields{"engine": eng.Name, "version": eng.Version, "path": eng.Path}).Info("engine found")
 
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "larder.db"))
+	dbPath := cfg.DBPath
+	if dbPath == "" {
+		dbPath = filepath.Join(cfg.DataDir, "larder.db")
+	}
+	st, err := store.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
@@ -129,7 +135,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
-		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB}, st, host)
+		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

@@ -54,7 +54,7 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID})
+		op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
 		return err
 	})
 	if err != nil {
@@ -65,18 +65,23 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 }
 
 // switchoverParams is what a switchover operation records: the pair's nodes
-// as they were when it started.
+// as they were when it started, and the epoch it was decided under.
 type switchoverParams struct {
 	Primary string `json:"primary"` // node ids
 	Standby string `json:"standby"`
+	Epoch   int64  `json:"epoch"`
 }
 
 // switchoverStep swaps roles with a coordinated switchover (zero
-// acknowledged writes lost; see provisioner.Switchover), records the new
-// roles under a new epoch (every attached app's vars follow in that write),
-// rewrites both nodes' files and closes the old primary's clients so apps
-// reconnect to the new URL. Resumed after a broker restart, it reads the
-// nodes: a handover that happened is completed, anything else rolled back.
+// acknowledged writes lost; see provisioner.Switchover). While writes are
+// paused and the standby has every byte, the new roles are recorded under a
+// new epoch (every attached app's vars follow in that write; a coordinator
+// that changed the roles since the epoch the operation was decided under
+// wins, and this one stops) and applied through the hosts: the old primary
+// follows first, then the standby is promoted, so there is never a moment
+// with two primaries. The old primary's clients are closed so apps reconnect
+// to the new URL. Resumed after a broker restart, it reads the store and the
+// nodes: a recorded swap is completed, anything else rolled back.
 func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
 		var p switchoverParams
@@ -92,8 +97,14 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 		primary, standby, ok := pair(nodes)
 		switch {
 		case ok && primary.ID == p.Standby && standby.ID == p.Primary:
-			b.finishSwitchover(ctx, a, standby) // committed before the restart
+			// Recorded before the restart: the hosts follow the store.
+			if err := b.applyRoles(ctx, a, standby.ID, primary.ID); err != nil {
+				return err
+			}
+			b.finishSwitchover(ctx, a, standby)
 			return nil
+		case p.Epoch != 0 && a.Epoch != p.Epoch:
+			return b.superseded(ctx, a, "switchover", p.Epoch)
 		case !ok || primary.ID != p.Primary || standby.ID != p.Standby:
 			cause := fault.E(fault.Conflict, "the pair of %s changed before the switchover", a.Name)
 			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(cause))
@@ -103,96 +114,73 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 		}
 		b.crashPoint("switchover.started")
 		progress(fmt.Sprintf("handing over from %s to %s", primary.Host, standby.Host))
-		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout)
-		if err != nil {
-			if took > 0 {
-				// The standby was promoted: record it, or apps keep the old URL.
-				b.commitRoleSwap(context.WithoutCancel(ctx), a, standby, primary, "switchover", "switchover half done: "+fault.Message(err))
-				return err
+		committed := false
+		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout, func(ctx context.Context) (bool, error) {
+			b.holdPoint(ctx, "switchover.swap")
+			b.crashPoint("switchover.swap")
+			msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby", standby.Name, standby.Host, primary.Name, primary.Host)
+			if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
+				return false, err
 			}
+			committed = true
+			b.crashPoint("switchover.committed")
+			return true, b.applyRoles(ctx, a, primary.ID, standby.ID)
+		})
+		switch {
+		case err != nil && committed:
+			// Recorded: apps already have the new URL; the reconciler brings
+			// the nodes to the recorded roles.
+			return err
+		case err != nil && fault.KindOf(err) == fault.Conflict:
+			return err // superseded: reported by commitRoleSwap
+		case err != nil:
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(err))
 			return rolledBack("switchover", err)
 		}
-		b.crashPoint("switchover.handed_over")
-		msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby; writes paused at most %d ms",
-			standby.Name, standby.Host, primary.Name, primary.Host, took.Milliseconds())
-		if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
-			return err
-		}
-		b.crashPoint("switchover.committed")
+		b.store.AddEvent(ctx, a.ID, a.Name, "switchover.done", fmt.Sprintf("%s is primary; writes paused at most %d ms", standby.Name, took.Milliseconds()))
 		b.finishSwitchover(ctx, a, primary)
 		return nil
 	}
 }
 
 // finishSwitchover closes the clients of the old primary, so apps reconnect
-// and read the new URL, then rewrites both nodes' files.
+// and read the new URL.
 func (b *Broker) finishSwitchover(ctx context.Context, a store.Addon, old store.Node) {
 	if err := provisioner.DisconnectClients(ctx, target(a, old)); err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
 	}
-	b.rewriteNodeFiles(ctx, a)
 }
 
 // resumeSwitchover ends a switchover a previous broker left before its
-// commit, from the nodes' roles. The standby already primary with the old
-// primary its replica: the handover happened, so it is recorded. The
-// standby primary but the old primary still one too (the broker died
-// between the two): the old primary kept the apps (their URL names it) and
-// may have taken writes once its pause ran out, so the standby goes back
-// under it. The standby still a replica: nothing happened. Any pause left
-// on the old primary is lifted; never two primaries.
+// commit. The store still names the old primary, and the apps' URL with
+// it: whatever the nodes show, they are brought back to the recorded roles
+// under the add-on's epoch (a standby found promoted goes back under the
+// primary), and any pause left on the old primary is lifted. Never two
+// primaries.
 func (b *Broker) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Addon, primary, standby store.Node, progress func(string)) error {
-	swapped := false
-	err := b.untilDone(ctx, lk, "read the pair's roles", progress, func() error {
-		sr, err := provisioner.Replication(ctx, target(a, standby))
-		if err != nil {
+	err := b.untilDone(ctx, lk, "bring the pair back to its recorded roles", progress, func() error {
+		if err := b.applyRoles(ctx, a, standby.ID, primary.ID); err != nil {
 			return err
 		}
-		pr, err := provisioner.Replication(ctx, target(a, primary))
-		if err != nil {
-			return err
-		}
-		handed := sr.Role == "master" && pr.Role == "slave" && pr.MasterHost == standby.Address && pr.MasterPort == standby.Port
-		if sr.Role == "master" && !handed {
-			repl := provisioner.User{Name: provisioner.ReplUser, Password: a.ReplPassword}
-			if err := provisioner.Follow(ctx, target(a, standby), provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}, repl); err != nil {
-				return err
-			}
-		}
-		if err := provisioner.Unpause(ctx, target(a, primary)); err != nil {
-			return err
-		}
-		swapped = handed
-		return nil
+		return provisioner.Unpause(ctx, target(a, primary))
 	})
 	if err != nil {
 		return err
 	}
-	if swapped {
-		msg := fmt.Sprintf("switchover completed after a broker restart: %s on %s is primary, %s on %s standby",
-			standby.Name, standby.Host, primary.Name, primary.Host)
-		if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
-			return err
-		}
-		b.finishSwitchover(ctx, a, primary)
-		return nil
-	}
-	b.rewriteNodeFiles(ctx, a)
-	b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "the broker stopped before the handover; "+primary.Name+" stays primary")
+	b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "the broker stopped before the handover was recorded; "+primary.Name+" stays primary")
 	return rolledBack("switchover", errBrokerStopped)
 }
 
-// recordRoleSwap records a role swap and rewrites both nodes' files to match.
+// recordRoleSwap records a role swap that has happened on the nodes and
+// brings both nodes' hosts to it (their epoch, and the roles they restart in).
 func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
 	if err := b.commitRoleSwap(ctx, a, newPrimary, newStandby, kind, msg); err != nil {
 		return err
 	}
-	b.rewriteNodeFiles(ctx, a)
-	return nil
+	return b.applyRoles(ctx, a, newStandby.ID, newPrimary.ID)
 }
 
 // commitRoleSwap records that newPrimary and newStandby swapped roles.
@@ -203,10 +191,14 @@ func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 // commitPromotion records newPrimary as the add-on's primary under a new
 // epoch: old becomes its standby, or leaves the store when it was lost (its
 // host removes it as an orphan when it returns). Vars derive from roles, so
-// every attached app points at the new primary from this commit on.
+// every attached app points at the new primary from this commit on. It is a
+// compare-and-set on a.Epoch, the epoch the caller read before the roles it
+// decided on: when another coordinator changed them since, nothing is
+// recorded, the loss is reported as a <kind>.superseded event, and the
+// answer is a Conflict.
 func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
-		epoch, err := tx.BumpEpoch(ctx, a.ID)
+		epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
 		if err != nil {
 			return err
 		}
@@ -221,8 +213,11 @@ func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary,
 		if err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, a.ID, a.Name, kind, msg)
+		return tx.AddEvent(ctx, a.ID, a.Name, kind, fmt.Sprintf("%s (epoch %d)", msg, epoch))
 	})
+	if fault.KindOf(err) == fault.Conflict {
+		return b.superseded(ctx, a, kind, a.Epoch)
+	}
 	if err == nil {
 		level := logrus.InfoLevel
 		if oldLost {

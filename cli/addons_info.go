@@ -60,6 +60,9 @@ func writeAddonInfo(w io.Writer, a api.Addon) error {
 	if a.StateReason != "" {
 		f.add("Reason", a.StateReason)
 	}
+	if a.WritesPaused != "" {
+		f.add("Writes", a.WritesPaused)
+	}
 	if err := writeHeader(w, a.Name); err != nil {
 		return err
 	}

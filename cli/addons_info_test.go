@@ -34,6 +34,15 @@ func TestWriteAddonInfo(t *testing.T) {
 				"Installed at:\n" +
 				"State:        errored\n" +
 				"Reason:       no free port\n"},
+		{"writes paused by a lease", api.Addon{Name: "redis-b", Plan: "larder-redis:premium-0", App: api.Ref{Name: "web"},
+			State: api.StateProvisioned, WritesPaused: "writes paused since 2026-03-04T05:06:07Z: lease expired"},
+			"=== redis-b\n\n" +
+				"Plan:         larder-redis:premium-0\n" +
+				"Attachments:\n" +
+				"Owning app:   web\n" +
+				"Installed at:\n" +
+				"State:        created\n" +
+				"Writes:       writes paused since 2026-03-04T05:06:07Z: lease expired\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.DurationFlag{Name: "monitor-fresh", Usage: "a location whose last report is older does not vote", EnvVars: []string{"LARDER_MONITOR_FRESH"}, Value: 3 * time.Second},
 			&cli.DurationFlag{Name: "lease", Usage: "the agents' --lease: how long to wait before promoting when a primary's host is unreachable", EnvVars: []string{"LARDER_LEASE"}, Value: 5 * time.Second},
 			&cli.StringFlag{Name: "crash-at", Usage: "exit at a named point (fault injection for recovery tests)", EnvVars: []string{"LARDER_CRASH_AT"}, Hidden: true},
+			&cli.StringFlag{Name: "hold-at", Usage: "wait at a named point while DATA-DIR/held-POINT exists (fault injection for race tests)", EnvVars: []string{"LARDER_HOLD_AT"}, Hidden: true},
+			&cli.StringFlag{Name: "db", Usage: "the SQLite file (default DATA-DIR/larder.db); one broker per file, except in race tests", EnvVars: []string{"LARDER_DB"}, Hidden: true},
 			&cli.DurationFlag{Name: "standby-grace", Usage: "how long a standby may be unreachable before a new one is built", EnvVars: []string{"LARDER_STANDBY_GRACE"}, Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", EnvVars: []string{"LARDER_HANG_TIMEOUT"}, Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "hang-timeout-no-persistence", Usage: "the same for a node without persistence, whose restart loses its data", EnvVars: []string{"LARDER_HANG_TIMEOUT_NO_PERSISTENCE"}, Value: time.Minute},
@@ -76,8 +78,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), CrashAt: c.String("crash-at"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
-				QuarantineRetention: c.Duration("quarantine-retention"),
-				OSB:                 broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
+				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
 				},

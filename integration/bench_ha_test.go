@@ -136,7 +136,7 @@ func lastSwitchoverPause(b *testing.B, c *api.Client) time.Duration {
 		b.Fatal(err)
 	}
 	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].Kind == "switchover" {
+		if evs[i].Kind == "switchover.done" {
 			var ms int
 			if _, err := fmt.Sscanf(evs[i].Message[strings.LastIndex(evs[i].Message, "at most ")+8:], "%d ms", &ms); err == nil {
 				return time.Duration(ms) * time.Millisecond

@@ -51,7 +51,7 @@ func TestCredentialRotationWholeOrNothing(t *testing.T) {
 			b.MustLarder("apps:create", "web")
 			b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 			waitInSync(t, b, "web", nil)
-			writeKeys(t, b, "web", 100)
+			writeKeys(t, configVars(t, b, "web")["REDIS_URL"], 100)
 			url0 := configVars(t, b, "web")["REDIS_URL"]
 			primary := nodeOnPort(t, b, portOf(t, url0))
 			pid, _ := readPID(filepath.Join(primary.Dir, "node.pid"))
@@ -98,7 +98,7 @@ func TestCredentialRotationWholeOrNothing(t *testing.T) {
 			WaitFor(t, 20*time.Second, "the app's URL to answer", func() error {
 				return c.Ping(ctx).Err()
 			})
-			checkKeys(t, b, "web", 100)
+			keysKept(t, configVars(t, b, "web")["REDIS_URL"], 100)
 		})
 	}
 }

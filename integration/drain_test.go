@@ -104,7 +104,7 @@ func TestDrainMovesPrimaries(t *testing.T) {
 	b.MustLarder("apps:create", "web")
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 	ha := waitInSync(t, b, "web", nil)
-	writeKeys(t, b, "web", 100)
+	writeKeys(t, configVars(t, b, "web")["REDIS_URL"], 100)
 
 	r := b.MustLarder("hosts:drain", ha.PrimaryHost)
 	if !strings.Contains(r.Stdout, "1 primaries moved off "+ha.PrimaryHost) {
@@ -116,7 +116,7 @@ func TestDrainMovesPrimaries(t *testing.T) {
 		}
 		return nil
 	})
-	checkKeys(t, b, "web", 100)
+	keysKept(t, configVars(t, b, "web")["REDIS_URL"], 100)
 	if h := hostState(t, b, ha.PrimaryHost); !h.Draining {
 		t.Errorf("%s after drain: %+v, want draining", ha.PrimaryHost, h)
 	}

@@ -51,6 +51,7 @@ type haCluster struct {
 	hostNS   map[string]*netns.NS
 	locNS    map[string]*netns.NS
 	monitors map[string]*nsProc // by location
+	agents   map[string]*nsProc // by host
 }
 
 func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
@@ -64,7 +65,7 @@ func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...str
 		t.Skip(engineErr)
 	}
 	const peer = "198.18.2.1"
-	c := &haCluster{hostNS: map[string]*netns.NS{}, locNS: map[string]*netns.NS{}, monitors: map[string]*nsProc{}}
+	c := &haCluster{hostNS: map[string]*netns.NS{}, locNS: map[string]*netns.NS{}, monitors: map[string]*nsProc{}, agents: map[string]*nsProc{}}
 	for i, h := range []string{"h1", "h2", "h3"} {
 		c.hostNS[h] = netns.New(t, h, fmt.Sprintf("198.18.2.%d", 11+i), peer)
 	}
@@ -75,10 +76,17 @@ func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...str
 		"LARDER_STANDBY_GRACE=1s", "LARDER_FAILOVER_WINDOW=" + window, "LARDER_MONITOR_FRESH=1s", "LARDER_LEASE=1s"}, extra...)...)
 	env := baseEnv(c.b.Home)
 	for name, ns := range c.hostNS {
-		startInNS(t, ns, env, "agent", "--host", name, "--listen", ns.IP+":7481", "--addr", ns.IP,
+		c.agents[name] = startInNS(t, ns, env, "agent", "--host", name, "--listen", ns.IP+":7481", "--addr", ns.IP,
 			"--data-dir", filepath.Join(filepath.Dir(c.b.DataDir), "agent-"+name), "--token", "tok-"+name,
 			"--broker", c.b.URL, "--broker-token", c.b.Token, "--check-interval", "100ms", "--lease", "1s")
 	}
+	// Nodes run in the hosts' namespaces until those go; stop them before the
+	// data directories are removed (cleanups run last-registered first).
+	t.Cleanup(func() {
+		for _, ns := range c.hostNS {
+			ns.Kill()
+		}
+	})
 	for name, ns := range c.locNS {
 		c.monitors[name] = startInNS(t, ns, env, append([]string{"monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
 			"--interval", "200ms", "--stall-hold", "3s"}, monArgs...)...)

@@ -87,6 +87,7 @@ type agent struct {
 //	POST /v1/nodes/{id}/info            NodeSpec → NodeInfo
 //	POST /v1/nodes/{id}/reconfigure     NodeSpec → 204
 //	POST /v1/nodes/{id}/disconnect      {"spec": NodeSpec, "user": NAME} → 204
+//	POST /v1/nodes/{id}/role            NodeSpec → 204 (409 under an older epoch than the node's)
 //
 // Every request needs "Authorization: Bearer TOKEN" (compared in constant
 // time; an empty token refuses everything). Specs hold passwords, so they
@@ -126,6 +127,9 @@ func NewAgentHandler(h *LocalHost, events *EventRing, token string, log logrus.F
 	}))
 	mux.HandleFunc("POST /v1/nodes/{id}/reconfigure", a.withSpec(func(ctx context.Context, s NodeSpec) (any, error) {
 		return nil, h.Reconfigure(ctx, s)
+	}))
+	mux.HandleFunc("POST /v1/nodes/{id}/role", a.withSpec(func(ctx context.Context, s NodeSpec) (any, error) {
+		return nil, h.SetRole(ctx, s)
 	}))
 	mux.HandleFunc("POST /v1/nodes/{id}/stop", a.stop)
 	mux.HandleFunc("POST /v1/nodes/{id}/disconnect", a.disconnect)

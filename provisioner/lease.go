@@ -3,12 +3,14 @@ package provisioner
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 )
+
+// leaseReason is why the lease pauses a primary.
+const leaseReason = "lease expired (cut off from the broker and from its standby)"
 
 // Lease fences an agent's primaries by itself when the agent is cut off: once
 // no request from the broker has succeeded for the lease duration, and a
@@ -17,8 +19,13 @@ import (
 // promoting a standby whose primary it cannot reach, waits out the same lease,
 // so the old primary has stopped taking writes when the new one starts. A
 // broker restart alone fences nothing: the primary still sees its replica.
-// Writes stay paused until the broker, back in contact, decides: demote the
-// node or resume it.
+//
+// The pause is the host's recorded state (see Pause): reported in the host's
+// status, applied again if the node restarts while the lease is out, and
+// kept when contact comes back, until the broker decides with the epoch:
+// it confirms the node's role (SetRole lifts the pause) or demotes it, or
+// removes it when it lost its role. A broker that never returns leaves the
+// primary paused: that is the fence.
 type Lease struct {
 	h        *LocalHost
 	duration time.Duration
@@ -27,18 +34,21 @@ type Lease struct {
 
 	mu      sync.Mutex
 	contact time.Time
-	fenced  map[string]bool // node ids paused by this lease
+	nagged  time.Time // last "still paused" log
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
+// leaseNagEvery is how often a cut-off agent repeats that writes stay paused.
+const leaseNagEvery = 30 * time.Second
+
 // NewLease starts a lease of duration over h's primaries.
 func NewLease(h *LocalHost, duration time.Duration, log logrus.FieldLogger) *Lease {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Lease{h: h, duration: duration, log: log.WithField("component", "lease"), now: time.Now,
-		contact: time.Now(), fenced: map[string]bool{}, ctx: ctx, cancel: cancel}
+		contact: time.Now(), ctx: ctx, cancel: cancel}
 	l.wg.Add(1)
 	go l.loop()
 	return l
@@ -56,10 +66,6 @@ func (l *Lease) Track(next http.Handler) http.Handler {
 		if sw.status < 400 && r.URL.Path != HealthPath {
 			l.mu.Lock()
 			l.contact = l.now()
-			if len(l.fenced) > 0 {
-				// The broker is back: it demotes or resumes what was fenced.
-				l.fenced = map[string]bool{}
-			}
 			l.mu.Unlock()
 		}
 	})
@@ -82,40 +88,47 @@ func (l *Lease) loop() {
 		case <-t.C:
 		}
 		l.mu.Lock()
-		expired := l.now().Sub(l.contact) > l.duration
+		since := l.contact
+		expired := l.now().Sub(since) > l.duration
 		l.mu.Unlock()
 		if expired {
-			l.fence()
+			l.fence(since)
 		}
 	}
 }
 
-// fence pauses writes on every supervised primary that has no online replica.
-func (l *Lease) fence() {
+// fence pauses writes on every supervised primary that has no online
+// replica, and applies again the pauses it holds (a node restarted in place
+// comes back without its pause).
+func (l *Lease) fence(contact time.Time) {
+	paused := 0
 	for _, spec := range l.h.supervisedSpecs() {
-		l.mu.Lock()
-		done := l.fenced[spec.ID]
-		l.mu.Unlock()
-		if done {
-			continue
-		}
 		// On the host's held connection: a primary the app fills is fenced too.
 		ctx, cancel := context.WithTimeout(l.ctx, time.Second)
-		r, err := l.h.replication(ctx, spec)
-		if err != nil || r.Role != "master" || hasLiveReplica(r, l.duration) {
-			cancel()
-			continue
+		if l.h.pausedBy(spec) == nil {
+			r, err := l.h.replication(ctx, spec)
+			if err != nil || r.Role != "master" || hasLiveReplica(r, l.duration) {
+				cancel()
+				continue
+			}
 		}
-		_, err = l.h.adminDo(ctx, spec, "CLIENT", "PAUSE", strconv.FormatInt(time.Hour.Milliseconds(), 10), "WRITE")
+		err := l.h.pauseWrites(ctx, spec, PauseOwnerLease, leaseReason)
 		cancel()
 		if err != nil {
 			l.log.WithError(err).WithField("node", spec.Name).Warn("could not fence primary")
 			continue
 		}
-		l.mu.Lock()
-		l.fenced[spec.ID] = true
-		l.mu.Unlock()
-		l.log.WithField("node", spec.Name).Warn("lease expired: cut off from the broker and from its standby; writes paused")
+		paused++
+	}
+	l.mu.Lock()
+	nag := paused > 0 && l.now().Sub(l.nagged) >= leaseNagEvery
+	if nag {
+		l.nagged = l.now()
+	}
+	l.mu.Unlock()
+	if nag {
+		l.log.WithFields(logrus.Fields{"primaries": paused, "last_contact": contact.UTC().Format(time.RFC3339)}).
+			Warn("cut off from the broker: writes stay paused until it decides")
 	}
 }
 
@@ -141,15 +154,4 @@ func (h *LocalHost) supervisedSpecs() []NodeSpec {
 		out = append(out, m.spec)
 	}
 	return out
-}
-
-// Resume lets a fenced primary take writes again (CLIENT UNPAUSE); the broker
-// calls it for a node that is still the primary once contact is back.
-func Resume(ctx context.Context, t Target) error {
-	c := t.client()
-	defer c.Close()
-	if err := c.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
-		return t.fault(err, "resume writes")
-	}
-	return nil
 }

@@ -103,6 +103,8 @@ type LocalHost struct {
 	mu     sync.Mutex
 	nodes  map[string]*managed // by node id
 	closed bool
+
+	fencing nodeLocks // a node's epoch and pause, by node name (see fence.go)
 }
 
 var _ Host = (*LocalHost)(nil)
@@ -198,6 +200,7 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 	}
 	m.log.WithFields(logrus.Fields{"pid": p.pid, "port": spec.Port, "took": time.Since(began).Round(time.Millisecond)}).
 		Info("node started")
+	h.noteEpoch(spec)
 	return h.supervise(m, p), nil
 }
 
@@ -206,12 +209,19 @@ func (h *LocalHost) Start(ctx context.Context, spec NodeSpec) (Node, error) {
 // spec and it is started in place (an AOF brings its data back). A node whose
 // directory is gone (never started, e.g. a provision resumed after a broker
 // crash, or deleted by hand) is started empty, with a warning and an event
-// saying so.
+// saying so. A spec under an older epoch than the node holds is refused; a
+// node kept running keeps the epoch it holds (its role is not the spec's
+// until SetRole applies it).
 func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 	spec = normalize(spec)
 	if err := validateSpec(spec); err != nil {
 		return Node{}, err
 	}
+	unlock, err := h.checkEpoch(spec, "adopt")
+	if err != nil {
+		return Node{}, err
+	}
+	unlock()
 	m, err := h.reserve(spec)
 	if errors.Is(err, fault.Conflict) {
 		n, ok, ferr := h.supervised(spec.ID)
@@ -263,6 +273,7 @@ func (h *LocalHost) Adopt(ctx context.Context, spec NodeSpec) (Node, error) {
 		return Node{}, fmt.Errorf("adopt node %s: %w", spec.Name, err)
 	}
 	m.log.WithField("pid", p.pid).Info("restarted node in place on adoption")
+	h.noteEpoch(spec)
 	node := h.supervise(m, p)
 	h.events.emit(Event{NodeID: spec.ID, Kind: EventRestarted, PID: p.pid, At: h.opts.Now(),
 		Message: "restarted in place on adoption: " + reason + dataNote(spec)})

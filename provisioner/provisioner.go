@@ -88,6 +88,13 @@ type NodeSpec struct {
 	// restart in place comes back following it.
 	Leader     *Endpoint
 	LeaderUser User
+
+	// Epoch is the add-on's epoch the spec's role was decided under. A host
+	// keeps the newest epoch it applied a role under, in the node's
+	// directory, and refuses role changes (SetRole, Reconfigure, Adopt)
+	// carrying an older one: a coordinator that lost a race, or woke up
+	// late, cannot undo a newer decision.
+	Epoch int64
 }
 
 // Endpoint is a node's network address.
@@ -164,6 +171,10 @@ const (
 	// EventRejoinedAsReplica: a primary whose data was gone was restarted as a
 	// replica of its FallbackReplicaOf; the broker swaps the pair's roles.
 	EventRejoinedAsReplica EventKind = "rejoined_as_replica"
+	// EventPaused: the host paused the node's writes (see Pause); EventResumed:
+	// it lifted that pause.
+	EventPaused  EventKind = "paused"
+	EventResumed EventKind = "resumed"
 )
 
 // Event is reported by a host's supervisor.
@@ -214,6 +225,13 @@ type Host interface {
 	Reconfigure(ctx context.Context, spec NodeSpec) error
 	// DisconnectUser closes every connection of an engine user.
 	DisconnectUser(ctx context.Context, spec NodeSpec, user string) error
+	// SetRole makes the running node what spec says under spec.Epoch: a
+	// replica of spec.ReplicaOf (or a follower of spec.Leader), or a primary.
+	// It is refused with a Conflict when spec.Epoch is older than the epoch
+	// the host holds for the node. Once applied, the host holds spec.Epoch,
+	// restarts the node in that role, and lifts a write pause it holds on
+	// the node (the broker, in contact again, has decided).
+	SetRole(ctx context.Context, spec NodeSpec) error
 	// Status reports whether the host answers, and the nodes it supervises.
 	Status(ctx context.Context) (HostStatus, error)
 	// Close stops supervision; the nodes keep running.
@@ -236,6 +254,10 @@ type NodeStatus struct {
 	PID    int       `json:"pid"`
 	State  string    `json:"state"` // running, down (restart due), failed (crash loop), starting
 	LastOK time.Time `json:"last_ok"`
+	// Epoch is the newest epoch the host applied a role under (0: none yet).
+	Epoch int64 `json:"epoch"`
+	// Pause is the write pause the host holds on the node, if any.
+	Pause *Pause `json:"pause,omitempty"`
 }
 
 // Engine is the server binary nodes run.

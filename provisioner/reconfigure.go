@@ -19,9 +19,15 @@ const reconfigureTimeout = 5 * time.Second
 // place comes back the same), the settings go in with one CONFIG SET (atomic in
 // the engine: all or none) and the users with applyUsers, all on larder's
 // held connection. The supervisor's copy of the spec is replaced, so later
-// restarts use it too.
+// restarts use it too. A spec under an older epoch than the node holds is
+// refused: its roles are stale.
 func (h *LocalHost) Reconfigure(ctx context.Context, spec NodeSpec) error {
 	spec = normalize(spec)
+	unlock, err := h.checkEpoch(spec, "reconfigure")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dir := h.NodeDir(spec)
 	conf, err := renderConfig(spec, h.opts.Addr, dir)
 	if err != nil {

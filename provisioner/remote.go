@@ -222,6 +222,12 @@ func (r *RemoteHost) DisconnectUser(ctx context.Context, spec NodeSpec, user str
 	return r.nodeCall(ctx, r.opts.Timeout, spec.ID, "disconnect", disconnectRequest{Spec: spec, User: user}, nil)
 }
 
+// SetRole applies the node's role through the agent, which refuses an older
+// epoch than the node's with a Conflict.
+func (r *RemoteHost) SetRole(ctx context.Context, spec NodeSpec) error {
+	return r.nodeCall(ctx, r.opts.Timeout, spec.ID, "role", spec, nil)
+}
+
 // Status asks the agent for its nodes; an agent that does not answer within
 // Timeout is an Unavailable fault.
 func (r *RemoteHost) Status(ctx context.Context) (HostStatus, error) {

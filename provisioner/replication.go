@@ -181,17 +181,17 @@ func Promote(ctx context.Context, t Target) error {
 	return nil
 }
 
-// Follow makes t a replica of primary, authenticating as repl.
+// Follow makes t a replica of primary, authenticating as repl. The three
+// commands go in one round trip: a demotion sits in a switchover's pause.
 func Follow(ctx context.Context, t Target, primary Endpoint, repl User) error {
 	c := t.client()
 	defer c.Close()
-	err := c.ConfigSet(ctx, "masteruser", repl.Name).Err()
-	if err == nil {
-		err = c.ConfigSet(ctx, "masterauth", repl.Password).Err()
-	}
-	if err == nil {
-		err = c.Do(ctx, "REPLICAOF", primary.Addr, strconv.Itoa(primary.Port)).Err()
-	}
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ConfigSet(ctx, "masteruser", repl.Name)
+		p.ConfigSet(ctx, "masterauth", repl.Password)
+		p.Do(ctx, "REPLICAOF", primary.Addr, strconv.Itoa(primary.Port))
+		return nil
+	})
 	if err != nil {
 		return t.fault(err, "follow "+primary.String())
 	}
@@ -200,23 +200,30 @@ func Follow(ctx context.Context, t Target, primary Endpoint, repl User) error {
 
 // Switchover swaps a pair's roles with no acknowledged write lost, the way
 // the engine's FAILOVER does it: pause writes on the primary, wait until the
-// replica has applied every byte of the stream, promote the replica, make the
-// old primary its replica, resume. FAILOVER waits for the replica to
-// *acknowledge* the offset, which it does from a once-a-second timer (and the
-// primary sends no GETACK while writes are paused), so its pause is 0–1000 ms
-// depending on timer phase; reading the replica's applied offset directly
-// gives the same guarantee in milliseconds. It returns how long writes were
-// paused. If the replica does not catch up within timeout, nothing changes.
-func Switchover(ctx context.Context, primary, to Target, timeout time.Duration) (time.Duration, error) {
+// replica has applied every byte of the stream, let swap record and apply the
+// new roles (through the hosts, under a new epoch), resume. FAILOVER waits
+// for the replica to *acknowledge* the offset, which it does from a
+// once-a-second timer (and the primary sends no GETACK while writes are
+// paused), so its pause is 0–1000 ms depending on timer phase; reading the
+// replica's applied offset directly gives the same guarantee in milliseconds.
+// It returns how long writes were paused. If the replica does not catch up
+// within timeout, nothing changes.
+//
+// swap reports whether it changed any role. When it fails having changed
+// none, the pause is lifted, except when it lost the roles to another
+// coordinator (a Conflict): that pause is no longer this switchover's to
+// lift. When it fails half way, the old primary stays paused. Either way the
+// pause ends by itself after timeout + 10 s, so a coordinator that dies
+// mid-switchover never leaves a node paused for longer.
+func Switchover(ctx context.Context, primary, to Target, timeout time.Duration, swap func(context.Context) (changed bool, err error)) (time.Duration, error) {
 	octx, cancel := context.WithTimeout(ctx, timeout)
 	err := WaitOnline(octx, primary, to.Endpoint)
 	cancel()
 	if err != nil {
 		return 0, err
 	}
-	pc, tc := primary.client(), to.client()
+	pc := primary.client()
 	defer pc.Close()
-	defer tc.Close()
 	// The pause outlives a crash of larder's own connection by at most this
 	// long; demotion follows within milliseconds in the normal case.
 	guard := timeout + 10*time.Second
@@ -251,26 +258,18 @@ func Switchover(ctx context.Context, primary, to Target, timeout time.Duration) 
 			delay *= 2
 		}
 	}
-	if err := tc.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
-		unpause()
-		return 0, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("promote %s: %v; nothing changed", to.Name, err))
-	}
-	// From here the old primary must not take writes again: it stays paused
-	// until it follows the new primary.
-	var derr error
-	for try := 0; try < 20; try++ {
-		if derr = pc.Do(ctx, "REPLICAOF", to.Addr, strconv.Itoa(to.Port)).Err(); derr == nil {
-			break
+	changed, err := swap(ctx)
+	if err != nil {
+		if !changed && fault.KindOf(err) != fault.Conflict {
+			unpause()
 		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+		if changed {
+			return time.Since(began), fmt.Errorf("%w (the writes of %s stay paused for at most %v)", err, primary.Name, guard)
 		}
+		return 0, err
 	}
-	if derr != nil {
-		return time.Since(began), fault.Wrap(fault.Unavailable, derr, fmt.Sprintf("%s is primary now, but %s could not be demoted (its writes stay paused for %v)", to.Name, primary.Name, guard))
-	}
+	// The old primary follows the new one now: resuming it lets its clients
+	// see READONLY and move to the new primary.
 	unpause()
 	return time.Since(began), nil
 }

@@ -44,6 +44,7 @@ func (h *LocalHost) spawn(ctx context.Context, m *managed, spec NodeSpec) (*proc
 	}
 	err = waitReady(ctx, p, h.dialAddr(spec.Port), spec.Admin, h.opts.StartTimeout, h.opts.LoadTimeout)
 	if err == nil {
+		h.repause(ctx, spec)
 		return p, nil
 	}
 	if kerr := p.kill(); kerr != nil {

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -40,6 +41,9 @@ func (h *LocalHost) Status(ctx context.Context) (HostStatus, error) {
 		st.Nodes = append(st.Nodes, ns)
 	}
 	h.mu.Unlock()
+	for i := range st.Nodes {
+		st.Nodes[i].Epoch, st.Nodes[i].Pause = fencingOf(filepath.Join(h.opts.Root, st.Nodes[i].Name))
+	}
 	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].Name < st.Nodes[j].Name })
 	return st, nil
 }

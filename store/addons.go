@@ -100,13 +100,29 @@ func (q Q) SetAddonPlan(ctx context.Context, id, plan string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET plan = ?, updated_at = ? WHERE id = ?`, plan, q.now(), id)
 }
 
-// BumpEpoch increments an add-on's epoch and returns the new value. Every
-// change of which node is primary bumps it, so actions carrying an older
-// epoch can be refused.
-func (q Q) BumpEpoch(ctx context.Context, id string) (int64, error) {
-	if err := q.execOne(ctx, "add-on", `UPDATE addons SET epoch = epoch + 1, updated_at = ? WHERE id = ?`, q.now(), id); err != nil {
+// AdvanceEpoch moves an add-on's epoch from read, the epoch its caller read
+// before deciding on a change of roles, to read+1 and returns it. It is a
+// compare-and-set: when another writer moved the epoch first, nothing changes
+// and the answer is a Conflict, so of two promotions decided on the same
+// state exactly one is recorded.
+func (q Q) AdvanceEpoch(ctx context.Context, id string, read int64) (int64, error) {
+	res, err := q.exec(ctx, `UPDATE addons SET epoch = epoch + 1, updated_at = ? WHERE id = ? AND epoch = ?`, q.now(), id, read)
+	if err != nil {
 		return 0, err
 	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return read + 1, err
+	}
+	now, err := q.AddonEpoch(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return 0, fault.E(fault.Conflict, "the roles of this add-on changed under epoch %d since they were read under epoch %d", now, read)
+}
+
+// AddonEpoch returns an add-on's epoch.
+func (q Q) AddonEpoch(ctx context.Context, id string) (int64, error) {
 	var e int64
-	return e, q.get(ctx, &e, `SELECT epoch FROM addons WHERE id = ?`, id)
+	err := q.get(ctx, &e, `SELECT epoch FROM addons WHERE id = ?`, id)
+	return e, notFound(err, "no add-on with id %s", id)
 }

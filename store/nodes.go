@@ -94,9 +94,22 @@ func (q Q) DeleteNode(ctx context.Context, id string) error {
 }
 
 // SetNodeRole records a node's role after a switchover or failover, with the
-// epoch it happened in.
+// epoch it happened in. The epoch must be newer than the one the node's role
+// was last written under: a write carrying an older (or the same) epoch is a
+// Conflict and changes nothing.
 func (q Q) SetNodeRole(ctx context.Context, id, role string, epoch int64) error {
-	return q.execOne(ctx, "node", `UPDATE nodes SET role = ?, epoch = ?, updated_at = ? WHERE id = ?`, role, epoch, q.now(), id)
+	res, err := q.exec(ctx, `UPDATE nodes SET role = ?, epoch = ?, updated_at = ? WHERE id = ? AND epoch < ?`, role, epoch, q.now(), id, epoch)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	n, err := q.NodeByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return fault.E(fault.Conflict, "node %s: role written under epoch %d, not under the older epoch %d", n.Name, n.Epoch, epoch)
 }
 
 // NodeCounts returns how many nodes each host runs.

@@ -1,0 +1,190 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"larder/api"
+	"larder/fault"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// Fencing (ARCHITECTURE, HA rules 3 and 4). Every change of roles is
+// recorded first, under a new epoch, with a compare-and-set on the epoch its
+// coordinator read (commitPromotion), then applied to the nodes through their
+// hosts under that epoch (applyRoles); hosts refuse an older epoch than the
+// node's. A coordinator that lost a race says so (superseded) and touches
+// nothing more. The reconciler brings nodes whose host reports them behind
+// the store, or paused by their lease, to the role the store records
+// (settleRoles): that is how a promotion recorded by a broker that then
+// crashed is finished, and how a write pause left by a lease that ran out
+// while the broker was away is lifted (or the node demoted) once it is back.
+
+// superseded records that a role change of kind, decided under epoch read,
+// lost to a newer decision, and returns the Conflict to end it with.
+func (b *Broker) superseded(ctx context.Context, a store.Addon, kind string, read int64) error {
+	msg := fmt.Sprintf("%s of %s not done: its roles changed after it was decided under epoch %d (another coordinator acted first); it touched nothing", kind, a.Name, read)
+	if err := b.store.AddEvent(context.WithoutCancel(ctx), a.ID, a.Name, kind+".superseded", msg); err != nil {
+		b.log.WithError(err).WithField("addon", a.Name).Error("record a superseded role change")
+	}
+	b.log.WithFields(logrus.Fields{"addon": a.Name, "epoch": read}).Warn(msg)
+	return fault.E(fault.Conflict, "%s", msg)
+}
+
+// applyRoles makes the nodes of a named by ids, in that order, what the store
+// records for them, under the add-on's epoch, through their hosts.
+func (b *Broker) applyRoles(ctx context.Context, a store.Addon, ids ...string) error {
+	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		for i, n := range nodes {
+			if n.ID != id {
+				continue
+			}
+			if err := b.hostFor(n).SetRole(ctx, specs[i]); err != nil {
+				return fmt.Errorf("make %s the %s under epoch %d: %w", n.Name, n.Role, specs[i].Epoch, err)
+			}
+		}
+	}
+	return nil
+}
+
+// settleRoles brings nodes to the roles the store records when their host
+// reports them behind the epoch their role was recorded under, or holding a
+// write pause (SetRole lifts it: the broker has decided). Add-ons in the
+// middle of a failover are left alone: their old primary stays fenced.
+func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provisioner.HostStatus, nodes []store.Node) {
+	byID := make(map[string]store.Node, len(nodes))
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	reported := map[string]provisioner.NodeStatus{}
+	due := map[string]bool{} // add-on ids
+	for _, st := range statuses {
+		for _, ns := range st.Nodes {
+			n, ok := byID[ns.ID]
+			if !ok || ns.ID == "" {
+				continue
+			}
+			reported[ns.ID] = ns
+			if ns.Pause != nil || ns.Epoch < n.Epoch {
+				due[n.AddonID] = true
+			}
+		}
+	}
+	for id := range due {
+		a, err := r.b.store.AddonByID(ctx, id)
+		if err != nil || (a.State != api.StateProvisioned && a.State != api.StateFailed) || r.isFailing(id) {
+			continue
+		}
+		nodes, specs, err := r.b.specsOf(ctx, r.b.store.Q, a)
+		if err != nil {
+			r.log.WithError(err).WithField("addon", a.Name).Warn("read the roles to settle")
+			continue
+		}
+		// Standbys first (the store lists the primary first): a node demoted
+		// before the other is promoted means never two primaries, only for a
+		// moment none.
+		for k := range nodes {
+			i := (k + 1) % len(nodes)
+			n := nodes[i]
+			ns, ok := reported[n.ID]
+			if !ok || n.State == store.NodeStarting || (ns.Pause == nil && ns.Epoch >= n.Epoch) {
+				continue
+			}
+			log := r.log.WithFields(logrus.Fields{"addon": a.Name, "node": n.Name, "epoch": specs[i].Epoch, "held": ns.Epoch})
+			sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval+liveTimeout)
+			err := r.b.hostFor(n).SetRole(sctx, specs[i])
+			cancel()
+			if err != nil {
+				r.logOnce(a.ID, fmt.Sprintf("could not bring %s to its recorded role under epoch %d: %v", n.Name, specs[i].Epoch, err))
+				continue
+			}
+			if ns.Epoch < n.Epoch {
+				msg := fmt.Sprintf("%s made %s under epoch %d: its host still held epoch %d", n.Name, n.Role, specs[i].Epoch, ns.Epoch)
+				r.b.store.AddEvent(ctx, a.ID, a.Name, "node.role", msg)
+				log.Info(msg)
+			} else {
+				log.Info("the broker is back: the node's role is confirmed and its write pause lifted")
+			}
+		}
+	}
+}
+
+// writesPaused is what people are told about a write pause a host reported
+// on one of a's nodes (as last reported); "" when none.
+func (b *Broker) writesPaused(ctx context.Context, a store.Addon) string {
+	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return ""
+	}
+	for _, n := range nodes {
+		if p := b.hosts.pauseOf(n.ID); p != nil {
+			return p.String()
+		}
+	}
+	return ""
+}
+
+// noteStatus keeps what a host last reported about its nodes' pauses.
+func (s *hostSet) noteStatus(st provisioner.HostStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pauses == nil {
+		s.pauses = map[string]map[string]provisioner.Pause{}
+	}
+	m := map[string]provisioner.Pause{}
+	for _, ns := range st.Nodes {
+		if ns.Pause != nil && ns.ID != "" {
+			m[ns.ID] = *ns.Pause
+		}
+	}
+	s.pauses[st.Name] = m
+}
+
+// pauseOf is the write pause last reported on node id; nil if none.
+func (s *hostSet) pauseOf(id string) *provisioner.Pause {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, m := range s.pauses {
+		if p, ok := m[id]; ok {
+			return &p
+		}
+	}
+	return nil
+}
+
+// holdPoint waits at a named point while HoldDir/held-NAME exists, when
+// cfg.HoldAt names this point (fault injection: tests line two coordinators
+// up at one step, then let them go together). It creates the file on
+// arrival and waits at most a minute.
+func (b *Broker) holdPoint(ctx context.Context, name string) {
+	if b.cfg.HoldAt != name || b.cfg.HoldDir == "" {
+		return
+	}
+	path := filepath.Join(b.cfg.HoldDir, "held-"+name)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		b.log.WithError(err).Error("hold point")
+		return
+	}
+	b.log.WithField("point", name).Warn("holding on purpose (--hold-at) until " + path + " is removed")
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if _, err := os.Stat(path); err != nil {
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
