@@ -136,11 +136,12 @@ type promotion struct {
 
 var (
 	switchover = promotion{"switchover", func(ctx context.Context, b *Broker, a store.Addon, primary, standby store.Node) error {
-		op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: opSwitchover, State: api.OpPending}
-		if err := b.store.InTx(ctx, func(tx *store.Tx) (err error) {
-			op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
-			return err
-		}); err != nil {
+		// Recorded directly, as two coordinators that each decided before
+		// seeing the other's operation would have: newOperation would refuse
+		// the second up front, and the race is about the step's epoch check.
+		op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: opSwitchover, State: api.OpPending,
+			Params: encodeParams(switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})}
+		if err := b.store.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
 		return b.switchoverStep(op, false)(ctx, func(string) {})

@@ -96,8 +96,9 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 		}
 		primary, standby, ok := pair(nodes)
 		switch {
-		case ok && primary.ID == p.Standby && standby.ID == p.Primary:
-			// Recorded before the restart: the hosts follow the store.
+		case resumed && ok && primary.ID == p.Standby && standby.ID == p.Primary && (p.Epoch == 0 || a.Epoch == p.Epoch+1):
+			// Recorded before the restart (its commit is the one epoch step
+			// since): the hosts follow the store.
 			if err := b.applyRoles(ctx, a, standby.ID, primary.ID); err != nil {
 				return err
 			}
