@@ -41,12 +41,8 @@ test: engine fmt-check vet
 # Benchmarks run real brokers and nodes; figures are printed by the harness.
 # The edge's compares it with the node, HAProxy and the node's TLS port.
 bench: engine
-<<<<<<< HEAD
 	@command -v haproxy >/dev/null || echo "note: the edge benchmark's HAProxy anchor needs haproxy (apt-get install haproxy)"
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./provisioner/ ./integration/ ./edge/
-=======
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m ./provisioner/ ./integration/ ./backup/
->>>>>>> backup
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./provisioner/ ./integration/ ./edge/ ./backup/
 
 clean:
 	rm -rf bin
