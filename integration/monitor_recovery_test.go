@@ -126,6 +126,9 @@ func TestFailoverKeepsFollowing(t *testing.T) {
 		}
 		return nil
 	})
+	// Following made the primary resync from the leader, and its standby from
+	// it: a standby still in its full sync may not be promoted.
+	waitInSync(t, b, "web", nil)
 	c.hostNS[ha.PrimaryHost].Cut()
 	defer c.hostNS[ha.PrimaryHost].Heal()
 	WaitFor(t, 30*time.Second, "failover", func() error {
