@@ -18,9 +18,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/ha"
 	"larder/provisioner"
+	"larder/provisioner/local"
 	"larder/store"
 )
 
@@ -33,7 +35,7 @@ type testBroker struct {
 
 func newTestBroker(t *testing.T) *testBroker {
 	t.Helper()
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		t.Skipf("no engine: %v", err)
 	}
@@ -46,7 +48,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	var br atomic.Pointer[Broker]
-	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
+	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
 		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
 			if b := br.Load(); b != nil {
 				b.OnNodeEvent(e)
@@ -120,7 +122,7 @@ func bothPrimaries(ctx context.Context, a store.Addon, x, y store.Node) bool {
 func masters(ctx context.Context, a store.Addon, nodes []store.Node) int {
 	n := 0
 	for _, nd := range nodes {
-		if r, err := provisioner.Replication(ctx, target(a, nd)); err == nil && r.Role == "master" {
+		if r, err := engine.Replication(ctx, target(a, nd)); err == nil && r.Role == "master" {
 			n++
 		}
 	}
@@ -269,7 +271,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 				if !ok || p.ID != standby.ID {
 					return fmt.Errorf("recorded primary %s, want the old standby %s", p.Name, standby.Name)
 				}
-				if r, err := provisioner.Replication(ctx, target(after, p)); err != nil || r.Role != "master" {
+				if r, err := engine.Replication(ctx, target(after, p)); err != nil || r.Role != "master" {
 					return fmt.Errorf("recorded primary answers %+v, %v", r, err)
 				}
 				if n := masters(ctx, after, nodes); n != 1 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/ha"
 	"larder/provisioner"
@@ -45,7 +46,7 @@ func (b *Broker) monitorTargets(r *http.Request) (int, any, error) {
 		t := api.MonitorTarget{NodeID: n.ID, Addon: strings.TrimSuffix(n.Name, "-"+n.ID[:6]), Role: n.Role, Host: n.Host,
 			Addr: n.Address, Port: n.Port, AgentURL: agents[n.Host]}
 		if b.cfg.MonitorPassword != "" {
-			t.MonitorUser, t.MonitorPassword = provisioner.MonitorUser, b.cfg.MonitorPassword
+			t.MonitorUser, t.MonitorPassword = engine.MonitorUser, b.cfg.MonitorPassword
 		}
 		out = append(out, t)
 	}
@@ -290,7 +291,7 @@ func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress fu
 		}
 		return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover (completed after a broker restart)")
 	}
-	sr, err := provisioner.Replication(ctx, target(a, standby))
+	sr, err := engine.Replication(ctx, target(a, standby))
 	if err == nil && sr.Role == "master" {
 		return b.completeFailover(ctx, a, primary, standby,
 			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
@@ -316,7 +317,7 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 	problem := "there is no standby"
 	if ok {
 		sctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		sr, err := provisioner.Replication(sctx, target(a, standby))
+		sr, err := engine.Replication(sctx, target(a, standby))
 		cancel()
 		switch {
 		case standby.State != store.NodeRunning:

@@ -11,8 +11,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
-	"larder/provisioner"
 	"larder/store"
 )
 
@@ -24,14 +24,14 @@ import (
 
 // osbBindingUsers lists the engine users of an add-on's live bindings; node
 // specs carry them as ExtraUsers.
-func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]provisioner.User, error) {
+func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
 	bds, err := q.ActiveOSBBindingsOfAddon(ctx, addonID)
 	if err != nil {
 		return nil, err
 	}
-	users := make([]provisioner.User, 0, len(bds))
+	users := make([]engine.User, 0, len(bds))
 	for _, bd := range bds {
-		users = append(users, provisioner.User{Name: bd.Username, Password: bd.Password})
+		users = append(users, engine.User{Name: bd.Username, Password: bd.Password})
 	}
 	return users, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -157,8 +158,8 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 		ID: n.ID, Name: n.Name, Port: n.Port, Epoch: a.Epoch,
 		MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence,
 		MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
-		Admin:    provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
-		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword}, CustomerAlt: a.CustomerPasswordAlt,
+		Admin:    engine.User{Name: engine.AdminUser, Password: a.AdminPassword},
+		Customer: engine.User{Name: a.CustomerUser, Password: a.CustomerPassword}, CustomerAlt: a.CustomerPasswordAlt,
 	}
 }
 
@@ -194,9 +195,9 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 	if err != nil {
 		return nil, err
 	}
-	var primary, standby *provisioner.Endpoint
+	var primary, standby *engine.Endpoint
 	for _, n := range nodes {
-		e := &provisioner.Endpoint{Addr: n.Address, Port: n.Port}
+		e := &engine.Endpoint{Addr: n.Address, Port: n.Port}
 		switch n.Role {
 		case store.RolePrimary:
 			primary = e
@@ -209,10 +210,10 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 		specs[i] = nodeSpec(a, p, n)
 		specs[i].ExtraUsers = users
 		if a.ReplPassword != "" {
-			specs[i].Repl = provisioner.User{Name: provisioner.ReplUser, Password: a.ReplPassword}
+			specs[i].Repl = engine.User{Name: engine.ReplUser, Password: a.ReplPassword}
 		}
 		if b.cfg.MonitorPassword != "" {
-			specs[i].Monitor = provisioner.User{Name: provisioner.MonitorUser, Password: b.cfg.MonitorPassword}
+			specs[i].Monitor = engine.User{Name: engine.MonitorUser, Password: b.cfg.MonitorPassword}
 		}
 		specs[i].Paired = primary != nil && standby != nil
 		switch {
@@ -229,14 +230,14 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 }
 
 // target is how larder reaches node n of a as admin, for replication commands.
-func target(a store.Addon, n store.Node) provisioner.Target {
-	return provisioner.Target{Endpoint: provisioner.Endpoint{Addr: n.Address, Port: n.Port},
-		Admin: provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword}, Name: n.Name}
+func target(a store.Addon, n store.Node) engine.Target {
+	return engine.Target{Endpoint: engine.Endpoint{Addr: n.Address, Port: n.Port},
+		Admin: engine.User{Name: engine.AdminUser, Password: a.AdminPassword}, Name: n.Name}
 }
 
 // extraUsers lists the engine users an add-on has besides the customer's
 // (Open Service Broker bindings).
-func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]provisioner.User, error) {
+func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
 	return osbBindingUsers(ctx, q, addonID)
 }
 
@@ -392,9 +393,9 @@ func (b *Broker) waitStandbys(ctx context.Context, a store.Addon, nodes []store.
 		}
 		progress("waiting for the standby on " + n.Host + " to sync")
 		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
-		err := provisioner.WaitInSync(sctx, target(a, n), provisioner.Endpoint{Addr: primary.Address, Port: primary.Port})
+		err := engine.WaitInSync(sctx, target(a, n), engine.Endpoint{Addr: primary.Address, Port: primary.Port})
 		if err == nil {
-			err = provisioner.WaitOnline(sctx, target(a, primary), provisioner.Endpoint{Addr: n.Address, Port: n.Port})
+			err = engine.WaitOnline(sctx, target(a, primary), engine.Endpoint{Addr: n.Address, Port: n.Port})
 		}
 		cancel()
 		if err != nil {

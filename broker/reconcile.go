@@ -11,6 +11,7 @@ import (
 	"larder/api"
 	"larder/fault"
 	"larder/provisioner"
+	"larder/provisioner/agent"
 	"larder/store"
 )
 
@@ -96,7 +97,7 @@ func (r *reconciler) tick() {
 			}
 		}
 		if rh, ok := h.(interface {
-			Cursor() provisioner.EventCursor
+			Cursor() agent.EventCursor
 		}); ok {
 			cur := rh.Cursor()
 			if err := r.b.store.SetHostCursor(ctx, h.Name(), cur.Boot, int64(cur.Seq)); err != nil {

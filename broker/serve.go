@@ -14,9 +14,12 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/engine"
 	"larder/ha"
 	"larder/internal/atomicfile"
 	"larder/provisioner"
+	"larder/provisioner/agent"
+	"larder/provisioner/local"
 	"larder/store"
 )
 
@@ -44,7 +47,7 @@ type ServeConfig struct {
 	MonitorFresh    time.Duration
 	Lease           time.Duration
 	CrashAt         string // fault injection for tests
-	// Supervision of this machine's nodes (see provisioner.LocalOptions):
+	// Supervision of this machine's nodes (see local.Options):
 	// the hang windows with and without persistence, and how long
 	// quarantined nodes are kept. Zero takes the provisioner's defaults.
 	HangTimeout              time.Duration
@@ -90,7 +93,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}
 	}
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		return err
 	}
@@ -110,7 +113,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	// host starts); they wait for it instead of being dropped.
 	ready := make(chan *Broker, 1)
 	var b *Broker
-	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{
+	host, err := local.New(local.Options{
 		Root:                     filepath.Join(cfg.DataDir, "nodes"),
 		Engine:                   eng,
 		HangTimeout:              cfg.HangTimeout,
@@ -129,8 +132,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	remote := func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error) {
-		return provisioner.NewRemoteHost(provisioner.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
-			Since: provisioner.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
+		return agent.NewRemoteHost(agent.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
+			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
 			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,

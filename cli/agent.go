@@ -19,7 +19,8 @@ import (
 
 	"larder/api"
 	"larder/internal/atomicfile"
-	"larder/provisioner"
+	"larder/provisioner/agent"
+	"larder/provisioner/local"
 )
 
 func init() { extraCommands = append(extraCommands, agentCommand()) }
@@ -80,7 +81,7 @@ type agentConfig struct {
 	host, listen, addr, dataDir, token string
 	brokerURL, brokerToken             string
 	log                                *logrus.Logger
-	local                              provisioner.LocalOptions // supervision intervals
+	local                              local.Options // supervision intervals
 	lease                              time.Duration
 }
 
@@ -90,7 +91,7 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		dataDir: c.String("data-dir"), token: c.String("token"),
 		brokerURL: strings.TrimRight(c.String("broker"), "/"), brokerToken: c.String("broker-token"),
 		lease: c.Duration("lease"),
-		local: provisioner.LocalOptions{
+		local: local.Options{
 			CheckInterval:            c.Duration("check-interval"),
 			HangTimeout:              c.Duration("hang-timeout"),
 			NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
@@ -153,10 +154,10 @@ func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
 	}
 	defer ln.Close()
 
-	ring := provisioner.NewEventRing(provisioner.DefaultEventRingSize)
+	ring := agent.NewEventRing(agent.DefaultEventRingSize)
 	opts := cfg.local
 	opts.Name, opts.Root, opts.Addr, opts.Log, opts.OnEvent = cfg.host, filepath.Join(cfg.dataDir, "nodes"), cfg.addr, cfg.log, ring.Add
-	h, err := provisioner.NewLocalHost(opts)
+	h, err := local.New(opts)
 	if err != nil {
 		return err
 	}
@@ -168,10 +169,10 @@ func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
 		}
 	}()
 
-	lease := provisioner.NewLease(h, cfg.lease, cfg.log)
+	lease := local.NewLease(h, cfg.lease, cfg.log)
 	defer lease.Close()
 	srv := &http.Server{
-		Handler:           lease.Track(provisioner.NewAgentHandler(h, ring, cfg.token, cfg.log)),
+		Handler:           agent.TrackLease(lease, agent.NewHandler(h, ring, cfg.token, cfg.log)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

@@ -18,7 +18,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
-	"larder/provisioner"
+	"larder/engine"
+	"larder/provisioner/agent"
 )
 
 // ObserverOptions configure an Observer. Zero durations take the defaults.
@@ -310,13 +311,8 @@ func probeRole(ctx context.Context, addr, user, password string, timeout time.Du
 		role, _ = r[0].(string)
 	}
 	var offset int64
-	if text, err := c.Info(ctx, "replication").Result(); err == nil {
-		for _, line := range strings.Split(text, "\n") {
-			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-			if (role == "master" && k == "master_repl_offset") || (role == "slave" && k == "slave_repl_offset") {
-				offset, _ = strconv.ParseInt(v, 10, 64)
-			}
-		}
+	if text, err := c.Info(ctx, "replication").Result(); err == nil && (role == "master" || role == "slave") {
+		offset = engine.ParseInfo(text).Repl.Offset
 	}
 	return role, offset
 }
@@ -326,7 +322,7 @@ var agentHTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepA
 // probeAgent reports whether a host agent's health endpoint answers before
 // ctx's deadline.
 func probeAgent(ctx context.Context, base string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+provisioner.HealthPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+agent.HealthPath, nil)
 	if err != nil {
 		return false
 	}

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"larder/api"
-	"larder/provisioner"
+	"larder/engine"
 )
 
 var (
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if _, engineErr = provisioner.DiscoverEngine(); engineErr != nil {
+	if _, engineErr = engine.Discover(); engineErr != nil {
 		fmt.Fprintf(os.Stderr, "integration: no engine (%v); tests will skip\n", engineErr)
 		return m.Run()
 	}
