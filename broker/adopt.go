@@ -28,7 +28,7 @@ func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue // provisioning and deprovisioning add-ons are resumed by their operation
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		nodes, specs, err := b.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (b *Broker) adoptNode(ctx context.Context, a store.Addon, n store.Node, spe
 	if err != nil {
 		log.WithError(err).Error("adopt node")
 		reason := "node " + n.Name + " could not be restarted"
-		return b.store.InTx(ctx, func(tx *store.Tx) error {
+		return b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
 				return err
 			}

@@ -82,7 +82,7 @@ const DefaultVarPrefix = "LARDER_REDIS"
 // Broker holds the broker's state and dependencies.
 type Broker struct {
 	cfg       Config
-	store     *store.Store
+	store     store.Store
 	hosts     *hostSet
 	localName string
 	log       logrus.FieldLogger
@@ -96,7 +96,7 @@ type Broker struct {
 
 // New builds a broker over an open store and its own in-process host. Call
 // Start before serving.
-func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
+func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = catalog.Builtin()
 	}
@@ -215,7 +215,7 @@ func (b *Broker) OnNodeEvent(e provisioner.Event) {
 		return
 	}
 	log = log.WithField("addon", a.Name)
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		switch e.Kind {
 		case provisioner.EventRestarted:
 			if err := tx.SetNodeState(ctx, n.ID, store.NodeRunning, e.PID); err != nil {

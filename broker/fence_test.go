@@ -22,6 +22,7 @@ import (
 	"larder/ha"
 	"larder/provisioner"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // testBroker is a broker over a real SQLite file and a real local host whose
@@ -39,7 +40,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(root, "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(root, "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func newJobRunner(log logrus.FieldLogger) *jobRunner {
 type step func(ctx context.Context, progress func(string)) error
 
 // Run starts op's work in the background and records how it ends.
-func (r *jobRunner) Run(st *store.Store, op store.Operation, work step) {
+func (r *jobRunner) Run(st store.Store, op store.Operation, work step) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

@@ -18,6 +18,7 @@ import (
 
 	"larder/provisioner"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // failingLookup is a store that cannot answer, as under SQLITE_BUSY.
@@ -42,7 +43,7 @@ func orphanEnv(t *testing.T) (b *Broker, h *provisioner.LocalHost, orphan provis
 	}
 	ctx := context.Background()
 	dataDir = t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dataDir, "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

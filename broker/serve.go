@@ -18,6 +18,7 @@ import (
 	"larder/internal/atomicfile"
 	"larder/provisioner"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // ServeConfig is everything `larder broker` needs.
@@ -100,7 +101,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if dbPath == "" {
 		dbPath = filepath.Join(cfg.DataDir, "larder.db")
 	}
-	st, err := store.Open(ctx, dbPath)
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
