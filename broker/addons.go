@@ -281,6 +281,7 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
+		b.jobs.lease(&op)
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
@@ -332,6 +333,7 @@ func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
+		b.jobs.lease(&op)
 		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {

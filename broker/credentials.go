@@ -42,7 +42,7 @@ func (b *Broker) rotateCredentials(r *http.Request) (int, any, error) {
 		if a, err = tx.AddonByID(ctx, a.ID); err != nil {
 			return err
 		}
-		if op, err = newOperation(ctx, tx, a, opCredentials, struct{}{}); err != nil {
+		if op, err = b.newOperation(ctx, tx, a, opCredentials, struct{}{}); err != nil {
 			return err
 		}
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, newSecret()); err != nil {

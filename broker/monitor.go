@@ -126,6 +126,7 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 	done := r.hold(a.ID)
 	detected := time.Now()
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
+	r.b.jobs.lease(&op)
 	err := r.b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err

@@ -101,6 +101,7 @@ func (b *Broker) startOSBDeprovision(ctx context.Context, in osbInstance, who st
 		waitFor = in.row.OperationID
 	}
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
+	b.jobs.lease(&op)
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if waitFor == "" {
 			if err := beginDestroy(ctx, tx, a, osbDestroyReason); err != nil {

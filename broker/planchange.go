@@ -49,7 +49,7 @@ func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		if op, err = newOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
+		if op, err = b.newOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.request", fmt.Sprintf("%s → %s", from.Name, to.Name))

@@ -48,7 +48,7 @@ func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.
 	}
 	var op store.Operation
 	err := r.b.store.InTx(ctx, func(tx store.Tx) (err error) {
-		if op, err = newOperation(ctx, tx, a, opRebuild, p); err != nil {
+		if op, err = r.b.newOperation(ctx, tx, a, opRebuild, p); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "standby.rebuild", "building a new standby: "+reason)

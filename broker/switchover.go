@@ -54,7 +54,7 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
+		op, err = b.newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
 		return err
 	})
 	if err != nil {
