@@ -24,6 +24,7 @@ import (
 	"larder/provisioner"
 	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // testBroker is a broker over a real SQLite file and a real local host whose
@@ -41,7 +42,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(root, "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(root, "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 	}
 	prev, perr := b.store.FollowOf(ctx, a.ID)
 	f := store.Follow{AddonID: a.ID, Leader: src.Label, Host: src.Addr, Port: src.Port, Username: src.User.Name, Password: src.User.Password}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetFollow(ctx, &f); err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (b *Broker) unfollow(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteFollow(ctx, a.ID); err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (b *Broker) unfollow(r *http.Request) (int, any, error) {
 // (with the leader or without), then the running node follows the leader or
 // stops following.
 func (b *Broker) applyFollow(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,12 @@ import (
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 func TestCheckFollowLoop(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestCheckFollowLoop(t *testing.T) {
 
 func TestAddLeader(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +92,13 @@ func TestAddLeader(t *testing.T) {
 	}
 	nodes := []store.Node{{Role: store.RolePrimary}, {Role: store.RoleStandby}}
 	specs := make([]provisioner.NodeSpec, 2)
-	if err := addLeader(ctx, st.Q, a.ID, nodes, specs); err != nil || specs[0].Leader != nil {
+	if err := addLeader(ctx, st, a.ID, nodes, specs); err != nil || specs[0].Leader != nil {
 		t.Fatalf("no follow: leader %v, %v", specs[0].Leader, err)
 	}
 	if err := st.SetFollow(ctx, &store.Follow{AddonID: a.ID, Leader: "x", Host: "10.0.0.1", Port: 6380, Username: "u", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := addLeader(ctx, st.Q, a.ID, nodes, specs); err != nil {
+	if err := addLeader(ctx, st, a.ID, nodes, specs); err != nil {
 		t.Fatal(err)
 	}
 	if l := specs[0].Leader; l == nil || *l != (engine.Endpoint{Addr: "10.0.0.1", Port: 6380}) || specs[0].LeaderUser != (engine.User{Name: "u", Password: "pw"}) {

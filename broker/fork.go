@@ -93,7 +93,7 @@ func (b *Broker) sourceOf(ctx context.Context, f store.Fork) (engine.Source, err
 		if err != nil {
 			return engine.Source{}, fault.Wrap(fault.Conflict, err, "the fork source "+f.Source+" is gone")
 		}
-		return b.addonSource(ctx, b.store.Q, a)
+		return b.addonSource(ctx, b.store, a)
 	}
 	if f.Password == "" {
 		return engine.Source{}, fault.E(fault.Conflict, "the credentials of the fork source %s are gone", f.Source)
@@ -123,7 +123,7 @@ func inspectSource(ctx context.Context, src engine.Source, svc string, p *catalo
 // URL, a wrong password, an unreachable or too large source is refused before
 // anything is created. It returns the row to record with the add-on.
 func (b *Broker) checkFork(ctx context.Context, appName, ref, svc string, p *catalog.Plan) (*store.Fork, error) {
-	f, src, err := b.forkSource(ctx, b.store.Q, appName, ref)
+	f, src, err := b.forkSource(ctx, b.store, appName, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	if err != nil {
 		return err
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 			humanBytes(ni.UsedMemoryBytes), humanBytes(p.MaxMemoryBytes), a.Service, p.Name)
 	}
 	last.State, last.KeysDone, last.BytesDone = store.ForkDone, res.Keys, res.Bytes
-	return b.store.InTx(ctx, func(tx *store.Tx) error {
+	return b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.FinishFork(ctx, a.ID, last); err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func truncate(s string, n int) string {
 }
 
 // recordFork records a new add-on's fork source in the add-on's transaction.
-func recordFork(ctx context.Context, tx *store.Tx, a store.Addon, f store.Fork) error {
+func recordFork(ctx context.Context, tx store.Tx, a store.Addon, f store.Fork) error {
 	f.AddonID = a.ID
 	if err := tx.CreateFork(ctx, &f); err != nil {
 		return err

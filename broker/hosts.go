@@ -341,7 +341,7 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	draining, err := b.drainingHosts(ctx, b.store.Q)
+	draining, err := b.drainingHosts(ctx, b.store)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -127,7 +127,8 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 	done := r.hold(a.ID)
 	detected := time.Now()
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
-	err := r.b.store.InTx(ctx, func(tx *store.Tx) error {
+	r.b.jobs.lease(&op)
+	err := r.b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
@@ -236,7 +237,7 @@ func (b *Broker) finishFailover(ctx context.Context, a store.Addon, primary stor
 		}
 	}
 	if b.hosts.isUp(primary.Host) {
-		if specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{primary}); err == nil {
+		if specs, err := b.nodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
 			b.hostFor(primary).Remove(ctx, specs[0])
 		}
 	}
@@ -340,7 +341,7 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 		return store.Node{}, store.Node{}, b.superseded(ctx, a, "failover", a.Epoch)
 	}
 	reason := fmt.Sprintf("primary %s on %s is lost and %s; nothing was promoted: needs an operator", primary.Name, primary.Host, problem)
-	b.store.InTx(ctx, func(tx *store.Tx) error {
+	b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetAddonState(ctx, a.ID, api.StateFailed, reason); err != nil {
 			return err
 		}

@@ -175,7 +175,7 @@ func (b *Broker) addBindingUser(ctx context.Context, addonID string, bd store.OS
 	if a.State != api.StateProvisioned {
 		return a, osbErr(http.StatusUnprocessableEntity, "InstanceNotAvailable", "%s is %s; bind once it is available", a.Name, a.State)
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if replace {
 			if err := tx.DeleteOSBBinding(ctx, bd.BindingID); err != nil {
 				return err
@@ -256,7 +256,7 @@ func (b *Broker) removeBindingUser(ctx context.Context, bd store.OSBBinding, who
 	if err != nil {
 		return err
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.MarkOSBBindingDeleted(ctx, bd.BindingID, b.osbNow()); err != nil {
 			return err
 		}
@@ -283,7 +283,7 @@ func (b *Broker) removeBindingUser(ctx context.Context, bd store.OSBBinding, who
 // binding user. The engine's ACL LOAD already closes those of users it
 // drops, in which case CLIENT KILL answers "No such user": nothing is left.
 func (b *Broker) disconnectBinding(ctx context.Context, a store.Addon, user string) {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of a deleted binding")
 		return

@@ -101,7 +101,8 @@ func (b *Broker) startOSBDeprovision(ctx context.Context, in osbInstance, who st
 		waitFor = in.row.OperationID
 	}
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	b.jobs.lease(&op)
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if waitFor == "" {
 			if err := beginDestroy(ctx, tx, a, osbDestroyReason); err != nil {
 				return err
@@ -132,7 +133,7 @@ func (b *Broker) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
 			if err := b.waitOperation(ctx, waitFor); err != nil {
 				return err
 			}
-			err := b.store.InTx(ctx, func(tx *store.Tx) error {
+			err := b.store.InTx(ctx, func(tx store.Tx) error {
 				a, err := tx.AddonByID(ctx, addonID)
 				if err != nil {
 					return err

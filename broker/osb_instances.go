@@ -224,17 +224,13 @@ func (b *Broker) osbProvision(w http.ResponseWriter, r *http.Request) {
 func (b *Broker) recordOSBInstance(ctx context.Context, id string, s provisionSpec, replace bool, who string) (store.Addon, store.Operation, error) {
 	var a store.Addon
 	var op store.Operation
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if replace {
 			if err := tx.DeleteOSBInstance(ctx, id); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.AppByName(ctx, s.Owner); fault.KindOf(err) == fault.NotFound {
-			if _, err := tx.CreateApp(ctx, s.Owner); err != nil {
-				return err
-			}
-		} else if err != nil {
+		if _, err := tx.EnsureApp(ctx, s.Owner); err != nil {
 			return err
 		}
 		policy := catalog.DefaultMaxMemoryPolicy

@@ -151,7 +151,7 @@ func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
 	if s.Context != "" {
 		ctxJSON = s.Context
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetOSBInstanceRequest(ctx, id, planID, params.canonical(), ctxJSON); err != nil {
 			return err
 		}

@@ -27,12 +27,12 @@ func newSecret() string {
 
 // claimNodes records the nodes a new add-on on plan p needs (a primary, and a
 // standby for HA plans) on the hosts placement picks.
-func (b *Broker) claimNodes(ctx context.Context, tx *store.Tx, a store.Addon, p *catalog.Plan) error {
+func (b *Broker) claimNodes(ctx context.Context, tx store.Tx, a store.Addon, p *catalog.Plan) error {
 	roles := []string{store.RolePrimary}
 	if p.HA {
 		roles = append(roles, store.RoleStandby)
 	}
-	hosts, err := b.placeHosts(ctx, tx.Q, len(roles))
+	hosts, err := b.placeHosts(ctx, tx, len(roles))
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (b *Broker) claimNodes(ctx context.Context, tx *store.Tx, a store.Addon, p 
 // binds it, and the (host, port) unique key stops two brokers from sharing
 // one. Nothing here leaves the process: the host checks the port once the
 // transaction is over (checkPort).
-func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
+func (b *Broker) claimNode(ctx context.Context, tx store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
 	host, ok := b.hosts.get(hostName)
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "host %s is not connected", hostName)
@@ -57,7 +57,7 @@ func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, rol
 	id := store.NewID()
 	n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: hostName,
 		Address: host.Addr(), State: store.NodeStarting, Epoch: a.Epoch}
-	return n, b.claimPort(ctx, tx.Q, &n, nil, func(p int) (bool, error) {
+	return n, b.claimPort(ctx, tx, &n, nil, func(p int) (bool, error) {
 		n.Port = p
 		return tx.ClaimNode(ctx, &n)
 	})
@@ -119,7 +119,7 @@ func (b *Broker) checkPort(ctx context.Context, n store.Node) (store.Node, error
 		tried[n.Port] = true
 		b.log.WithFields(map[string]any{"node": n.Name, "host": n.Host, "port": n.Port}).Info("port in use outside larder; moving the node to another")
 		id := n.ID
-		if err := b.claimPort(ctx, b.store.Q, &n, tried, func(p int) (bool, error) {
+		if err := b.claimPort(ctx, b.store, &n, tried, func(p int) (bool, error) {
 			return b.store.MoveNodePort(ctx, id, p)
 		}); err != nil {
 			return n, err
@@ -272,7 +272,7 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 				return err
 			}
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		nodes, specs, err := b.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -300,7 +300,7 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 			return err
 		}
 		eng := b.hostFor(nodes[0]).Engine()
-		err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		err = b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {
 				return err
 			}
@@ -335,7 +335,7 @@ func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, att
 			log.WithError(err).WithField("node", s.Name).Error("remove node of failed add-on")
 		}
 	}
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteAddon(ctx, a.ID); err != nil && fault.KindOf(err) != fault.NotFound {
 			return err
 		}
@@ -353,7 +353,7 @@ func (b *Broker) deprovisionStep(addonID string) step {
 		if err != nil {
 			return err
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		nodes, specs, err := b.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -368,7 +368,7 @@ func (b *Broker) deprovisionStep(addonID string) step {
 				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("remove %s node of %s", n.Role, a.Name))
 			}
 		}
-		return b.store.InTx(ctx, func(tx *store.Tx) error {
+		return b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.DeleteAddon(ctx, a.ID); err != nil {
 				return err
 			}

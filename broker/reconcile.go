@@ -255,7 +255,7 @@ func (r *reconciler) isRebuilding(id string) bool {
 }
 
 func (r *reconciler) readopt(ctx context.Context, a store.Addon, n store.Node) {
-	nodes, specs, err := r.b.specsOf(ctx, r.b.store.Q, a)
+	nodes, specs, err := r.b.specsOf(ctx, r.b.store, a)
 	if err != nil {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"larder/provisioner"
 	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // failingLookup is a store that cannot answer, as under SQLITE_BUSY.
@@ -44,7 +45,7 @@ func orphanEnv(t *testing.T) (b *Broker, h *local.Host, orphan provisioner.Node,
 	}
 	ctx := context.Background()
 	dataDir = t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dataDir, "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (b *Broker) redisInfo(r *http.Request) (int, any, error) {
 	}
 	var addons []store.Addon
 	if ref := r.URL.Query().Get("addon"); ref != "" {
-		a, err := b.resolveAddon(ctx, b.store.Q, appName, ref)
+		a, err := b.resolveAddon(ctx, b.store, appName, ref)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -86,7 +86,7 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 		info.LiveError = "the add-on is " + a.State
 		return info, nil
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return api.RedisInfo{}, err
 	}

@@ -21,6 +21,7 @@ import (
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // ServeConfig is everything `larder broker` needs.
@@ -46,7 +47,10 @@ type ServeConfig struct {
 	MinQuorum       int
 	MonitorFresh    time.Duration
 	Lease           time.Duration
-	CrashAt         string // fault injection for tests
+	// OperationLease is how long an operation stays this broker's without
+	// a renewal (Config.OperationLease).
+	OperationLease time.Duration
+	CrashAt        string // fault injection for tests
 	// Supervision of this machine's nodes (see local.Options):
 	// the hang windows with and without persistence, and how long
 	// quarantined nodes are kept. Zero takes the provisioner's defaults.
@@ -86,6 +90,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return err
 	}
+	// The broker's identity in the store, kept with its data: restarted, it
+	// is the same owner and takes its unfinished operations back at once.
+	id, err := loadSecret(filepath.Join(cfg.DataDir, "broker-id"))
+	if err != nil {
+		return err
+	}
 	cat := catalog.Builtin()
 	if cfg.CatalogFile != "" {
 		var err error
@@ -103,7 +113,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if dbPath == "" {
 		dbPath = filepath.Join(cfg.DataDir, "larder.db")
 	}
-	st, err := store.Open(ctx, dbPath)
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
@@ -139,7 +149,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir}, st, host)
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

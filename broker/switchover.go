@@ -53,8 +53,8 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 		return store.Operation{}, fault.E(fault.Conflict, "the standby of %s is not in sync; wait until `larder redis:info` shows it in sync", a.Name)
 	}
 	var op store.Operation
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
+		op, err = b.newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
 		return err
 	})
 	if err != nil {
@@ -198,7 +198,7 @@ func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 // recorded, the loss is reported as a <kind>.superseded event, and the
 // answer is a Conflict.
 func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
 		if err != nil {
 			return err
@@ -233,7 +233,7 @@ func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary,
 // standby's replicaof, the primary's fallback), so a restart in place comes
 // back in the role the store records.
 func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("rewrite node files")
 		return
@@ -255,7 +255,7 @@ func (b *Broker) failover(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	j, err := addonJSON(r.Context(), b.store.Q, a)
+	j, err := addonJSON(r.Context(), b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -6,25 +6,26 @@ import (
 	"testing"
 
 	"larder/fault"
+	"larder/store"
 )
 
 // addonWithPair records an app, an add-on and its primary and standby rows.
-func addonWithPair(t *testing.T, s *Store) (Addon, Node, Node) {
+func addonWithPair(t *testing.T, s store.Store) (store.Addon, store.Node, store.Node) {
 	t.Helper()
 	ctx := context.Background()
 	app, err := s.CreateApp(ctx, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := Addon{Name: "redis-race-1", Service: "larder-redis", Plan: "premium-0", AppID: app.ID, State: "provisioned",
+	a := store.Addon{Name: "redis-race-1", Service: "larder-redis", Plan: "premium-0", AppID: app.ID, State: "provisioned",
 		MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
 	if err := s.CreateAddon(ctx, &a); err != nil {
 		t.Fatal(err)
 	}
-	var nodes [2]Node
-	for i, role := range []string{RolePrimary, RoleStandby} {
-		nodes[i] = Node{AddonID: a.ID, Name: a.Name + "-" + role, Role: role, Host: "local", Address: "127.0.0.1", Port: 21000 + i,
-			State: NodeRunning, Epoch: a.Epoch}
+	var nodes [2]store.Node
+	for i, role := range []string{store.RolePrimary, store.RoleStandby} {
+		nodes[i] = store.Node{AddonID: a.ID, Name: a.Name + "-" + role, Role: role, Host: "local", Address: "127.0.0.1", Port: 21000 + i,
+			State: store.NodeRunning, Epoch: a.Epoch}
 		if err := s.CreateNode(ctx, &nodes[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -35,9 +36,8 @@ func addonWithPair(t *testing.T, s *Store) (Addon, Node, Node) {
 // TestAdvanceEpochIsCompareAndSet: two writers that read the same epoch race
 // to record a promotion; exactly one moves the epoch, the other is told it
 // lost (Conflict) and its role writes never land.
-func TestAdvanceEpochIsCompareAndSet(t *testing.T) {
+func testAdvanceEpochIsCompareAndSet(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	a, primary, standby := addonWithPair(t, s)
 
 	const writers = 8
@@ -49,15 +49,15 @@ func TestAdvanceEpochIsCompareAndSet(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs[i] = s.InTx(ctx, func(tx *Tx) error {
+			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
 				epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
 				if err != nil {
 					return err
 				}
-				if err := tx.SetNodeRole(ctx, standby.ID, RolePrimary, epoch); err != nil {
+				if err := tx.SetNodeRole(ctx, standby.ID, store.RolePrimary, epoch); err != nil {
 					return err
 				}
-				return tx.SetNodeRole(ctx, primary.ID, RoleStandby, epoch)
+				return tx.SetNodeRole(ctx, primary.ID, store.RoleStandby, epoch)
 			})
 		}()
 	}
@@ -86,7 +86,7 @@ func TestAdvanceEpochIsCompareAndSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nodes) != 2 || nodes[0].ID != standby.ID || nodes[0].Role != RolePrimary || nodes[1].Role != RoleStandby {
+	if len(nodes) != 2 || nodes[0].ID != standby.ID || nodes[0].Role != store.RolePrimary || nodes[1].Role != store.RoleStandby {
 		t.Errorf("nodes after the race = %+v; want the old standby primary and the old primary standby", nodes)
 	}
 
@@ -101,9 +101,8 @@ func TestAdvanceEpochIsCompareAndSet(t *testing.T) {
 
 // TestSetNodeRoleNeedsANewerEpoch: a node's role is only written under an
 // epoch newer than the one it was last written under.
-func TestSetNodeRoleNeedsANewerEpoch(t *testing.T) {
+func testSetNodeRoleNeedsANewerEpoch(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	_, primary, _ := addonWithPair(t, s)
 	for _, tt := range []struct {
 		name  string
@@ -115,13 +114,13 @@ func TestSetNodeRoleNeedsANewerEpoch(t *testing.T) {
 		{"newer epoch", primary.Epoch + 1, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := s.SetNodeRole(ctx, primary.ID, RoleStandby, tt.epoch)
+			err := s.SetNodeRole(ctx, primary.ID, store.RoleStandby, tt.epoch)
 			if got := fault.KindOf(err); err != nil && got != tt.want || err == nil && tt.want != "" {
 				t.Errorf("SetNodeRole(epoch %d) = %v, want kind %q", tt.epoch, err, tt.want)
 			}
 		})
 	}
-	if err := s.SetNodeRole(ctx, "nope", RoleStandby, 99); fault.KindOf(err) != fault.NotFound {
+	if err := s.SetNodeRole(ctx, "nope", store.RoleStandby, 99); fault.KindOf(err) != fault.NotFound {
 		t.Errorf("SetNodeRole of an unknown node: %v, want NotFound", err)
 	}
 }

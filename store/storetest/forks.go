@@ -1,33 +1,33 @@
-package store
+package storetest
 
 import (
 	"context"
 	"testing"
 
 	"larder/fault"
+	"larder/store"
 )
 
-func TestFork_PasswordGoesWhenDone(t *testing.T) {
+func testForkPasswordGoesWhenDone(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	app, _ := s.CreateApp(ctx, "web")
 	a := seedAddon(t, s, app, "redis-a")
 	if _, err := s.ForkOf(ctx, a.ID); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("ForkOf before any fork: %v, want NotFound", err)
 	}
-	f := Fork{AddonID: a.ID, Source: "redis://u:***@h:6379", Host: "h", Port: 6379, Username: "u", Password: "secret"}
+	f := store.Fork{AddonID: a.ID, Source: "redis://u:***@h:6379", Host: "h", Port: 6379, Username: "u", Password: "secret"}
 	if err := s.CreateFork(ctx, &f); err != nil {
 		t.Fatal(err)
 	}
 	if got := fault.KindOf(s.CreateFork(ctx, &f)); got != fault.Conflict {
 		t.Errorf("second fork of one add-on: kind %v, want %v", got, fault.Conflict)
 	}
-	p := ForkProgress{State: ForkSyncing, Method: "sync", BytesDone: 10, BytesTotal: 100, KeysTotal: 5}
+	p := store.ForkProgress{State: store.ForkSyncing, Method: "sync", BytesDone: 10, BytesTotal: 100, KeysTotal: 5}
 	if err := s.UpdateForkProgress(ctx, a.ID, p); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ForkOf(ctx, a.ID)
-	if err != nil || got.State != ForkSyncing || got.BytesDone != 10 || got.Password != "secret" {
+	if err != nil || got.State != store.ForkSyncing || got.BytesDone != 10 || got.Password != "secret" {
 		t.Fatalf("ForkOf while syncing = %+v, %v", got, err)
 	}
 	p.KeysDone, p.BytesDone = 5, 100
@@ -41,7 +41,7 @@ func TestFork_PasswordGoesWhenDone(t *testing.T) {
 	if got.Password != "" || got.Username != "" {
 		t.Errorf("credentials kept after the fork: user %q, password set %v", got.Username, got.Password != "")
 	}
-	if got.State != ForkDone || got.KeysDone != 5 || got.FinishedAt == nil || got.Source != f.Source {
+	if got.State != store.ForkDone || got.KeysDone != 5 || got.FinishedAt == nil || got.Source != f.Source {
 		t.Errorf("finished fork = %+v", got)
 	}
 	if err := s.DeleteAddon(ctx, a.ID); err != nil {
@@ -52,13 +52,12 @@ func TestFork_PasswordGoesWhenDone(t *testing.T) {
 	}
 }
 
-func TestFollow_SetReplaceDelete(t *testing.T) {
+func testFollowSetReplaceDelete(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	app, _ := s.CreateApp(ctx, "web")
 	a := seedAddon(t, s, app, "redis-a")
 	for _, port := range []int{6379, 6380} {
-		if err := s.SetFollow(ctx, &Follow{AddonID: a.ID, Leader: "redis://:***@h", Host: "h", Port: port, Password: "pw"}); err != nil {
+		if err := s.SetFollow(ctx, &store.Follow{AddonID: a.ID, Leader: "redis://:***@h", Host: "h", Port: port, Password: "pw"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,21 +77,5 @@ func TestFollow_SetReplaceDelete(t *testing.T) {
 	}
 	if _, err := s.FollowOf(ctx, a.ID); fault.KindOf(err) != fault.NotFound {
 		t.Errorf("FollowOf after delete: %v", err)
-	}
-}
-
-func TestNodeAt(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	app, _ := s.CreateApp(ctx, "web")
-	a := seedAddon(t, s, app, "redis-a")
-	if err := s.CreateNode(ctx, &Node{AddonID: a.ID, Name: "n1", Role: RolePrimary, Host: "local", Address: "127.0.0.1", Port: 21000, State: NodeRunning}); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.NodeAt(ctx, "127.0.0.1", 21000); err != nil || n.AddonID != a.ID {
-		t.Errorf("NodeAt = %+v, %v", n, err)
-	}
-	if _, err := s.NodeAt(ctx, "127.0.0.1", 21001); fault.KindOf(err) != fault.NotFound {
-		t.Errorf("NodeAt of a free port: %v, want NotFound", err)
 	}
 }

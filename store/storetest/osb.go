@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"larder/fault"
+	"larder/store"
 )
 
-func seedOSB(t *testing.T, s *Store) (Addon, OSBInstance) {
+func seedOSB(t *testing.T, s store.Store) (store.Addon, store.OSBInstance) {
 	t.Helper()
 	ctx := context.Background()
 	app, err := s.CreateApp(ctx, "osb-owner")
@@ -16,7 +17,7 @@ func seedOSB(t *testing.T, s *Store) (Addon, OSBInstance) {
 		t.Fatal(err)
 	}
 	a := seedAddon(t, s, app, "redis-osb-1")
-	in := OSBInstance{InstanceID: "i-1", AddonID: a.ID, ServiceID: "svc", PlanID: "plan", Parameters: `{}`, Context: `{}`,
+	in := store.OSBInstance{InstanceID: "i-1", AddonID: a.ID, ServiceID: "svc", PlanID: "plan", Parameters: `{}`, Context: `{}`,
 		OperationID: "op-1", OperationKind: "provision"}
 	if err := s.CreateOSBInstance(ctx, &in); err != nil {
 		t.Fatal(err)
@@ -24,15 +25,14 @@ func seedOSB(t *testing.T, s *Store) (Addon, OSBInstance) {
 	return a, in
 }
 
-func TestOSBInstance_CreateTwiceIsConflict(t *testing.T) {
+func testOSBInstanceCreateTwiceIsConflict(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	_, in := seedOSB(t, s)
 	if got, want := fault.KindOf(s.CreateOSBInstance(ctx, &in)), fault.Conflict; got != want {
 		t.Fatalf("second create: kind %v, want %v", got, want)
 	}
 	got, err := s.OSBInstanceByID(ctx, "i-1")
-	if err != nil || got.State != OSBActive || got.DeletedAt != nil || got.OperationKind != "provision" {
+	if err != nil || got.State != store.OSBActive || got.DeletedAt != nil || got.OperationKind != "provision" {
 		t.Fatalf("OSBInstanceByID = %+v, %v; want an active row", got, err)
 	}
 	if _, err := s.OSBInstanceByID(ctx, "nope"); fault.KindOf(err) != fault.NotFound {
@@ -40,18 +40,17 @@ func TestOSBInstance_CreateTwiceIsConflict(t *testing.T) {
 	}
 }
 
-func TestOSBBindings_UsersAndDeletion(t *testing.T) {
+func testOSBBindingsUsersAndDeletion(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	a, _ := seedOSB(t, s)
 	for _, id := range []string{"b-1", "b-2"} {
-		bd := OSBBinding{BindingID: id, InstanceID: "i-1", AddonID: a.ID, ServiceID: "svc", PlanID: "plan",
+		bd := store.OSBBinding{BindingID: id, InstanceID: "i-1", AddonID: a.ID, ServiceID: "svc", PlanID: "plan",
 			Username: "osb-" + id, Password: "pw-" + id, Parameters: `{}`}
 		if err := s.CreateOSBBinding(ctx, &bd); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dup := OSBBinding{BindingID: "b-3", InstanceID: "i-1", AddonID: a.ID, Username: "osb-b-1", Password: "x"}
+	dup := store.OSBBinding{BindingID: "b-3", InstanceID: "i-1", AddonID: a.ID, Username: "osb-b-1", Password: "x"}
 	if got, want := fault.KindOf(s.CreateOSBBinding(ctx, &dup)), fault.Conflict; got != want {
 		t.Fatalf("second live binding with user osb-b-1: kind %v, want %v", got, want)
 	}
@@ -70,11 +69,11 @@ func TestOSBBindings_UsersAndDeletion(t *testing.T) {
 		t.Fatalf("live bindings = %+v, %v; want only b-2", live, err)
 	}
 	gone, _ := s.OSBBindingByID(ctx, "b-1")
-	if gone.State != OSBDeleted || gone.Password != "" || gone.DeletedAt == nil {
+	if gone.State != store.OSBDeleted || gone.Password != "" || gone.DeletedAt == nil {
 		t.Fatalf("deleted binding = %+v; want state deleted, no password, deleted_at set", gone)
 	}
 	// The user name of a deleted binding is free again.
-	reuse := OSBBinding{BindingID: "b-4", InstanceID: "i-1", AddonID: a.ID, Username: "osb-b-1", Password: "x"}
+	reuse := store.OSBBinding{BindingID: "b-4", InstanceID: "i-1", AddonID: a.ID, Username: "osb-b-1", Password: "x"}
 	if err := s.CreateOSBBinding(ctx, &reuse); err != nil {
 		t.Fatalf("new binding with a deleted binding's user: %v", err)
 	}
@@ -85,16 +84,15 @@ func TestOSBBindings_UsersAndDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, _ := s.OSBBindingByID(ctx, "b-1")
-	if back.State != OSBActive || back.Password != "pw-b-1" || back.DeletedAt != nil {
+	if back.State != store.OSBActive || back.Password != "pw-b-1" || back.DeletedAt != nil {
 		t.Fatalf("restored binding = %+v; want it live with its password", back)
 	}
 }
 
-func TestOSB_DeletedThenForgotten(t *testing.T) {
+func testOSBDeletedThenForgotten(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s, _ := openTest(t)
 	a, _ := seedOSB(t, s)
-	bd := OSBBinding{BindingID: "b-1", InstanceID: "i-1", AddonID: a.ID, Username: "osb-1", Password: "secret", Parameters: `{}`}
+	bd := store.OSBBinding{BindingID: "b-1", InstanceID: "i-1", AddonID: a.ID, Username: "osb-1", Password: "secret", Parameters: `{}`}
 	if err := s.CreateOSBBinding(ctx, &bd); err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +101,16 @@ func TestOSB_DeletedThenForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := s.OSBBindingByID(ctx, "b-1")
-	if b.State != OSBDeleted || b.Password != "" {
+	if b.State != store.OSBDeleted || b.Password != "" {
 		t.Fatalf("binding of a deleted instance = %+v; want deleted without password", b)
 	}
 	for _, tc := range []struct {
 		cutoff time.Time
 		want   string
 	}{
-		{deleted.Add(-time.Nanosecond), OSBDeleted}, // not yet past the retention
-		{deleted, OSBDeleted},
-		{deleted.Add(time.Millisecond), OSBForgotten},
+		{deleted.Add(-time.Nanosecond), store.OSBDeleted}, // not yet past the retention
+		{deleted, store.OSBDeleted},
+		{deleted.Add(time.Millisecond), store.OSBForgotten},
 	} {
 		if err := s.ForgetOSB(ctx, tc.cutoff); err != nil {
 			t.Fatal(err)
