@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/httpjson"
 )
 
 // maxAgentBody bounds a request body: a spec with many binding users is a
@@ -51,18 +52,6 @@ type agentError struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
 	Detail  string `json:"detail,omitempty"`
-}
-
-// agentStatus maps a fault kind to the agent's HTTP status. The client
-// rebuilds the kind from the body's id; the status is for people with curl.
-var agentStatus = map[fault.Kind]int{
-	fault.BadRequest:   http.StatusBadRequest,
-	fault.Unauthorized: http.StatusUnauthorized,
-	fault.NotFound:     http.StatusNotFound,
-	fault.Conflict:     http.StatusConflict,
-	fault.Invalid:      http.StatusUnprocessableEntity,
-	fault.Ambiguous:    http.StatusUnprocessableEntity,
-	fault.Unavailable:  http.StatusServiceUnavailable,
 }
 
 type agent struct {
@@ -170,26 +159,16 @@ func (a *agent) authenticate(next http.Handler) http.Handler {
 func (a *agent) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &agentStatusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httpjson.NewRecorder(w)
 		next.ServeHTTP(sw, r)
-		if r.URL.Path == "/v1/events" && sw.status == http.StatusOK {
+		if r.URL.Path == "/v1/events" && sw.Status == http.StatusOK {
 			return // polled every half second
 		}
 		a.log.WithFields(logrus.Fields{
-			"method": r.Method, "path": r.URL.Path, "status": sw.status,
+			"method": r.Method, "path": r.URL.Path, "status": sw.Status,
 			"ms": time.Since(start).Milliseconds(),
 		}).Debug("agent request")
 	})
-}
-
-type agentStatusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *agentStatusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
 }
 
 func (a *agent) status(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +177,7 @@ func (a *agent) status(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeAgentJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func (a *agent) portFree(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +191,7 @@ func (a *agent) portFree(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeAgentJSON(w, http.StatusOK, portAnswer{Free: free})
+	httpjson.Write(w, http.StatusOK, portAnswer{Free: free})
 }
 
 func (a *agent) eventLog(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +214,7 @@ func (a *agent) eventLog(w http.ResponseWriter, r *http.Request) {
 		page.Reset = true
 		page.Events, page.Last, page.Dropped = a.events.since(0)
 	}
-	writeAgentJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 // withSpec serves a node route whose body is the node's spec.
@@ -280,7 +259,7 @@ func (a *agent) answer(w http.ResponseWriter, r *http.Request, v any, err error)
 	case v == nil:
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		writeAgentJSON(w, http.StatusOK, v)
+		httpjson.Write(w, http.StatusOK, v)
 	}
 }
 
@@ -294,20 +273,11 @@ func checkNodeID(r *http.Request, id string) error {
 // fail writes err as {id, message, detail}, logging server-side failures.
 func (a *agent) fail(w http.ResponseWriter, r *http.Request, err error) {
 	k := fault.KindOf(err)
-	status, ok := agentStatus[k]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := httpjson.Status(k)
 	if status >= http.StatusInternalServerError {
 		a.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).Warn("agent request failed")
 	}
-	writeAgentJSON(w, status, agentError{ID: string(k), Message: fault.Message(err), Detail: err.Error()})
-}
-
-func writeAgentJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, agentError{ID: string(k), Message: fault.Message(err), Detail: err.Error()})
 }
 
 // decodeAgentBody reads a JSON body into v; a malformed one is a BadRequest.

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"larder/internal/httpjson"
 	"net/http"
 	"sync"
 	"time"
@@ -58,12 +59,12 @@ func NewLease(h *LocalHost, duration time.Duration, log logrus.FieldLogger) *Lea
 // renews the lease.
 func (l *Lease) Track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &agentStatusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httpjson.NewRecorder(w)
 		next.ServeHTTP(sw, r)
 		// Only the broker's (authenticated) calls renew the lease: an
 		// observer reaching the health endpoint says nothing about whether
 		// the broker can fence this host.
-		if sw.status < 400 && r.URL.Path != HealthPath {
+		if sw.Status < 400 && r.URL.Path != HealthPath {
 			l.mu.Lock()
 			l.contact = l.now()
 			l.mu.Unlock()

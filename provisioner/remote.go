@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/httpjson"
 )
 
 // RemoteOptions configure a RemoteHost. Zero durations take the defaults noted.
@@ -344,13 +345,7 @@ func (r *RemoteHost) decode(status int, data []byte, out any) error {
 	}
 	var e agentError
 	if json.Unmarshal(data, &e) != nil || e.ID == "" {
-		k := fault.Internal
-		for kind, st := range agentStatus {
-			if st == status && kind != fault.Ambiguous {
-				k = kind
-			}
-		}
-		return fault.E(k, "host %s answered %d %s", r.opts.Name, status, http.StatusText(status))
+		return fault.E(httpjson.KindFor(status), "host %s answered %d %s", r.opts.Name, status, http.StatusText(status))
 	}
 	fe := &fault.Error{Kind: fault.Kind(e.ID), Message: e.Message}
 	if e.Detail != "" && e.Detail != e.Message {
