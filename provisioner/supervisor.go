@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/ratelog"
 )
 
 // managed is a node under a LocalHost's care.
@@ -18,7 +19,7 @@ type managed struct {
 	id, name string // from the spec; never change
 	dir      string
 	log      logrus.FieldLogger
-	limiter  *logLimiter
+	limiter  *ratelog.Limiter
 
 	ctx    context.Context // ends when the node is stopped (or the host gives up on it)
 	cancel context.CancelFunc
@@ -58,7 +59,7 @@ func (h *LocalHost) reserve(spec NodeSpec) (*managed, error) {
 		spec:    spec,
 		dir:     h.NodeDir(spec),
 		log:     h.log.WithField("node", spec.Name),
-		limiter: newLogLimiter(h.opts.LogEvery),
+		limiter: ratelog.New(h.opts.LogEvery, h.opts.Now),
 		ctx:     ctx,
 		cancel:  cancel,
 		busy:    true,
@@ -227,7 +228,7 @@ func (h *LocalHost) check(m *managed) {
 	}
 	m.log.WithFields(logrus.Fields{"pid": p.pid, "silent": silent.Round(time.Millisecond)}).Warn("node stuck; killing it")
 	if err := p.kill(); err != nil {
-		h.logLimited(m, "kill", logrus.ErrorLevel, err, "cannot kill stuck node")
+		m.limiter.Log(m.log.WithError(err), "kill", logrus.ErrorLevel, "cannot kill stuck node")
 		return
 	}
 	h.markDown(m)
@@ -340,7 +341,7 @@ func (h *LocalHost) restart(m *managed) {
 	p, err := h.spawn(m.ctx, m, spec)
 	if err != nil {
 		if m.ctx.Err() == nil {
-			h.logLimited(m, "restart", logrus.ErrorLevel, err, "cannot restart node")
+			m.limiter.Log(m.log.WithError(err), "restart", logrus.ErrorLevel, "cannot restart node")
 		}
 		return
 	}
@@ -367,46 +368,6 @@ func (h *LocalHost) backoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, h.opts.BackoffMax)
-}
-
-// logLimited logs a repeated error of a node at most once per LogEvery.
-func (h *LocalHost) logLimited(m *managed, key string, level logrus.Level, err error, msg string) {
-	ok, skipped := m.limiter.allow(key, h.opts.Now())
-	if !ok {
-		return
-	}
-	e := m.log.WithError(err)
-	if skipped > 0 {
-		e = e.WithField("suppressed", skipped)
-	}
-	e.Log(level, msg)
-}
-
-// logLimiter lets one log line per key through every interval and counts the
-// ones it held back.
-type logLimiter struct {
-	mu      sync.Mutex
-	every   time.Duration
-	last    map[string]time.Time
-	skipped map[string]int
-}
-
-func newLogLimiter(every time.Duration) *logLimiter {
-	return &logLimiter{every: every, last: map[string]time.Time{}, skipped: map[string]int{}}
-}
-
-// allow reports whether a line for key may be logged now, and how many were
-// held back since the last one.
-func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if last, ok := l.last[key]; ok && now.Sub(last) < l.every {
-		l.skipped[key]++
-		return false, 0
-	}
-	n := l.skipped[key]
-	l.last[key], l.skipped[key] = now, 0
-	return true, n
 }
 
 // dispatcher delivers events to OnEvent from one goroutine, in order, so a
