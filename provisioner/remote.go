@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/backoff"
 	"larder/internal/httpjson"
 )
 
@@ -394,11 +395,7 @@ func (r *RemoteHost) loop() {
 		} else {
 			failures = 0
 		}
-		d := r.opts.PollInterval
-		for i := 1; i < failures && d < 10*r.opts.PollInterval; i++ {
-			d *= 2
-		}
-		t.Reset(min(d, 10*r.opts.PollInterval))
+		t.Reset(backoff.Policy{Min: r.opts.PollInterval, Max: 10 * r.opts.PollInterval}.Delay(max(failures, 1)))
 	}
 }
 

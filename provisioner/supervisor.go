@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/backoff"
 	"larder/internal/ratelog"
 )
 
@@ -326,12 +327,8 @@ func (h *LocalHost) restart(m *managed) {
 	h.mu.Unlock()
 
 	if d := h.backoff(n); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-m.ctx.Done():
-			t.Stop()
+		if backoff.Wait(m.ctx, d) != nil {
 			return
-		case <-t.C:
 		}
 	}
 	h.mu.Lock()
@@ -363,11 +360,7 @@ func (h *LocalHost) backoff(n int) time.Duration {
 	if n == 0 {
 		return 0
 	}
-	d := h.opts.BackoffMin
-	for i := 1; i < n && d < h.opts.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, h.opts.BackoffMax)
+	return backoff.Policy{Min: h.opts.BackoffMin, Max: h.opts.BackoffMax}.Delay(n)
 }
 
 // dispatcher delivers events to OnEvent from one goroutine, in order, so a
