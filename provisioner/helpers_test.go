@@ -6,7 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"math/big"
+	"larder/internal/testkit"
 	"net"
 	"os"
 	"strconv"
@@ -37,56 +37,13 @@ func requireEngine(tb testing.TB) Engine {
 	return engine
 }
 
-var (
-	portMu    sync.Mutex
-	portsUsed = map[int]bool{}
-)
-
-// freePort returns a port in 28000-31999 that nobody listens on and that no
-// other test of this process was given. The range stays below the kernel's
-// ephemeral ports (32768+), which outgoing connections take at any moment.
+// freePort returns a port of the provisioner's own range (testkit.Provisioner).
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 1000 {
-		n, err := rand.Int(rand.Reader, big.NewInt(4000))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := 28000 + int(n.Int64())
-		if portsUsed[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsUsed[port] = true
-		return port
-	}
-	tb.Fatal("no free port in 28000-31999")
-	return 0
+	return testkit.FreePort(tb, testkit.Provisioner)
 }
 
-// waitFor polls try every few milliseconds until it succeeds or timeout
-// passes, then fails the test with try's last error.
-func waitFor(tb testing.TB, timeout time.Duration, try func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("still failing after %v: %v", timeout, err)
-		}
-		timer := time.NewTimer(10 * time.Millisecond)
-		<-timer.C
-	}
-}
+var waitFor = testkit.WaitFor
 
 // testEnv is a node root with a logger, an event recorder, and a cleanup that
 // kills every process the test left under the root.
