@@ -21,6 +21,7 @@ import (
 	"larder/engine"
 	"larder/fault"
 	"larder/ha"
+	"larder/internal/testkit"
 	"larder/provisioner"
 	"larder/provisioner/local"
 	"larder/store"
@@ -58,7 +59,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{Token: "test-token", PortMin: 20100, PortMax: 20199, Log: log, ReconcileInterval: 100 * time.Millisecond,
+	b, err := New(Config{Token: "test-token", PortMin: testkit.Broker.Lo + 100, PortMax: testkit.Broker.Lo + 199, Log: log, ReconcileInterval: 100 * time.Millisecond,
 		StandbyGrace: time.Hour}, st, host)
 	if err != nil {
 		t.Fatal(err)
@@ -284,20 +285,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, try func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a real signal
-	}
-}
+var waitFor = testkit.WaitFor
 
 // TestWritesPausedIsShown: while a host reports a write pause on an
 // add-on's node, redis:info and addons:info say so, with since when and why.

@@ -13,6 +13,8 @@ import (
 	"larder/ha"
 	"larder/provisioner"
 	"larder/store"
+
+	"github.com/sirupsen/logrus"
 )
 
 // monitorTargets lists every node of every settled add-on, for observers.
@@ -381,11 +383,5 @@ func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) (
 
 // logOnce logs msg for an add-on at most once a minute.
 func (r *reconciler) logOnce(id, msg string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.logged[id]) < time.Minute {
-		return
-	}
-	r.logged[id] = time.Now()
-	r.log.WithField("addon", id).Warn(msg)
+	r.logged.Log(r.log.WithField("addon", id), id, logrus.WarnLevel, msg)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/fault"
+	"larder/internal/backoff"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -92,11 +93,8 @@ func (r *reconciler) finished(id string, err error) {
 		return
 	}
 	r.rebuildFails[id]++
-	wait := r.b.cfg.StandbyGrace
-	for i := 1; i < r.rebuildFails[id] && wait < maxRebuildBackoff; i++ {
-		wait *= 2
-	}
-	r.rebuildAt[id] = time.Now().Add(min(wait, maxRebuildBackoff))
+	wait := backoff.Policy{Min: r.b.cfg.StandbyGrace, Max: maxRebuildBackoff}.Delay(r.rebuildFails[id])
+	r.rebuildAt[id] = time.Now().Add(wait)
 }
 
 // rebuildDue reports whether a's next rebuild may start.

@@ -19,6 +19,7 @@ import (
 
 	"larder/api"
 	"larder/internal/atomicfile"
+	"larder/internal/backoff"
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 )
@@ -222,7 +223,7 @@ func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.W
 	cl.HTTP.Timeout = 10 * time.Second
 	reg := api.HostRegister{Name: cfg.host, URL: url, Token: cfg.token}
 	log := cfg.log.WithField("broker", cfg.brokerURL)
-	delay := 200 * time.Millisecond
+	delay := backoff.New(200*time.Millisecond, 10*time.Second)
 	for attempt := 1; ; attempt++ {
 		_, err := cl.RegisterHost(ctx, reg)
 		if err == nil {
@@ -235,13 +236,8 @@ func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.W
 		if attempt == 1 || attempt%10 == 0 {
 			log.WithError(err).WithField("attempt", attempt).Warn("cannot register with the broker; retrying")
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, delay.Next()) != nil {
 			return
-		case <-t.C:
 		}
-		delay = min(2*delay, 10*time.Second)
 	}
 }

@@ -22,7 +22,7 @@ func startBare(t *testing.T) *Process {
 		t.Skipf("no usable valkey-server or redis-server (install redis-server 7+ or set %s): %v", EnvVar, err)
 	}
 	dir, spec := t.TempDir(), unitSpec()
-	spec.Port = testkit.FreePort(t, 27000, 27999)
+	spec.Port = testkit.FreePort(t, testkit.Engine)
 	conf, err := RenderConfig(spec, "127.0.0.1", dir)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"larder/fault"
+	"larder/internal/backoff"
 )
 
 // Target is a node reached as larder's admin user, wherever its host is.
@@ -72,7 +73,7 @@ func (r ReplInfo) InSync(primary Endpoint) bool {
 // WaitInSync polls standby until it is an in-sync replica of primary or ctx
 // ends. The poll starts fast: an empty pair syncs in milliseconds.
 func WaitInSync(ctx context.Context, standby Target, primary Endpoint) error {
-	delay := 2 * time.Millisecond
+	delay := backoff.New(2*time.Millisecond, 128*time.Millisecond)
 	var last ReplInfo
 	var lastErr error
 	for {
@@ -80,19 +81,12 @@ func WaitInSync(ctx context.Context, standby Target, primary Endpoint) error {
 		if lastErr == nil && last.InSync(primary) {
 			return nil
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, delay.Next()) != nil {
 			if lastErr != nil {
 				return fault.Wrap(fault.Unavailable, lastErr, fmt.Sprintf("standby %s did not sync with %s", standby.Name, primary))
 			}
 			return fault.E(fault.Unavailable, "standby %s did not sync with %s (role %s, link up %v, syncing %v)",
 				standby.Name, primary, last.Role, last.LinkUp, last.SyncInProgress)
-		case <-t.C:
-		}
-		if delay < 100*time.Millisecond {
-			delay *= 2
 		}
 	}
 }
@@ -167,22 +161,15 @@ func Switchover(ctx context.Context, primary, to Target, timeout time.Duration, 
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	delay := time.Millisecond
+	delay := backoff.New(time.Millisecond, 16*time.Millisecond)
 	for {
 		tr, err := Replication(cctx, to)
 		if err == nil && tr.Role == "slave" && tr.Offset >= pr.Offset {
 			break
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-cctx.Done():
-			t.Stop()
+		if backoff.Wait(cctx, delay.Next()) != nil {
 			unpause()
 			return 0, fault.E(fault.Conflict, "switchover from %s to %s abandoned: the standby did not catch up within %v; nothing changed", primary.Name, to.Name, timeout)
-		case <-t.C:
-		}
-		if delay < 10*time.Millisecond {
-			delay *= 2
 		}
 	}
 	changed, err := swap(ctx)
@@ -226,7 +213,7 @@ func DisconnectClients(ctx context.Context, t Target) error {
 
 // WaitOnline waits until primary reports the replica at e online (ctx bounds it).
 func WaitOnline(ctx context.Context, primary Target, e Endpoint) error {
-	delay := 2 * time.Millisecond
+	delay := backoff.New(2*time.Millisecond, 64*time.Millisecond)
 	for {
 		r, err := Replication(ctx, primary)
 		if err == nil {
@@ -236,15 +223,8 @@ func WaitOnline(ctx context.Context, primary Target, e Endpoint) error {
 				}
 			}
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, delay.Next()) != nil {
 			return fault.E(fault.Conflict, "%s does not see its replica %s online", primary.Name, e)
-		case <-t.C:
-		}
-		if delay < 50*time.Millisecond {
-			delay *= 2
 		}
 	}
 }

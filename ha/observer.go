@@ -19,6 +19,7 @@ import (
 
 	"larder/api"
 	"larder/engine"
+	"larder/internal/ratelog"
 	"larder/provisioner/agent"
 )
 
@@ -56,7 +57,7 @@ type Observer struct {
 	targets map[string]*target // by node id, as the broker last listed them
 
 	stalledUntil time.Time
-	lastErrLog   time.Time
+	errLog       *ratelog.Limiter // one failure line per 30 s
 }
 
 // target is one node the observer probes, and its probe's latest result.
@@ -92,7 +93,8 @@ func NewObserver(o ObserverOptions) *Observer {
 	}
 	o.Log = o.Log.WithFields(logrus.Fields{"component": "observer", "location": o.Location})
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Observer{o: o, ctx: ctx, cancel: cancel, targets: map[string]*target{}}
+	return &Observer{o: o, ctx: ctx, cancel: cancel, targets: map[string]*target{},
+		errLog: ratelog.New(30*time.Second, o.Now)}
 }
 
 // Start runs the probe loop until Close.
@@ -229,10 +231,7 @@ func (ob *Observer) results() []api.NodeObservation {
 }
 
 func (ob *Observer) logErr(err error, what string) {
-	if now := ob.o.Now(); now.Sub(ob.lastErrLog) >= 30*time.Second {
-		ob.lastErrLog = now
-		ob.o.Log.WithError(err).Warn(what)
-	}
+	ob.errLog.Log(ob.o.Log.WithError(err), "", logrus.WarnLevel, what)
 }
 
 // Probe checks one node, all within timeout: a TCP connection and PING (any

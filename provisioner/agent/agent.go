@@ -17,6 +17,7 @@ import (
 
 	"larder/engine"
 	"larder/fault"
+	"larder/internal/httpjson"
 	"larder/provisioner"
 	"larder/provisioner/local"
 )
@@ -54,18 +55,6 @@ type agentError struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
 	Detail  string `json:"detail,omitempty"`
-}
-
-// agentStatus maps a fault kind to the agent's HTTP status. The client
-// rebuilds the kind from the body's id; the status is for people with curl.
-var agentStatus = map[fault.Kind]int{
-	fault.BadRequest:   http.StatusBadRequest,
-	fault.Unauthorized: http.StatusUnauthorized,
-	fault.NotFound:     http.StatusNotFound,
-	fault.Conflict:     http.StatusConflict,
-	fault.Invalid:      http.StatusUnprocessableEntity,
-	fault.Ambiguous:    http.StatusUnprocessableEntity,
-	fault.Unavailable:  http.StatusServiceUnavailable,
 }
 
 type agent struct {
@@ -173,13 +162,13 @@ func (a *agent) authenticate(next http.Handler) http.Handler {
 func (a *agent) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &agentStatusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httpjson.NewRecorder(w)
 		next.ServeHTTP(sw, r)
-		if r.URL.Path == "/v1/events" && sw.status == http.StatusOK {
+		if r.URL.Path == "/v1/events" && sw.Status == http.StatusOK {
 			return // polled every half second
 		}
 		a.log.WithFields(logrus.Fields{
-			"method": r.Method, "path": r.URL.Path, "status": sw.status,
+			"method": r.Method, "path": r.URL.Path, "status": sw.Status,
 			"ms": time.Since(start).Milliseconds(),
 		}).Debug("agent request")
 	})
@@ -189,25 +178,15 @@ func (a *agent) logRequests(next http.Handler) http.Handler {
 // error renews the lease.
 func TrackLease(l *local.Lease, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &agentStatusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httpjson.NewRecorder(w)
 		next.ServeHTTP(sw, r)
 		// Only the broker's (authenticated) calls renew the lease: an
 		// observer reaching the health endpoint says nothing about whether
 		// the broker can fence this host.
-		if sw.status < 400 && r.URL.Path != HealthPath {
+		if sw.Status < 400 && r.URL.Path != HealthPath {
 			l.Renew()
 		}
 	})
-}
-
-type agentStatusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *agentStatusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
 }
 
 func (a *agent) status(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +195,7 @@ func (a *agent) status(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeAgentJSON(w, http.StatusOK, st)
+	httpjson.Write(w, http.StatusOK, st)
 }
 
 func (a *agent) portFree(w http.ResponseWriter, r *http.Request) {
@@ -230,7 +209,7 @@ func (a *agent) portFree(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeAgentJSON(w, http.StatusOK, portAnswer{Free: free})
+	httpjson.Write(w, http.StatusOK, portAnswer{Free: free})
 }
 
 func (a *agent) eventLog(w http.ResponseWriter, r *http.Request) {
@@ -253,7 +232,7 @@ func (a *agent) eventLog(w http.ResponseWriter, r *http.Request) {
 		page.Reset = true
 		page.Events, page.Last, page.Dropped = a.events.since(0)
 	}
-	writeAgentJSON(w, http.StatusOK, page)
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 // withSpec serves a node route whose body is the node's spec.
@@ -298,7 +277,7 @@ func (a *agent) answer(w http.ResponseWriter, r *http.Request, v any, err error)
 	case v == nil:
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		writeAgentJSON(w, http.StatusOK, v)
+		httpjson.Write(w, http.StatusOK, v)
 	}
 }
 
@@ -312,20 +291,11 @@ func checkNodeID(r *http.Request, id string) error {
 // fail writes err as {id, message, detail}, logging server-side failures.
 func (a *agent) fail(w http.ResponseWriter, r *http.Request, err error) {
 	k := fault.KindOf(err)
-	status, ok := agentStatus[k]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := httpjson.Status(k)
 	if status >= http.StatusInternalServerError {
 		a.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).Warn("agent request failed")
 	}
-	writeAgentJSON(w, status, agentError{ID: string(k), Message: fault.Message(err), Detail: err.Error()})
-}
-
-func writeAgentJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, agentError{ID: string(k), Message: fault.Message(err), Detail: err.Error()})
 }
 
 // decodeAgentBody reads a JSON body into v; a malformed one is a BadRequest.

@@ -5,10 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"larder/internal/testkit"
 	"larder/provisioner"
 	"larder/provisioner/local"
 	"larder/provisioner/nodetest"
 )
+
+// This package's tests draw node ports from its own range.
+func init() { nodetest.Ports = testkit.Agent }
 
 // The shared helpers of tests that run real nodes, under their short names.
 var (

@@ -19,6 +19,8 @@ import (
 
 	"larder/engine"
 	"larder/fault"
+	"larder/internal/backoff"
+	"larder/internal/httpjson"
 	"larder/provisioner"
 )
 
@@ -346,13 +348,7 @@ func (r *RemoteHost) decode(status int, data []byte, out any) error {
 	}
 	var e agentError
 	if json.Unmarshal(data, &e) != nil || e.ID == "" {
-		k := fault.Internal
-		for kind, st := range agentStatus {
-			if st == status && kind != fault.Ambiguous {
-				k = kind
-			}
-		}
-		return fault.E(k, "host %s answered %d %s", r.opts.Name, status, http.StatusText(status))
+		return fault.E(httpjson.KindFor(status), "host %s answered %d %s", r.opts.Name, status, http.StatusText(status))
 	}
 	fe := &fault.Error{Kind: fault.Kind(e.ID), Message: e.Message}
 	if e.Detail != "" && e.Detail != e.Message {
@@ -401,11 +397,7 @@ func (r *RemoteHost) loop() {
 		} else {
 			failures = 0
 		}
-		d := r.opts.PollInterval
-		for i := 1; i < failures && d < 10*r.opts.PollInterval; i++ {
-			d *= 2
-		}
-		t.Reset(min(d, 10*r.opts.PollInterval))
+		t.Reset(backoff.Policy{Min: r.opts.PollInterval, Max: 10 * r.opts.PollInterval}.Delay(max(failures, 1)))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"larder/internal/backoff"
 	"net"
 	"sync"
 	"time"
@@ -99,10 +100,11 @@ func (c *heldConn) lastAnswer() time.Time {
 
 func (c *heldConn) run() {
 	defer close(c.done)
-	delay := time.Duration(0)
+	delay := backoff.New(10*time.Millisecond, c.retry)
+	wait := time.Duration(0)
 	for {
-		if delay > 0 {
-			t := time.NewTimer(delay)
+		if wait > 0 {
+			t := time.NewTimer(wait)
 			select {
 			case <-c.ctx.Done():
 			case <-c.kickc:
@@ -115,9 +117,10 @@ func (c *heldConn) run() {
 			return
 		}
 		if c.session() {
-			delay = 0 // it was in: get back in at once
+			delay.Reset() // it was in: get back in at once
+			wait = 0
 		} else {
-			delay = min(max(2*delay, 10*time.Millisecond), c.retry)
+			wait = delay.Next()
 		}
 	}
 }

@@ -6,9 +6,13 @@ import (
 	"time"
 
 	"larder/fault"
+	"larder/internal/testkit"
 	"larder/provisioner"
 	"larder/provisioner/nodetest"
 )
+
+// This package's tests draw node ports from its own range.
+func init() { nodetest.Ports = testkit.Local }
 
 // The shared helpers of tests that run real nodes, under their short names.
 var (

@@ -20,22 +20,3 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
-
-func TestLogLimiter(t *testing.T) {
-	l := newLogLimiter(time.Minute)
-	t0 := time.Unix(1000, 0)
-	steps := []struct {
-		at          time.Duration
-		wantOK      bool
-		wantSkipped int
-	}{
-		{0, true, 0}, {time.Second, false, 0}, {2 * time.Second, false, 0},
-		{time.Minute, true, 2}, {time.Minute + time.Second, false, 0},
-	}
-	for _, s := range steps {
-		ok, skipped := l.allow("ping", t0.Add(s.at))
-		if ok != s.wantOK || skipped != s.wantSkipped {
-			t.Errorf("allow at +%v = %v, %d; want %v, %d", s.at, ok, skipped, s.wantOK, s.wantSkipped)
-		}
-	}
-}

@@ -10,6 +10,8 @@ import (
 
 	"larder/engine"
 	"larder/fault"
+	"larder/internal/backoff"
+	"larder/internal/ratelog"
 	"larder/provisioner"
 )
 
@@ -18,7 +20,7 @@ type managed struct {
 	id, name string // from the spec; never change
 	dir      string
 	log      logrus.FieldLogger
-	limiter  *logLimiter
+	limiter  *ratelog.Limiter
 
 	ctx    context.Context // ends when the node is stopped (or the host gives up on it)
 	cancel context.CancelFunc
@@ -58,7 +60,7 @@ func (h *Host) reserve(spec provisioner.NodeSpec) (*managed, error) {
 		spec:    spec,
 		dir:     h.NodeDir(spec),
 		log:     h.log.WithField("node", spec.Name),
-		limiter: newLogLimiter(h.opts.LogEvery),
+		limiter: ratelog.New(h.opts.LogEvery, h.opts.Now),
 		ctx:     ctx,
 		cancel:  cancel,
 		busy:    true,
@@ -227,7 +229,7 @@ func (h *Host) check(m *managed) {
 	}
 	m.log.WithFields(logrus.Fields{"pid": p.PID, "silent": silent.Round(time.Millisecond)}).Warn("node stuck; killing it")
 	if err := p.Kill(); err != nil {
-		h.logLimited(m, "kill", logrus.ErrorLevel, err, "cannot kill stuck node")
+		m.limiter.Log(m.log.WithError(err), "kill", logrus.ErrorLevel, "cannot kill stuck node")
 		return
 	}
 	h.markDown(m)
@@ -325,12 +327,8 @@ func (h *Host) restart(m *managed) {
 	h.mu.Unlock()
 
 	if d := h.backoff(n); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-m.ctx.Done():
-			t.Stop()
+		if backoff.Wait(m.ctx, d) != nil {
 			return
-		case <-t.C:
 		}
 	}
 	h.mu.Lock()
@@ -340,7 +338,7 @@ func (h *Host) restart(m *managed) {
 	p, err := h.spawn(m.ctx, m, spec)
 	if err != nil {
 		if m.ctx.Err() == nil {
-			h.logLimited(m, "restart", logrus.ErrorLevel, err, "cannot restart node")
+			m.limiter.Log(m.log.WithError(err), "restart", logrus.ErrorLevel, "cannot restart node")
 		}
 		return
 	}
@@ -362,51 +360,7 @@ func (h *Host) backoff(n int) time.Duration {
 	if n == 0 {
 		return 0
 	}
-	d := h.opts.BackoffMin
-	for i := 1; i < n && d < h.opts.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, h.opts.BackoffMax)
-}
-
-// logLimited logs a repeated error of a node at most once per LogEvery.
-func (h *Host) logLimited(m *managed, key string, level logrus.Level, err error, msg string) {
-	ok, skipped := m.limiter.allow(key, h.opts.Now())
-	if !ok {
-		return
-	}
-	e := m.log.WithError(err)
-	if skipped > 0 {
-		e = e.WithField("suppressed", skipped)
-	}
-	e.Log(level, msg)
-}
-
-// logLimiter lets one log line per key through every interval and counts the
-// ones it held back.
-type logLimiter struct {
-	mu      sync.Mutex
-	every   time.Duration
-	last    map[string]time.Time
-	skipped map[string]int
-}
-
-func newLogLimiter(every time.Duration) *logLimiter {
-	return &logLimiter{every: every, last: map[string]time.Time{}, skipped: map[string]int{}}
-}
-
-// allow reports whether a line for key may be logged now, and how many were
-// held back since the last one.
-func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if last, ok := l.last[key]; ok && now.Sub(last) < l.every {
-		l.skipped[key]++
-		return false, 0
-	}
-	n := l.skipped[key]
-	l.last[key], l.skipped[key] = now, 0
-	return true, n
+	return backoff.Policy{Min: h.opts.BackoffMin, Max: h.opts.BackoffMax}.Delay(n)
 }
 
 // dispatcher delivers events to OnEvent from one goroutine, in order, so a

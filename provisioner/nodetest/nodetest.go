@@ -47,12 +47,19 @@ func RequireEngine(tb testing.TB) engine.Engine {
 	return eng
 }
 
-// FreePort returns a port in 28000-31999 that nobody listens on and that no
-// other test of this process was given. The range stays below the kernel's
-// ephemeral ports (32768+), which outgoing connections take at any moment.
+// Ports is the range FreePort draws from: each test package using nodetest
+// sets its own (testkit.Local, testkit.Agent), so packages tested at the same
+// time never draw the same port.
+var Ports testkit.Range
+
+// FreePort returns a port of Ports that nobody listens on and that no other
+// test of this process was given.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	return testkit.FreePort(tb, 28000, 31999)
+	if Ports.Hi == 0 {
+		tb.Fatal("nodetest.Ports is not set: the test package must name its port range")
+	}
+	return testkit.FreePort(tb, Ports)
 }
 
 // WaitFor is testkit.WaitFor.
