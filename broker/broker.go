@@ -274,3 +274,12 @@ func (b *Broker) OnNodeEvent(e provisioner.Event) {
 		}
 	}
 }
+
+// Catalog is the plan catalog the broker offers.
+func (b *Broker) Catalog() *catalog.Catalog { return b.cfg.Catalog }
+
+// Store is the broker's store, for the API adapters' reads.
+func (b *Broker) Store() store.Store { return b.store }
+
+// Log is the broker's logger, for its API adapters.
+func (b *Broker) Log() logrus.FieldLogger { return b.log }

@@ -114,7 +114,7 @@ func inspectSource(ctx context.Context, src engine.Source, svc string, p *catalo
 	limit := int64(float64(p.MaxMemoryBytes) * forkHeadroom)
 	if info.UsedMemoryBytes > limit {
 		return info, fault.E(fault.Invalid, "%s uses %s; %s:%s holds %s, and the data must stay below %s (%.0f%%); pick a larger plan",
-			src, humanBytes(info.UsedMemoryBytes), svc, p.Name, humanBytes(p.MaxMemoryBytes), humanBytes(limit), forkHeadroom*100)
+			src, HumanBytes(info.UsedMemoryBytes), svc, p.Name, HumanBytes(p.MaxMemoryBytes), HumanBytes(limit), forkHeadroom*100)
 	}
 	return info, nil
 }
@@ -194,7 +194,7 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	}
 	if ni.UsedMemoryBytes > p.MaxMemoryBytes {
 		return fault.E(fault.Invalid, "the forked data uses %s, more than the %s of %s:%s (the source grew during the fork); pick a larger plan",
-			humanBytes(ni.UsedMemoryBytes), humanBytes(p.MaxMemoryBytes), a.Service, p.Name)
+			HumanBytes(ni.UsedMemoryBytes), HumanBytes(p.MaxMemoryBytes), a.Service, p.Name)
 	}
 	last.State, last.KeysDone, last.BytesDone = store.ForkDone, res.Keys, res.Bytes
 	return b.store.InTx(ctx, func(tx store.Tx) error {
@@ -202,7 +202,7 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "fork.done", fmt.Sprintf("forked from %s by %s: %d keys, %s in memory, in %v; now an independent primary",
-			f.Source, methodText(res.Method), res.Keys, humanBytes(ni.UsedMemoryBytes), res.Took.Round(time.Millisecond)))
+			f.Source, methodText(res.Method), res.Keys, HumanBytes(ni.UsedMemoryBytes), res.Took.Round(time.Millisecond)))
 	})
 }
 
@@ -266,11 +266,11 @@ func progressText(p engine.ForkProgress) string {
 	s := p.Phase
 	switch {
 	case p.Method == engine.ForkCopy:
-		s += fmt.Sprintf(", %d of %d keys (%s)", p.KeysDone, p.KeysTotal, humanBytes(p.BytesDone))
+		s += fmt.Sprintf(", %d of %d keys (%s)", p.KeysDone, p.KeysTotal, HumanBytes(p.BytesDone))
 	case p.BytesDone > 0 && p.BytesTotal > 0:
-		s += fmt.Sprintf(", %s of %s", humanBytes(p.BytesDone), humanBytes(p.BytesTotal))
+		s += fmt.Sprintf(", %s of %s", HumanBytes(p.BytesDone), HumanBytes(p.BytesTotal))
 	case p.BytesDone > 0:
-		s += ", " + humanBytes(p.BytesDone)
+		s += ", " + HumanBytes(p.BytesDone)
 	}
 	return s
 }

@@ -78,7 +78,7 @@ func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan)
 		limit := int64(float64(to.MaxMemoryBytes) * downgradeHeadroom)
 		if info.UsedMemoryBytes > limit {
 			return fault.E(fault.Invalid, "%s uses %s; %s:%s allows %s, and a downgrade needs the data below %s (%.0f%%); delete data or pick a larger plan",
-				a.Name, humanBytes(info.UsedMemoryBytes), a.Service, to.Name, humanBytes(to.MaxMemoryBytes), humanBytes(limit), downgradeHeadroom*100)
+				a.Name, HumanBytes(info.UsedMemoryBytes), a.Service, to.Name, HumanBytes(to.MaxMemoryBytes), HumanBytes(limit), downgradeHeadroom*100)
 		}
 	}
 	return nil
@@ -231,8 +231,8 @@ func (b *Broker) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID s
 	return rolledBack("plan change to "+p.To, cause)
 }
 
-// humanBytes renders a size for messages: 25.0 MB.
-func humanBytes(n int64) string {
+// HumanBytes renders a size for messages: 25.0 MB.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -2,10 +2,7 @@ package broker
 
 import (
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -18,11 +15,9 @@ import (
 	"larder/internal/httpjson"
 )
 
-// maxBody bounds request bodies; larder's requests are small.
-const maxBody = 1 << 20
-
-// Handler returns the broker's HTTP API.
-func (b *Broker) Handler() http.Handler {
+// Handler returns the broker's HTTP API; mount adds other APIs (the Open
+// Service Broker API) on the root router.
+func (b *Broker) Handler(mount ...func(*mux.Router)) http.Handler {
 	// Paths are matched as sent: a router that cleans "a/../b" or decodes
 	// "%2F" would answer with a redirect to another resource, or act on it.
 	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
@@ -42,7 +37,9 @@ func (b *Broker) Handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 
-	b.osbRoutes(r) // Open Service Broker API under /v2, with its own Basic auth
+	for _, m := range mount {
+		m(r)
+	}
 
 	a := r.NewRoute().Subrouter()
 	a.Use(b.requireToken, b.checkPathNames)
@@ -136,32 +133,5 @@ func (b *Broker) serve(fn httpjson.Endpoint) http.HandlerFunc {
 	return httpjson.Serve(fn, b.writeError)
 }
 
-// decodeBody reads a JSON body into v. An empty body leaves v as it is when
-// optional; malformed JSON is a BadRequest that says where it broke.
-func decodeBody(r *http.Request, v any, optional bool) error {
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return fault.Wrap(fault.BadRequest, err, "could not read the request body")
-	}
-	if len(data) > maxBody {
-		return fault.E(fault.BadRequest, "request body larger than %d bytes", maxBody)
-	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		if optional {
-			return nil
-		}
-		return fault.E(fault.BadRequest, "a JSON request body is required")
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return fault.E(fault.BadRequest, "malformed JSON at byte %d: %v", se.Offset, se)
-		case errors.As(err, &te):
-			return fault.E(fault.BadRequest, "malformed JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)
-		}
-		return fault.E(fault.BadRequest, "malformed JSON: %v", err)
-	}
-	return nil
-}
+// decodeBody reads a JSON body into v (httpjson.Decode).
+func decodeBody(r *http.Request, v any, optional bool) error { return httpjson.Decode(r, v, optional) }

@@ -66,8 +66,8 @@ func (l *addonLocks) held() int {
 // keyspaceFlags are the engine's notify-keyspace-events letters.
 const keyspaceFlags = "KEg$lshzxetmdnA"
 
-// maxTimeout bounds redis:timeout: a year of idling is already "forever".
-const maxTimeout = 365 * 24 * 3600
+// MaxTimeout bounds redis:timeout: a year of idling is already "forever".
+const MaxTimeout = 365 * 24 * 3600
 
 func checkKeyspaceFlags(s string) error {
 	for _, r := range s {
@@ -81,9 +81,9 @@ func checkKeyspaceFlags(s string) error {
 	return nil
 }
 
-// applySettings validates p against a's current settings and returns the
+// ApplySettings validates p against a's current settings and returns the
 // resulting add-on.
-func applySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
+func ApplySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
 	if p.MaxMemoryPolicy == nil && p.Timeout == nil && p.NotifyKeyspaceEvents == nil {
 		return a, fault.E(fault.Invalid, "no setting given: use maxmemory_policy, timeout or notify_keyspace_events")
 	}
@@ -94,8 +94,8 @@ func applySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
 		a.MaxMemoryPolicy = *p.MaxMemoryPolicy
 	}
 	if p.Timeout != nil {
-		if *p.Timeout < 0 || *p.Timeout > maxTimeout {
-			return a, fault.E(fault.Invalid, "invalid timeout %d: use 0 (idle forever) to %d seconds", *p.Timeout, maxTimeout)
+		if *p.Timeout < 0 || *p.Timeout > MaxTimeout {
+			return a, fault.E(fault.Invalid, "invalid timeout %d: use 0 (idle forever) to %d seconds", *p.Timeout, MaxTimeout)
 		}
 		a.Timeout = *p.Timeout
 	}
@@ -179,7 +179,7 @@ func (b *Broker) changeSettings(ctx context.Context, id string, p api.SettingsPa
 	if err != nil {
 		return a, err
 	}
-	next, err := applySettings(a, p)
+	next, err := ApplySettings(a, p)
 	if err != nil {
 		return a, err
 	}

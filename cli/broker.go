@@ -15,6 +15,7 @@ import (
 
 	"larder/api"
 	"larder/broker"
+	"larder/broker/serve"
 )
 
 func init() { extraCommands = append(extraCommands, brokerCommand()) }
@@ -72,7 +73,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			log.SetLevel(level)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return broker.Serve(ctx, broker.ServeConfig{
+			return serve.Run(ctx, serve.Config{
 				DataDir: c.String("data-dir"), Listen: c.String("listen"), CatalogFile: c.String("catalog"),
 				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),

@@ -8,7 +8,10 @@ package httpjson
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"strings"
 
 	"larder/fault"
 )
@@ -103,4 +106,37 @@ func NewRecorder(w http.ResponseWriter) *Recorder {
 func (r *Recorder) WriteHeader(code int) {
 	r.Status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// MaxBody bounds request bodies; larder's requests are small.
+const MaxBody = 1 << 20
+
+// Decode reads a JSON body into v. An empty body leaves v as it is when
+// optional; malformed JSON is a BadRequest that says where it broke.
+func Decode(r *http.Request, v any, optional bool) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return fault.Wrap(fault.BadRequest, err, "could not read the request body")
+	}
+	if len(data) > MaxBody {
+		return fault.E(fault.BadRequest, "request body larger than %d bytes", MaxBody)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		if optional {
+			return nil
+		}
+		return fault.E(fault.BadRequest, "a JSON request body is required")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fault.E(fault.BadRequest, "malformed JSON at byte %d: %v", se.Offset, se)
+		case errors.As(err, &te):
+			return fault.E(fault.BadRequest, "malformed JSON: field %q must be %s, not %s", te.Field, te.Type, te.Value)
+		}
+		return fault.E(fault.BadRequest, "malformed JSON: %v", err)
+	}
+	return nil
 }

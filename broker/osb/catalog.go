@@ -1,10 +1,11 @@
-package broker
+package osb
 
 import (
 	"crypto/sha1"
 	"fmt"
 	"net/http"
 
+	"larder/broker"
 	"larder/catalog"
 	"larder/fault"
 )
@@ -100,7 +101,7 @@ func osbCatalogOf(c *catalog.Catalog) osbCatalogBody {
 					"displayName":  firstNonEmpty(p.HumanName, p.Name),
 					"bullets":      []string{p.Description},
 					"costs":        []any{map[string]any{"amount": map[string]float64{"usd": float64(p.PriceCents) / 100}, "unit": "MONTHLY"}},
-					"memory":       humanBytes(p.MaxMemoryBytes),
+					"memory":       broker.HumanBytes(p.MaxMemoryBytes),
 					"memory_bytes": p.MaxMemoryBytes,
 					"connections":  p.MaxClients,
 					"persistence":  p.Persistence,
@@ -125,7 +126,7 @@ func osbSchemas() map[string]any {
 	params := func(defaults bool) map[string]any {
 		policy := map[string]any{"type": "string", "enum": policies,
 			"description": "what the engine does when memory is full (maxmemory-policy)"}
-		timeout := map[string]any{"type": "integer", "minimum": 0, "maximum": maxTimeout,
+		timeout := map[string]any{"type": "integer", "minimum": 0, "maximum": broker.MaxTimeout,
 			"description": "seconds after which an idle client connection is closed; 0 keeps it open"}
 		if defaults {
 			policy["default"] = catalog.DefaultMaxMemoryPolicy
@@ -181,6 +182,6 @@ func osbPlanOf(svc *catalog.Service, planID string) (*catalog.Plan, error) {
 	return nil, fault.E(fault.BadRequest, "unknown plan_id %q for service %s: see GET /v2/catalog", truncateText(planID, 64), svc.Name)
 }
 
-func (b *Broker) osbCatalog(r *http.Request) (int, any, error) {
-	return http.StatusOK, osbCatalogOf(b.cfg.Catalog), nil
+func (o *API) catalog(r *http.Request) (int, any, error) {
+	return http.StatusOK, osbCatalogOf(o.b.Catalog()), nil
 }

@@ -1,8 +1,7 @@
-package broker
+package osb
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -12,8 +11,10 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker"
 	"larder/catalog"
 	"larder/fault"
+	"larder/internal/httpjson"
 	"larder/store"
 )
 
@@ -52,7 +53,7 @@ func parseParams(raw map[string]json.RawMessage) (osbParams, error) {
 			}
 			t, err := strconv.ParseInt(n.String(), 10, 32)
 			if err != nil {
-				return p, fault.E(fault.BadRequest, "parameter timeout must be an integer number of seconds, 0 to %d", maxTimeout)
+				return p, fault.E(fault.BadRequest, "parameter timeout must be an integer number of seconds, 0 to %d", broker.MaxTimeout)
 			}
 			ti := int(t)
 			p.Timeout = &ti
@@ -61,7 +62,7 @@ func parseParams(raw map[string]json.RawMessage) (osbParams, error) {
 		}
 	}
 	if !p.empty() {
-		if _, err := applySettings(store.Addon{}, p.patch()); err != nil {
+		if _, err := broker.ApplySettings(store.Addon{}, p.patch()); err != nil {
 			return p, fault.E(fault.BadRequest, "%s", fault.Message(err))
 		}
 	}
@@ -157,7 +158,7 @@ type provisionSpec struct {
 
 func parseProvision(r *http.Request, c *catalog.Catalog) (provisionSpec, error) {
 	var body provisionBody
-	if err := decodeBody(r, &body, false); err != nil {
+	if err := httpjson.Decode(r, &body, false); err != nil {
 		return provisionSpec{}, err
 	}
 	var s provisionSpec
@@ -213,7 +214,7 @@ type updateSpec struct {
 
 func parseUpdate(r *http.Request, c *catalog.Catalog) (updateSpec, error) {
 	var body updateBody
-	if err := decodeBody(r, &body, false); err != nil {
+	if err := httpjson.Decode(r, &body, false); err != nil {
 		return updateSpec{}, err
 	}
 	if body.ServiceID == "" {
@@ -261,7 +262,7 @@ type bindSpec struct {
 
 func parseBind(r *http.Request, c *catalog.Catalog) (bindSpec, error) {
 	var body bindBody
-	if err := decodeBody(r, &body, false); err != nil {
+	if err := httpjson.Decode(r, &body, false); err != nil {
 		return bindSpec{}, err
 	}
 	if body.PredecessorBindingID != "" {
@@ -303,20 +304,4 @@ func osbOwnerApp(org, space string, c osbContext) string {
 	}
 	sum := sha1.Sum([]byte(key))
 	return "osb-" + hex.EncodeToString(sum[:])[:10]
-}
-
-// osbAddonName is the add-on name of an instance: stable and recognisable in
-// `larder addons`.
-func osbAddonName(instanceID string) string {
-	sum := sha1.Sum([]byte(instanceID))
-	return "redis-osb-" + hex.EncodeToString(sum[:])[:10]
-}
-
-// newBindingUser returns a fresh engine user name for a binding.
-func newBindingUser() string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return "osb-" + hex.EncodeToString(b[:])
 }

@@ -1,19 +1,18 @@
-package broker
+package osb
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/broker"
 	"larder/fault"
 	"larder/store"
 )
 
 // This file holds what happens to an instance after its creation, but for
-// its deletion (osb_deprovision.go): fetch, update and last_operation.
+// its deletion (deprovision.go): fetch, update and last_operation.
 
 type osbInstanceBody struct {
 	ServiceID       string              `json:"service_id"`
@@ -28,24 +27,24 @@ type osbMetadata struct {
 	Attributes map[string]string `json:"attributes"`
 }
 
-// osbGetInstance answers GET /v2/service_instances/:id: 404 while it is
+// getInstance answers GET /v2/service_instances/:id: 404 while it is
 // being created, 422 ConcurrencyError while it is being updated.
-func (b *Broker) osbGetInstance(r *http.Request) (int, any, error) {
+func (o *API) getInstance(r *http.Request) (int, any, error) {
 	id := mux.Vars(r)["instance_id"]
-	in, found, err := b.loadOSBInstance(r.Context(), id)
+	in, found, err := o.b.LoadOSBInstance(r.Context(), id)
 	if err != nil {
 		return 0, nil, err
 	}
 	switch {
-	case !found, in.addon == nil, in.phase == phaseCreating, in.phase == phaseCreateFailed,
-		in.phase == phaseDeleted, in.phase == phaseForgotten:
+	case !found, in.Addon == nil, in.Phase == broker.PhaseCreating, in.Phase == broker.PhaseCreateFailed,
+		in.Phase == broker.PhaseDeleted, in.Phase == broker.PhaseForgotten:
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
-	case in.phase == phaseUpdating:
+	case in.Phase == broker.PhaseUpdating:
 		return 0, nil, concurrencyError("service instance %s is being updated; fetch it once last_operation says succeeded", id)
 	}
-	a := in.addon
+	a := in.Addon
 	return http.StatusOK, osbInstanceBody{
-		ServiceID: in.row.ServiceID, PlanID: osbPlanID(a.Service, a.Plan),
+		ServiceID: in.Row.ServiceID, PlanID: osbPlanID(a.Service, a.Plan),
 		Parameters:      map[string]any{"maxmemory_policy": a.MaxMemoryPolicy, "timeout": a.Timeout},
 		MaintenanceInfo: maintenanceInfo(),
 		Metadata: osbMetadata{Labels: map[string]string{},
@@ -53,60 +52,59 @@ func (b *Broker) osbGetInstance(r *http.Request) (int, any, error) {
 	}, nil
 }
 
-// osbUpdate answers PATCH /v2/service_instances/:id. Parameters apply live
+// update answers PATCH /v2/service_instances/:id. Parameters apply live
 // and at once (200); a plan change runs as larder's plan_change operation
 // (202). Either all of the change happens or none of it.
-func (b *Broker) osbUpdate(r *http.Request) (int, any, error) {
+func (o *API) update(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
 	async, err := acceptsIncomplete(r)
 	var s updateSpec
 	if err == nil {
-		s, err = parseUpdate(r, b.cfg.Catalog)
+		s, err = parseUpdate(r, o.b.Catalog())
 	}
 	if err != nil {
 		return 0, nil, err
 	}
 	who, _ := originOf(r)
-	unlock := b.locks.lock(osbLockKey(id))
+	unlock := o.b.LockOSBInstance(id)
 	defer unlock()
-	in, found, err := b.loadOSBInstance(ctx, id)
+	in, found, err := o.b.LoadOSBInstance(ctx, id)
 	if err != nil {
 		return 0, nil, err
 	}
-	if !found || in.addon == nil || in.phase == phaseCreateFailed || in.phase == phaseDeleted || in.phase == phaseForgotten {
+	if !found || in.Addon == nil || in.Phase == broker.PhaseCreateFailed || in.Phase == broker.PhaseDeleted || in.Phase == broker.PhaseForgotten {
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
 	}
-	if s.ServiceID != in.row.ServiceID {
+	if s.ServiceID != in.Row.ServiceID {
 		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id)
 	}
-	a := *in.addon
-	planID := in.row.PlanID
+	a := *in.Addon
+	planID := in.Row.PlanID
 	if s.Plan != nil {
 		planID = osbPlanID(a.Service, s.Plan.Name)
 	}
-	params := paramsFromJSON(in.row.Parameters)
+	params := paramsFromJSON(in.Row.Parameters)
 	if s.Params != nil {
 		params = params.merge(*s.Params)
 	}
-	switch in.phase {
-	case phaseCreating:
+	switch in.Phase {
+	case broker.PhaseCreating:
 		return 0, nil, concurrencyError("service instance %s is still being created", id)
-	case phaseDeleting, phaseDeleteFailed:
+	case broker.PhaseDeleting, broker.PhaseDeleteFailed:
 		return 0, nil, concurrencyError("service instance %s is being deleted", id)
-	case phaseUpdating:
+	case broker.PhaseUpdating:
 		// The same PATCH again gets the running operation; another one waits.
-		if planID != in.row.PlanID || params.canonical() != in.row.Parameters {
+		if planID != in.Row.PlanID || params.canonical() != in.Row.Parameters {
 			return 0, nil, concurrencyError("service instance %s is being updated; retry once last_operation says succeeded", id)
 		}
 		if !async {
 			return 0, nil, asyncRequired()
 		}
-		return http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID}, nil
+		return http.StatusAccepted, osbAsyncBody{Operation: in.Row.OperationID}, nil
 	}
 	if a.State != api.StateProvisioned {
-		return 0, nil, osbErr(http.StatusUnprocessableEntity, "InstanceNotAvailable",
-			"service instance %s is %s (%s); it cannot be changed until it is available", id, a.State, a.StateReason)
+		return 0, nil, osbErr(http.StatusUnprocessableEntity, "InstanceNotAvailable", "service instance %s is %s (%s); it cannot be changed until it is available", id, a.State, a.StateReason)
 	}
 	plan := a.Plan
 	if s.Plan != nil {
@@ -114,7 +112,7 @@ func (b *Broker) osbUpdate(r *http.Request) (int, any, error) {
 	}
 	var patch api.SettingsPatch
 	if s.Params != nil && !s.Params.empty() {
-		next, err := applySettings(a, s.Params.patch())
+		next, err := broker.ApplySettings(a, s.Params.patch())
 		if err != nil {
 			return 0, nil, fault.E(fault.BadRequest, "%s", fault.Message(err))
 		}
@@ -122,66 +120,23 @@ func (b *Broker) osbUpdate(r *http.Request) (int, any, error) {
 			patch = s.Params.patch()
 		}
 	}
-	settingsChange := patch.MaxMemoryPolicy != nil || patch.Timeout != nil
 	planChange := plan != a.Plan
 	if planChange && !async {
 		return 0, nil, asyncRequired()
 	}
-	op, err := b.applyOSBUpdate(ctx, a, plan, planChange, patch, settingsChange)
-	if err != nil {
-		return 0, nil, err
-	}
-	ctxJSON := in.row.Context
+	ctxJSON := in.Row.Context
 	if s.Context != "" {
 		ctxJSON = s.Context
 	}
-	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetOSBInstanceRequest(ctx, id, planID, params.canonical(), ctxJSON); err != nil {
-			return err
-		}
-		if planChange {
-			if err := tx.SetOSBInstanceOperation(ctx, id, op.ID, osbOpUpdate); err != nil {
-				return err
-			}
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "osb.update", "service instance "+safeText(id)+" updated"+byWhom(who))
-	})
+	op, err := o.b.UpdateOSBInstance(ctx, broker.OSBUpdate{InstanceID: id, Addon: a, Plan: plan, Settings: patch,
+		PlanID: planID, Parameters: params.canonical(), Context: ctxJSON}, who)
 	if err != nil {
 		return 0, nil, err
 	}
 	if planChange {
-		b.log.WithFields(logrus.Fields{"addon": a.Name, "instance": id, "plan": plan}).Info("changing plan of service instance")
 		return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
 	}
 	return http.StatusOK, struct{}{}, nil
-}
-
-// applyOSBUpdate applies the settings (live, at once), then starts the plan
-// change. When the plan change is refused the settings are put back, so a
-// refused update changes nothing.
-func (b *Broker) applyOSBUpdate(ctx context.Context, a store.Addon, plan string, planChange bool, patch api.SettingsPatch, settingsChange bool) (store.Operation, error) {
-	if settingsChange {
-		if _, err := b.changeSettings(ctx, a.ID, patch); err != nil {
-			return store.Operation{}, err
-		}
-	}
-	if !planChange {
-		return store.Operation{}, nil
-	}
-	op, err := b.startPlanChange(ctx, a, plan)
-	if err == nil {
-		return op, nil
-	}
-	if settingsChange {
-		old := api.SettingsPatch{MaxMemoryPolicy: &a.MaxMemoryPolicy, Timeout: &a.Timeout}
-		if _, rerr := b.changeSettings(context.WithoutCancel(ctx), a.ID, old); rerr != nil {
-			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back settings after a refused plan change")
-		}
-	}
-	if fault.KindOf(err) == fault.Invalid {
-		return store.Operation{}, osbErr(http.StatusUnprocessableEntity, "PlanChangeNotSupported", "%s", fault.Message(err))
-	}
-	return store.Operation{}, err
 }
 
 type osbLastOperationBody struct {
@@ -191,29 +146,29 @@ type osbLastOperationBody struct {
 	UpdateRepeatable *bool  `json:"update_repeatable,omitempty"`
 }
 
-// osbInstanceLastOperation answers GET …/last_operation: the state of the
+// instanceLastOperation answers GET …/last_operation: the state of the
 // instance's last operation (or of the one named by ?operation=), 410 once a
 // deletion is forgotten, 404 for an id never seen.
-func (b *Broker) osbInstanceLastOperation(r *http.Request) (int, any, error) {
+func (o *API) instanceLastOperation(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
-	in, found, err := b.loadOSBInstance(ctx, id)
+	in, found, err := o.b.LoadOSBInstance(ctx, id)
 	switch {
 	case err != nil:
 		return 0, nil, err
 	case !found:
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
-	case in.phase == phaseForgotten:
+	case in.Phase == broker.PhaseForgotten:
 		return gone()
-	case in.phase == phaseDeleted:
+	case in.Phase == broker.PhaseDeleted:
 		return http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "deleted"}, nil
 	}
-	op := in.op
+	op := in.Op
 	// The operation value is the one an answer returned; a value the broker
 	// never returned (both public OSB checkers poll with a literal
 	// "provision", "update" or "deprovision") means the instance's latest.
-	if want := r.URL.Query().Get("operation"); want != "" && want != in.row.OperationID {
-		if o, err := b.store.OperationByID(ctx, want); err == nil && o.AddonID == in.row.AddonID {
+	if want := r.URL.Query().Get("operation"); want != "" && want != in.Row.OperationID {
+		if o, err := o.b.Store().OperationByID(ctx, want); err == nil && o.AddonID == in.Row.AddonID {
 			op = &o
 		}
 	}

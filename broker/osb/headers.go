@@ -1,4 +1,4 @@
-package broker
+package osb
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"larder/broker"
 	"larder/fault"
 )
 
@@ -68,7 +69,7 @@ func parseOrigin(h string) (string, error) {
 	if err := json.Compact(&compact, raw); err != nil {
 		return "", bad("the value is not a JSON object")
 	}
-	return truncateText(safeText(platform)+" "+compact.String(), 512), nil
+	return truncateText(broker.SafeText(platform)+" "+compact.String(), 512), nil
 }
 
 // acceptsIncomplete reads the accepts_incomplete query parameter.

@@ -1,6 +1,5 @@
-package broker
-
-// Open Service Broker API v2.17, so that Cloud Foundry, the Kubernetes service
+// Package osb is the Open Service Broker API v2.17 of larder, a thin adapter
+// over the orchestration core in package broker, so that Cloud Foundry, the Kubernetes service
 // catalog and other platforms use larder as they use any broker. An instance is
 // an ordinary add-on (owned by an app derived from the platform's org/space or
 // namespace) and a binding is an engine user of that add-on with its own
@@ -8,6 +7,7 @@ package broker
 //
 // The API lives under /v2 with its own Basic auth and its own error format
 // ({"error": "CamelCase", "description": "…"}); this file holds that plumbing.
+package osb
 
 import (
 	"crypto/subtle"
@@ -15,33 +15,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
+	"larder/broker"
 	"larder/fault"
 	"larder/internal/httpjson"
 )
-
-// OSBConfig sets up the Open Service Broker API.
-type OSBConfig struct {
-	Username string // Basic auth user; default DefaultOSBUsername
-	// Password is the Basic auth password. While it is empty every request
-	// is refused with 401: the API is never open.
-	Password string
-	// Retention is how long a deleted instance or binding is remembered, so
-	// a platform polling late still learns that the deletion succeeded; after
-	// that only its id is kept (410 rather than 404). Default 24h.
-	Retention time.Duration
-	Now       func() time.Time // the clock; default time.Now
-}
-
-// DefaultOSBUsername is the Basic auth user when none is configured.
-const DefaultOSBUsername = "larder"
-
-// DefaultOSBRetention is how long finished deletions are remembered.
-const DefaultOSBRetention = 24 * time.Hour
 
 // The OSB headers.
 const (
@@ -54,49 +35,45 @@ const (
 // most operations take a second or two.
 const osbRetryAfter = "2"
 
-func (b *Broker) osbConfig() OSBConfig {
-	c := b.cfg.OSB
-	if c.Username == "" {
-		c.Username = DefaultOSBUsername
-	}
-	if c.Retention <= 0 {
-		c.Retention = DefaultOSBRetention
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return c
+// API is the Open Service Broker API over a broker's core.
+type API struct {
+	b   *broker.Broker
+	cfg broker.OSBConfig
+	log logrus.FieldLogger
 }
 
-func (b *Broker) osbNow() time.Time { return b.osbConfig().Now().UTC() }
+// New returns the OSB API of b.
+func New(b *broker.Broker) *API {
+	return &API{b: b, cfg: b.OSBConfig(), log: b.Log()}
+}
 
-// osbRoutes registers the OSB endpoints on r (the root router: they carry
+// Routes registers the OSB endpoints on r (the root router: they carry
 // their own auth, not the API token).
-func (b *Broker) osbRoutes(r *mux.Router) {
+func (o *API) Routes(r *mux.Router) {
 	v2 := r.PathPrefix("/v2").Subrouter()
-	v2.Use(b.osbGate)
-	v2.HandleFunc("/catalog", b.osbServe(b.osbCatalog)).Methods(http.MethodGet)
+	v2.Use(o.gate)
+	v2.HandleFunc("/catalog", o.serve(o.catalog)).Methods(http.MethodGet)
 	const instance = "/service_instances/{instance_id}"
-	v2.HandleFunc(instance, b.osbServe(b.osbProvision)).Methods(http.MethodPut)
-	v2.HandleFunc(instance, b.osbServe(b.osbGetInstance)).Methods(http.MethodGet)
-	v2.HandleFunc(instance, b.osbServe(b.osbUpdate)).Methods(http.MethodPatch)
-	v2.HandleFunc(instance, b.osbServe(b.osbDeprovision)).Methods(http.MethodDelete)
-	v2.HandleFunc(instance+"/last_operation", b.osbServe(b.osbInstanceLastOperation)).Methods(http.MethodGet)
+	v2.HandleFunc(instance, o.serve(o.provision)).Methods(http.MethodPut)
+	v2.HandleFunc(instance, o.serve(o.getInstance)).Methods(http.MethodGet)
+	v2.HandleFunc(instance, o.serve(o.update)).Methods(http.MethodPatch)
+	v2.HandleFunc(instance, o.serve(o.deprovision)).Methods(http.MethodDelete)
+	v2.HandleFunc(instance+"/last_operation", o.serve(o.instanceLastOperation)).Methods(http.MethodGet)
 	const binding = instance + "/service_bindings/{binding_id}"
-	v2.HandleFunc(binding, b.osbServe(b.osbBind)).Methods(http.MethodPut)
-	v2.HandleFunc(binding, b.osbServe(b.osbGetBinding)).Methods(http.MethodGet)
-	v2.HandleFunc(binding, b.osbServe(b.osbUnbind)).Methods(http.MethodDelete)
-	v2.HandleFunc(binding+"/last_operation", b.osbServe(b.osbBindingLastOperation)).Methods(http.MethodGet)
+	v2.HandleFunc(binding, o.serve(o.bind)).Methods(http.MethodPut)
+	v2.HandleFunc(binding, o.serve(o.getBinding)).Methods(http.MethodGet)
+	v2.HandleFunc(binding, o.serve(o.unbind)).Methods(http.MethodDelete)
+	v2.HandleFunc(binding+"/last_operation", o.serve(o.bindingLastOperation)).Methods(http.MethodGet)
 }
 
 // osbServe adapts an OSB handler, which returns its status, body and error
 // like the rest of the API, to net/http: errors get the OSB error body, and
 // a last operation still in progress says when to poll again.
-func (b *Broker) osbServe(fn httpjson.Endpoint) http.HandlerFunc {
+func (o *API) serve(fn httpjson.Endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status, body, err := fn(r)
 		if err != nil {
-			b.osbError(w, r, err)
+			o.writeError(w, r, err)
 			return
 		}
 		if lo, ok := body.(osbLastOperationBody); ok && lo.State == osbInProgress {
@@ -109,23 +86,23 @@ func (b *Broker) osbServe(fn httpjson.Endpoint) http.HandlerFunc {
 // osbGate runs before every OSB handler: it echoes the request identity, then
 // checks Basic auth (401), the API version (412) and the form of the
 // originating identity (400).
-func (b *Broker) osbGate(next http.Handler) http.Handler {
+func (o *API) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := r.Header.Get(osbRequestHeader); id != "" && len(id) <= 256 {
 			w.Header().Set(osbRequestHeader, id)
 		}
-		if !b.osbAuthorized(r) {
+		if !o.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="larder service broker"`)
-			b.osbError(w, r, osbErr(http.StatusUnauthorized, "Unauthorized",
+			o.writeError(w, r, osbErr(http.StatusUnauthorized, "Unauthorized",
 				"missing or wrong Basic auth credentials for the service broker API"))
 			return
 		}
 		if err := checkAPIVersion(r.Header.Get(osbVersionHeader)); err != nil {
-			b.osbError(w, r, err)
+			o.writeError(w, r, err)
 			return
 		}
 		if _, err := originOf(r); err != nil {
-			b.osbError(w, r, err)
+			o.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -134,8 +111,8 @@ func (b *Broker) osbGate(next http.Handler) http.Handler {
 
 // osbAuthorized compares both user and password in constant time. Without a
 // configured password nobody gets in.
-func (b *Broker) osbAuthorized(r *http.Request) bool {
-	c := b.osbConfig()
+func (o *API) authorized(r *http.Request) bool {
+	c := o.cfg
 	user, pw, ok := r.BasicAuth()
 	if !ok || c.Password == "" {
 		return false
@@ -194,6 +171,10 @@ type osbErrorBody struct {
 // toOSBError turns any error into the OSB answer it gets.
 func toOSBError(err error) *osbError {
 	var oe *osbError
+	var refused *broker.OSBRefusal
+	if errors.As(err, &refused) {
+		return &osbError{status: http.StatusUnprocessableEntity, code: refused.Code, desc: refused.Message}
+	}
 	if !errors.As(err, &oe) {
 		status, code := osbStatus(fault.KindOf(err))
 		oe = &osbError{status: status, code: code, desc: fault.Message(err)}
@@ -201,10 +182,10 @@ func toOSBError(err error) *osbError {
 	return oe
 }
 
-func (b *Broker) osbError(w http.ResponseWriter, r *http.Request, err error) {
+func (o *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := toOSBError(err)
 	if oe.status >= 500 {
-		b.log.WithError(err).WithFields(logrus.Fields{
+		o.log.WithError(err).WithFields(logrus.Fields{
 			"method": r.Method, "path": r.URL.Path, "request": r.Header.Get(osbRequestHeader),
 		}).Error("service broker request failed")
 	}

@@ -1,4 +1,4 @@
-package broker
+package osb
 
 import (
 	"encoding/base64"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"larder/api"
 	"larder/catalog"
 )
 
@@ -157,7 +158,7 @@ func TestParseProvision(t *testing.T) {
 			if status != tc.status || code != tc.code {
 				t.Fatalf("parseProvision = %d %s (%v), want %d %s", status, code, err, tc.status, tc.code)
 			}
-			if err == nil && (s.Service.Name != "larder-redis" || s.Plan.Name != "mini" || checkAppName(s.Owner) != nil) {
+			if err == nil && (s.Service.Name != "larder-redis" || s.Plan.Name != "mini" || api.CheckName(api.AppName, s.Owner) != nil) {
 				t.Errorf("spec = %+v, want larder-redis:mini with a valid owner app", s)
 			}
 		})
@@ -219,12 +220,9 @@ func TestOSBOwnerApp(t *testing.T) {
 		t.Errorf("a kubernetes namespace's owner depends on org/space guids")
 	}
 	for _, name := range []string{cf, k8s, osbOwnerApp("", "", osbContext{})} {
-		if checkAppName(name) != nil {
+		if api.CheckName(api.AppName, name) != nil {
 			t.Errorf("owner app %q is not a valid app name", name)
 		}
-	}
-	if n := osbAddonName("0f8d7c1e-…"); checkAddonName(n) != nil {
-		t.Errorf("add-on name %q is not a valid add-on name", n)
 	}
 }
 
@@ -320,7 +318,7 @@ func FuzzParseBodies(f *testing.F) {
 			if s.Service == nil || s.Plan == nil || osbPlanID(s.Service.Name, s.Plan.Name) != s.PlanID {
 				t.Fatalf("accepted provision with inconsistent plan: %+v", s)
 			}
-			if checkAppName(s.Owner) != nil {
+			if api.CheckName(api.AppName, s.Owner) != nil {
 				t.Fatalf("owner app %q is not a valid app name", s.Owner)
 			}
 			if again := paramsFromJSON(s.Params.canonical()).canonical(); again != s.Params.canonical() {

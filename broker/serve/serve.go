@@ -1,4 +1,8 @@
-package broker
+// Package serve runs a broker: it opens the store, the local host and the
+// agents' client, builds the core (package broker) and serves its HTTP API
+// (broker/httpapi) with the Open Service Broker API (broker/osb) on one
+// listener.
+package serve
 
 import (
 	"context"
@@ -13,6 +17,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/broker"
+	"larder/broker/osb"
 	"larder/catalog"
 	"larder/engine"
 	"larder/ha"
@@ -24,8 +30,8 @@ import (
 	"larder/store/sqlite"
 )
 
-// ServeConfig is everything `larder broker` needs.
-type ServeConfig struct {
+// Config is everything `larder broker` needs.
+type Config struct {
 	DataDir     string // SQLite file, node directories, token, discovery file
 	Listen      string // host:port of the HTTP API
 	CatalogFile string // optional plan catalog replacing the built-in one
@@ -35,7 +41,7 @@ type ServeConfig struct {
 	Token       string // overrides the token file when set
 	// OSB sets up the Open Service Broker API; without a password one is
 	// generated into the data dir file osb-password.
-	OSB OSBConfig
+	OSB broker.OSBConfig
 	// NoLocalNodes places every node on agents, none on this machine.
 	NoLocalNodes      bool
 	ReconcileInterval time.Duration
@@ -63,9 +69,9 @@ type ServeConfig struct {
 	Ready                    func(url string) // called once the API is listening (tests, make run)
 }
 
-// Serve runs a broker until ctx ends. Nodes are left running when it returns;
-// the next Serve re-adopts them.
-func Serve(ctx context.Context, cfg ServeConfig) error {
+// Run runs a broker until ctx ends. Nodes are left running when it returns;
+// the next Run re-adopts them.
+func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
 	if log == nil {
 		log = logrus.StandardLogger()
@@ -121,8 +127,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 
 	// Events may arrive before the broker exists (a node restarted while the
 	// host starts); they wait for it instead of being dropped.
-	ready := make(chan *Broker, 1)
-	var b *Broker
+	ready := make(chan *broker.Broker, 1)
+	var b *broker.Broker
 	host, err := local.New(local.Options{
 		Root:                     filepath.Join(cfg.DataDir, "nodes"),
 		Engine:                   eng,
@@ -146,7 +152,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
 			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
-	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
+	b, err = broker.New(broker.Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
 		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease}, st, host)
@@ -173,7 +179,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		host.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: b.Handler(osb.New(b).Routes), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.WithField("url", url).Info("broker listening")

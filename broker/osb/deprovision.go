@@ -1,0 +1,72 @@
+package osb
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"larder/broker"
+	"larder/fault"
+)
+
+// deprovision answers DELETE /v2/service_instances/:id: the add-on's
+// attachments go at once and its nodes are stopped and deleted in the
+// background, by larder's destroy machinery. A delete during the provision
+// waits for it to end, then destroys what it made.
+func (o *API) deprovision(r *http.Request) (int, any, error) {
+	ctx := r.Context()
+	id := mux.Vars(r)["instance_id"]
+	async, err := acceptsIncomplete(r)
+	var serviceID string
+	if err == nil {
+		serviceID, _, err = deleteQuery(r)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	who, _ := originOf(r)
+	unlock := o.b.LockOSBInstance(id)
+	defer unlock()
+	in, found, err := o.b.LoadOSBInstance(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !found || in.Phase == broker.PhaseDeleted || in.Phase == broker.PhaseForgotten {
+		return gone()
+	}
+	if serviceID != in.Row.ServiceID {
+		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id)
+	}
+	switch in.Phase {
+	case broker.PhaseCreateFailed:
+		// The failed create was rolled back, so nothing is left to stop: done
+		// now. (If the roll-back left the add-on, it is destroyed as usual.)
+		if in.Addon == nil {
+			if err := o.b.MarkOSBInstanceDeleted(ctx, id); err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, struct{}{}, nil
+		}
+	case broker.PhaseUpdating:
+		return 0, nil, concurrencyError("service instance %s is being updated; delete it once last_operation says succeeded", id)
+	case broker.PhaseDeleting:
+		if in.Row.OperationKind != broker.OSBOpDeprovision {
+			return 0, nil, concurrencyError("service instance %s is being destroyed by larder", id)
+		}
+		if !async {
+			return 0, nil, asyncRequired()
+		}
+		return http.StatusAccepted, osbAsyncBody{Operation: in.Row.OperationID}, nil
+	}
+	if !async {
+		return 0, nil, asyncRequired()
+	}
+	if in.Addon == nil { // a create still rolling back
+		return 0, nil, concurrencyError("service instance %s is still being created", id)
+	}
+	op, err := o.b.StartOSBDeprovision(ctx, in, who)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
+}

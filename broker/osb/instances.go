@@ -1,0 +1,79 @@
+package osb
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"larder/broker"
+	"larder/fault"
+)
+
+type osbAsyncBody struct {
+	Operation string `json:"operation,omitempty"`
+}
+
+// sameProvision reports whether a PUT asks for exactly what the instance is.
+func sameProvision(in broker.OSBInstance, s provisionSpec) bool {
+	r := in.Row
+	return r.ServiceID == s.ServiceID && r.PlanID == s.PlanID && r.Parameters == s.Params.canonical() &&
+		r.OrganizationGUID == s.OrganizationGUID && r.SpaceGUID == s.SpaceGUID
+}
+
+// provision answers PUT /v2/service_instances/:id: the add-on (and its
+// owner app, if new) is recorded in one transaction and started in the
+// background; the platform polls last_operation.
+func (o *API) provision(r *http.Request) (int, any, error) {
+	ctx := r.Context()
+	id := mux.Vars(r)["instance_id"]
+	async, err := acceptsIncomplete(r)
+	if err == nil {
+		err = checkResourceID("instance", id)
+	}
+	var s provisionSpec
+	if err == nil {
+		s, err = parseProvision(r, o.b.Catalog())
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	who, _ := originOf(r)
+	unlock := o.b.LockOSBInstance(id)
+	defer unlock()
+	in, found, err := o.b.LoadOSBInstance(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	if found {
+		switch in.Phase {
+		case broker.PhaseCreating, broker.PhaseReady, broker.PhaseUpdating:
+			if !sameProvision(in, s) {
+				return 0, nil, fault.E(fault.Conflict, "service instance %s already exists with other attributes", id)
+			}
+			if in.Phase != broker.PhaseCreating {
+				return http.StatusOK, struct{}{}, nil
+			}
+			if !async {
+				return 0, nil, asyncRequired()
+			}
+			return http.StatusAccepted, osbAsyncBody{Operation: in.Row.OperationID}, nil
+		case broker.PhaseDeleting:
+			return 0, nil, concurrencyError("service instance %s is being deleted", id)
+		case broker.PhaseDeleteFailed:
+			return 0, nil, fault.E(fault.Conflict, "service instance %s exists but its deletion failed; delete it again", id)
+		}
+		// Created-and-failed, deleted or forgotten: the id is free again.
+	}
+	if !async {
+		return 0, nil, asyncRequired()
+	}
+	op, err := o.b.StartOSBProvision(ctx, id, broker.OSBProvision{
+		Service: s.Service.Name, Plan: s.Plan.Name, ServiceID: s.ServiceID, PlanID: s.PlanID,
+		OrganizationGUID: s.OrganizationGUID, SpaceGUID: s.SpaceGUID,
+		Settings: s.Params.patch(), Parameters: s.Params.canonical(), Context: s.Context, Owner: s.Owner,
+	}, found, who)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
+}
