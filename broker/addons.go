@@ -3,11 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/catalog"
@@ -44,38 +41,37 @@ func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 	return out, nil
 }
 
-func (b *Broker) writeAddons(r *http.Request, addons []store.Addon) (int, any, error) {
+func (b *Broker) writeAddons(ctx context.Context, addons []store.Addon) (any, error) {
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
-		j, err := addonJSON(r.Context(), b.store, a)
+		j, err := addonJSON(ctx, b.store, a)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		j.WritesPaused = b.writesPaused(r.Context(), a)
+		j.WritesPaused = b.writesPaused(ctx, a)
 		out = append(out, j)
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
-func (b *Broker) listAddons(r *http.Request) (int, any, error) {
-	addons, err := b.store.Addons(r.Context())
+func (b *Broker) ListAddons(ctx context.Context) (any, error) {
+	addons, err := b.store.Addons(ctx)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return b.writeAddons(r, addons)
+	return b.writeAddons(ctx, addons)
 }
 
-func (b *Broker) listAppAddons(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	app, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
+func (b *Broker) ListAppAddons(ctx context.Context, appName string) (any, error) {
+	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	addons, err := b.store.AddonsOfApp(ctx, app.ID)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return b.writeAddons(r, addons)
+	return b.writeAddons(ctx, addons)
 }
 
 // resolveAddon finds the add-on ref names in the context of appName (see
@@ -116,26 +112,19 @@ func (b *Broker) resolveAddon(ctx context.Context, q store.Q, appName, ref strin
 	return q.AddonByID(ctx, id)
 }
 
-func (b *Broker) getAddon(r *http.Request) (int, any, error) {
-	return b.serveAddon(r, "")
-}
-
-func (b *Broker) getAppAddon(r *http.Request) (int, any, error) {
-	return b.serveAddon(r, mux.Vars(r)["app"])
-}
-
-func (b *Broker) serveAddon(r *http.Request, app string) (int, any, error) {
-	ctx := r.Context()
-	a, err := b.resolveAddon(ctx, b.store, app, mux.Vars(r)["addon"])
+// GetAddon is add-on addonName, resolved in the context of appName (empty
+// for a global reference).
+func (b *Broker) GetAddon(ctx context.Context, appName, addonName string) (any, error) {
+	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	j.WritesPaused = b.writesPaused(ctx, a)
-	return http.StatusOK, j, nil
+	return j, nil
 }
 
 // createOptions are the provider options addons:create accepts. fork is
@@ -162,37 +151,32 @@ func checkCreateOptions(cfg map[string]string) (policy string, err error) {
 // createAddon validates the request, records the add-on, its attachment, its
 // node (claiming a port) and a provision operation in one transaction, then
 // starts the node in the background: 202 + an operation to poll.
-func (b *Broker) createAddon(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var req api.AddonCreate
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonCreate) (any, error) {
 	svc, plan, err := b.cfg.Catalog.Resolve(req.Plan)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	policy, err := checkCreateOptions(req.Config)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	attName := ""
 	if req.Attachment != "" {
 		if attName, err = checkAttachmentName(req.Attachment); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 	}
 	if req.Name != "" {
 		if err := checkAddonName(req.Name); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 	}
 
 	// A fork source is checked last: it is the one check that goes out to the network.
 	var fork *store.Fork
 	if ref, ok := req.Config["fork"]; ok {
-		if fork, err = b.checkFork(ctx, mux.Vars(r)["app"], ref, svc.Name, plan); err != nil {
-			return 0, nil, err
+		if fork, err = b.checkFork(ctx, appName, ref, svc.Name, plan); err != nil {
+			return nil, err
 		}
 	}
 	var a store.Addon
@@ -202,23 +186,23 @@ func (b *Broker) createAddon(r *http.Request) (int, any, error) {
 		if name == "" {
 			name = newAddonName()
 		}
-		a, op, err = b.recordAddon(ctx, mux.Vars(r)["app"], name, attName, svc.Name, plan.Name, policy, fork)
+		a, op, err = b.recordAddon(ctx, appName, name, attName, svc.Name, plan.Name, policy, fork)
 		// A generated name that happens to be taken is retried; a chosen one is not.
 		if err == nil || req.Name != "" || fault.KindOf(err) != fault.Conflict || !strings.Contains(fault.Message(err), name) || try >= 5 {
 			break
 		}
 	}
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
 	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	apiOp := operationJSON(op)
-	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
+	return api.AddonResult{Addon: j, Operation: &apiOp,
 		Message: fmt.Sprintf("%s is being created in the background", a.Name)}, nil
 }
 
@@ -292,18 +276,12 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 
 // destroyAddon removes the add-on's attachments (and so its vars on every app)
 // at once, then stops and deletes its nodes in the background.
-func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var req api.AddonDestroy
-	if err := decodeBody(r, &req, true); err != nil {
-		return 0, nil, err
-	}
-	appName := mux.Vars(r)["app"]
+func (b *Broker) DestroyAddon(ctx context.Context, appName string, addonName string, req api.AddonDestroy) (any, error) {
 	var a store.Addon
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		if a, err = b.resolveAddon(ctx, tx, appName, mux.Vars(r)["addon"]); err != nil {
+		if a, err = b.resolveAddon(ctx, tx, appName, addonName); err != nil {
 			return err
 		}
 		if a.AppName != appName {
@@ -337,17 +315,17 @@ func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
 	b.jobs.Run(b.store, op, b.deprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	apiOp := operationJSON(op)
-	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp,
+	return api.AddonResult{Addon: j, Operation: &apiOp,
 		Message: fmt.Sprintf("%s is being destroyed", a.Name)}, nil
 }
 
@@ -369,26 +347,26 @@ func operationJSON(op store.Operation) api.Operation {
 		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
-func (b *Broker) getOperation(r *http.Request) (int, any, error) {
-	op, err := b.store.OperationByID(r.Context(), mux.Vars(r)["id"])
+func (b *Broker) GetOperation(ctx context.Context, opID string) (any, error) {
+	op, err := b.store.OperationByID(ctx, opID)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, operationJSON(op), nil
+	return operationJSON(op), nil
 }
 
-func (b *Broker) listServices(r *http.Request) (int, any, error) {
+func (b *Broker) ListServices(ctx context.Context) (any, error) {
 	out := []api.Service{}
 	for _, s := range b.cfg.Catalog.Services {
 		out = append(out, api.Service{Name: s.Name, HumanName: s.HumanName, Description: s.Description})
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
-func (b *Broker) listPlans(r *http.Request) (int, any, error) {
-	svc, err := b.cfg.Catalog.Service(mux.Vars(r)["service"])
+func (b *Broker) ListPlans(ctx context.Context, serviceName string) (any, error) {
+	svc, err := b.cfg.Catalog.Service(serviceName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	out := []api.Plan{}
 	for _, p := range svc.Plans {
@@ -396,5 +374,5 @@ func (b *Broker) listPlans(r *http.Request) (int, any, error) {
 			MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence, HA: p.HA,
 			PriceCents: p.PriceCents, Default: p == *svc.DefaultPlan()})
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }

@@ -1,10 +1,8 @@
 package broker
 
 import (
-	"net/http"
+	"context"
 	"strings"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/fault"
@@ -13,49 +11,44 @@ import (
 
 func appJSON(a store.App) api.App { return api.App{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt} }
 
-func (b *Broker) listApps(r *http.Request) (int, any, error) {
-	apps, err := b.store.Apps(r.Context())
+func (b *Broker) ListApps(ctx context.Context) (any, error) {
+	apps, err := b.store.Apps(ctx)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	out := make([]api.App, 0, len(apps))
 	for _, a := range apps {
 		out = append(out, appJSON(a))
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
-func (b *Broker) createApp(r *http.Request) (int, any, error) {
-	var req api.AppCreate
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) CreateApp(ctx context.Context, req api.AppCreate) (any, error) {
 	req.Name = strings.TrimSpace(req.Name)
 	if err := checkAppName(req.Name); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	a, err := b.store.CreateApp(r.Context(), req.Name)
+	a, err := b.store.CreateApp(ctx, req.Name)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	b.log.WithField("app", a.Name).Info("app created")
-	return http.StatusCreated, appJSON(a), nil
+	return appJSON(a), nil
 }
 
-func (b *Broker) getApp(r *http.Request) (int, any, error) {
-	a, err := b.store.AppByName(r.Context(), mux.Vars(r)["app"])
+func (b *Broker) GetApp(ctx context.Context, appName string) (any, error) {
+	a, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, appJSON(a), nil
+	return appJSON(a), nil
 }
 
 // destroyApp refuses while the app owns add-ons: destroying them is a separate,
 // confirmed action, so no data goes with a mistyped app name.
-func (b *Broker) destroyApp(r *http.Request) (int, any, error) {
-	ctx := r.Context()
+func (b *Broker) DestroyApp(ctx context.Context, appName string) (any, error) {
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
-		a, err := tx.AppByName(ctx, mux.Vars(r)["app"])
+		a, err := tx.AppByName(ctx, appName)
 		if err != nil {
 			return err
 		}
@@ -68,30 +61,24 @@ func (b *Broker) destroyApp(r *http.Request) (int, any, error) {
 		}
 		return tx.DeleteApp(ctx, a.ID)
 	})
-	return http.StatusNoContent, nil, err
+	return nil, err
 }
 
-func (b *Broker) getConfigVars(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	a, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
+func (b *Broker) GetConfigVars(ctx context.Context, appName string) (any, error) {
+	a, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	vars, err := appVars(ctx, b.store, a.ID)
-	return http.StatusOK, vars, err
+	return vars, err
 }
 
 // patchConfigVars sets (non-null) and unsets (null) user vars in one
 // transaction. Vars owned by an attachment cannot be changed this way.
-func (b *Broker) patchConfigVars(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var patch api.ConfigPatch
-	if err := decodeBody(r, &patch, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) PatchConfigVars(ctx context.Context, appName string, patch api.ConfigPatch) (any, error) {
 	var out api.ConfigVars
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
-		a, err := tx.AppByName(ctx, mux.Vars(r)["app"])
+		a, err := tx.AppByName(ctx, appName)
 		if err != nil {
 			return err
 		}
@@ -115,5 +102,5 @@ func (b *Broker) patchConfigVars(r *http.Request) (int, any, error) {
 		out, err = appVars(ctx, tx, a.ID)
 		return err
 	})
-	return http.StatusOK, out, err
+	return out, err
 }

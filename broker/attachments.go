@@ -3,11 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/fault"
@@ -19,21 +16,20 @@ func attachmentJSON(at store.Attachment) api.Attachment {
 		App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: attachmentVars(at.Name), CreatedAt: at.CreatedAt}
 }
 
-func (b *Broker) listAttachments(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	app, err := b.store.AppByName(ctx, mux.Vars(r)["app"])
+func (b *Broker) ListAttachments(ctx context.Context, appName string) (any, error) {
+	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	atts, err := b.store.AttachmentsOfApp(ctx, app.ID)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	out := make([]api.Attachment, 0, len(atts))
 	for _, at := range atts {
 		out = append(out, attachmentJSON(at))
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
 // findAttachment finds an app's attachment by name or by one of its vars
@@ -89,20 +85,15 @@ func checkNotLastOwning(ctx context.Context, q store.Q, at store.Attachment) err
 
 // attach shares an add-on with an app. The name defaults to REDIS when the app
 // has none, else the next free color.
-func (b *Broker) attach(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var req api.AttachmentCreate
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (any, error) {
 	if req.App == "" || req.Addon == "" {
-		return 0, nil, fault.E(fault.Invalid, "both addon and app are required")
+		return nil, fault.E(fault.Invalid, "both addon and app are required")
 	}
 	name := ""
 	if req.Name != "" {
 		var err error
 		if name, err = checkAttachmentName(req.Name); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 	}
 	var at store.Attachment
@@ -155,15 +146,13 @@ func (b *Broker) attach(r *http.Request) (int, any, error) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "attachment.create", fmt.Sprintf("attached to %s as %s", app.Name, name))
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusCreated, attachmentJSON(at), nil
+	return attachmentJSON(at), nil
 }
 
 // detach removes one attachment and so its vars.
-func (b *Broker) detach(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	appName := mux.Vars(r)["app"]
+func (b *Broker) Detach(ctx context.Context, appName string, attachment string) (any, error) {
 	var at store.Attachment
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
@@ -174,7 +163,7 @@ func (b *Broker) detach(r *http.Request) (int, any, error) {
 		if err != nil {
 			return err
 		}
-		if at, err = findAttachment(atts, app.Name, mux.Vars(r)["name"]); err != nil {
+		if at, err = findAttachment(atts, app.Name, attachment); err != nil {
 			return err
 		}
 		if err := checkNotLastOwning(ctx, tx, at); err != nil {
@@ -186,22 +175,16 @@ func (b *Broker) detach(r *http.Request) (int, any, error) {
 		return tx.AddEvent(ctx, at.AddonID, at.AddonName, "attachment.delete", fmt.Sprintf("detached %s from %s", at.Name, app.Name))
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, attachmentJSON(at), nil
+	return attachmentJSON(at), nil
 }
 
 // promote makes an add-on the app's REDIS. The add-on that held REDIS keeps a
 // colored attachment (a new one if REDIS was its only name on the app), so its
 // vars never vanish; the promoted add-on keeps its other names too. One
 // transaction: apps never see a moment without REDIS_URL.
-func (b *Broker) promote(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	appName := mux.Vars(r)["app"]
-	var req api.Promote
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) Promote(ctx context.Context, appName string, req api.Promote) (any, error) {
 	var res api.PromoteResult
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
@@ -263,7 +246,7 @@ func (b *Broker) promote(r *http.Request) (int, any, error) {
 		return tx.AddEvent(ctx, x.ID, x.Name, "attachment.promote", "promoted to REDIS on "+app.Name)
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, res, nil
+	return res, nil
 }

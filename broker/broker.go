@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"os"
 	"sync"
@@ -283,3 +284,8 @@ func (b *Broker) Store() store.Store { return b.store }
 
 // Log is the broker's logger, for its API adapters.
 func (b *Broker) Log() logrus.FieldLogger { return b.log }
+
+// TokenMatches reports, in constant time, whether t is the admin API token.
+func (b *Broker) TokenMatches(t string) bool {
+	return subtle.ConstantTimeCompare([]byte(t), []byte(b.cfg.Token)) == 1
+}

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"net/http"
 
 	"larder/fault"
 	"larder/store"
@@ -31,11 +30,10 @@ const (
 // The request waits until the rotation is committed or rolled back; what is
 // left (retiring, or undoing on a node that is away) goes on in the
 // background until done, and a restarted broker resumes it.
-func (b *Broker) rotateCredentials(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	a, err := b.settledAddon(r)
+func (b *Broker) RotateCredentials(ctx context.Context, appName, addonName string) (any, error) {
+	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
@@ -51,26 +49,26 @@ func (b *Broker) rotateCredentials(r *http.Request) (int, any, error) {
 		return saveStep(ctx, tx, &op, rotationPending, struct{}{})
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	decided := make(chan error, 1)
 	b.jobs.Run(b.store, op, b.rotationStep(op, decided))
 	select {
 	case err = <-decided:
 	case <-ctx.Done():
-		return 0, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if a, err = b.store.AddonByID(ctx, a.ID); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	c, err := b.credentialsOf(ctx, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, c, nil
+	return c, nil
 }
 
 // rotationStep runs a credential rotation from the step op recorded. A new

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,10 +28,10 @@ import (
 )
 
 // testBroker is a broker over a real SQLite file and a real local host whose
-// nodes are engine processes, served over HTTP on loopback.
+// nodes are engine processes, driven through its core methods (package
+// httpapi's tests and the integration tests go through HTTP).
 type testBroker struct {
 	*Broker
-	client *api.Client
 }
 
 func newTestBroker(t *testing.T) *testBroker {
@@ -68,9 +67,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(b.Handler())
 	t.Cleanup(func() {
-		srv.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		b.Close(cctx)
@@ -85,7 +82,7 @@ func newTestBroker(t *testing.T) *testBroker {
 			}
 		}
 	})
-	return &testBroker{Broker: b, client: api.NewClient(srv.URL, "test-token")}
+	return &testBroker{Broker: b}
 }
 
 // haAddon creates a premium-0 add-on (a primary and an in-sync standby, here
@@ -93,17 +90,21 @@ func newTestBroker(t *testing.T) *testBroker {
 func (tb *testBroker) haAddon(t *testing.T, app string) store.Addon {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := tb.client.CreateApp(ctx, app); err != nil {
+	if _, err := tb.CreateApp(ctx, api.AppCreate{Name: app}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := tb.client.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
+	out, err := tb.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	res := out.(api.AddonResult)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := tb.client.WaitOperation(wctx, res.Operation.ID, 20*time.Millisecond, nil); err != nil {
+	if err := tb.waitOperation(wctx, res.Operation.ID); err != nil {
 		t.Fatal(err)
+	}
+	if op, err := tb.store.OperationByID(ctx, res.Operation.ID); err != nil || op.State != api.OpSucceeded {
+		t.Fatalf("provision of %s: %+v, %v; want succeeded", res.Addon.Name, op, err)
 	}
 	a, err := tb.store.AddonByID(ctx, res.Addon.ID)
 	if err != nil {
@@ -310,14 +311,16 @@ func TestWritesPausedIsShown(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tb.hosts.noteStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
-			infos, err := tb.client.RedisInfo(ctx, "web", a.Name)
+			out, err := tb.RedisInfo(ctx, "web", a.Name)
+			infos, _ := out.([]api.RedisInfo)
 			if err != nil || len(infos) != 1 {
 				t.Fatalf("redis:info = %+v, %v", infos, err)
 			}
 			if infos[0].WritesPaused != tt.want || (tt.want != "" && infos[0].Status != tt.want) || (tt.want == "" && infos[0].Status != "available") {
 				t.Errorf("redis:info status %q, writes paused %q; want %q", infos[0].Status, infos[0].WritesPaused, tt.want)
 			}
-			got, err := tb.client.Addon(ctx, "web", a.Name)
+			out, err = tb.GetAddon(ctx, "web", a.Name)
+			got, _ := out.(api.Addon)
 			if err != nil || got.WritesPaused != tt.want {
 				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 
 	"larder/api"
@@ -27,20 +26,16 @@ import (
 const maxFollowChain = 16
 
 // follow answers redis:follow.
-func (b *Broker) follow(r *http.Request) (int, any, error) {
-	var req api.FollowRequest
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
-	a, err := b.settledAddon(r)
+func (b *Broker) Follow(ctx context.Context, appName, addonName string, req api.FollowRequest) (any, error) {
+	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	res, err := b.startFollowing(r.Context(), a, req)
+	res, err := b.startFollowing(ctx, a, req)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, res, nil
+	return res, nil
 }
 
 // startFollowing checks the leader (its URL, that it answers with its
@@ -108,20 +103,19 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 
 // unfollow answers redis:unfollow: the add-on becomes an independent primary
 // with the data it has.
-func (b *Broker) unfollow(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	a, err := b.settledAddon(r)
+func (b *Broker) Unfollow(ctx context.Context, appName, addonName string) (any, error) {
+	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	unlock := b.locks.lock(a.ID)
 	defer unlock()
 	f, err := b.store.FollowOf(ctx, a.ID)
 	if fault.KindOf(err) == fault.NotFound {
-		return 0, nil, fault.E(fault.Conflict, "%s follows no leader; `larder redis:follow` makes it a follower", a.Name)
+		return nil, fault.E(fault.Conflict, "%s follows no leader; `larder redis:follow` makes it a follower", a.Name)
 	}
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteFollow(ctx, a.ID); err != nil {
@@ -130,17 +124,17 @@ func (b *Broker) unfollow(r *http.Request) (int, any, error) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "follow.stop", fmt.Sprintf("stopped following %s; now an independent primary", f.Leader))
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if err := b.applyFollow(ctx, a); err != nil {
 		// Still following: keep the leader recorded, so files and store agree.
 		uctx := context.WithoutCancel(ctx)
 		b.store.SetFollow(uctx, &f)
 		b.applyFollow(uctx, a)
-		return 0, nil, err
+		return nil, err
 	}
 	b.log.WithField("addon", a.Name).Info("stopped following its leader")
-	return http.StatusOK, api.FollowResult{Addon: api.Ref{ID: a.ID, Name: a.Name},
+	return api.FollowResult{Addon: api.Ref{ID: a.ID, Name: a.Name},
 		Message: fmt.Sprintf("%s stopped following %s; it is an independent primary and takes writes", a.Name, f.Leader)}, nil
 }
 

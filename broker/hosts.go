@@ -3,14 +3,11 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/engine"
@@ -304,46 +301,40 @@ func (b *Broker) connectHost(h store.Host) error {
 }
 
 // registerHost answers POST /hosts: an agent announcing itself.
-func (b *Broker) registerHost(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var req api.HostRegister
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) RegisterHost(ctx context.Context, req api.HostRegister) (any, error) {
 	if err := checkAddonName(req.Name); err != nil || req.Name == b.localName {
-		return 0, nil, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
+		return nil, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return 0, nil, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL)
+		return nil, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL)
 	}
 	if req.Token == "" {
-		return 0, nil, fault.E(fault.Invalid, "an agent token is required")
+		return nil, fault.E(fault.Invalid, "an agent token is required")
 	}
 	h := store.Host{Name: req.Name, URL: req.URL, Token: req.Token}
 	if prev, err := b.store.HostByName(ctx, req.Name); err == nil {
 		h.EventBoot, h.EventSeq = prev.EventBoot, prev.EventSeq // carry on where the broker was
 	}
 	if err := b.store.UpsertHost(ctx, &h); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if err := b.connectHost(h); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	b.log.WithField("host", h.Name).Info("host registered")
-	return http.StatusCreated, api.Host{Name: h.Name, URL: h.URL, State: "up"}, nil
+	return api.Host{Name: h.Name, URL: h.URL, State: "up"}, nil
 }
 
 // listHosts answers `larder hosts`: every host with its state and node count.
-func (b *Broker) listHosts(r *http.Request) (int, any, error) {
-	ctx := r.Context()
+func (b *Broker) ListHosts(ctx context.Context) (any, error) {
 	counts, err := b.store.NodeCounts(ctx)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	draining, err := b.drainingHosts(ctx, b.store)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	urls := map[string]string{}
 	if hs, err := b.store.Hosts(ctx); err == nil {
@@ -379,25 +370,24 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 		out = append(out, api.Host{Name: name, URL: urls[name], Nodes: counts[name], State: "connecting, adopting its nodes (pending)"})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
 // drainHost answers `larder hosts:drain HOST`: no new node goes there, and
 // every primary on it hands over to its standby with a planned switchover.
 // A primary whose standby is on the same host (or that has none) cannot
 // move: it is listed with why, and the host drains all the same.
-func (b *Broker) drainHost(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	name := mux.Vars(r)["host"]
+func (b *Broker) DrainHost(ctx context.Context, hostName string) (any, error) {
+	name := hostName
 	if _, ok := b.hosts.get(name); !ok {
-		return 0, nil, fault.E(fault.NotFound, "no host named %s", name)
+		return nil, fault.E(fault.NotFound, "no host named %s", name)
 	}
 	if err := b.store.SetHostDraining(ctx, name, true); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	nodes, err := b.store.NodesOnHost(ctx, name)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	ops := []api.Operation{}
 	var skipped []string
@@ -407,7 +397,7 @@ func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 		}
 		a, err := b.store.AddonByID(ctx, n.AddonID)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		if why := b.cannotMove(ctx, a, name); why != "" {
 			skipped = append(skipped, a.Name+": "+why)
@@ -421,7 +411,7 @@ func (b *Broker) drainHost(r *http.Request) (int, any, error) {
 		ops = append(ops, operationJSON(op))
 	}
 	b.log.WithFields(map[string]any{"host": name, "moving": len(ops), "stuck": len(skipped)}).Info("host draining")
-	return http.StatusAccepted, api.DrainResult{Host: name, Operations: ops, Skipped: skipped}, nil
+	return api.DrainResult{Host: name, Operations: ops, Skipped: skipped}, nil
 }
 
 // cannotMove says why a's primary cannot leave host by a switchover, or "".
@@ -442,20 +432,19 @@ func (b *Broker) cannotMove(ctx context.Context, a store.Addon, host string) str
 
 // undrainHost answers `larder hosts:undrain HOST`: new nodes may go there
 // again.
-func (b *Broker) undrainHost(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	name := mux.Vars(r)["host"]
+func (b *Broker) UndrainHost(ctx context.Context, hostName string) (any, error) {
+	name := hostName
 	h, ok := b.hosts.get(name)
 	if !ok {
-		return 0, nil, fault.E(fault.NotFound, "no host named %s", name)
+		return nil, fault.E(fault.NotFound, "no host named %s", name)
 	}
 	if err := b.store.SetHostDraining(ctx, name, false); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	b.log.WithField("host", name).Info("host takes new nodes again")
 	state := "up"
 	if !b.hosts.isUp(name) {
 		state = "unreachable"
 	}
-	return http.StatusOK, api.Host{Name: name, Addr: h.Addr(), State: state, Local: name == b.localName}, nil
+	return api.Host{Name: name, Addr: h.Addr(), State: state, Local: name == b.localName}, nil
 }

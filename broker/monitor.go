@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -18,11 +17,10 @@ import (
 )
 
 // monitorTargets lists every node of every settled add-on, for observers.
-func (b *Broker) monitorTargets(r *http.Request) (int, any, error) {
-	ctx := r.Context()
+func (b *Broker) MonitorTargets(ctx context.Context) (any, error) {
 	nodes, err := b.store.AllNodes(ctx)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	agents := map[string]string{}
 	if hosts, err := b.store.Hosts(ctx); err == nil {
@@ -52,17 +50,13 @@ func (b *Broker) monitorTargets(r *http.Request) (int, any, error) {
 		}
 		out = append(out, t)
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
 // monitorReport records one observer's probe round.
-func (b *Broker) monitorReport(r *http.Request) (int, any, error) {
-	var rep api.MonitorReport
-	if err := decodeBody(r, &rep, false); err != nil {
-		return 0, nil, err
-	}
+func (b *Broker) MonitorReport(ctx context.Context, rep api.MonitorReport) (any, error) {
 	if rep.Location == "" || rep.Observer == "" {
-		return 0, nil, fault.E(fault.Invalid, "a report needs its location and observer")
+		return nil, fault.E(fault.Invalid, "a report needs its location and observer")
 	}
 	b.tracker.Record(rep, time.Now())
 	for _, o := range rep.Nodes {
@@ -71,11 +65,11 @@ func (b *Broker) monitorReport(r *http.Request) (int, any, error) {
 			break
 		}
 	}
-	return http.StatusNoContent, nil, nil
+	return nil, nil
 }
 
-func (b *Broker) listMonitors(r *http.Request) (int, any, error) {
-	return http.StatusOK, b.tracker.Locations(time.Now(), b.rules()), nil
+func (b *Broker) ListMonitors(ctx context.Context) (any, error) {
+	return b.tracker.Locations(time.Now(), b.rules()), nil
 }
 
 // rules are the failover decision's parameters.

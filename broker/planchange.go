@@ -3,10 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/catalog"
@@ -246,34 +243,29 @@ func HumanBytes(n int64) string {
 }
 
 // upgradeAddon answers addons:upgrade: 202 and a plan_change operation.
-func (b *Broker) upgradeAddon(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var req api.AddonUpdate
-	if err := decodeBody(r, &req, false); err != nil {
-		return 0, nil, err
-	}
-	a, err := b.resolveAddon(ctx, b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+func (b *Broker) UpgradeAddon(ctx context.Context, appName string, addonName string, req api.AddonUpdate) (any, error) {
+	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	plan := req.Plan
 	if svc, p, ok := strings.Cut(req.Plan, ":"); ok {
 		if svc != a.Service {
-			return 0, nil, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan)
+			return nil, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan)
 		}
 		plan = p
 	}
 	if plan == "" {
-		return 0, nil, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service)
+		return nil, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service)
 	}
 	op, err := b.startPlanChange(ctx, a, plan)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	apiOp := operationJSON(op)
-	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp}, nil
+	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }

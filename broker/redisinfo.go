@@ -2,11 +2,8 @@ package broker
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/engine"
@@ -23,32 +20,30 @@ const liveTimeout = 2 * time.Second
 const infoTimeout = time.Second
 
 // redisInfo answers redis:info: every add-on of the app, or the one ?addon= names.
-func (b *Broker) redisInfo(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	appName := mux.Vars(r)["app"]
+func (b *Broker) RedisInfo(ctx context.Context, appName, addonRef string) (any, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	var addons []store.Addon
-	if ref := r.URL.Query().Get("addon"); ref != "" {
+	if ref := addonRef; ref != "" {
 		a, err := b.resolveAddon(ctx, b.store, appName, ref)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		addons = []store.Addon{a}
 	} else if addons, err = b.store.AddonsOfApp(ctx, app.ID); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	out := make([]api.RedisInfo, 0, len(addons))
 	for _, a := range addons {
 		info, err := b.infoOf(ctx, app, a)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		out = append(out, info)
 	}
-	return http.StatusOK, out, nil
+	return out, nil
 }
 
 func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.RedisInfo, error) {

@@ -3,11 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
-
-	"github.com/gorilla/mux"
 
 	"larder/api"
 	"larder/catalog"
@@ -139,13 +136,13 @@ func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 
 // settledAddon resolves the add-on of a redis:* request and checks that it is
 // running.
-func (b *Broker) settledAddon(r *http.Request) (store.Addon, error) {
-	a, err := b.resolveAddon(r.Context(), b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+func (b *Broker) settledAddon(ctx context.Context, appName, addonName string) (store.Addon, error) {
+	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return a, err
 	}
 	if a.State != api.StateProvisioned {
-		return a, fault.E(fault.Conflict, "%s is %s; run `larder redis:wait %s -a %s` first", a.Name, a.State, a.Name, mux.Vars(r)["app"])
+		return a, fault.E(fault.Conflict, "%s is %s; run `larder redis:wait %s -a %s` first", a.Name, a.State, a.Name, appName)
 	}
 	return a, nil
 }
@@ -153,21 +150,16 @@ func (b *Broker) settledAddon(r *http.Request) (store.Addon, error) {
 // patchSettings changes maxmemory policy, timeout or keyspace notifications on
 // the running node (no restart) and keeps them in the store, so a restarted or
 // rebuilt node gets them back.
-func (b *Broker) patchSettings(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	var p api.SettingsPatch
-	if err := decodeBody(r, &p, false); err != nil {
-		return 0, nil, err
-	}
-	a, err := b.settledAddon(r)
+func (b *Broker) PatchSettings(ctx context.Context, appName, addonName string, p api.SettingsPatch) (any, error) {
+	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	next, err := b.changeSettings(ctx, a.ID, p)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents}, nil
+	return api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents}, nil
 }
 
 // changeSettings applies p to add-on id's running nodes and records it, under
@@ -208,16 +200,16 @@ func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credenti
 	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: addonURL(a, n)}, nil
 }
 
-func (b *Broker) getCredentials(r *http.Request) (int, any, error) {
-	a, err := b.settledAddon(r)
+func (b *Broker) GetCredentials(ctx context.Context, appName, addonName string) (any, error) {
+	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	c, err := b.credentialsOf(r.Context(), a)
+	c, err := b.credentialsOf(ctx, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, c, nil
+	return c, nil
 }
 
 func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
@@ -234,31 +226,30 @@ func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
 }
 
 // waitStatus answers redis:wait: whether the add-on is still coming up.
-func (b *Broker) waitStatus(r *http.Request) (int, any, error) {
-	ctx := r.Context()
-	a, err := b.resolveAddon(ctx, b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+func (b *Broker) WaitStatus(ctx context.Context, appName string, addonName string) (any, error) {
+	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	switch a.State {
 	case api.StateProvisioning:
-		return http.StatusOK, api.WaitStatus{Waiting: true, Message: "provisioning"}, nil
+		return api.WaitStatus{Waiting: true, Message: "provisioning"}, nil
 	case api.StateFailed:
-		return 0, nil, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason)
+		return nil, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason)
 	case api.StateDeprovisioning:
-		return 0, nil, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
+		return nil, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
 	}
 	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	for i, n := range nodes {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
 		_, err := b.hostFor(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {
-			return http.StatusOK, api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"}, nil
+			return api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"}, nil
 		}
 	}
-	return http.StatusOK, api.WaitStatus{Waiting: false, Message: "available"}, nil
+	return api.WaitStatus{Waiting: false, Message: "available"}, nil
 }

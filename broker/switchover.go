@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -246,21 +245,21 @@ func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
 }
 
 // failover answers `larder redis:failover`: a planned switchover.
-func (b *Broker) failover(r *http.Request) (int, any, error) {
-	a, err := b.settledAddon(r)
+func (b *Broker) Failover(ctx context.Context, appName, addonName string) (any, error) {
+	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	op, err := b.startSwitchover(r.Context(), a)
+	op, err := b.startSwitchover(ctx, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	j, err := addonJSON(r.Context(), b.store, a)
+	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	apiOp := operationJSON(op)
-	return http.StatusAccepted, api.AddonResult{Addon: j, Operation: &apiOp}, nil
+	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }
 
 // onRejoined handles a host's report that a primary whose data was gone came

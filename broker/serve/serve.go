@@ -18,6 +18,7 @@ import (
 
 	"larder/api"
 	"larder/broker"
+	"larder/broker/httpapi"
 	"larder/broker/osb"
 	"larder/catalog"
 	"larder/engine"
@@ -179,7 +180,7 @@ func Run(ctx context.Context, cfg Config) error {
 		host.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: b.Handler(osb.New(b).Routes), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: httpapi.New(b).Handler(osb.New(b).Routes), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.WithField("url", url).Info("broker listening")

@@ -1,4 +1,4 @@
-package broker
+package httpapi
 
 import (
 	"net/http"
@@ -44,7 +44,7 @@ func decodePathVars(next http.Handler) http.Handler {
 
 // checkPathNames answers 422, with the rule, for a route variable that is
 // not a valid name of its kind.
-func (b *Broker) checkPathNames(next http.Handler) http.Handler {
+func (b *API) checkPathNames(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for k, v := range mux.Vars(r) {
 			kind, ok := pathVarKinds[k]

@@ -1,7 +1,10 @@
-package broker
+// Package httpapi is larder's Heroku-style HTTP API (gorilla/mux): routes,
+// request parsing, path names and status codes, as a thin adapter over the
+// orchestration core in package broker. Errors get their status from
+// internal/httpjson's one map.
+package httpapi
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,13 +14,23 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/broker"
 	"larder/fault"
 	"larder/internal/httpjson"
 )
 
-// Handler returns the broker's HTTP API; mount adds other APIs (the Open
-// Service Broker API) on the root router.
-func (b *Broker) Handler(mount ...func(*mux.Router)) http.Handler {
+// API is the HTTP API over a broker's core.
+type API struct {
+	b   *broker.Broker
+	log logrus.FieldLogger
+}
+
+// New returns the HTTP API of b.
+func New(b *broker.Broker) *API { return &API{b: b, log: b.Log()} }
+
+// Handler returns the HTTP API; mount adds other APIs (the Open Service
+// Broker API) on the root router.
+func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	// Paths are matched as sent: a router that cleans "a/../b" or decodes
 	// "%2F" would answer with a redirect to another resource, or act on it.
 	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
@@ -84,7 +97,7 @@ func (b *Broker) Handler(mount ...func(*mux.Router)) http.Handler {
 
 // requireToken accepts `Authorization: Bearer TOKEN` or Basic auth with the
 // token as password (as Heroku's API does).
-func (b *Broker) requireToken(next http.Handler) http.Handler {
+func (b *API) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := ""
 		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
@@ -96,7 +109,7 @@ func (b *Broker) requireToken(next http.Handler) http.Handler {
 			b.writeError(w, r, fault.E(fault.Unauthorized, "missing API token: set LARDER_API_TOKEN or run `make run` to configure the CLI"))
 			return
 		}
-		if subtle.ConstantTimeCompare([]byte(got), []byte(b.cfg.Token)) != 1 {
+		if !b.b.TokenMatches(got) {
 			b.writeError(w, r, fault.E(fault.Unauthorized, "invalid API token"))
 			return
 		}
@@ -106,7 +119,7 @@ func (b *Broker) requireToken(next http.Handler) http.Handler {
 
 // logRequests logs method, path (never the query or body, which may hold
 // secrets), status and duration.
-func (b *Broker) logRequests(next http.Handler) http.Handler {
+func (b *API) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := httpjson.NewRecorder(w)
@@ -118,7 +131,7 @@ func (b *Broker) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-func (b *Broker) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (b *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	k := fault.KindOf(err)
 	status := httpjson.Status(k)
 	if status >= 500 {
@@ -129,9 +142,6 @@ func (b *Broker) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // serve adapts an endpoint (its status, body and error) to net/http, with
 // the broker's error body.
-func (b *Broker) serve(fn httpjson.Endpoint) http.HandlerFunc {
+func (b *API) serve(fn httpjson.Endpoint) http.HandlerFunc {
 	return httpjson.Serve(fn, b.writeError)
 }
-
-// decodeBody reads a JSON body into v (httpjson.Decode).
-func decodeBody(r *http.Request, v any, optional bool) error { return httpjson.Decode(r, v, optional) }

@@ -1,0 +1,237 @@
+package httpapi
+
+// The endpoints: each reads its request (path names, query, JSON body),
+// asks the core, and answers with its status.
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"larder/api"
+	"larder/internal/httpjson"
+)
+
+func (b *API) rotateCredentials(r *http.Request) (int, any, error) {
+	out, err := b.b.RotateCredentials(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) listApps(r *http.Request) (int, any, error) {
+	out, err := b.b.ListApps(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (b *API) createApp(r *http.Request) (int, any, error) {
+	var req api.AppCreate
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.CreateApp(r.Context(), req)
+	return http.StatusCreated, out, err
+}
+
+func (b *API) getApp(r *http.Request) (int, any, error) {
+	out, err := b.b.GetApp(r.Context(), mux.Vars(r)["app"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) destroyApp(r *http.Request) (int, any, error) {
+	out, err := b.b.DestroyApp(r.Context(), mux.Vars(r)["app"])
+	return http.StatusNoContent, out, err
+}
+
+func (b *API) getConfigVars(r *http.Request) (int, any, error) {
+	out, err := b.b.GetConfigVars(r.Context(), mux.Vars(r)["app"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) patchConfigVars(r *http.Request) (int, any, error) {
+	var patch api.ConfigPatch
+	if err := httpjson.Decode(r, &patch, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.PatchConfigVars(r.Context(), mux.Vars(r)["app"], patch)
+	return http.StatusOK, out, err
+}
+
+func (b *API) listAddons(r *http.Request) (int, any, error) {
+	out, err := b.b.ListAddons(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (b *API) listAppAddons(r *http.Request) (int, any, error) {
+	out, err := b.b.ListAppAddons(r.Context(), mux.Vars(r)["app"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) getAddon(r *http.Request) (int, any, error) {
+	out, err := b.b.GetAddon(r.Context(), "", mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) getAppAddon(r *http.Request) (int, any, error) {
+	out, err := b.b.GetAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) createAddon(r *http.Request) (int, any, error) {
+	var req api.AddonCreate
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.CreateAddon(r.Context(), mux.Vars(r)["app"], req)
+	return http.StatusAccepted, out, err
+}
+
+func (b *API) destroyAddon(r *http.Request) (int, any, error) {
+	var req api.AddonDestroy
+	if err := httpjson.Decode(r, &req, true); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.DestroyAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
+	return http.StatusAccepted, out, err
+}
+
+func (b *API) getOperation(r *http.Request) (int, any, error) {
+	out, err := b.b.GetOperation(r.Context(), mux.Vars(r)["id"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) listServices(r *http.Request) (int, any, error) {
+	out, err := b.b.ListServices(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (b *API) listPlans(r *http.Request) (int, any, error) {
+	out, err := b.b.ListPlans(r.Context(), mux.Vars(r)["service"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) failover(r *http.Request) (int, any, error) {
+	out, err := b.b.Failover(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusAccepted, out, err
+}
+
+func (b *API) patchSettings(r *http.Request) (int, any, error) {
+	var p api.SettingsPatch
+	if err := httpjson.Decode(r, &p, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.PatchSettings(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], p)
+	return http.StatusOK, out, err
+}
+
+func (b *API) getCredentials(r *http.Request) (int, any, error) {
+	out, err := b.b.GetCredentials(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) waitStatus(r *http.Request) (int, any, error) {
+	out, err := b.b.WaitStatus(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) redisInfo(r *http.Request) (int, any, error) {
+	out, err := b.b.RedisInfo(r.Context(), mux.Vars(r)["app"], r.URL.Query().Get("addon"))
+	return http.StatusOK, out, err
+}
+
+func (b *API) listAttachments(r *http.Request) (int, any, error) {
+	out, err := b.b.ListAttachments(r.Context(), mux.Vars(r)["app"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) attach(r *http.Request) (int, any, error) {
+	var req api.AttachmentCreate
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.Attach(r.Context(), req)
+	return http.StatusCreated, out, err
+}
+
+func (b *API) detach(r *http.Request) (int, any, error) {
+	out, err := b.b.Detach(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["name"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) promote(r *http.Request) (int, any, error) {
+	var req api.Promote
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.Promote(r.Context(), mux.Vars(r)["app"], req)
+	return http.StatusOK, out, err
+}
+
+func (b *API) registerHost(r *http.Request) (int, any, error) {
+	var req api.HostRegister
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.RegisterHost(r.Context(), req)
+	return http.StatusCreated, out, err
+}
+
+func (b *API) listHosts(r *http.Request) (int, any, error) {
+	out, err := b.b.ListHosts(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (b *API) drainHost(r *http.Request) (int, any, error) {
+	out, err := b.b.DrainHost(r.Context(), mux.Vars(r)["host"])
+	return http.StatusAccepted, out, err
+}
+
+func (b *API) undrainHost(r *http.Request) (int, any, error) {
+	out, err := b.b.UndrainHost(r.Context(), mux.Vars(r)["host"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) monitorTargets(r *http.Request) (int, any, error) {
+	out, err := b.b.MonitorTargets(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (b *API) monitorReport(r *http.Request) (int, any, error) {
+	var rep api.MonitorReport
+	if err := httpjson.Decode(r, &rep, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.MonitorReport(r.Context(), rep)
+	return http.StatusNoContent, out, err
+}
+
+func (b *API) listMonitors(r *http.Request) (int, any, error) {
+	out, err := b.b.ListMonitors(r.Context())
+	return http.StatusOK, out, err
+}
+
+func (b *API) follow(r *http.Request) (int, any, error) {
+	var req api.FollowRequest
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.Follow(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
+	return http.StatusOK, out, err
+}
+
+func (b *API) unfollow(r *http.Request) (int, any, error) {
+	out, err := b.b.Unfollow(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) listEvents(r *http.Request) (int, any, error) {
+	out, err := b.b.ListEvents(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	return http.StatusOK, out, err
+}
+
+func (b *API) upgradeAddon(r *http.Request) (int, any, error) {
+	var req api.AddonUpdate
+	if err := httpjson.Decode(r, &req, false); err != nil {
+		return 0, nil, err
+	}
+	out, err := b.b.UpgradeAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
+	return http.StatusAccepted, out, err
+}
