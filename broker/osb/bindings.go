@@ -78,9 +78,8 @@ func (o *API) bind(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	who, _ := originOf(r)
-	unlock := o.b.LockOSBInstance(iid)
+	in, found, unlock, err := o.lockInstance(ctx, iid)
 	defer unlock()
-	in, found, err := o.b.LoadOSBInstance(ctx, iid)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -135,11 +134,7 @@ func (o *API) bindingAnswer(r *http.Request, status int, a store.Addon, bd store
 func (o *API) unbind(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
-	_, err := acceptsIncomplete(r)
-	var serviceID string
-	if err == nil {
-		serviceID, _, err = deleteQuery(r)
-	}
+	_, serviceID, err := deleteRequest(r)
 	if err != nil {
 		return 0, nil, err
 	}

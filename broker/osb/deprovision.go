@@ -16,18 +16,13 @@ import (
 func (o *API) deprovision(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
-	async, err := acceptsIncomplete(r)
-	var serviceID string
-	if err == nil {
-		serviceID, _, err = deleteQuery(r)
-	}
+	async, serviceID, err := deleteRequest(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	who, _ := originOf(r)
-	unlock := o.b.LockOSBInstance(id)
+	in, found, unlock, err := o.lockInstance(ctx, id)
 	defer unlock()
-	in, found, err := o.b.LoadOSBInstance(ctx, id)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -85,6 +85,15 @@ func acceptsIncomplete(r *http.Request) (bool, error) {
 	return ok, nil
 }
 
+// deleteRequest reads what a delete carries: accepts_incomplete, and the
+// service_id (and plan_id) it must name.
+func deleteRequest(r *http.Request) (async bool, serviceID string, err error) {
+	if async, err = acceptsIncomplete(r); err == nil {
+		serviceID, _, err = deleteQuery(r)
+	}
+	return async, serviceID, err
+}
+
 // deleteQuery reads the service_id and plan_id a delete must carry.
 func deleteQuery(r *http.Request) (serviceID, planID string, err error) {
 	q := r.URL.Query()

@@ -1,6 +1,7 @@
 package osb
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -38,9 +39,8 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	who, _ := originOf(r)
-	unlock := o.b.LockOSBInstance(id)
+	in, found, unlock, err := o.lockInstance(ctx, id)
 	defer unlock()
-	in, found, err := o.b.LoadOSBInstance(ctx, id)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -76,4 +76,12 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
+}
+
+// lockInstance takes instance id's lock and reads it (LoadOSBInstance); the
+// caller calls unlock, also when err is set.
+func (o *API) lockInstance(ctx context.Context, id string) (in broker.OSBInstance, found bool, unlock func(), err error) {
+	unlock = o.b.LockOSBInstance(id)
+	in, found, err = o.b.LoadOSBInstance(ctx, id)
+	return in, found, unlock, err
 }

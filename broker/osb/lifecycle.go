@@ -67,9 +67,8 @@ func (o *API) update(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	who, _ := originOf(r)
-	unlock := o.b.LockOSBInstance(id)
+	in, found, unlock, err := o.lockInstance(ctx, id)
 	defer unlock()
-	in, found, err := o.b.LoadOSBInstance(ctx, id)
 	if err != nil {
 		return 0, nil, err
 	}
