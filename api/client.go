@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"larder/fault"
+	"larder/internal/httpjson"
 )
 
 // Client talks to a broker over HTTP with a bearer token.
@@ -93,27 +94,9 @@ func decodeError(status int, data []byte) error {
 	}
 	k := fault.Kind(e.ID)
 	if e.ID == "" {
-		k = kindForStatus(status)
+		k = httpjson.KindFor(status)
 	}
 	return &fault.Error{Kind: k, Message: e.Message}
-}
-
-func kindForStatus(status int) fault.Kind {
-	switch status {
-	case http.StatusBadRequest:
-		return fault.BadRequest
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fault.Unauthorized
-	case http.StatusNotFound:
-		return fault.NotFound
-	case http.StatusConflict:
-		return fault.Conflict
-	case http.StatusUnprocessableEntity:
-		return fault.Invalid
-	case http.StatusServiceUnavailable:
-		return fault.Unavailable
-	}
-	return fault.Internal
 }
 
 // noRedirects makes the HTTP client return a redirect as the answer.

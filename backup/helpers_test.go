@@ -20,8 +20,7 @@ import (
 
 	"larder/backup/internal/fixture"
 	"larder/backup/scratch"
-	"larder/internal/freeport"
-	"larder/internal/poll"
+	"larder/internal/testkit"
 )
 
 // The backup user of the source nodes, with CaptureACL and nothing more.
@@ -39,12 +38,10 @@ func requireEngine(tb testing.TB) string {
 	return e
 }
 
-// freePort returns a port of this package's range, 18000-19999: below the
-// broker's 21000+, the integration tests' 22000+ and the provisioner
-// tests' 28000+.
+// freePort returns a port of this package's own range (testkit.Backup).
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	return freeport.Get(tb, 18000, 19999)
+	return testkit.FreePort(tb, testkit.Backup)
 }
 
 // startNode starts an engine on a loopback port with a backup user; admin
@@ -198,11 +195,7 @@ func plainServer(t *testing.T, dir string) fixture.Clients {
 	return clients
 }
 
-// waitFor polls try until it succeeds or timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, try func() error) {
-	tb.Helper()
-	poll.Until(tb, timeout, try)
-}
+var waitFor = testkit.WaitFor
 
 // snapshotRunning says whether the node is making a snapshot (the fork of
 // a full sync or of a SAVE in the background).

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"larder/backup/rdb"
 	"larder/backup/scratch"
+	"larder/engine"
 	"larder/fault"
 )
 
@@ -119,27 +119,8 @@ func loadError(err error) error {
 // parseKeyspace reads INFO keyspace: "db0:keys=12,expires=3,avg_ttl=0".
 func parseKeyspace(info string) []rdb.DB {
 	var out []rdb.DB
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "db") {
-			continue
-		}
-		db, err := strconv.Atoi(name[2:])
-		if err != nil {
-			continue
-		}
-		d := rdb.DB{DB: db}
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			n, _ := strconv.ParseInt(v, 10, 64)
-			switch k {
-			case "keys":
-				d.Keys = n
-			case "expires":
-				d.Expires = n
-			}
-		}
-		out = append(out, d)
+	for _, d := range engine.ParseInfo(info).Keyspace {
+		out = append(out, rdb.DB{DB: d.DB, Keys: d.Keys, Expires: d.Expires})
 	}
 	return out
 }

@@ -47,7 +47,7 @@ func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 func (b *Broker) writeAddons(r *http.Request, addons []store.Addon) (int, any, error) {
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
-		j, err := addonJSON(r.Context(), b.store.Q, a)
+		j, err := addonJSON(r.Context(), b.store, a)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -126,11 +126,11 @@ func (b *Broker) getAppAddon(r *http.Request) (int, any, error) {
 
 func (b *Broker) serveAddon(r *http.Request, app string) (int, any, error) {
 	ctx := r.Context()
-	a, err := b.resolveAddon(ctx, b.store.Q, app, mux.Vars(r)["addon"])
+	a, err := b.resolveAddon(ctx, b.store, app, mux.Vars(r)["addon"])
 	if err != nil {
 		return 0, nil, err
 	}
-	j, err := addonJSON(ctx, b.store.Q, a)
+	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -213,7 +213,7 @@ func (b *Broker) createAddon(r *http.Request) (int, any, error) {
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
 	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
-	j, err := addonJSON(ctx, b.store.Q, a)
+	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -223,7 +223,7 @@ func (b *Broker) createAddon(r *http.Request) (int, any, error) {
 }
 
 func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		a, op, err = b.recordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
 		if err == nil && fork != nil {
 			err = recordFork(ctx, tx, a, *fork)
@@ -235,7 +235,7 @@ func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, servic
 
 // recordAddonTx is recordAddon inside tx, so that a caller can record more in
 // the same transaction (an OSB instance and the app that owns it).
-func (b *Broker) recordAddonTx(ctx context.Context, tx *store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
+func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
 	err = func() error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
@@ -281,6 +281,7 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx *store.Tx, appName, name,
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
+		b.jobs.lease(&op)
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
@@ -300,9 +301,9 @@ func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 	appName := mux.Vars(r)["app"]
 	var a store.Addon
 	var op store.Operation
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		if a, err = b.resolveAddon(ctx, tx.Q, appName, mux.Vars(r)["addon"]); err != nil {
+		if a, err = b.resolveAddon(ctx, tx, appName, mux.Vars(r)["addon"]); err != nil {
 			return err
 		}
 		if a.AppName != appName {
@@ -332,6 +333,7 @@ func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
+		b.jobs.lease(&op)
 		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {
@@ -340,7 +342,7 @@ func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
 	b.jobs.Run(b.store, op, b.deprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
-	j, err := addonJSON(ctx, b.store.Q, a)
+	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -352,7 +354,7 @@ func (b *Broker) destroyAddon(r *http.Request) (int, any, error) {
 // beginDestroy moves a to deprovisioning in tx: its attachments, and so the
 // vars they give every app, go at once; a deprovision operation running
 // deprovisionStep stops and deletes the nodes.
-func beginDestroy(ctx context.Context, tx *store.Tx, a store.Addon, why string) error {
+func beginDestroy(ctx context.Context, tx store.Tx, a store.Addon, why string) error {
 	if err := tx.SetAddonState(ctx, a.ID, api.StateDeprovisioning, ""); err != nil {
 		return err
 	}

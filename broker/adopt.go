@@ -28,7 +28,7 @@ func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue // provisioning and deprovisioning add-ons are resumed by their operation
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		nodes, specs, err := b.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (b *Broker) adoptNode(ctx context.Context, a store.Addon, n store.Node, spe
 	if err != nil {
 		log.WithError(err).Error("adopt node")
 		reason := "node " + n.Name + " could not be restarted"
-		return b.store.InTx(ctx, func(tx *store.Tx) error {
+		return b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
 				return err
 			}
@@ -128,13 +128,34 @@ func (b *Broker) adoptNode(ctx context.Context, a store.Addon, n store.Node, spe
 	return nil
 }
 
-// resumeOperations re-runs the operations a previous broker left unfinished.
-func (b *Broker) resumeOperations(ctx context.Context) error {
+// resumeOperations re-runs the unfinished operations no broker holds: left
+// by a broker that stopped, or whose lease ended because it died. At start
+// it also takes back the broker's own, left by its previous run under the
+// same identity. An operation another broker holds is left to it.
+func (b *Broker) resumeOperations(ctx context.Context, atStart bool) error {
 	ops, err := b.store.UnfinishedOperations(ctx)
 	if err != nil {
 		return err
 	}
 	for _, op := range ops {
+		var ok bool
+		switch {
+		case b.jobs.runs(op.ID):
+			continue
+		case op.Owner == b.cfg.ID && !atStart:
+			continue // recorded here and about to run, or running
+		case op.Owner == b.cfg.ID:
+			ok, err = b.store.RenewOperation(ctx, op.ID, b.cfg.ID, b.jobs.now(), b.jobs.ttl)
+		default:
+			ok, err = b.store.ClaimOperation(ctx, op.ID, b.cfg.ID, b.jobs.now(), b.jobs.ttl)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			b.log.WithFields(map[string]any{"op": op.Kind, "operation": op.ID, "addon": op.AddonName, "owner": op.Owner}).Debug("operation held by another broker")
+			continue
+		}
 		if _, err := b.store.AddonByID(ctx, op.AddonID); err != nil {
 			if fault.KindOf(err) != fault.NotFound {
 				return err

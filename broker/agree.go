@@ -14,7 +14,7 @@ import (
 // answer gets them when its host returns (reconciler.repush): the undo or
 // the end of a change never waits on a host that may be gone for good.
 func (b *Broker) reconfigureReachable(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (b *Broker) repushAddon(ctx context.Context, id, host string) error {
 	if err != nil || a.State != api.StateProvisioned {
 		return err
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (b *Broker) getApp(r *http.Request) (int, any, error) {
 // confirmed action, so no data goes with a mistyped app name.
 func (b *Broker) destroyApp(r *http.Request) (int, any, error) {
 	ctx := r.Context()
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.AppByName(ctx, mux.Vars(r)["app"])
 		if err != nil {
 			return err
@@ -77,7 +77,7 @@ func (b *Broker) getConfigVars(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	vars, err := appVars(ctx, b.store.Q, a.ID)
+	vars, err := appVars(ctx, b.store, a.ID)
 	return http.StatusOK, vars, err
 }
 
@@ -90,7 +90,7 @@ func (b *Broker) patchConfigVars(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var out api.ConfigVars
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.AppByName(ctx, mux.Vars(r)["app"])
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (b *Broker) patchConfigVars(r *http.Request) (int, any, error) {
 				return err
 			}
 		}
-		out, err = appVars(ctx, tx.Q, a.ID)
+		out, err = appVars(ctx, tx, a.ID)
 		return err
 	})
 	return http.StatusOK, out, err

@@ -106,12 +106,12 @@ func (b *Broker) attach(r *http.Request) (int, any, error) {
 		}
 	}
 	var at store.Attachment
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, req.App)
 		if err != nil {
 			return err
 		}
-		a, err := b.resolveAddon(ctx, tx.Q, req.App, req.Addon)
+		a, err := b.resolveAddon(ctx, tx, req.App, req.Addon)
 		if err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (b *Broker) attach(r *http.Request) (int, any, error) {
 			case req.Confirm != app.Name:
 				return fault.E(fault.Confirmation, "%s is already used on %s by %s; attaching replaces it (--confirm %s)", name, app.Name, old.AddonName, app.Name)
 			}
-			if err := checkNotLastOwning(ctx, tx.Q, old); err != nil {
+			if err := checkNotLastOwning(ctx, tx, old); err != nil {
 				return err
 			}
 			if err := tx.DeleteAttachment(ctx, old.ID); err != nil {
@@ -165,7 +165,7 @@ func (b *Broker) detach(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	appName := mux.Vars(r)["app"]
 	var at store.Attachment
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
 			return err
@@ -177,7 +177,7 @@ func (b *Broker) detach(r *http.Request) (int, any, error) {
 		if at, err = findAttachment(atts, app.Name, mux.Vars(r)["name"]); err != nil {
 			return err
 		}
-		if err := checkNotLastOwning(ctx, tx.Q, at); err != nil {
+		if err := checkNotLastOwning(ctx, tx, at); err != nil {
 			return err
 		}
 		if err := tx.DeleteAttachment(ctx, at.ID); err != nil {
@@ -203,12 +203,12 @@ func (b *Broker) promote(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var res api.PromoteResult
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
 			return err
 		}
-		x, err := b.resolveAddon(ctx, tx.Q, appName, req.Addon)
+		x, err := b.resolveAddon(ctx, tx, appName, req.Addon)
 		if err != nil {
 			return err
 		}

@@ -52,6 +52,16 @@ type Config struct {
 	// Lease is the agents' lease (larder agent --lease); default 5s.
 	Lease time.Duration
 
+	// ID is the broker's identity in the store: the owner of the operations
+	// it runs. Brokers sharing a store need distinct ones; one restarted on
+	// its data dir keeps its own, so it takes its operations back at once.
+	// Default: random, for this process only.
+	ID string
+	// OperationLease is how long an operation stays this broker's without a
+	// renewal (renewed every third of it); another broker on the store
+	// takes over an operation whose lease ended. Default 15s.
+	OperationLease time.Duration
+
 	OSB OSBConfig // the Open Service Broker API (/v2)
 
 	// MonitorPassword is the password of the read-only engine user HA
@@ -82,7 +92,7 @@ const DefaultVarPrefix = "LARDER_REDIS"
 // Broker holds the broker's state and dependencies.
 type Broker struct {
 	cfg       Config
-	store     *store.Store
+	store     store.Store
 	hosts     *hostSet
 	localName string
 	log       logrus.FieldLogger
@@ -96,7 +106,7 @@ type Broker struct {
 
 // New builds a broker over an open store and its own in-process host. Call
 // Start before serving.
-func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
+func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = catalog.Builtin()
 	}
@@ -139,8 +149,14 @@ func New(cfg Config, st *store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 5 * time.Second
 	}
+	if cfg.ID == "" {
+		cfg.ID = store.NewID()
+	}
+	if cfg.OperationLease <= 0 {
+		cfg.OperationLease = 15 * time.Second
+	}
 	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
-	b.jobs = newJobRunner(b.log)
+	b.jobs = newJobRunner(b.log, st, cfg.ID, cfg.OperationLease)
 	b.recon = newReconciler(b)
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	return b, nil
@@ -159,9 +175,14 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
-	if err := b.resumeOperations(ctx); err != nil {
+	if err := b.resumeOperations(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
+	b.jobs.keepLeases(func(ctx context.Context) {
+		if err := b.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
+			b.log.WithError(err).Warn("take over operations")
+		}
+	})
 	b.recon.Start()
 	return nil
 }
@@ -215,7 +236,7 @@ func (b *Broker) OnNodeEvent(e provisioner.Event) {
 		return
 	}
 	log = log.WithField("addon", a.Name)
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		switch e.Kind {
 		case provisioner.EventRestarted:
 			if err := tx.SetNodeState(ctx, n.ID, store.NodeRunning, e.PID); err != nil {

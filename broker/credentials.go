@@ -38,17 +38,17 @@ func (b *Broker) rotateCredentials(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var op store.Operation
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if a, err = tx.AddonByID(ctx, a.ID); err != nil {
 			return err
 		}
-		if op, err = newOperation(ctx, tx, a, opCredentials, struct{}{}); err != nil {
+		if op, err = b.newOperation(ctx, tx, a, opCredentials, struct{}{}); err != nil {
 			return err
 		}
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, newSecret()); err != nil {
 			return err
 		}
-		return saveStep(ctx, tx.Q, &op, rotationPending, struct{}{})
+		return saveStep(ctx, tx, &op, rotationPending, struct{}{})
 	})
 	if err != nil {
 		return 0, nil, err
@@ -125,11 +125,11 @@ func (b *Broker) commitRotation(ctx context.Context, op *store.Operation, progre
 		return err
 	}
 	b.crashPoint("credentials.applied")
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPasswordAlt, a.CustomerPassword); err != nil {
 			return err
 		}
-		return saveStep(ctx, tx.Q, op, stepCommitted, struct{}{})
+		return saveStep(ctx, tx, op, stepCommitted, struct{}{})
 	})
 	if err != nil {
 		return err
@@ -154,7 +154,7 @@ func (b *Broker) retireOldPassword(ctx context.Context, lk *heldLock, progress f
 	}
 	b.crashPoint("credentials.retired")
 	var a store.Addon
-	err = b.store.InTx(ctx, func(tx *store.Tx) (err error) {
+	err = b.store.InTx(ctx, func(tx store.Tx) (err error) {
 		if a, err = tx.AddonByID(ctx, lk.id); err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (b *Broker) retireOldPassword(ctx context.Context, lk *heldLock, progress f
 // password, then every node is given the old one alone.
 func (b *Broker) rollbackRotation(ctx context.Context, lk *heldLock, op *store.Operation, cause error, progress func(string)) error {
 	if op.Step != rotationRolledBack {
-		err := b.store.InTx(ctx, func(tx *store.Tx) error {
+		err := b.store.InTx(ctx, func(tx store.Tx) error {
 			a, err := tx.AddonByID(ctx, lk.id)
 			if err != nil {
 				return err
@@ -185,7 +185,7 @@ func (b *Broker) rollbackRotation(ctx context.Context, lk *heldLock, op *store.O
 			if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, ""); err != nil {
 				return err
 			}
-			return saveStep(ctx, tx.Q, op, rotationRolledBack, struct{}{})
+			return saveStep(ctx, tx, op, rotationRolledBack, struct{}{})
 		})
 		if err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 // listEvents answers an add-on's history, oldest first.
 func (b *Broker) listEvents(r *http.Request) (int, any, error) {
 	ctx := r.Context()
-	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	a, err := b.resolveAddon(ctx, b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	if err != nil {
 		return 0, nil, err
 	}

@@ -40,7 +40,7 @@ func (b *Broker) superseded(ctx context.Context, a store.Addon, kind string, rea
 // applyRoles makes the nodes of a named by ids, in that order, what the store
 // records for them, under the add-on's epoch, through their hosts.
 func (b *Broker) applyRoles(ctx context.Context, a store.Addon, ids ...string) error {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 		if err != nil || (a.State != api.StateProvisioned && a.State != api.StateFailed) || r.isFailing(id) {
 			continue
 		}
-		nodes, specs, err := r.b.specsOf(ctx, r.b.store.Q, a)
+		nodes, specs, err := r.b.specsOf(ctx, r.b.store, a)
 		if err != nil {
 			r.log.WithError(err).WithField("addon", a.Name).Warn("read the roles to settle")
 			continue

@@ -18,10 +18,14 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/ha"
+	"larder/internal/testkit"
 	"larder/provisioner"
+	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // testBroker is a broker over a real SQLite file and a real local host whose
@@ -33,20 +37,20 @@ type testBroker struct {
 
 func newTestBroker(t *testing.T) *testBroker {
 	t.Helper()
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		t.Skipf("no engine: %v", err)
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(root, "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(root, "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	var br atomic.Pointer[Broker]
-	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
+	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
 		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
 			if b := br.Load(); b != nil {
 				b.OnNodeEvent(e)
@@ -55,7 +59,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{Token: "test-token", PortMin: 20100, PortMax: 20199, Log: log, ReconcileInterval: 100 * time.Millisecond,
+	b, err := New(Config{Token: "test-token", PortMin: testkit.Broker.Lo + 100, PortMax: testkit.Broker.Lo + 199, Log: log, ReconcileInterval: 100 * time.Millisecond,
 		StandbyGrace: time.Hour}, st, host)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +124,7 @@ func bothPrimaries(ctx context.Context, a store.Addon, x, y store.Node) bool {
 func masters(ctx context.Context, a store.Addon, nodes []store.Node) int {
 	n := 0
 	for _, nd := range nodes {
-		if r, err := provisioner.Replication(ctx, target(a, nd)); err == nil && r.Role == "master" {
+		if r, err := engine.Replication(ctx, target(a, nd)); err == nil && r.Role == "master" {
 			n++
 		}
 	}
@@ -269,7 +273,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 				if !ok || p.ID != standby.ID {
 					return fmt.Errorf("recorded primary %s, want the old standby %s", p.Name, standby.Name)
 				}
-				if r, err := provisioner.Replication(ctx, target(after, p)); err != nil || r.Role != "master" {
+				if r, err := engine.Replication(ctx, target(after, p)); err != nil || r.Role != "master" {
 					return fmt.Errorf("recorded primary answers %+v, %v", r, err)
 				}
 				if n := masters(ctx, after, nodes); n != 1 {
@@ -281,20 +285,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, try func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a real signal
-	}
-}
+var waitFor = testkit.WaitFor
 
 // TestWritesPausedIsShown: while a host reports a write pause on an
 // add-on's node, redis:info and addons:info say so, with since when and why.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -46,7 +47,7 @@ func (b *Broker) follow(r *http.Request) (int, any, error) {
 // credentials, allows replication, fits the plan and is not the add-on itself
 // or a loop), records it and makes the primary follow it.
 func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.FollowRequest) (api.FollowResult, error) {
-	src, err := provisioner.ParseSourceURL(req.URL)
+	src, err := engine.ParseSourceURL(req.URL)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
@@ -77,7 +78,7 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 	}
 	prev, perr := b.store.FollowOf(ctx, a.ID)
 	f := store.Follow{AddonID: a.ID, Leader: src.Label, Host: src.Addr, Port: src.Port, Username: src.User.Name, Password: src.User.Password}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetFollow(ctx, &f); err != nil {
 			return err
 		}
@@ -122,7 +123,7 @@ func (b *Broker) unfollow(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteFollow(ctx, a.ID); err != nil {
 			return err
 		}
@@ -147,7 +148,7 @@ func (b *Broker) unfollow(r *http.Request) (int, any, error) {
 // (with the leader or without), then the running node follows the leader or
 // stops following.
 func (b *Broker) applyFollow(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -159,9 +160,9 @@ func (b *Broker) applyFollow(ctx context.Context, a store.Addon) error {
 			return fault.Wrap(fault.Unavailable, err, "rewrite the files of "+n.Name)
 		}
 		if l := specs[i].Leader; l != nil {
-			return provisioner.Follow(ctx, target(a, n), *l, specs[i].LeaderUser)
+			return engine.Follow(ctx, target(a, n), *l, specs[i].LeaderUser)
 		}
-		return provisioner.StopFollowing(ctx, target(a, n), specs[i].Repl)
+		return engine.StopFollowing(ctx, target(a, n), specs[i].Repl)
 	}
 	return fault.E(fault.Unavailable, "%s has no primary", a.Name)
 }
@@ -178,8 +179,8 @@ func addLeader(ctx context.Context, q store.Q, addonID string, nodes []store.Nod
 	}
 	for i, n := range nodes {
 		if n.Role == store.RolePrimary {
-			specs[i].Leader = &provisioner.Endpoint{Addr: f.Host, Port: f.Port}
-			specs[i].LeaderUser = provisioner.User{Name: f.Username, Password: f.Password}
+			specs[i].Leader = &engine.Endpoint{Addr: f.Host, Port: f.Port}
+			specs[i].LeaderUser = engine.User{Name: f.Username, Password: f.Password}
 		}
 	}
 	return nil
@@ -187,7 +188,7 @@ func addLeader(ctx context.Context, q store.Q, addonID string, nodes []store.Nod
 
 // checkFollowLoop refuses a leader that is the add-on itself (one of its own
 // nodes), or that follows it, directly or along a chain of larder followers.
-func (b *Broker) checkFollowLoop(ctx context.Context, a store.Addon, leader provisioner.Endpoint) error {
+func (b *Broker) checkFollowLoop(ctx context.Context, a store.Addon, leader engine.Endpoint) error {
 	chain := []string{a.Name}
 	e := leader
 	for range maxFollowChain {
@@ -213,14 +214,14 @@ func (b *Broker) checkFollowLoop(ctx context.Context, a store.Addon, leader prov
 		if err != nil {
 			return err
 		}
-		e = provisioner.Endpoint{Addr: f.Host, Port: f.Port}
+		e = engine.Endpoint{Addr: f.Host, Port: f.Port}
 	}
 	return fault.E(fault.Invalid, "the leader is at the end of more than %d followers: %s", maxFollowChain, strings.Join(chain, " → "))
 }
 
 // nodeAt finds the larder node listening at e, by its address or by what
 // e's host name resolves to (localhost is 127.0.0.1).
-func (b *Broker) nodeAt(ctx context.Context, e provisioner.Endpoint) (store.Node, bool, error) {
+func (b *Broker) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, bool, error) {
 	addrs := []string{e.Addr}
 	if net.ParseIP(e.Addr) == nil {
 		rctx, cancel := context.WithTimeout(ctx, liveTimeout)
@@ -258,7 +259,7 @@ func (b *Broker) followInfo(ctx context.Context, a store.Addon, f store.Follow) 
 	}
 	lctx, cancel := context.WithTimeout(ctx, liveTimeout)
 	defer cancel()
-	st, err := provisioner.FollowerLink(lctx, target(a, n))
+	st, err := engine.FollowerLink(lctx, target(a, n))
 	if err != nil {
 		fi.Error = fault.Message(err)
 		return fi
@@ -266,9 +267,9 @@ func (b *Broker) followInfo(ctx context.Context, a store.Addon, f store.Follow) 
 	fi.Live, fi.Role = true, st.Role
 	fi.LinkUp, fi.SyncInProgress = st.LinkUp, st.SyncInProgress
 	fi.LastIOSecondsAgo, fi.LinkDownSeconds = st.LastIOSecondsAgo, st.LinkDownSeconds
-	leader := provisioner.Source{Endpoint: provisioner.Endpoint{Addr: f.Host, Port: f.Port},
-		User: provisioner.User{Name: f.Username, Password: f.Password}, Label: f.Leader}
-	if off, err := provisioner.SourceOffset(lctx, leader); err == nil && st.LinkUp {
+	leader := engine.Source{Endpoint: engine.Endpoint{Addr: f.Host, Port: f.Port},
+		User: engine.User{Name: f.Username, Password: f.Password}, Label: f.Leader}
+	if off, err := engine.SourceOffset(lctx, leader); err == nil && st.LinkUp {
 		fi.LagBytes = max(off-st.Offset, 0)
 	}
 	return fi

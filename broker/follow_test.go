@@ -6,14 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 func TestCheckFollowLoop(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,15 +55,15 @@ func TestCheckFollowLoop(t *testing.T) {
 	br := &Broker{store: st}
 	for _, tt := range []struct {
 		name   string
-		leader provisioner.Endpoint
+		leader engine.Endpoint
 		want   string // "" = allowed
 	}{
-		{"its own primary", provisioner.Endpoint{Addr: "127.0.0.1", Port: 21000}, "redis-a cannot follow itself"},
-		{"its own standby", provisioner.Endpoint{Addr: "127.0.0.1", Port: 21001}, "its own standby node"},
-		{"itself by host name", provisioner.Endpoint{Addr: "localhost", Port: 21000}, "cannot follow itself"},
-		{"a follower of itself", provisioner.Endpoint{Addr: "127.0.0.1", Port: 21010}, "loop: redis-a → redis-b → redis-a"},
-		{"a follower of another leader", provisioner.Endpoint{Addr: "127.0.0.1", Port: 21020}, ""},
-		{"a server outside larder", provisioner.Endpoint{Addr: "10.0.0.1", Port: 6379}, ""},
+		{"its own primary", engine.Endpoint{Addr: "127.0.0.1", Port: 21000}, "redis-a cannot follow itself"},
+		{"its own standby", engine.Endpoint{Addr: "127.0.0.1", Port: 21001}, "its own standby node"},
+		{"itself by host name", engine.Endpoint{Addr: "localhost", Port: 21000}, "cannot follow itself"},
+		{"a follower of itself", engine.Endpoint{Addr: "127.0.0.1", Port: 21010}, "loop: redis-a → redis-b → redis-a"},
+		{"a follower of another leader", engine.Endpoint{Addr: "127.0.0.1", Port: 21020}, ""},
+		{"a server outside larder", engine.Endpoint{Addr: "10.0.0.1", Port: 6379}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := br.checkFollowLoop(ctx, a, tt.leader)
@@ -77,7 +79,7 @@ func TestCheckFollowLoop(t *testing.T) {
 
 func TestAddLeader(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,16 +92,16 @@ func TestAddLeader(t *testing.T) {
 	}
 	nodes := []store.Node{{Role: store.RolePrimary}, {Role: store.RoleStandby}}
 	specs := make([]provisioner.NodeSpec, 2)
-	if err := addLeader(ctx, st.Q, a.ID, nodes, specs); err != nil || specs[0].Leader != nil {
+	if err := addLeader(ctx, st, a.ID, nodes, specs); err != nil || specs[0].Leader != nil {
 		t.Fatalf("no follow: leader %v, %v", specs[0].Leader, err)
 	}
 	if err := st.SetFollow(ctx, &store.Follow{AddonID: a.ID, Leader: "x", Host: "10.0.0.1", Port: 6380, Username: "u", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := addLeader(ctx, st.Q, a.ID, nodes, specs); err != nil {
+	if err := addLeader(ctx, st, a.ID, nodes, specs); err != nil {
 		t.Fatal(err)
 	}
-	if l := specs[0].Leader; l == nil || *l != (provisioner.Endpoint{Addr: "10.0.0.1", Port: 6380}) || specs[0].LeaderUser != (provisioner.User{Name: "u", Password: "pw"}) {
+	if l := specs[0].Leader; l == nil || *l != (engine.Endpoint{Addr: "10.0.0.1", Port: 6380}) || specs[0].LeaderUser != (engine.User{Name: "u", Password: "pw"}) {
 		t.Errorf("primary spec = %+v, want the leader", specs[0])
 	}
 	if specs[1].Leader != nil {

@@ -9,6 +9,7 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -39,74 +40,74 @@ const (
 // attachment name on appName). It returns the row to record with the new
 // add-on and the source to check now. A larder add-on is reached as admin on
 // its primary; its password is read again when the fork runs, never copied.
-func (b *Broker) forkSource(ctx context.Context, q store.Q, appName, ref string) (store.Fork, provisioner.Source, error) {
+func (b *Broker) forkSource(ctx context.Context, q store.Q, appName, ref string) (store.Fork, engine.Source, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || ref == "true" {
-		return store.Fork{}, provisioner.Source{}, fault.E(fault.Invalid, "--fork needs a source: a redis:// URL or a larder add-on (APP::NAME)")
+		return store.Fork{}, engine.Source{}, fault.E(fault.Invalid, "--fork needs a source: a redis:// URL or a larder add-on (APP::NAME)")
 	}
 	if strings.Contains(ref, "://") || strings.Contains(ref, "@") {
-		src, err := provisioner.ParseSourceURL(ref)
+		src, err := engine.ParseSourceURL(ref)
 		if err != nil {
-			return store.Fork{}, provisioner.Source{}, err
+			return store.Fork{}, engine.Source{}, err
 		}
 		return store.Fork{Source: src.Label, Host: src.Addr, Port: src.Port, Username: src.User.Name,
 			Password: src.User.Password, TLS: src.TLS, SkipVerify: src.SkipVerify}, src, nil
 	}
 	a, err := b.resolveAddon(ctx, q, appName, ref)
 	if fault.KindOf(err) == fault.NotFound {
-		return store.Fork{}, provisioner.Source{}, fault.E(fault.Invalid,
+		return store.Fork{}, engine.Source{}, fault.E(fault.Invalid,
 			"fork source %q is neither a redis:// URL nor a larder add-on; use redis://USER:PASSWORD@HOST:PORT or APP::NAME", truncate(ref, 80))
 	}
 	if err != nil {
-		return store.Fork{}, provisioner.Source{}, err
+		return store.Fork{}, engine.Source{}, err
 	}
 	src, err := b.addonSource(ctx, q, a)
 	if err != nil {
-		return store.Fork{}, provisioner.Source{}, err
+		return store.Fork{}, engine.Source{}, err
 	}
 	return store.Fork{Source: src.Label, SourceAddonID: a.ID}, src, nil
 }
 
 // addonSource is a larder add-on as a fork source: its primary, as admin.
-func (b *Broker) addonSource(ctx context.Context, q store.Q, a store.Addon) (provisioner.Source, error) {
+func (b *Broker) addonSource(ctx context.Context, q store.Q, a store.Addon) (engine.Source, error) {
 	if a.State != api.StateProvisioned {
-		return provisioner.Source{}, fault.E(fault.Conflict, "cannot fork from %s: it is %s", a.Name, a.State)
+		return engine.Source{}, fault.E(fault.Conflict, "cannot fork from %s: it is %s", a.Name, a.State)
 	}
 	nodes, err := q.NodesOfAddon(ctx, a.ID)
 	if err != nil {
-		return provisioner.Source{}, err
+		return engine.Source{}, err
 	}
 	n, ok := primaryNode(nodes)
 	if !ok {
-		return provisioner.Source{}, fault.E(fault.Unavailable, "cannot fork from %s: it has no running primary", a.Name)
+		return engine.Source{}, fault.E(fault.Unavailable, "cannot fork from %s: it has no running primary", a.Name)
 	}
-	return provisioner.Source{Endpoint: provisioner.Endpoint{Addr: n.Address, Port: n.Port},
-		User:  provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
+	return engine.Source{Endpoint: engine.Endpoint{Addr: n.Address, Port: n.Port},
+		User:  engine.User{Name: engine.AdminUser, Password: a.AdminPassword},
 		Label: a.AppName + "::" + a.Name}, nil
 }
 
 // sourceOf rebuilds a recorded fork's source.
-func (b *Broker) sourceOf(ctx context.Context, f store.Fork) (provisioner.Source, error) {
+func (b *Broker) sourceOf(ctx context.Context, f store.Fork) (engine.Source, error) {
 	if f.SourceAddonID != "" {
 		a, err := b.store.AddonByID(ctx, f.SourceAddonID)
 		if err != nil {
-			return provisioner.Source{}, fault.Wrap(fault.Conflict, err, "the fork source "+f.Source+" is gone")
+			return engine.Source{}, fault.Wrap(fault.Conflict, err, "the fork source "+f.Source+" is gone")
 		}
-		return b.addonSource(ctx, b.store.Q, a)
+		return b.addonSource(ctx, b.store, a)
 	}
 	if f.Password == "" {
-		return provisioner.Source{}, fault.E(fault.Conflict, "the credentials of the fork source %s are gone", f.Source)
+		return engine.Source{}, fault.E(fault.Conflict, "the credentials of the fork source %s are gone", f.Source)
 	}
-	return provisioner.Source{Endpoint: provisioner.Endpoint{Addr: f.Host, Port: f.Port},
-		User: provisioner.User{Name: f.Username, Password: f.Password}, TLS: f.TLS, SkipVerify: f.SkipVerify, Label: f.Source}, nil
+	return engine.Source{Endpoint: engine.Endpoint{Addr: f.Host, Port: f.Port},
+		User: engine.User{Name: f.Username, Password: f.Password}, TLS: f.TLS, SkipVerify: f.SkipVerify, Label: f.Source}, nil
 }
 
 // inspectSource checks that src answers with its credentials and that its
 // data fits plan p with headroom.
-func inspectSource(ctx context.Context, src provisioner.Source, svc string, p *catalog.Plan) (provisioner.SourceInfo, error) {
+func inspectSource(ctx context.Context, src engine.Source, svc string, p *catalog.Plan) (engine.SourceInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
 	defer cancel()
-	info, err := provisioner.InspectSource(ctx, src)
+	info, err := engine.InspectSource(ctx, src)
 	if err != nil {
 		return info, err
 	}
@@ -122,7 +123,7 @@ func inspectSource(ctx context.Context, src provisioner.Source, svc string, p *c
 // URL, a wrong password, an unreachable or too large source is refused before
 // anything is created. It returns the row to record with the add-on.
 func (b *Broker) checkFork(ctx context.Context, appName, ref, svc string, p *catalog.Plan) (*store.Fork, error) {
-	f, src, err := b.forkSource(ctx, b.store.Q, appName, ref)
+	f, src, err := b.forkSource(ctx, b.store, appName, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	if err != nil {
 		return err
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -173,12 +174,12 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	rep := &forkReporter{b: b, a: a, source: f.Source, progress: progress}
 	fctx, cancel := context.WithTimeout(ctx, forkTimeout)
 	defer cancel()
-	res, err := provisioner.Fork(fctx, target(a, primary), src, info, provisioner.ForkOptions{Repl: spec.Repl, Progress: rep.report})
+	res, err := engine.Fork(fctx, target(a, primary), src, info, engine.ForkOptions{Repl: spec.Repl, Progress: rep.report})
 	if err != nil {
 		return forkError(f.Source, err)
 	}
 	last := rep.flush()
-	if res.Method == provisioner.ForkCopy {
+	if res.Method == engine.ForkCopy {
 		msg := fmt.Sprintf("%s; copied the keys with SCAN + DUMP/RESTORE instead (TTLs kept; keys written on the source meanwhile may be missing)", res.Reason)
 		if err := b.store.AddEvent(ctx, a.ID, a.Name, "fork.fallback", msg); err != nil {
 			return err
@@ -196,7 +197,7 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 			humanBytes(ni.UsedMemoryBytes), humanBytes(p.MaxMemoryBytes), a.Service, p.Name)
 	}
 	last.State, last.KeysDone, last.BytesDone = store.ForkDone, res.Keys, res.Bytes
-	return b.store.InTx(ctx, func(tx *store.Tx) error {
+	return b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.FinishFork(ctx, a.ID, last); err != nil {
 			return err
 		}
@@ -215,7 +216,7 @@ func forkError(source string, err error) error {
 }
 
 func methodText(m string) string {
-	if m == provisioner.ForkCopy {
+	if m == engine.ForkCopy {
 		return "copy (SCAN + DUMP/RESTORE)"
 	}
 	return "replication (SYNC)"
@@ -235,12 +236,12 @@ type forkReporter struct {
 	state  store.ForkProgress
 }
 
-func (r *forkReporter) report(p provisioner.ForkProgress) {
+func (r *forkReporter) report(p engine.ForkProgress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := store.ForkProgress{State: store.ForkSyncing, Method: p.Method, Reason: p.Reason,
 		BytesDone: p.BytesDone, BytesTotal: p.BytesTotal, KeysDone: p.KeysDone, KeysTotal: p.KeysTotal}
-	if p.Method == provisioner.ForkCopy {
+	if p.Method == engine.ForkCopy {
 		st.State = store.ForkCopying
 	}
 	r.state = st
@@ -261,10 +262,10 @@ func (r *forkReporter) flush() store.ForkProgress {
 	return r.state
 }
 
-func progressText(p provisioner.ForkProgress) string {
+func progressText(p engine.ForkProgress) string {
 	s := p.Phase
 	switch {
-	case p.Method == provisioner.ForkCopy:
+	case p.Method == engine.ForkCopy:
 		s += fmt.Sprintf(", %d of %d keys (%s)", p.KeysDone, p.KeysTotal, humanBytes(p.BytesDone))
 	case p.BytesDone > 0 && p.BytesTotal > 0:
 		s += fmt.Sprintf(", %s of %s", humanBytes(p.BytesDone), humanBytes(p.BytesTotal))
@@ -290,7 +291,7 @@ func truncate(s string, n int) string {
 }
 
 // recordFork records a new add-on's fork source in the add-on's transaction.
-func recordFork(ctx context.Context, tx *store.Tx, a store.Addon, f store.Fork) error {
+func recordFork(ctx context.Context, tx store.Tx, a store.Addon, f store.Fork) error {
 	f.AddonID = a.ID
 	if err := tx.CreateFork(ctx, &f); err != nil {
 		return err

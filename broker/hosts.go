@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -177,9 +178,9 @@ var _ provisioner.Host = unknownHost("")
 func (u unknownHost) err() error {
 	return fault.E(fault.Unavailable, "host %s is not connected to this broker", string(u))
 }
-func (u unknownHost) Name() string               { return string(u) }
-func (u unknownHost) Addr() string               { return "" }
-func (u unknownHost) Engine() provisioner.Engine { return provisioner.Engine{} }
+func (u unknownHost) Name() string          { return string(u) }
+func (u unknownHost) Addr() string          { return "" }
+func (u unknownHost) Engine() engine.Engine { return engine.Engine{} }
 func (u unknownHost) PortFree(context.Context, int) (bool, error) {
 	return false, u.err()
 }
@@ -340,7 +341,7 @@ func (b *Broker) listHosts(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	draining, err := b.drainingHosts(ctx, b.store.Q)
+	draining, err := b.drainingHosts(ctx, b.store)
 	if err != nil {
 		return 0, nil, err
 	}

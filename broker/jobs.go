@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -12,31 +13,71 @@ import (
 	"larder/store"
 )
 
-// jobRunner runs operations in goroutines it owns. Closing it cancels their
-// context; a job cut short that way stays unfinished in the store and is resumed
-// by the next broker.
+// jobRunner runs operations in goroutines it owns, each under a lease in the
+// store held in the broker's name (owner): it renews the leases of the jobs
+// it runs, so no other broker on the store takes them over, and cancels a
+// job whose lease another broker took. Closing it cancels their context and
+// gives their leases up; a job cut short that way stays unfinished in the
+// store and is resumed by the next broker.
 type jobRunner struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    logrus.FieldLogger
+
+	st    store.Store
+	owner string        // the broker's identity
+	ttl   time.Duration // how long a lease lasts unless renewed
+	now   func() time.Time
+
+	mu      sync.Mutex
+	running map[string]*job // by operation id
 }
 
-func newJobRunner(log logrus.FieldLogger) *jobRunner {
+// job is one running operation.
+type job struct {
+	cancel context.CancelFunc
+	lost   bool // another broker took its lease over
+}
+
+func newJobRunner(log logrus.FieldLogger, st store.Store, owner string, ttl time.Duration) *jobRunner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &jobRunner{ctx: ctx, cancel: cancel, log: log}
+	return &jobRunner{ctx: ctx, cancel: cancel, log: log, st: st, owner: owner, ttl: ttl, now: time.Now, running: map[string]*job{}}
+}
+
+// lease makes op, about to be recorded, held by this broker.
+func (r *jobRunner) lease(op *store.Operation) {
+	op.Owner, op.LeaseUntil = r.owner, r.now().Add(r.ttl)
+}
+
+// runs reports whether the operation id runs here.
+func (r *jobRunner) runs(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[id] != nil
 }
 
 // step is one operation's work; progress reports a short status line.
 type step func(ctx context.Context, progress func(string)) error
 
-// Run starts op's work in the background and records how it ends.
-func (r *jobRunner) Run(st *store.Store, op store.Operation, work step) {
+// Run starts op's work in the background and records how it ends. op is
+// leased to this broker (recorded so, or claimed).
+func (r *jobRunner) Run(st store.Store, op store.Operation, work step) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	j := &job{cancel: cancel}
+	r.mu.Lock()
+	r.running[op.ID] = j
+	r.mu.Unlock()
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.running, op.ID)
+			r.mu.Unlock()
+			cancel()
+		}()
 		log := r.log.WithFields(logrus.Fields{"op": op.Kind, "operation": op.ID, "addon": op.AddonName})
-		ctx := r.ctx
 		last := ""
 		progress := func(p string) {
 			last = p
@@ -46,8 +87,20 @@ func (r *jobRunner) Run(st *store.Store, op store.Operation, work step) {
 		}
 		progress("started")
 		err := work(ctx, progress)
-		if err != nil && errors.Is(err, context.Canceled) && r.ctx.Err() != nil {
+		if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			r.mu.Lock()
+			lost := j.lost
+			r.mu.Unlock()
+			if lost {
+				log.Warn("operation taken over by another broker; stopped here")
+				return
+			}
 			log.Info("broker stopping; operation left for the next start to resume")
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := st.ReleaseOperation(rctx, op.ID, r.owner); err != nil {
+				log.WithError(err).Warn("give the operation's lease up")
+			}
 			return
 		}
 		state, msg := api.OpSucceeded, ""
@@ -62,6 +115,55 @@ func (r *jobRunner) Run(st *store.Store, op store.Operation, work step) {
 			log.WithError(err).Error("record operation result")
 		}
 	}()
+}
+
+// keepLeases renews the leases of the jobs running here every third of a
+// lease, cancelling those another broker took over, then calls takeOver
+// (which resumes operations whose lease ended). It returns when the runner
+// is closed.
+func (r *jobRunner) keepLeases(takeOver func(ctx context.Context)) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(r.ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-t.C:
+			}
+			r.renew()
+			takeOver(r.ctx)
+		}
+	}()
+}
+
+// renew extends the lease of every job running here.
+func (r *jobRunner) renew() {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.running))
+	for id := range r.running {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		held, err := r.st.RenewOperation(r.ctx, id, r.owner, r.now(), r.ttl)
+		if err != nil {
+			if r.ctx.Err() == nil {
+				r.log.WithError(err).WithField("operation", id).Warn("renew operation lease")
+			}
+			continue
+		}
+		if !held {
+			r.mu.Lock()
+			if j := r.running[id]; j != nil {
+				j.lost = true
+				j.cancel()
+			}
+			r.mu.Unlock()
+		}
+	}
 }
 
 // Close cancels running jobs and waits for them until ctx ends.

@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/ha"
 	"larder/provisioner"
 	"larder/store"
+
+	"github.com/sirupsen/logrus"
 )
 
 // monitorTargets lists every node of every settled add-on, for observers.
@@ -45,7 +48,7 @@ func (b *Broker) monitorTargets(r *http.Request) (int, any, error) {
 		t := api.MonitorTarget{NodeID: n.ID, Addon: strings.TrimSuffix(n.Name, "-"+n.ID[:6]), Role: n.Role, Host: n.Host,
 			Addr: n.Address, Port: n.Port, AgentURL: agents[n.Host]}
 		if b.cfg.MonitorPassword != "" {
-			t.MonitorUser, t.MonitorPassword = provisioner.MonitorUser, b.cfg.MonitorPassword
+			t.MonitorUser, t.MonitorPassword = engine.MonitorUser, b.cfg.MonitorPassword
 		}
 		out = append(out, t)
 	}
@@ -126,7 +129,8 @@ func (r *reconciler) startFailover(ctx context.Context, a store.Addon, primary s
 	done := r.hold(a.ID)
 	detected := time.Now()
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
-	err := r.b.store.InTx(ctx, func(tx *store.Tx) error {
+	r.b.jobs.lease(&op)
+	err := r.b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
@@ -235,7 +239,7 @@ func (b *Broker) finishFailover(ctx context.Context, a store.Addon, primary stor
 		}
 	}
 	if b.hosts.isUp(primary.Host) {
-		if specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{primary}); err == nil {
+		if specs, err := b.nodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
 			b.hostFor(primary).Remove(ctx, specs[0])
 		}
 	}
@@ -290,7 +294,7 @@ func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress fu
 		}
 		return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover (completed after a broker restart)")
 	}
-	sr, err := provisioner.Replication(ctx, target(a, standby))
+	sr, err := engine.Replication(ctx, target(a, standby))
 	if err == nil && sr.Role == "master" {
 		return b.completeFailover(ctx, a, primary, standby,
 			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
@@ -316,7 +320,7 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 	problem := "there is no standby"
 	if ok {
 		sctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		sr, err := provisioner.Replication(sctx, target(a, standby))
+		sr, err := engine.Replication(sctx, target(a, standby))
 		cancel()
 		switch {
 		case standby.State != store.NodeRunning:
@@ -339,7 +343,7 @@ func (b *Broker) promotable(ctx context.Context, a store.Addon, primaryID string
 		return store.Node{}, store.Node{}, b.superseded(ctx, a, "failover", a.Epoch)
 	}
 	reason := fmt.Sprintf("primary %s on %s is lost and %s; nothing was promoted: needs an operator", primary.Name, primary.Host, problem)
-	b.store.InTx(ctx, func(tx *store.Tx) error {
+	b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetAddonState(ctx, a.ID, api.StateFailed, reason); err != nil {
 			return err
 		}
@@ -379,11 +383,5 @@ func (b *Broker) fence(ctx context.Context, a store.Addon, primary store.Node) (
 
 // logOnce logs msg for an add-on at most once a minute.
 func (r *reconciler) logOnce(id, msg string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.logged[id]) < time.Minute {
-		return
-	}
-	r.logged[id] = time.Now()
-	r.log.WithField("addon", id).Warn(msg)
+	r.logged.Log(r.log.WithField("addon", id), id, logrus.WarnLevel, msg)
 }

@@ -69,7 +69,7 @@ func saveStep(ctx context.Context, q store.Q, op *store.Operation, step string, 
 // newOperation records a pending operation of kind on a in tx, refusing it
 // while another operation on a is unfinished: two changes of one add-on
 // never interleave, and a resumed one finds the add-on as it left it.
-func newOperation(ctx context.Context, tx *store.Tx, a store.Addon, kind string, params any) (store.Operation, error) {
+func (b *Broker) newOperation(ctx context.Context, tx store.Tx, a store.Addon, kind string, params any) (store.Operation, error) {
 	running, err := tx.UnfinishedOperationsOf(ctx, a.ID)
 	if err != nil {
 		return store.Operation{}, err
@@ -80,6 +80,7 @@ func newOperation(ctx context.Context, tx *store.Tx, a store.Addon, kind string,
 			a.Name, o.Kind, o.ID, o.State, a.Name)
 	}
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: kind, State: api.OpPending, Params: encodeParams(params)}
+	b.jobs.lease(&op)
 	return op, tx.CreateOperation(ctx, &op)
 }
 

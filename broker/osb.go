@@ -14,12 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/sirupsen/logrus"
 
 	"larder/fault"
+	"larder/internal/httpjson"
 )
 
 // OSBConfig sets up the Open Service Broker API.
@@ -73,18 +75,35 @@ func (b *Broker) osbNow() time.Time { return b.osbConfig().Now().UTC() }
 func (b *Broker) osbRoutes(r *mux.Router) {
 	v2 := r.PathPrefix("/v2").Subrouter()
 	v2.Use(b.osbGate)
-	v2.HandleFunc("/catalog", b.osbCatalog).Methods(http.MethodGet)
+	v2.HandleFunc("/catalog", b.osbServe(b.osbCatalog)).Methods(http.MethodGet)
 	const instance = "/service_instances/{instance_id}"
-	v2.HandleFunc(instance, b.osbProvision).Methods(http.MethodPut)
-	v2.HandleFunc(instance, b.osbGetInstance).Methods(http.MethodGet)
-	v2.HandleFunc(instance, b.osbUpdate).Methods(http.MethodPatch)
-	v2.HandleFunc(instance, b.osbDeprovision).Methods(http.MethodDelete)
-	v2.HandleFunc(instance+"/last_operation", b.osbInstanceLastOperation).Methods(http.MethodGet)
+	v2.HandleFunc(instance, b.osbServe(b.osbProvision)).Methods(http.MethodPut)
+	v2.HandleFunc(instance, b.osbServe(b.osbGetInstance)).Methods(http.MethodGet)
+	v2.HandleFunc(instance, b.osbServe(b.osbUpdate)).Methods(http.MethodPatch)
+	v2.HandleFunc(instance, b.osbServe(b.osbDeprovision)).Methods(http.MethodDelete)
+	v2.HandleFunc(instance+"/last_operation", b.osbServe(b.osbInstanceLastOperation)).Methods(http.MethodGet)
 	const binding = instance + "/service_bindings/{binding_id}"
-	v2.HandleFunc(binding, b.osbBind).Methods(http.MethodPut)
-	v2.HandleFunc(binding, b.osbGetBinding).Methods(http.MethodGet)
-	v2.HandleFunc(binding, b.osbUnbind).Methods(http.MethodDelete)
-	v2.HandleFunc(binding+"/last_operation", b.osbBindingLastOperation).Methods(http.MethodGet)
+	v2.HandleFunc(binding, b.osbServe(b.osbBind)).Methods(http.MethodPut)
+	v2.HandleFunc(binding, b.osbServe(b.osbGetBinding)).Methods(http.MethodGet)
+	v2.HandleFunc(binding, b.osbServe(b.osbUnbind)).Methods(http.MethodDelete)
+	v2.HandleFunc(binding+"/last_operation", b.osbServe(b.osbBindingLastOperation)).Methods(http.MethodGet)
+}
+
+// osbServe adapts an OSB handler, which returns its status, body and error
+// like the rest of the API, to net/http: errors get the OSB error body, and
+// a last operation still in progress says when to poll again.
+func (b *Broker) osbServe(fn httpjson.Endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := fn(r)
+		if err != nil {
+			b.osbError(w, r, err)
+			return
+		}
+		if lo, ok := body.(osbLastOperationBody); ok && lo.State == osbInProgress {
+			w.Header().Set("Retry-After", osbRetryAfter)
+		}
+		httpjson.Reply(w, status, body)
+	}
 }
 
 // osbGate runs before every OSB handler: it echoes the request identity, then
@@ -151,28 +170,21 @@ func concurrencyError(format string, args ...any) error {
 	return osbErr(http.StatusUnprocessableEntity, "ConcurrencyError", format, args...)
 }
 
+// osbStatus is the OSB status and error code of an error of kind k: the
+// status of httpjson's one map, but 400 where larder's own API answers 422
+// (OSB keeps 422 for the errors the spec names, such as AsyncRequired). The
+// code is the status text in one CamelCase word ("NotFound").
+func osbStatus(k fault.Kind) (int, string) {
+	status := httpjson.Status(k)
+	if status == http.StatusUnprocessableEntity {
+		status = http.StatusBadRequest
+	}
+	return status, strings.ReplaceAll(http.StatusText(status), " ", "")
+}
+
 // gone answers 410 with an empty object, as the spec asks of deletes of
 // things that do not exist.
-func gone(w http.ResponseWriter) { writeJSON(w, http.StatusGone, struct{}{}) }
-
-// osbStatus maps larder's error kinds to OSB statuses. It differs from
-// statusOf on purpose: OSB wants 400 for invalid parameters, where larder's
-// own API answers 422.
-func osbStatus(k fault.Kind) (int, string) {
-	switch k {
-	case fault.BadRequest, fault.Invalid, fault.Ambiguous:
-		return http.StatusBadRequest, "BadRequest"
-	case fault.Unauthorized:
-		return http.StatusUnauthorized, "Unauthorized"
-	case fault.NotFound:
-		return http.StatusNotFound, "NotFound"
-	case fault.Conflict:
-		return http.StatusConflict, "Conflict"
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable, "ServiceUnavailable"
-	}
-	return http.StatusInternalServerError, "InternalServerError"
-}
+func gone() (int, any, error) { return http.StatusGone, struct{}{}, nil }
 
 type osbErrorBody struct {
 	Error       string `json:"error"`
@@ -196,5 +208,5 @@ func (b *Broker) osbError(w http.ResponseWriter, r *http.Request, err error) {
 			"method": r.Method, "path": r.URL.Path, "request": r.Header.Get(osbRequestHeader),
 		}).Error("service broker request failed")
 	}
-	writeJSON(w, oe.status, osbErrorBody{Error: oe.code, Description: oe.desc})
+	httpjson.Write(w, oe.status, osbErrorBody{Error: oe.code, Description: oe.desc})
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
-	"larder/provisioner"
 	"larder/store"
 )
 
@@ -24,14 +24,14 @@ import (
 
 // osbBindingUsers lists the engine users of an add-on's live bindings; node
 // specs carry them as ExtraUsers.
-func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]provisioner.User, error) {
+func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
 	bds, err := q.ActiveOSBBindingsOfAddon(ctx, addonID)
 	if err != nil {
 		return nil, err
 	}
-	users := make([]provisioner.User, 0, len(bds))
+	users := make([]engine.User, 0, len(bds))
 	for _, bd := range bds {
-		users = append(users, provisioner.User{Name: bd.Username, Password: bd.Password})
+		users = append(users, engine.User{Name: bd.Username, Password: bd.Password})
 	}
 	return users, nil
 }
@@ -84,7 +84,7 @@ func (b *Broker) bindingBody(ctx context.Context, a store.Addon, bd store.OSBBin
 
 // osbBind answers PUT …/service_bindings/:bid: 201 with new credentials, 200
 // with the same ones for an identical request, 409 for a different one.
-func (b *Broker) osbBind(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbBind(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
 	_, err := acceptsIncomplete(r)
@@ -96,63 +96,52 @@ func (b *Broker) osbBind(w http.ResponseWriter, r *http.Request) {
 		s, err = parseBind(r, b.cfg.Catalog)
 	}
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	who, _ := originOf(r)
 	unlock := b.locks.lock(osbLockKey(iid))
 	defer unlock()
 	in, found, err := b.loadOSBInstance(ctx, iid)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	switch {
 	case !found, in.phase == phaseCreateFailed, in.phase == phaseDeleted, in.phase == phaseForgotten, in.addon == nil:
-		b.osbError(w, r, fault.E(fault.NotFound, "no service instance %s", iid))
-		return
+		return 0, nil, fault.E(fault.NotFound, "no service instance %s", iid)
 	case in.phase == phaseCreating:
-		b.osbError(w, r, concurrencyError("service instance %s is still being created; bind once last_operation says succeeded", iid))
-		return
+		return 0, nil, concurrencyError("service instance %s is still being created; bind once last_operation says succeeded", iid)
 	case in.phase == phaseDeleting, in.phase == phaseDeleteFailed:
-		b.osbError(w, r, concurrencyError("service instance %s is being deleted", iid))
-		return
+		return 0, nil, concurrencyError("service instance %s is being deleted", iid)
 	case s.ServiceID != in.row.ServiceID:
-		b.osbError(w, r, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", iid))
-		return
+		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", iid)
 	}
 	replace := false
 	old, err := b.store.OSBBindingByID(ctx, bid)
 	switch {
 	case err == nil && old.State == store.OSBActive:
 		if old.InstanceID != iid || old.ServiceID != s.ServiceID || old.PlanID != s.PlanID || old.Parameters != s.Params {
-			b.osbError(w, r, fault.E(fault.Conflict, "service binding %s already exists with other attributes", bid))
-			return
+			return 0, nil, fault.E(fault.Conflict, "service binding %s already exists with other attributes", bid)
 		}
-		b.writeBinding(w, r, http.StatusOK, *in.addon, old)
-		return
+		return b.bindingAnswer(r, http.StatusOK, *in.addon, old)
 	case err == nil:
 		replace = true // a deleted binding's id, used again
 	case fault.KindOf(err) != fault.NotFound:
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	bd := store.OSBBinding{BindingID: bid, InstanceID: iid, AddonID: in.addon.ID, ServiceID: s.ServiceID, PlanID: s.PlanID,
 		Username: newBindingUser(), Password: newSecret(), Parameters: s.Params}
 	a, err := b.addBindingUser(ctx, in.addon.ID, bd, replace, who)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithFields(logrus.Fields{"addon": a.Name, "instance": iid, "binding": bid, "user": bd.Username}).Info("service binding created")
-	b.writeBinding(w, r, http.StatusCreated, a, bd)
+	return b.bindingAnswer(r, http.StatusCreated, a, bd)
 }
 
-func (b *Broker) writeBinding(w http.ResponseWriter, r *http.Request, status int, a store.Addon, bd store.OSBBinding) {
+func (b *Broker) bindingAnswer(r *http.Request, status int, a store.Addon, bd store.OSBBinding) (int, any, error) {
 	body, err := b.bindingBody(r.Context(), a, bd)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if r.Method == http.MethodGet {
 		body.Parameters = json.RawMessage("{}")
@@ -160,7 +149,7 @@ func (b *Broker) writeBinding(w http.ResponseWriter, r *http.Request, status int
 			body.Parameters = json.RawMessage(bd.Parameters)
 		}
 	}
-	writeJSON(w, status, body)
+	return status, body, nil
 }
 
 // addBindingUser records binding bd and loads its user on every node of the
@@ -175,7 +164,7 @@ func (b *Broker) addBindingUser(ctx context.Context, addonID string, bd store.OS
 	if a.State != api.StateProvisioned {
 		return a, osbErr(http.StatusUnprocessableEntity, "InstanceNotAvailable", "%s is %s; bind once it is available", a.Name, a.State)
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if replace {
 			if err := tx.DeleteOSBBinding(ctx, bd.BindingID); err != nil {
 				return err
@@ -205,7 +194,7 @@ func (b *Broker) addBindingUser(ctx context.Context, addonID string, bd store.OS
 // osbUnbind answers DELETE …/service_bindings/:bid: the binding's user is
 // removed from every node (ACL LOAD), its connections are closed, and its
 // credentials stop working at once.
-func (b *Broker) osbUnbind(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbUnbind(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
 	_, err := acceptsIncomplete(r)
@@ -214,34 +203,28 @@ func (b *Broker) osbUnbind(w http.ResponseWriter, r *http.Request) {
 		serviceID, _, err = deleteQuery(r)
 	}
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	who, _ := originOf(r)
 	unlock := b.locks.lock(osbLockKey(iid))
 	defer unlock()
 	if err := b.forgetOSB(ctx); err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	bd, err := b.store.OSBBindingByID(ctx, bid)
 	switch {
 	case fault.KindOf(err) == fault.NotFound, err == nil && (bd.State != store.OSBActive || bd.InstanceID != iid):
-		gone(w)
-		return
+		return gone()
 	case err != nil:
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	case serviceID != bd.ServiceID:
-		b.osbError(w, r, fault.E(fault.BadRequest, "service_id does not match the service of binding %s", bid))
-		return
+		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of binding %s", bid)
 	}
 	if err := b.removeBindingUser(ctx, bd, who); err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithFields(logrus.Fields{"instance": iid, "binding": bid, "user": bd.Username}).Info("service binding deleted")
-	writeJSON(w, http.StatusOK, struct{}{})
+	return http.StatusOK, struct{}{}, nil
 }
 
 // removeBindingUser deletes binding bd and its user on every node. If a node
@@ -256,7 +239,7 @@ func (b *Broker) removeBindingUser(ctx context.Context, bd store.OSBBinding, who
 	if err != nil {
 		return err
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.MarkOSBBindingDeleted(ctx, bd.BindingID, b.osbNow()); err != nil {
 			return err
 		}
@@ -283,7 +266,7 @@ func (b *Broker) removeBindingUser(ctx context.Context, bd store.OSBBinding, who
 // binding user. The engine's ACL LOAD already closes those of users it
 // drops, in which case CLIENT KILL answers "No such user": nothing is left.
 func (b *Broker) disconnectBinding(ctx context.Context, a store.Addon, user string) {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of a deleted binding")
 		return
@@ -310,42 +293,39 @@ func (b *Broker) lookupBinding(ctx context.Context, iid, bid string) (store.OSBB
 }
 
 // osbGetBinding answers GET …/service_bindings/:bid with its credentials.
-func (b *Broker) osbGetBinding(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbGetBinding(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
 	bd, found, err := b.lookupBinding(ctx, iid, bid)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if !found || bd.State != store.OSBActive {
-		b.osbError(w, r, fault.E(fault.NotFound, "no service binding %s", bid))
-		return
+		return 0, nil, fault.E(fault.NotFound, "no service binding %s", bid)
 	}
 	a, err := b.store.AddonByID(ctx, bd.AddonID)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	b.writeBinding(w, r, http.StatusOK, a, bd)
+	return b.bindingAnswer(r, http.StatusOK, a, bd)
 }
 
 // osbBindingLastOperation answers GET …/service_bindings/:bid/last_operation.
 // Bindings are made and deleted synchronously, so a binding that exists, or
 // whose deletion is remembered, has succeeded.
-func (b *Broker) osbBindingLastOperation(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbBindingLastOperation(r *http.Request) (int, any, error) {
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
 	bd, found, err := b.lookupBinding(r.Context(), iid, bid)
 	switch {
 	case err != nil:
-		b.osbError(w, r, err)
+		return 0, nil, err
 	case !found:
-		b.osbError(w, r, fault.E(fault.NotFound, "no service binding %s", bid))
+		return 0, nil, fault.E(fault.NotFound, "no service binding %s", bid)
 	case bd.State == store.OSBForgotten:
-		gone(w)
+		return gone()
 	case bd.State == store.OSBDeleted:
-		writeJSON(w, http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "binding deleted"})
+		return http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "binding deleted"}, nil
 	default:
-		writeJSON(w, http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "binding created"})
+		return http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "binding created"}, nil
 	}
 }

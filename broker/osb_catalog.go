@@ -181,6 +181,6 @@ func osbPlanOf(svc *catalog.Service, planID string) (*catalog.Plan, error) {
 	return nil, fault.E(fault.BadRequest, "unknown plan_id %q for service %s: see GET /v2/catalog", truncateText(planID, 64), svc.Name)
 }
 
-func (b *Broker) osbCatalog(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, osbCatalogOf(b.cfg.Catalog))
+func (b *Broker) osbCatalog(r *http.Request) (int, any, error) {
+	return http.StatusOK, osbCatalogOf(b.cfg.Catalog), nil
 }

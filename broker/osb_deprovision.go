@@ -17,7 +17,7 @@ import (
 // attachments go at once and its nodes are stopped and deleted in the
 // background, by larder's destroy machinery. A delete during the provision
 // waits for it to end, then destroys what it made.
-func (b *Broker) osbDeprovision(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbDeprovision(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
 	async, err := acceptsIncomplete(r)
@@ -26,24 +26,20 @@ func (b *Broker) osbDeprovision(w http.ResponseWriter, r *http.Request) {
 		serviceID, _, err = deleteQuery(r)
 	}
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	who, _ := originOf(r)
 	unlock := b.locks.lock(osbLockKey(id))
 	defer unlock()
 	in, found, err := b.loadOSBInstance(ctx, id)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if !found || in.phase == phaseDeleted || in.phase == phaseForgotten {
-		gone(w)
-		return
+		return gone()
 	}
 	if serviceID != in.row.ServiceID {
-		b.osbError(w, r, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id))
-		return
+		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id)
 	}
 	switch in.phase {
 	case phaseCreateFailed:
@@ -51,42 +47,33 @@ func (b *Broker) osbDeprovision(w http.ResponseWriter, r *http.Request) {
 		// now. (If the roll-back left the add-on, it is destroyed as usual.)
 		if in.addon == nil {
 			if err := b.store.MarkOSBInstanceDeleted(ctx, id, b.osbNow()); err != nil {
-				b.osbError(w, r, err)
-				return
+				return 0, nil, err
 			}
-			writeJSON(w, http.StatusOK, struct{}{})
-			return
+			return http.StatusOK, struct{}{}, nil
 		}
 	case phaseUpdating:
-		b.osbError(w, r, concurrencyError("service instance %s is being updated; delete it once last_operation says succeeded", id))
-		return
+		return 0, nil, concurrencyError("service instance %s is being updated; delete it once last_operation says succeeded", id)
 	case phaseDeleting:
 		if in.row.OperationKind != osbOpDeprovision {
-			b.osbError(w, r, concurrencyError("service instance %s is being destroyed by larder", id))
-			return
+			return 0, nil, concurrencyError("service instance %s is being destroyed by larder", id)
 		}
 		if !async {
-			b.osbError(w, r, asyncRequired())
-			return
+			return 0, nil, asyncRequired()
 		}
-		writeJSON(w, http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID})
-		return
+		return http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID}, nil
 	}
 	if !async {
-		b.osbError(w, r, asyncRequired())
-		return
+		return 0, nil, asyncRequired()
 	}
 	if in.addon == nil { // a create still rolling back
-		b.osbError(w, r, concurrencyError("service instance %s is still being created", id))
-		return
+		return 0, nil, concurrencyError("service instance %s is still being created", id)
 	}
 	op, err := b.startOSBDeprovision(ctx, in, who)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithFields(logrus.Fields{"addon": in.addon.Name, "instance": id}).Info("deprovisioning service instance")
-	writeJSON(w, http.StatusAccepted, osbAsyncBody{Operation: op.ID})
+	return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
 }
 
 // osbDestroyReason is the event line of a destroy asked through OSB.
@@ -101,7 +88,8 @@ func (b *Broker) startOSBDeprovision(ctx context.Context, in osbInstance, who st
 		waitFor = in.row.OperationID
 	}
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	b.jobs.lease(&op)
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if waitFor == "" {
 			if err := beginDestroy(ctx, tx, a, osbDestroyReason); err != nil {
 				return err
@@ -132,7 +120,7 @@ func (b *Broker) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
 			if err := b.waitOperation(ctx, waitFor); err != nil {
 				return err
 			}
-			err := b.store.InTx(ctx, func(tx *store.Tx) error {
+			err := b.store.InTx(ctx, func(tx store.Tx) error {
 				a, err := tx.AddonByID(ctx, addonID)
 				if err != nil {
 					return err

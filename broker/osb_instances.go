@@ -155,7 +155,7 @@ func (in osbInstance) sameProvision(s provisionSpec) bool {
 // osbProvision answers PUT /v2/service_instances/:id: the add-on (and its
 // owner app, if new) is recorded in one transaction and started in the
 // background; the platform polls last_operation.
-func (b *Broker) osbProvision(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbProvision(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
 	async, err := acceptsIncomplete(r)
@@ -167,55 +167,45 @@ func (b *Broker) osbProvision(w http.ResponseWriter, r *http.Request) {
 		s, err = parseProvision(r, b.cfg.Catalog)
 	}
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	who, _ := originOf(r)
 	unlock := b.locks.lock(osbLockKey(id))
 	defer unlock()
 	in, found, err := b.loadOSBInstance(ctx, id)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if found {
 		switch in.phase {
 		case phaseCreating, phaseReady, phaseUpdating:
 			if !in.sameProvision(s) {
-				b.osbError(w, r, fault.E(fault.Conflict, "service instance %s already exists with other attributes", id))
-				return
+				return 0, nil, fault.E(fault.Conflict, "service instance %s already exists with other attributes", id)
 			}
 			if in.phase != phaseCreating {
-				writeJSON(w, http.StatusOK, struct{}{})
-				return
+				return http.StatusOK, struct{}{}, nil
 			}
 			if !async {
-				b.osbError(w, r, asyncRequired())
-				return
+				return 0, nil, asyncRequired()
 			}
-			writeJSON(w, http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID})
-			return
+			return http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID}, nil
 		case phaseDeleting:
-			b.osbError(w, r, concurrencyError("service instance %s is being deleted", id))
-			return
+			return 0, nil, concurrencyError("service instance %s is being deleted", id)
 		case phaseDeleteFailed:
-			b.osbError(w, r, fault.E(fault.Conflict, "service instance %s exists but its deletion failed; delete it again", id))
-			return
+			return 0, nil, fault.E(fault.Conflict, "service instance %s exists but its deletion failed; delete it again", id)
 		}
 		// Created-and-failed, deleted or forgotten: the id is free again.
 	}
 	if !async {
-		b.osbError(w, r, asyncRequired())
-		return
+		return 0, nil, asyncRequired()
 	}
 	a, op, err := b.recordOSBInstance(ctx, id, s, found, who)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	b.log.WithFields(logrus.Fields{"addon": a.Name, "app": a.AppName, "plan": s.Plan.Name, "instance": id}).Info("provisioning service instance")
 	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
-	writeJSON(w, http.StatusAccepted, osbAsyncBody{Operation: op.ID})
+	return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
 }
 
 // recordOSBInstance records, in one transaction, the owner app when it is
@@ -224,17 +214,13 @@ func (b *Broker) osbProvision(w http.ResponseWriter, r *http.Request) {
 func (b *Broker) recordOSBInstance(ctx context.Context, id string, s provisionSpec, replace bool, who string) (store.Addon, store.Operation, error) {
 	var a store.Addon
 	var op store.Operation
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if replace {
 			if err := tx.DeleteOSBInstance(ctx, id); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.AppByName(ctx, s.Owner); fault.KindOf(err) == fault.NotFound {
-			if _, err := tx.CreateApp(ctx, s.Owner); err != nil {
-				return err
-			}
-		} else if err != nil {
+		if _, err := tx.EnsureApp(ctx, s.Owner); err != nil {
 			return err
 		}
 		policy := catalog.DefaultMaxMemoryPolicy

@@ -30,36 +30,33 @@ type osbMetadata struct {
 
 // osbGetInstance answers GET /v2/service_instances/:id: 404 while it is
 // being created, 422 ConcurrencyError while it is being updated.
-func (b *Broker) osbGetInstance(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbGetInstance(r *http.Request) (int, any, error) {
 	id := mux.Vars(r)["instance_id"]
 	in, found, err := b.loadOSBInstance(r.Context(), id)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	switch {
 	case !found, in.addon == nil, in.phase == phaseCreating, in.phase == phaseCreateFailed,
 		in.phase == phaseDeleted, in.phase == phaseForgotten:
-		b.osbError(w, r, fault.E(fault.NotFound, "no service instance %s", id))
-		return
+		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
 	case in.phase == phaseUpdating:
-		b.osbError(w, r, concurrencyError("service instance %s is being updated; fetch it once last_operation says succeeded", id))
-		return
+		return 0, nil, concurrencyError("service instance %s is being updated; fetch it once last_operation says succeeded", id)
 	}
 	a := in.addon
-	writeJSON(w, http.StatusOK, osbInstanceBody{
+	return http.StatusOK, osbInstanceBody{
 		ServiceID: in.row.ServiceID, PlanID: osbPlanID(a.Service, a.Plan),
 		Parameters:      map[string]any{"maxmemory_policy": a.MaxMemoryPolicy, "timeout": a.Timeout},
 		MaintenanceInfo: maintenanceInfo(),
 		Metadata: osbMetadata{Labels: map[string]string{},
 			Attributes: map[string]string{"addon": a.Name, "app": a.AppName, "state": a.State}},
-	})
+	}, nil
 }
 
 // osbUpdate answers PATCH /v2/service_instances/:id. Parameters apply live
 // and at once (200); a plan change runs as larder's plan_change operation
 // (202). Either all of the change happens or none of it.
-func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbUpdate(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
 	async, err := acceptsIncomplete(r)
@@ -68,24 +65,20 @@ func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
 		s, err = parseUpdate(r, b.cfg.Catalog)
 	}
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	who, _ := originOf(r)
 	unlock := b.locks.lock(osbLockKey(id))
 	defer unlock()
 	in, found, err := b.loadOSBInstance(ctx, id)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if !found || in.addon == nil || in.phase == phaseCreateFailed || in.phase == phaseDeleted || in.phase == phaseForgotten {
-		b.osbError(w, r, fault.E(fault.NotFound, "no service instance %s", id))
-		return
+		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
 	}
 	if s.ServiceID != in.row.ServiceID {
-		b.osbError(w, r, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id))
-		return
+		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id)
 	}
 	a := *in.addon
 	planID := in.row.PlanID
@@ -98,28 +91,22 @@ func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	switch in.phase {
 	case phaseCreating:
-		b.osbError(w, r, concurrencyError("service instance %s is still being created", id))
-		return
+		return 0, nil, concurrencyError("service instance %s is still being created", id)
 	case phaseDeleting, phaseDeleteFailed:
-		b.osbError(w, r, concurrencyError("service instance %s is being deleted", id))
-		return
+		return 0, nil, concurrencyError("service instance %s is being deleted", id)
 	case phaseUpdating:
 		// The same PATCH again gets the running operation; another one waits.
 		if planID != in.row.PlanID || params.canonical() != in.row.Parameters {
-			b.osbError(w, r, concurrencyError("service instance %s is being updated; retry once last_operation says succeeded", id))
-			return
+			return 0, nil, concurrencyError("service instance %s is being updated; retry once last_operation says succeeded", id)
 		}
 		if !async {
-			b.osbError(w, r, asyncRequired())
-			return
+			return 0, nil, asyncRequired()
 		}
-		writeJSON(w, http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID})
-		return
+		return http.StatusAccepted, osbAsyncBody{Operation: in.row.OperationID}, nil
 	}
 	if a.State != api.StateProvisioned {
-		b.osbError(w, r, osbErr(http.StatusUnprocessableEntity, "InstanceNotAvailable",
-			"service instance %s is %s (%s); it cannot be changed until it is available", id, a.State, a.StateReason))
-		return
+		return 0, nil, osbErr(http.StatusUnprocessableEntity, "InstanceNotAvailable",
+			"service instance %s is %s (%s); it cannot be changed until it is available", id, a.State, a.StateReason)
 	}
 	plan := a.Plan
 	if s.Plan != nil {
@@ -129,8 +116,7 @@ func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
 	if s.Params != nil && !s.Params.empty() {
 		next, err := applySettings(a, s.Params.patch())
 		if err != nil {
-			b.osbError(w, r, fault.E(fault.BadRequest, "%s", fault.Message(err)))
-			return
+			return 0, nil, fault.E(fault.BadRequest, "%s", fault.Message(err))
 		}
 		if next.MaxMemoryPolicy != a.MaxMemoryPolicy || next.Timeout != a.Timeout {
 			patch = s.Params.patch()
@@ -139,19 +125,17 @@ func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
 	settingsChange := patch.MaxMemoryPolicy != nil || patch.Timeout != nil
 	planChange := plan != a.Plan
 	if planChange && !async {
-		b.osbError(w, r, asyncRequired())
-		return
+		return 0, nil, asyncRequired()
 	}
 	op, err := b.applyOSBUpdate(ctx, a, plan, planChange, patch, settingsChange)
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	ctxJSON := in.row.Context
 	if s.Context != "" {
 		ctxJSON = s.Context
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetOSBInstanceRequest(ctx, id, planID, params.canonical(), ctxJSON); err != nil {
 			return err
 		}
@@ -163,15 +147,13 @@ func (b *Broker) osbUpdate(w http.ResponseWriter, r *http.Request) {
 		return tx.AddEvent(ctx, a.ID, a.Name, "osb.update", "service instance "+safeText(id)+" updated"+byWhom(who))
 	})
 	if err != nil {
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if planChange {
 		b.log.WithFields(logrus.Fields{"addon": a.Name, "instance": id, "plan": plan}).Info("changing plan of service instance")
-		writeJSON(w, http.StatusAccepted, osbAsyncBody{Operation: op.ID})
-		return
+		return http.StatusAccepted, osbAsyncBody{Operation: op.ID}, nil
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return http.StatusOK, struct{}{}, nil
 }
 
 // applyOSBUpdate applies the settings (live, at once), then starts the plan
@@ -212,23 +194,19 @@ type osbLastOperationBody struct {
 // osbInstanceLastOperation answers GET …/last_operation: the state of the
 // instance's last operation (or of the one named by ?operation=), 410 once a
 // deletion is forgotten, 404 for an id never seen.
-func (b *Broker) osbInstanceLastOperation(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) osbInstanceLastOperation(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
 	in, found, err := b.loadOSBInstance(ctx, id)
 	switch {
 	case err != nil:
-		b.osbError(w, r, err)
-		return
+		return 0, nil, err
 	case !found:
-		b.osbError(w, r, fault.E(fault.NotFound, "no service instance %s", id))
-		return
+		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
 	case in.phase == phaseForgotten:
-		gone(w)
-		return
+		return gone()
 	case in.phase == phaseDeleted:
-		writeJSON(w, http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "deleted"})
-		return
+		return http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "deleted"}, nil
 	}
 	op := in.op
 	// The operation value is the one an answer returned; a value the broker
@@ -240,14 +218,9 @@ func (b *Broker) osbInstanceLastOperation(w http.ResponseWriter, r *http.Request
 		}
 	}
 	if op == nil {
-		b.osbError(w, r, fault.E(fault.NotFound, "service instance %s has no operation", id))
-		return
+		return 0, nil, fault.E(fault.NotFound, "service instance %s has no operation", id)
 	}
-	body := lastOperationOf(*op)
-	if body.State == osbInProgress {
-		w.Header().Set("Retry-After", osbRetryAfter)
-	}
-	writeJSON(w, http.StatusOK, body)
+	return http.StatusOK, lastOperationOf(*op), nil
 }
 
 const osbInProgress = "in progress"

@@ -48,8 +48,8 @@ func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string
 		}
 	}
 	var op store.Operation
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		if op, err = newOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
+		if op, err = b.newOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.request", fmt.Sprintf("%s → %s", from.Name, to.Name))
@@ -63,7 +63,7 @@ func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string
 
 // checkFits refuses a downgrade whose data would not fit plan with headroom.
 func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan) error {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -141,9 +141,9 @@ func (b *Broker) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 	}
 	if _, _, paired := pair(nodes); to.HA && !paired {
 		progress("adding a standby")
-		nn, err := b.claimStandby(ctx, next, opPlanChange, func(tx *store.Tx, n store.Node) error {
+		nn, err := b.claimStandby(ctx, next, opPlanChange, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
-			return saveStep(ctx, tx.Q, op, "standby_claimed", p)
+			return saveStep(ctx, tx, op, "standby_claimed", p)
 		})
 		if err != nil {
 			return err
@@ -157,11 +157,11 @@ func (b *Broker) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 		return err
 	}
 	b.crashPoint("plan_change.applied")
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetAddonPlan(ctx, a.ID, p.To); err != nil {
 			return err
 		}
-		return saveStep(ctx, tx.Q, op, stepCommitted, p)
+		return saveStep(ctx, tx, op, stepCommitted, p)
 	})
 	if err != nil {
 		return err
@@ -252,7 +252,7 @@ func (b *Broker) upgradeAddon(r *http.Request) (int, any, error) {
 	if err := decodeBody(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	a, err := b.resolveAddon(ctx, b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	if err != nil {
 		return 0, nil, err
 	}
@@ -270,7 +270,7 @@ func (b *Broker) upgradeAddon(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	j, err := addonJSON(ctx, b.store.Q, a)
+	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -26,12 +27,12 @@ func newSecret() string {
 
 // claimNodes records the nodes a new add-on on plan p needs (a primary, and a
 // standby for HA plans) on the hosts placement picks.
-func (b *Broker) claimNodes(ctx context.Context, tx *store.Tx, a store.Addon, p *catalog.Plan) error {
+func (b *Broker) claimNodes(ctx context.Context, tx store.Tx, a store.Addon, p *catalog.Plan) error {
 	roles := []string{store.RolePrimary}
 	if p.HA {
 		roles = append(roles, store.RoleStandby)
 	}
-	hosts, err := b.placeHosts(ctx, tx.Q, len(roles))
+	hosts, err := b.placeHosts(ctx, tx, len(roles))
 	if err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func (b *Broker) claimNodes(ctx context.Context, tx *store.Tx, a store.Addon, p 
 // binds it, and the (host, port) unique key stops two brokers from sharing
 // one. Nothing here leaves the process: the host checks the port once the
 // transaction is over (checkPort).
-func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
+func (b *Broker) claimNode(ctx context.Context, tx store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
 	host, ok := b.hosts.get(hostName)
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "host %s is not connected", hostName)
@@ -56,7 +57,7 @@ func (b *Broker) claimNode(ctx context.Context, tx *store.Tx, a store.Addon, rol
 	id := store.NewID()
 	n := store.Node{ID: id, AddonID: a.ID, Name: a.Name + "-" + id[:6], Role: role, Host: hostName,
 		Address: host.Addr(), State: store.NodeStarting, Epoch: a.Epoch}
-	return n, b.claimPort(ctx, tx.Q, &n, nil, func(p int) (bool, error) {
+	return n, b.claimPort(ctx, tx, &n, nil, func(p int) (bool, error) {
 		n.Port = p
 		return tx.ClaimNode(ctx, &n)
 	})
@@ -118,7 +119,7 @@ func (b *Broker) checkPort(ctx context.Context, n store.Node) (store.Node, error
 		tried[n.Port] = true
 		b.log.WithFields(map[string]any{"node": n.Name, "host": n.Host, "port": n.Port}).Info("port in use outside larder; moving the node to another")
 		id := n.ID
-		if err := b.claimPort(ctx, b.store.Q, &n, tried, func(p int) (bool, error) {
+		if err := b.claimPort(ctx, b.store, &n, tried, func(p int) (bool, error) {
 			return b.store.MoveNodePort(ctx, id, p)
 		}); err != nil {
 			return n, err
@@ -157,8 +158,8 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 		ID: n.ID, Name: n.Name, Port: n.Port, Epoch: a.Epoch,
 		MaxMemoryBytes: p.MaxMemoryBytes, MaxClients: p.MaxClients, Persistence: p.Persistence,
 		MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
-		Admin:    provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword},
-		Customer: provisioner.User{Name: a.CustomerUser, Password: a.CustomerPassword}, CustomerAlt: a.CustomerPasswordAlt,
+		Admin:    engine.User{Name: engine.AdminUser, Password: a.AdminPassword},
+		Customer: engine.User{Name: a.CustomerUser, Password: a.CustomerPassword}, CustomerAlt: a.CustomerPasswordAlt,
 	}
 }
 
@@ -194,9 +195,9 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 	if err != nil {
 		return nil, err
 	}
-	var primary, standby *provisioner.Endpoint
+	var primary, standby *engine.Endpoint
 	for _, n := range nodes {
-		e := &provisioner.Endpoint{Addr: n.Address, Port: n.Port}
+		e := &engine.Endpoint{Addr: n.Address, Port: n.Port}
 		switch n.Role {
 		case store.RolePrimary:
 			primary = e
@@ -209,10 +210,10 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 		specs[i] = nodeSpec(a, p, n)
 		specs[i].ExtraUsers = users
 		if a.ReplPassword != "" {
-			specs[i].Repl = provisioner.User{Name: provisioner.ReplUser, Password: a.ReplPassword}
+			specs[i].Repl = engine.User{Name: engine.ReplUser, Password: a.ReplPassword}
 		}
 		if b.cfg.MonitorPassword != "" {
-			specs[i].Monitor = provisioner.User{Name: provisioner.MonitorUser, Password: b.cfg.MonitorPassword}
+			specs[i].Monitor = engine.User{Name: engine.MonitorUser, Password: b.cfg.MonitorPassword}
 		}
 		specs[i].Paired = primary != nil && standby != nil
 		switch {
@@ -229,14 +230,14 @@ func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes 
 }
 
 // target is how larder reaches node n of a as admin, for replication commands.
-func target(a store.Addon, n store.Node) provisioner.Target {
-	return provisioner.Target{Endpoint: provisioner.Endpoint{Addr: n.Address, Port: n.Port},
-		Admin: provisioner.User{Name: provisioner.AdminUser, Password: a.AdminPassword}, Name: n.Name}
+func target(a store.Addon, n store.Node) engine.Target {
+	return engine.Target{Endpoint: engine.Endpoint{Addr: n.Address, Port: n.Port},
+		Admin: engine.User{Name: engine.AdminUser, Password: a.AdminPassword}, Name: n.Name}
 }
 
 // extraUsers lists the engine users an add-on has besides the customer's
 // (Open Service Broker bindings).
-func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]provisioner.User, error) {
+func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
 	return osbBindingUsers(ctx, q, addonID)
 }
 
@@ -271,7 +272,7 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 				return err
 			}
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		nodes, specs, err := b.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -299,7 +300,7 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 			return err
 		}
 		eng := b.hostFor(nodes[0]).Engine()
-		err = b.store.InTx(ctx, func(tx *store.Tx) error {
+		err = b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {
 				return err
 			}
@@ -334,7 +335,7 @@ func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, att
 			log.WithError(err).WithField("node", s.Name).Error("remove node of failed add-on")
 		}
 	}
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteAddon(ctx, a.ID); err != nil && fault.KindOf(err) != fault.NotFound {
 			return err
 		}
@@ -352,7 +353,7 @@ func (b *Broker) deprovisionStep(addonID string) step {
 		if err != nil {
 			return err
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+		nodes, specs, err := b.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -367,7 +368,7 @@ func (b *Broker) deprovisionStep(addonID string) step {
 				return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("remove %s node of %s", n.Role, a.Name))
 			}
 		}
-		return b.store.InTx(ctx, func(tx *store.Tx) error {
+		return b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.DeleteAddon(ctx, a.ID); err != nil {
 				return err
 			}
@@ -392,9 +393,9 @@ func (b *Broker) waitStandbys(ctx context.Context, a store.Addon, nodes []store.
 		}
 		progress("waiting for the standby on " + n.Host + " to sync")
 		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
-		err := provisioner.WaitInSync(sctx, target(a, n), provisioner.Endpoint{Addr: primary.Address, Port: primary.Port})
+		err := engine.WaitInSync(sctx, target(a, n), engine.Endpoint{Addr: primary.Address, Port: primary.Port})
 		if err == nil {
-			err = provisioner.WaitOnline(sctx, target(a, primary), provisioner.Endpoint{Addr: n.Address, Port: n.Port})
+			err = engine.WaitOnline(sctx, target(a, primary), engine.Endpoint{Addr: n.Address, Port: n.Port})
 		}
 		cancel()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/fault"
+	"larder/internal/backoff"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -47,8 +48,8 @@ func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.
 		p.Old = &oldNode{ID: old.ID, Name: old.Name, Host: old.Host, Port: old.Port}
 	}
 	var op store.Operation
-	err := r.b.store.InTx(ctx, func(tx *store.Tx) (err error) {
-		if op, err = newOperation(ctx, tx, a, opRebuild, p); err != nil {
+	err := r.b.store.InTx(ctx, func(tx store.Tx) (err error) {
+		if op, err = r.b.newOperation(ctx, tx, a, opRebuild, p); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "standby.rebuild", "building a new standby: "+reason)
@@ -92,11 +93,8 @@ func (r *reconciler) finished(id string, err error) {
 		return
 	}
 	r.rebuildFails[id]++
-	wait := r.b.cfg.StandbyGrace
-	for i := 1; i < r.rebuildFails[id] && wait < maxRebuildBackoff; i++ {
-		wait *= 2
-	}
-	r.rebuildAt[id] = time.Now().Add(min(wait, maxRebuildBackoff))
+	wait := backoff.Policy{Min: r.b.cfg.StandbyGrace, Max: maxRebuildBackoff}.Delay(r.rebuildFails[id])
+	r.rebuildAt[id] = time.Now().Add(wait)
 }
 
 // rebuildDue reports whether a's next rebuild may start.
@@ -126,11 +124,11 @@ func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progres
 		// a time, and its node is an orphan for the reconciler once its host
 		// returns.
 		avoid = append(avoid, p.Old.Host)
-		err := b.store.InTx(ctx, func(tx *store.Tx) error {
+		err := b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.DeleteNode(ctx, p.Old.ID); err != nil && fault.KindOf(err) != fault.NotFound {
 				return err
 			}
-			return saveStep(ctx, tx.Q, &op, "old_dropped", p)
+			return saveStep(ctx, tx, &op, "old_dropped", p)
 		})
 		if err != nil {
 			return err
@@ -148,9 +146,9 @@ func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progres
 		return nil // a pair has one standby at a time
 	}
 	if nn.ID == "" {
-		nn, err = b.claimStandby(ctx, a, opRebuild, func(tx *store.Tx, n store.Node) error {
+		nn, err = b.claimStandby(ctx, a, opRebuild, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
-			return saveStep(ctx, tx.Q, &op, "standby_claimed", p)
+			return saveStep(ctx, tx, &op, "standby_claimed", p)
 		}, avoid...)
 		if err != nil {
 			return b.failRebuild(ctx, a, store.Node{}, err)

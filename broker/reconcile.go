@@ -10,7 +10,9 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/internal/ratelog"
 	"larder/provisioner"
+	"larder/provisioner/agent"
 	"larder/store"
 )
 
@@ -31,9 +33,9 @@ type reconciler struct {
 	nudge  chan struct{} // run a tick now (an observer reported a node down)
 
 	mu         sync.Mutex
-	rebuilding map[string]bool      // add-on id → a standby rebuild runs
-	failing    map[string]bool      // add-on id → a failover runs
-	logged     map[string]time.Time // add-on id → last rate-limited warning
+	rebuilding map[string]bool  // add-on id → a standby rebuild runs
+	failing    map[string]bool  // add-on id → a failover runs
+	logged     *ratelog.Limiter // warnings per add-on id, once a minute
 
 	started  time.Time // when the loop started
 	decision *string   // the observers' last decision warning ("" when they can decide); nil before the first
@@ -46,7 +48,7 @@ type reconciler struct {
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reconciler{b: b, lookup: b.store, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
-		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: map[string]time.Time{},
+		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: ratelog.New(time.Minute, nil),
 		rebuildFails: map[string]int{}, rebuildAt: map[string]time.Time{}}
 }
 
@@ -96,7 +98,7 @@ func (r *reconciler) tick() {
 			}
 		}
 		if rh, ok := h.(interface {
-			Cursor() provisioner.EventCursor
+			Cursor() agent.EventCursor
 		}); ok {
 			cur := rh.Cursor()
 			if err := r.b.store.SetHostCursor(ctx, h.Name(), cur.Boot, int64(cur.Seq)); err != nil {
@@ -254,7 +256,7 @@ func (r *reconciler) isRebuilding(id string) bool {
 }
 
 func (r *reconciler) readopt(ctx context.Context, a store.Addon, n store.Node) {
-	nodes, specs, err := r.b.specsOf(ctx, r.b.store.Q, a)
+	nodes, specs, err := r.b.specsOf(ctx, r.b.store, a)
 	if err != nil {
 		return
 	}

@@ -16,8 +16,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"larder/engine"
 	"larder/provisioner"
+	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // failingLookup is a store that cannot answer, as under SQLITE_BUSY.
@@ -34,22 +37,22 @@ func (failingLookup) NodeByID(context.Context, string) (store.Node, error) {
 
 // orphanEnv is a broker over a real store and a real local host, with a
 // node running on the host that the store has never known.
-func orphanEnv(t *testing.T) (b *Broker, h *provisioner.LocalHost, orphan provisioner.Node, dataDir string) {
+func orphanEnv(t *testing.T) (b *Broker, h *local.Host, orphan provisioner.Node, dataDir string) {
 	t.Helper()
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		t.Skipf("no engine: %v", err)
 	}
 	ctx := context.Background()
 	dataDir = t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dataDir, "larder.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	h, err = provisioner.NewLocalHost(provisioner.LocalOptions{Root: filepath.Join(dataDir, "nodes"), Engine: eng, Log: log})
+	h, err = local.New(local.Options{Root: filepath.Join(dataDir, "nodes"), Engine: eng, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func orphanEnv(t *testing.T) (b *Broker, h *provisioner.LocalHost, orphan provis
 		return hex.EncodeToString(p)
 	}
 	spec := provisioner.NodeSpec{ID: "id-gone", Name: "redis-gone-1", Port: loopbackPort(t), MaxClients: 5, Persistence: true,
-		Admin: provisioner.User{Password: pw()}, Customer: provisioner.User{Password: pw()}}
+		Admin: engine.User{Password: pw()}, Customer: engine.User{Password: pw()}}
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if orphan, err = h.Start(sctx, spec); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -31,7 +32,7 @@ func (b *Broker) redisInfo(r *http.Request) (int, any, error) {
 	}
 	var addons []store.Addon
 	if ref := r.URL.Query().Get("addon"); ref != "" {
-		a, err := b.resolveAddon(ctx, b.store.Q, appName, ref)
+		a, err := b.resolveAddon(ctx, b.store, appName, ref)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -85,7 +86,7 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 		info.LiveError = "the add-on is " + a.State
 		return info, nil
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
@@ -155,15 +156,15 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 		Rebuilding: rebuilding, Epoch: a.Epoch}
 	lctx, cancel := context.WithTimeout(ctx, infoTimeout)
 	defer cancel()
-	var sr, pr provisioner.ReplInfo
+	var sr, pr engine.ReplInfo
 	var serr, perr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sr, serr = provisioner.Replication(lctx, target(a, standby))
+		sr, serr = engine.Replication(lctx, target(a, standby))
 	}()
-	pr, perr = provisioner.Replication(lctx, target(a, primary))
+	pr, perr = engine.Replication(lctx, target(a, primary))
 	wg.Wait()
 	if perr != nil {
 		h.Unreachable = append(h.Unreachable, "primary "+primary.Name+" on "+primary.Host)
@@ -175,7 +176,7 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 	if serr == nil {
 		h.LinkUp = sr.LinkUp
 		h.LastIOSeconds = sr.LastIOSecondsAgo
-		h.InSync = sr.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port})
+		h.InSync = sr.InSync(engine.Endpoint{Addr: primary.Address, Port: primary.Port})
 	}
 	if perr == nil && serr == nil {
 		h.LagBytes = max(pr.Offset-sr.Offset, 0)

@@ -14,10 +14,14 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/engine"
 	"larder/ha"
 	"larder/internal/atomicfile"
 	"larder/provisioner"
+	"larder/provisioner/agent"
+	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // ServeConfig is everything `larder broker` needs.
@@ -43,8 +47,11 @@ type ServeConfig struct {
 	MinQuorum       int
 	MonitorFresh    time.Duration
 	Lease           time.Duration
-	CrashAt         string // fault injection for tests
-	// Supervision of this machine's nodes (see provisioner.LocalOptions):
+	// OperationLease is how long an operation stays this broker's without
+	// a renewal (Config.OperationLease).
+	OperationLease time.Duration
+	CrashAt        string // fault injection for tests
+	// Supervision of this machine's nodes (see local.Options):
 	// the hang windows with and without persistence, and how long
 	// quarantined nodes are kept. Zero takes the provisioner's defaults.
 	HangTimeout              time.Duration
@@ -83,6 +90,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return err
 	}
+	// The broker's identity in the store, kept with its data: restarted, it
+	// is the same owner and takes its unfinished operations back at once.
+	id, err := loadSecret(filepath.Join(cfg.DataDir, "broker-id"))
+	if err != nil {
+		return err
+	}
 	cat := catalog.Builtin()
 	if cfg.CatalogFile != "" {
 		var err error
@@ -90,7 +103,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}
 	}
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		return err
 	}
@@ -100,7 +113,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if dbPath == "" {
 		dbPath = filepath.Join(cfg.DataDir, "larder.db")
 	}
-	st, err := store.Open(ctx, dbPath)
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
@@ -110,7 +123,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	// host starts); they wait for it instead of being dropped.
 	ready := make(chan *Broker, 1)
 	var b *Broker
-	host, err := provisioner.NewLocalHost(provisioner.LocalOptions{
+	host, err := local.New(local.Options{
 		Root:                     filepath.Join(cfg.DataDir, "nodes"),
 		Engine:                   eng,
 		HangTimeout:              cfg.HangTimeout,
@@ -129,14 +142,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	remote := func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error) {
-		return provisioner.NewRemoteHost(provisioner.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
-			Since: provisioner.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
+		return agent.NewRemoteHost(agent.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
+			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
 			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
 	b, err = New(Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir}, st, host)
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

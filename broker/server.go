@@ -15,6 +15,7 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/internal/httpjson"
 )
 
 // maxBody bounds request bodies; larder's requests are small.
@@ -38,7 +39,7 @@ func (b *Broker) Handler() http.Handler {
 	})
 
 	r.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 
 	b.osbRoutes(r) // Open Service Broker API under /v2, with its own Basic auth
@@ -106,84 +107,33 @@ func (b *Broker) requireToken(next http.Handler) http.Handler {
 	})
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
 // logRequests logs method, path (never the query or body, which may hold
 // secrets), status and duration.
 func (b *Broker) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := httpjson.NewRecorder(w)
 		next.ServeHTTP(sw, r)
 		b.log.WithFields(logrus.Fields{
-			"method": r.Method, "path": r.URL.Path, "status": sw.status,
+			"method": r.Method, "path": r.URL.Path, "status": sw.Status,
 			"ms": time.Since(start).Milliseconds(),
 		}).Debug("request")
 	})
 }
 
-// statusOf maps an error kind to an HTTP status: the one place where this happens.
-func statusOf(k fault.Kind) int {
-	switch k {
-	case fault.BadRequest:
-		return http.StatusBadRequest
-	case fault.Unauthorized:
-		return http.StatusUnauthorized
-	case fault.NotFound:
-		return http.StatusNotFound
-	case fault.Conflict:
-		return http.StatusConflict
-	case fault.Invalid, fault.Ambiguous, fault.Confirmation:
-		return http.StatusUnprocessableEntity
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 func (b *Broker) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	k := fault.KindOf(err)
-	status := statusOf(k)
+	status := httpjson.Status(k)
 	if status >= 500 {
 		b.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).Error("request failed")
 	}
-	writeJSON(w, status, api.Error{ID: string(k), Message: fault.Message(err)})
+	httpjson.Write(w, status, api.Error{ID: string(k), Message: fault.Message(err)})
 }
 
-// endpoint is a broker handler that returns what to answer: a status and a
-// body (nil for none), or an error that writeError maps to its status. It
-// keeps handlers to their logic.
-type endpoint func(r *http.Request) (int, any, error)
-
-// serve adapts an endpoint to net/http.
-func (b *Broker) serve(fn endpoint) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		status, body, err := fn(r)
-		switch {
-		case err != nil:
-			b.writeError(w, r, err)
-		case body == nil:
-			w.WriteHeader(status)
-		default:
-			writeJSON(w, status, body)
-		}
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+// serve adapts an endpoint (its status, body and error) to net/http, with
+// the broker's error body.
+func (b *Broker) serve(fn httpjson.Endpoint) http.HandlerFunc {
+	return httpjson.Serve(fn, b.writeError)
 }
 
 // decodeBody reads a JSON body into v. An empty body leaves v as it is when

@@ -116,11 +116,11 @@ func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 	if err != nil {
 		return err
 	}
-	specs, err := b.nodeSpecs(ctx, b.store.Q, a, nodes)
+	specs, err := b.nodeSpecs(ctx, b.store, a, nodes)
 	if err != nil {
 		return err
 	}
-	oldSpecs, err := b.nodeSpecs(ctx, b.store.Q, old, nodes)
+	oldSpecs, err := b.nodeSpecs(ctx, b.store, old, nodes)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 // settledAddon resolves the add-on of a redis:* request and checks that it is
 // running.
 func (b *Broker) settledAddon(r *http.Request) (store.Addon, error) {
-	a, err := b.resolveAddon(r.Context(), b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	a, err := b.resolveAddon(r.Context(), b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	if err != nil {
 		return a, err
 	}
@@ -186,7 +186,7 @@ func (b *Broker) changeSettings(ctx context.Context, id string, p api.SettingsPa
 	if err := b.reconfigure(ctx, a, next); err != nil {
 		return a, err
 	}
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.UpdateAddonSettings(ctx, a.ID, next.MaxMemoryPolicy, next.Timeout, next.NotifyKeyspaceEvents); err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func (b *Broker) getCredentials(r *http.Request) (int, any, error) {
 }
 
 func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
 // waitStatus answers redis:wait: whether the add-on is still coming up.
 func (b *Broker) waitStatus(r *http.Request) (int, any, error) {
 	ctx := r.Context()
-	a, err := b.resolveAddon(ctx, b.store.Q, mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	a, err := b.resolveAddon(ctx, b.store, mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	if err != nil {
 		return 0, nil, err
 	}
@@ -248,7 +248,7 @@ func (b *Broker) waitStatus(r *http.Request) (int, any, error) {
 	case api.StateDeprovisioning:
 		return 0, nil, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // primary's and those in avoid (when there is one), in one short write with
 // whatever the operation building it records to find it again (record may be
 // nil). kind names the operation in its crash points.
-func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, record func(tx *store.Tx, n store.Node) error, avoid ...string) (store.Node, error) {
+func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, record func(tx store.Tx, n store.Node) error, avoid ...string) (store.Node, error) {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return store.Node{}, err
@@ -22,7 +22,7 @@ func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, r
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
-	hosts, err := b.placeHosts(ctx, b.store.Q, 8)
+	hosts, err := b.placeHosts(ctx, b.store, 8)
 	if err != nil {
 		return store.Node{}, err
 	}
@@ -34,7 +34,7 @@ func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, r
 		}
 	}
 	var nn store.Node
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if nn, err = b.claimNode(ctx, tx, a, store.RoleStandby, pick); err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func (b *Broker) startStandby(ctx context.Context, a store.Addon, nn store.Node,
 		}
 	}
 	progress("starting the new standby on " + nn.Host)
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(st
 // whose host is unreachable leaves the store all the same: the reconciler
 // removes it as an orphan when its host returns.
 func (b *Broker) dropNode(ctx context.Context, a store.Addon, n store.Node) error {
-	specs, err := b.nodeSpecs(ctx, b.store.Q, a, []store.Node{n})
+	specs, err := b.nodeSpecs(ctx, b.store, a, []store.Node{n})
 	if err != nil {
 		return err
 	}

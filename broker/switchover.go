@@ -9,8 +9,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/engine"
 	"larder/fault"
-	"larder/provisioner"
 	"larder/store"
 )
 
@@ -48,13 +48,13 @@ func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Oper
 	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {
 		return store.Operation{}, fault.E(fault.Conflict, "%s follows an external leader; run `larder redis:unfollow` before a switchover", a.Name)
 	}
-	ri, err := provisioner.Replication(ctx, target(a, standby))
-	if err != nil || !ri.InSync(provisioner.Endpoint{Addr: primary.Address, Port: primary.Port}) {
+	ri, err := engine.Replication(ctx, target(a, standby))
+	if err != nil || !ri.InSync(engine.Endpoint{Addr: primary.Address, Port: primary.Port}) {
 		return store.Operation{}, fault.E(fault.Conflict, "the standby of %s is not in sync; wait until `larder redis:info` shows it in sync", a.Name)
 	}
 	var op store.Operation
-	err = b.store.InTx(ctx, func(tx *store.Tx) error {
-		op, err = newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
+		op, err = b.newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
 		return err
 	})
 	if err != nil {
@@ -73,7 +73,7 @@ type switchoverParams struct {
 }
 
 // switchoverStep swaps roles with a coordinated switchover (zero
-// acknowledged writes lost; see provisioner.Switchover). While writes are
+// acknowledged writes lost; see engine.Switchover). While writes are
 // paused and the standby has every byte, the new roles are recorded under a
 // new epoch (every attached app's vars follow in that write; a coordinator
 // that changed the roles since the epoch the operation was decided under
@@ -116,7 +116,7 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 		b.crashPoint("switchover.started")
 		progress(fmt.Sprintf("handing over from %s to %s", primary.Host, standby.Host))
 		committed := false
-		took, err := provisioner.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout, func(ctx context.Context) (bool, error) {
+		took, err := engine.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout, func(ctx context.Context) (bool, error) {
 			b.holdPoint(ctx, "switchover.swap")
 			b.crashPoint("switchover.swap")
 			msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby", standby.Name, standby.Host, primary.Name, primary.Host)
@@ -150,7 +150,7 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 // finishSwitchover closes the clients of the old primary, so apps reconnect
 // and read the new URL.
 func (b *Broker) finishSwitchover(ctx context.Context, a store.Addon, old store.Node) {
-	if err := provisioner.DisconnectClients(ctx, target(a, old)); err != nil {
+	if err := engine.DisconnectClients(ctx, target(a, old)); err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
 	}
 }
@@ -166,7 +166,7 @@ func (b *Broker) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Add
 		if err := b.applyRoles(ctx, a, standby.ID, primary.ID); err != nil {
 			return err
 		}
-		return provisioner.Unpause(ctx, target(a, primary))
+		return engine.Unpause(ctx, target(a, primary))
 	})
 	if err != nil {
 		return err
@@ -198,7 +198,7 @@ func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 // recorded, the loss is reported as a <kind>.superseded event, and the
 // answer is a Conflict.
 func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
-	err := b.store.InTx(ctx, func(tx *store.Tx) error {
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
 		if err != nil {
 			return err
@@ -233,7 +233,7 @@ func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary,
 // standby's replicaof, the primary's fallback), so a restart in place comes
 // back in the role the store records.
 func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
-	nodes, specs, err := b.specsOf(ctx, b.store.Q, a)
+	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("rewrite node files")
 		return
@@ -255,7 +255,7 @@ func (b *Broker) failover(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	j, err := addonJSON(r.Context(), b.store.Q, a)
+	j, err := addonJSON(r.Context(), b.store, a)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -277,8 +277,8 @@ func (b *Broker) onRejoined(ctx context.Context, a store.Addon, n store.Node) er
 	}
 	// Events can be delivered again (an agent replays its ring to a restarted
 	// broker): act only if the nodes really are the other way round now.
-	nr, err1 := provisioner.Replication(ctx, target(a, primary))
-	sr, err2 := provisioner.Replication(ctx, target(a, standby))
+	nr, err1 := engine.Replication(ctx, target(a, primary))
+	sr, err2 := engine.Replication(ctx, target(a, standby))
 	if err1 != nil || err2 != nil || nr.Role != "slave" || sr.Role != "master" {
 		b.log.WithField("addon", a.Name).Info("ignoring a stale rejoin report: the recorded roles match the nodes")
 		return nil

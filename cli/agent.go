@@ -19,7 +19,9 @@ import (
 
 	"larder/api"
 	"larder/internal/atomicfile"
-	"larder/provisioner"
+	"larder/internal/backoff"
+	"larder/provisioner/agent"
+	"larder/provisioner/local"
 )
 
 func init() { extraCommands = append(extraCommands, agentCommand()) }
@@ -80,7 +82,7 @@ type agentConfig struct {
 	host, listen, addr, dataDir, token string
 	brokerURL, brokerToken             string
 	log                                *logrus.Logger
-	local                              provisioner.LocalOptions // supervision intervals
+	local                              local.Options // supervision intervals
 	lease                              time.Duration
 }
 
@@ -90,7 +92,7 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		dataDir: c.String("data-dir"), token: c.String("token"),
 		brokerURL: strings.TrimRight(c.String("broker"), "/"), brokerToken: c.String("broker-token"),
 		lease: c.Duration("lease"),
-		local: provisioner.LocalOptions{
+		local: local.Options{
 			CheckInterval:            c.Duration("check-interval"),
 			HangTimeout:              c.Duration("hang-timeout"),
 			NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
@@ -153,10 +155,10 @@ func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
 	}
 	defer ln.Close()
 
-	ring := provisioner.NewEventRing(provisioner.DefaultEventRingSize)
+	ring := agent.NewEventRing(agent.DefaultEventRingSize)
 	opts := cfg.local
 	opts.Name, opts.Root, opts.Addr, opts.Log, opts.OnEvent = cfg.host, filepath.Join(cfg.dataDir, "nodes"), cfg.addr, cfg.log, ring.Add
-	h, err := provisioner.NewLocalHost(opts)
+	h, err := local.New(opts)
 	if err != nil {
 		return err
 	}
@@ -168,10 +170,10 @@ func runAgent(ctx context.Context, cfg agentConfig, stderr io.Writer) error {
 		}
 	}()
 
-	lease := provisioner.NewLease(h, cfg.lease, cfg.log)
+	lease := local.NewLease(h, cfg.lease, cfg.log)
 	defer lease.Close()
 	srv := &http.Server{
-		Handler:           lease.Track(provisioner.NewAgentHandler(h, ring, cfg.token, cfg.log)),
+		Handler:           agent.TrackLease(lease, agent.NewHandler(h, ring, cfg.token, cfg.log)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)
@@ -221,7 +223,7 @@ func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.W
 	cl.HTTP.Timeout = 10 * time.Second
 	reg := api.HostRegister{Name: cfg.host, URL: url, Token: cfg.token}
 	log := cfg.log.WithField("broker", cfg.brokerURL)
-	delay := 200 * time.Millisecond
+	delay := backoff.New(200*time.Millisecond, 10*time.Second)
 	for attempt := 1; ; attempt++ {
 		_, err := cl.RegisterHost(ctx, reg)
 		if err == nil {
@@ -234,13 +236,8 @@ func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.W
 		if attempt == 1 || attempt%10 == 0 {
 			log.WithError(err).WithField("attempt", attempt).Warn("cannot register with the broker; retrying")
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, delay.Next()) != nil {
 			return
-		case <-t.C:
 		}
-		delay = min(2*delay, 10*time.Second)
 	}
 }

@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/engine"
 	"larder/internal/atomicfile"
-	"larder/provisioner"
+	"larder/provisioner/agent"
 )
 
 func TestAgentUsageErrors(t *testing.T) {
@@ -105,7 +106,7 @@ func (b *fakeBroker) registration() (*api.HostRegister, string) {
 }
 
 func TestAgentServesAndRegisters(t *testing.T) {
-	if _, err := provisioner.DiscoverEngine(); err != nil {
+	if _, err := engine.Discover(); err != nil {
 		t.Skipf("no engine: %v", err)
 	}
 	fb := &fakeBroker{}
@@ -146,7 +147,7 @@ func TestAgentServesAndRegisters(t *testing.T) {
 		t.Errorf("agent did not say where its token is:\n%s", stderr)
 	}
 
-	r, err := provisioner.NewRemoteHost(provisioner.RemoteOptions{Name: "h1", URL: reg.URL, Token: reg.Token, Timeout: 2 * time.Second})
+	r, err := agent.NewRemoteHost(agent.RemoteOptions{Name: "h1", URL: reg.URL, Token: reg.Token, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

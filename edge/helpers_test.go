@@ -60,12 +60,10 @@ func hold(addr, pass string) int {
 	return 0
 }
 
-// freePort returns a port in 19000-20999, this package's range (the
-// broker's nodes default to 21000-21999, integration tests use 22000-27999
-// and provisioner tests 28000-31999).
+// freePort returns a port of this package's own range (testkit.Edge).
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	return testkit.FreePort(tb, 19000, 20999)
+	return testkit.FreePort(tb, testkit.Edge)
 }
 
 var waitFor = testkit.WaitFor

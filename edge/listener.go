@@ -2,6 +2,7 @@ package edge
 
 import (
 	"errors"
+	"larder/internal/backoff"
 	"net"
 	"slices"
 	"sync"
@@ -30,19 +31,18 @@ type listener struct {
 // as running out of file descriptors rather than spinning.
 func (l *listener) serve(e *Edge) {
 	defer e.wg.Done()
-	var backoff time.Duration
+	delay := backoff.New(5*time.Millisecond, time.Second)
 	for {
 		c, err := l.ln.AcceptTCP()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			e.log.WithError(err).WithField("listen", l.spec).Warn("edge accept failed")
-			time.Sleep(backoff) // nothing to wait on: the condition (free fds) has no event
+			time.Sleep(delay.Next()) // nothing to wait on: the condition (free fds) has no event
 			continue
 		}
-		backoff = 0
+		delay.Reset()
 		r := l.owner.Load()
 		if r == nil || !r.track() {
 			c.Close()

@@ -18,7 +18,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
-	"larder/provisioner"
+	"larder/engine"
+	"larder/internal/ratelog"
+	"larder/provisioner/agent"
 )
 
 // ObserverOptions configure an Observer. Zero durations take the defaults.
@@ -55,7 +57,7 @@ type Observer struct {
 	targets map[string]*target // by node id, as the broker last listed them
 
 	stalledUntil time.Time
-	lastErrLog   time.Time
+	errLog       *ratelog.Limiter // one failure line per 30 s
 }
 
 // target is one node the observer probes, and its probe's latest result.
@@ -91,7 +93,8 @@ func NewObserver(o ObserverOptions) *Observer {
 	}
 	o.Log = o.Log.WithFields(logrus.Fields{"component": "observer", "location": o.Location})
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Observer{o: o, ctx: ctx, cancel: cancel, targets: map[string]*target{}}
+	return &Observer{o: o, ctx: ctx, cancel: cancel, targets: map[string]*target{},
+		errLog: ratelog.New(30*time.Second, o.Now)}
 }
 
 // Start runs the probe loop until Close.
@@ -228,10 +231,7 @@ func (ob *Observer) results() []api.NodeObservation {
 }
 
 func (ob *Observer) logErr(err error, what string) {
-	if now := ob.o.Now(); now.Sub(ob.lastErrLog) >= 30*time.Second {
-		ob.lastErrLog = now
-		ob.o.Log.WithError(err).Warn(what)
-	}
+	ob.errLog.Log(ob.o.Log.WithError(err), "", logrus.WarnLevel, what)
 }
 
 // Probe checks one node, all within timeout: a TCP connection and PING (any
@@ -310,13 +310,8 @@ func probeRole(ctx context.Context, addr, user, password string, timeout time.Du
 		role, _ = r[0].(string)
 	}
 	var offset int64
-	if text, err := c.Info(ctx, "replication").Result(); err == nil {
-		for _, line := range strings.Split(text, "\n") {
-			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-			if (role == "master" && k == "master_repl_offset") || (role == "slave" && k == "slave_repl_offset") {
-				offset, _ = strconv.ParseInt(v, 10, 64)
-			}
-		}
+	if text, err := c.Info(ctx, "replication").Result(); err == nil && (role == "master" || role == "slave") {
+		offset = engine.ParseInfo(text).Repl.Offset
 	}
 	return role, offset
 }
@@ -326,7 +321,7 @@ var agentHTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepA
 // probeAgent reports whether a host agent's health endpoint answers before
 // ctx's deadline.
 func probeAgent(ctx context.Context, base string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+provisioner.HealthPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+agent.HealthPath, nil)
 	if err != nil {
 		return false
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"larder/api"
-	"larder/provisioner"
+	"larder/engine"
 )
 
 // plainRedis is a redis-server (or valkey-server) a test starts by itself,
@@ -34,7 +34,7 @@ type plainRedis struct {
 // block, with a password for the default user and extra arguments.
 func startPlainRedis(t testing.TB, extra ...string) *plainRedis {
 	t.Helper()
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		t.Skipf("no engine: %v", err)
 	}

@@ -22,7 +22,8 @@ import (
 	"time"
 
 	"larder/api"
-	"larder/provisioner"
+	"larder/engine"
+	"larder/internal/testkit"
 )
 
 var (
@@ -35,7 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if _, engineErr = provisioner.DiscoverEngine(); engineErr != nil {
+	if _, engineErr = engine.Discover(); engineErr != nil {
 		fmt.Fprintf(os.Stderr, "integration: no engine (%v); tests will skip\n", engineErr)
 		return m.Run()
 	}
@@ -60,10 +61,10 @@ func run(m *testing.M) int {
 var nextRange atomic.Int32
 
 func portRange(width int) (int, int) {
-	// Ranges stay in 22000-27999 (provisioner tests use 28000-31999), below the kernel's ephemeral range (32768+), which any outgoing connection
-	// may take, and above the default broker range (21000-21999).
-	lo := 22000 + int(nextRange.Add(1))*100
-	return lo, lo + width - 1
+	// Blocks stay in the package's own range (testkit.Integration), wrapping
+	// around to blocks of brokers long stopped rather than running into the
+	// provisioner's ports or the kernel's ephemeral ones.
+	return testkit.Integration.Block(int(nextRange.Add(1)), width)
 }
 
 // Broker is a larder broker process under test.
@@ -295,21 +296,12 @@ func (b *Broker) MustLarder(args ...string) Result {
 // WaitFor polls fn until it returns nil or the deadline passes.
 func WaitFor(t testing.TB, timeout time.Duration, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	delay := 5 * time.Millisecond
-	for {
-		err := fn()
-		if err == nil {
-			return
+	testkit.Wait(t, timeout, testkit.Patient, func() error {
+		if err := fn(); err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(delay) // polling interval between checks of a real signal
-		if delay < 200*time.Millisecond {
-			delay *= 2
-		}
-	}
+		return nil
+	})
 }
 
 // processAlive reports whether pid is a live (not zombie) process.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"larder/provisioner"
+	"larder/engine"
 )
 
 // gatedEngine writes an engine wrapper whose nodes start only when the test
@@ -19,7 +19,7 @@ import (
 // provision is in progress, for as long as it needs, without timing luck.
 func gatedEngine(t *testing.T) (string, *os.File) {
 	t.Helper()
-	eng, err := provisioner.DiscoverEngine()
+	eng, err := engine.Discover()
 	if err != nil {
 		t.Skipf("no engine: %v", err)
 	}

@@ -1,11 +1,6 @@
 package store
 
-import (
-	"context"
-	"time"
-
-	"larder/fault"
-)
+import "time"
 
 // Fork states.
 const (
@@ -45,45 +40,6 @@ type ForkProgress struct {
 	KeysDone, KeysTotal   int64
 }
 
-// CreateFork records the source of a new add-on, in the add-on's transaction.
-func (q Q) CreateFork(ctx context.Context, f *Fork) error {
-	f.CreatedAt, f.UpdatedAt = q.now(), q.now()
-	if f.State == "" {
-		f.State = ForkPending
-	}
-	_, err := q.exec(ctx, `INSERT INTO forks (addon_id, source, host, port, username, password, tls, skip_verify,
-		source_addon_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.AddonID, f.Source, f.Host, f.Port, f.Username, f.Password, f.TLS, f.SkipVerify,
-		f.SourceAddonID, f.State, f.CreatedAt, f.UpdatedAt)
-	if isUnique(err) {
-		return fault.E(fault.Conflict, "the add-on already has a fork source")
-	}
-	return err
-}
-
-// ForkOf returns an add-on's fork; NotFound when it was not forked.
-func (q Q) ForkOf(ctx context.Context, addonID string) (Fork, error) {
-	var f Fork
-	err := q.get(ctx, &f, `SELECT * FROM forks WHERE addon_id = ?`, addonID)
-	return f, notFound(err, "the add-on was not forked")
-}
-
-// UpdateForkProgress records how far a running fork is.
-func (q Q) UpdateForkProgress(ctx context.Context, addonID string, p ForkProgress) error {
-	return q.execOne(ctx, "fork", `UPDATE forks SET state = ?, method = ?, reason = ?, bytes_done = ?, bytes_total = ?,
-		keys_done = ?, keys_total = ?, updated_at = ? WHERE addon_id = ?`,
-		p.State, p.Method, p.Reason, p.BytesDone, p.BytesTotal, p.KeysDone, p.KeysTotal, q.now(), addonID)
-}
-
-// FinishFork records a fork as done and forgets the source's credentials:
-// they were only needed while the data came over.
-func (q Q) FinishFork(ctx context.Context, addonID string, p ForkProgress) error {
-	now := q.now()
-	return q.execOne(ctx, "fork", `UPDATE forks SET state = ?, method = ?, reason = ?, bytes_done = ?, bytes_total = ?,
-		keys_done = ?, keys_total = ?, password = '', username = '', updated_at = ?, finished_at = ? WHERE addon_id = ?`,
-		ForkDone, p.Method, p.Reason, p.BytesDone, p.BytesTotal, p.KeysDone, p.KeysTotal, now, now, addonID)
-}
-
 // Follow is an add-on replicating from an external leader.
 type Follow struct {
 	AddonID   string    `db:"addon_id"`
@@ -94,40 +50,4 @@ type Follow struct {
 	Password  string    `db:"password"` // a secret, kept while the add-on follows
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
-}
-
-// SetFollow records (or replaces) the leader an add-on follows.
-func (q Q) SetFollow(ctx context.Context, f *Follow) error {
-	f.CreatedAt, f.UpdatedAt = q.now(), q.now()
-	_, err := q.exec(ctx, `INSERT INTO follows (addon_id, leader, host, port, username, password, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (addon_id) DO UPDATE SET leader = excluded.leader, host = excluded.host, port = excluded.port,
-		username = excluded.username, password = excluded.password, created_at = excluded.created_at, updated_at = excluded.updated_at`,
-		f.AddonID, f.Leader, f.Host, f.Port, f.Username, f.Password, f.CreatedAt, f.UpdatedAt)
-	return err
-}
-
-// FollowOf returns the leader an add-on follows; NotFound when it follows none.
-func (q Q) FollowOf(ctx context.Context, addonID string) (Follow, error) {
-	var f Follow
-	err := q.get(ctx, &f, `SELECT * FROM follows WHERE addon_id = ?`, addonID)
-	return f, notFound(err, "the add-on follows no leader")
-}
-
-// Follows lists every follower.
-func (q Q) Follows(ctx context.Context) ([]Follow, error) {
-	var out []Follow
-	return out, q.sel(ctx, &out, `SELECT * FROM follows ORDER BY addon_id`)
-}
-
-// DeleteFollow forgets an add-on's leader, and its password with it.
-func (q Q) DeleteFollow(ctx context.Context, addonID string) error {
-	return q.execOne(ctx, "follow", `DELETE FROM follows WHERE addon_id = ?`, addonID)
-}
-
-// NodeAt returns the node listening on address:port, whichever add-on owns it.
-func (q Q) NodeAt(ctx context.Context, address string, port int) (Node, error) {
-	var n Node
-	err := q.get(ctx, &n, `SELECT * FROM nodes WHERE address = ? AND port = ? ORDER BY created_at LIMIT 1`, address, port)
-	return n, notFound(err, "no node at %s:%d", address, port)
 }

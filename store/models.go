@@ -103,6 +103,10 @@ type Operation struct {
 	// (JSON, shaped by its kind); Step is the last point it made durable.
 	Params string `db:"params"`
 	Step   string `db:"step"`
+	// Owner is the broker that runs the operation, until LeaseUntil; ""
+	// when no broker holds it (see OperationRepo.ClaimOperation).
+	Owner      string    `db:"owner"`
+	LeaseUntil time.Time `db:"lease_until"`
 }
 
 // Event is one line of an add-on's history.

@@ -1,152 +1,255 @@
-// Package store keeps larder's state in SQLite (sqlx + go-sqlite3): apps, config
-// vars, add-ons, attachments, nodes, operations and events. Migrations are embedded
-// in the binary and applied on open. The store holds no business rules; it offers
-// repositories that work the same inside and outside a transaction.
+// Package store is larder's state as the rest of the code sees it: the Store
+// interface (with its transactions), the records it keeps (apps, config vars,
+// add-ons, attachments, nodes, operations, events, hosts, forks, follows, OSB
+// instances and bindings) and the rules every implementation keeps. It holds
+// no SQL and no business rules: store/sqlite is the default implementation,
+// and store/storetest is the conformance suite any implementation must pass.
+//
+// Errors are fault kinds: a missing record is fault.NotFound, a taken name or
+// port, a stale epoch or a duplicate id is fault.Conflict.
 package store
 
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"embed"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"sort"
-	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx"
-	"github.com/mattn/go-sqlite3"
-
-	"larder/fault"
-	"larder/internal/atomicfile"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// Store is an open SQLite database.
-type Store struct {
+// Store is an open store. Its repository methods (Q) each run on their own;
+// InTx is the one way to run several in one transaction.
+type Store interface {
 	Q
-	db *sqlx.DB
+	// InTx runs fn in a transaction, committing when it returns nil and
+	// rolling back otherwise.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the store.
+	Close() error
 }
 
-// Tx is a transaction; its repositories see and change only its snapshot.
-type Tx struct {
+// Tx is a transaction: its repositories see and change only its snapshot.
+type Tx interface {
 	Q
-	tx *sqlx.Tx
 }
 
-// Q holds the repository methods, shared by Store and Tx.
-type Q struct {
-	x   sqlx.ExtContext
-	now func() time.Time
+// Q is the repository: every read and write of a record, the same inside a
+// transaction (Tx) and outside one (Store). Functions that only read or
+// write take a Q, so they work in either.
+//
+// Q has a method per query (about 80): it is the whole persistence surface
+// of the broker, split by record into the interfaces below so that an
+// implementation (or a reader) can take it one record at a time.
+type Q interface {
+	AppRepo
+	AddonRepo
+	AttachmentRepo
+	NodeRepo
+	HostRepo
+	OperationRepo
+	ForkRepo
+	OSBRepo
 }
 
-// Open opens (creating if needed) the SQLite file at path in WAL mode with a busy
-// timeout, and applies pending migrations. The file holds passwords: it is
-// made 0600 whatever the umask, before SQLite opens it, since SQLite gives
-// the -wal and -shm files it creates later the database file's mode.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if err := private(path); err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	// _txlock=immediate: every transaction takes the write lock up front, so two
-	// writers queue on the busy timeout instead of failing on lock upgrade.
-	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL", path)
-	db, err := sqlx.Open("sqlite3", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(8)
-	s := &Store{db: db, Q: Q{x: db, now: utcNow}}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+// AppRepo holds apps and the config vars users set on them.
+type AppRepo interface {
+	// CreateApp inserts an app; a taken name is a Conflict.
+	CreateApp(ctx context.Context, name string) (App, error)
+	// EnsureApp returns the named app, creating it when it is missing. Two
+	// callers racing to create it both get the one row: a taken name is
+	// no error here, so it is safe inside a transaction.
+	EnsureApp(ctx context.Context, name string) (App, error)
+	AppByName(ctx context.Context, name string) (App, error)
+	// Apps lists every app by name.
+	Apps(ctx context.Context) ([]App, error)
+	// DeleteApp removes an app with its user config vars and attachments.
+	DeleteApp(ctx context.Context, id string) error
+	// UserVars returns the vars users set on an app (not the add-on ones).
+	UserVars(ctx context.Context, appID string) (map[string]string, error)
+	SetUserVar(ctx context.Context, appID, name, value string) error
+	// UnsetUserVar removes one user var; a missing var is not an error.
+	UnsetUserVar(ctx context.Context, appID, name string) error
 }
 
-// private creates the database file 0600 if it is missing, and makes it and
-// its -wal and -shm (left by an older larder) 0600 if they are looser.
-func private(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := atomicfile.PrivateFile(p); err != nil {
-			return err
-		}
-	}
-	return nil
+// AddonRepo holds add-ons, their settings, credentials and epoch.
+type AddonRepo interface {
+	// CreateAddon inserts an add-on (ID, CreatedAt, UpdatedAt and Epoch 1
+	// are filled in when unset); a taken name is a Conflict.
+	CreateAddon(ctx context.Context, a *Addon) error
+	AddonByID(ctx context.Context, id string) (Addon, error)
+	AddonByName(ctx context.Context, name string) (Addon, error)
+	// Addons lists every add-on, by name.
+	Addons(ctx context.Context) ([]Addon, error)
+	// AddonsOfApp lists add-ons owned by or attached to an app, by name.
+	AddonsOfApp(ctx context.Context, appID string) ([]Addon, error)
+	CountOwnedAddons(ctx context.Context, appID string) (int, error)
+	SetAddonState(ctx context.Context, id, state, reason string) error
+	SetAddonEngine(ctx context.Context, id, engine, version string) error
+	// DeleteAddon removes an add-on with its attachments, nodes, fork and
+	// follow.
+	DeleteAddon(ctx context.Context, id string) error
+	UpdateAddonSettings(ctx context.Context, id, policy string, timeout int, notify string) error
+	// SetCustomerPasswords records the customer's password and the second
+	// one its nodes also accept while a rotation is under way ("" for none).
+	SetCustomerPasswords(ctx context.Context, id, password, alt string) error
+	SetAddonPlan(ctx context.Context, id, plan string) error
+	// AdvanceEpoch moves an add-on's epoch from read, the epoch its caller
+	// read before deciding on a change of roles, to read+1 and returns it. It
+	// is a compare-and-set: when another writer moved the epoch first,
+	// nothing changes and the answer is a Conflict, so of two promotions
+	// decided on the same state exactly one is recorded.
+	AdvanceEpoch(ctx context.Context, id string, read int64) (int64, error)
+	AddonEpoch(ctx context.Context, id string) (int64, error)
 }
 
-func utcNow() time.Time { return time.Now().UTC() }
-
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
-		return fmt.Errorf("create migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		err := s.InTx(ctx, func(tx *Tx) error {
-			var n int
-			if err := sqlx.GetContext(ctx, tx.x, &n, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			body, err := migrations.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.x.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err = tx.x.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, utcNow())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", name, err)
-		}
-	}
-	return nil
+// AttachmentRepo holds the names add-ons have on apps.
+type AttachmentRepo interface {
+	// CreateAttachment inserts an attachment; a name already used on the
+	// app is a Conflict.
+	CreateAttachment(ctx context.Context, at *Attachment) error
+	// AttachmentsOfApp lists an app's attachments, by name.
+	AttachmentsOfApp(ctx context.Context, appID string) ([]Attachment, error)
+	// AttachmentsOfAddon lists an add-on's attachments on every app, by app
+	// then name.
+	AttachmentsOfAddon(ctx context.Context, addonID string) ([]Attachment, error)
+	Attachments(ctx context.Context) ([]Attachment, error)
+	DeleteAttachment(ctx context.Context, id string) error
+	DeleteAttachmentsOfAddon(ctx context.Context, addonID string) error
 }
 
-// InTx runs fn in a transaction, committing when it returns nil and rolling
-// back otherwise.
-func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tx.Rollback()
-		}
-	}()
-	if err := fn(&Tx{tx: tx, Q: Q{x: tx, now: s.now}}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	ok = true
-	return nil
+// NodeRepo holds engine processes and the (host, port) each one claims.
+type NodeRepo interface {
+	// CreateNode inserts a node, claiming its (host, port); a port another
+	// node holds is a Conflict.
+	CreateNode(ctx context.Context, n *Node) error
+	// ClaimNode inserts a node unless its (host, port) is taken, and reports
+	// whether it did. A taken port is no error, so a caller can try the next
+	// port inside one transaction (a failed statement would abort the whole
+	// transaction on PostgreSQL).
+	ClaimNode(ctx context.Context, n *Node) (bool, error)
+	// MoveNodePort gives a node another port on its host unless another node
+	// holds that one there, and reports whether it did.
+	MoveNodePort(ctx context.Context, id string, port int) (bool, error)
+	// UsedPorts lists the ports claimed on a host, or by any node on the same
+	// address (several hosts may share one), ascending.
+	UsedPorts(ctx context.Context, host, address string) ([]int, error)
+	NodeByID(ctx context.Context, id string) (Node, error)
+	NodeByName(ctx context.Context, name string) (Node, error)
+	// NodeAt returns the node listening on address:port, whichever add-on
+	// owns it.
+	NodeAt(ctx context.Context, address string, port int) (Node, error)
+	// NodesOfAddon lists an add-on's nodes, primary first.
+	NodesOfAddon(ctx context.Context, addonID string) ([]Node, error)
+	NodesOnHost(ctx context.Context, host string) ([]Node, error)
+	AllNodes(ctx context.Context) ([]Node, error)
+	// NodeCounts returns how many nodes each host runs.
+	NodeCounts(ctx context.Context) (map[string]int, error)
+	UpdateNodeRuntime(ctx context.Context, id, address, dir string, pid int, state string) error
+	// SetNodeState changes a node's state (and pid when pid > 0).
+	SetNodeState(ctx context.Context, id, state string, pid int) error
+	DeleteNode(ctx context.Context, id string) error
+	// SetNodeRole records a node's role with the epoch it was decided in,
+	// which must be newer than the one its role was last written under: an
+	// older (or the same) epoch is a Conflict and changes nothing.
+	SetNodeRole(ctx context.Context, id, role string, epoch int64) error
+}
+
+// HostRepo holds the agents nodes are placed on.
+type HostRepo interface {
+	// UpsertHost records an agent (a restarted agent registers again with
+	// its new URL or token).
+	UpsertHost(ctx context.Context, h *Host) error
+	Hosts(ctx context.Context) ([]Host, error)
+	HostByName(ctx context.Context, name string) (Host, error)
+	SetHostDraining(ctx context.Context, name string, draining bool) error
+	// SetHostCursor records how far the broker has read a host's events.
+	SetHostCursor(ctx context.Context, name, boot string, seq int64) error
+}
+
+// OperationRepo holds async work, its leases, and add-ons' event history.
+type OperationRepo interface {
+	// CreateOperation inserts an operation, with the lease its Owner and
+	// LeaseUntil give (none when Owner is "").
+	CreateOperation(ctx context.Context, op *Operation) error
+	OperationByID(ctx context.Context, id string) (Operation, error)
+	UpdateOperation(ctx context.Context, id, state, progress, errMsg string) error
+	// SetOperationStep records the point an operation has reached and its
+	// params as they now are.
+	SetOperationStep(ctx context.Context, id, step, params string) error
+	// UnfinishedOperations lists operations not yet succeeded or failed,
+	// oldest first.
+	UnfinishedOperations(ctx context.Context) ([]Operation, error)
+	UnfinishedOperationsOf(ctx context.Context, addonID string) ([]Operation, error)
+
+	// ClaimOperation makes owner the holder of the unfinished operation id
+	// until now+ttl when no one holds it (never leased, released, or its
+	// lease ended before now), and reports whether it did. A live lease is
+	// refused whoever holds it, owner included: a claim is how a broker
+	// takes over work no one runs, never a second run of work under way.
+	ClaimOperation(ctx context.Context, id, owner string, now time.Time, ttl time.Duration) (bool, error)
+	// RenewOperation extends owner's lease on id to now+ttl and reports
+	// whether owner still held it (false: another broker took it over).
+	RenewOperation(ctx context.Context, id, owner string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseOperation gives up owner's lease on id, so that another broker
+	// can take the operation over at once; a lease owner lost is left alone.
+	ReleaseOperation(ctx context.Context, id, owner string) error
+
+	// AddEvent appends an event to an add-on's history.
+	AddEvent(ctx context.Context, addonID, addonName, kind, message string) error
+	// EventsOfAddon lists an add-on's events, oldest first.
+	EventsOfAddon(ctx context.Context, addonID string) ([]Event, error)
+}
+
+// ForkRepo holds where add-ons' data comes from: forks and follows.
+type ForkRepo interface {
+	// CreateFork records the source of a new add-on; a second one is a
+	// Conflict.
+	CreateFork(ctx context.Context, f *Fork) error
+	// ForkOf returns an add-on's fork; NotFound when it was not forked.
+	ForkOf(ctx context.Context, addonID string) (Fork, error)
+	UpdateForkProgress(ctx context.Context, addonID string, p ForkProgress) error
+	// FinishFork records a fork as done and forgets the source's credentials.
+	FinishFork(ctx context.Context, addonID string, p ForkProgress) error
+	// SetFollow records (or replaces) the leader an add-on follows.
+	SetFollow(ctx context.Context, f *Follow) error
+	// FollowOf returns the leader an add-on follows; NotFound when it
+	// follows none.
+	FollowOf(ctx context.Context, addonID string) (Follow, error)
+	Follows(ctx context.Context) ([]Follow, error)
+	DeleteFollow(ctx context.Context, addonID string) error
+}
+
+// OSBRepo holds Open Service Broker instances and bindings.
+type OSBRepo interface {
+	// CreateOSBInstance inserts an instance; an id already present is a
+	// Conflict.
+	CreateOSBInstance(ctx context.Context, in *OSBInstance) error
+	// OSBInstanceByID returns one instance, whatever its state.
+	OSBInstanceByID(ctx context.Context, id string) (OSBInstance, error)
+	OSBInstancesOfAddon(ctx context.Context, addonID string) ([]OSBInstance, error)
+	SetOSBInstanceOperation(ctx context.Context, id, opID, kind string) error
+	SetOSBInstanceRequest(ctx context.Context, id, planID, parameters, context string) error
+	// MarkOSBInstanceDeleted records that an instance's deletion finished at
+	// at, with the deletion of every binding it still had.
+	MarkOSBInstanceDeleted(ctx context.Context, id string, at time.Time) error
+	// DeleteOSBInstance removes an instance row and the binding rows it
+	// left, so its id can be used again; live bindings are kept.
+	DeleteOSBInstance(ctx context.Context, id string) error
+	// ForgetOSB reduces instances and bindings deleted before cutoff to
+	// their ids.
+	ForgetOSB(ctx context.Context, cutoff time.Time) error
+	// CreateOSBBinding inserts a binding; an id already present, or the
+	// user of another live binding of the add-on, is a Conflict.
+	CreateOSBBinding(ctx context.Context, bd *OSBBinding) error
+	OSBBindingByID(ctx context.Context, id string) (OSBBinding, error)
+	// ActiveOSBBindingsOfAddon lists an add-on's live bindings, oldest first.
+	ActiveOSBBindingsOfAddon(ctx context.Context, addonID string) ([]OSBBinding, error)
+	// MarkOSBBindingDeleted records a binding's deletion at at and drops its
+	// password; a binding not live is NotFound.
+	MarkOSBBindingDeleted(ctx context.Context, id string, at time.Time) error
+	// RestoreOSBBinding puts back a binding whose deletion could not be
+	// carried out, password included.
+	RestoreOSBBinding(ctx context.Context, bd OSBBinding) error
+	DeleteOSBBinding(ctx context.Context, id string) error
 }
 
 // NewID returns a random UUID (version 4).
@@ -159,47 +262,4 @@ func NewID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// notFound turns sql.ErrNoRows into a NotFound fault with msg.
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fault.E(fault.NotFound, format, args...)
-	}
-	return err
-}
-
-// isUnique reports whether err is a UNIQUE constraint violation.
-func isUnique(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique ||
-		err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
-func (q Q) get(ctx context.Context, dest any, query string, args ...any) error {
-	return sqlx.GetContext(ctx, q.x, dest, query, args...)
-}
-
-func (q Q) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return sqlx.SelectContext(ctx, q.x, dest, query, args...)
-}
-
-func (q Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.x.ExecContext(ctx, query, args...)
-}
-
-// execOne runs a statement that must change exactly one row.
-func (q Q) execOne(ctx context.Context, what string, query string, args ...any) error {
-	res, err := q.exec(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fault.E(fault.NotFound, "%s not found", what)
-	}
-	return nil
 }

@@ -1,26 +1,36 @@
 // Package testkit holds the helpers tests of several packages share:
-// waiting on a condition under a deadline, and free ports from a range a
-// package owns. Packages that run at the same time use disjoint port
-// ranges (see each package's helpers), all below the kernel's ephemeral
-// ports (32768+), which outgoing connections take at any moment.
+// waiting on a condition under a deadline (never a bare sleep), and free
+// ports from the range a package owns (ports.go).
 package testkit
 
 import (
-	"crypto/rand"
-	"math/big"
-	"net"
-	"strconv"
-	"sync"
+	"context"
 	"testing"
 	"time"
+
+	"larder/internal/backoff"
 )
 
-// WaitFor polls try every 10 ms until it succeeds or timeout passes, then
-// fails the test with try's last error. Tests wait on a real signal this
-// way, never with a bare sleep.
+// Steady polls every 10 ms: for conditions that are cheap to check.
+var Steady = backoff.Policy{Min: 10 * time.Millisecond, Max: 10 * time.Millisecond}
+
+// Patient polls from 5 ms doubling to 320 ms: for conditions that cost a
+// process or a round trip to check (a CLI run, a broker request).
+var Patient = backoff.Policy{Min: 5 * time.Millisecond, Max: 320 * time.Millisecond}
+
+// WaitFor polls try with Steady until it succeeds or timeout passes, then
+// fails the test with try's last error.
 func WaitFor(tb testing.TB, timeout time.Duration, try func() error) {
 	tb.Helper()
+	Wait(tb, timeout, Steady, try)
+}
+
+// Wait polls try, waiting p's delays in between, until it succeeds or
+// timeout passes, then fails the test with try's last error.
+func Wait(tb testing.TB, timeout time.Duration, p backoff.Policy, try func() error) {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
+	b := backoff.Backoff{Policy: p}
 	for {
 		err := try()
 		if err == nil {
@@ -29,38 +39,6 @@ func WaitFor(tb testing.TB, timeout time.Duration, try func() error) {
 		if time.Now().After(deadline) {
 			tb.Fatalf("still failing after %v: %v", timeout, err)
 		}
-		<-time.After(10 * time.Millisecond)
+		backoff.Wait(context.Background(), b.Next())
 	}
-}
-
-var (
-	portMu    sync.Mutex
-	portsUsed = map[int]bool{}
-)
-
-// FreePort returns a port in [lo, hi] that nobody listens on (on
-// 127.0.0.1) and that no other test of this process was given.
-func FreePort(tb testing.TB, lo, hi int) int {
-	tb.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 1000 {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(hi-lo+1)))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := lo + int(n.Int64())
-		if portsUsed[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		portsUsed[port] = true
-		return port
-	}
-	tb.Fatalf("no free port in %d-%d", lo, hi)
-	return 0
 }

@@ -6,27 +6,47 @@ import (
 	"time"
 )
 
-// This test's own range: no other package uses 18000-18999.
 func TestFreePortGivesEachPortOnce(t *testing.T) {
 	seen := map[int]bool{}
 	for range 20 {
-		p := FreePort(t, 18000, 18999)
-		if p < 18000 || p > 18999 || seen[p] {
+		p := FreePort(t, Self)
+		if p < Self.Lo || p > Self.Hi || seen[p] {
 			t.Fatalf("FreePort = %d: out of range or given twice (%v)", p, seen)
 		}
 		seen[p] = true
 	}
 }
 
-func TestWaitForPollsUntilTrue(t *testing.T) {
-	calls := 0
-	WaitFor(t, 5*time.Second, func() error {
-		if calls++; calls < 3 {
-			return errors.New("not yet")
+func TestWaitPollsUntilTrue(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wait func(t *testing.T, try func() error)
+	}{
+		{"WaitFor", func(t *testing.T, try func() error) { WaitFor(t, 5*time.Second, try) }},
+		{"Wait Patient", func(t *testing.T, try func() error) { Wait(t, 5*time.Second, Patient, try) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			tc.wait(t, func() error {
+				if calls++; calls < 4 {
+					return errors.New("not yet")
+				}
+				return nil
+			})
+			if calls != 4 {
+				t.Errorf("try ran %d times, want 4", calls)
+			}
+		})
+	}
+}
+
+func TestBlockWrapsInsideRange(t *testing.T) {
+	r := Range{"test", 22000, 22999}
+	for _, tc := range []struct{ n, lo, hi int }{
+		{0, 22000, 22099}, {1, 22100, 22199}, {9, 22900, 22999}, {10, 22000, 22099}, {23, 22300, 22399},
+	} {
+		if lo, hi := r.Block(tc.n, 100); lo != tc.lo || hi != tc.hi {
+			t.Errorf("Block(%d, 100) = %d-%d, want %d-%d", tc.n, lo, hi, tc.lo, tc.hi)
 		}
-		return nil
-	})
-	if calls != 3 {
-		t.Errorf("try ran %d times, want 3", calls)
 	}
 }

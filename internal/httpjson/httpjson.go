@@ -1,0 +1,106 @@
+// Package httpjson is the one place where larder's HTTP servers turn results
+// into answers: the fault-kind → HTTP status map (and its inverse, for
+// clients reading an answer without a kind), the JSON writer, and the
+// adapter that keeps handlers to their logic. The broker's API, its Open
+// Service Broker API (with its own error body) and the agent all use it, so
+// one kind never gets two statuses.
+package httpjson
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"larder/fault"
+)
+
+// statuses maps each fault kind to its HTTP status; kinds not listed (and
+// errors without a kind) are 500.
+var statuses = map[fault.Kind]int{
+	fault.BadRequest:   http.StatusBadRequest,
+	fault.Unauthorized: http.StatusUnauthorized,
+	fault.NotFound:     http.StatusNotFound,
+	fault.Conflict:     http.StatusConflict,
+	fault.Invalid:      http.StatusUnprocessableEntity,
+	fault.Ambiguous:    http.StatusUnprocessableEntity,
+	fault.Confirmation: http.StatusUnprocessableEntity,
+	fault.Unavailable:  http.StatusServiceUnavailable,
+}
+
+// Status is the HTTP status of an error of kind k.
+func Status(k fault.Kind) int {
+	if s, ok := statuses[k]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// KindFor is the fault kind an answer with this status stands for, when
+// its body names none (a proxy's page, an older server): the inverse of
+// Status, where 422 reads as Invalid and 403 as Unauthorized.
+func KindFor(status int) fault.Kind {
+	switch status {
+	case http.StatusForbidden:
+		return fault.Unauthorized
+	case http.StatusUnprocessableEntity:
+		return fault.Invalid
+	}
+	for k, s := range statuses {
+		if s == status && s != http.StatusUnprocessableEntity {
+			return k
+		}
+	}
+	return fault.Internal
+}
+
+// Write answers status with v as indented JSON (people read these with curl).
+func Write(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v) // the client hung up if this fails; nobody is left to tell
+}
+
+// Reply answers status with body, or with no body at all when body is nil.
+func Reply(w http.ResponseWriter, status int, body any) {
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	Write(w, status, body)
+}
+
+// Endpoint is a handler that returns what to answer: a status and a body
+// (nil for none), or an error for the server's error writer.
+type Endpoint func(r *http.Request) (status int, body any, err error)
+
+// Serve adapts an Endpoint to net/http: errors go to fail, which writes them
+// in the API's own error shape (with Status for their status).
+func Serve(fn Endpoint, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := fn(r)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		Reply(w, status, body)
+	}
+}
+
+// Recorder is a ResponseWriter that remembers the status written, for
+// request logs and for middleware that acts on success.
+type Recorder struct {
+	http.ResponseWriter
+	Status int
+}
+
+// NewRecorder wraps w; a handler that never calls WriteHeader answered 200.
+func NewRecorder(w http.ResponseWriter) *Recorder {
+	return &Recorder{ResponseWriter: w, Status: http.StatusOK}
+}
+
+// WriteHeader records code and passes it on.
+func (r *Recorder) WriteHeader(code int) {
+	r.Status = code
+	r.ResponseWriter.WriteHeader(code)
+}

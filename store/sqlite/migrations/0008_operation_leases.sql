@@ -1,0 +1,9 @@
+-- Operation leases: an unfinished operation is run by one broker at a time.
+-- owner is that broker's identity (random per process), lease_until when its
+-- lease ends unless renewed; another broker takes the operation over only
+-- once the owner is '' (released) or the lease has ended. Timestamps are UTC
+-- text, so comparing them compares the instants; the default sorts before
+-- every real one.
+ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE operations ADD COLUMN lease_until TIMESTAMP NOT NULL DEFAULT '0001-01-01 00:00:00+00:00';
+CREATE INDEX operations_owner ON operations(owner);

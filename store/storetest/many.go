@@ -1,0 +1,114 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"larder/store"
+)
+
+// manyAddons is how many add-ons the listing test and benchmark hold.
+const manyAddons = 10_000
+
+// seedMany records an app with manyAddons add-ons in one transaction and
+// returns the app.
+func seedMany(tb testing.TB, s store.Store) store.App {
+	tb.Helper()
+	ctx := context.Background()
+	var app store.App
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if app, err = tx.CreateApp(ctx, "big"); err != nil {
+			return err
+		}
+		for i := range manyAddons {
+			a := store.Addon{Name: fmt.Sprintf("redis-%05d", i), Service: "larder-redis", Plan: "mini", AppID: app.ID, State: "provisioned",
+				MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
+			if err := tx.CreateAddon(ctx, &a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return app
+}
+
+// testListManyAddons: 10 000 add-ons list completely, in name order, with
+// their app joined. How fast is BenchmarkListAddons' business.
+func testListManyAddons(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	app := seedMany(t, s)
+	for name, list := range map[string]func() ([]store.Addon, error){
+		"Addons":      func() ([]store.Addon, error) { return s.Addons(ctx) },
+		"AddonsOfApp": func() ([]store.Addon, error) { return s.AddonsOfApp(ctx, app.ID) },
+	} {
+		got, err := list()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != manyAddons {
+			t.Fatalf("%s: %d add-ons, want %d", name, len(got), manyAddons)
+		}
+		for i, a := range got {
+			if want := fmt.Sprintf("redis-%05d", i); a.Name != want || a.AppName != "big" {
+				t.Fatalf("%s[%d] = %s of %s, want %s of big", name, i, a.Name, a.AppName, want)
+			}
+		}
+	}
+	if n, err := s.CountOwnedAddons(ctx, app.ID); err != nil || n != manyAddons {
+		t.Fatalf("CountOwnedAddons = %d, %v; want %d", n, err, manyAddons)
+	}
+}
+
+// BenchmarkListAddons measures listing 10 000 add-ons.
+func BenchmarkListAddons(b *testing.B, open Opener) {
+	s := open(b)
+	seedMany(b, s)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.Addons(ctx)
+		if err != nil || len(got) != manyAddons {
+			b.Fatalf("Addons = %d, %v", len(got), err)
+		}
+	}
+}
+
+// BenchmarkClaimPorts measures the port-claim path under concurrency:
+// parallel writers each record a node in a transaction of their own, on the
+// lowest port of one host they can get.
+func BenchmarkClaimPorts(b *testing.B, open Opener) {
+	s := open(b)
+	ctx := context.Background()
+	app, err := s.CreateApp(ctx, "web")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := seedAddon(b, s, app, "redis-a")
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			host := fmt.Sprintf("h%d", i/1000) // a host holds at most 1000 nodes
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				used, err := tx.UsedPorts(ctx, host, "")
+				if err != nil {
+					return err
+				}
+				n := store.Node{AddonID: a.ID, Name: fmt.Sprintf("n-%d", i), Role: store.RoleStandby, Host: host, State: store.NodeStarting}
+				return claimLowest(ctx, tx, &n, 21000+len(used), 22000)
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
