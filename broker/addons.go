@@ -369,14 +369,6 @@ func operationJSON(op store.Operation) api.Operation {
 		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
-func (b *Broker) getOperation(r *http.Request) (int, any, error) {
-	op, err := b.store.OperationByID(r.Context(), mux.Vars(r)["id"])
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, operationJSON(op), nil
-}
-
 func (b *Broker) listServices(r *http.Request) (int, any, error) {
 	out := []api.Service{}
 	for _, s := range b.cfg.Catalog.Services {

@@ -174,6 +174,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(b.StopWaiters)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.WithField("url", url).Info("broker listening")

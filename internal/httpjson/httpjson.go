@@ -24,6 +24,7 @@ var statuses = map[fault.Kind]int{
 	fault.Ambiguous:    http.StatusUnprocessableEntity,
 	fault.Confirmation: http.StatusUnprocessableEntity,
 	fault.Unavailable:  http.StatusServiceUnavailable,
+	fault.TooMany:      http.StatusTooManyRequests,
 }
 
 // Status is the HTTP status of an error of kind k.
@@ -104,3 +105,7 @@ func (r *Recorder) WriteHeader(code int) {
 	r.Status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap gives http.ResponseController the writer underneath, so a
+// streaming handler can still flush through the recorder.
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
