@@ -179,36 +179,6 @@ func (c *Client) Operation(ctx context.Context, id string) (Operation, error) {
 	return out, c.Do(ctx, http.MethodGet, "/operations/"+esc(id), nil, &out)
 }
 
-// WaitOperation polls an operation until it is done or ctx ends; tick, when
-// non-nil, is called with each state seen (for spinners).
-func (c *Client) WaitOperation(ctx context.Context, id string, every time.Duration, tick func(Operation)) (Operation, error) {
-	if every <= 0 {
-		every = 250 * time.Millisecond
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		op, err := c.Operation(ctx, id)
-		if err != nil {
-			return op, err
-		}
-		if tick != nil {
-			tick(op)
-		}
-		if op.Done() {
-			if op.State == OpFailed {
-				return op, fault.E(fault.Unavailable, "%s of %s failed: %s", op.Kind, op.AddonName, op.Error)
-			}
-			return op, nil
-		}
-		select {
-		case <-ctx.Done():
-			return op, ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
 // Services lists the add-on services.
 func (c *Client) Services(ctx context.Context) ([]Service, error) {
 	var out []Service

@@ -347,14 +347,6 @@ func operationJSON(op store.Operation) api.Operation {
 		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
-func (b *Broker) GetOperation(ctx context.Context, opID string) (any, error) {
-	op, err := b.store.OperationByID(ctx, opID)
-	if err != nil {
-		return nil, err
-	}
-	return operationJSON(op), nil
-}
-
 func (b *Broker) ListServices(ctx context.Context) (any, error) {
 	out := []api.Service{}
 	for _, s := range b.cfg.Catalog.Services {

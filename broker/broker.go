@@ -17,6 +17,7 @@ import (
 
 	"larder/catalog"
 	"larder/ha"
+	"larder/internal/feed"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -69,6 +70,11 @@ type Config struct {
 	// observers probe nodes with (the same on every node).
 	MonitorPassword string
 
+	// MaxWaiters caps the requests one API token may have waiting on the
+	// change feed at once (long-polls and streams); default 2048, and four
+	// times as many in all.
+	MaxWaiters int
+
 	// CrashAt names a point where the broker exits at once (fault injection
 	// for tests of recovery from the store, like Sentinel's SIMULATE-FAILURE).
 	CrashAt string
@@ -100,6 +106,7 @@ type Broker struct {
 	jobs      *jobRunner
 	recon     *reconciler
 	tracker   *ha.Tracker
+	feed      *feed.Hub // wakes the change feed's waiters on every commit
 
 	portMu sync.Mutex // serialises port choice within this process
 	locks  addonLocks
@@ -156,10 +163,15 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.OperationLease <= 0 {
 		cfg.OperationLease = 15 * time.Second
 	}
+	if cfg.MaxWaiters <= 0 {
+		cfg.MaxWaiters = 2048
+	}
 	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	b.jobs = newJobRunner(b.log, st, cfg.ID, cfg.OperationLease)
 	b.recon = newReconciler(b)
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
+	b.feed = feed.New(cfg.MaxWaiters, 4*cfg.MaxWaiters)
+	b.startFeed()
 	return b, nil
 }
 
@@ -212,6 +224,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // Close waits for running jobs (bounded by ctx). Nodes keep running: they are
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
+	b.StopWaiters()
 	b.recon.Close()
 	err := b.jobs.Close(ctx)
 	for _, h := range b.hosts.all() {
@@ -221,6 +234,10 @@ func (b *Broker) Close(ctx context.Context) error {
 	}
 	return err
 }
+
+// StopWaiters ends every wait on the change feed at once (they answer that
+// the broker is stopping), so a shutdown is not held by long-polls.
+func (b *Broker) StopWaiters() { b.feed.Close() }
 
 // OnNodeEvent records what a host's supervisor reports. Hosts call it.
 func (b *Broker) OnNodeEvent(e provisioner.Event) {

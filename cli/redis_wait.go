@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -42,7 +43,12 @@ func redisWaitCommand(s *session) *cli.Command {
 			name := t.addon.Name
 			check := func(ctx context.Context) (api.WaitStatus, error) { return t.cl.Wait(ctx, t.app, name) }
 			var sp *spinner
-			err = waitReady(c.Context, check, every, func(st api.WaitStatus) {
+			ctx, cancel := context.WithCancel(c.Context)
+			defer cancel()
+			changed := followChanges(ctx, func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
+				return t.cl.Changes(ctx, t.app, cursor, wait)
+			}, every, io.Discard)
+			err = waitReady(ctx, check, every, changed, func(st api.WaitStatus) {
 				if sp == nil {
 					sp = startSpinner(s.stderr, s.stderrTTY, "Waiting for database "+name)
 				}
@@ -64,9 +70,11 @@ func redisWaitCommand(s *session) *cli.Command {
 }
 
 // waitReady calls check until it says the add-on is no longer waiting, every
-// interval, calling waiting with each status that still waits. It ends early
-// with check's error or when ctx ends.
-func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus, error), every time.Duration, waiting func(api.WaitStatus)) error {
+// interval and whenever changed says the add-on's app changed (a node's sync
+// is not a change the store records, so the interval stays), calling waiting
+// with each status that still waits. It ends early with check's error or
+// when ctx ends.
+func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus, error), every time.Duration, changed <-chan struct{}, waiting func(api.WaitStatus)) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -82,6 +90,7 @@ func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus,
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+		case <-changed:
 		}
 	}
 }

@@ -60,7 +60,7 @@ func TestWaitReady(t *testing.T) {
 				return tt.answers[i], nil
 			}
 			var waiting []string
-			err := waitReady(context.Background(), check, time.Millisecond, func(st api.WaitStatus) { waiting = append(waiting, st.Message) })
+			err := waitReady(context.Background(), check, time.Millisecond, nil, func(st api.WaitStatus) { waiting = append(waiting, st.Message) })
 			if !errors.Is(err, tt.wantErr) || !reflect.DeepEqual(waiting, tt.wantWaiting) {
 				t.Errorf("waitReady: got %v, waiting %q; want %v, %q", err, waiting, tt.wantErr, tt.wantWaiting)
 			}
@@ -71,7 +71,7 @@ func TestWaitReady(t *testing.T) {
 func TestWaitReadyEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	check := func(context.Context) (api.WaitStatus, error) { return api.WaitStatus{Waiting: true}, nil }
-	err := waitReady(ctx, check, time.Hour, func(api.WaitStatus) { cancel() })
+	err := waitReady(ctx, check, time.Hour, nil, func(api.WaitStatus) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("waitReady after cancel: got %v, want %v", err, context.Canceled)
 	}

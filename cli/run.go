@@ -32,8 +32,8 @@ func runCommand(s *session) *cli.Command {
 			"your environment, and exits with its exit code:\n\n" +
 			"   larder run -a web -- env\n" +
 			"   larder run -a web -- sh -c 'redis-cli -u \"$REDIS_URL\" info server'\n\n" +
-			"With --restart-on-change, the config vars are checked every --poll-interval;\n" +
-			"when they change (redis:promote, redis:credentials --reset, config:set),\n" +
+			"With --restart-on-change, larder follows the app's changes on the broker;\n" +
+			"when its config vars change (redis:promote, redis:credentials --reset, config:set),\n" +
 			"COMMAND is stopped with every process it started (its process group gets\n" +
 			"SIGTERM, then SIGKILL after 10s) and started again with the new ones, as a\n" +
 			"platform restarts a dyno. It runs in a process group of its own, so it\n" +
@@ -44,7 +44,7 @@ func runCommand(s *session) *cli.Command {
 			appFlag(),
 			&cli.BoolFlag{Name: "restart-on-change", Usage: "restart COMMAND when the app's config vars change"},
 			&cli.DurationFlag{Name: "poll-interval", Value: defaultPollInterval,
-				Usage: "with --restart-on-change, how often to check the config vars (at least 100ms)"},
+				Usage: "with --restart-on-change, how often to check the config vars when the broker's change feed cannot be followed (at least 100ms)"},
 		},
 		Action: func(c *cli.Context) error {
 			app, err := requireApp(c)
@@ -75,6 +75,9 @@ func runCommand(s *session) *cli.Command {
 			if restart {
 				r.poll = func(ctx context.Context) (api.ConfigVars, error) { return cl.ConfigVars(ctx, app) }
 				r.every = every
+				r.changes = func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
+					return cl.Changes(ctx, app, cursor, wait)
+				}
 			}
 			return r.run(c.Context, vars)
 		},

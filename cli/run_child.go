@@ -27,6 +27,7 @@ type childRunner struct {
 	argv     []string
 	start    func(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error)
 	poll     func(context.Context) (api.ConfigVars, error) // nil: run once
+	changes  changesFunc                                   // nil: poll every `every`
 	every    time.Duration                                 // between polls
 	stopWait time.Duration                                 // SIGTERM to SIGKILL
 	sigs     <-chan os.Signal                              // nil: SIGINT and SIGTERM of this process
@@ -58,11 +59,11 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 		return err
 	}
 	exited := waitChild(cmd)
-	var tick <-chan time.Time
+	var tick <-chan struct{}
 	if r.poll != nil {
-		t := time.NewTicker(r.every)
-		defer t.Stop()
-		tick = t.C
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		tick = r.watch(ctx)
 	}
 	lastErr := ""
 	for {
@@ -104,6 +105,32 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 			exited = waitChild(cmd)
 		}
 	}
+}
+
+// watch wakes the run when the config vars may have changed: on the app's
+// change feed when there is one, else every r.every.
+func (r *childRunner) watch(ctx context.Context) <-chan struct{} {
+	if r.changes != nil {
+		return followChanges(ctx, r.changes, r.every, r.notes)
+	}
+	wake := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			select {
+			case wake <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return wake
 }
 
 func (r *childRunner) pollOnce(ctx context.Context) (api.ConfigVars, error) {

@@ -27,6 +27,7 @@ const (
 	Confirmation Kind = "confirmation_required" // a destructive action needs --confirm
 	Unauthorized Kind = "unauthorized"          // missing or wrong credentials
 	Unavailable  Kind = "unavailable"           // a dependency (node, host, engine) cannot serve now
+	TooMany      Kind = "too_many_requests"     // the caller is at its cap of open requests
 	Internal     Kind = "internal_error"        // a bug or an unexpected failure
 )
 

@@ -20,6 +20,11 @@ import (
 // InTx is the one way to run several in one transaction.
 type Store interface {
 	Q
+	ChangeRepo
+	// OnCommit registers fn, called after every commit (of a transaction, or
+	// of a write run on its own) once readers can see it: the change feed's
+	// wake-up. fn must be quick and must not write.
+	OnCommit(fn func())
 	// InTx runs fn in a transaction, committing when it returns nil and
 	// rolling back otherwise.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
@@ -262,4 +267,33 @@ func NewID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Change is one numbered entry of the change feed: something an app can see
+// changed (its config vars, an attachment, an add-on it owns or has
+// attached, that add-on's nodes, operations or events). The store records it
+// in the transaction that made the change, whoever made it; it says what
+// changed, not to what.
+type Change struct {
+	Seq       int64     `db:"seq"`
+	AppID     string    `db:"app_id"`   // app-level changes
+	AddonID   string    `db:"addon_id"` // add-on changes
+	AddonName string    `db:"addon_name"`
+	Kind      string    `db:"kind"`    // config, attachment, addon, node, operation, event, app
+	Subject   string    `db:"subject"` // an operation or event id, a var or attachment name
+	At        time.Time `db:"at"`
+}
+
+// ChangeRepo reads the change feed. Sequence numbers grow in commit order.
+type ChangeRepo interface {
+	// AppChanges returns up to limit changes after cursor that the app can
+	// see, and the cursor to read from next: past every change up to the
+	// feed's head, the app's or not, when fewer than limit came back. reset
+	// says changes after cursor were pruned: the reader must read the state
+	// again. A cursor ahead of the head is Invalid.
+	AppChanges(ctx context.Context, appID string, cursor int64, limit int) (changes []Change, next int64, reset bool, err error)
+	// ChangeHead is the seq of the latest change, 0 when there is none.
+	ChangeHead(ctx context.Context) (int64, error)
+	// PruneChanges drops the changes recorded before t and returns how many.
+	PruneChanges(ctx context.Context, before time.Time) (int64, error)
 }

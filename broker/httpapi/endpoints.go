@@ -93,11 +93,6 @@ func (b *API) destroyAddon(r *http.Request) (int, any, error) {
 	return http.StatusAccepted, out, err
 }
 
-func (b *API) getOperation(r *http.Request) (int, any, error) {
-	out, err := b.b.GetOperation(r.Context(), mux.Vars(r)["id"])
-	return http.StatusOK, out, err
-}
-
 func (b *API) listServices(r *http.Request) (int, any, error) {
 	out, err := b.b.ListServices(r.Context())
 	return http.StatusOK, out, err

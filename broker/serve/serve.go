@@ -181,6 +181,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := &http.Server{Handler: httpapi.New(b).Handler(osb.New(b).Routes), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(b.StopWaiters)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.WithField("url", url).Info("broker listening")

@@ -27,6 +27,7 @@ var statuses = map[fault.Kind]int{
 	fault.Ambiguous:    http.StatusUnprocessableEntity,
 	fault.Confirmation: http.StatusUnprocessableEntity,
 	fault.Unavailable:  http.StatusServiceUnavailable,
+	fault.TooMany:      http.StatusTooManyRequests,
 }
 
 // Status is the HTTP status of an error of kind k.
@@ -140,3 +141,6 @@ func Decode(r *http.Request, v any, optional bool) error {
 	}
 	return nil
 }
+// Unwrap gives http.ResponseController the writer underneath, so a
+// streaming handler can still flush through the recorder.
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

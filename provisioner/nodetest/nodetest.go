@@ -258,6 +258,29 @@ func Fill(t *testing.T, spec provisioner.NodeSpec, n int) {
 			t.Fatalf("SET error = %v", err)
 		}
 	}
+	aofWritten(t, spec)
+}
+
+// aofWritten waits until a node with an append-only file has written every
+// acknowledged write into it (aof_buffer_length 0). With appendfsync
+// everysec the engine may hold writes in memory for up to 2 s while an
+// earlier fsync is slow (a busy disk), and a process killed then loses
+// them: tests that kill a node after Fill must not depend on the disk's
+// mood.
+func aofWritten(t *testing.T, spec provisioner.NodeSpec) {
+	t.Helper()
+	a := Client(t, spec, spec.Admin)
+	defer a.Close()
+	WaitFor(t, 10*time.Second, func() error {
+		info, err := a.Info(context.Background(), "persistence").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "aof_enabled:1") || strings.Contains(info, "aof_buffer_length:0\r\n") {
+			return nil
+		}
+		return fmt.Errorf("the append-only file is behind the acknowledged writes")
+	})
 }
 
 // Quarantined lists the quarantine folder of env's hosts.

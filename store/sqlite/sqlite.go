@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,7 +30,37 @@ var migrations embed.FS
 // DB is an open SQLite database.
 type DB struct {
 	repo
-	db *sqlx.DB
+	db    *sqlx.DB
+	hooks *commitHooks
+}
+
+// commitHooks are called after every commit (see DB.OnCommit).
+type commitHooks struct {
+	mu  sync.RWMutex
+	fns []func()
+}
+
+func (h *commitHooks) run() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, fn := range h.fns {
+		fn()
+	}
+}
+
+// notifying runs the hooks after each statement that succeeds outside a
+// transaction (it committed on its own).
+type notifying struct {
+	*sqlx.DB
+	hooks *commitHooks
+}
+
+func (n notifying) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := n.DB.ExecContext(ctx, query, args...)
+	if err == nil {
+		n.hooks.run()
+	}
+	return res, err
 }
 
 // txn is a transaction; its repositories see and change only its snapshot.
@@ -64,7 +95,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &DB{db: db, repo: repo{x: db, now: utcNow}}
+	hooks := &commitHooks{}
+	s := &DB{db: db, hooks: hooks, repo: repo{x: notifying{db, hooks}, now: utcNow}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -149,7 +181,17 @@ func (s *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	ok = true
+	s.hooks.run()
 	return nil
+}
+
+// OnCommit registers fn to be called after every commit, of a transaction or
+// of a statement run on its own, once the change is visible to readers. fn
+// must be quick (it runs on the writer's goroutine) and must not write.
+func (s *DB) OnCommit(fn func()) {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	s.hooks.fns = append(s.hooks.fns, fn)
 }
 
 // notFound turns sql.ErrNoRows into a NotFound fault with msg.

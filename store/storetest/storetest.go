@@ -3,7 +3,7 @@
 // benchmarks for the paths that must stay fast at scale. The suite speaks
 // only the interface, so it holds an implementation to what callers rely on:
 // CRUD of every record, error kinds, port claims under concurrency, epoch
-// compare-and-set, operation leases, and large listings.
+// compare-and-set, operation leases, large listings and the change feed.
 package storetest
 
 import (
@@ -44,6 +44,9 @@ var tests = []struct {
 	{"OSBBindingsUsersAndDeletion", testOSBBindingsUsersAndDeletion},
 	{"OSBDeletedThenForgotten", testOSBDeletedThenForgotten},
 	{"ListManyAddons", testListManyAddons},
+	{"ChangesFollowAnApp", testChangesFollowAnApp},
+	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
+	{"ChangesCursorRules", testChangesCursorRules},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a

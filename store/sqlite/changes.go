@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"larder/fault"
+	"larder/store"
+)
+
+// AppChanges reads the feed for one app. The head is read first and the
+// changes up to it second: a later statement sees at least what an earlier
+// one saw, and SQLite commits one writer at a time in seq order, so nothing
+// at or below the returned cursor can still appear.
+func (s *DB) AppChanges(ctx context.Context, appID string, cursor int64, limit int) ([]store.Change, int64, bool, error) {
+	if cursor < 0 {
+		return nil, 0, false, fault.E(fault.Invalid, "cursor %d is negative", cursor)
+	}
+	head, err := s.ChangeHead(ctx)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if cursor > head {
+		return nil, 0, false, fault.E(fault.Invalid, "cursor %d is ahead of the change feed (latest %d): read the state again and follow from %d", cursor, head, head)
+	}
+	var pruned int64
+	if err := s.get(ctx, &pruned, `SELECT seq FROM changes_pruned WHERE id = 1`); err != nil {
+		return nil, 0, false, err
+	}
+	if cursor < pruned {
+		return nil, head, true, nil
+	}
+	var out []store.Change
+	err = s.sel(ctx, &out, `
+		SELECT seq, app_id, addon_id, addon_name, kind, subject, at FROM changes
+		WHERE seq > ? AND seq <= ? AND (app_id = ? OR (app_id = '' AND addon_id IN (
+			SELECT addon_id FROM attachments WHERE app_id = ? UNION SELECT id FROM addons WHERE app_id = ?)))
+		ORDER BY seq LIMIT ?`, cursor, head, appID, appID, appID, limit)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	next := head
+	if len(out) == limit && limit > 0 {
+		next = out[len(out)-1].Seq
+	}
+	return out, next, false, nil
+}
+
+// ChangeHead is the latest seq, 0 when nothing changed yet.
+func (s *DB) ChangeHead(ctx context.Context) (int64, error) {
+	var head int64
+	return head, s.get(ctx, &head, `SELECT COALESCE(MAX(seq), 0) FROM changes`)
+}
+
+// PruneChanges drops what was recorded before t and raises the pruned mark,
+// in one transaction.
+func (s *DB) PruneChanges(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.InTx(ctx, func(t store.Tx) error {
+		tx := t.(txn)
+		stamp := before.UTC().Format("2006-01-02T15:04:05.000Z")
+		var top int64
+		if err := tx.get(ctx, &top, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at < ?`, stamp); err != nil || top == 0 {
+			return err
+		}
+		res, err := tx.exec(ctx, `DELETE FROM changes WHERE seq <= ?`, top)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE changes_pruned SET seq = MAX(seq, ?) WHERE id = 1`, top)
+		return err
+	})
+	return n, err
+}
