@@ -141,6 +141,7 @@ func Decode(r *http.Request, v any, optional bool) error {
 	}
 	return nil
 }
+
 // Unwrap gives http.ResponseController the writer underneath, so a
 // streaming handler can still flush through the recorder.
 func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
