@@ -105,9 +105,9 @@ func createRequest(args []string, policy string) (api.AddonCreate, error) {
 	before, after, _ := splitDash(args)
 	switch {
 	case len(before) == 0:
-		return req, usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
+		return req, Usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
 	case len(before) > 1:
-		return req, usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
+		return req, Usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
 	}
 	req.Plan = before[0]
 	config, err := parseProviderConfig(after)
@@ -116,7 +116,7 @@ func createRequest(args []string, policy string) (api.AddonCreate, error) {
 	}
 	if policy != "" {
 		if p, ok := config["maxmemory_policy"]; ok && p != policy {
-			return req, usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
+			return req, Usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
 		}
 		config["maxmemory_policy"] = policy
 	}
@@ -141,11 +141,11 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 		a := args[i]
 		key, ok := strings.CutPrefix(a, "--")
 		if !ok || key == "" || strings.HasPrefix(key, "-") {
-			return nil, usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
+			return nil, Usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
 		}
 		if k, v, ok := strings.Cut(key, "="); ok {
 			if k == "" {
-				return nil, usagef(addonsCreateUsage, "provider option %q has no name", a)
+				return nil, Usagef(addonsCreateUsage, "provider option %q has no name", a)
 			}
 			config[k] = v
 			continue
@@ -155,7 +155,7 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 			i++
 			continue
 		}
-		return nil, usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
+		return nil, Usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
 	}
 	return config, nil
 }
@@ -167,7 +167,7 @@ func addForkFlag(req *api.AddonCreate, fork string) error {
 		return nil
 	}
 	if f, ok := req.Config["fork"]; ok && f != fork {
-		return usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
+		return Usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
 	}
 	if req.Config == nil {
 		req.Config = map[string]string{}

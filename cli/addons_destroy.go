@@ -34,7 +34,7 @@ func addonsDestroyCommand(s *session) *cli.Command {
 			}
 			refs := args(c)
 			if len(refs) == 0 {
-				return usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
+				return Usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
 			}
 			for _, ref := range refs {
 				if err := checkArg(usage, api.AddonRef, ref); err != nil {

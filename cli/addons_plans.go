@@ -26,7 +26,7 @@ func addonsPlansCommand(s *session) *cli.Command {
 			case 1:
 				service = a[0]
 			default:
-				return usagef(usage, "unexpected argument %q", a[1])
+				return Usagef(usage, "unexpected argument %q", a[1])
 			}
 			cl, err := s.client()
 			if err != nil {

@@ -24,10 +24,6 @@ import (
 	"larder/fault"
 )
 
-// extraCommands are registered by other files of this package that are not
-// plain client commands (the broker command is added here by cli/broker.go).
-var extraCommands []*cli.Command
-
 // Exit codes besides a command's own (run passes its child's through).
 const (
 	exitError       = 1
@@ -36,17 +32,19 @@ const (
 )
 
 // Main runs the larder command line with args (args[0] is the program name)
-// and returns the process exit code.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// and returns the process exit code. extra are commands beside the users'
+// (the server roles, from package daemon).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app := NewApp(stdin, stdout, stderr)
+	app := NewApp(stdin, stdout, stderr, extra...)
 	err := app.RunContext(ctx, normalizeArgs(app, args))
 	return report(stderr, err, ctx.Err() != nil)
 }
 
-// NewApp builds the command line app writing to stdout and stderr.
-func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+// NewApp builds the command line app writing to stdout and stderr, with the
+// users' commands and extra.
+func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 	s := &session{
 		stdin:       stdin,
 		stdout:      stdout,
@@ -90,7 +88,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		hostsUndrainCommand(s),
 		monitorsCommand(s),
 	}
-	commands = append(commands, extraCommands...)
+	commands = append(commands, extra...)
 	for _, c := range commands {
 		if c.OnUsageError == nil {
 			c.OnUsageError = onUsageError
@@ -137,7 +135,7 @@ func (s *session) client() (*api.Client, error) {
 
 func rootAction(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usageError(fmt.Sprintf("%q is not a larder command", c.Args().First()), "see: larder help")
+		return UsageError(fmt.Sprintf("%q is not a larder command", c.Args().First()), "see: larder help")
 	}
 	return cli.ShowAppHelp(c)
 }
@@ -149,9 +147,9 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		msg = "unknown flag " + flagText(name)
 	}
 	if c.Command != nil && c.Command.UsageText != "" {
-		return usagef(c.Command.UsageText, "%s", msg)
+		return Usagef(c.Command.UsageText, "%s", msg)
 	}
-	return usageError(msg, "see: larder help")
+	return UsageError(msg, "see: larder help")
 }
 
 // flagText spells a flag name as users type it: -a, --app.
@@ -169,12 +167,12 @@ type badUsage struct {
 
 func (e *badUsage) Error() string { return e.msg }
 
-// usageError reports a usage mistake, msg, with what to type instead.
-func usageError(msg, hint string) error { return &badUsage{msg: msg, hint: hint} }
+// UsageError reports a usage mistake, msg, with what to type instead.
+func UsageError(msg, hint string) error { return &badUsage{msg: msg, hint: hint} }
 
-// usagef is usageError with a formatted message and the command's usage line.
-func usagef(usage, format string, args ...any) error {
-	return usageError(fmt.Sprintf(format, args...), "usage: "+usage)
+// Usagef is usageError with a formatted message and the command's usage line.
+func Usagef(usage, format string, args ...any) error {
+	return UsageError(fmt.Sprintf(format, args...), "usage: "+usage)
 }
 
 // interruptedError ends a command the user stopped, saying what carries on.

@@ -89,7 +89,7 @@ func TestReport(t *testing.T) {
 		{"nil", nil, false, "", 0},
 		{"fault shows message only", fault.Wrap(fault.NotFound, errors.New("sql: no rows"), "app web not found"), false, "error: app web not found\n", exitError},
 		{"wrapped fault", fmt.Errorf("destroy: %w", fault.E(fault.Conflict, "in use")), false, "error: in use\n", exitError},
-		{"usage", usageError("no app given", "try: larder config -a APP"), false, "error: no app given\ntry: larder config -a APP\n", exitUsage},
+		{"usage", UsageError("no app given", "try: larder config -a APP"), false, "error: no app given\ntry: larder config -a APP\n", exitUsage},
 		{"exit code", cli.Exit("", 3), false, "", 3},
 		{"exit message", cli.Exit("cannot run x", 127), false, "error: cannot run x\n", 127},
 		{"child's code after Ctrl-C", cli.Exit("", 5), true, "", 5},
@@ -109,11 +109,10 @@ func TestReport(t *testing.T) {
 }
 
 func TestExtraCommands(t *testing.T) {
-	saved := extraCommands
-	t.Cleanup(func() { extraCommands = saved })
 	ran := false
-	extraCommands = append(append([]*cli.Command{}, saved...), &cli.Command{Name: "extra-test", Action: func(*cli.Context) error { ran = true; return nil }})
-	if _, errOut, code := runCLI(t, "", "extra-test"); code != 0 || !ran {
-		t.Errorf("extra command: got code %d, ran %v, stderr %q; want 0, true", code, ran, errOut)
+	extra := &cli.Command{Name: "extra-test", Action: func(*cli.Context) error { ran = true; return nil }}
+	var out, errw bytes.Buffer
+	if code := Main([]string{"larder", "extra-test"}, strings.NewReader(""), &out, &errw, extra); code != 0 || !ran {
+		t.Errorf("extra command: got code %d, ran %v, stderr %q; want 0, true", code, ran, errw.String())
 	}
 }

@@ -37,11 +37,11 @@ func confirmFlag() cli.Flag {
 func requireApp(c *cli.Context) (string, error) {
 	if app := c.String("app"); app != "" {
 		if err := api.CheckName(api.AppName, app); err != nil {
-			return "", usageError(fault.Message(err), "try: "+exampleWithApp(c))
+			return "", UsageError(fault.Message(err), "try: "+exampleWithApp(c))
 		}
 		return app, nil
 	}
-	return "", usageError("no app given: add -a APP (or set LARDER_APP)", "try: "+exampleWithApp(c))
+	return "", UsageError("no app given: add -a APP (or set LARDER_APP)", "try: "+exampleWithApp(c))
 }
 
 // appArg starts a command that acts on one named thing of an app: it reads
@@ -68,7 +68,7 @@ func (s *session) appArg(c *cli.Context, usage string, kind api.NameKind) (app, 
 // rule, before anything is sent (the broker checks the same rules).
 func checkArg(usage string, kind api.NameKind, v string) error {
 	if err := api.CheckName(kind, v); err != nil {
-		return usagef(usage, "%s", fault.Message(err))
+		return Usagef(usage, "%s", fault.Message(err))
 	}
 	return nil
 }
@@ -92,9 +92,9 @@ func exactArgs(c *cli.Context, n int, usage string) ([]string, error) {
 	a := args(c)
 	switch {
 	case len(a) < n:
-		return nil, usagef(usage, "missing argument")
+		return nil, Usagef(usage, "missing argument")
 	case len(a) > n:
-		return nil, usagef(usage, "unexpected argument %q", a[n])
+		return nil, Usagef(usage, "unexpected argument %q", a[n])
 	}
 	return a, nil
 }

@@ -42,7 +42,7 @@ func configUnsetCommand(s *session) *cli.Command {
 // parseUnset checks the names to unset.
 func parseUnset(args []string) ([]string, error) {
 	if len(args) == 0 {
-		return nil, usagef(configUnsetUsage, "no config vars given")
+		return nil, Usagef(configUnsetUsage, "no config vars given")
 	}
 	for _, k := range args {
 		if err := checkVarName(k, configUnsetUsage); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 // feedScript answers followChanges' reads from a list of scripted answers,
@@ -45,22 +46,8 @@ func batch(cursor int64, n int) func() (api.ChangeBatch, error) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
+// syncBuf is testkit.SyncBuffer under this package's short name.
+type syncBuf = testkit.SyncBuffer
 
 func wakeWithin(t *testing.T, wake <-chan struct{}, what string) {
 	t.Helper()

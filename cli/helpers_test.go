@@ -3,8 +3,8 @@ package cli
 import (
 	"bytes"
 	"io"
+	"larder/internal/testkit"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -34,19 +34,5 @@ func checkOutput(t *testing.T, what string, write func(io.Writer) error, want st
 
 // syncBuffer is a buffer a goroutine (a spinner, a child's output copier)
 // and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is testkit.SyncBuffer under this package's short name.
+type syncBuffer = testkit.SyncBuffer

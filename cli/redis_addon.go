@@ -64,7 +64,7 @@ func optionalArg(c *cli.Context, usage string) (string, error) {
 	case 1:
 		return a[0], nil
 	default:
-		return "", usagef(usage, "unexpected argument %q", a[1])
+		return "", Usagef(usage, "unexpected argument %q", a[1])
 	}
 }
 

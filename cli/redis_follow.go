@@ -34,7 +34,7 @@ func redisFollowCommand(s *session) *cli.Command {
 		Action: func(c *cli.Context) error {
 			u := c.String("url")
 			if u == "" {
-				return usagef(usage, "no leader given: add --url redis://USER:PASSWORD@HOST:PORT")
+				return Usagef(usage, "no leader given: add --url redis://USER:PASSWORD@HOST:PORT")
 			}
 			t, err := s.resolveRedis(c, usage)
 			if err != nil {

@@ -59,11 +59,11 @@ func redisKeyspaceNotificationsCommand(s *session) *cli.Command {
 // them against the engine too, which may know fewer.
 func checkKeyspaceFlags(flags string, given bool, usage string) error {
 	if !given {
-		return usagef(usage, "no flags given: add -c FLAGS, e.g. -c KEA (-c '' turns notifications off)")
+		return Usagef(usage, "no flags given: add -c FLAGS, e.g. -c KEA (-c '' turns notifications off)")
 	}
 	for _, r := range flags {
 		if r == ' ' || !strings.ContainsRune(keyspaceFlags, r) {
-			return usagef(usage, "invalid keyspace notification flag %q in %q: use the letters %s", r, flags, keyspaceFlags)
+			return Usagef(usage, "invalid keyspace notification flag %q in %q: use the letters %s", r, flags, keyspaceFlags)
 		}
 	}
 	return nil

@@ -44,14 +44,14 @@ func redisMaxmemoryCommand(s *session) *cli.Command {
 // listing the policies.
 func policyDescription(policy, usage string) (string, error) {
 	if policy == "" {
-		return "", usagef(usage, "no policy given: add -p POLICY, e.g. -p allkeys-lru")
+		return "", Usagef(usage, "no policy given: add -p POLICY, e.g. -p allkeys-lru")
 	}
 	for _, p := range catalog.MaxMemoryPolicies {
 		if p.Name == policy {
 			return p.Description, nil
 		}
 	}
-	return "", usageError(fmt.Sprintf("invalid maxmemory policy %q", policy), "valid policies:\n"+strings.TrimSuffix(policyList("  "), "\n"))
+	return "", UsageError(fmt.Sprintf("invalid maxmemory policy %q", policy), "valid policies:\n"+strings.TrimSuffix(policyList("  "), "\n"))
 }
 
 // policyList is one `name  description` line per policy, names aligned.

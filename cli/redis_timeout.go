@@ -43,11 +43,11 @@ func redisTimeoutCommand(s *session) *cli.Command {
 // parseTimeout reads -s: a whole number of seconds, 0 or more.
 func parseTimeout(text string, given bool, usage string) (int, error) {
 	if !given {
-		return 0, usagef(usage, "no timeout given: add -s SECONDS, e.g. -s 300 (0 for no timeout)")
+		return 0, Usagef(usage, "no timeout given: add -s SECONDS, e.g. -s 300 (0 for no timeout)")
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(text))
 	if err != nil || n < 0 {
-		return 0, usagef(usage, "invalid timeout %q: give a whole number of seconds, 0 or more", text)
+		return 0, Usagef(usage, "invalid timeout %q: give a whole number of seconds, 0 or more", text)
 	}
 	return n, nil
 }

@@ -56,7 +56,7 @@ func runCommand(s *session) *cli.Command {
 				argv = argv[1:]
 			}
 			if len(argv) == 0 {
-				return usagef(fmt.Sprintf("larder run -a %s -- COMMAND [ARGS...]", app), "no command given")
+				return Usagef(fmt.Sprintf("larder run -a %s -- COMMAND [ARGS...]", app), "no command given")
 			}
 			restart := c.Bool("restart-on-change")
 			every, err := pollInterval(c.Duration("poll-interval"), c.IsSet("poll-interval"), restart)
@@ -89,9 +89,9 @@ func runCommand(s *session) *cli.Command {
 func pollInterval(every time.Duration, given, restart bool) (time.Duration, error) {
 	switch {
 	case given && !restart:
-		return 0, usagef(runUsage, "--poll-interval needs --restart-on-change")
+		return 0, Usagef(runUsage, "--poll-interval needs --restart-on-change")
 	case every < minPollInterval:
-		return 0, usagef(runUsage, "--poll-interval %s is too short: give %s or more", every, minPollInterval)
+		return 0, Usagef(runUsage, "--poll-interval %s is too short: give %s or more", every, minPollInterval)
 	}
 	return every, nil
 }

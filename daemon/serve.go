@@ -1,8 +1,4 @@
-// Package serve runs a broker: it opens the store, the local host and the
-// agents' client, builds the core (package broker) and serves its HTTP API
-// (broker/httpapi) with the Open Service Broker API (broker/osb) on one
-// listener.
-package serve
+package daemon
 
 import (
 	"context"
@@ -22,7 +18,7 @@ import (
 	"larder/broker/osb"
 	"larder/catalog"
 	"larder/engine"
-	"larder/ha"
+	"larder/ha/observe"
 	"larder/internal/atomicfile"
 	"larder/provisioner"
 	"larder/provisioner/agent"
@@ -32,7 +28,7 @@ import (
 )
 
 // Config is everything `larder broker` needs.
-type Config struct {
+type BrokerConfig struct {
 	DataDir     string // SQLite file, node directories, token, discovery file
 	Listen      string // host:port of the HTTP API
 	CatalogFile string // optional plan catalog replacing the built-in one
@@ -72,7 +68,7 @@ type Config struct {
 
 // Run runs a broker until ctx ends. Nodes are left running when it returns;
 // the next Run re-adopts them.
-func Run(ctx context.Context, cfg Config) error {
+func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	log := cfg.Log
 	if log == nil {
 		log = logrus.StandardLogger()
@@ -190,7 +186,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// as distinct locations but protect only against process failures.
 		log.WithField("monitors", cfg.Monitors).Warn("in-process observers share this machine's network location; run `larder monitor` elsewhere for partition safety")
 		for i := 1; i <= cfg.Monitors; i++ {
-			ob := ha.NewObserver(ha.ObserverOptions{Location: fmt.Sprintf("local-%d", i), Name: fmt.Sprintf("broker-%d", i),
+			ob := observe.New(observe.Options{Location: fmt.Sprintf("local-%d", i), Name: fmt.Sprintf("broker-%d", i),
 				Client: api.NewClient(url, token), Log: log, Interval: cfg.MonitorInterval})
 			ob.Start()
 			defer ob.Close()

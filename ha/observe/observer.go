@@ -1,4 +1,7 @@
-package ha
+// Package observe is larder's HA observer: run in one network location, it probes
+// every node the broker names and reports what it sees; the broker decides
+// (package ha) with the reports of several locations.
+package observe
 
 import (
 	"bufio"
@@ -23,8 +26,8 @@ import (
 	"larder/provisioner/agent"
 )
 
-// ObserverOptions configure an Observer. Zero durations take the defaults.
-type ObserverOptions struct {
+// Options configure an Observer. Zero durations take the defaults.
+type Options struct {
 	Location string // the network location it stands for
 	Name     string // this observer, e.g. host name + pid
 	Client   *api.Client
@@ -48,7 +51,7 @@ type ObserverOptions struct {
 // running is not reported (no stale "up" stands in for it); one that runs out
 // of time is reported as what it is, a node that gave no answer in time.
 type Observer struct {
-	o      ObserverOptions
+	o      Options
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -68,8 +71,8 @@ type target struct {
 	start, end time.Time            // the result's probe: its last request, its end
 }
 
-// NewObserver returns an observer; Start runs it.
-func NewObserver(o ObserverOptions) *Observer {
+// New returns an observer; Start runs it.
+func New(o Options) *Observer {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}

@@ -1,4 +1,4 @@
-package cli
+package daemon
 
 import (
 	"context"
@@ -18,13 +18,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	command "larder/cli"
 	"larder/internal/atomicfile"
 	"larder/internal/backoff"
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 )
-
-func init() { extraCommands = append(extraCommands, agentCommand()) }
 
 const agentUsage = "larder agent --host NAME --listen ADDR:PORT [--addr IP] [--data-dir DIR] [--token T] [--broker URL --broker-token T]"
 
@@ -102,15 +101,15 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		},
 	}
 	if api.CheckName(api.HostName, cfg.host) != nil {
-		return cfg, usagef(agentUsage, "invalid --host %q: use %s", cfg.host, api.NameRule(api.HostName))
+		return cfg, command.Usagef(agentUsage, "invalid --host %q: use %s", cfg.host, api.NameRule(api.HostName))
 	}
 	ip, _, err := net.SplitHostPort(cfg.listen)
 	if err != nil {
-		return cfg, usagef(agentUsage, "invalid --listen %q: use IP:PORT, e.g. 10.0.0.5:7481", cfg.listen)
+		return cfg, command.Usagef(agentUsage, "invalid --listen %q: use IP:PORT, e.g. 10.0.0.5:7481", cfg.listen)
 	}
 	if cfg.addr == "" {
 		if ip == "" || net.ParseIP(ip) == nil || net.ParseIP(ip).IsUnspecified() {
-			return cfg, usagef(agentUsage, "--listen %s names no address clients can dial: give --addr IP", cfg.listen)
+			return cfg, command.Usagef(agentUsage, "--listen %s names no address clients can dial: give --addr IP", cfg.listen)
 		}
 		cfg.addr = ip
 	}
@@ -118,11 +117,11 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		cfg.dataDir = filepath.Join(api.DefaultDataDir(), "agents", cfg.host)
 	}
 	if cfg.brokerURL != "" && cfg.brokerToken == "" {
-		return cfg, usagef(agentUsage, "--broker needs --broker-token (or $LARDER_BROKER_TOKEN)")
+		return cfg, command.Usagef(agentUsage, "--broker needs --broker-token (or $LARDER_BROKER_TOKEN)")
 	}
 	level, err := logrus.ParseLevel(c.String("log-level"))
 	if err != nil {
-		return cfg, usageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+		return cfg, command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
 	}
 	cfg.log = logrus.New()
 	cfg.log.SetOutput(c.App.ErrWriter)

@@ -1,4 +1,4 @@
-package cli
+package daemon
 
 import (
 	"context"
@@ -15,10 +15,8 @@ import (
 
 	"larder/api"
 	"larder/broker"
-	"larder/broker/serve"
+	command "larder/cli"
 )
-
-func init() { extraCommands = append(extraCommands, brokerCommand()) }
 
 func brokerCommand() *cli.Command {
 	return &cli.Command{
@@ -66,14 +64,14 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			}
 			level, err := logrus.ParseLevel(c.String("log-level"))
 			if err != nil {
-				return usageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+				return command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
 			}
 			log := logrus.New()
 			log.SetOutput(c.App.ErrWriter)
 			log.SetLevel(level)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve.Run(ctx, serve.Config{
+			return RunBroker(ctx, BrokerConfig{
 				DataDir: c.String("data-dir"), Listen: c.String("listen"), CatalogFile: c.String("catalog"),
 				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
@@ -103,7 +101,7 @@ func parsePortRange(s string) (int, int, error) {
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
-		return 0, 0, usageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. --ports 21000-21999")
+		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. --ports 21000-21999")
 	}
 	return lo, hi, nil
 }

@@ -1,6 +1,7 @@
-package cli
+package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -13,8 +14,10 @@ import (
 	"time"
 
 	"larder/api"
+	command "larder/cli"
 	"larder/engine"
 	"larder/internal/atomicfile"
+	"larder/internal/testkit"
 	"larder/provisioner/agent"
 )
 
@@ -32,13 +35,18 @@ func TestAgentUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("LARDER_BROKER_TOKEN", "")
-			_, stderr, code := runCLI(t, "", append([]string{"agent", "--data-dir", t.TempDir()}, tt.args...)...)
+			var out, errw bytes.Buffer
+			code := command.Main(append([]string{"larder", "agent", "--data-dir", t.TempDir()}, tt.args...), strings.NewReader(""), &out, &errw, Commands()...)
+			stderr := errw.String()
 			if code != exitUsage || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "usage: larder agent") {
 				t.Errorf("exit %d, stderr %q; want %d and %q with the usage line", code, stderr, exitUsage, tt.want)
 			}
 		})
 	}
 }
+
+// exitUsage is the command line's exit code for a usage mistake.
+const exitUsage = 2
 
 func TestAdvertised(t *testing.T) {
 	tests := []struct{ listen, addr, want string }{
@@ -115,10 +123,10 @@ func TestAgentServesAndRegisters(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stderr := &syncBuffer{}
+	stderr := &testkit.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		app := NewApp(strings.NewReader(""), &syncBuffer{}, stderr)
+		app := command.NewApp(strings.NewReader(""), &testkit.SyncBuffer{}, stderr, Commands()...)
 		done <- app.RunContext(ctx, []string{"larder", "agent", "--host", "h1", "--listen", "127.0.0.1:0",
 			"--data-dir", dir, "--broker", broker.URL, "--broker-token", "broker-secret", "--log-level", "error"})
 	}()
