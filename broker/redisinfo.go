@@ -145,7 +145,7 @@ func statusText(a store.Addon) string {
 // its link is up, how far behind it is.
 func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string) {
 	primary, standby, ok := pair(nodes)
-	rebuilding := b.recon.isRebuilding(a.ID)
+	rebuilding := b.coord.Rebuilding(a.ID)
 	if !ok {
 		if rebuilding {
 			return &api.HAInfo{Rebuilding: true, Epoch: a.Epoch}, "rebuilding the standby"
