@@ -172,7 +172,7 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 	if serr != nil {
 		h.Unreachable = append(h.Unreachable, "standby "+standby.Name+" on "+standby.Host)
 	}
-	h.Decision = b.tracker.Decision(time.Now(), b.rules()).Warning()
+	h.Decision = b.tracker.Decision(b.coord.Clock().Now(), b.rules()).Warning()
 	if serr == nil {
 		h.LinkUp = sr.LinkUp
 		h.LastIOSeconds = sr.LastIOSecondsAgo

@@ -13,13 +13,13 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"larder/api"
 	"larder/engine"
 	"larder/fault"
 	"larder/ha"
 	"larder/provisioner"
 	"larder/store"
 	"larder/store/sqlite"
+	"larder/store/storetest"
 )
 
 // The coordinator's tests run in virtual time: a Fake clock the test
@@ -34,8 +34,9 @@ const (
 	lease  = 10 * time.Second
 )
 
-// env is a coordinator over an HA add-on whose primary lives on host h1 and
-// standby on h2, with two observer locations.
+// env is a coordinator over an HA add-on whose nodes live on host "local",
+// which does not answer (the broker's own host is another), watched from two
+// observer locations.
 type env struct {
 	t       *testing.T
 	clock   *Fake
@@ -60,36 +61,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	app, err := st.CreateApp(ctx, "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := store.Addon{Name: "redis-a", Service: "larder-redis", Plan: "premium-0", AppID: app.ID, State: api.StateProvisioned,
-		MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
-	if err := st.CreateAddon(ctx, &a); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, clock: NewFake(t0), st: st, tracker: ha.NewTracker(fresh), a: a,
-		up: map[string]bool{"h2": true}, jobErr: make(chan error, 1)}
-	for i, role := range []string{store.RolePrimary, store.RoleStandby} {
-		n := store.Node{AddonID: a.ID, Name: "redis-a-" + role, Role: role, Host: fmt.Sprintf("h%d", i+1),
-			Address: "198.18.0.1", Port: 21000 + i, State: store.NodeRunning}
-		if err := st.CreateNode(ctx, &n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	nodes, err := st.NodesOfAddon(ctx, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.primary, e.standby, _ = Pair(nodes)
-	if e.a, err = st.AddonByID(ctx, a.ID); err != nil {
-		t.Fatal(err)
-	}
+	e := &env{t: t, clock: NewFake(t0), st: st, tracker: ha.NewTracker(fresh),
+		up: map[string]bool{}, jobErr: make(chan error, 1)}
+	e.a, e.primary, e.standby = storetest.AddonWithPair(t, st)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	e.c = New(Config{Clock: e.clock, Tracker: e.tracker, Rules: ha.Rules{Window: window, Fresh: fresh, MinQuorum: 2},
-		Lease: lease, LocalHost: "local", StatusTimeout: time.Second, ProbeTimeout: time.Second, Interval: time.Second,
+		Lease: lease, LocalHost: "broker", StatusTimeout: time.Second, ProbeTimeout: time.Second, Interval: time.Second,
 		StandbyGrace: time.Second, Store: e, Hosts: e, Actions: e, Log: log})
 	return e
 }
@@ -265,7 +243,7 @@ func (e *env) check() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.c.CheckPrimary(context.Background(), e.a, nodes, map[string]provisioner.HostStatus{"h2": {Name: "h2"}})
+	e.c.CheckPrimary(context.Background(), e.a, nodes, nil)
 }
 
 func sameCalls(t *testing.T, what string, got, want []string) {
@@ -300,7 +278,7 @@ func TestFailoverAfterWindowAndLease(t *testing.T) {
 		t.Fatalf("failover: %v", err)
 	}
 	sameCalls(t, "calls", e.called(), []string{"start failover", "lock", "point failover.fenced",
-		"point failover.committed", "apply redis-a-standby", "point failover.promoted", "after redis-a-primary", "unlock"})
+		"point failover.committed", "apply " + e.standby.Name, "point failover.promoted", "after " + e.primary.Name, "unlock"})
 	sameCalls(t, "events", e.events(), []string{"failover.detect", "failover"})
 	if e.c.Failing(e.a.ID) {
 		t.Errorf("failover still marked running after it ended")
@@ -397,7 +375,7 @@ func TestHeldWhileHostHasIt(t *testing.T) {
 		statuses map[string]provisioner.HostStatus
 		agentUp  *bool
 	}{
-		{"its host restarts it", map[string]provisioner.HostStatus{"h1": {Name: "h1", Nodes: []provisioner.NodeStatus{{ID: "", State: "restarting"}}}}, nil},
+		{"its host restarts it", map[string]provisioner.HostStatus{"local": {Name: "local", Nodes: []provisioner.NodeStatus{{ID: "", State: "restarting"}}}}, nil},
 		{"the observers reach its agent", nil, &yes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
