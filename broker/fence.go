@@ -16,7 +16,7 @@ import (
 
 // Fencing (ARCHITECTURE, HA rules 3 and 4). Every change of roles is
 // recorded first, under a new epoch, with a compare-and-set on the epoch its
-// coordinator read (commitPromotion), then applied to the nodes through their
+// coordinator read (coord.CommitPromotion), then applied to the nodes through their
 // hosts under that epoch (applyRoles); hosts refuse an older epoch than the
 // node's. A coordinator that lost a race says so (coord.Superseded) and touches
 // nothing more. The reconciler brings nodes whose host reports them behind
