@@ -26,12 +26,19 @@ import (
 	"larder/store"
 )
 
+// Events is the sink of what the coordinator decided (a rollback, a
+// superseded change); a role commit records its event in its own
+// transaction instead.
+type Events interface {
+	AddEvent(ctx context.Context, addonID, addonName, kind, message string) error
+}
+
 // Store is what the coordinator reads and records (store.Store has it).
 type Store interface {
+	Events
 	AddonByID(ctx context.Context, id string) (store.Addon, error)
 	AddonEpoch(ctx context.Context, id string) (int64, error)
 	NodesOfAddon(ctx context.Context, addonID string) ([]store.Node, error)
-	AddEvent(ctx context.Context, addonID, addonName, kind, message string) error
 	InTx(ctx context.Context, fn func(tx store.Tx) error) error
 }
 
