@@ -183,7 +183,7 @@ func (b *Broker) resumeOperations(ctx context.Context, atStart bool) error {
 			id := op.AddonID
 			// No second failover of it starts while this one is finished or
 			// rolled back.
-			done := b.recon.hold(id)
+			done := b.coord.Hold(id)
 			b.jobs.Run(b.store, op, func(ctx context.Context, progress func(string)) error {
 				defer done()
 				return b.resumeFailover(ctx, id, progress)

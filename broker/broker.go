@@ -17,6 +17,7 @@ import (
 
 	"larder/catalog"
 	"larder/ha"
+	"larder/ha/coord"
 	"larder/internal/feed"
 	"larder/provisioner"
 	"larder/store"
@@ -82,6 +83,9 @@ type Config struct {
 	// HoldDir/held-POINT exists (fault injection: tests start two
 	// coordinators' role changes at the same instant).
 	HoldAt, HoldDir string
+
+	// Clock is the HA coordinator's time; default the wall clock.
+	Clock coord.Clock
 }
 
 // crashPoint exits the process when cfg.CrashAt names this point.
@@ -106,7 +110,8 @@ type Broker struct {
 	jobs      *jobRunner
 	recon     *reconciler
 	tracker   *ha.Tracker
-	feed      *feed.Hub // wakes the change feed's waiters on every commit
+	feed      *feed.Hub          // wakes the change feed's waiters on every commit
+	coord     *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
 
 	portMu sync.Mutex // serialises port choice within this process
 	locks  addonLocks
@@ -168,10 +173,11 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	b.jobs = newJobRunner(b.log, st, cfg.ID, cfg.OperationLease)
-	b.recon = newReconciler(b)
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	b.feed = feed.New(cfg.MaxWaiters, 4*cfg.MaxWaiters)
 	b.startFeed()
+	b.coord = newCoordinator(b)
+	b.recon = newReconciler(b)
 	return b, nil
 }
 

@@ -9,33 +9,21 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"larder/api"
-	"larder/fault"
+	"larder/ha/coord"
 	"larder/provisioner"
 	"larder/store"
 )
 
 // Fencing (ARCHITECTURE, HA rules 3 and 4). Every change of roles is
 // recorded first, under a new epoch, with a compare-and-set on the epoch its
-// coordinator read (commitPromotion), then applied to the nodes through their
+// coordinator read (coord.CommitPromotion), then applied to the nodes through their
 // hosts under that epoch (applyRoles); hosts refuse an older epoch than the
-// node's. A coordinator that lost a race says so (superseded) and touches
+// node's. A coordinator that lost a race says so (coord.Superseded) and touches
 // nothing more. The reconciler brings nodes whose host reports them behind
 // the store, or paused by their lease, to the role the store records
 // (settleRoles): that is how a promotion recorded by a broker that then
 // crashed is finished, and how a write pause left by a lease that ran out
 // while the broker was away is lifted (or the node demoted) once it is back.
-
-// superseded records that a role change of kind, decided under epoch read,
-// lost to a newer decision, and returns the Conflict to end it with.
-func (b *Broker) superseded(ctx context.Context, a store.Addon, kind string, read int64) error {
-	msg := fmt.Sprintf("%s of %s not done: its roles changed after it was decided under epoch %d (another coordinator acted first); it touched nothing", kind, a.Name, read)
-	if err := b.store.AddEvent(context.WithoutCancel(ctx), a.ID, a.Name, kind+".superseded", msg); err != nil {
-		b.log.WithError(err).WithField("addon", a.Name).Error("record a superseded role change")
-	}
-	b.log.WithFields(logrus.Fields{"addon": a.Name, "epoch": read}).Warn(msg)
-	return fault.E(fault.Conflict, "%s", msg)
-}
 
 // applyRoles makes the nodes of a named by ids, in that order, what the store
 // records for them, under the add-on's epoch, through their hosts.
@@ -75,14 +63,14 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 				continue
 			}
 			reported[ns.ID] = ns
-			if ns.Pause != nil || ns.Epoch < n.Epoch {
+			if coord.Behind(n, ns) {
 				due[n.AddonID] = true
 			}
 		}
 	}
 	for id := range due {
 		a, err := r.b.store.AddonByID(ctx, id)
-		if err != nil || (a.State != api.StateProvisioned && a.State != api.StateFailed) || r.isFailing(id) {
+		if err != nil || !r.b.coord.Settles(a) {
 			continue
 		}
 		nodes, specs, err := r.b.specsOf(ctx, r.b.store, a)
@@ -90,14 +78,10 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 			r.log.WithError(err).WithField("addon", a.Name).Warn("read the roles to settle")
 			continue
 		}
-		// Standbys first (the store lists the primary first): a node demoted
-		// before the other is promoted means never two primaries, only for a
-		// moment none.
-		for k := range nodes {
-			i := (k + 1) % len(nodes)
+		for _, i := range coord.SettleOrder(len(nodes)) {
 			n := nodes[i]
 			ns, ok := reported[n.ID]
-			if !ok || n.State == store.NodeStarting || (ns.Pause == nil && ns.Epoch >= n.Epoch) {
+			if !ok || n.State == store.NodeStarting || !coord.Behind(n, ns) {
 				continue
 			}
 			log := r.log.WithFields(logrus.Fields{"addon": a.Name, "node": n.Name, "epoch": specs[i].Epoch, "held": ns.Epoch})
@@ -105,7 +89,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 			err := r.b.hostFor(n).SetRole(sctx, specs[i])
 			cancel()
 			if err != nil {
-				r.logOnce(a.ID, fmt.Sprintf("could not bring %s to its recorded role under epoch %d: %v", n.Name, specs[i].Epoch, err))
+				r.b.coord.LogOnce(a.ID, fmt.Sprintf("could not bring %s to its recorded role under epoch %d: %v", n.Name, specs[i].Epoch, err))
 				continue
 			}
 			if ns.Epoch < n.Epoch {

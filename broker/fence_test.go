@@ -152,7 +152,7 @@ var (
 		return b.switchoverStep(op, false)(ctx, func(string) {})
 	}}
 	failover = promotion{"failover", func(ctx context.Context, b *Broker, a store.Addon, primary, _ store.Node) error {
-		return b.failoverPrimary(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
+		return b.coord.Failover(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
 	}}
 	// commit records a swap without the add-on's lock, as a second broker
 	// process would: only the store's compare-and-set stands between them.
@@ -210,7 +210,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 			// As startFailover does: the reconciler leaves the add-on's nodes
 			// alone while a failover runs (it would re-adopt the primary the
 			// failover stopped).
-			done := tb.recon.hold(a.ID)
+			done := tb.coord.Hold(a.ID)
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			start := make(chan struct{})

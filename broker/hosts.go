@@ -146,15 +146,12 @@ func (s *hostSet) downFor(name string, now time.Time) time.Duration {
 	return now.Sub(r.downSince)
 }
 
-// lastContact is when host last answered (now, if it never has: no lease can
-// have run out before the broker knew the host).
-func (s *hostSet) lastContact(name string) time.Time {
+// lastContact is when host last answered; ok is false if it never has.
+func (s *hostSet) lastContact(name string) (t time.Time, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if r, ok := s.reach[name]; ok && !r.contact.IsZero() {
-		return r.contact
-	}
-	return time.Now()
+	r := s.reach[name]
+	return r.contact, !r.contact.IsZero()
 }
 
 // hostFor returns the host a node lives on. A host the broker does not know

@@ -3,16 +3,11 @@ package broker
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"larder/fault"
-	"larder/internal/backoff"
 	"larder/provisioner"
 	"larder/store"
 )
-
-// maxRebuildBackoff caps the wait after failed standby rebuilds.
-const maxRebuildBackoff = 5 * time.Minute
 
 // rebuildParams is what a standby_rebuild operation records: why, the
 // standby it replaces (its row leaves the store first, so its host can be
@@ -40,9 +35,7 @@ func (b *Broker) planHasStandby(a store.Addon) bool {
 // startRebuild gives a a new standby, replacing old (zero when it has none),
 // as an operation.
 func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.Node, reason string) {
-	r.mu.Lock()
-	r.rebuilding[a.ID] = true
-	r.mu.Unlock()
+	r.b.coord.RebuildStarted(a.ID)
 	p := rebuildParams{Reason: reason}
 	if old.ID != "" {
 		p.Old = &oldNode{ID: old.ID, Name: old.Name, Host: old.Host, Port: old.Port}
@@ -56,7 +49,7 @@ func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.
 	})
 	if err != nil {
 		r.log.WithError(err).Error("record standby rebuild")
-		r.finished(a.ID, nil)
+		r.b.coord.RebuildFinished(a.ID, nil)
 		return
 	}
 	r.log.WithField("addon", a.Name).Warn("building a new standby: " + reason)
@@ -67,41 +60,16 @@ func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.
 func (r *reconciler) rebuildJob(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
 		if resumed {
-			r.mu.Lock()
-			r.rebuilding[op.AddonID] = true
-			r.mu.Unlock()
+			r.b.coord.RebuildStarted(op.AddonID)
 		}
 		err := r.b.rebuildStandby(ctx, op, progress)
 		failed := err
 		if ctx.Err() != nil {
 			failed = nil // stopped, not failed: the next broker resumes it
 		}
-		r.finished(op.AddonID, failed)
+		r.b.coord.RebuildFinished(op.AddonID, failed)
 		return err
 	}
-}
-
-// finished records the end of a's rebuild: after a failure the next one
-// waits, twice as long after each failure in a row.
-func (r *reconciler) finished(id string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.rebuilding, id)
-	if err == nil {
-		delete(r.rebuildFails, id)
-		delete(r.rebuildAt, id)
-		return
-	}
-	r.rebuildFails[id]++
-	wait := backoff.Policy{Min: r.b.cfg.StandbyGrace, Max: maxRebuildBackoff}.Delay(r.rebuildFails[id])
-	r.rebuildAt[id] = time.Now().Add(wait)
-}
-
-// rebuildDue reports whether a's next rebuild may start.
-func (r *reconciler) rebuildDue(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return !time.Now().Before(r.rebuildAt[id])
 }
 
 // rebuildStandby builds a new standby on the best host other than the

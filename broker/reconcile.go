@@ -10,7 +10,6 @@ import (
 
 	"larder/api"
 	"larder/fault"
-	"larder/internal/ratelog"
 	"larder/provisioner"
 	"larder/provisioner/agent"
 	"larder/store"
@@ -32,29 +31,16 @@ type reconciler struct {
 	wg     sync.WaitGroup
 	nudge  chan struct{} // run a tick now (an observer reported a node down)
 
-	mu         sync.Mutex
-	rebuilding map[string]bool  // add-on id → a standby rebuild runs
-	failing    map[string]bool  // add-on id → a failover runs
-	logged     *ratelog.Limiter // warnings per add-on id, once a minute
-
-	started  time.Time // when the loop started
-	decision *string   // the observers' last decision warning ("" when they can decide); nil before the first
-	// Standby rebuilds that failed, per add-on id: how many in a row, and
-	// when the next may start.
-	rebuildFails map[string]int
-	rebuildAt    map[string]time.Time
 }
 
 func newReconciler(b *Broker) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &reconciler{b: b, lookup: b.store, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1),
-		rebuilding: map[string]bool{}, failing: map[string]bool{}, logged: ratelog.New(time.Minute, nil),
-		rebuildFails: map[string]int{}, rebuildAt: map[string]time.Time{}}
+	return &reconciler{b: b, lookup: b.store, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1)}
 }
 
 // Start runs the loop until Close.
 func (r *reconciler) Start() {
-	r.started = time.Now()
+	r.b.coord.Start()
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -91,7 +77,7 @@ func (r *reconciler) tick() {
 			statuses[h.Name()] = st
 			r.b.hosts.noteStatus(st)
 		}
-		if r.b.hosts.observe(h.Name(), up, time.Now()) {
+		if r.b.hosts.observe(h.Name(), up, r.b.coord.Clock().Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
 			if up {
 				r.repush(h.Name())
@@ -217,20 +203,20 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 				supervised = ns.State != "failed"
 			}
 		}
-		if !supervised && n.State != store.NodeFailed && n.State != store.NodeStarting && !r.isRebuilding(a.ID) && !r.isFailing(a.ID) && !busy {
+		if !supervised && n.State != store.NodeFailed && n.State != store.NodeStarting && !r.b.coord.Rebuilding(a.ID) && !r.b.coord.Failing(a.ID) && !busy {
 			// Its agent restarted and lost track of it: take it back (not
 			// the primary a failover has just stopped, nor a node an
 			// operation owns).
 			r.readopt(ctx, a, n)
 		}
 	}
-	r.checkPrimary(ctx, a, nodes, statuses)
+	r.b.coord.CheckPrimary(ctx, a, nodes, statuses)
 	_, standby, ok := pair(nodes)
-	if r.isRebuilding(a.ID) || r.isFailing(a.ID) || busy || !r.rebuildDue(a.ID) {
+	if r.b.coord.Rebuilding(a.ID) || r.b.coord.Failing(a.ID) || busy || !r.b.coord.RebuildDue(a.ID) {
 		return
 	}
 	reason := ""
-	down := r.b.hosts.downFor(standby.Host, time.Now())
+	down := r.b.hosts.downFor(standby.Host, r.b.coord.Clock().Now())
 	switch {
 	case !ok:
 		// A failed rebuild, or a failover whose new standby did not come
@@ -247,12 +233,6 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 		return
 	}
 	r.startRebuild(ctx, a, standby, reason)
-}
-
-func (r *reconciler) isRebuilding(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.rebuilding[id]
 }
 
 func (r *reconciler) readopt(ctx context.Context, a store.Addon, n store.Node) {

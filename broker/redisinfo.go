@@ -140,7 +140,7 @@ func statusText(a store.Addon) string {
 // its link is up, how far behind it is.
 func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string) {
 	primary, standby, ok := pair(nodes)
-	rebuilding := b.recon.isRebuilding(a.ID)
+	rebuilding := b.coord.Rebuilding(a.ID)
 	if !ok {
 		if rebuilding {
 			return &api.HAInfo{Rebuilding: true, Epoch: a.Epoch}, "rebuilding the standby"
@@ -167,7 +167,7 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 	if serr != nil {
 		h.Unreachable = append(h.Unreachable, "standby "+standby.Name+" on "+standby.Host)
 	}
-	h.Decision = b.tracker.Decision(time.Now(), b.rules()).Warning()
+	h.Decision = b.tracker.Decision(b.coord.Clock().Now(), b.rules()).Warning()
 	if serr == nil {
 		h.LinkUp = sr.LinkUp
 		h.LastIOSeconds = sr.LastIOSecondsAgo

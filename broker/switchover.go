@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"larder/api"
 	"larder/engine"
 	"larder/fault"
@@ -15,20 +13,6 @@ import (
 
 // switchoverTimeout bounds the engine's wait for the standby to catch up.
 const switchoverTimeout = 5 * time.Second
-
-// pair returns an HA add-on's primary and standby.
-func pair(nodes []store.Node) (primary, standby store.Node, ok bool) {
-	var p, s bool
-	for _, n := range nodes {
-		switch n.Role {
-		case store.RolePrimary:
-			primary, p = n, true
-		case store.RoleStandby:
-			standby, s = n, true
-		}
-	}
-	return primary, standby, p && s
-}
 
 // startSwitchover validates a planned switchover of a and starts it as an
 // operation.
@@ -104,7 +88,7 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 			b.finishSwitchover(ctx, a, standby)
 			return nil
 		case p.Epoch != 0 && a.Epoch != p.Epoch:
-			return b.superseded(ctx, a, "switchover", p.Epoch)
+			return b.coord.Superseded(ctx, a, "switchover", p.Epoch)
 		case !ok || primary.ID != p.Primary || standby.ID != p.Standby:
 			cause := fault.E(fault.Conflict, "the pair of %s changed before the switchover", a.Name)
 			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(cause))
@@ -185,47 +169,7 @@ func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 
 // commitRoleSwap records that newPrimary and newStandby swapped roles.
 func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
-	return b.commitPromotion(ctx, a, newPrimary, newStandby, false, kind, msg)
-}
-
-// commitPromotion records newPrimary as the add-on's primary under a new
-// epoch: old becomes its standby, or leaves the store when it was lost (its
-// host removes it as an orphan when it returns). Vars derive from roles, so
-// every attached app points at the new primary from this commit on. It is a
-// compare-and-set on a.Epoch, the epoch the caller read before the roles it
-// decided on: when another coordinator changed them since, nothing is
-// recorded, the loss is reported as a <kind>.superseded event, and the
-// answer is a Conflict.
-func (b *Broker) commitPromotion(ctx context.Context, a store.Addon, newPrimary, old store.Node, oldLost bool, kind, msg string) error {
-	err := b.store.InTx(ctx, func(tx store.Tx) error {
-		epoch, err := tx.AdvanceEpoch(ctx, a.ID, a.Epoch)
-		if err != nil {
-			return err
-		}
-		if err := tx.SetNodeRole(ctx, newPrimary.ID, store.RolePrimary, epoch); err != nil {
-			return err
-		}
-		if oldLost {
-			err = tx.DeleteNode(ctx, old.ID)
-		} else {
-			err = tx.SetNodeRole(ctx, old.ID, store.RoleStandby, epoch)
-		}
-		if err != nil {
-			return err
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, kind, fmt.Sprintf("%s (epoch %d)", msg, epoch))
-	})
-	if fault.KindOf(err) == fault.Conflict {
-		return b.superseded(ctx, a, kind, a.Epoch)
-	}
-	if err == nil {
-		level := logrus.InfoLevel
-		if oldLost {
-			level = logrus.WarnLevel
-		}
-		b.log.WithField("addon", a.Name).Log(level, msg)
-	}
-	return err
+	return b.coord.CommitPromotion(ctx, a, newPrimary, newStandby, false, kind, msg)
 }
 
 // rewriteNodeFiles re-renders every node's files from the store (the

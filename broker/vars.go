@@ -24,16 +24,6 @@ func addonURL(a store.Addon, n store.Node) string {
 	return u.String()
 }
 
-// primaryNode returns the running primary of an add-on, if there is one.
-func primaryNode(nodes []store.Node) (store.Node, bool) {
-	for _, n := range nodes {
-		if n.Role == store.RolePrimary && n.Address != "" {
-			return n, true
-		}
-	}
-	return store.Node{}, false
-}
-
 // attachmentVars lists the config var names an attachment exports.
 func attachmentVars(name string) []string { return []string{name + "_URL"} }
 

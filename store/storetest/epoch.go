@@ -9,8 +9,10 @@ import (
 	"larder/store"
 )
 
-// addonWithPair records an app, an add-on and its primary and standby rows.
-func addonWithPair(t *testing.T, s store.Store) (store.Addon, store.Node, store.Node) {
+// AddonWithPair records an app "web", a provisioned HA add-on and its
+// primary and standby rows (both on host "local"), for tests of code over a
+// store.
+func AddonWithPair(t *testing.T, s store.Store) (store.Addon, store.Node, store.Node) {
 	t.Helper()
 	ctx := context.Background()
 	app, err := s.CreateApp(ctx, "web")
@@ -38,7 +40,7 @@ func addonWithPair(t *testing.T, s store.Store) (store.Addon, store.Node, store.
 // lost (Conflict) and its role writes never land.
 func testAdvanceEpochIsCompareAndSet(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	a, primary, standby := addonWithPair(t, s)
+	a, primary, standby := AddonWithPair(t, s)
 
 	const writers = 8
 	var wg sync.WaitGroup
@@ -103,7 +105,7 @@ func testAdvanceEpochIsCompareAndSet(t *testing.T, s store.Store) {
 // epoch newer than the one it was last written under.
 func testSetNodeRoleNeedsANewerEpoch(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	_, primary, _ := addonWithPair(t, s)
+	_, primary, _ := AddonWithPair(t, s)
 	for _, tt := range []struct {
 		name  string
 		epoch int64

@@ -1,0 +1,87 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"larder/api"
+	"larder/engine"
+	"larder/ha/coord"
+	"larder/provisioner"
+	"larder/store"
+)
+
+// The HA coordinator (package ha/coord) takes the failover, fencing and
+// rebuild decisions; coordGlue gives it the broker's hosts and its steps on
+// nodes.
+
+// newCoordinator builds b's coordinator over its store, hosts and clock.
+func newCoordinator(b *Broker) *coord.Coordinator {
+	g := coordGlue{b}
+	return coord.New(coord.Config{Clock: b.cfg.Clock, Tracker: b.tracker, Rules: b.rules(), Lease: b.cfg.Lease,
+		LocalHost: b.localName, StatusTimeout: b.cfg.ReconcileInterval, ProbeTimeout: liveTimeout,
+		Interval: b.cfg.ReconcileInterval, StandbyGrace: b.cfg.StandbyGrace,
+		Store: b.store, Hosts: g, Actions: g, Log: b.log})
+}
+
+// pair and primaryNode read an add-on's roles from its nodes.
+var (
+	pair        = coord.Pair
+	primaryNode = coord.PrimaryNode
+)
+
+type coordGlue struct{ b *Broker }
+
+var (
+	_ coord.Hosts   = coordGlue{}
+	_ coord.Actions = coordGlue{}
+)
+
+func (g coordGlue) Up(host string) bool { return g.b.hosts.isUp(host) }
+
+func (g coordGlue) LastContact(host string) (time.Time, bool) { return g.b.hosts.lastContact(host) }
+
+func (g coordGlue) Status(ctx context.Context, host string) (provisioner.HostStatus, error) {
+	h, ok := g.b.hosts.get(host)
+	if !ok {
+		return provisioner.HostStatus{}, unknownHost(host).err()
+	}
+	return h.Status(ctx)
+}
+
+func (g coordGlue) Stop(ctx context.Context, n store.Node) error {
+	return g.b.hostFor(n).Stop(ctx, n.ID)
+}
+
+func (g coordGlue) Replication(ctx context.Context, a store.Addon, n store.Node) (engine.ReplInfo, error) {
+	return engine.Replication(ctx, target(a, n))
+}
+
+func (g coordGlue) Lock(id string) func() { return g.b.locks.lock(id) }
+
+func (g coordGlue) ApplyRoles(ctx context.Context, a store.Addon, ids ...string) error {
+	return g.b.applyRoles(ctx, a, ids...)
+}
+
+func (g coordGlue) AfterFailover(ctx context.Context, a store.Addon, old store.Node, progress func(string)) error {
+	return g.b.finishFailover(ctx, a, old, progress)
+}
+
+func (g coordGlue) StartFailover(ctx context.Context, a store.Addon, detect string, job func(ctx context.Context, progress func(string)) error) error {
+	b := g.b
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
+	b.jobs.lease(&op)
+	err := b.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateOperation(ctx, &op); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "failover.detect", detect)
+	})
+	if err != nil {
+		return err
+	}
+	b.jobs.Run(b.store, op, job)
+	return nil
+}
+
+func (g coordGlue) CrashPoint(name string) { g.b.crashPoint(name) }
