@@ -41,7 +41,7 @@ func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 	return out, nil
 }
 
-func (b *Broker) writeAddons(ctx context.Context, addons []store.Addon) (any, error) {
+func (b *Broker) writeAddons(ctx context.Context, addons []store.Addon) ([]api.Addon, error) {
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
 		j, err := addonJSON(ctx, b.store, a)
@@ -54,7 +54,7 @@ func (b *Broker) writeAddons(ctx context.Context, addons []store.Addon) (any, er
 	return out, nil
 }
 
-func (b *Broker) ListAddons(ctx context.Context) (any, error) {
+func (b *Broker) ListAddons(ctx context.Context) ([]api.Addon, error) {
 	addons, err := b.store.Addons(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (b *Broker) ListAddons(ctx context.Context) (any, error) {
 	return b.writeAddons(ctx, addons)
 }
 
-func (b *Broker) ListAppAddons(ctx context.Context, appName string) (any, error) {
+func (b *Broker) ListAppAddons(ctx context.Context, appName string) ([]api.Addon, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return nil, err
@@ -114,14 +114,14 @@ func (b *Broker) resolveAddon(ctx context.Context, q store.Q, appName, ref strin
 
 // GetAddon is add-on addonName, resolved in the context of appName (empty
 // for a global reference).
-func (b *Broker) GetAddon(ctx context.Context, appName, addonName string) (any, error) {
+func (b *Broker) GetAddon(ctx context.Context, appName, addonName string) (api.Addon, error) {
 	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.Addon{}, err
 	}
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return nil, err
+		return api.Addon{}, err
 	}
 	j.WritesPaused = b.writesPaused(ctx, a)
 	return j, nil
@@ -151,24 +151,24 @@ func checkCreateOptions(cfg map[string]string) (policy string, err error) {
 // createAddon validates the request, records the add-on, its attachment, its
 // node (claiming a port) and a provision operation in one transaction, then
 // starts the node in the background: 202 + an operation to poll.
-func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonCreate) (any, error) {
+func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonCreate) (api.AddonResult, error) {
 	svc, plan, err := b.cfg.Catalog.Resolve(req.Plan)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	policy, err := checkCreateOptions(req.Config)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	attName := ""
 	if req.Attachment != "" {
 		if attName, err = checkAttachmentName(req.Attachment); err != nil {
-			return nil, err
+			return api.AddonResult{}, err
 		}
 	}
 	if req.Name != "" {
 		if err := checkAddonName(req.Name); err != nil {
-			return nil, err
+			return api.AddonResult{}, err
 		}
 	}
 
@@ -176,7 +176,7 @@ func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	var fork *store.Fork
 	if ref, ok := req.Config["fork"]; ok {
 		if fork, err = b.checkFork(ctx, appName, ref, svc.Name, plan); err != nil {
-			return nil, err
+			return api.AddonResult{}, err
 		}
 	}
 	var a store.Addon
@@ -193,13 +193,13 @@ func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonC
 		}
 	}
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
 	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	apiOp := operationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp,
@@ -276,7 +276,7 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 
 // destroyAddon removes the add-on's attachments (and so its vars on every app)
 // at once, then stops and deletes its nodes in the background.
-func (b *Broker) DestroyAddon(ctx context.Context, appName string, addonName string, req api.AddonDestroy) (any, error) {
+func (b *Broker) DestroyAddon(ctx context.Context, appName string, addonName string, req api.AddonDestroy) (api.AddonResult, error) {
 	var a store.Addon
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
@@ -315,14 +315,14 @@ func (b *Broker) DestroyAddon(ctx context.Context, appName string, addonName str
 		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
 	b.jobs.Run(b.store, op, b.deprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	apiOp := operationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp,
@@ -347,7 +347,7 @@ func operationJSON(op store.Operation) api.Operation {
 		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
-func (b *Broker) ListServices(ctx context.Context) (any, error) {
+func (b *Broker) ListServices(ctx context.Context) ([]api.Service, error) {
 	out := []api.Service{}
 	for _, s := range b.cfg.Catalog.Services {
 		out = append(out, api.Service{Name: s.Name, HumanName: s.HumanName, Description: s.Description})
@@ -355,7 +355,7 @@ func (b *Broker) ListServices(ctx context.Context) (any, error) {
 	return out, nil
 }
 
-func (b *Broker) ListPlans(ctx context.Context, serviceName string) (any, error) {
+func (b *Broker) ListPlans(ctx context.Context, serviceName string) ([]api.Plan, error) {
 	svc, err := b.cfg.Catalog.Service(serviceName)
 	if err != nil {
 		return nil, err

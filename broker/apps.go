@@ -11,7 +11,7 @@ import (
 
 func appJSON(a store.App) api.App { return api.App{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt} }
 
-func (b *Broker) ListApps(ctx context.Context) (any, error) {
+func (b *Broker) ListApps(ctx context.Context) ([]api.App, error) {
 	apps, err := b.store.Apps(ctx)
 	if err != nil {
 		return nil, err
@@ -23,30 +23,30 @@ func (b *Broker) ListApps(ctx context.Context) (any, error) {
 	return out, nil
 }
 
-func (b *Broker) CreateApp(ctx context.Context, req api.AppCreate) (any, error) {
+func (b *Broker) CreateApp(ctx context.Context, req api.AppCreate) (api.App, error) {
 	req.Name = strings.TrimSpace(req.Name)
 	if err := checkAppName(req.Name); err != nil {
-		return nil, err
+		return api.App{}, err
 	}
 	a, err := b.store.CreateApp(ctx, req.Name)
 	if err != nil {
-		return nil, err
+		return api.App{}, err
 	}
 	b.log.WithField("app", a.Name).Info("app created")
 	return appJSON(a), nil
 }
 
-func (b *Broker) GetApp(ctx context.Context, appName string) (any, error) {
+func (b *Broker) GetApp(ctx context.Context, appName string) (api.App, error) {
 	a, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return nil, err
+		return api.App{}, err
 	}
 	return appJSON(a), nil
 }
 
 // destroyApp refuses while the app owns add-ons: destroying them is a separate,
 // confirmed action, so no data goes with a mistyped app name.
-func (b *Broker) DestroyApp(ctx context.Context, appName string) (any, error) {
+func (b *Broker) DestroyApp(ctx context.Context, appName string) error {
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.AppByName(ctx, appName)
 		if err != nil {
@@ -61,13 +61,13 @@ func (b *Broker) DestroyApp(ctx context.Context, appName string) (any, error) {
 		}
 		return tx.DeleteApp(ctx, a.ID)
 	})
-	return nil, err
+	return err
 }
 
-func (b *Broker) GetConfigVars(ctx context.Context, appName string) (any, error) {
+func (b *Broker) GetConfigVars(ctx context.Context, appName string) (api.ConfigVars, error) {
 	a, err := b.store.AppByName(ctx, appName)
 	if err != nil {
-		return nil, err
+		return api.ConfigVars{}, err
 	}
 	vars, err := appVars(ctx, b.store, a.ID)
 	return vars, err
@@ -75,7 +75,7 @@ func (b *Broker) GetConfigVars(ctx context.Context, appName string) (any, error)
 
 // patchConfigVars sets (non-null) and unsets (null) user vars in one
 // transaction. Vars owned by an attachment cannot be changed this way.
-func (b *Broker) PatchConfigVars(ctx context.Context, appName string, patch api.ConfigPatch) (any, error) {
+func (b *Broker) PatchConfigVars(ctx context.Context, appName string, patch api.ConfigPatch) (api.ConfigVars, error) {
 	var out api.ConfigVars
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.AppByName(ctx, appName)

@@ -16,7 +16,7 @@ func attachmentJSON(at store.Attachment) api.Attachment {
 		App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: attachmentVars(at.Name), CreatedAt: at.CreatedAt}
 }
 
-func (b *Broker) ListAttachments(ctx context.Context, appName string) (any, error) {
+func (b *Broker) ListAttachments(ctx context.Context, appName string) ([]api.Attachment, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return nil, err
@@ -85,15 +85,15 @@ func checkNotLastOwning(ctx context.Context, q store.Q, at store.Attachment) err
 
 // attach shares an add-on with an app. The name defaults to REDIS when the app
 // has none, else the next free color.
-func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (any, error) {
+func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attachment, error) {
 	if req.App == "" || req.Addon == "" {
-		return nil, fault.E(fault.Invalid, "both addon and app are required")
+		return api.Attachment{}, fault.E(fault.Invalid, "both addon and app are required")
 	}
 	name := ""
 	if req.Name != "" {
 		var err error
 		if name, err = checkAttachmentName(req.Name); err != nil {
-			return nil, err
+			return api.Attachment{}, err
 		}
 	}
 	var at store.Attachment
@@ -146,13 +146,13 @@ func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (any, err
 		return tx.AddEvent(ctx, a.ID, a.Name, "attachment.create", fmt.Sprintf("attached to %s as %s", app.Name, name))
 	})
 	if err != nil {
-		return nil, err
+		return api.Attachment{}, err
 	}
 	return attachmentJSON(at), nil
 }
 
 // detach removes one attachment and so its vars.
-func (b *Broker) Detach(ctx context.Context, appName string, attachment string) (any, error) {
+func (b *Broker) Detach(ctx context.Context, appName string, attachment string) (api.Attachment, error) {
 	var at store.Attachment
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
@@ -175,7 +175,7 @@ func (b *Broker) Detach(ctx context.Context, appName string, attachment string) 
 		return tx.AddEvent(ctx, at.AddonID, at.AddonName, "attachment.delete", fmt.Sprintf("detached %s from %s", at.Name, app.Name))
 	})
 	if err != nil {
-		return nil, err
+		return api.Attachment{}, err
 	}
 	return attachmentJSON(at), nil
 }
@@ -184,7 +184,7 @@ func (b *Broker) Detach(ctx context.Context, appName string, attachment string) 
 // colored attachment (a new one if REDIS was its only name on the app), so its
 // vars never vanish; the promoted add-on keeps its other names too. One
 // transaction: apps never see a moment without REDIS_URL.
-func (b *Broker) Promote(ctx context.Context, appName string, req api.Promote) (any, error) {
+func (b *Broker) Promote(ctx context.Context, appName string, req api.Promote) (api.PromoteResult, error) {
 	var res api.PromoteResult
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
@@ -246,7 +246,7 @@ func (b *Broker) Promote(ctx context.Context, appName string, req api.Promote) (
 		return tx.AddEvent(ctx, x.ID, x.Name, "attachment.promote", "promoted to REDIS on "+app.Name)
 	})
 	if err != nil {
-		return nil, err
+		return api.PromoteResult{}, err
 	}
 	return res, nil
 }

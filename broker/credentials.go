@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"larder/api"
 
 	"larder/fault"
 	"larder/store"
@@ -30,10 +31,10 @@ const (
 // The request waits until the rotation is committed or rolled back; what is
 // left (retiring, or undoing on a node that is away) goes on in the
 // background until done, and a restarted broker resumes it.
-func (b *Broker) RotateCredentials(ctx context.Context, appName, addonName string) (any, error) {
+func (b *Broker) RotateCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
@@ -49,24 +50,24 @@ func (b *Broker) RotateCredentials(ctx context.Context, appName, addonName strin
 		return saveStep(ctx, tx, &op, rotationPending, struct{}{})
 	})
 	if err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	decided := make(chan error, 1)
 	b.jobs.Run(b.store, op, b.rotationStep(op, decided))
 	select {
 	case err = <-decided:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return api.Credentials{}, ctx.Err()
 	}
 	if err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	if a, err = b.store.AddonByID(ctx, a.ID); err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	c, err := b.credentialsOf(ctx, a)
 	if err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	return c, nil
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // listEvents answers an add-on's history, oldest first.
-func (b *Broker) ListEvents(ctx context.Context, appName string, addonName string) (any, error) {
+func (b *Broker) ListEvents(ctx context.Context, appName string, addonName string) ([]api.Event, error) {
 	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return nil, err

@@ -93,11 +93,10 @@ func (tb *testBroker) haAddon(t *testing.T, app string) store.Addon {
 	if _, err := tb.CreateApp(ctx, api.AppCreate{Name: app}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := tb.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
+	res, err := tb.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := out.(api.AddonResult)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := tb.waitOperation(wctx, res.Operation.ID); err != nil {
@@ -311,16 +310,14 @@ func TestWritesPausedIsShown(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tb.hosts.noteStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
-			out, err := tb.RedisInfo(ctx, "web", a.Name)
-			infos, _ := out.([]api.RedisInfo)
+			infos, err := tb.RedisInfo(ctx, "web", a.Name)
 			if err != nil || len(infos) != 1 {
 				t.Fatalf("redis:info = %+v, %v", infos, err)
 			}
 			if infos[0].WritesPaused != tt.want || (tt.want != "" && infos[0].Status != tt.want) || (tt.want == "" && infos[0].Status != "available") {
 				t.Errorf("redis:info status %q, writes paused %q; want %q", infos[0].Status, infos[0].WritesPaused, tt.want)
 			}
-			out, err = tb.GetAddon(ctx, "web", a.Name)
-			got, _ := out.(api.Addon)
+			got, err := tb.GetAddon(ctx, "web", a.Name)
 			if err != nil || got.WritesPaused != tt.want {
 				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
 			}

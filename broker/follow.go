@@ -26,14 +26,14 @@ import (
 const maxFollowChain = 16
 
 // follow answers redis:follow.
-func (b *Broker) Follow(ctx context.Context, appName, addonName string, req api.FollowRequest) (any, error) {
+func (b *Broker) Follow(ctx context.Context, appName, addonName string, req api.FollowRequest) (api.FollowResult, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.FollowResult{}, err
 	}
 	res, err := b.startFollowing(ctx, a, req)
 	if err != nil {
-		return nil, err
+		return api.FollowResult{}, err
 	}
 	return res, nil
 }
@@ -103,19 +103,19 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 
 // unfollow answers redis:unfollow: the add-on becomes an independent primary
 // with the data it has.
-func (b *Broker) Unfollow(ctx context.Context, appName, addonName string) (any, error) {
+func (b *Broker) Unfollow(ctx context.Context, appName, addonName string) (api.FollowResult, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.FollowResult{}, err
 	}
 	unlock := b.locks.lock(a.ID)
 	defer unlock()
 	f, err := b.store.FollowOf(ctx, a.ID)
 	if fault.KindOf(err) == fault.NotFound {
-		return nil, fault.E(fault.Conflict, "%s follows no leader; `larder redis:follow` makes it a follower", a.Name)
+		return api.FollowResult{}, fault.E(fault.Conflict, "%s follows no leader; `larder redis:follow` makes it a follower", a.Name)
 	}
 	if err != nil {
-		return nil, err
+		return api.FollowResult{}, err
 	}
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteFollow(ctx, a.ID); err != nil {
@@ -124,14 +124,14 @@ func (b *Broker) Unfollow(ctx context.Context, appName, addonName string) (any, 
 		return tx.AddEvent(ctx, a.ID, a.Name, "follow.stop", fmt.Sprintf("stopped following %s; now an independent primary", f.Leader))
 	})
 	if err != nil {
-		return nil, err
+		return api.FollowResult{}, err
 	}
 	if err := b.applyFollow(ctx, a); err != nil {
 		// Still following: keep the leader recorded, so files and store agree.
 		uctx := context.WithoutCancel(ctx)
 		b.store.SetFollow(uctx, &f)
 		b.applyFollow(uctx, a)
-		return nil, err
+		return api.FollowResult{}, err
 	}
 	b.log.WithField("addon", a.Name).Info("stopped following its leader")
 	return api.FollowResult{Addon: api.Ref{ID: a.ID, Name: a.Name},

@@ -298,33 +298,33 @@ func (b *Broker) connectHost(h store.Host) error {
 }
 
 // registerHost answers POST /hosts: an agent announcing itself.
-func (b *Broker) RegisterHost(ctx context.Context, req api.HostRegister) (any, error) {
+func (b *Broker) RegisterHost(ctx context.Context, req api.HostRegister) (api.Host, error) {
 	if err := checkAddonName(req.Name); err != nil || req.Name == b.localName {
-		return nil, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
+		return api.Host{}, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL)
+		return api.Host{}, fault.E(fault.Invalid, "invalid agent URL %q: use http://HOST:PORT", req.URL)
 	}
 	if req.Token == "" {
-		return nil, fault.E(fault.Invalid, "an agent token is required")
+		return api.Host{}, fault.E(fault.Invalid, "an agent token is required")
 	}
 	h := store.Host{Name: req.Name, URL: req.URL, Token: req.Token}
 	if prev, err := b.store.HostByName(ctx, req.Name); err == nil {
 		h.EventBoot, h.EventSeq = prev.EventBoot, prev.EventSeq // carry on where the broker was
 	}
 	if err := b.store.UpsertHost(ctx, &h); err != nil {
-		return nil, err
+		return api.Host{}, err
 	}
 	if err := b.connectHost(h); err != nil {
-		return nil, err
+		return api.Host{}, err
 	}
 	b.log.WithField("host", h.Name).Info("host registered")
 	return api.Host{Name: h.Name, URL: h.URL, State: "up"}, nil
 }
 
 // listHosts answers `larder hosts`: every host with its state and node count.
-func (b *Broker) ListHosts(ctx context.Context) (any, error) {
+func (b *Broker) ListHosts(ctx context.Context) ([]api.Host, error) {
 	counts, err := b.store.NodeCounts(ctx)
 	if err != nil {
 		return nil, err
@@ -374,17 +374,17 @@ func (b *Broker) ListHosts(ctx context.Context) (any, error) {
 // every primary on it hands over to its standby with a planned switchover.
 // A primary whose standby is on the same host (or that has none) cannot
 // move: it is listed with why, and the host drains all the same.
-func (b *Broker) DrainHost(ctx context.Context, hostName string) (any, error) {
+func (b *Broker) DrainHost(ctx context.Context, hostName string) (api.DrainResult, error) {
 	name := hostName
 	if _, ok := b.hosts.get(name); !ok {
-		return nil, fault.E(fault.NotFound, "no host named %s", name)
+		return api.DrainResult{}, fault.E(fault.NotFound, "no host named %s", name)
 	}
 	if err := b.store.SetHostDraining(ctx, name, true); err != nil {
-		return nil, err
+		return api.DrainResult{}, err
 	}
 	nodes, err := b.store.NodesOnHost(ctx, name)
 	if err != nil {
-		return nil, err
+		return api.DrainResult{}, err
 	}
 	ops := []api.Operation{}
 	var skipped []string
@@ -394,7 +394,7 @@ func (b *Broker) DrainHost(ctx context.Context, hostName string) (any, error) {
 		}
 		a, err := b.store.AddonByID(ctx, n.AddonID)
 		if err != nil {
-			return nil, err
+			return api.DrainResult{}, err
 		}
 		if why := b.cannotMove(ctx, a, name); why != "" {
 			skipped = append(skipped, a.Name+": "+why)
@@ -429,14 +429,14 @@ func (b *Broker) cannotMove(ctx context.Context, a store.Addon, host string) str
 
 // undrainHost answers `larder hosts:undrain HOST`: new nodes may go there
 // again.
-func (b *Broker) UndrainHost(ctx context.Context, hostName string) (any, error) {
+func (b *Broker) UndrainHost(ctx context.Context, hostName string) (api.Host, error) {
 	name := hostName
 	h, ok := b.hosts.get(name)
 	if !ok {
-		return nil, fault.E(fault.NotFound, "no host named %s", name)
+		return api.Host{}, fault.E(fault.NotFound, "no host named %s", name)
 	}
 	if err := b.store.SetHostDraining(ctx, name, false); err != nil {
-		return nil, err
+		return api.Host{}, err
 	}
 	b.log.WithField("host", name).Info("host takes new nodes again")
 	state := "up"

@@ -13,7 +13,7 @@ import (
 )
 
 // monitorTargets lists every node of every settled add-on, for observers.
-func (b *Broker) MonitorTargets(ctx context.Context) (any, error) {
+func (b *Broker) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error) {
 	nodes, err := b.store.AllNodes(ctx)
 	if err != nil {
 		return nil, err
@@ -50,9 +50,9 @@ func (b *Broker) MonitorTargets(ctx context.Context) (any, error) {
 }
 
 // monitorReport records one observer's probe round.
-func (b *Broker) MonitorReport(ctx context.Context, rep api.MonitorReport) (any, error) {
+func (b *Broker) MonitorReport(ctx context.Context, rep api.MonitorReport) error {
 	if rep.Location == "" || rep.Observer == "" {
-		return nil, fault.E(fault.Invalid, "a report needs its location and observer")
+		return fault.E(fault.Invalid, "a report needs its location and observer")
 	}
 	b.tracker.Record(rep, b.coord.Clock().Now())
 	for _, o := range rep.Nodes {
@@ -61,10 +61,10 @@ func (b *Broker) MonitorReport(ctx context.Context, rep api.MonitorReport) (any,
 			break
 		}
 	}
-	return nil, nil
+	return nil
 }
 
-func (b *Broker) ListMonitors(ctx context.Context) (any, error) {
+func (b *Broker) ListMonitors(ctx context.Context) ([]ha.LocationStatus, error) {
 	return b.tracker.Locations(b.coord.Clock().Now(), b.rules()), nil
 }
 

@@ -243,28 +243,28 @@ func HumanBytes(n int64) string {
 }
 
 // upgradeAddon answers addons:upgrade: 202 and a plan_change operation.
-func (b *Broker) UpgradeAddon(ctx context.Context, appName string, addonName string, req api.AddonUpdate) (any, error) {
+func (b *Broker) UpgradeAddon(ctx context.Context, appName string, addonName string, req api.AddonUpdate) (api.AddonResult, error) {
 	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	plan := req.Plan
 	if svc, p, ok := strings.Cut(req.Plan, ":"); ok {
 		if svc != a.Service {
-			return nil, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan)
+			return api.AddonResult{}, fault.E(fault.Invalid, "%s is a %s add-on; it cannot move to %s", a.Name, a.Service, req.Plan)
 		}
 		plan = p
 	}
 	if plan == "" {
-		return nil, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service)
+		return api.AddonResult{}, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service)
 	}
 	op, err := b.startPlanChange(ctx, a, plan)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	apiOp := operationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp}, nil

@@ -20,7 +20,7 @@ const liveTimeout = 2 * time.Second
 const infoTimeout = time.Second
 
 // redisInfo answers redis:info: every add-on of the app, or the one ?addon= names.
-func (b *Broker) RedisInfo(ctx context.Context, appName, addonRef string) (any, error) {
+func (b *Broker) RedisInfo(ctx context.Context, appName, addonRef string) ([]api.RedisInfo, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return nil, err

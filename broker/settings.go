@@ -150,14 +150,14 @@ func (b *Broker) settledAddon(ctx context.Context, appName, addonName string) (s
 // patchSettings changes maxmemory policy, timeout or keyspace notifications on
 // the running node (no restart) and keeps them in the store, so a restarted or
 // rebuilt node gets them back.
-func (b *Broker) PatchSettings(ctx context.Context, appName, addonName string, p api.SettingsPatch) (any, error) {
+func (b *Broker) PatchSettings(ctx context.Context, appName, addonName string, p api.SettingsPatch) (api.Settings, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.Settings{}, err
 	}
 	next, err := b.changeSettings(ctx, a.ID, p)
 	if err != nil {
-		return nil, err
+		return api.Settings{}, err
 	}
 	return api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents}, nil
 }
@@ -200,14 +200,14 @@ func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credenti
 	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: addonURL(a, n)}, nil
 }
 
-func (b *Broker) GetCredentials(ctx context.Context, appName, addonName string) (any, error) {
+func (b *Broker) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	c, err := b.credentialsOf(ctx, a)
 	if err != nil {
-		return nil, err
+		return api.Credentials{}, err
 	}
 	return c, nil
 }
@@ -226,22 +226,22 @@ func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
 }
 
 // waitStatus answers redis:wait: whether the add-on is still coming up.
-func (b *Broker) WaitStatus(ctx context.Context, appName string, addonName string) (any, error) {
+func (b *Broker) WaitStatus(ctx context.Context, appName string, addonName string) (api.WaitStatus, error) {
 	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.WaitStatus{}, err
 	}
 	switch a.State {
 	case api.StateProvisioning:
 		return api.WaitStatus{Waiting: true, Message: "provisioning"}, nil
 	case api.StateFailed:
-		return nil, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason)
+		return api.WaitStatus{}, fault.E(fault.Unavailable, "%s failed: %s", a.Name, a.StateReason)
 	case api.StateDeprovisioning:
-		return nil, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
+		return api.WaitStatus{}, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
 	}
 	nodes, specs, err := b.specsOf(ctx, b.store, a)
 	if err != nil {
-		return nil, err
+		return api.WaitStatus{}, err
 	}
 	for i, n := range nodes {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)

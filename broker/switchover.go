@@ -189,18 +189,18 @@ func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
 }
 
 // failover answers `larder redis:failover`: a planned switchover.
-func (b *Broker) Failover(ctx context.Context, appName, addonName string) (any, error) {
+func (b *Broker) Failover(ctx context.Context, appName, addonName string) (api.AddonResult, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	op, err := b.startSwitchover(ctx, a)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
-		return nil, err
+		return api.AddonResult{}, err
 	}
 	apiOp := operationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp}, nil

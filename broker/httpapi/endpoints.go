@@ -37,8 +37,7 @@ func (b *API) getApp(r *http.Request) (int, any, error) {
 }
 
 func (b *API) destroyApp(r *http.Request) (int, any, error) {
-	out, err := b.b.DestroyApp(r.Context(), mux.Vars(r)["app"])
-	return http.StatusNoContent, out, err
+	return http.StatusNoContent, nil, b.b.DestroyApp(r.Context(), mux.Vars(r)["app"])
 }
 
 func (b *API) getConfigVars(r *http.Request) (int, any, error) {
@@ -194,8 +193,7 @@ func (b *API) monitorReport(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &rep, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.MonitorReport(r.Context(), rep)
-	return http.StatusNoContent, out, err
+	return http.StatusNoContent, nil, b.b.MonitorReport(r.Context(), rep)
 }
 
 func (b *API) listMonitors(r *http.Request) (int, any, error) {
