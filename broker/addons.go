@@ -41,20 +41,20 @@ func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 	return out, nil
 }
 
-func (b *Broker) writeAddons(ctx context.Context, addons []store.Addon) ([]api.Addon, error) {
+func (b *Addons) writeAddons(ctx context.Context, addons []store.Addon) ([]api.Addon, error) {
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
 		j, err := addonJSON(ctx, b.store, a)
 		if err != nil {
 			return nil, err
 		}
-		j.WritesPaused = b.writesPaused(ctx, a)
+		j.WritesPaused = b.pairs.writesPaused(ctx, a)
 		out = append(out, j)
 	}
 	return out, nil
 }
 
-func (b *Broker) ListAddons(ctx context.Context) ([]api.Addon, error) {
+func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
 	addons, err := b.store.Addons(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (b *Broker) ListAddons(ctx context.Context) ([]api.Addon, error) {
 	return b.writeAddons(ctx, addons)
 }
 
-func (b *Broker) ListAppAddons(ctx context.Context, appName string) ([]api.Addon, error) {
+func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func (b *Broker) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 // resolveAddon finds the add-on ref names in the context of appName (see
 // resolveRef); "other::NAME" resolves on app other. appName may be empty for
 // global references (add-on names and app::NAME only).
-func (b *Broker) resolveAddon(ctx context.Context, q store.Q, appName, ref string) (store.Addon, error) {
+func (b *Addons) resolveAddon(ctx context.Context, q store.Q, appName, ref string) (store.Addon, error) {
 	if owner, name, ok := strings.Cut(ref, "::"); ok {
 		if owner == "" || name == "" {
 			return store.Addon{}, fault.E(fault.Invalid, "invalid reference %q: use APP::NAME", ref)
@@ -114,7 +114,7 @@ func (b *Broker) resolveAddon(ctx context.Context, q store.Q, appName, ref strin
 
 // GetAddon is add-on addonName, resolved in the context of appName (empty
 // for a global reference).
-func (b *Broker) GetAddon(ctx context.Context, appName, addonName string) (api.Addon, error) {
+func (b *Addons) GetAddon(ctx context.Context, appName, addonName string) (api.Addon, error) {
 	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.Addon{}, err
@@ -123,7 +123,7 @@ func (b *Broker) GetAddon(ctx context.Context, appName, addonName string) (api.A
 	if err != nil {
 		return api.Addon{}, err
 	}
-	j.WritesPaused = b.writesPaused(ctx, a)
+	j.WritesPaused = b.pairs.writesPaused(ctx, a)
 	return j, nil
 }
 
@@ -151,7 +151,7 @@ func checkCreateOptions(cfg map[string]string) (policy string, err error) {
 // createAddon validates the request, records the add-on, its attachment, its
 // node (claiming a port) and a provision operation in one transaction, then
 // starts the node in the background: 202 + an operation to poll.
-func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonCreate) (api.AddonResult, error) {
+func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonCreate) (api.AddonResult, error) {
 	svc, plan, err := b.cfg.Catalog.Resolve(req.Plan)
 	if err != nil {
 		return api.AddonResult{}, err
@@ -196,7 +196,7 @@ func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonC
 		return api.AddonResult{}, err
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
-	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
+	b.jobs.Run(b.store, op, b.nodes.provisionStep(a.ID, false))
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
 		return api.AddonResult{}, err
@@ -206,7 +206,7 @@ func (b *Broker) CreateAddon(ctx context.Context, appName string, req api.AddonC
 		Message: fmt.Sprintf("%s is being created in the background", a.Name)}, nil
 }
 
-func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
+func (b *Addons) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		a, op, err = b.recordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
 		if err == nil && fork != nil {
@@ -219,7 +219,7 @@ func (b *Broker) recordAddon(ctx context.Context, appName, name, attName, servic
 
 // recordAddonTx is recordAddon inside tx, so that a caller can record more in
 // the same transaction (an OSB instance and the app that owns it).
-func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
+func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
 	err = func() error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
@@ -257,11 +257,11 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 				return err
 			}
 		}
-		p, err := b.planOf(a)
+		p, err := b.nodes.planOf(a)
 		if err != nil {
 			return err
 		}
-		if err := b.claimNodes(ctx, tx, a, p); err != nil {
+		if err := b.nodes.claimNodes(ctx, tx, a, p); err != nil {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
@@ -276,7 +276,7 @@ func (b *Broker) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 
 // destroyAddon removes the add-on's attachments (and so its vars on every app)
 // at once, then stops and deletes its nodes in the background.
-func (b *Broker) DestroyAddon(ctx context.Context, appName string, addonName string, req api.AddonDestroy) (api.AddonResult, error) {
+func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName string, req api.AddonDestroy) (api.AddonResult, error) {
 	var a store.Addon
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
@@ -318,7 +318,7 @@ func (b *Broker) DestroyAddon(ctx context.Context, appName string, addonName str
 		return api.AddonResult{}, err
 	}
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
-	b.jobs.Run(b.store, op, b.deprovisionStep(a.ID))
+	b.jobs.Run(b.store, op, b.nodes.deprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
 	j, err := addonJSON(ctx, b.store, a)
 	if err != nil {
@@ -347,7 +347,7 @@ func operationJSON(op store.Operation) api.Operation {
 		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
-func (b *Broker) ListServices(ctx context.Context) ([]api.Service, error) {
+func (b *Addons) ListServices(ctx context.Context) ([]api.Service, error) {
 	out := []api.Service{}
 	for _, s := range b.cfg.Catalog.Services {
 		out = append(out, api.Service{Name: s.Name, HumanName: s.HumanName, Description: s.Description})
@@ -355,7 +355,7 @@ func (b *Broker) ListServices(ctx context.Context) ([]api.Service, error) {
 	return out, nil
 }
 
-func (b *Broker) ListPlans(ctx context.Context, serviceName string) ([]api.Plan, error) {
+func (b *Addons) ListPlans(ctx context.Context, serviceName string) ([]api.Plan, error) {
 	svc, err := b.cfg.Catalog.Service(serviceName)
 	if err != nil {
 		return nil, err

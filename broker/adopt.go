@@ -18,7 +18,7 @@ import (
 // one goroutine per agent, so an unreachable one delays nothing: it is listed
 // as pending meanwhile (an agent that does not answer yet is retried by its
 // client's poll loop, and the reconciler adopts its nodes once it answers).
-func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
+func (b *Hosts) adoptNodes(ctx context.Context, agents []store.Host) error {
 	addons, err := b.store.Addons(ctx)
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func (b *Broker) adoptNodes(ctx context.Context, agents []store.Host) error {
 		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue // provisioning and deprovisioning add-ons are resumed by their operation
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store, a)
+		nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ type adoption struct {
 
 // adoptNode takes one node back under supervision, restarting it in place
 // when it is not running; a node that cannot be restarted fails its add-on.
-func (b *Broker) adoptNode(ctx context.Context, a store.Addon, n store.Node, spec provisioner.NodeSpec) error {
+func (b *Hosts) adoptNode(ctx context.Context, a store.Addon, n store.Node, spec provisioner.NodeSpec) error {
 	log := b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name})
 	pn, err := b.hostFor(n).Adopt(ctx, spec)
 	if err != nil && n.Host != b.localName && fault.KindOf(err) == fault.Unavailable {
@@ -132,7 +132,7 @@ func (b *Broker) adoptNode(ctx context.Context, a store.Addon, n store.Node, spe
 // by a broker that stopped, or whose lease ended because it died. At start
 // it also takes back the broker's own, left by its previous run under the
 // same identity. An operation another broker holds is left to it.
-func (b *Broker) resumeOperations(ctx context.Context, atStart bool) error {
+func (b *Hosts) resumeOperations(ctx context.Context, atStart bool) error {
 	ops, err := b.store.UnfinishedOperations(ctx)
 	if err != nil {
 		return err
@@ -176,9 +176,9 @@ func (b *Broker) resumeOperations(ctx context.Context, atStart bool) error {
 		b.log.WithFields(map[string]any{"op": op.Kind, "addon": op.AddonName}).Info("resuming operation")
 		switch op.Kind {
 		case "provision":
-			b.jobs.Run(b.store, op, b.provisionStep(op.AddonID, true))
+			b.jobs.Run(b.store, op, b.nodes.provisionStep(op.AddonID, true))
 		case "deprovision":
-			b.jobs.Run(b.store, op, b.deprovisionStep(op.AddonID))
+			b.jobs.Run(b.store, op, b.nodes.deprovisionStep(op.AddonID))
 		case "failover":
 			id := op.AddonID
 			// No second failover of it starts while this one is finished or
@@ -186,7 +186,7 @@ func (b *Broker) resumeOperations(ctx context.Context, atStart bool) error {
 			done := b.coord.Hold(id)
 			b.jobs.Run(b.store, op, func(ctx context.Context, progress func(string)) error {
 				defer done()
-				return b.resumeFailover(ctx, id, progress)
+				return b.pairs.resumeFailover(ctx, id, progress)
 			})
 		default:
 			if work, ok := b.resumeChange(op); ok {

@@ -11,7 +11,7 @@ import (
 
 func appJSON(a store.App) api.App { return api.App{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt} }
 
-func (b *Broker) ListApps(ctx context.Context) ([]api.App, error) {
+func (b *Apps) ListApps(ctx context.Context) ([]api.App, error) {
 	apps, err := b.store.Apps(ctx)
 	if err != nil {
 		return nil, err
@@ -23,7 +23,7 @@ func (b *Broker) ListApps(ctx context.Context) ([]api.App, error) {
 	return out, nil
 }
 
-func (b *Broker) CreateApp(ctx context.Context, req api.AppCreate) (api.App, error) {
+func (b *Apps) CreateApp(ctx context.Context, req api.AppCreate) (api.App, error) {
 	req.Name = strings.TrimSpace(req.Name)
 	if err := checkAppName(req.Name); err != nil {
 		return api.App{}, err
@@ -36,7 +36,7 @@ func (b *Broker) CreateApp(ctx context.Context, req api.AppCreate) (api.App, err
 	return appJSON(a), nil
 }
 
-func (b *Broker) GetApp(ctx context.Context, appName string) (api.App, error) {
+func (b *Apps) GetApp(ctx context.Context, appName string) (api.App, error) {
 	a, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return api.App{}, err
@@ -46,7 +46,7 @@ func (b *Broker) GetApp(ctx context.Context, appName string) (api.App, error) {
 
 // destroyApp refuses while the app owns add-ons: destroying them is a separate,
 // confirmed action, so no data goes with a mistyped app name.
-func (b *Broker) DestroyApp(ctx context.Context, appName string) error {
+func (b *Apps) DestroyApp(ctx context.Context, appName string) error {
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.AppByName(ctx, appName)
 		if err != nil {
@@ -64,7 +64,7 @@ func (b *Broker) DestroyApp(ctx context.Context, appName string) error {
 	return err
 }
 
-func (b *Broker) GetConfigVars(ctx context.Context, appName string) (api.ConfigVars, error) {
+func (b *Apps) GetConfigVars(ctx context.Context, appName string) (api.ConfigVars, error) {
 	a, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return api.ConfigVars{}, err
@@ -75,7 +75,7 @@ func (b *Broker) GetConfigVars(ctx context.Context, appName string) (api.ConfigV
 
 // patchConfigVars sets (non-null) and unsets (null) user vars in one
 // transaction. Vars owned by an attachment cannot be changed this way.
-func (b *Broker) PatchConfigVars(ctx context.Context, appName string, patch api.ConfigPatch) (api.ConfigVars, error) {
+func (b *Apps) PatchConfigVars(ctx context.Context, appName string, patch api.ConfigPatch) (api.ConfigVars, error) {
 	var out api.ConfigVars
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		a, err := tx.AppByName(ctx, appName)

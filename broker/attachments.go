@@ -16,7 +16,7 @@ func attachmentJSON(at store.Attachment) api.Attachment {
 		App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: attachmentVars(at.Name), CreatedAt: at.CreatedAt}
 }
 
-func (b *Broker) ListAttachments(ctx context.Context, appName string) ([]api.Attachment, error) {
+func (b *Apps) ListAttachments(ctx context.Context, appName string) ([]api.Attachment, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func checkNotLastOwning(ctx context.Context, q store.Q, at store.Attachment) err
 
 // attach shares an add-on with an app. The name defaults to REDIS when the app
 // has none, else the next free color.
-func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attachment, error) {
+func (b *Apps) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attachment, error) {
 	if req.App == "" || req.Addon == "" {
 		return api.Attachment{}, fault.E(fault.Invalid, "both addon and app are required")
 	}
@@ -102,7 +102,7 @@ func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (api.Atta
 		if err != nil {
 			return err
 		}
-		a, err := b.resolveAddon(ctx, tx, req.App, req.Addon)
+		a, err := b.addons.resolveAddon(ctx, tx, req.App, req.Addon)
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (b *Broker) Attach(ctx context.Context, req api.AttachmentCreate) (api.Atta
 }
 
 // detach removes one attachment and so its vars.
-func (b *Broker) Detach(ctx context.Context, appName string, attachment string) (api.Attachment, error) {
+func (b *Apps) Detach(ctx context.Context, appName string, attachment string) (api.Attachment, error) {
 	var at store.Attachment
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
@@ -184,14 +184,14 @@ func (b *Broker) Detach(ctx context.Context, appName string, attachment string) 
 // colored attachment (a new one if REDIS was its only name on the app), so its
 // vars never vanish; the promoted add-on keeps its other names too. One
 // transaction: apps never see a moment without REDIS_URL.
-func (b *Broker) Promote(ctx context.Context, appName string, req api.Promote) (api.PromoteResult, error) {
+func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (api.PromoteResult, error) {
 	var res api.PromoteResult
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
 			return err
 		}
-		x, err := b.resolveAddon(ctx, tx, appName, req.Addon)
+		x, err := b.addons.resolveAddon(ctx, tx, appName, req.Addon)
 		if err != nil {
 			return err
 		}

@@ -89,7 +89,7 @@ type Config struct {
 }
 
 // crashPoint exits the process when cfg.CrashAt names this point.
-func (b *Broker) crashPoint(name string) {
+func (b *core) crashPoint(name string) {
 	if b.cfg.CrashAt == name {
 		b.log.WithField("point", name).Error("crashing on purpose (--crash-at)")
 		os.Exit(3)
@@ -100,8 +100,25 @@ func (b *Broker) crashPoint(name string) {
 // set HEROKU_REDIS to keep the names their apps already read.
 const DefaultVarPrefix = "LARDER_REDIS"
 
-// Broker holds the broker's state and dependencies.
+// Broker is the orchestration core: one value the API adapters (httpapi,
+// osb) and the daemon hold, exposing its services by idea. Each service
+// shares the core's dependencies (store, hosts, locks, jobs) and reaches the
+// others through it.
 type Broker struct {
+	*core
+	Apps     *Apps     // apps, config vars, attachments, events
+	Addons   *Addons   // add-ons: create, destroy, upgrade, fork, follow
+	Settings *Settings // settings, credentials, redis:info, wait
+	Hosts    *Hosts    // the host registry: register, list, drain, adoption
+	OSB      *OSB      // the Open Service Broker instance and binding operations
+	Changes  *Changes  // the change feed: operation and app waits
+	Pairs    *Pairs    // HA pairs: observers' reports, failover, switchover, rebuilds
+}
+
+// core holds what every service shares: the store, the hosts, the
+// per-add-on locks, the job runner and the HA decision state; and the
+// services themselves, so each can ask another.
+type core struct {
 	cfg       Config
 	store     store.Store
 	hosts     *hostSet
@@ -115,7 +132,44 @@ type Broker struct {
 
 	portMu sync.Mutex // serialises port choice within this process
 	locks  addonLocks
+
+	apps     *Apps
+	addons   *Addons
+	nodes    *Nodes
+	settings *Settings
+	hostReg  *Hosts
+	osb      *OSB
+	changes  *Changes
+	pairs    *Pairs
 }
+
+// Apps answers for apps, their config vars, attachments and add-on events.
+type Apps struct{ *core }
+
+// Addons creates, destroys, upgrades, forks and follows add-ons.
+type Addons struct{ *core }
+
+// Nodes claims ports and hosts for an add-on's nodes, starts and stops them
+// (the provision and deprovision steps) and adds or drops standbys.
+type Nodes struct{ *core }
+
+// Settings changes an add-on's settings and credentials and reports its
+// state (redis:info, wait).
+type Settings struct{ *core }
+
+// Hosts is the registry of hosts: agents register, are listed, drained and
+// undrained; their nodes are adopted at start.
+type Hosts struct{ *core }
+
+// OSB runs the Open Service Broker instance and binding operations.
+type OSB struct{ *core }
+
+// Changes answers waits on the change feed: an operation's or an app's.
+type Changes struct{ *core }
+
+// Pairs is the glue of HA pairs: observers' reports, failover, switchover,
+// standby rebuilds, role fencing and node agreement.
+type Pairs struct{ *core }
 
 // New builds a broker over an open store and its own in-process host. Call
 // Start before serving.
@@ -171,13 +225,17 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.MaxWaiters <= 0 {
 		cfg.MaxWaiters = 2048
 	}
-	b := &Broker{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
+	c := &core{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
+	c.apps, c.addons, c.nodes, c.settings = &Apps{c}, &Addons{c}, &Nodes{c}, &Settings{c}
+	c.hostReg, c.osb, c.changes, c.pairs = &Hosts{c}, &OSB{c}, &Changes{c}, &Pairs{c}
+	b := &Broker{core: c, Apps: c.apps, Addons: c.addons, Settings: c.settings, Hosts: c.hostReg,
+		OSB: c.osb, Changes: c.changes, Pairs: c.pairs}
 	b.jobs = newJobRunner(b.log, st, cfg.ID, cfg.OperationLease)
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	b.feed = feed.New(cfg.MaxWaiters, 4*cfg.MaxWaiters)
-	b.startFeed()
-	b.coord = newCoordinator(b)
-	b.recon = newReconciler(b)
+	b.changes.startFeed()
+	b.coord = newCoordinator(c)
+	b.recon = newReconciler(c)
 	return b, nil
 }
 
@@ -191,14 +249,14 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect hosts: %w", err)
 	}
-	if err := b.adoptNodes(ctx, agents); err != nil {
+	if err := b.hostReg.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
-	if err := b.resumeOperations(ctx, true); err != nil {
+	if err := b.hostReg.resumeOperations(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
 	b.jobs.keepLeases(func(ctx context.Context) {
-		if err := b.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
+		if err := b.hostReg.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
 			b.log.WithError(err).Warn("take over operations")
 		}
 	})
@@ -244,60 +302,6 @@ func (b *Broker) Close(ctx context.Context) error {
 // StopWaiters ends every wait on the change feed at once (they answer that
 // the broker is stopping), so a shutdown is not held by long-polls.
 func (b *Broker) StopWaiters() { b.feed.Close() }
-
-// OnNodeEvent records what a host's supervisor reports. Hosts call it.
-func (b *Broker) OnNodeEvent(e provisioner.Event) {
-	ctx := context.Background()
-	log := b.log.WithFields(logrus.Fields{"node": e.NodeID, "event": e.Kind})
-	n, err := b.store.NodeByID(ctx, e.NodeID)
-	if err != nil {
-		log.WithError(err).Warn("event for an unknown node")
-		return
-	}
-	a, err := b.store.AddonByID(ctx, n.AddonID)
-	if err != nil {
-		log.WithError(err).Warn("event for a node without add-on")
-		return
-	}
-	log = log.WithField("addon", a.Name)
-	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		switch e.Kind {
-		case provisioner.EventRestarted:
-			if err := tx.SetNodeState(ctx, n.ID, store.NodeRunning, e.PID); err != nil {
-				return err
-			}
-			if a.State == "failed" {
-				if err := tx.SetAddonState(ctx, a.ID, "provisioned", ""); err != nil {
-					return err
-				}
-			}
-		case provisioner.EventFailed:
-			if err := tx.SetNodeState(ctx, n.ID, store.NodeFailed, 0); err != nil {
-				return err
-			}
-			// A failed standby leaves the add-on writable; the reconciler builds a
-			// new one. A failed primary is the add-on failing.
-			if n.Role == store.RolePrimary {
-				if err := tx.SetAddonState(ctx, a.ID, "failed", "node "+n.Name+" keeps crashing: "+e.Message); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "node."+string(e.Kind), fmt.Sprintf("%s (%s): %s", n.Name, n.Role, e.Message))
-	})
-	if err != nil {
-		log.WithError(err).Error("record node event")
-		return
-	}
-	log.Info(e.Message)
-	if e.Kind == provisioner.EventRejoinedAsReplica {
-		unlock := b.locks.lock(a.ID)
-		defer unlock()
-		if err := b.onRejoined(ctx, a, n); err != nil {
-			log.WithError(err).Error("record the standby taking over")
-		}
-	}
-}
 
 // Catalog is the plan catalog the broker offers.
 func (b *Broker) Catalog() *catalog.Catalog { return b.cfg.Catalog }

@@ -16,9 +16,9 @@ import (
 // nodes.
 
 // newCoordinator builds b's coordinator over its store, hosts and clock.
-func newCoordinator(b *Broker) *coord.Coordinator {
+func newCoordinator(b *core) *coord.Coordinator {
 	g := coordGlue{b}
-	return coord.New(coord.Config{Clock: b.cfg.Clock, Tracker: b.tracker, Rules: b.rules(), Lease: b.cfg.Lease,
+	return coord.New(coord.Config{Clock: b.cfg.Clock, Tracker: b.tracker, Rules: b.pairs.rules(), Lease: b.cfg.Lease,
 		LocalHost: b.localName, StatusTimeout: b.cfg.ReconcileInterval, ProbeTimeout: liveTimeout,
 		Interval: b.cfg.ReconcileInterval, StandbyGrace: b.cfg.StandbyGrace,
 		Store: b.store, Hosts: g, Actions: g, Log: b.log})
@@ -30,7 +30,7 @@ var (
 	primaryNode = coord.PrimaryNode
 )
 
-type coordGlue struct{ b *Broker }
+type coordGlue struct{ b *core }
 
 var (
 	_ coord.Hosts   = coordGlue{}
@@ -50,7 +50,7 @@ func (g coordGlue) Status(ctx context.Context, host string) (provisioner.HostSta
 }
 
 func (g coordGlue) Stop(ctx context.Context, n store.Node) error {
-	return g.b.hostFor(n).Stop(ctx, n.ID)
+	return g.b.hostReg.hostFor(n).Stop(ctx, n.ID)
 }
 
 func (g coordGlue) Replication(ctx context.Context, a store.Addon, n store.Node) (engine.ReplInfo, error) {
@@ -60,11 +60,11 @@ func (g coordGlue) Replication(ctx context.Context, a store.Addon, n store.Node)
 func (g coordGlue) Lock(id string) func() { return g.b.locks.lock(id) }
 
 func (g coordGlue) ApplyRoles(ctx context.Context, a store.Addon, ids ...string) error {
-	return g.b.applyRoles(ctx, a, ids...)
+	return g.b.pairs.applyRoles(ctx, a, ids...)
 }
 
 func (g coordGlue) AfterFailover(ctx context.Context, a store.Addon, old store.Node, progress func(string)) error {
-	return g.b.finishFailover(ctx, a, old, progress)
+	return g.b.pairs.finishFailover(ctx, a, old, progress)
 }
 
 func (g coordGlue) StartFailover(ctx context.Context, a store.Addon, detect string, job func(ctx context.Context, progress func(string)) error) error {

@@ -31,7 +31,7 @@ const (
 // The request waits until the rotation is committed or rolled back; what is
 // left (retiring, or undoing on a node that is away) goes on in the
 // background until done, and a restarted broker resumes it.
-func (b *Broker) RotateCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
+func (b *Settings) RotateCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
 		return api.Credentials{}, err
@@ -75,7 +75,7 @@ func (b *Broker) RotateCredentials(ctx context.Context, appName, addonName strin
 // rotationStep runs a credential rotation from the step op recorded. A new
 // one (decided non-nil) goes forward and says on decided once it is
 // committed or rolled back; a resumed one still pending is rolled back.
-func (b *Broker) rotationStep(op store.Operation, decided chan<- error) step {
+func (b *Settings) rotationStep(op store.Operation, decided chan<- error) step {
 	return func(ctx context.Context, progress func(string)) (err error) {
 		decide := func(err error) {
 			if decided != nil {
@@ -112,7 +112,7 @@ func (b *Broker) rotationStep(op store.Operation, decided chan<- error) step {
 
 // commitRotation gives every node the new password besides the old one,
 // then makes it the apps' password.
-func (b *Broker) commitRotation(ctx context.Context, op *store.Operation, progress func(string)) error {
+func (b *Settings) commitRotation(ctx context.Context, op *store.Operation, progress func(string)) error {
 	a, err := b.store.AddonByID(ctx, op.AddonID)
 	if err != nil {
 		return err
@@ -139,14 +139,14 @@ func (b *Broker) commitRotation(ctx context.Context, op *store.Operation, progre
 
 // retireOldPassword ends a committed rotation: every node drops the old
 // password, the store forgets it, and connections still using it close.
-func (b *Broker) retireOldPassword(ctx context.Context, lk *heldLock, progress func(string)) error {
+func (b *Settings) retireOldPassword(ctx context.Context, lk *heldLock, progress func(string)) error {
 	err := b.untilDone(ctx, lk, "retire the old password", progress, func() error {
 		a, err := b.store.AddonByID(ctx, lk.id)
 		if err != nil {
 			return err
 		}
 		a.CustomerPasswordAlt = ""
-		return b.reconfigureReachable(ctx, a)
+		return b.pairs.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func (b *Broker) retireOldPassword(ctx context.Context, lk *heldLock, progress f
 
 // rollbackRotation undoes an uncommitted rotation: the store forgets the new
 // password, then every node is given the old one alone.
-func (b *Broker) rollbackRotation(ctx context.Context, lk *heldLock, op *store.Operation, cause error, progress func(string)) error {
+func (b *Settings) rollbackRotation(ctx context.Context, lk *heldLock, op *store.Operation, cause error, progress func(string)) error {
 	if op.Step != rotationRolledBack {
 		err := b.store.InTx(ctx, func(tx store.Tx) error {
 			a, err := tx.AddonByID(ctx, lk.id)
@@ -195,7 +195,7 @@ func (b *Broker) rollbackRotation(ctx context.Context, lk *heldLock, op *store.O
 		if a, err = b.store.AddonByID(ctx, lk.id); err != nil {
 			return err
 		}
-		return b.reconfigureReachable(ctx, a)
+		return b.pairs.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err

@@ -6,8 +6,8 @@ import (
 )
 
 // listEvents answers an add-on's history, oldest first.
-func (b *Broker) ListEvents(ctx context.Context, appName string, addonName string) ([]api.Event, error) {
-	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
+func (b *Apps) ListEvents(ctx context.Context, appName string, addonName string) ([]api.Event, error) {
+	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return nil, err
 	}

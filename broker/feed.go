@@ -26,7 +26,7 @@ const (
 // startFeed wires the change feed: every commit of the store wakes the
 // waiters, a look at the head covers the commits of other brokers, and old
 // changes are pruned. It all ends when the hub closes.
-func (b *Broker) startFeed() {
+func (b *Changes) startFeed() {
 	b.store.OnCommit(b.feed.Notify)
 	go func() {
 		head, _ := b.store.ChangeHead(context.Background())
@@ -67,7 +67,7 @@ func checkWait(d time.Duration) (time.Duration, error) {
 // (its UpdatedAt as the caller last saw it; zero: as it is now), or as it is
 // when wait runs out. A waiter holds no lock or transaction; key (the
 // caller's token) is counted against the per-token cap.
-func (b *Broker) WaitOperation(ctx context.Context, key, id string, since time.Time, wait time.Duration) (api.Operation, error) {
+func (b *Changes) WaitOperation(ctx context.Context, key, id string, since time.Time, wait time.Duration) (api.Operation, error) {
 	op, err := b.waitOperationChange(ctx, key, id, since, wait)
 	if err != nil {
 		return api.Operation{}, err
@@ -75,7 +75,7 @@ func (b *Broker) WaitOperation(ctx context.Context, key, id string, since time.T
 	return operationJSON(op), nil
 }
 
-func (b *Broker) waitOperationChange(ctx context.Context, key, id string, since time.Time, wait time.Duration) (store.Operation, error) {
+func (b *Changes) waitOperationChange(ctx context.Context, key, id string, since time.Time, wait time.Duration) (store.Operation, error) {
 	wait, err := checkWait(wait)
 	if err != nil {
 		return store.Operation{}, err
@@ -105,7 +105,7 @@ func (b *Broker) waitOperationChange(ctx context.Context, key, id string, since 
 
 // AppChanges reads app's changes after cursor (negative: from now on),
 // waiting up to wait for one when there is none yet.
-func (b *Broker) AppChanges(ctx context.Context, key, appName string, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
+func (b *Changes) AppChanges(ctx context.Context, key, appName string, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
 	wait, err := checkWait(wait)
 	if err != nil {
 		return api.ChangeBatch{}, err
@@ -123,7 +123,7 @@ func (b *Broker) AppChanges(ctx context.Context, key, appName string, cursor int
 // emit fails. The stream counts as one waiter of key all along. started is
 // called once the stream is accepted, before the first batch: an error
 // returned before it is the request's answer.
-func (b *Broker) FollowAppChanges(ctx context.Context, key, appName string, cursor int64, started func() error, emit func(api.ChangeBatch) error) error {
+func (b *Changes) FollowAppChanges(ctx context.Context, key, appName string, cursor int64, started func() error, emit func(api.ChangeBatch) error) error {
 	app, cursor, err := b.feedStart(ctx, appName, cursor)
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func (b *Broker) FollowAppChanges(ctx context.Context, key, appName string, curs
 }
 
 // feedStart resolves a feed read's app, and a negative cursor to the head.
-func (b *Broker) feedStart(ctx context.Context, appName string, cursor int64) (store.App, int64, error) {
+func (b *Changes) feedStart(ctx context.Context, appName string, cursor int64) (store.App, int64, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return app, 0, err
@@ -163,7 +163,7 @@ func (b *Broker) feedStart(ctx context.Context, appName string, cursor int64) (s
 
 // appChanges reads once and, when nothing is there yet and wait allows,
 // joins the waiters and waits for a commit that brings some.
-func (b *Broker) appChanges(ctx context.Context, app store.App, cursor int64, wait time.Duration, join func() (func(), error)) (api.ChangeBatch, error) {
+func (b *Changes) appChanges(ctx context.Context, app store.App, cursor int64, wait time.Duration, join func() (func(), error)) (api.ChangeBatch, error) {
 	var out api.ChangeBatch
 	check := func() (bool, error) {
 		cs, next, reset, err := b.store.AppChanges(ctx, app.ID, cursor, feedBatch)
@@ -194,4 +194,4 @@ func changesJSON(cs []store.Change) []api.Change {
 }
 
 // FeedWaiters reports how many requests wait on the change feed now.
-func (b *Broker) FeedWaiters() int { return b.feed.Waiters() }
+func (b *Changes) FeedWaiters() int { return b.feed.Waiters() }

@@ -27,8 +27,8 @@ import (
 
 // applyRoles makes the nodes of a named by ids, in that order, what the store
 // records for them, under the add-on's epoch, through their hosts.
-func (b *Broker) applyRoles(ctx context.Context, a store.Addon, ids ...string) error {
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+func (b *Pairs) applyRoles(ctx context.Context, a store.Addon, ids ...string) error {
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (b *Broker) applyRoles(ctx context.Context, a store.Addon, ids ...string) e
 			if n.ID != id {
 				continue
 			}
-			if err := b.hostFor(n).SetRole(ctx, specs[i]); err != nil {
+			if err := b.hostReg.hostFor(n).SetRole(ctx, specs[i]); err != nil {
 				return fmt.Errorf("make %s the %s under epoch %d: %w", n.Name, n.Role, specs[i].Epoch, err)
 			}
 		}
@@ -73,7 +73,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 		if err != nil || !r.b.coord.Settles(a) {
 			continue
 		}
-		nodes, specs, err := r.b.specsOf(ctx, r.b.store, a)
+		nodes, specs, err := r.b.nodes.specsOf(ctx, r.b.store, a)
 		if err != nil {
 			r.log.WithError(err).WithField("addon", a.Name).Warn("read the roles to settle")
 			continue
@@ -86,7 +86,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 			}
 			log := r.log.WithFields(logrus.Fields{"addon": a.Name, "node": n.Name, "epoch": specs[i].Epoch, "held": ns.Epoch})
 			sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval+liveTimeout)
-			err := r.b.hostFor(n).SetRole(sctx, specs[i])
+			err := r.b.hostReg.hostFor(n).SetRole(sctx, specs[i])
 			cancel()
 			if err != nil {
 				r.b.coord.LogOnce(a.ID, fmt.Sprintf("could not bring %s to its recorded role under epoch %d: %v", n.Name, specs[i].Epoch, err))
@@ -105,7 +105,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 
 // writesPaused is what people are told about a write pause a host reported
 // on one of a's nodes (as last reported); "" when none.
-func (b *Broker) writesPaused(ctx context.Context, a store.Addon) string {
+func (b *Pairs) writesPaused(ctx context.Context, a store.Addon) string {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return ""
@@ -150,7 +150,7 @@ func (s *hostSet) pauseOf(id string) *provisioner.Pause {
 // cfg.HoldAt names this point (fault injection: tests line two coordinators
 // up at one step, then let them go together). It creates the file on
 // arrival and waits at most a minute.
-func (b *Broker) holdPoint(ctx context.Context, name string) {
+func (b *Pairs) holdPoint(ctx context.Context, name string) {
 	if b.cfg.HoldAt != name || b.cfg.HoldDir == "" {
 		return
 	}

@@ -52,7 +52,7 @@ func newTestBroker(t *testing.T) *testBroker {
 	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
 		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
 			if b := br.Load(); b != nil {
-				b.OnNodeEvent(e)
+				b.Hosts.OnNodeEvent(e)
 			}
 		}})
 	if err != nil {
@@ -90,16 +90,16 @@ func newTestBroker(t *testing.T) *testBroker {
 func (tb *testBroker) haAddon(t *testing.T, app string) store.Addon {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := tb.CreateApp(ctx, api.AppCreate{Name: app}); err != nil {
+	if _, err := tb.apps.CreateApp(ctx, api.AppCreate{Name: app}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := tb.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
+	res, err := tb.addons.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := tb.waitOperation(wctx, res.Operation.ID); err != nil {
+	if err := tb.osb.waitOperation(wctx, res.Operation.ID); err != nil {
 		t.Fatal(err)
 	}
 	if op, err := tb.store.OperationByID(ctx, res.Operation.ID); err != nil || op.State != api.OpSucceeded {
@@ -148,7 +148,7 @@ var (
 		if err := b.store.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
-		return b.switchoverStep(op, false)(ctx, func(string) {})
+		return b.pairs.switchoverStep(op, false)(ctx, func(string) {})
 	}}
 	failover = promotion{"failover", func(ctx context.Context, b *Broker, a store.Addon, primary, _ store.Node) error {
 		return b.coord.Failover(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
@@ -156,7 +156,7 @@ var (
 	// commit records a swap without the add-on's lock, as a second broker
 	// process would: only the store's compare-and-set stands between them.
 	commit = promotion{"switchover", func(ctx context.Context, b *Broker, a store.Addon, primary, standby store.Node) error {
-		return b.commitRoleSwap(ctx, a, standby, primary, "switchover", "race")
+		return b.pairs.commitRoleSwap(ctx, a, standby, primary, "switchover", "race")
 	}}
 )
 
@@ -310,14 +310,14 @@ func TestWritesPausedIsShown(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tb.hosts.noteStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
-			infos, err := tb.RedisInfo(ctx, "web", a.Name)
+			infos, err := tb.settings.RedisInfo(ctx, "web", a.Name)
 			if err != nil || len(infos) != 1 {
 				t.Fatalf("redis:info = %+v, %v", infos, err)
 			}
 			if infos[0].WritesPaused != tt.want || (tt.want != "" && infos[0].Status != tt.want) || (tt.want == "" && infos[0].Status != "available") {
 				t.Errorf("redis:info status %q, writes paused %q; want %q", infos[0].Status, infos[0].WritesPaused, tt.want)
 			}
-			got, err := tb.GetAddon(ctx, "web", a.Name)
+			got, err := tb.addons.GetAddon(ctx, "web", a.Name)
 			if err != nil || got.WritesPaused != tt.want {
 				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
 			}

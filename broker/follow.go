@@ -26,8 +26,8 @@ import (
 const maxFollowChain = 16
 
 // follow answers redis:follow.
-func (b *Broker) Follow(ctx context.Context, appName, addonName string, req api.FollowRequest) (api.FollowResult, error) {
-	a, err := b.settledAddon(ctx, appName, addonName)
+func (b *Addons) Follow(ctx context.Context, appName, addonName string, req api.FollowRequest) (api.FollowResult, error) {
+	a, err := b.settings.settledAddon(ctx, appName, addonName)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
@@ -41,7 +41,7 @@ func (b *Broker) Follow(ctx context.Context, appName, addonName string, req api.
 // startFollowing checks the leader (its URL, that it answers with its
 // credentials, allows replication, fits the plan and is not the add-on itself
 // or a loop), records it and makes the primary follow it.
-func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.FollowRequest) (api.FollowResult, error) {
+func (b *Addons) startFollowing(ctx context.Context, a store.Addon, req api.FollowRequest) (api.FollowResult, error) {
 	src, err := engine.ParseSourceURL(req.URL)
 	if err != nil {
 		return api.FollowResult{}, err
@@ -60,7 +60,7 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 	if err := b.checkFollowLoop(ctx, a, src.Endpoint); err != nil {
 		return api.FollowResult{}, err
 	}
-	p, err := b.planOf(a)
+	p, err := b.nodes.planOf(a)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
@@ -103,8 +103,8 @@ func (b *Broker) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 
 // unfollow answers redis:unfollow: the add-on becomes an independent primary
 // with the data it has.
-func (b *Broker) Unfollow(ctx context.Context, appName, addonName string) (api.FollowResult, error) {
-	a, err := b.settledAddon(ctx, appName, addonName)
+func (b *Addons) Unfollow(ctx context.Context, appName, addonName string) (api.FollowResult, error) {
+	a, err := b.settings.settledAddon(ctx, appName, addonName)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
@@ -141,8 +141,8 @@ func (b *Broker) Unfollow(ctx context.Context, appName, addonName string) (api.F
 // applyFollow makes the primary match the store: its files are rendered
 // (with the leader or without), then the running node follows the leader or
 // stops following.
-func (b *Broker) applyFollow(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+func (b *Addons) applyFollow(ctx context.Context, a store.Addon) error {
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (b *Broker) applyFollow(ctx context.Context, a store.Addon) error {
 		if n.Role != store.RolePrimary {
 			continue
 		}
-		if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
 			return fault.Wrap(fault.Unavailable, err, "rewrite the files of "+n.Name)
 		}
 		if l := specs[i].Leader; l != nil {
@@ -182,7 +182,7 @@ func addLeader(ctx context.Context, q store.Q, addonID string, nodes []store.Nod
 
 // checkFollowLoop refuses a leader that is the add-on itself (one of its own
 // nodes), or that follows it, directly or along a chain of larder followers.
-func (b *Broker) checkFollowLoop(ctx context.Context, a store.Addon, leader engine.Endpoint) error {
+func (b *Addons) checkFollowLoop(ctx context.Context, a store.Addon, leader engine.Endpoint) error {
 	chain := []string{a.Name}
 	e := leader
 	for range maxFollowChain {
@@ -215,7 +215,7 @@ func (b *Broker) checkFollowLoop(ctx context.Context, a store.Addon, leader engi
 
 // nodeAt finds the larder node listening at e, by its address or by what
 // e's host name resolves to (localhost is 127.0.0.1).
-func (b *Broker) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, bool, error) {
+func (b *Addons) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, bool, error) {
 	addrs := []string{e.Addr}
 	if net.ParseIP(e.Addr) == nil {
 		rctx, cancel := context.WithTimeout(ctx, liveTimeout)
@@ -239,7 +239,7 @@ func (b *Broker) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, boo
 
 // followInfo reads a follower's link: up or down and since when, and how far
 // behind its leader it is (asking the leader for its offset).
-func (b *Broker) followInfo(ctx context.Context, a store.Addon, f store.Follow) *api.FollowInfo {
+func (b *Addons) followInfo(ctx context.Context, a store.Addon, f store.Follow) *api.FollowInfo {
 	fi := &api.FollowInfo{Leader: f.Leader, Since: f.CreatedAt, LagBytes: -1}
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
@@ -271,7 +271,7 @@ func (b *Broker) followInfo(ctx context.Context, a store.Addon, f store.Follow) 
 
 // addSourceInfo fills redis:info's fork and follow parts; they show while a
 // fork runs too, before the add-on is available.
-func (b *Broker) addSourceInfo(ctx context.Context, info *api.RedisInfo, a store.Addon) {
+func (b *Addons) addSourceInfo(ctx context.Context, info *api.RedisInfo, a store.Addon) {
 	if f, err := b.store.ForkOf(ctx, a.ID); err == nil {
 		info.Fork = forkInfo(f)
 	}

@@ -52,7 +52,7 @@ func TestCheckFollowLoop(t *testing.T) {
 	c := addon("redis-c", 21020)
 	follows(b, 21000) // b follows a
 	follows(c, 6379)  // c follows a server outside larder
-	br := &Broker{store: st}
+	br := &Addons{&core{store: st}}
 	for _, tt := range []struct {
 		name   string
 		leader engine.Endpoint

@@ -40,7 +40,7 @@ const (
 // attachment name on appName). It returns the row to record with the new
 // add-on and the source to check now. A larder add-on is reached as admin on
 // its primary; its password is read again when the fork runs, never copied.
-func (b *Broker) forkSource(ctx context.Context, q store.Q, appName, ref string) (store.Fork, engine.Source, error) {
+func (b *Addons) forkSource(ctx context.Context, q store.Q, appName, ref string) (store.Fork, engine.Source, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || ref == "true" {
 		return store.Fork{}, engine.Source{}, fault.E(fault.Invalid, "--fork needs a source: a redis:// URL or a larder add-on (APP::NAME)")
@@ -69,7 +69,7 @@ func (b *Broker) forkSource(ctx context.Context, q store.Q, appName, ref string)
 }
 
 // addonSource is a larder add-on as a fork source: its primary, as admin.
-func (b *Broker) addonSource(ctx context.Context, q store.Q, a store.Addon) (engine.Source, error) {
+func (b *Addons) addonSource(ctx context.Context, q store.Q, a store.Addon) (engine.Source, error) {
 	if a.State != api.StateProvisioned {
 		return engine.Source{}, fault.E(fault.Conflict, "cannot fork from %s: it is %s", a.Name, a.State)
 	}
@@ -87,7 +87,7 @@ func (b *Broker) addonSource(ctx context.Context, q store.Q, a store.Addon) (eng
 }
 
 // sourceOf rebuilds a recorded fork's source.
-func (b *Broker) sourceOf(ctx context.Context, f store.Fork) (engine.Source, error) {
+func (b *Addons) sourceOf(ctx context.Context, f store.Fork) (engine.Source, error) {
 	if f.SourceAddonID != "" {
 		a, err := b.store.AddonByID(ctx, f.SourceAddonID)
 		if err != nil {
@@ -122,7 +122,7 @@ func inspectSource(ctx context.Context, src engine.Source, svc string, p *catalo
 // checkFork is addons:create's early check of a fork source, so that a bad
 // URL, a wrong password, an unreachable or too large source is refused before
 // anything is created. It returns the row to record with the add-on.
-func (b *Broker) checkFork(ctx context.Context, appName, ref, svc string, p *catalog.Plan) (*store.Fork, error) {
+func (b *Addons) checkFork(ctx context.Context, appName, ref, svc string, p *catalog.Plan) (*store.Fork, error) {
 	f, src, err := b.forkSource(ctx, b.store, appName, ref)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func (b *Broker) checkFork(ctx context.Context, appName, ref, svc string, p *cat
 // forkIfAsked runs the fork of a new add-on, if it has one, once its nodes
 // are up and in sync: provisionStep calls it before marking the add-on
 // provisioned. A fork that was done before a broker restart is not run again.
-func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(string)) error {
+func (b *Addons) forkIfAsked(ctx context.Context, a store.Addon, progress func(string)) error {
 	f, err := b.store.ForkOf(ctx, a.ID)
 	if fault.KindOf(err) == fault.NotFound || err == nil && f.State == store.ForkDone {
 		return nil
@@ -148,11 +148,11 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	if err != nil {
 		return err
 	}
-	p, err := b.planOf(a)
+	p, err := b.nodes.planOf(a)
 	if err != nil {
 		return err
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -185,10 +185,10 @@ func (b *Broker) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 			return err
 		}
 	}
-	if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
+	if err := b.nodes.waitStandbys(ctx, a, nodes, progress); err != nil {
 		return err
 	}
-	ni, err := b.hostFor(primary).Info(ctx, spec)
+	ni, err := b.hostReg.hostFor(primary).Info(ctx, spec)
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, err, "read the forked data's size on "+primary.Name)
 	}
@@ -225,7 +225,7 @@ func methodText(m string) string {
 // forkReporter turns a running fork's progress into the operation's progress
 // line and the fork's row, at most every forkReportEvery.
 type forkReporter struct {
-	b        *Broker
+	b        *Addons
 	a        store.Addon
 	source   string
 	progress func(string)

@@ -157,7 +157,7 @@ func (s *hostSet) lastContact(name string) (t time.Time, ok bool) {
 // hostFor returns the host a node lives on. A host the broker does not know
 // (an agent that has not registered since the broker started) is stood in for
 // by one that answers Unavailable, so callers need no special case.
-func (b *Broker) hostFor(n store.Node) provisioner.Host {
+func (b *Hosts) hostFor(n store.Node) provisioner.Host {
 	if h, ok := b.hosts.get(n.Host); ok {
 		return h
 	}
@@ -203,7 +203,7 @@ func (u unknownHost) Status(context.Context) (provisioner.HostStatus, error) {
 // placeHosts picks hosts for n new nodes of one add-on: distinct hosts when
 // there are enough, the least loaded first, never a draining or unreachable
 // host. With fewer hosts than nodes, nodes share the least loaded ones.
-func (b *Broker) placeHosts(ctx context.Context, q store.Q, n int) ([]string, error) {
+func (b *Hosts) placeHosts(ctx context.Context, q store.Q, n int) ([]string, error) {
 	counts, err := q.NodeCounts(ctx)
 	if err != nil {
 		return nil, err
@@ -268,7 +268,7 @@ func isAre(n int) string {
 	return "are"
 }
 
-func (b *Broker) drainingHosts(ctx context.Context, q store.Q) (map[string]bool, error) {
+func (b *Hosts) drainingHosts(ctx context.Context, q store.Q) (map[string]bool, error) {
 	hosts, err := q.Hosts(ctx)
 	if err != nil {
 		return nil, err
@@ -281,7 +281,7 @@ func (b *Broker) drainingHosts(ctx context.Context, q store.Q) (map[string]bool,
 }
 
 // connectHost builds the client of a registered agent and adds it to the set.
-func (b *Broker) connectHost(h store.Host) error {
+func (b *Hosts) connectHost(h store.Host) error {
 	rh, err := b.cfg.NewRemoteHost(h, b.OnNodeEvent)
 	if err != nil {
 		return err
@@ -298,7 +298,7 @@ func (b *Broker) connectHost(h store.Host) error {
 }
 
 // registerHost answers POST /hosts: an agent announcing itself.
-func (b *Broker) RegisterHost(ctx context.Context, req api.HostRegister) (api.Host, error) {
+func (b *Hosts) RegisterHost(ctx context.Context, req api.HostRegister) (api.Host, error) {
 	if err := checkAddonName(req.Name); err != nil || req.Name == b.localName {
 		return api.Host{}, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
 	}
@@ -324,7 +324,7 @@ func (b *Broker) RegisterHost(ctx context.Context, req api.HostRegister) (api.Ho
 }
 
 // listHosts answers `larder hosts`: every host with its state and node count.
-func (b *Broker) ListHosts(ctx context.Context) ([]api.Host, error) {
+func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 	counts, err := b.store.NodeCounts(ctx)
 	if err != nil {
 		return nil, err
@@ -374,7 +374,7 @@ func (b *Broker) ListHosts(ctx context.Context) ([]api.Host, error) {
 // every primary on it hands over to its standby with a planned switchover.
 // A primary whose standby is on the same host (or that has none) cannot
 // move: it is listed with why, and the host drains all the same.
-func (b *Broker) DrainHost(ctx context.Context, hostName string) (api.DrainResult, error) {
+func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult, error) {
 	name := hostName
 	if _, ok := b.hosts.get(name); !ok {
 		return api.DrainResult{}, fault.E(fault.NotFound, "no host named %s", name)
@@ -400,7 +400,7 @@ func (b *Broker) DrainHost(ctx context.Context, hostName string) (api.DrainResul
 			skipped = append(skipped, a.Name+": "+why)
 			continue
 		}
-		op, err := b.startSwitchover(ctx, a)
+		op, err := b.pairs.startSwitchover(ctx, a)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, fault.Message(err)))
 			continue
@@ -412,7 +412,7 @@ func (b *Broker) DrainHost(ctx context.Context, hostName string) (api.DrainResul
 }
 
 // cannotMove says why a's primary cannot leave host by a switchover, or "".
-func (b *Broker) cannotMove(ctx context.Context, a store.Addon, host string) string {
+func (b *Hosts) cannotMove(ctx context.Context, a store.Addon, host string) string {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return fault.Message(err)
@@ -429,7 +429,7 @@ func (b *Broker) cannotMove(ctx context.Context, a store.Addon, host string) str
 
 // undrainHost answers `larder hosts:undrain HOST`: new nodes may go there
 // again.
-func (b *Broker) UndrainHost(ctx context.Context, hostName string) (api.Host, error) {
+func (b *Hosts) UndrainHost(ctx context.Context, hostName string) (api.Host, error) {
 	name := hostName
 	h, ok := b.hosts.get(name)
 	if !ok {

@@ -13,7 +13,7 @@ import (
 )
 
 // monitorTargets lists every node of every settled add-on, for observers.
-func (b *Broker) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error) {
+func (b *Pairs) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error) {
 	nodes, err := b.store.AllNodes(ctx)
 	if err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func (b *Broker) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error
 }
 
 // monitorReport records one observer's probe round.
-func (b *Broker) MonitorReport(ctx context.Context, rep api.MonitorReport) error {
+func (b *Pairs) MonitorReport(ctx context.Context, rep api.MonitorReport) error {
 	if rep.Location == "" || rep.Observer == "" {
 		return fault.E(fault.Invalid, "a report needs its location and observer")
 	}
@@ -64,33 +64,33 @@ func (b *Broker) MonitorReport(ctx context.Context, rep api.MonitorReport) error
 	return nil
 }
 
-func (b *Broker) ListMonitors(ctx context.Context) ([]ha.LocationStatus, error) {
+func (b *Pairs) ListMonitors(ctx context.Context) ([]ha.LocationStatus, error) {
 	return b.tracker.Locations(b.coord.Clock().Now(), b.rules()), nil
 }
 
 // rules are the failover decision's parameters.
-func (b *Broker) rules() ha.Rules {
+func (b *Pairs) rules() ha.Rules {
 	return ha.Rules{Window: b.cfg.FailoverWindow, Fresh: b.cfg.MonitorFresh, MinQuorum: b.cfg.MinQuorum}
 }
 
 // finishFailover follows a recorded failover: the new primary resumes
 // following an external leader, the old one is removed if its host answers,
 // and a new standby is built.
-func (b *Broker) finishFailover(ctx context.Context, a store.Addon, primary store.Node, progress func(string)) error {
+func (b *Pairs) finishFailover(ctx context.Context, a store.Addon, primary store.Node, progress func(string)) error {
 	// A follower of an external leader stays one: the promoted node follows
 	// the leader as the old primary did (the promotion made it independent).
 	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {
-		if err := b.applyFollow(ctx, a); err != nil {
+		if err := b.addons.applyFollow(ctx, a); err != nil {
 			b.log.WithError(err).WithField("addon", a.Name).Warn("new primary could not resume following its leader")
 		}
 	}
 	if b.hosts.isUp(primary.Host) {
-		if specs, err := b.nodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
-			b.hostFor(primary).Remove(ctx, specs[0])
+		if specs, err := b.nodes.nodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
+			b.hostReg.hostFor(primary).Remove(ctx, specs[0])
 		}
 	}
 	progress("building a new standby")
-	if _, err := b.addStandby(ctx, a, progress, primary.Host); err != nil {
+	if _, err := b.nodes.addStandby(ctx, a, progress, primary.Host); err != nil {
 		b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
 		return err
 	}
@@ -106,7 +106,7 @@ func (b *Broker) finishFailover(ctx context.Context, a store.Addon, primary stor
 // rolled back: the observers decide afresh. A standby a host promoted by
 // itself (a primary that came back without its data) is recorded as primary.
 // Never two primaries.
-func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress func(string)) error {
+func (b *Pairs) resumeFailover(ctx context.Context, addonID string, progress func(string)) error {
 	unlock := b.locks.lock(addonID)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, addonID)
@@ -129,12 +129,12 @@ func (b *Broker) resumeFailover(ctx context.Context, addonID string, progress fu
 			return err
 		}
 		if ok {
-			if err := b.dropNode(ctx, a, standby); err != nil {
+			if err := b.nodes.dropNode(ctx, a, standby); err != nil {
 				return err
 			}
 		}
 		progress("building a new standby")
-		if _, err := b.addStandby(ctx, a, progress); err != nil {
+		if _, err := b.nodes.addStandby(ctx, a, progress); err != nil {
 			b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
 			return err
 		}

@@ -45,7 +45,7 @@ func decodeParams(op store.Operation, v any) error {
 
 // openOperation takes the lock of op's add-on and reads op's params into
 // params and the add-on as it now is. The caller releases the lock.
-func (b *Broker) openOperation(ctx context.Context, op store.Operation, params any) (*heldLock, store.Addon, error) {
+func (b *core) openOperation(ctx context.Context, op store.Operation, params any) (*heldLock, store.Addon, error) {
 	lk := b.hold(op.AddonID)
 	if err := decodeParams(op, params); err != nil {
 		lk.release()
@@ -69,7 +69,7 @@ func saveStep(ctx context.Context, q store.Q, op *store.Operation, step string, 
 // newOperation records a pending operation of kind on a in tx, refusing it
 // while another operation on a is unfinished: two changes of one add-on
 // never interleave, and a resumed one finds the add-on as it left it.
-func (b *Broker) newOperation(ctx context.Context, tx store.Tx, a store.Addon, kind string, params any) (store.Operation, error) {
+func (b *core) newOperation(ctx context.Context, tx store.Tx, a store.Addon, kind string, params any) (store.Operation, error) {
 	running, err := tx.UnfinishedOperationsOf(ctx, a.ID)
 	if err != nil {
 		return store.Operation{}, err
@@ -102,7 +102,7 @@ type heldLock struct {
 }
 
 // hold takes add-on id's lock.
-func (b *Broker) hold(id string) *heldLock {
+func (b *core) hold(id string) *heldLock {
 	return &heldLock{locks: &b.locks, id: id, unlock: b.locks.lock(id)}
 }
 
@@ -120,7 +120,7 @@ func (h *heldLock) waitUnlocked(wait func()) {
 // half-done change must happen even while a node or host is away. Only ctx
 // (the broker stopping) ends it early; the next broker resumes. The lock is
 // let go during the waits, so fn re-reads what it needs from the store.
-func (b *Broker) untilDone(ctx context.Context, lk *heldLock, what string, progress func(string), fn func() error) error {
+func (b *core) untilDone(ctx context.Context, lk *heldLock, what string, progress func(string), fn func() error) error {
 	wait := b.cfg.ReconcileInterval
 	for try := 1; ; try++ {
 		err := fn()
@@ -149,16 +149,16 @@ func (b *Broker) untilDone(ctx context.Context, lk *heldLock, what string, progr
 
 // resumeChange is the step that resumes an unfinished change operation, and
 // whether op is one.
-func (b *Broker) resumeChange(op store.Operation) (step, bool) {
+func (b *core) resumeChange(op store.Operation) (step, bool) {
 	switch op.Kind {
 	case opPlanChange:
-		return b.planChangeStep(op, true), true
+		return b.addons.planChangeStep(op, true), true
 	case opSwitchover:
-		return b.switchoverStep(op, true), true
+		return b.pairs.switchoverStep(op, true), true
 	case opRebuild:
 		return b.recon.rebuildJob(op, true), true
 	case opCredentials:
-		return b.rotationStep(op, nil), true
+		return b.settings.rotationStep(op, nil), true
 	}
 	return nil, false
 }

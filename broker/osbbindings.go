@@ -36,7 +36,7 @@ func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.U
 
 // OSBBindingTarget is where a binding's credentials point: the add-on's
 // primary, as the binding's own user (url), and every node of the add-on.
-func (b *Broker) OSBBindingTarget(ctx context.Context, a store.Addon, bd store.OSBBinding) (url string, primary store.Node, nodes []store.Node, err error) {
+func (b *OSB) OSBBindingTarget(ctx context.Context, a store.Addon, bd store.OSBBinding) (url string, primary store.Node, nodes []store.Node, err error) {
 	nodes, err = b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return "", primary, nil, err
@@ -53,7 +53,7 @@ func (b *Broker) OSBBindingTarget(ctx context.Context, a store.Addon, bd store.O
 // AddOSBBinding records binding bd with a fresh engine user and password and
 // loads its user on every node of the add-on. If a node refuses, the binding
 // is removed again. replace says bd's id was a deleted binding's.
-func (b *Broker) AddOSBBinding(ctx context.Context, bd store.OSBBinding, replace bool, who string) (store.Addon, store.OSBBinding, error) {
+func (b *OSB) AddOSBBinding(ctx context.Context, bd store.OSBBinding, replace bool, who string) (store.Addon, store.OSBBinding, error) {
 	bd.Username, bd.Password = newBindingUser(), newSecret()
 	unlock := b.locks.lock(bd.AddonID)
 	defer unlock()
@@ -79,11 +79,11 @@ func (b *Broker) AddOSBBinding(ctx context.Context, bd store.OSBBinding, replace
 	if err != nil {
 		return a, bd, err
 	}
-	if err := b.reconfigure(ctx, a, a); err != nil {
+	if err := b.settings.reconfigure(ctx, a, a); err != nil {
 		rctx := context.WithoutCancel(ctx)
 		if derr := b.store.DeleteOSBBinding(rctx, bd.BindingID); derr != nil {
 			b.log.WithError(derr).WithField("addon", a.Name).Error("remove a binding its nodes refused")
-		} else if rerr := b.reconfigure(rctx, a, a); rerr != nil {
+		} else if rerr := b.settings.reconfigure(rctx, a, a); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("remove a refused binding's user from the nodes")
 		}
 		return a, bd, err
@@ -104,7 +104,7 @@ func newBindingUser() string {
 // RemoveOSBBinding deletes binding bd and its user on every node, and
 // closes the user's connections: its credentials stop working at once. If a
 // node refuses, the binding is put back as it was.
-func (b *Broker) RemoveOSBBinding(ctx context.Context, bd store.OSBBinding, who string) error {
+func (b *OSB) RemoveOSBBinding(ctx context.Context, bd store.OSBBinding, who string) error {
 	unlock := b.locks.lock(bd.AddonID)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, bd.AddonID)
@@ -124,11 +124,11 @@ func (b *Broker) RemoveOSBBinding(ctx context.Context, bd store.OSBBinding, who 
 	if err != nil {
 		return err
 	}
-	if err := b.reconfigure(ctx, a, a); err != nil {
+	if err := b.settings.reconfigure(ctx, a, a); err != nil {
 		rctx := context.WithoutCancel(ctx)
 		if rerr := b.store.RestoreOSBBinding(rctx, bd); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back a binding its nodes kept")
-		} else if rerr := b.reconfigure(rctx, a, a); rerr != nil {
+		} else if rerr := b.settings.reconfigure(rctx, a, a); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back a binding's user on the nodes")
 		}
 		return err
@@ -141,14 +141,14 @@ func (b *Broker) RemoveOSBBinding(ctx context.Context, bd store.OSBBinding, who 
 // disconnectBinding closes connections still authenticated as a removed
 // binding user. The engine's ACL LOAD already closes those of users it
 // drops, in which case CLIENT KILL answers "No such user": nothing is left.
-func (b *Broker) disconnectBinding(ctx context.Context, a store.Addon, user string) {
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+func (b *OSB) disconnectBinding(ctx context.Context, a store.Addon, user string) {
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of a deleted binding")
 		return
 	}
 	for i, n := range nodes {
-		err := b.hostFor(n).DisconnectUser(ctx, specs[i], user)
+		err := b.hostReg.hostFor(n).DisconnectUser(ctx, specs[i], user)
 		if err != nil && !strings.Contains(err.Error(), "No such user") {
 			b.log.WithError(err).WithFields(logrus.Fields{"addon": a.Name, "node": n.Name}).Warn("close connections of a deleted binding")
 		}
@@ -157,7 +157,7 @@ func (b *Broker) disconnectBinding(ctx context.Context, a store.Addon, user stri
 
 // LookupOSBBinding reads binding bid of instance iid, whatever its state;
 // found is false when it never existed under that instance.
-func (b *Broker) LookupOSBBinding(ctx context.Context, iid, bid string) (store.OSBBinding, bool, error) {
+func (b *OSB) LookupOSBBinding(ctx context.Context, iid, bid string) (store.OSBBinding, bool, error) {
 	if err := b.ForgetOSB(ctx); err != nil {
 		return store.OSBBinding{}, false, err
 	}

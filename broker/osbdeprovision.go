@@ -14,7 +14,7 @@ import (
 // starts it: the add-on's attachments go at once and its nodes are stopped
 // and deleted in the background, by larder's destroy machinery. When the
 // provision still runs, the add-on is left as it is until it ends.
-func (b *Broker) StartOSBDeprovision(ctx context.Context, in OSBInstance, who string) (store.Operation, error) {
+func (b *OSB) StartOSBDeprovision(ctx context.Context, in OSBInstance, who string) (store.Operation, error) {
 	a := *in.Addon
 	waitFor := ""
 	if in.Phase == PhaseCreating {
@@ -49,8 +49,8 @@ const osbDestroyReason = "destroy requested through the service broker API"
 
 // osbDeprovisionStep is deprovisionStep, after the provision waitFor (if
 // any) has ended, and followed by recording the instance as deleted.
-func (b *Broker) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
-	destroy := b.deprovisionStep(addonID)
+func (b *OSB) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
+	destroy := b.nodes.deprovisionStep(addonID)
 	return func(ctx context.Context, progress func(string)) error {
 		if waitFor != "" {
 			progress("waiting for the provision to end")
@@ -83,7 +83,7 @@ func (b *Broker) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
 const osbWaitLimit = 10 * time.Minute
 
 // waitOperation returns once operation id has finished, polling the store.
-func (b *Broker) waitOperation(ctx context.Context, id string) error {
+func (b *OSB) waitOperation(ctx context.Context, id string) error {
 	wctx, cancel := context.WithTimeout(ctx, osbWaitLimit)
 	defer cancel()
 	t := time.NewTicker(50 * time.Millisecond)

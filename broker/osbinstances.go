@@ -42,7 +42,7 @@ const DefaultOSBUsername = "larder"
 const DefaultOSBRetention = 24 * time.Hour
 
 // OSBConfig is the broker's OSB set-up with its defaults filled in.
-func (b *Broker) OSBConfig() OSBConfig {
+func (b *OSB) OSBConfig() OSBConfig {
 	c := b.cfg.OSB
 	if c.Username == "" {
 		c.Username = DefaultOSBUsername
@@ -56,7 +56,7 @@ func (b *Broker) OSBConfig() OSBConfig {
 	return c
 }
 
-func (b *Broker) osbNow() time.Time { return b.OSBConfig().Now().UTC() }
+func (b *OSB) osbNow() time.Time { return b.OSBConfig().Now().UTC() }
 
 // OSBRefusal is a request the core turns down for a reason the OSB spec
 // names with its own error code (InstanceNotAvailable,
@@ -142,20 +142,20 @@ type OSBInstance struct {
 }
 
 // ForgetOSB reduces deletions older than the retention to their ids.
-func (b *Broker) ForgetOSB(ctx context.Context) error {
+func (b *OSB) ForgetOSB(ctx context.Context) error {
 	return b.store.ForgetOSB(ctx, b.osbNow().Add(-b.OSBConfig().Retention))
 }
 
 // LockOSBInstance serialises OSB requests on one instance (and its
 // bindings); the caller calls the returned unlock.
-func (b *Broker) LockOSBInstance(id string) (unlock func()) {
+func (b *OSB) LockOSBInstance(id string) (unlock func()) {
 	return b.locks.lock("osb-instance:" + id)
 }
 
 // LoadOSBInstance reads an instance; found is false for an id never seen. A
 // deletion that finished since the last look (e.g. resumed after a restart) is
 // recorded here.
-func (b *Broker) LoadOSBInstance(ctx context.Context, id string) (in OSBInstance, found bool, err error) {
+func (b *OSB) LoadOSBInstance(ctx context.Context, id string) (in OSBInstance, found bool, err error) {
 	if err := b.ForgetOSB(ctx); err != nil {
 		return in, false, err
 	}
@@ -201,7 +201,7 @@ func (b *Broker) LoadOSBInstance(ctx context.Context, id string) (in OSBInstance
 }
 
 // MarkOSBInstanceDeleted records instance id as deleted now.
-func (b *Broker) MarkOSBInstanceDeleted(ctx context.Context, id string) error {
+func (b *OSB) MarkOSBInstanceDeleted(ctx context.Context, id string) error {
 	return b.store.MarkOSBInstanceDeleted(ctx, id, b.osbNow())
 }
 
@@ -222,7 +222,7 @@ type OSBProvision struct {
 // new, the add-on with its node and provision operation (as addons:create
 // does), the settings the parameters ask for, and the instance row (replacing
 // a row of the id that is free again); then starts the provision.
-func (b *Broker) StartOSBProvision(ctx context.Context, id string, s OSBProvision, replace bool, who string) (store.Operation, error) {
+func (b *OSB) StartOSBProvision(ctx context.Context, id string, s OSBProvision, replace bool, who string) (store.Operation, error) {
 	var a store.Addon
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
@@ -239,7 +239,7 @@ func (b *Broker) StartOSBProvision(ctx context.Context, id string, s OSBProvisio
 			policy = *s.Settings.MaxMemoryPolicy
 		}
 		var err error
-		a, op, err = b.recordAddonTx(ctx, tx, s.Owner, osbAddonName(id), "", s.Service, s.Plan, policy)
+		a, op, err = b.addons.recordAddonTx(ctx, tx, s.Owner, osbAddonName(id), "", s.Service, s.Plan, policy)
 		if err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func (b *Broker) StartOSBProvision(ctx context.Context, id string, s OSBProvisio
 		return op, err
 	}
 	b.log.WithFields(logrus.Fields{"addon": a.Name, "app": a.AppName, "plan": s.Plan, "instance": id}).Info("provisioning service instance")
-	b.jobs.Run(b.store, op, b.provisionStep(a.ID, false))
+	b.jobs.Run(b.store, op, b.nodes.provisionStep(a.ID, false))
 	return op, nil
 }
 
@@ -282,7 +282,7 @@ type OSBUpdate struct {
 // plan change, if any, and records the request on the instance. When the
 // plan change is refused the settings are put back, so a refused update
 // changes nothing. The operation is the plan change's (no ID for none).
-func (b *Broker) UpdateOSBInstance(ctx context.Context, u OSBUpdate, who string) (store.Operation, error) {
+func (b *OSB) UpdateOSBInstance(ctx context.Context, u OSBUpdate, who string) (store.Operation, error) {
 	a := u.Addon
 	planChange := u.Plan != a.Plan
 	op, err := b.applyOSBUpdate(ctx, a, u.Plan, planChange, u.Settings)
@@ -310,23 +310,23 @@ func (b *Broker) UpdateOSBInstance(ctx context.Context, u OSBUpdate, who string)
 }
 
 // applyOSBUpdate is UpdateOSBInstance's change of the add-on.
-func (b *Broker) applyOSBUpdate(ctx context.Context, a store.Addon, plan string, planChange bool, patch api.SettingsPatch) (store.Operation, error) {
+func (b *OSB) applyOSBUpdate(ctx context.Context, a store.Addon, plan string, planChange bool, patch api.SettingsPatch) (store.Operation, error) {
 	settingsChange := patch.MaxMemoryPolicy != nil || patch.Timeout != nil
 	if settingsChange {
-		if _, err := b.changeSettings(ctx, a.ID, patch); err != nil {
+		if _, err := b.settings.changeSettings(ctx, a.ID, patch); err != nil {
 			return store.Operation{}, err
 		}
 	}
 	if !planChange {
 		return store.Operation{}, nil
 	}
-	op, err := b.startPlanChange(ctx, a, plan)
+	op, err := b.addons.startPlanChange(ctx, a, plan)
 	if err == nil {
 		return op, nil
 	}
 	if settingsChange {
 		old := api.SettingsPatch{MaxMemoryPolicy: &a.MaxMemoryPolicy, Timeout: &a.Timeout}
-		if _, rerr := b.changeSettings(context.WithoutCancel(ctx), a.ID, old); rerr != nil {
+		if _, rerr := b.settings.changeSettings(context.WithoutCancel(ctx), a.ID, old); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back settings after a refused plan change")
 		}
 	}

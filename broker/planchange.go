@@ -20,7 +20,7 @@ const downgradeHeadroom = 0.8
 // connection and persistence changes apply live with CONFIG SET: no restart,
 // no lost key. A downgrade is refused, with the figures, when the data would
 // not fit the smaller plan with headroom.
-func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string) (store.Operation, error) {
+func (b *Addons) startPlanChange(ctx context.Context, a store.Addon, plan string) (store.Operation, error) {
 	svc, err := b.cfg.Catalog.Service(a.Service)
 	if err != nil {
 		return store.Operation{}, err
@@ -59,8 +59,8 @@ func (b *Broker) startPlanChange(ctx context.Context, a store.Addon, plan string
 }
 
 // checkFits refuses a downgrade whose data would not fit plan with headroom.
-func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan) error {
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+func (b *Addons) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan) error {
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (b *Broker) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan)
 		if n.Role != store.RolePrimary {
 			continue
 		}
-		info, err := b.hostFor(n).Info(ctx, specs[i])
+		info, err := b.hostReg.hostFor(n).Info(ctx, specs[i])
 		if err != nil {
 			return fault.Wrap(fault.Unavailable, err, "cannot read the data size of "+a.Name)
 		}
@@ -96,7 +96,7 @@ type planChangeParams struct {
 // or a broker that stopped before the commit (resumed) — rolls the change
 // back; after the commit it only goes forward. Either way the add-on ends on
 // one plan, store and nodes agreeing, and an event says which.
-func (b *Broker) planChangeStep(op store.Operation, resumed bool) step {
+func (b *Addons) planChangeStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
 		var p planChangeParams
 		lk, a, err := b.openOperation(ctx, op, &p)
@@ -125,10 +125,10 @@ func (b *Broker) planChangeStep(op store.Operation, resumed bool) step {
 }
 
 // applyPlanChange runs a plan change up to its commit.
-func (b *Broker) applyPlanChange(ctx context.Context, op *store.Operation, a store.Addon, p *planChangeParams, progress func(string)) error {
+func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a store.Addon, p *planChangeParams, progress func(string)) error {
 	next := a
 	next.Plan = p.To
-	to, err := b.planOf(next)
+	to, err := b.nodes.planOf(next)
 	if err != nil {
 		return err
 	}
@@ -138,19 +138,19 @@ func (b *Broker) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 	}
 	if _, _, paired := pair(nodes); to.HA && !paired {
 		progress("adding a standby")
-		nn, err := b.claimStandby(ctx, next, opPlanChange, func(tx store.Tx, n store.Node) error {
+		nn, err := b.nodes.claimStandby(ctx, next, opPlanChange, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
 			return saveStep(ctx, tx, op, "standby_claimed", p)
 		})
 		if err != nil {
 			return err
 		}
-		if err := b.startStandby(ctx, next, nn, opPlanChange, progress); err != nil {
+		if err := b.nodes.startStandby(ctx, next, nn, opPlanChange, progress); err != nil {
 			return err
 		}
 	}
 	progress("applying " + p.To + " to the running nodes")
-	if err := b.reconfigure(ctx, a, next); err != nil {
+	if err := b.settings.reconfigure(ctx, a, next); err != nil {
 		return err
 	}
 	b.crashPoint("plan_change.applied")
@@ -169,8 +169,8 @@ func (b *Broker) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 
 // finishPlanChange completes a committed plan change: a standby the plan
 // has no room for goes, and every node is made to match the store.
-func (b *Broker) finishPlanChange(ctx context.Context, lk *heldLock, a store.Addon, p planChangeParams, progress func(string)) error {
-	to, err := b.planOf(a)
+func (b *Addons) finishPlanChange(ctx context.Context, lk *heldLock, a store.Addon, p planChangeParams, progress func(string)) error {
+	to, err := b.nodes.planOf(a)
 	if err != nil {
 		return err
 	}
@@ -185,12 +185,12 @@ func (b *Broker) finishPlanChange(ctx context.Context, lk *heldLock, a store.Add
 		}
 		if _, standby, paired := pair(nodes); !to.HA && paired {
 			progress("removing the standby")
-			if err := b.dropNode(ctx, a, standby); err != nil {
+			if err := b.nodes.dropNode(ctx, a, standby); err != nil {
 				return err
 			}
 			b.crashPoint("plan_change.standby_removed")
 		}
-		return b.reconfigureReachable(ctx, a)
+		return b.pairs.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
@@ -200,7 +200,7 @@ func (b *Broker) finishPlanChange(ctx context.Context, lk *heldLock, a store.Add
 
 // rollbackPlanChange undoes an uncommitted plan change: the standby it added
 // goes, and every node is put back on the plan the store still records.
-func (b *Broker) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID string, p planChangeParams, cause error, progress func(string)) error {
+func (b *Addons) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID string, p planChangeParams, cause error, progress func(string)) error {
 	progress("rolling back to " + p.From)
 	var a store.Addon
 	err := b.untilDone(ctx, lk, "roll back the change to "+p.To, progress, func() (err error) {
@@ -211,14 +211,14 @@ func (b *Broker) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID s
 			n, err := b.store.NodeByID(ctx, p.Standby)
 			switch {
 			case err == nil:
-				if err := b.dropNode(ctx, a, n); err != nil {
+				if err := b.nodes.dropNode(ctx, a, n); err != nil {
 					return err
 				}
 			case fault.KindOf(err) != fault.NotFound:
 				return err
 			}
 		}
-		return b.reconfigureReachable(ctx, a)
+		return b.pairs.reconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
@@ -243,7 +243,7 @@ func HumanBytes(n int64) string {
 }
 
 // upgradeAddon answers addons:upgrade: 202 and a plan_change operation.
-func (b *Broker) UpgradeAddon(ctx context.Context, appName string, addonName string, req api.AddonUpdate) (api.AddonResult, error) {
+func (b *Addons) UpgradeAddon(ctx context.Context, appName string, addonName string, req api.AddonUpdate) (api.AddonResult, error) {
 	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.AddonResult{}, err

@@ -27,12 +27,12 @@ func newSecret() string {
 
 // claimNodes records the nodes a new add-on on plan p needs (a primary, and a
 // standby for HA plans) on the hosts placement picks.
-func (b *Broker) claimNodes(ctx context.Context, tx store.Tx, a store.Addon, p *catalog.Plan) error {
+func (b *Nodes) claimNodes(ctx context.Context, tx store.Tx, a store.Addon, p *catalog.Plan) error {
 	roles := []string{store.RolePrimary}
 	if p.HA {
 		roles = append(roles, store.RoleStandby)
 	}
-	hosts, err := b.placeHosts(ctx, tx, len(roles))
+	hosts, err := b.hostReg.placeHosts(ctx, tx, len(roles))
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (b *Broker) claimNodes(ctx context.Context, tx store.Tx, a store.Addon, p *
 // binds it, and the (host, port) unique key stops two brokers from sharing
 // one. Nothing here leaves the process: the host checks the port once the
 // transaction is over (checkPort).
-func (b *Broker) claimNode(ctx context.Context, tx store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
+func (b *Nodes) claimNode(ctx context.Context, tx store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
 	host, ok := b.hosts.get(hostName)
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "host %s is not connected", hostName)
@@ -66,7 +66,7 @@ func (b *Broker) claimNode(ctx context.Context, tx store.Tx, a store.Addon, role
 // claimPort offers take the free ports of the range on n's host, lowest
 // first and except those in skip, until take claims one; n.Port is then the
 // port claimed.
-func (b *Broker) claimPort(ctx context.Context, q store.Q, n *store.Node, skip map[int]bool, take func(port int) (bool, error)) error {
+func (b *Nodes) claimPort(ctx context.Context, q store.Q, n *store.Node, skip map[int]bool, take func(port int) (bool, error)) error {
 	b.portMu.Lock()
 	defer b.portMu.Unlock()
 	used, err := q.UsedPorts(ctx, n.Host, n.Address)
@@ -103,8 +103,8 @@ const maxPortMoves = 20
 // portCheckTimeout, whether n's port can be bound. A port something outside
 // larder holds is given up for the next free one (a short write of its own);
 // a host that does not answer fails the check. It returns n as recorded.
-func (b *Broker) checkPort(ctx context.Context, n store.Node) (store.Node, error) {
-	h := b.hostFor(n)
+func (b *Nodes) checkPort(ctx context.Context, n store.Node) (store.Node, error) {
+	h := b.hostReg.hostFor(n)
 	tried := map[int]bool{}
 	for range maxPortMoves {
 		cctx, cancel := context.WithTimeout(ctx, portCheckTimeout)
@@ -129,7 +129,7 @@ func (b *Broker) checkPort(ctx context.Context, n store.Node) (store.Node, error
 }
 
 // checkPorts is checkPort for every node of nodes that was never started.
-func (b *Broker) checkPorts(ctx context.Context, nodes []store.Node) error {
+func (b *Nodes) checkPorts(ctx context.Context, nodes []store.Node) error {
 	for i, n := range nodes {
 		if n.State != store.NodeStarting {
 			continue
@@ -143,7 +143,7 @@ func (b *Broker) checkPorts(ctx context.Context, nodes []store.Node) error {
 }
 
 // planOf returns the catalog plan an add-on runs on.
-func (b *Broker) planOf(a store.Addon) (*catalog.Plan, error) {
+func (b *Nodes) planOf(a store.Addon) (*catalog.Plan, error) {
 	svc, err := b.cfg.Catalog.Service(a.Service)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 // epoch. The epoch is read before the roles: a promotion committed in between
 // gives specs with the new roles under the old epoch (applied, or refused by
 // hosts that hold the new one), never the old roles under the new epoch.
-func (b *Broker) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
+func (b *Nodes) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
 	epoch, err := q.AddonEpoch(ctx, a.ID)
 	if err != nil {
 		return nil, nil, err
@@ -186,7 +186,7 @@ func (b *Broker) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store
 // made, so a restart, a settings change and a binding all render the same files.
 // In a pair, the standby replicates from the primary, and the primary names
 // the standby as where to rejoin if its own data is ever gone.
-func (b *Broker) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
+func (b *Nodes) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
 	p, err := b.planOf(a)
 	if err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func target(a store.Addon, n store.Node) engine.Target {
 
 // extraUsers lists the engine users an add-on has besides the customer's
 // (Open Service Broker bindings).
-func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
+func (b *Nodes) extraUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
 	return osbBindingUsers(ctx, q, addonID)
 }
 
@@ -245,7 +245,7 @@ func (b *Broker) extraUsers(ctx context.Context, q store.Q, addonID string) ([]e
 // it removes everything the create recorded or started: no process, port,
 // directory or row is left behind. resume adopts nodes a previous broker may
 // have started already.
-func (b *Broker) provisionStep(addonID string, resume bool) step {
+func (b *Nodes) provisionStep(addonID string, resume bool) step {
 	return func(ctx context.Context, progress func(string)) (err error) {
 		a, err := b.store.AddonByID(ctx, addonID)
 		if err != nil {
@@ -278,7 +278,7 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 		}
 		for i, n := range nodes {
 			progress(fmt.Sprintf("starting %s node on %s port %d", n.Role, n.Host, n.Port))
-			h := b.hostFor(n)
+			h := b.hostReg.hostFor(n)
 			start := h.Start
 			if resume {
 				start = h.Adopt
@@ -296,10 +296,10 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 		if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
 			return err
 		}
-		if err := b.forkIfAsked(ctx, a, progress); err != nil {
+		if err := b.addons.forkIfAsked(ctx, a, progress); err != nil {
 			return err
 		}
-		eng := b.hostFor(nodes[0]).Engine()
+		eng := b.hostReg.hostFor(nodes[0]).Engine()
 		err = b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {
 				return err
@@ -319,7 +319,7 @@ func (b *Broker) provisionStep(addonID string, resume bool) step {
 
 // rollbackCreate undoes a failed create: the first attempted nodes (all of
 // them when attempted < 0) removed from their hosts, rows deleted.
-func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, attempted int, cause error) {
+func (b *Nodes) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, attempted int, cause error) {
 	ctx := context.Background()
 	log := b.log.WithField("addon", a.Name)
 	nodes, _ := b.store.NodesOfAddon(ctx, a.ID)
@@ -329,7 +329,7 @@ func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, att
 	for i, s := range specs {
 		h := provisioner.Host(unknownHost(""))
 		if i < len(nodes) {
-			h = b.hostFor(nodes[i])
+			h = b.hostReg.hostFor(nodes[i])
 		}
 		if err := h.Remove(ctx, s); err != nil {
 			log.WithError(err).WithField("node", s.Name).Error("remove node of failed add-on")
@@ -347,7 +347,7 @@ func (b *Broker) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, att
 }
 
 // deprovisionStep stops and removes an add-on's nodes, then its rows.
-func (b *Broker) deprovisionStep(addonID string) step {
+func (b *Nodes) deprovisionStep(addonID string) step {
 	return func(ctx context.Context, progress func(string)) error {
 		a, err := b.store.AddonByID(ctx, addonID)
 		if err != nil {
@@ -359,7 +359,7 @@ func (b *Broker) deprovisionStep(addonID string) step {
 		}
 		for i, n := range nodes {
 			progress(fmt.Sprintf("stopping %s node", n.Role))
-			if err := b.hostFor(n).Remove(ctx, specs[i]); err != nil {
+			if err := b.hostReg.hostFor(n).Remove(ctx, specs[i]); err != nil {
 				if !b.hosts.isUp(n.Host) {
 					// Its host is gone: the agent removes the orphan when it returns.
 					b.log.WithError(err).WithField("node", n.Name).Warn("host unreachable; node left for orphan cleanup")
@@ -382,7 +382,7 @@ const syncTimeout = 5 * time.Minute
 
 // waitStandbys waits until every standby of a is an in-sync replica of its
 // primary: an HA add-on is provisioned only once its standby holds the data.
-func (b *Broker) waitStandbys(ctx context.Context, a store.Addon, nodes []store.Node, progress func(string)) error {
+func (b *Nodes) waitStandbys(ctx context.Context, a store.Addon, nodes []store.Node, progress func(string)) error {
 	primary, ok := primaryNode(nodes)
 	if !ok {
 		return nil

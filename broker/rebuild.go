@@ -27,8 +27,8 @@ type oldNode struct {
 }
 
 // planHasStandby reports whether a's plan runs a standby.
-func (b *Broker) planHasStandby(a store.Addon) bool {
-	p, err := b.planOf(a)
+func (b *Pairs) planHasStandby(a store.Addon) bool {
+	p, err := b.nodes.planOf(a)
 	return err == nil && p.HA
 }
 
@@ -62,7 +62,7 @@ func (r *reconciler) rebuildJob(op store.Operation, resumed bool) step {
 		if resumed {
 			r.b.coord.RebuildStarted(op.AddonID)
 		}
-		err := r.b.rebuildStandby(ctx, op, progress)
+		err := r.b.pairs.rebuildStandby(ctx, op, progress)
 		failed := err
 		if ctx.Err() != nil {
 			failed = nil // stopped, not failed: the next broker resumes it
@@ -79,7 +79,7 @@ func (r *reconciler) rebuildJob(op store.Operation, resumed bool) step {
 // is adopted and waited for; one claimed but perhaps never started is
 // removed and built again. A rebuild that fails leaves no half-built
 // standby: the reconciler tries again later.
-func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progress func(string)) error {
+func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress func(string)) error {
 	var p rebuildParams
 	lk, a, err := b.openOperation(ctx, op, &p)
 	if err != nil {
@@ -114,7 +114,7 @@ func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progres
 		return nil // a pair has one standby at a time
 	}
 	if nn.ID == "" {
-		nn, err = b.claimStandby(ctx, a, opRebuild, func(tx store.Tx, n store.Node) error {
+		nn, err = b.nodes.claimStandby(ctx, a, opRebuild, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
 			return saveStep(ctx, tx, &op, "standby_claimed", p)
 		}, avoid...)
@@ -122,7 +122,7 @@ func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progres
 			return b.failRebuild(ctx, a, store.Node{}, err)
 		}
 	}
-	if err := b.startStandby(ctx, a, nn, opRebuild, progress); err != nil {
+	if err := b.nodes.startStandby(ctx, a, nn, opRebuild, progress); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -142,7 +142,7 @@ func (b *Broker) rebuildStandby(ctx context.Context, op store.Operation, progres
 // resumedStandby returns the standby a resumed rebuild had claimed (id) if
 // it was started; one that may never have been started is removed, to be
 // built again from a clean slate. Zero means: claim a new one.
-func (b *Broker) resumedStandby(ctx context.Context, a store.Addon, id string) (store.Node, error) {
+func (b *Pairs) resumedStandby(ctx context.Context, a store.Addon, id string) (store.Node, error) {
 	if id == "" {
 		return store.Node{}, nil
 	}
@@ -155,15 +155,15 @@ func (b *Broker) resumedStandby(ctx context.Context, a store.Addon, id string) (
 	case n.State != store.NodeStarting:
 		return n, nil
 	}
-	return store.Node{}, b.dropNode(ctx, a, n)
+	return store.Node{}, b.nodes.dropNode(ctx, a, n)
 }
 
 // failRebuild ends a failed rebuild: the half-built standby (if any) goes,
 // and an event says the add-on runs without a standby until the next try.
-func (b *Broker) failRebuild(ctx context.Context, a store.Addon, nn store.Node, cause error) error {
+func (b *Pairs) failRebuild(ctx context.Context, a store.Addon, nn store.Node, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	if nn.ID != "" {
-		if err := b.dropNode(ctx, a, nn); err != nil {
+		if err := b.nodes.dropNode(ctx, a, nn); err != nil {
 			b.log.WithError(err).WithField("node", nn.Name).Warn("remove a standby that did not come up")
 		}
 	}

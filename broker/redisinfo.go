@@ -20,14 +20,14 @@ const liveTimeout = 2 * time.Second
 const infoTimeout = time.Second
 
 // redisInfo answers redis:info: every add-on of the app, or the one ?addon= names.
-func (b *Broker) RedisInfo(ctx context.Context, appName, addonRef string) ([]api.RedisInfo, error) {
+func (b *Settings) RedisInfo(ctx context.Context, appName, addonRef string) ([]api.RedisInfo, error) {
 	app, err := b.store.AppByName(ctx, appName)
 	if err != nil {
 		return nil, err
 	}
 	var addons []store.Addon
 	if ref := addonRef; ref != "" {
-		a, err := b.resolveAddon(ctx, b.store, appName, ref)
+		a, err := b.addons.resolveAddon(ctx, b.store, appName, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -46,8 +46,8 @@ func (b *Broker) RedisInfo(ctx context.Context, appName, addonRef string) ([]api
 	return out, nil
 }
 
-func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.RedisInfo, error) {
-	p, err := b.planOf(a)
+func (b *Settings) infoOf(ctx context.Context, app store.App, a store.Addon) (api.RedisInfo, error) {
+	p, err := b.nodes.planOf(a)
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
@@ -73,15 +73,15 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 		info.Persistence = "AOF (appendfsync everysec)"
 	}
 
-	if p := b.writesPaused(ctx, a); p != "" {
+	if p := b.pairs.writesPaused(ctx, a); p != "" {
 		info.Status, info.WritesPaused = p, p
 	}
-	b.addSourceInfo(ctx, &info, a)
+	b.addons.addSourceInfo(ctx, &info, a)
 	if a.State != api.StateProvisioned {
 		info.LiveError = "the add-on is " + a.State
 		return info, nil
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
@@ -100,7 +100,7 @@ func (b *Broker) infoOf(ctx context.Context, app store.App, a store.Addon) (api.
 		go func(n store.Node, spec provisioner.NodeSpec) {
 			lctx, cancel := context.WithTimeout(ctx, infoTimeout)
 			defer cancel()
-			ni, err := b.hostFor(n).Info(lctx, spec)
+			ni, err := b.hostReg.hostFor(n).Info(lctx, spec)
 			figures <- live{ni, err, n.Host}
 		}(n, specs[i])
 		break
@@ -138,7 +138,7 @@ func statusText(a store.Addon) string {
 
 // haInfo reads the pair's replication state: where the standby is, whether
 // its link is up, how far behind it is.
-func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string) {
+func (b *Settings) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string) {
 	primary, standby, ok := pair(nodes)
 	rebuilding := b.coord.Rebuilding(a.ID)
 	if !ok {
@@ -167,7 +167,7 @@ func (b *Broker) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) 
 	if serr != nil {
 		h.Unreachable = append(h.Unreachable, "standby "+standby.Name+" on "+standby.Host)
 	}
-	h.Decision = b.tracker.Decision(b.coord.Clock().Now(), b.rules()).Warning()
+	h.Decision = b.tracker.Decision(b.coord.Clock().Now(), b.pairs.rules()).Warning()
 	if serr == nil {
 		h.LinkUp = sr.LinkUp
 		h.LastIOSeconds = sr.LastIOSecondsAgo

@@ -108,23 +108,23 @@ func ApplySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
 // reconfigure applies a's settings and users to every running node; when one
 // fails, the nodes already changed — and the one that failed, whose files
 // may have changed before its engine refused — are put back as old had them.
-func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
+func (b *Settings) reconfigure(ctx context.Context, old, a store.Addon) error {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return err
 	}
-	specs, err := b.nodeSpecs(ctx, b.store, a, nodes)
+	specs, err := b.nodes.nodeSpecs(ctx, b.store, a, nodes)
 	if err != nil {
 		return err
 	}
-	oldSpecs, err := b.nodeSpecs(ctx, b.store, old, nodes)
+	oldSpecs, err := b.nodes.nodeSpecs(ctx, b.store, old, nodes)
 	if err != nil {
 		return err
 	}
 	for i, n := range nodes {
-		if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
 			for j := range nodes[:i+1] {
-				if rerr := b.hostFor(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
+				if rerr := b.hostReg.hostFor(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
 					b.log.WithError(rerr).WithField("node", nodes[j].Name).Error("restore node settings")
 				}
 			}
@@ -136,8 +136,8 @@ func (b *Broker) reconfigure(ctx context.Context, old, a store.Addon) error {
 
 // settledAddon resolves the add-on of a redis:* request and checks that it is
 // running.
-func (b *Broker) settledAddon(ctx context.Context, appName, addonName string) (store.Addon, error) {
-	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
+func (b *Settings) settledAddon(ctx context.Context, appName, addonName string) (store.Addon, error) {
+	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return a, err
 	}
@@ -150,7 +150,7 @@ func (b *Broker) settledAddon(ctx context.Context, appName, addonName string) (s
 // patchSettings changes maxmemory policy, timeout or keyspace notifications on
 // the running node (no restart) and keeps them in the store, so a restarted or
 // rebuilt node gets them back.
-func (b *Broker) PatchSettings(ctx context.Context, appName, addonName string, p api.SettingsPatch) (api.Settings, error) {
+func (b *Settings) PatchSettings(ctx context.Context, appName, addonName string, p api.SettingsPatch) (api.Settings, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
 		return api.Settings{}, err
@@ -164,7 +164,7 @@ func (b *Broker) PatchSettings(ctx context.Context, appName, addonName string, p
 
 // changeSettings applies p to add-on id's running nodes and records it, under
 // the add-on's lock; it returns the add-on as it now is.
-func (b *Broker) changeSettings(ctx context.Context, id string, p api.SettingsPatch) (store.Addon, error) {
+func (b *Settings) changeSettings(ctx context.Context, id string, p api.SettingsPatch) (store.Addon, error) {
 	unlock := b.locks.lock(id)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, id) // fresh, under the lock
@@ -188,7 +188,7 @@ func (b *Broker) changeSettings(ctx context.Context, id string, p api.SettingsPa
 	return next, err
 }
 
-func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credentials, error) {
+func (b *Settings) credentialsOf(ctx context.Context, a store.Addon) (api.Credentials, error) {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return api.Credentials{}, err
@@ -200,7 +200,7 @@ func (b *Broker) credentialsOf(ctx context.Context, a store.Addon) (api.Credenti
 	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: addonURL(a, n)}, nil
 }
 
-func (b *Broker) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
+func (b *Settings) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
 	a, err := b.settledAddon(ctx, appName, addonName)
 	if err != nil {
 		return api.Credentials{}, err
@@ -212,13 +212,13 @@ func (b *Broker) GetCredentials(ctx context.Context, appName, addonName string) 
 	return c, nil
 }
 
-func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+func (b *Settings) disconnectCustomer(ctx context.Context, a store.Addon) error {
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
 	for i := range nodes {
-		if err := b.hostFor(nodes[i]).DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
+		if err := b.hostReg.hostFor(nodes[i]).DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
 			return err
 		}
 	}
@@ -226,8 +226,8 @@ func (b *Broker) disconnectCustomer(ctx context.Context, a store.Addon) error {
 }
 
 // waitStatus answers redis:wait: whether the add-on is still coming up.
-func (b *Broker) WaitStatus(ctx context.Context, appName string, addonName string) (api.WaitStatus, error) {
-	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
+func (b *Settings) WaitStatus(ctx context.Context, appName string, addonName string) (api.WaitStatus, error) {
+	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.WaitStatus{}, err
 	}
@@ -239,13 +239,13 @@ func (b *Broker) WaitStatus(ctx context.Context, appName string, addonName strin
 	case api.StateDeprovisioning:
 		return api.WaitStatus{}, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
 	}
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		return api.WaitStatus{}, err
 	}
 	for i, n := range nodes {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		_, err := b.hostFor(n).Info(lctx, specs[i])
+		_, err := b.hostReg.hostFor(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {
 			return api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"}, nil

@@ -13,7 +13,7 @@ import (
 // primary's and those in avoid (when there is one), in one short write with
 // whatever the operation building it records to find it again (record may be
 // nil). kind names the operation in its crash points.
-func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, record func(tx store.Tx, n store.Node) error, avoid ...string) (store.Node, error) {
+func (b *Nodes) claimStandby(ctx context.Context, a store.Addon, kind string, record func(tx store.Tx, n store.Node) error, avoid ...string) (store.Node, error) {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return store.Node{}, err
@@ -22,7 +22,7 @@ func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, r
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
-	hosts, err := b.placeHosts(ctx, b.store, 8)
+	hosts, err := b.hostReg.placeHosts(ctx, b.store, 8)
 	if err != nil {
 		return store.Node{}, err
 	}
@@ -53,7 +53,7 @@ func (b *Broker) claimStandby(ctx context.Context, a store.Addon, kind string, r
 // startStandby starts standby nn of a — a node already started (by a
 // previous broker) is adopted instead —, waits until it is in sync with the
 // primary, and rewrites the pair's files so the primary knows its standby.
-func (b *Broker) startStandby(ctx context.Context, a store.Addon, nn store.Node, kind string, progress func(string)) error {
+func (b *Nodes) startStandby(ctx context.Context, a store.Addon, nn store.Node, kind string, progress func(string)) error {
 	fresh := nn.State == store.NodeStarting
 	if fresh {
 		var err error
@@ -70,7 +70,7 @@ func (b *Broker) startStandby(ctx context.Context, a store.Addon, nn store.Node,
 		if n.ID != nn.ID {
 			continue
 		}
-		h := b.hostFor(n)
+		h := b.hostReg.hostFor(n)
 		start := h.Adopt
 		if fresh {
 			start = h.Start
@@ -88,14 +88,14 @@ func (b *Broker) startStandby(ctx context.Context, a store.Addon, nn store.Node,
 		return err
 	}
 	b.crashPoint(kind + ".standby_synced")
-	b.rewriteNodeFiles(ctx, a)
+	b.pairs.rewriteNodeFiles(ctx, a)
 	return nil
 }
 
 // addStandby gives a's primary a new standby after a failover (see
 // claimStandby and startStandby) and returns it. A standby that does not
 // come up is removed again: the reconciler builds another later.
-func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(string), avoid ...string) (store.Node, error) {
+func (b *Nodes) addStandby(ctx context.Context, a store.Addon, progress func(string), avoid ...string) (store.Node, error) {
 	nn, err := b.claimStandby(ctx, a, "failover", nil, avoid...)
 	if err != nil {
 		return store.Node{}, err
@@ -112,12 +112,12 @@ func (b *Broker) addStandby(ctx context.Context, a store.Addon, progress func(st
 // dropNode removes node n of a from its host and from the store. A node
 // whose host is unreachable leaves the store all the same: the reconciler
 // removes it as an orphan when its host returns.
-func (b *Broker) dropNode(ctx context.Context, a store.Addon, n store.Node) error {
+func (b *Nodes) dropNode(ctx context.Context, a store.Addon, n store.Node) error {
 	specs, err := b.nodeSpecs(ctx, b.store, a, []store.Node{n})
 	if err != nil {
 		return err
 	}
-	if err := b.hostFor(n).Remove(ctx, specs[0]); err != nil && b.hosts.isUp(n.Host) {
+	if err := b.hostReg.hostFor(n).Remove(ctx, specs[0]); err != nil && b.hosts.isUp(n.Host) {
 		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("remove node %s of %s", n.Name, a.Name))
 	}
 	if err := b.store.DeleteNode(ctx, n.ID); err != nil && fault.KindOf(err) != fault.NotFound {

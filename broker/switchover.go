@@ -16,7 +16,7 @@ const switchoverTimeout = 5 * time.Second
 
 // startSwitchover validates a planned switchover of a and starts it as an
 // operation.
-func (b *Broker) startSwitchover(ctx context.Context, a store.Addon) (store.Operation, error) {
+func (b *Pairs) startSwitchover(ctx context.Context, a store.Addon) (store.Operation, error) {
 	if a.State != api.StateProvisioned {
 		return store.Operation{}, fault.E(fault.Conflict, "%s is %s; a switchover needs it available", a.Name, a.State)
 	}
@@ -65,7 +65,7 @@ type switchoverParams struct {
 // with two primaries. The old primary's clients are closed so apps reconnect
 // to the new URL. Resumed after a broker restart, it reads the store and the
 // nodes: a recorded swap is completed, anything else rolled back.
-func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
+func (b *Pairs) switchoverStep(op store.Operation, resumed bool) step {
 	return func(ctx context.Context, progress func(string)) error {
 		var p switchoverParams
 		lk, a, err := b.openOperation(ctx, op, &p)
@@ -132,7 +132,7 @@ func (b *Broker) switchoverStep(op store.Operation, resumed bool) step {
 
 // finishSwitchover closes the clients of the old primary, so apps reconnect
 // and read the new URL.
-func (b *Broker) finishSwitchover(ctx context.Context, a store.Addon, old store.Node) {
+func (b *Pairs) finishSwitchover(ctx context.Context, a store.Addon, old store.Node) {
 	if err := engine.DisconnectClients(ctx, target(a, old)); err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
 	}
@@ -144,7 +144,7 @@ func (b *Broker) finishSwitchover(ctx context.Context, a store.Addon, old store.
 // under the add-on's epoch (a standby found promoted goes back under the
 // primary), and any pause left on the old primary is lifted. Never two
 // primaries.
-func (b *Broker) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Addon, primary, standby store.Node, progress func(string)) error {
+func (b *Pairs) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Addon, primary, standby store.Node, progress func(string)) error {
 	err := b.untilDone(ctx, lk, "bring the pair back to its recorded roles", progress, func() error {
 		if err := b.applyRoles(ctx, a, standby.ID, primary.ID); err != nil {
 			return err
@@ -160,7 +160,7 @@ func (b *Broker) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Add
 
 // recordRoleSwap records a role swap that has happened on the nodes and
 // brings both nodes' hosts to it (their epoch, and the roles they restart in).
-func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
+func (b *Pairs) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
 	if err := b.commitRoleSwap(ctx, a, newPrimary, newStandby, kind, msg); err != nil {
 		return err
 	}
@@ -168,29 +168,29 @@ func (b *Broker) recordRoleSwap(ctx context.Context, a store.Addon, newPrimary, 
 }
 
 // commitRoleSwap records that newPrimary and newStandby swapped roles.
-func (b *Broker) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
+func (b *Pairs) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, newStandby store.Node, kind, msg string) error {
 	return b.coord.CommitPromotion(ctx, a, newPrimary, newStandby, false, kind, msg)
 }
 
 // rewriteNodeFiles re-renders every node's files from the store (the
 // standby's replicaof, the primary's fallback), so a restart in place comes
 // back in the role the store records.
-func (b *Broker) rewriteNodeFiles(ctx context.Context, a store.Addon) {
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+func (b *Pairs) rewriteNodeFiles(ctx context.Context, a store.Addon) {
+	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("rewrite node files")
 		return
 	}
 	for i, n := range nodes {
-		if err := b.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
 			b.log.WithError(err).WithField("node", n.Name).Warn("rewrite node files after role swap")
 		}
 	}
 }
 
 // failover answers `larder redis:failover`: a planned switchover.
-func (b *Broker) Failover(ctx context.Context, appName, addonName string) (api.AddonResult, error) {
-	a, err := b.settledAddon(ctx, appName, addonName)
+func (b *Pairs) Failover(ctx context.Context, appName, addonName string) (api.AddonResult, error) {
+	a, err := b.settings.settledAddon(ctx, appName, addonName)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
@@ -209,7 +209,7 @@ func (b *Broker) Failover(ctx context.Context, appName, addonName string) (api.A
 // onRejoined handles a host's report that a primary whose data was gone came
 // back as a replica of its standby, which the host promoted first: the store
 // records the swap so apps follow the standby, which holds the data.
-func (b *Broker) onRejoined(ctx context.Context, a store.Addon, n store.Node) error {
+func (b *Pairs) onRejoined(ctx context.Context, a store.Addon, n store.Node) error {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return err

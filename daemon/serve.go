@@ -137,7 +137,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 			br := <-ready
 			ready <- br
 			if br != nil {
-				br.OnNodeEvent(e)
+				br.Hosts.OnNodeEvent(e)
 			}
 		},
 	})

@@ -49,7 +49,7 @@ func New(t *testing.T, ports testkit.Range, tweak func(*broker.Config)) *broker.
 	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
 		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
 			if b := br.Load(); b != nil {
-				b.OnNodeEvent(e)
+				b.Hosts.OnNodeEvent(e)
 			}
 		}})
 	if err != nil {

@@ -13,12 +13,12 @@ import (
 )
 
 func (b *API) rotateCredentials(r *http.Request) (int, any, error) {
-	out, err := b.b.RotateCredentials(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Settings.RotateCredentials(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) listApps(r *http.Request) (int, any, error) {
-	out, err := b.b.ListApps(r.Context())
+	out, err := b.b.Apps.ListApps(r.Context())
 	return http.StatusOK, out, err
 }
 
@@ -27,21 +27,21 @@ func (b *API) createApp(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.CreateApp(r.Context(), req)
+	out, err := b.b.Apps.CreateApp(r.Context(), req)
 	return http.StatusCreated, out, err
 }
 
 func (b *API) getApp(r *http.Request) (int, any, error) {
-	out, err := b.b.GetApp(r.Context(), mux.Vars(r)["app"])
+	out, err := b.b.Apps.GetApp(r.Context(), mux.Vars(r)["app"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) destroyApp(r *http.Request) (int, any, error) {
-	return http.StatusNoContent, nil, b.b.DestroyApp(r.Context(), mux.Vars(r)["app"])
+	return http.StatusNoContent, nil, b.b.Apps.DestroyApp(r.Context(), mux.Vars(r)["app"])
 }
 
 func (b *API) getConfigVars(r *http.Request) (int, any, error) {
-	out, err := b.b.GetConfigVars(r.Context(), mux.Vars(r)["app"])
+	out, err := b.b.Apps.GetConfigVars(r.Context(), mux.Vars(r)["app"])
 	return http.StatusOK, out, err
 }
 
@@ -50,27 +50,27 @@ func (b *API) patchConfigVars(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &patch, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.PatchConfigVars(r.Context(), mux.Vars(r)["app"], patch)
+	out, err := b.b.Apps.PatchConfigVars(r.Context(), mux.Vars(r)["app"], patch)
 	return http.StatusOK, out, err
 }
 
 func (b *API) listAddons(r *http.Request) (int, any, error) {
-	out, err := b.b.ListAddons(r.Context())
+	out, err := b.b.Addons.ListAddons(r.Context())
 	return http.StatusOK, out, err
 }
 
 func (b *API) listAppAddons(r *http.Request) (int, any, error) {
-	out, err := b.b.ListAppAddons(r.Context(), mux.Vars(r)["app"])
+	out, err := b.b.Addons.ListAppAddons(r.Context(), mux.Vars(r)["app"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) getAddon(r *http.Request) (int, any, error) {
-	out, err := b.b.GetAddon(r.Context(), "", mux.Vars(r)["addon"])
+	out, err := b.b.Addons.GetAddon(r.Context(), "", mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) getAppAddon(r *http.Request) (int, any, error) {
-	out, err := b.b.GetAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Addons.GetAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
@@ -79,7 +79,7 @@ func (b *API) createAddon(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.CreateAddon(r.Context(), mux.Vars(r)["app"], req)
+	out, err := b.b.Addons.CreateAddon(r.Context(), mux.Vars(r)["app"], req)
 	return http.StatusAccepted, out, err
 }
 
@@ -88,22 +88,22 @@ func (b *API) destroyAddon(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, true); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.DestroyAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
+	out, err := b.b.Addons.DestroyAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
 	return http.StatusAccepted, out, err
 }
 
 func (b *API) listServices(r *http.Request) (int, any, error) {
-	out, err := b.b.ListServices(r.Context())
+	out, err := b.b.Addons.ListServices(r.Context())
 	return http.StatusOK, out, err
 }
 
 func (b *API) listPlans(r *http.Request) (int, any, error) {
-	out, err := b.b.ListPlans(r.Context(), mux.Vars(r)["service"])
+	out, err := b.b.Addons.ListPlans(r.Context(), mux.Vars(r)["service"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) failover(r *http.Request) (int, any, error) {
-	out, err := b.b.Failover(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Pairs.Failover(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusAccepted, out, err
 }
 
@@ -112,27 +112,27 @@ func (b *API) patchSettings(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &p, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.PatchSettings(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], p)
+	out, err := b.b.Settings.PatchSettings(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], p)
 	return http.StatusOK, out, err
 }
 
 func (b *API) getCredentials(r *http.Request) (int, any, error) {
-	out, err := b.b.GetCredentials(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Settings.GetCredentials(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) waitStatus(r *http.Request) (int, any, error) {
-	out, err := b.b.WaitStatus(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Settings.WaitStatus(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) redisInfo(r *http.Request) (int, any, error) {
-	out, err := b.b.RedisInfo(r.Context(), mux.Vars(r)["app"], r.URL.Query().Get("addon"))
+	out, err := b.b.Settings.RedisInfo(r.Context(), mux.Vars(r)["app"], r.URL.Query().Get("addon"))
 	return http.StatusOK, out, err
 }
 
 func (b *API) listAttachments(r *http.Request) (int, any, error) {
-	out, err := b.b.ListAttachments(r.Context(), mux.Vars(r)["app"])
+	out, err := b.b.Apps.ListAttachments(r.Context(), mux.Vars(r)["app"])
 	return http.StatusOK, out, err
 }
 
@@ -141,12 +141,12 @@ func (b *API) attach(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.Attach(r.Context(), req)
+	out, err := b.b.Apps.Attach(r.Context(), req)
 	return http.StatusCreated, out, err
 }
 
 func (b *API) detach(r *http.Request) (int, any, error) {
-	out, err := b.b.Detach(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["name"])
+	out, err := b.b.Apps.Detach(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["name"])
 	return http.StatusOK, out, err
 }
 
@@ -155,7 +155,7 @@ func (b *API) promote(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.Promote(r.Context(), mux.Vars(r)["app"], req)
+	out, err := b.b.Apps.Promote(r.Context(), mux.Vars(r)["app"], req)
 	return http.StatusOK, out, err
 }
 
@@ -164,27 +164,27 @@ func (b *API) registerHost(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.RegisterHost(r.Context(), req)
+	out, err := b.b.Hosts.RegisterHost(r.Context(), req)
 	return http.StatusCreated, out, err
 }
 
 func (b *API) listHosts(r *http.Request) (int, any, error) {
-	out, err := b.b.ListHosts(r.Context())
+	out, err := b.b.Hosts.ListHosts(r.Context())
 	return http.StatusOK, out, err
 }
 
 func (b *API) drainHost(r *http.Request) (int, any, error) {
-	out, err := b.b.DrainHost(r.Context(), mux.Vars(r)["host"])
+	out, err := b.b.Hosts.DrainHost(r.Context(), mux.Vars(r)["host"])
 	return http.StatusAccepted, out, err
 }
 
 func (b *API) undrainHost(r *http.Request) (int, any, error) {
-	out, err := b.b.UndrainHost(r.Context(), mux.Vars(r)["host"])
+	out, err := b.b.Hosts.UndrainHost(r.Context(), mux.Vars(r)["host"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) monitorTargets(r *http.Request) (int, any, error) {
-	out, err := b.b.MonitorTargets(r.Context())
+	out, err := b.b.Pairs.MonitorTargets(r.Context())
 	return http.StatusOK, out, err
 }
 
@@ -193,11 +193,11 @@ func (b *API) monitorReport(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &rep, false); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusNoContent, nil, b.b.MonitorReport(r.Context(), rep)
+	return http.StatusNoContent, nil, b.b.Pairs.MonitorReport(r.Context(), rep)
 }
 
 func (b *API) listMonitors(r *http.Request) (int, any, error) {
-	out, err := b.b.ListMonitors(r.Context())
+	out, err := b.b.Pairs.ListMonitors(r.Context())
 	return http.StatusOK, out, err
 }
 
@@ -206,17 +206,17 @@ func (b *API) follow(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.Follow(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
+	out, err := b.b.Addons.Follow(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
 	return http.StatusOK, out, err
 }
 
 func (b *API) unfollow(r *http.Request) (int, any, error) {
-	out, err := b.b.Unfollow(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Addons.Unfollow(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
 func (b *API) listEvents(r *http.Request) (int, any, error) {
-	out, err := b.b.ListEvents(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
+	out, err := b.b.Apps.ListEvents(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"])
 	return http.StatusOK, out, err
 }
 
@@ -225,6 +225,6 @@ func (b *API) upgradeAddon(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, false); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.UpgradeAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
+	out, err := b.b.Addons.UpgradeAddon(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["addon"], req)
 	return http.StatusAccepted, out, err
 }

@@ -32,7 +32,7 @@ func (b *API) getOperation(r *http.Request) (int, any, error) {
 			return 0, nil, fault.E(fault.Invalid, "since %q is not a time like 2026-01-02T15:04:05.123456789Z (an operation's updated_at)", s)
 		}
 	}
-	op, err := b.b.WaitOperation(r.Context(), waiterKey(r), mux.Vars(r)["id"], since, wait)
+	op, err := b.b.Changes.WaitOperation(r.Context(), waiterKey(r), mux.Vars(r)["id"], since, wait)
 	return http.StatusOK, op, err
 }
 
@@ -61,7 +61,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		batch, err := b.b.AppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, wait)
+		batch, err := b.b.Changes.AppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, wait)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -88,7 +88,7 @@ func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, cursor int64
 		}
 		return rc.Flush()
 	}
-	err := b.b.FollowAppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, start, func(batch api.ChangeBatch) error {
+	err := b.b.Changes.FollowAppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, start, func(batch api.ChangeBatch) error {
 		var sb strings.Builder
 		if batch.Reset {
 			fmt.Fprintf(&sb, "id: %d\nevent: reset\ndata: {\"cursor\":%d}\n\n", batch.Cursor, batch.Cursor)
