@@ -1,88 +1,37 @@
-package broker
+package broker_test
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"larder/api"
+	"larder/broker"
+	"larder/broker/brokertest"
 	"larder/engine"
 	"larder/fault"
 	"larder/ha"
+	"larder/ha/coord"
 	"larder/internal/testkit"
 	"larder/provisioner"
-	"larder/provisioner/local"
 	"larder/store"
-	"larder/store/sqlite"
 )
 
 // testBroker is a broker over a real SQLite file and a real local host whose
-// nodes are engine processes, driven through its core methods (package
-// httpapi's tests and the integration tests go through HTTP).
+// nodes are engine processes (brokertest's, as the adapters' tests use),
+// driven through its core methods (package httpapi's tests and the
+// integration tests go through HTTP).
 type testBroker struct {
-	*Broker
+	*broker.Broker
 }
 
 func newTestBroker(t *testing.T) *testBroker {
 	t.Helper()
-	eng, err := engine.Discover()
-	if err != nil {
-		t.Skipf("no engine: %v", err)
-	}
-	ctx := context.Background()
-	root := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(root, "larder.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	var br atomic.Pointer[Broker]
-	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
-		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
-			if b := br.Load(); b != nil {
-				b.Hosts.OnNodeEvent(e)
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(Config{Token: "test-token", PortMin: testkit.Broker.Lo + 100, PortMax: testkit.Broker.Lo + 199, Log: log, ReconcileInterval: 100 * time.Millisecond,
-		StandbyGrace: time.Hour}, st, host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	br.Store(b)
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		b.Close(cctx)
-		host.Close(cctx)
-		st.Close()
-		pids, _ := filepath.Glob(filepath.Join(root, "nodes", "*", "node.pid"))
-		for _, f := range pids {
-			if data, err := os.ReadFile(f); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-	})
-	return &testBroker{Broker: b}
+	ports := testkit.Range{Name: testkit.Broker.Name, Lo: testkit.Broker.Lo + 100, Hi: testkit.Broker.Lo + 199}
+	return &testBroker{Broker: brokertest.New(t, ports, nil)}
 }
 
 // haAddon creates a premium-0 add-on (a primary and an in-sync standby, here
@@ -90,22 +39,22 @@ func newTestBroker(t *testing.T) *testBroker {
 func (tb *testBroker) haAddon(t *testing.T, app string) store.Addon {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := tb.apps.CreateApp(ctx, api.AppCreate{Name: app}); err != nil {
+	if _, err := tb.Apps.CreateApp(ctx, api.AppCreate{Name: app}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := tb.addons.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
+	res, err := tb.Addons.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:premium-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := tb.osb.waitOperation(wctx, res.Operation.ID); err != nil {
+	if err := tb.WaitOperation(wctx, res.Operation.ID); err != nil {
 		t.Fatal(err)
 	}
-	if op, err := tb.store.OperationByID(ctx, res.Operation.ID); err != nil || op.State != api.OpSucceeded {
+	if op, err := tb.Store().OperationByID(ctx, res.Operation.ID); err != nil || op.State != api.OpSucceeded {
 		t.Fatalf("provision of %s: %+v, %v; want succeeded", res.Addon.Name, op, err)
 	}
-	a, err := tb.store.AddonByID(ctx, res.Addon.ID)
+	a, err := tb.Store().AddonByID(ctx, res.Addon.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +73,7 @@ func bothPrimaries(ctx context.Context, a store.Addon, x, y store.Node) bool {
 func masters(ctx context.Context, a store.Addon, nodes []store.Node) int {
 	n := 0
 	for _, nd := range nodes {
-		if r, err := engine.Replication(ctx, target(a, nd)); err == nil && r.Role == "master" {
+		if r, err := engine.Replication(ctx, broker.Target(a, nd)); err == nil && r.Role == "master" {
 			n++
 		}
 	}
@@ -135,28 +84,20 @@ func masters(ctx context.Context, a store.Addon, nodes []store.Node) int {
 // (its epoch and its nodes, read before the attempt starts).
 type promotion struct {
 	name string
-	run  func(ctx context.Context, b *Broker, a store.Addon, primary, standby store.Node) error
+	run  func(ctx context.Context, b *broker.Broker, a store.Addon, primary, standby store.Node) error
 }
 
 var (
-	switchover = promotion{"switchover", func(ctx context.Context, b *Broker, a store.Addon, primary, standby store.Node) error {
-		// Recorded directly, as two coordinators that each decided before
-		// seeing the other's operation would have: newOperation would refuse
-		// the second up front, and the race is about the step's epoch check.
-		op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: opSwitchover, State: api.OpPending,
-			Params: encodeParams(switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})}
-		if err := b.store.CreateOperation(ctx, &op); err != nil {
-			return err
-		}
-		return b.pairs.switchoverStep(op, false)(ctx, func(string) {})
+	switchover = promotion{"switchover", func(ctx context.Context, b *broker.Broker, a store.Addon, primary, standby store.Node) error {
+		return b.RunSwitchover(ctx, a, primary, standby)
 	}}
-	failover = promotion{"failover", func(ctx context.Context, b *Broker, a store.Addon, primary, _ store.Node) error {
-		return b.coord.Failover(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
+	failover = promotion{"failover", func(ctx context.Context, b *broker.Broker, a store.Addon, primary, _ store.Node) error {
+		return b.Coord().Failover(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
 	}}
 	// commit records a swap without the add-on's lock, as a second broker
 	// process would: only the store's compare-and-set stands between them.
-	commit = promotion{"switchover", func(ctx context.Context, b *Broker, a store.Addon, primary, standby store.Node) error {
-		return b.pairs.commitRoleSwap(ctx, a, standby, primary, "switchover", "race")
+	commit = promotion{"switchover", func(ctx context.Context, b *broker.Broker, a store.Addon, primary, standby store.Node) error {
+		return b.CommitRoleSwap(ctx, a, standby, primary, "switchover", "race")
 	}}
 )
 
@@ -179,11 +120,11 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			a := tb.haAddon(t, fmt.Sprintf("race%d", i))
-			nodes, err := tb.store.NodesOfAddon(ctx, a.ID)
+			nodes, err := tb.Store().NodesOfAddon(ctx, a.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			primary, standby, ok := pair(nodes)
+			primary, standby, ok := coord.Pair(nodes)
 			if !ok {
 				t.Fatalf("no pair: %+v", nodes)
 			}
@@ -209,7 +150,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 			// As startFailover does: the reconciler leaves the add-on's nodes
 			// alone while a failover runs (it would re-adopt the primary the
 			// failover stopped).
-			done := tb.coord.Hold(a.ID)
+			done := tb.Coord().Hold(a.ID)
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			start := make(chan struct{})
@@ -241,7 +182,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 			if won < 0 || lost < 0 {
 				t.Fatalf("results %v: want one promotion done and one refused", errs)
 			}
-			evs, err := tb.store.EventsOfAddon(ctx, a.ID)
+			evs, err := tb.Store().EventsOfAddon(ctx, a.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +193,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 			if kinds[tt.race[won].name] != 1 || kinds[tt.race[lost].name+".superseded"] != 1 {
 				t.Errorf("events %v: want one %s and one %s.superseded", kinds, tt.race[won].name, tt.race[lost].name)
 			}
-			after, err := tb.store.AddonByID(ctx, a.ID)
+			after, err := tb.Store().AddonByID(ctx, a.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,15 +206,15 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 			// The store and the nodes agree: the recorded primary is the one
 			// master (the reconciler applies a bare commit).
 			waitFor(t, 10*time.Second, func() error {
-				nodes, err := tb.store.NodesOfAddon(ctx, a.ID)
+				nodes, err := tb.Store().NodesOfAddon(ctx, a.ID)
 				if err != nil {
 					return err
 				}
-				p, ok := primaryNode(nodes)
+				p, ok := coord.PrimaryNode(nodes)
 				if !ok || p.ID != standby.ID {
 					return fmt.Errorf("recorded primary %s, want the old standby %s", p.Name, standby.Name)
 				}
-				if r, err := engine.Replication(ctx, target(after, p)); err != nil || r.Role != "master" {
+				if r, err := engine.Replication(ctx, broker.Target(after, p)); err != nil || r.Role != "master" {
 					return fmt.Errorf("recorded primary answers %+v, %v", r, err)
 				}
 				if n := masters(ctx, after, nodes); n != 1 {
@@ -291,10 +232,10 @@ var waitFor = testkit.WaitFor
 // add-on's node, redis:info and addons:info say so, with since when and why.
 func TestWritesPausedIsShown(t *testing.T) {
 	tb := newTestBroker(t)
-	tb.recon.Close() // the test plays the host statuses
+	tb.StopReconciler() // the test plays the host statuses
 	ctx := context.Background()
 	a := tb.haAddon(t, "web")
-	nodes, err := tb.store.NodesOfAddon(ctx, a.ID)
+	nodes, err := tb.Store().NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,15 +250,15 @@ func TestWritesPausedIsShown(t *testing.T) {
 		{"lifted", nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tb.hosts.noteStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
-			infos, err := tb.settings.RedisInfo(ctx, "web", a.Name)
+			tb.NoteHostStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
+			infos, err := tb.Settings.RedisInfo(ctx, "web", a.Name)
 			if err != nil || len(infos) != 1 {
 				t.Fatalf("redis:info = %+v, %v", infos, err)
 			}
 			if infos[0].WritesPaused != tt.want || (tt.want != "" && infos[0].Status != tt.want) || (tt.want == "" && infos[0].Status != "available") {
 				t.Errorf("redis:info status %q, writes paused %q; want %q", infos[0].Status, infos[0].WritesPaused, tt.want)
 			}
-			got, err := tb.addons.GetAddon(ctx, "web", a.Name)
+			got, err := tb.Addons.GetAddon(ctx, "web", a.Name)
 			if err != nil || got.WritesPaused != tt.want {
 				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
 			}

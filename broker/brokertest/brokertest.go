@@ -1,6 +1,7 @@
-// Package brokertest builds real brokers for the tests of the packages
-// around broker (its HTTP adapters): a broker over a real SQLite file and a
-// real local host whose nodes are engine processes, closed with the test.
+// Package brokertest builds real brokers for tests — broker's own external
+// tests (package broker_test) and its HTTP adapters': a broker over a real
+// SQLite file and a real local host whose nodes are engine processes, closed
+// with the test.
 package brokertest
 
 import (
