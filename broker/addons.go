@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/changes"
 	"larder/catalog"
 	"larder/fault"
 	"larder/store"
@@ -201,7 +202,7 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	apiOp := operationJSON(op)
+	apiOp := changes.OperationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp,
 		Message: fmt.Sprintf("%s is being created in the background", a.Name)}, nil
 }
@@ -324,7 +325,7 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	apiOp := operationJSON(op)
+	apiOp := changes.OperationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp,
 		Message: fmt.Sprintf("%s is being destroyed", a.Name)}, nil
 }
@@ -340,11 +341,6 @@ func beginDestroy(ctx context.Context, tx store.Tx, a store.Addon, why string) e
 		return err
 	}
 	return tx.AddEvent(ctx, a.ID, a.Name, "addon.destroy", why)
-}
-
-func operationJSON(op store.Operation) api.Operation {
-	return api.Operation{ID: op.ID, AddonID: op.AddonID, AddonName: op.AddonName, Kind: op.Kind,
-		State: op.State, Progress: op.Progress, Error: op.Error, CreatedAt: op.CreatedAt, UpdatedAt: op.UpdatedAt}
 }
 
 func (b *Addons) ListServices(ctx context.Context) ([]api.Service, error) {

@@ -15,10 +15,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"larder/broker/changes"
 	"larder/catalog"
 	"larder/ha"
 	"larder/ha/coord"
-	"larder/internal/feed"
 	"larder/provisioner"
 	"larder/store"
 )
@@ -106,13 +106,13 @@ const DefaultVarPrefix = "LARDER_REDIS"
 // others through it.
 type Broker struct {
 	*core
-	Apps     *Apps     // apps, config vars, attachments, events
-	Addons   *Addons   // add-ons: create, destroy, upgrade, fork, follow
-	Settings *Settings // settings, credentials, redis:info, wait
-	Hosts    *Hosts    // the host registry: register, list, drain, adoption
-	OSB      *OSB      // the Open Service Broker instance and binding operations
-	Changes  *Changes  // the change feed: operation and app waits
-	Pairs    *Pairs    // HA pairs: observers' reports, failover, switchover, rebuilds
+	Apps     *Apps         // apps, config vars, attachments, events
+	Addons   *Addons       // add-ons: create, destroy, upgrade, fork, follow
+	Settings *Settings     // settings, credentials, redis:info, wait
+	Hosts    *Hosts        // the host registry: register, list, drain, adoption
+	OSB      *OSB          // the Open Service Broker instance and binding operations
+	Changes  *changes.Feed // the change feed: operation and app waits
+	Pairs    *Pairs        // HA pairs: observers' reports, failover, switchover, rebuilds
 }
 
 // core holds what every service shares: the store, the hosts, the
@@ -127,7 +127,6 @@ type core struct {
 	jobs      *jobRunner
 	recon     *reconciler
 	tracker   *ha.Tracker
-	feed      *feed.Hub          // wakes the change feed's waiters on every commit
 	coord     *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
 
 	portMu sync.Mutex // serialises port choice within this process
@@ -139,7 +138,6 @@ type core struct {
 	settings *Settings
 	hostReg  *Hosts
 	osb      *OSB
-	changes  *Changes
 	pairs    *Pairs
 }
 
@@ -163,9 +161,6 @@ type Hosts struct{ *core }
 
 // OSB runs the Open Service Broker instance and binding operations.
 type OSB struct{ *core }
-
-// Changes answers waits on the change feed: an operation's or an app's.
-type Changes struct{ *core }
 
 // Pairs is the glue of HA pairs: observers' reports, failover, switchover,
 // standby rebuilds, role fencing and node agreement.
@@ -227,13 +222,11 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	}
 	c := &core{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	c.apps, c.addons, c.nodes, c.settings = &Apps{c}, &Addons{c}, &Nodes{c}, &Settings{c}
-	c.hostReg, c.osb, c.changes, c.pairs = &Hosts{c}, &OSB{c}, &Changes{c}, &Pairs{c}
+	c.hostReg, c.osb, c.pairs = &Hosts{c}, &OSB{c}, &Pairs{c}
 	b := &Broker{core: c, Apps: c.apps, Addons: c.addons, Settings: c.settings, Hosts: c.hostReg,
-		OSB: c.osb, Changes: c.changes, Pairs: c.pairs}
+		OSB: c.osb, Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
 	b.jobs = newJobRunner(b.log, st, cfg.ID, cfg.OperationLease)
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
-	b.feed = feed.New(cfg.MaxWaiters, 4*cfg.MaxWaiters)
-	b.changes.startFeed()
 	b.coord = newCoordinator(c)
 	b.recon = newReconciler(c)
 	return b, nil
@@ -301,7 +294,7 @@ func (b *Broker) Close(ctx context.Context) error {
 
 // StopWaiters ends every wait on the change feed at once (they answer that
 // the broker is stopping), so a shutdown is not held by long-polls.
-func (b *Broker) StopWaiters() { b.feed.Close() }
+func (b *Broker) StopWaiters() { b.Changes.Close() }
 
 // Catalog is the plan catalog the broker offers.
 func (b *Broker) Catalog() *catalog.Catalog { return b.cfg.Catalog }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/changes"
 	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
@@ -405,7 +406,7 @@ func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult
 			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, fault.Message(err)))
 			continue
 		}
-		ops = append(ops, operationJSON(op))
+		ops = append(ops, changes.OperationJSON(op))
 	}
 	b.log.WithFields(map[string]any{"host": name, "moving": len(ops), "stuck": len(skipped)}).Info("host draining")
 	return api.DrainResult{Host: name, Operations: ops, Skipped: skipped}, nil

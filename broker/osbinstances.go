@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/broker/changes"
 	"larder/catalog"
 	"larder/fault"
 	"larder/store"
@@ -92,7 +93,7 @@ const (
 )
 
 // OpDone reports whether op has ended, either way.
-func OpDone(op store.Operation) bool { return op.State == api.OpSucceeded || op.State == api.OpFailed }
+func OpDone(op store.Operation) bool { j := changes.OperationJSON(op); return j.Done() }
 
 // osbPhaseOf works out an instance's phase. op is its last OSB operation and
 // addon its add-on; either is nil when it no longer exists.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/changes"
 	"larder/catalog"
 	"larder/fault"
 	"larder/store"
@@ -266,6 +267,6 @@ func (b *Addons) UpgradeAddon(ctx context.Context, appName string, addonName str
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	apiOp := operationJSON(op)
+	apiOp := changes.OperationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }

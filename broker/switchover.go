@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/changes"
 	"larder/engine"
 	"larder/fault"
 	"larder/store"
@@ -202,7 +203,7 @@ func (b *Pairs) Failover(ctx context.Context, appName, addonName string) (api.Ad
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	apiOp := operationJSON(op)
+	apiOp := changes.OperationJSON(op)
 	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }
 

@@ -61,8 +61,8 @@ func TestFeedLongPolls(t *testing.T) {
 		got <- b
 	}()
 	testkit.WaitFor(t, 10*time.Second, func() error {
-		if b.Changes.FeedWaiters() != 1 {
-			return fmt.Errorf("%d waiters", b.Changes.FeedWaiters())
+		if b.Changes.Waiters() != 1 {
+			return fmt.Errorf("%d waiters", b.Changes.Waiters())
 		}
 		return nil
 	})
@@ -132,7 +132,7 @@ func TestFeedLongPolls(t *testing.T) {
 			t.Errorf("GET %s: %v, want %s saying %q", b.path, err, b.kind, b.msg)
 		}
 	}
-	if n := b.Changes.FeedWaiters(); n != 0 {
+	if n := b.Changes.Waiters(); n != 0 {
 		t.Errorf("%d waiters left", n)
 	}
 }
@@ -169,7 +169,7 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 		}()
 	}
 	testkit.WaitFor(t, 60*time.Second, func() error {
-		if w := b.Changes.FeedWaiters(); w != n {
+		if w := b.Changes.Waiters(); w != n {
 			return fmt.Errorf("%d of %d waiting", w, n)
 		}
 		return nil
@@ -178,7 +178,7 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 	wg.Wait()
 	tr.CloseIdleConnections()
 	testkit.WaitFor(t, 30*time.Second, func() error {
-		if w := b.Changes.FeedWaiters(); w != 0 {
+		if w := b.Changes.Waiters(); w != 0 {
 			return fmt.Errorf("%d waiters left", w)
 		}
 		// A few goroutines come and go with the broker's own work; a
@@ -209,7 +209,7 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 		}()
 	}
 	testkit.WaitFor(t, 60*time.Second, func() error {
-		if w := b.Changes.FeedWaiters(); w != n {
+		if w := b.Changes.Waiters(); w != n {
 			return fmt.Errorf("%d of %d waiting", w, n)
 		}
 		return nil
