@@ -266,7 +266,7 @@ func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
-		b.jobs.lease(&op)
+		b.jobs.Lease(&op)
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
@@ -312,7 +312,7 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
-		b.jobs.lease(&op)
+		b.jobs.Lease(&op)
 		return tx.CreateOperation(ctx, &op)
 	})
 	if err != nil {

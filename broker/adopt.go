@@ -140,14 +140,12 @@ func (b *Hosts) resumeOperations(ctx context.Context, atStart bool) error {
 	for _, op := range ops {
 		var ok bool
 		switch {
-		case b.jobs.runs(op.ID):
+		case b.jobs.Runs(op.ID):
 			continue
 		case op.Owner == b.cfg.ID && !atStart:
 			continue // recorded here and about to run, or running
-		case op.Owner == b.cfg.ID:
-			ok, err = b.store.RenewOperation(ctx, op.ID, b.cfg.ID, b.jobs.now(), b.jobs.ttl)
 		default:
-			ok, err = b.store.ClaimOperation(ctx, op.ID, b.cfg.ID, b.jobs.now(), b.jobs.ttl)
+			ok, err = b.jobs.Take(ctx, op)
 		}
 		if err != nil {
 			return err

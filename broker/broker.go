@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/broker/changes"
+	"larder/broker/jobs"
 	"larder/catalog"
 	"larder/ha"
 	"larder/ha/coord"
@@ -124,7 +125,7 @@ type core struct {
 	hosts     *hostSet
 	localName string
 	log       logrus.FieldLogger
-	jobs      *jobRunner
+	jobs      *jobs.Runner
 	recon     *reconciler
 	tracker   *ha.Tracker
 	coord     *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
@@ -225,7 +226,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	c.hostReg, c.osb, c.pairs = &Hosts{c}, &OSB{c}, &Pairs{c}
 	b := &Broker{core: c, Apps: c.apps, Addons: c.addons, Settings: c.settings, Hosts: c.hostReg,
 		OSB: c.osb, Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
-	b.jobs = newJobRunner(b.log, st, cfg.ID, cfg.OperationLease)
+	b.jobs = jobs.New(b.log, st, cfg.ID, cfg.OperationLease)
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	b.coord = newCoordinator(c)
 	b.recon = newReconciler(c)
@@ -248,7 +249,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.hostReg.resumeOperations(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
-	b.jobs.keepLeases(func(ctx context.Context) {
+	b.jobs.KeepLeases(func(ctx context.Context) {
 		if err := b.hostReg.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
 			b.log.WithError(err).Warn("take over operations")
 		}

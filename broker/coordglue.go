@@ -70,7 +70,7 @@ func (g coordGlue) AfterFailover(ctx context.Context, a store.Addon, old store.N
 func (g coordGlue) StartFailover(ctx context.Context, a store.Addon, detect string, job func(ctx context.Context, progress func(string)) error) error {
 	b := g.b
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
-	b.jobs.lease(&op)
+	b.jobs.Lease(&op)
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"larder/broker/jobs"
 	"time"
 
 	"larder/api"
@@ -80,7 +81,7 @@ func (b *core) newOperation(ctx context.Context, tx store.Tx, a store.Addon, kin
 			a.Name, o.Kind, o.ID, o.State, a.Name)
 	}
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: kind, State: api.OpPending, Params: encodeParams(params)}
-	b.jobs.lease(&op)
+	b.jobs.Lease(&op)
 	return op, tx.CreateOperation(ctx, &op)
 }
 
@@ -162,3 +163,6 @@ func (b *core) resumeChange(op store.Operation) (step, bool) {
 	}
 	return nil, false
 }
+
+// step is one operation's work (see jobs.Step).
+type step = jobs.Step

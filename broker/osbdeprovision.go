@@ -21,7 +21,7 @@ func (b *OSB) StartOSBDeprovision(ctx context.Context, in OSBInstance, who strin
 		waitFor = in.Row.OperationID
 	}
 	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
-	b.jobs.lease(&op)
+	b.jobs.Lease(&op)
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if waitFor == "" {
 			if err := beginDestroy(ctx, tx, a, osbDestroyReason); err != nil {

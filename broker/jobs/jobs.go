@@ -1,4 +1,8 @@
-package broker
+// Package jobs runs a broker's operations in the background, each under a
+// lease in the store held in the broker's name, renewed while it runs, so
+// that brokers sharing a store never run one operation twice and one takes
+// over what another left.
+package jobs
 
 import (
 	"context"
@@ -13,13 +17,13 @@ import (
 	"larder/store"
 )
 
-// jobRunner runs operations in goroutines it owns, each under a lease in the
+// Runner runs operations in goroutines it owns, each under a lease in the
 // store held in the broker's name (owner): it renews the leases of the jobs
 // it runs, so no other broker on the store takes them over, and cancels a
 // job whose lease another broker took. Closing it cancels their context and
 // gives their leases up; a job cut short that way stays unfinished in the
 // store and is resumed by the next broker.
-type jobRunner struct {
+type Runner struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -40,29 +44,42 @@ type job struct {
 	lost   bool // another broker took its lease over
 }
 
-func newJobRunner(log logrus.FieldLogger, st store.Store, owner string, ttl time.Duration) *jobRunner {
+// New returns a runner over st leasing operations to owner (the broker's
+// identity) for ttl at a time.
+func New(log logrus.FieldLogger, st store.Store, owner string, ttl time.Duration) *Runner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &jobRunner{ctx: ctx, cancel: cancel, log: log, st: st, owner: owner, ttl: ttl, now: time.Now, running: map[string]*job{}}
+	return &Runner{ctx: ctx, cancel: cancel, log: log, st: st, owner: owner, ttl: ttl, now: time.Now, running: map[string]*job{}}
 }
 
-// lease makes op, about to be recorded, held by this broker.
-func (r *jobRunner) lease(op *store.Operation) {
+// Lease makes op, about to be recorded, held by this broker.
+func (r *Runner) Lease(op *store.Operation) {
 	op.Owner, op.LeaseUntil = r.owner, r.now().Add(r.ttl)
 }
 
-// runs reports whether the operation id runs here.
-func (r *jobRunner) runs(id string) bool {
+// Runs reports whether the operation id runs here.
+func (r *Runner) Runs(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.running[id] != nil
 }
 
-// step is one operation's work; progress reports a short status line.
-type step func(ctx context.Context, progress func(string)) error
+// Take leases op, unfinished in the store, to this broker: it renews the
+// lease of one that is already the broker's (left by its previous run under
+// the same identity) and claims one whose lease ended. It reports whether
+// the broker holds op now.
+func (r *Runner) Take(ctx context.Context, op store.Operation) (bool, error) {
+	if op.Owner == r.owner {
+		return r.st.RenewOperation(ctx, op.ID, r.owner, r.now(), r.ttl)
+	}
+	return r.st.ClaimOperation(ctx, op.ID, r.owner, r.now(), r.ttl)
+}
+
+// Step is one operation's work; progress reports a short status line.
+type Step func(ctx context.Context, progress func(string)) error
 
 // Run starts op's work in the background and records how it ends. op is
 // leased to this broker (recorded so, or claimed).
-func (r *jobRunner) Run(st store.Store, op store.Operation, work step) {
+func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	j := &job{cancel: cancel}
 	r.mu.Lock()
@@ -117,11 +134,11 @@ func (r *jobRunner) Run(st store.Store, op store.Operation, work step) {
 	}()
 }
 
-// keepLeases renews the leases of the jobs running here every third of a
+// KeepLeases renews the leases of the jobs running here every third of a
 // lease, cancelling those another broker took over, then calls takeOver
 // (which resumes operations whose lease ended). It returns when the runner
 // is closed.
-func (r *jobRunner) keepLeases(takeOver func(ctx context.Context)) {
+func (r *Runner) KeepLeases(takeOver func(ctx context.Context)) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -140,7 +157,7 @@ func (r *jobRunner) keepLeases(takeOver func(ctx context.Context)) {
 }
 
 // renew extends the lease of every job running here.
-func (r *jobRunner) renew() {
+func (r *Runner) renew() {
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.running))
 	for id := range r.running {
@@ -167,7 +184,7 @@ func (r *jobRunner) renew() {
 }
 
 // Close cancels running jobs and waits for them until ctx ends.
-func (r *jobRunner) Close(ctx context.Context) error {
+func (r *Runner) Close(ctx context.Context) error {
 	r.cancel()
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
