@@ -19,11 +19,11 @@ func (b *Pairs) reconfigureReachable(ctx context.Context, a store.Addon) error {
 		return err
 	}
 	for i, n := range nodes {
-		if !b.hosts.isUp(n.Host) {
+		if !b.hosts.IsUp(n.Host) {
 			b.log.WithFields(map[string]any{"addon": a.Name, "node": n.Name, "host": n.Host}).Warn("host unreachable; the node is reconfigured when it returns")
 			continue
 		}
-		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
 			return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("the %s node of %s did not take the change", n.Role, a.Name))
 		}
 	}
@@ -71,7 +71,7 @@ func (b *Pairs) repushAddon(ctx context.Context, id, host string) error {
 	}
 	for i, n := range nodes {
 		if n.Host == host && n.State != store.NodeStarting {
-			if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+			if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
 				return err
 			}
 		}

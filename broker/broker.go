@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/broker/changes"
+	"larder/broker/hostset"
 	"larder/broker/jobs"
 	"larder/catalog"
 	"larder/ha"
@@ -122,7 +123,7 @@ type Broker struct {
 type core struct {
 	cfg       Config
 	store     store.Store
-	hosts     *hostSet
+	hosts     *hostset.Set
 	localName string
 	log       logrus.FieldLogger
 	jobs      *jobs.Runner
@@ -221,7 +222,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.MaxWaiters <= 0 {
 		cfg.MaxWaiters = 2048
 	}
-	c := &core{cfg: cfg, store: st, hosts: newHostSet(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
+	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
 	c.apps, c.addons, c.nodes, c.settings = &Apps{c}, &Addons{c}, &Nodes{c}, &Settings{c}
 	c.hostReg, c.osb, c.pairs = &Hosts{c}, &OSB{c}, &Pairs{c}
 	b := &Broker{core: c, Apps: c.apps, Addons: c.addons, Settings: c.settings, Hosts: c.hostReg,
@@ -246,11 +247,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.hostReg.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
-	if err := b.hostReg.resumeOperations(ctx, true); err != nil {
+	if err := b.resumeOperations(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
 	b.jobs.KeepLeases(func(ctx context.Context) {
-		if err := b.hostReg.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
+		if err := b.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
 			b.log.WithError(err).Warn("take over operations")
 		}
 	})
@@ -285,7 +286,7 @@ func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
 	b.recon.Close()
 	err := b.jobs.Close(ctx)
-	for _, h := range b.hosts.all() {
+	for _, h := range b.hosts.All() {
 		if h.Name() != b.localName {
 			h.Close(ctx)
 		}

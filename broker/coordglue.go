@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/hostset"
 	"larder/engine"
 	"larder/ha/coord"
 	"larder/provisioner"
@@ -37,20 +38,20 @@ var (
 	_ coord.Actions = coordGlue{}
 )
 
-func (g coordGlue) Up(host string) bool { return g.b.hosts.isUp(host) }
+func (g coordGlue) Up(host string) bool { return g.b.hosts.IsUp(host) }
 
-func (g coordGlue) LastContact(host string) (time.Time, bool) { return g.b.hosts.lastContact(host) }
+func (g coordGlue) LastContact(host string) (time.Time, bool) { return g.b.hosts.LastContact(host) }
 
 func (g coordGlue) Status(ctx context.Context, host string) (provisioner.HostStatus, error) {
-	h, ok := g.b.hosts.get(host)
+	h, ok := g.b.hosts.Get(host)
 	if !ok {
-		return provisioner.HostStatus{}, unknownHost(host).err()
+		return provisioner.HostStatus{}, hostset.NotConnected(host)
 	}
 	return h.Status(ctx)
 }
 
 func (g coordGlue) Stop(ctx context.Context, n store.Node) error {
-	return g.b.hostReg.hostFor(n).Stop(ctx, n.ID)
+	return g.b.hosts.Of(n).Stop(ctx, n.ID)
 }
 
 func (g coordGlue) Replication(ctx context.Context, a store.Addon, n store.Node) (engine.ReplInfo, error) {

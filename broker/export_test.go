@@ -23,7 +23,7 @@ func (b *Broker) Coord() *coord.Coordinator { return b.coord }
 func (b *Broker) StopReconciler() { b.recon.Close() }
 
 // NoteHostStatus records st as if its host had reported it.
-func (b *Broker) NoteHostStatus(st provisioner.HostStatus) { b.hosts.noteStatus(st) }
+func (b *Broker) NoteHostStatus(st provisioner.HostStatus) { b.hosts.NoteStatus(st) }
 
 // WaitOperation waits until operation id has ended.
 func (b *Broker) WaitOperation(ctx context.Context, id string) error {

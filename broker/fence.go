@@ -37,7 +37,7 @@ func (b *Pairs) applyRoles(ctx context.Context, a store.Addon, ids ...string) er
 			if n.ID != id {
 				continue
 			}
-			if err := b.hostReg.hostFor(n).SetRole(ctx, specs[i]); err != nil {
+			if err := b.hosts.Of(n).SetRole(ctx, specs[i]); err != nil {
 				return fmt.Errorf("make %s the %s under epoch %d: %w", n.Name, n.Role, specs[i].Epoch, err)
 			}
 		}
@@ -86,7 +86,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 			}
 			log := r.log.WithFields(logrus.Fields{"addon": a.Name, "node": n.Name, "epoch": specs[i].Epoch, "held": ns.Epoch})
 			sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval+liveTimeout)
-			err := r.b.hostReg.hostFor(n).SetRole(sctx, specs[i])
+			err := r.b.hosts.Of(n).SetRole(sctx, specs[i])
 			cancel()
 			if err != nil {
 				r.b.coord.LogOnce(a.ID, fmt.Sprintf("could not bring %s to its recorded role under epoch %d: %v", n.Name, specs[i].Epoch, err))
@@ -111,39 +111,11 @@ func (b *Pairs) writesPaused(ctx context.Context, a store.Addon) string {
 		return ""
 	}
 	for _, n := range nodes {
-		if p := b.hosts.pauseOf(n.ID); p != nil {
+		if p := b.hosts.PauseOf(n.ID); p != nil {
 			return p.String()
 		}
 	}
 	return ""
-}
-
-// noteStatus keeps what a host last reported about its nodes' pauses.
-func (s *hostSet) noteStatus(st provisioner.HostStatus) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pauses == nil {
-		s.pauses = map[string]map[string]provisioner.Pause{}
-	}
-	m := map[string]provisioner.Pause{}
-	for _, ns := range st.Nodes {
-		if ns.Pause != nil && ns.ID != "" {
-			m[ns.ID] = *ns.Pause
-		}
-	}
-	s.pauses[st.Name] = m
-}
-
-// pauseOf is the write pause last reported on node id; nil if none.
-func (s *hostSet) pauseOf(id string) *provisioner.Pause {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, m := range s.pauses {
-		if p, ok := m[id]; ok {
-			return &p
-		}
-	}
-	return nil
 }
 
 // holdPoint waits at a named point while HoldDir/held-NAME exists, when

@@ -150,7 +150,7 @@ func (b *Addons) applyFollow(ctx context.Context, a store.Addon) error {
 		if n.Role != store.RolePrimary {
 			continue
 		}
-		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
 			return fault.Wrap(fault.Unavailable, err, "rewrite the files of "+n.Name)
 		}
 		if l := specs[i].Leader; l != nil {

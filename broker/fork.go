@@ -188,7 +188,7 @@ func (b *Addons) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	if err := b.nodes.waitStandbys(ctx, a, nodes, progress); err != nil {
 		return err
 	}
-	ni, err := b.hostReg.hostFor(primary).Info(ctx, spec)
+	ni, err := b.hosts.Of(primary).Info(ctx, spec)
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, err, "read the forked data's size on "+primary.Name)
 	}

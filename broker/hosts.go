@@ -6,200 +6,13 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"larder/api"
 	"larder/broker/changes"
-	"larder/engine"
 	"larder/fault"
-	"larder/provisioner"
 	"larder/store"
 )
-
-// hostSet is the hosts the broker places nodes on: its own in-process host
-// and the agents that registered, with what the broker last saw of each.
-type hostSet struct {
-	mu      sync.RWMutex
-	hosts   map[string]provisioner.Host
-	reach   map[string]reach
-	pending map[string]bool                         // hosts whose nodes the starting broker is still adopting
-	pauses  map[string]map[string]provisioner.Pause // host → node id → the write pause it last reported
-}
-
-// reach is a host's reachability as the broker's status calls see it.
-type reach struct {
-	up        bool
-	contact   time.Time // last answer
-	downSince time.Time // first failed call of the current outage; zero while up
-}
-
-func newHostSet(local provisioner.Host) *hostSet {
-	s := &hostSet{hosts: map[string]provisioner.Host{}, reach: map[string]reach{}, pending: map[string]bool{}}
-	if local != nil {
-		s.hosts[local.Name()] = local
-		s.observe(local.Name(), true, time.Now())
-	}
-	return s
-}
-
-func (s *hostSet) get(name string) (provisioner.Host, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	h, ok := s.hosts[name]
-	return h, ok
-}
-
-// put adds or replaces a host and returns the one it replaced.
-func (s *hostSet) put(h provisioner.Host) provisioner.Host {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.hosts[h.Name()]
-	s.hosts[h.Name()] = h
-	return old
-}
-
-func (s *hostSet) all() []provisioner.Host {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]provisioner.Host, 0, len(s.hosts))
-	for _, h := range s.hosts {
-		out = append(out, h)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
-}
-
-// observe records whether host answered at now, and reports whether its
-// reachability changed.
-func (s *hostSet) observe(name string, ok bool, now time.Time) (changed bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, known := s.reach[name]
-	changed = !known || r.up != ok
-	switch {
-	case ok:
-		r = reach{up: true, contact: now}
-	case r.up || r.downSince.IsZero():
-		r.up, r.downSince = false, now
-	}
-	s.reach[name] = r
-	return changed
-}
-
-// setPending marks whether the nodes of host are still being adopted.
-func (s *hostSet) setPending(name string, pending bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if pending {
-		s.pending[name] = true
-	} else {
-		delete(s.pending, name)
-	}
-}
-
-// pendingNotConnected lists the pending hosts not in the set yet, by name.
-func (s *hostSet) pendingNotConnected() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []string
-	for name := range s.pending {
-		if _, ok := s.hosts[name]; !ok {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (s *hostSet) isPending(name string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.pending[name]
-}
-
-func (s *hostSet) isUp(name string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.reach[name].up
-}
-
-// answers reports whether host is up and its client has not failed a call
-// since: right after a broker start, before the first status round, a
-// registered agent counts as up although its client could not reach it.
-func (s *hostSet) answers(name string) bool {
-	h, ok := s.get(name)
-	if !ok || !s.isUp(name) {
-		return false
-	}
-	r, ok := h.(interface{ Reachable() error })
-	return !ok || r.Reachable() == nil
-}
-
-// downFor is how long host has been unreachable (0 while it answers).
-func (s *hostSet) downFor(name string, now time.Time) time.Duration {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r := s.reach[name]
-	if r.up || r.downSince.IsZero() {
-		return 0
-	}
-	return now.Sub(r.downSince)
-}
-
-// lastContact is when host last answered; ok is false if it never has.
-func (s *hostSet) lastContact(name string) (t time.Time, ok bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r := s.reach[name]
-	return r.contact, !r.contact.IsZero()
-}
-
-// hostFor returns the host a node lives on. A host the broker does not know
-// (an agent that has not registered since the broker started) is stood in for
-// by one that answers Unavailable, so callers need no special case.
-func (b *Hosts) hostFor(n store.Node) provisioner.Host {
-	if h, ok := b.hosts.get(n.Host); ok {
-		return h
-	}
-	return unknownHost(n.Host)
-}
-
-// unknownHost is a host the broker cannot reach: every call is Unavailable.
-type unknownHost string
-
-var _ provisioner.Host = unknownHost("")
-
-func (u unknownHost) err() error {
-	return fault.E(fault.Unavailable, "host %s is not connected to this broker", string(u))
-}
-func (u unknownHost) Name() string          { return string(u) }
-func (u unknownHost) Addr() string          { return "" }
-func (u unknownHost) Engine() engine.Engine { return engine.Engine{} }
-func (u unknownHost) PortFree(context.Context, int) (bool, error) {
-	return false, u.err()
-}
-func (u unknownHost) Close(context.Context) error        { return nil }
-func (u unknownHost) Stop(context.Context, string) error { return u.err() }
-func (u unknownHost) Start(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {
-	return provisioner.Node{}, u.err()
-}
-func (u unknownHost) Adopt(context.Context, provisioner.NodeSpec) (provisioner.Node, error) {
-	return provisioner.Node{}, u.err()
-}
-func (u unknownHost) Remove(context.Context, provisioner.NodeSpec) error     { return u.err() }
-func (u unknownHost) Quarantine(context.Context, provisioner.NodeSpec) error { return u.err() }
-func (u unknownHost) Info(context.Context, provisioner.NodeSpec) (provisioner.NodeInfo, error) {
-	return provisioner.NodeInfo{}, u.err()
-}
-func (u unknownHost) Reconfigure(context.Context, provisioner.NodeSpec) error { return u.err() }
-func (u unknownHost) SetRole(context.Context, provisioner.NodeSpec) error     { return u.err() }
-func (u unknownHost) DisconnectUser(context.Context, provisioner.NodeSpec, string) error {
-	return u.err()
-}
-func (u unknownHost) Status(context.Context) (provisioner.HostStatus, error) {
-	return provisioner.HostStatus{}, u.err()
-}
 
 // placeHosts picks hosts for n new nodes of one add-on: distinct hosts when
 // there are enough, the least loaded first, never a draining or unreachable
@@ -214,13 +27,13 @@ func (b *Hosts) placeHosts(ctx context.Context, q store.Q, n int) ([]string, err
 		return nil, err
 	}
 	var cands, drained, down []string
-	for _, h := range b.hosts.all() {
+	for _, h := range b.hosts.All() {
 		name := h.Name()
 		switch {
 		case name == b.localName && b.cfg.NoLocalNodes:
 		case draining[name]:
 			drained = append(drained, name)
-		case !b.hosts.answers(name):
+		case !b.hosts.Answers(name):
 			down = append(down, name)
 		default:
 			cands = append(cands, name)
@@ -287,11 +100,11 @@ func (b *Hosts) connectHost(h store.Host) error {
 	if err != nil {
 		return err
 	}
-	if old := b.hosts.put(rh); old != nil {
+	if old := b.hosts.Put(rh); old != nil {
 		old.Close(context.Background())
 	}
-	wasDown := b.hosts.downFor(h.Name, time.Now()) > 0
-	b.hosts.observe(h.Name, true, time.Now())
+	wasDown := b.hosts.DownFor(h.Name, time.Now()) > 0
+	b.hosts.Observe(h.Name, true, time.Now())
 	if wasDown {
 		b.recon.repush(h.Name) // it missed what changed while it was away
 	}
@@ -341,7 +154,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 		}
 	}
 	out := []api.Host{}
-	for _, h := range b.hosts.all() {
+	for _, h := range b.hosts.All() {
 		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], State: "up",
 			Engine: h.Engine().Name + " " + h.Engine().Version, Local: h.Name() == b.localName}
 		if e.Local && b.cfg.NoLocalNodes && e.Nodes == 0 {
@@ -354,7 +167,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 			e.State = "unreachable"
 		}
 		cancel()
-		if b.hosts.isPending(h.Name()) {
+		if b.hosts.IsPending(h.Name()) {
 			e.State += ", adopting its nodes (pending)"
 		}
 		if draining[h.Name()] {
@@ -364,7 +177,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 		out = append(out, e)
 	}
 	// A starting broker's agents it is still connecting to.
-	for _, name := range b.hosts.pendingNotConnected() {
+	for _, name := range b.hosts.PendingNotConnected() {
 		out = append(out, api.Host{Name: name, URL: urls[name], Nodes: counts[name], State: "connecting, adopting its nodes (pending)"})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -377,7 +190,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 // move: it is listed with why, and the host drains all the same.
 func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult, error) {
 	name := hostName
-	if _, ok := b.hosts.get(name); !ok {
+	if _, ok := b.hosts.Get(name); !ok {
 		return api.DrainResult{}, fault.E(fault.NotFound, "no host named %s", name)
 	}
 	if err := b.store.SetHostDraining(ctx, name, true); err != nil {
@@ -432,7 +245,7 @@ func (b *Hosts) cannotMove(ctx context.Context, a store.Addon, host string) stri
 // again.
 func (b *Hosts) UndrainHost(ctx context.Context, hostName string) (api.Host, error) {
 	name := hostName
-	h, ok := b.hosts.get(name)
+	h, ok := b.hosts.Get(name)
 	if !ok {
 		return api.Host{}, fault.E(fault.NotFound, "no host named %s", name)
 	}
@@ -441,7 +254,7 @@ func (b *Hosts) UndrainHost(ctx context.Context, hostName string) (api.Host, err
 	}
 	b.log.WithField("host", name).Info("host takes new nodes again")
 	state := "up"
-	if !b.hosts.isUp(name) {
+	if !b.hosts.IsUp(name) {
 		state = "unreachable"
 	}
 	return api.Host{Name: name, Addr: h.Addr(), State: state, Local: name == b.localName}, nil

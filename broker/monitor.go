@@ -84,9 +84,9 @@ func (b *Pairs) finishFailover(ctx context.Context, a store.Addon, primary store
 			b.log.WithError(err).WithField("addon", a.Name).Warn("new primary could not resume following its leader")
 		}
 	}
-	if b.hosts.isUp(primary.Host) {
+	if b.hosts.IsUp(primary.Host) {
 		if specs, err := b.nodes.nodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
-			b.hostReg.hostFor(primary).Remove(ctx, specs[0])
+			b.hosts.Of(primary).Remove(ctx, specs[0])
 		}
 	}
 	progress("building a new standby")

@@ -166,3 +166,74 @@ func (b *core) resumeChange(op store.Operation) (step, bool) {
 
 // step is one operation's work (see jobs.Step).
 type step = jobs.Step
+
+// resumeOperations re-runs the unfinished operations no broker holds: left
+// by a broker that stopped, or whose lease ended because it died. At start
+// it also takes back the broker's own, left by its previous run under the
+// same identity. An operation another broker holds is left to it.
+func (b *core) resumeOperations(ctx context.Context, atStart bool) error {
+	ops, err := b.store.UnfinishedOperations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		var ok bool
+		switch {
+		case b.jobs.Runs(op.ID):
+			continue
+		case op.Owner == b.cfg.ID && !atStart:
+			continue // recorded here and about to run, or running
+		default:
+			ok, err = b.jobs.Take(ctx, op)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			b.log.WithFields(map[string]any{"op": op.Kind, "operation": op.ID, "addon": op.AddonName, "owner": op.Owner}).Debug("operation held by another broker")
+			continue
+		}
+		if _, err := b.store.AddonByID(ctx, op.AddonID); err != nil {
+			if fault.KindOf(err) != fault.NotFound {
+				return err
+			}
+			msg := "the add-on was removed while the broker was stopped"
+			if op.Kind == "deprovision" {
+				msg = ""
+			}
+			state := api.OpFailed
+			if msg == "" {
+				state = api.OpSucceeded
+			}
+			if err := b.store.UpdateOperation(ctx, op.ID, state, "done", msg); err != nil {
+				return err
+			}
+			continue
+		}
+		b.log.WithFields(map[string]any{"op": op.Kind, "addon": op.AddonName}).Info("resuming operation")
+		switch op.Kind {
+		case "provision":
+			b.jobs.Run(b.store, op, b.nodes.provisionStep(op.AddonID, true))
+		case "deprovision":
+			b.jobs.Run(b.store, op, b.nodes.deprovisionStep(op.AddonID))
+		case "failover":
+			id := op.AddonID
+			// No second failover of it starts while this one is finished or
+			// rolled back.
+			done := b.coord.Hold(id)
+			b.jobs.Run(b.store, op, func(ctx context.Context, progress func(string)) error {
+				defer done()
+				return b.pairs.resumeFailover(ctx, id, progress)
+			})
+		default:
+			if work, ok := b.resumeChange(op); ok {
+				b.jobs.Run(b.store, op, work)
+				continue
+			}
+			if err := b.store.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -148,7 +148,7 @@ func (b *OSB) disconnectBinding(ctx context.Context, a store.Addon, user string)
 		return
 	}
 	for i, n := range nodes {
-		err := b.hostReg.hostFor(n).DisconnectUser(ctx, specs[i], user)
+		err := b.hosts.Of(n).DisconnectUser(ctx, specs[i], user)
 		if err != nil && !strings.Contains(err.Error(), "No such user") {
 			b.log.WithError(err).WithFields(logrus.Fields{"addon": a.Name, "node": n.Name}).Warn("close connections of a deleted binding")
 		}

@@ -69,7 +69,7 @@ func (b *Addons) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan)
 		if n.Role != store.RolePrimary {
 			continue
 		}
-		info, err := b.hostReg.hostFor(n).Info(ctx, specs[i])
+		info, err := b.hosts.Of(n).Info(ctx, specs[i])
 		if err != nil {
 			return fault.Wrap(fault.Unavailable, err, "cannot read the data size of "+a.Name)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/hostset"
 	"larder/catalog"
 	"larder/engine"
 	"larder/fault"
@@ -50,7 +51,7 @@ func (b *Nodes) claimNodes(ctx context.Context, tx store.Tx, a store.Addon, p *c
 // one. Nothing here leaves the process: the host checks the port once the
 // transaction is over (checkPort).
 func (b *Nodes) claimNode(ctx context.Context, tx store.Tx, a store.Addon, role, hostName string) (store.Node, error) {
-	host, ok := b.hosts.get(hostName)
+	host, ok := b.hosts.Get(hostName)
 	if !ok {
 		return store.Node{}, fault.E(fault.Unavailable, "host %s is not connected", hostName)
 	}
@@ -104,7 +105,7 @@ const maxPortMoves = 20
 // larder holds is given up for the next free one (a short write of its own);
 // a host that does not answer fails the check. It returns n as recorded.
 func (b *Nodes) checkPort(ctx context.Context, n store.Node) (store.Node, error) {
-	h := b.hostReg.hostFor(n)
+	h := b.hosts.Of(n)
 	tried := map[int]bool{}
 	for range maxPortMoves {
 		cctx, cancel := context.WithTimeout(ctx, portCheckTimeout)
@@ -278,7 +279,7 @@ func (b *Nodes) provisionStep(addonID string, resume bool) step {
 		}
 		for i, n := range nodes {
 			progress(fmt.Sprintf("starting %s node on %s port %d", n.Role, n.Host, n.Port))
-			h := b.hostReg.hostFor(n)
+			h := b.hosts.Of(n)
 			start := h.Start
 			if resume {
 				start = h.Adopt
@@ -299,7 +300,7 @@ func (b *Nodes) provisionStep(addonID string, resume bool) step {
 		if err := b.addons.forkIfAsked(ctx, a, progress); err != nil {
 			return err
 		}
-		eng := b.hostReg.hostFor(nodes[0]).Engine()
+		eng := b.hosts.Of(nodes[0]).Engine()
 		err = b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {
 				return err
@@ -327,9 +328,9 @@ func (b *Nodes) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, atte
 		specs = specs[:attempted]
 	}
 	for i, s := range specs {
-		h := provisioner.Host(unknownHost(""))
+		h := hostset.Unknown("")
 		if i < len(nodes) {
-			h = b.hostReg.hostFor(nodes[i])
+			h = b.hosts.Of(nodes[i])
 		}
 		if err := h.Remove(ctx, s); err != nil {
 			log.WithError(err).WithField("node", s.Name).Error("remove node of failed add-on")
@@ -359,8 +360,8 @@ func (b *Nodes) deprovisionStep(addonID string) step {
 		}
 		for i, n := range nodes {
 			progress(fmt.Sprintf("stopping %s node", n.Role))
-			if err := b.hostReg.hostFor(n).Remove(ctx, specs[i]); err != nil {
-				if !b.hosts.isUp(n.Host) {
+			if err := b.hosts.Of(n).Remove(ctx, specs[i]); err != nil {
+				if !b.hosts.IsUp(n.Host) {
 					// Its host is gone: the agent removes the orphan when it returns.
 					b.log.WithError(err).WithField("node", n.Name).Warn("host unreachable; node left for orphan cleanup")
 					continue

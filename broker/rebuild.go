@@ -128,9 +128,9 @@ func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress
 		}
 		return b.failRebuild(ctx, a, nn, err)
 	}
-	if p.Old != nil && b.hosts.isUp(p.Old.Host) {
+	if p.Old != nil && b.hosts.IsUp(p.Old.Host) {
 		// Quarantined, not deleted: larder's own decision, like an orphan's.
-		h, _ := b.hosts.get(p.Old.Host)
+		h, _ := b.hosts.Get(p.Old.Host)
 		if err := h.Quarantine(ctx, provisioner.NodeSpec{ID: p.Old.ID, Name: p.Old.Name, Port: p.Old.Port}); err != nil {
 			b.log.WithError(err).WithField("node", p.Old.Name).Warn("quarantine old standby")
 		}

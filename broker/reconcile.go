@@ -68,16 +68,16 @@ func (r *reconciler) Close() {
 func (r *reconciler) tick() {
 	ctx := r.ctx
 	statuses := map[string]provisioner.HostStatus{}
-	for _, h := range r.b.hosts.all() {
+	for _, h := range r.b.hosts.All() {
 		sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval)
 		st, err := h.Status(sctx)
 		cancel()
 		up := err == nil
 		if up {
 			statuses[h.Name()] = st
-			r.b.hosts.noteStatus(st)
+			r.b.hosts.NoteStatus(st)
 		}
-		if r.b.hosts.observe(h.Name(), up, r.b.coord.Clock().Now()) {
+		if r.b.hosts.Observe(h.Name(), up, r.b.coord.Clock().Now()) {
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
 			if up {
 				r.repush(h.Name())
@@ -140,7 +140,7 @@ type nodeLookup interface {
 // deleted: if larder was wrong, the data is still there.
 func (r *reconciler) removeOrphans(ctx context.Context, statuses map[string]provisioner.HostStatus, known map[string]bool) {
 	for name, st := range statuses {
-		h, ok := r.b.hosts.get(name)
+		h, ok := r.b.hosts.Get(name)
 		if !ok {
 			continue
 		}
@@ -194,7 +194,7 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 	}
 	for _, n := range nodes {
 		st, up := statuses[n.Host]
-		if !up || r.b.hosts.isPending(n.Host) {
+		if !up || r.b.hosts.IsPending(n.Host) {
 			continue // a host still being adopted at start is not readopted over it
 		}
 		supervised := false
@@ -216,7 +216,7 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 		return
 	}
 	reason := ""
-	down := r.b.hosts.downFor(standby.Host, r.b.coord.Clock().Now())
+	down := r.b.hosts.DownFor(standby.Host, r.b.coord.Clock().Now())
 	switch {
 	case !ok:
 		// A failed rebuild, or a failover whose new standby did not come
@@ -244,7 +244,7 @@ func (r *reconciler) readopt(ctx context.Context, a store.Addon, n store.Node) {
 		if nodes[i].ID != n.ID {
 			continue
 		}
-		pn, err := r.b.hostReg.hostFor(n).Adopt(ctx, specs[i])
+		pn, err := r.b.hosts.Of(n).Adopt(ctx, specs[i])
 		if err != nil {
 			r.log.WithError(err).WithField("node", n.Name).Warn("re-adopt node")
 			return

@@ -100,7 +100,7 @@ func (b *Settings) infoOf(ctx context.Context, app store.App, a store.Addon) (ap
 		go func(n store.Node, spec provisioner.NodeSpec) {
 			lctx, cancel := context.WithTimeout(ctx, infoTimeout)
 			defer cancel()
-			ni, err := b.hostReg.hostFor(n).Info(lctx, spec)
+			ni, err := b.hosts.Of(n).Info(lctx, spec)
 			figures <- live{ni, err, n.Host}
 		}(n, specs[i])
 		break

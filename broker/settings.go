@@ -122,9 +122,9 @@ func (b *Settings) reconfigure(ctx context.Context, old, a store.Addon) error {
 		return err
 	}
 	for i, n := range nodes {
-		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
 			for j := range nodes[:i+1] {
-				if rerr := b.hostReg.hostFor(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
+				if rerr := b.hosts.Of(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
 					b.log.WithError(rerr).WithField("node", nodes[j].Name).Error("restore node settings")
 				}
 			}
@@ -218,7 +218,7 @@ func (b *Settings) disconnectCustomer(ctx context.Context, a store.Addon) error 
 		return err
 	}
 	for i := range nodes {
-		if err := b.hostReg.hostFor(nodes[i]).DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
+		if err := b.hosts.Of(nodes[i]).DisconnectUser(ctx, specs[i], a.CustomerUser); err != nil {
 			return err
 		}
 	}
@@ -245,7 +245,7 @@ func (b *Settings) WaitStatus(ctx context.Context, appName string, addonName str
 	}
 	for i, n := range nodes {
 		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
-		_, err := b.hostReg.hostFor(n).Info(lctx, specs[i])
+		_, err := b.hosts.Of(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {
 			return api.WaitStatus{Waiting: true, Message: n.Role + " node not answering yet"}, nil

@@ -70,7 +70,7 @@ func (b *Nodes) startStandby(ctx context.Context, a store.Addon, nn store.Node, 
 		if n.ID != nn.ID {
 			continue
 		}
-		h := b.hostReg.hostFor(n)
+		h := b.hosts.Of(n)
 		start := h.Adopt
 		if fresh {
 			start = h.Start
@@ -117,7 +117,7 @@ func (b *Nodes) dropNode(ctx context.Context, a store.Addon, n store.Node) error
 	if err != nil {
 		return err
 	}
-	if err := b.hostReg.hostFor(n).Remove(ctx, specs[0]); err != nil && b.hosts.isUp(n.Host) {
+	if err := b.hosts.Of(n).Remove(ctx, specs[0]); err != nil && b.hosts.IsUp(n.Host) {
 		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("remove node %s of %s", n.Name, a.Name))
 	}
 	if err := b.store.DeleteNode(ctx, n.ID); err != nil && fault.KindOf(err) != fault.NotFound {

@@ -183,7 +183,7 @@ func (b *Pairs) rewriteNodeFiles(ctx context.Context, a store.Addon) {
 		return
 	}
 	for i, n := range nodes {
-		if err := b.hostReg.hostFor(n).Reconfigure(ctx, specs[i]); err != nil {
+		if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
 			b.log.WithError(err).WithField("node", n.Name).Warn("rewrite node files after role swap")
 		}
 	}
