@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/broker/changes"
 	"larder/catalog"
 	"larder/fault"
@@ -30,7 +31,7 @@ func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 		Engine: a.Engine, EngineVersion: a.EngineVersion, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
 	for _, at := range atts {
-		vars := attachmentVars(at.Name)
+		vars := attach.Vars(at.Name)
 		out.Attachments = append(out.Attachments, api.Attachment{
 			ID: at.ID, Name: at.Name, Addon: api.Ref{ID: a.ID, Name: a.Name},
 			App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: vars, CreatedAt: at.CreatedAt,
@@ -76,7 +77,7 @@ func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 }
 
 // resolveAddon finds the add-on ref names in the context of appName (see
-// resolveRef); "other::NAME" resolves on app other. appName may be empty for
+// attach.ResolveRef); "other::NAME" resolves on app other. appName may be empty for
 // global references (add-on names and app::NAME only).
 func (b *Addons) resolveAddon(ctx context.Context, q store.Q, appName, ref string) (store.Addon, error) {
 	if owner, name, ok := strings.Cut(ref, "::"); ok {
@@ -100,7 +101,7 @@ func (b *Addons) resolveAddon(ctx context.Context, q store.Q, appName, ref strin
 	if err != nil {
 		return store.Addon{}, err
 	}
-	id, err := resolveRef(ref, app.Name, atts, addons)
+	id, err := attach.ResolveRef(ref, app.Name, atts, addons)
 	if fault.KindOf(err) == fault.NotFound {
 		// Add-on names are global: an exact name works from any app.
 		if a, gerr := q.AddonByName(ctx, ref); gerr == nil {
@@ -163,12 +164,12 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	}
 	attName := ""
 	if req.Attachment != "" {
-		if attName, err = checkAttachmentName(req.Attachment); err != nil {
+		if attName, err = attach.CheckAttachmentName(req.Attachment); err != nil {
 			return api.AddonResult{}, err
 		}
 	}
 	if req.Name != "" {
-		if err := checkAddonName(req.Name); err != nil {
+		if err := attach.CheckAddonName(req.Name); err != nil {
 			return api.AddonResult{}, err
 		}
 	}
@@ -185,7 +186,7 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	for try := 0; ; try++ {
 		name := req.Name
 		if name == "" {
-			name = newAddonName()
+			name = attach.NewAddonName()
 		}
 		a, op, err = b.recordAddon(ctx, appName, name, attName, svc.Name, plan.Name, policy, fork)
 		// A generated name that happens to be taken is retried; a chosen one is not.
@@ -236,7 +237,7 @@ func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		}
 		switch {
 		case attName == "":
-			attName = nextAttachmentName(b.cfg.VarPrefix, used)
+			attName = attach.NextAttachmentName(b.cfg.VarPrefix, used)
 		case used[attName]:
 			return fault.E(fault.Conflict, "attachment name %s is already used on %s; choose another with --as", attName, app.Name)
 		}
@@ -253,7 +254,7 @@ func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 			return err
 		}
 		// The add-on's vars replace any the user set by hand (as on Heroku).
-		for _, v := range attachmentVars(attName) {
+		for _, v := range attach.Vars(attName) {
 			if err := tx.UnsetUserVar(ctx, app.ID, v); err != nil {
 				return err
 			}

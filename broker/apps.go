@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/fault"
 	"larder/store"
 )
@@ -25,7 +26,7 @@ func (b *Apps) ListApps(ctx context.Context) ([]api.App, error) {
 
 func (b *Apps) CreateApp(ctx context.Context, req api.AppCreate) (api.App, error) {
 	req.Name = strings.TrimSpace(req.Name)
-	if err := checkAppName(req.Name); err != nil {
+	if err := attach.CheckAppName(req.Name); err != nil {
 		return api.App{}, err
 	}
 	a, err := b.store.CreateApp(ctx, req.Name)
@@ -69,7 +70,7 @@ func (b *Apps) GetConfigVars(ctx context.Context, appName string) (api.ConfigVar
 	if err != nil {
 		return api.ConfigVars{}, err
 	}
-	vars, err := appVars(ctx, b.store, a.ID)
+	vars, err := attach.AppVars(ctx, b.store, a.ID)
 	return vars, err
 }
 
@@ -86,7 +87,7 @@ func (b *Apps) PatchConfigVars(ctx context.Context, appName string, patch api.Co
 		if err != nil {
 			return err
 		}
-		if err := checkVarPatch(patch, atts); err != nil {
+		if err := attach.CheckVarPatch(patch, atts); err != nil {
 			return err
 		}
 		for k, v := range patch {
@@ -99,7 +100,7 @@ func (b *Apps) PatchConfigVars(ctx context.Context, appName string, patch api.Co
 				return err
 			}
 		}
-		out, err = appVars(ctx, tx, a.ID)
+		out, err = attach.AppVars(ctx, tx, a.ID)
 		return err
 	})
 	return out, err

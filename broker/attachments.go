@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/fault"
 	"larder/store"
 )
 
 func attachmentJSON(at store.Attachment) api.Attachment {
 	return api.Attachment{ID: at.ID, Name: at.Name, Addon: api.Ref{ID: at.AddonID, Name: at.AddonName},
-		App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: attachmentVars(at.Name), CreatedAt: at.CreatedAt}
+		App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: attach.Vars(at.Name), CreatedAt: at.CreatedAt}
 }
 
 func (b *Apps) ListAttachments(ctx context.Context, appName string) ([]api.Attachment, error) {
@@ -41,7 +42,7 @@ func findAttachment(atts []store.Attachment, appName, name string) (store.Attach
 			return at, nil
 		}
 	}
-	if at, ok := managedVar(atts, up); ok {
+	if at, ok := attach.ManagedVar(atts, up); ok {
 		return at, nil
 	}
 	return store.Attachment{}, fault.E(fault.NotFound, "no attachment %s on %s", name, appName)
@@ -92,7 +93,7 @@ func (b *Apps) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attach
 	name := ""
 	if req.Name != "" {
 		var err error
-		if name, err = checkAttachmentName(req.Name); err != nil {
+		if name, err = attach.CheckAttachmentName(req.Name); err != nil {
 			return api.Attachment{}, err
 		}
 	}
@@ -118,7 +119,7 @@ func (b *Apps) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attach
 			used[o.Name] = true
 		}
 		if name == "" {
-			name = nextAttachmentName(b.cfg.VarPrefix, used)
+			name = attach.NextAttachmentName(b.cfg.VarPrefix, used)
 		} else if used[name] {
 			old, _ := findAttachment(atts, app.Name, name)
 			switch {
@@ -138,7 +139,7 @@ func (b *Apps) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attach
 		if err := tx.CreateAttachment(ctx, &at); err != nil {
 			return err
 		}
-		for _, v := range attachmentVars(name) {
+		for _, v := range attach.Vars(name) {
 			if err := tx.UnsetUserVar(ctx, app.ID, v); err != nil {
 				return err
 			}
@@ -206,7 +207,7 @@ func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (ap
 		for i, at := range atts {
 			used[at.Name] = true
 			attached = attached || at.AddonID == x.ID
-			if at.Name == PrimaryAttachment {
+			if at.Name == attach.PrimaryAttachment {
 				cur = &atts[i]
 			}
 		}
@@ -219,7 +220,7 @@ func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (ap
 		if cur != nil {
 			res.Previous = &api.Ref{ID: cur.AddonID, Name: cur.AddonName}
 			for _, at := range atts {
-				if at.AddonID == cur.AddonID && at.Name != PrimaryAttachment {
+				if at.AddonID == cur.AddonID && at.Name != attach.PrimaryAttachment {
 					res.Alias = at.Name
 					break
 				}
@@ -228,7 +229,7 @@ func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (ap
 				return err
 			}
 			if res.Alias == "" {
-				res.Alias = nextAttachmentName(b.cfg.VarPrefix, used)
+				res.Alias = attach.NextAttachmentName(b.cfg.VarPrefix, used)
 				if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: cur.AddonID, AppID: app.ID, Name: res.Alias}); err != nil {
 					return err
 				}
@@ -237,10 +238,10 @@ func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (ap
 				return err
 			}
 		}
-		if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: x.ID, AppID: app.ID, Name: PrimaryAttachment}); err != nil {
+		if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: x.ID, AppID: app.ID, Name: attach.PrimaryAttachment}); err != nil {
 			return err
 		}
-		if err := tx.UnsetUserVar(ctx, app.ID, PrimaryAttachment+"_URL"); err != nil {
+		if err := tx.UnsetUserVar(ctx, app.ID, attach.PrimaryAttachment+"_URL"); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, x.ID, x.Name, "attachment.promote", "promoted to REDIS on "+app.Name)

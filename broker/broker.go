@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"larder/broker/attach"
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
@@ -180,7 +181,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.VarPrefix == "" {
 		cfg.VarPrefix = DefaultVarPrefix
 	}
-	if !validAttachmentName(cfg.VarPrefix) {
+	if !attach.ValidAttachmentName(cfg.VarPrefix) {
 		return nil, fmt.Errorf("var prefix %q: use uppercase letters, digits and underscores", cfg.VarPrefix)
 	}
 	if cfg.PortMin == 0 && cfg.PortMax == 0 {

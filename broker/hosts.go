@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/broker/changes"
 	"larder/fault"
 	"larder/store"
@@ -113,7 +114,7 @@ func (b *Hosts) connectHost(h store.Host) error {
 
 // registerHost answers POST /hosts: an agent announcing itself.
 func (b *Hosts) RegisterHost(ctx context.Context, req api.HostRegister) (api.Host, error) {
-	if err := checkAddonName(req.Name); err != nil || req.Name == b.localName {
+	if err := attach.CheckAddonName(req.Name); err != nil || req.Name == b.localName {
 		return api.Host{}, fault.E(fault.Invalid, "invalid host name %q: use lowercase letters, digits and dashes, not %q", req.Name, b.localName)
 	}
 	u, err := url.Parse(req.URL)

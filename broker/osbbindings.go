@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/engine"
 	"larder/fault"
 	"larder/store"
@@ -47,7 +48,7 @@ func (b *OSB) OSBBindingTarget(ctx context.Context, a store.Addon, bd store.OSBB
 	}
 	as := a
 	as.CustomerUser, as.CustomerPassword = bd.Username, bd.Password
-	return addonURL(as, primary), primary, nodes, nil
+	return attach.URL(as, primary), primary, nodes, nil
 }
 
 // AddOSBBinding records binding bd with a fresh engine user and password and

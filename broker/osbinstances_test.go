@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/store"
 )
 
@@ -49,7 +50,7 @@ func TestOSBPhaseOf(t *testing.T) {
 }
 
 func TestOSBAddonName(t *testing.T) {
-	if n := osbAddonName("0f8d7c1e-…"); checkAddonName(n) != nil {
+	if n := osbAddonName("0f8d7c1e-…"); attach.CheckAddonName(n) != nil {
 		t.Errorf("add-on name %q is not a valid add-on name", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
@@ -66,7 +67,7 @@ func (b *Settings) infoOf(ctx context.Context, app store.App, a store.Addon) (ap
 	}
 	for _, at := range atts {
 		if at.AppID == app.ID {
-			info.ConfigVars = append(info.ConfigVars, attachmentVars(at.Name)...)
+			info.ConfigVars = append(info.ConfigVars, attach.Vars(at.Name)...)
 		}
 	}
 	if p.Persistence {

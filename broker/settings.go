@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/catalog"
 	"larder/fault"
 	"larder/store"
@@ -197,7 +198,7 @@ func (b *Settings) credentialsOf(ctx context.Context, a store.Addon) (api.Creden
 	if !ok {
 		return api.Credentials{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
-	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: addonURL(a, n)}, nil
+	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: attach.URL(a, n)}, nil
 }
 
 func (b *Settings) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {

@@ -1,4 +1,4 @@
-package broker
+package attach
 
 import (
 	"strings"
@@ -26,7 +26,7 @@ func TestNextAttachmentName(t *testing.T) {
 			for _, u := range tt.used {
 				used[u] = true
 			}
-			if got := nextAttachmentName("LARDER_REDIS", used); got != tt.want {
+			if got := NextAttachmentName("LARDER_REDIS", used); got != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
 		})
@@ -36,7 +36,7 @@ func TestNextAttachmentName(t *testing.T) {
 		for _, c := range Colors {
 			used["X_"+c] = true
 		}
-		if got, want := nextAttachmentName("X", used), "X_AMBER_2"; got != want {
+		if got, want := NextAttachmentName("X", used), "X_AMBER_2"; got != want {
 			t.Errorf("got %s, want %s", got, want)
 		}
 	})
@@ -52,24 +52,24 @@ func TestCheckAttachmentName(t *testing.T) {
 		{"", "", "invalid attachment name"},
 	}
 	for _, tt := range tests {
-		got, err := checkAttachmentName(tt.in)
+		got, err := CheckAttachmentName(tt.in)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("checkAttachmentName(%q) err = %v, want %q", tt.in, err, tt.err)
+				t.Errorf("CheckAttachmentName(%q) err = %v, want %q", tt.in, err, tt.err)
 			}
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("checkAttachmentName(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("CheckAttachmentName(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }
 
 func TestNewAddonName(t *testing.T) {
 	for i := 0; i < 50; i++ {
-		n := newAddonName()
-		if err := checkAddonName(n); err != nil || !strings.HasPrefix(n, "redis-") {
-			t.Fatalf("newAddonName() = %q: %v", n, err)
+		n := NewAddonName()
+		if err := CheckAddonName(n); err != nil || !strings.HasPrefix(n, "redis-") {
+			t.Fatalf("NewAddonName() = %q: %v", n, err)
 		}
 	}
 }
@@ -110,7 +110,7 @@ func TestResolveRef(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			got, err := resolveRef(tt.ref, "web", atts, addons)
+			got, err := ResolveRef(tt.ref, "web", atts, addons)
 			if tt.kind != "" {
 				if k := fault.KindOf(err); k != tt.kind {
 					t.Fatalf("kind = %v (%v), want %v", k, err, tt.kind)
@@ -122,7 +122,7 @@ func TestResolveRef(t *testing.T) {
 			}
 		})
 	}
-	_, err := resolveRef("LARDER_REDIS", "web", atts, addons)
+	_, err := ResolveRef("LARDER_REDIS", "web", atts, addons)
 	for _, want := range []string{"web::LARDER_REDIS_AMBER", "web::LARDER_REDIS_AQUA"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("ambiguity error %q does not list %s", err, want)
@@ -136,17 +136,17 @@ func FuzzResolveRef(f *testing.F) {
 	}
 	atts, addons := resolverFixture()
 	f.Fuzz(func(t *testing.T, ref string) {
-		id, err := resolveRef(ref, "web", atts, addons)
+		id, err := ResolveRef(ref, "web", atts, addons)
 		if err == nil {
 			if id == "" {
-				t.Fatalf("resolveRef(%q) returned no id and no error", ref)
+				t.Fatalf("ResolveRef(%q) returned no id and no error", ref)
 			}
 			return
 		}
 		switch fault.KindOf(err) {
 		case fault.NotFound, fault.Ambiguous, fault.Invalid:
 		default:
-			t.Fatalf("resolveRef(%q) error of unexpected kind: %v", ref, err)
+			t.Fatalf("ResolveRef(%q) error of unexpected kind: %v", ref, err)
 		}
 	})
 }
@@ -167,25 +167,10 @@ func TestCheckVarPatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkVarPatch(tt.patch, atts)
+			err := CheckVarPatch(tt.patch, atts)
 			if tt.kind == "" && err != nil || tt.kind != "" && fault.KindOf(err) != tt.kind {
 				t.Fatalf("err = %v, want kind %q", err, tt.kind)
 			}
 		})
-	}
-}
-
-func TestCheckCreateOptions(t *testing.T) {
-	if p, err := checkCreateOptions(nil); err != nil || p != "noeviction" {
-		t.Fatalf("default = %q, %v", p, err)
-	}
-	if p, err := checkCreateOptions(map[string]string{"maxmemory_policy": "allkeys-lru"}); err != nil || p != "allkeys-lru" {
-		t.Fatalf("allkeys-lru = %q, %v", p, err)
-	}
-	if _, err := checkCreateOptions(map[string]string{"maxmemory_policy": "lol"}); fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "allkeys-lru") {
-		t.Fatalf("bad policy err = %v, want Invalid listing policies", err)
-	}
-	if _, err := checkCreateOptions(map[string]string{"frok": "x"}); fault.KindOf(err) != fault.Invalid {
-		t.Fatalf("unknown option err = %v", err)
 	}
 }

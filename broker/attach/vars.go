@@ -1,4 +1,4 @@
-package broker
+package attach
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/ha/coord"
 	"larder/store"
 )
 
-// addonURL is the URL an app uses: redis://USER:PASSWORD@HOST:PORT. The user is
+// URL is the URL an app uses: redis://USER:PASSWORD@HOST:PORT. The user is
 // always written out (never `redis://:pw@…`, which many clients reject).
-func addonURL(a store.Addon, n store.Node) string {
+func URL(a store.Addon, n store.Node) string {
 	u := url.URL{
 		Scheme: "redis",
 		User:   url.UserPassword(a.CustomerUser, a.CustomerPassword),
@@ -24,13 +25,13 @@ func addonURL(a store.Addon, n store.Node) string {
 	return u.String()
 }
 
-// attachmentVars lists the config var names an attachment exports.
-func attachmentVars(name string) []string { return []string{name + "_URL"} }
+// Vars lists the config var names an attachment exports.
+func Vars(name string) []string { return []string{name + "_URL"} }
 
-// appVars derives an app's config vars: the vars its users set, overlaid with
+// AppVars derives an app's config vars: the vars its users set, overlaid with
 // the vars of every attachment whose add-on has a primary. Reading both in one
 // query context (a transaction when q is one) gives a consistent view.
-func appVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, error) {
+func AppVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, error) {
 	user, err := q.UserVars(ctx, appID)
 	if err != nil {
 		return nil, fmt.Errorf("read user vars: %w", err)
@@ -54,17 +55,17 @@ func appVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, erro
 		if err != nil {
 			return nil, err
 		}
-		if n, ok := primaryNode(nodes); ok {
-			out[at.Name+"_URL"] = addonURL(a, n)
+		if n, ok := coord.PrimaryNode(nodes); ok {
+			out[at.Name+"_URL"] = URL(a, n)
 		}
 	}
 	return out, nil
 }
 
-// managedVar reports which attachment on the app owns var name, if any.
-func managedVar(atts []store.Attachment, name string) (store.Attachment, bool) {
+// ManagedVar reports which attachment on the app owns var name, if any.
+func ManagedVar(atts []store.Attachment, name string) (store.Attachment, bool) {
 	for _, at := range atts {
-		for _, v := range attachmentVars(at.Name) {
+		for _, v := range Vars(at.Name) {
 			if v == name {
 				return at, true
 			}
@@ -73,8 +74,8 @@ func managedVar(atts []store.Attachment, name string) (store.Attachment, bool) {
 	return store.Attachment{}, false
 }
 
-// checkVarPatch validates a config:set/unset request against the app's attachments.
-func checkVarPatch(patch api.ConfigPatch, atts []store.Attachment) error {
+// CheckVarPatch validates a config:set/unset request against the app's attachments.
+func CheckVarPatch(patch api.ConfigPatch, atts []store.Attachment) error {
 	if len(patch) == 0 {
 		return fault.E(fault.Invalid, "no config vars given; use KEY=VALUE to set and KEY to unset")
 	}
@@ -87,7 +88,7 @@ func checkVarPatch(patch api.ConfigPatch, atts []store.Attachment) error {
 		if !varNameRe.MatchString(k) {
 			return fault.E(fault.Invalid, "invalid config var name %q: use letters, digits and underscores, not starting with a digit", k)
 		}
-		if at, ok := managedVar(atts, k); ok {
+		if at, ok := ManagedVar(atts, k); ok {
 			return fault.E(fault.Conflict, "%s is set by add-on %s (attachment %s); use `larder addons:detach` or `larder redis:promote` to change it", k, at.AddonName, at.Name)
 		}
 	}

@@ -1,4 +1,7 @@
-package broker
+// Package attach holds the rules of add-on and attachment names (colored
+// attachment names, references like app::NAME) and of the config vars an
+// attachment gives an app (its URL), which users may not change themselves.
+package attach
 
 import (
 	"crypto/rand"
@@ -28,15 +31,15 @@ const PrimaryAttachment = "REDIS"
 var varNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 
 // Names follow the rules of package api, which the CLI checks too.
-func validAttachmentName(s string) bool { return api.CheckName(api.AttachmentName, s) == nil }
+func ValidAttachmentName(s string) bool { return api.CheckName(api.AttachmentName, s) == nil }
 
-func checkAppName(name string) error { return api.CheckName(api.AppName, name) }
+func CheckAppName(name string) error { return api.CheckName(api.AppName, name) }
 
-func checkAddonName(name string) error { return api.CheckName(api.AddonName, name) }
+func CheckAddonName(name string) error { return api.CheckName(api.AddonName, name) }
 
-// checkAttachmentName validates an --as name. Names are upper-cased first, as
+// CheckAttachmentName validates an --as name. Names are upper-cased first, as
 // Heroku does, so `--as cache` gives CACHE_URL.
-func checkAttachmentName(name string) (string, error) {
+func CheckAttachmentName(name string) (string, error) {
 	up := strings.ToUpper(strings.TrimSpace(name))
 	up = strings.TrimSuffix(up, "_URL")
 	if err := api.CheckName(api.AttachmentName, up); err != nil {
@@ -54,17 +57,17 @@ var adjectives = []string{
 	"transparent", "vast", "vivid", "warm", "wild", "witty", "zesty",
 }
 
-// newAddonName returns a name in Heroku's style: redis-curved-41235.
-func newAddonName() string {
+// NewAddonName returns a name in Heroku's style: redis-curved-41235.
+func NewAddonName() string {
 	a, _ := rand.Int(rand.Reader, big.NewInt(int64(len(adjectives))))
 	n, _ := rand.Int(rand.Reader, big.NewInt(90000))
 	return fmt.Sprintf("redis-%s-%05d", adjectives[a.Int64()], 10000+n.Int64())
 }
 
-// nextAttachmentName picks the name of a new attachment of the service on an
+// NextAttachmentName picks the name of a new attachment of the service on an
 // app that already has the attachment names in used: REDIS first, then
 // PREFIX_COLOR in palette order, then PREFIX_COLOR_2 … once every color is used.
-func nextAttachmentName(prefix string, used map[string]bool) string {
+func NextAttachmentName(prefix string, used map[string]bool) string {
 	if !used[PrimaryAttachment] {
 		return PrimaryAttachment
 	}
@@ -87,14 +90,14 @@ type candidate struct {
 	label              string // how it is shown in an ambiguity error: app::ATTACHMENT or the add-on name
 }
 
-// resolveRef finds the one add-on a user's reference names, in the context of
+// ResolveRef finds the one add-on a user's reference names, in the context of
 // app's attachments (atts) and of every add-on's name (addons). A reference may
 // be an add-on name, an attachment name on the app, a config var of the app
 // (CACHE_URL) or, with app::NAME, any of those on another app; the caller
 // passes that app's attachments. Exact matches win over prefix matches, and
 // prefix matches over substring ones (AMBER finds LARDER_REDIS_AMBER), so a
 // name that is the prefix of another stays selectable.
-func resolveRef(ref, appName string, atts []store.Attachment, addons []store.Addon) (string, error) {
+func ResolveRef(ref, appName string, atts []store.Attachment, addons []store.Addon) (string, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return "", fault.E(fault.Invalid, "no add-on named; give an add-on name, an attachment name such as REDIS, or APP::NAME")
