@@ -35,9 +35,9 @@ func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.U
 	return users, nil
 }
 
-// OSBBindingTarget is where a binding's credentials point: the add-on's
+// BindingTarget is where a binding's credentials point: the add-on's
 // primary, as the binding's own user (url), and every node of the add-on.
-func (b *OSB) OSBBindingTarget(ctx context.Context, a store.Addon, bd store.OSBBinding) (url string, primary store.Node, nodes []store.Node, err error) {
+func (b *OSB) BindingTarget(ctx context.Context, a store.Addon, bd store.OSBBinding) (url string, primary store.Node, nodes []store.Node, err error) {
 	nodes, err = b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return "", primary, nil, err
@@ -51,10 +51,10 @@ func (b *OSB) OSBBindingTarget(ctx context.Context, a store.Addon, bd store.OSBB
 	return attach.URL(as, primary), primary, nodes, nil
 }
 
-// AddOSBBinding records binding bd with a fresh engine user and password and
+// AddBinding records binding bd with a fresh engine user and password and
 // loads its user on every node of the add-on. If a node refuses, the binding
 // is removed again. replace says bd's id was a deleted binding's.
-func (b *OSB) AddOSBBinding(ctx context.Context, bd store.OSBBinding, replace bool, who string) (store.Addon, store.OSBBinding, error) {
+func (b *OSB) AddBinding(ctx context.Context, bd store.OSBBinding, replace bool, who string) (store.Addon, store.OSBBinding, error) {
 	bd.Username, bd.Password = newBindingUser(), newSecret()
 	unlock := b.locks.lock(bd.AddonID)
 	defer unlock()
@@ -102,10 +102,10 @@ func newBindingUser() string {
 	return "osb-" + hex.EncodeToString(b[:])
 }
 
-// RemoveOSBBinding deletes binding bd and its user on every node, and
+// RemoveBinding deletes binding bd and its user on every node, and
 // closes the user's connections: its credentials stop working at once. If a
 // node refuses, the binding is put back as it was.
-func (b *OSB) RemoveOSBBinding(ctx context.Context, bd store.OSBBinding, who string) error {
+func (b *OSB) RemoveBinding(ctx context.Context, bd store.OSBBinding, who string) error {
 	unlock := b.locks.lock(bd.AddonID)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, bd.AddonID)
@@ -156,10 +156,10 @@ func (b *OSB) disconnectBinding(ctx context.Context, a store.Addon, user string)
 	}
 }
 
-// LookupOSBBinding reads binding bid of instance iid, whatever its state;
+// LookupBinding reads binding bid of instance iid, whatever its state;
 // found is false when it never existed under that instance.
-func (b *OSB) LookupOSBBinding(ctx context.Context, iid, bid string) (store.OSBBinding, bool, error) {
-	if err := b.ForgetOSB(ctx); err != nil {
+func (b *OSB) LookupBinding(ctx context.Context, iid, bid string) (store.OSBBinding, bool, error) {
+	if err := b.Forget(ctx); err != nil {
 		return store.OSBBinding{}, false, err
 	}
 	bd, err := b.store.OSBBindingByID(ctx, bid)

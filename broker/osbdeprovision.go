@@ -10,11 +10,11 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// StartOSBDeprovision records a deprovision operation of instance in and
+// StartDeprovision records a deprovision operation of instance in and
 // starts it: the add-on's attachments go at once and its nodes are stopped
 // and deleted in the background, by larder's destroy machinery. When the
 // provision still runs, the add-on is left as it is until it ends.
-func (b *OSB) StartOSBDeprovision(ctx context.Context, in OSBInstance, who string) (store.Operation, error) {
+func (b *OSB) StartDeprovision(ctx context.Context, in OSBInstance, who string) (store.Operation, error) {
 	a := *in.Addon
 	waitFor := ""
 	if in.Phase == PhaseCreating {

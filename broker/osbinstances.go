@@ -42,8 +42,8 @@ const DefaultOSBUsername = "larder"
 // DefaultOSBRetention is how long finished deletions are remembered.
 const DefaultOSBRetention = 24 * time.Hour
 
-// OSBConfig is the broker's OSB set-up with its defaults filled in.
-func (b *OSB) OSBConfig() OSBConfig {
+// Config is the broker's OSB set-up with its defaults filled in.
+func (b *OSB) Config() OSBConfig {
 	c := b.cfg.OSB
 	if c.Username == "" {
 		c.Username = DefaultOSBUsername
@@ -57,7 +57,7 @@ func (b *OSB) OSBConfig() OSBConfig {
 	return c
 }
 
-func (b *OSB) osbNow() time.Time { return b.OSBConfig().Now().UTC() }
+func (b *OSB) osbNow() time.Time { return b.Config().Now().UTC() }
 
 // OSBRefusal is a request the core turns down for a reason the OSB spec
 // names with its own error code (InstanceNotAvailable,
@@ -142,22 +142,22 @@ type OSBInstance struct {
 	Phase OSBPhase
 }
 
-// ForgetOSB reduces deletions older than the retention to their ids.
-func (b *OSB) ForgetOSB(ctx context.Context) error {
-	return b.store.ForgetOSB(ctx, b.osbNow().Add(-b.OSBConfig().Retention))
+// Forget reduces deletions older than the retention to their ids.
+func (b *OSB) Forget(ctx context.Context) error {
+	return b.store.ForgetOSB(ctx, b.osbNow().Add(-b.Config().Retention))
 }
 
-// LockOSBInstance serialises OSB requests on one instance (and its
+// LockInstance serialises OSB requests on one instance (and its
 // bindings); the caller calls the returned unlock.
-func (b *OSB) LockOSBInstance(id string) (unlock func()) {
+func (b *OSB) LockInstance(id string) (unlock func()) {
 	return b.locks.lock("osb-instance:" + id)
 }
 
-// LoadOSBInstance reads an instance; found is false for an id never seen. A
+// LoadInstance reads an instance; found is false for an id never seen. A
 // deletion that finished since the last look (e.g. resumed after a restart) is
 // recorded here.
-func (b *OSB) LoadOSBInstance(ctx context.Context, id string) (in OSBInstance, found bool, err error) {
-	if err := b.ForgetOSB(ctx); err != nil {
+func (b *OSB) LoadInstance(ctx context.Context, id string) (in OSBInstance, found bool, err error) {
+	if err := b.Forget(ctx); err != nil {
 		return in, false, err
 	}
 	if in.Row, err = b.store.OSBInstanceByID(ctx, id); err != nil {
@@ -194,15 +194,15 @@ func (b *OSB) LoadOSBInstance(ctx context.Context, id string) (in OSBInstance, f
 			return in, true, err
 		}
 		in.Row.State, in.Row.DeletedAt = store.OSBDeleted, &at
-		if at.Before(b.osbNow().Add(-b.OSBConfig().Retention)) {
+		if at.Before(b.osbNow().Add(-b.Config().Retention)) {
 			in.Phase = PhaseForgotten
 		}
 	}
 	return in, true, nil
 }
 
-// MarkOSBInstanceDeleted records instance id as deleted now.
-func (b *OSB) MarkOSBInstanceDeleted(ctx context.Context, id string) error {
+// MarkInstanceDeleted records instance id as deleted now.
+func (b *OSB) MarkInstanceDeleted(ctx context.Context, id string) error {
 	return b.store.MarkOSBInstanceDeleted(ctx, id, b.osbNow())
 }
 
@@ -219,11 +219,11 @@ type OSBProvision struct {
 	Owner            string            // the app that owns the add-on
 }
 
-// StartOSBProvision records, in one transaction, the owner app when it is
+// StartProvision records, in one transaction, the owner app when it is
 // new, the add-on with its node and provision operation (as addons:create
 // does), the settings the parameters ask for, and the instance row (replacing
 // a row of the id that is free again); then starts the provision.
-func (b *OSB) StartOSBProvision(ctx context.Context, id string, s OSBProvision, replace bool, who string) (store.Operation, error) {
+func (b *OSB) StartProvision(ctx context.Context, id string, s OSBProvision, replace bool, who string) (store.Operation, error) {
 	var a store.Addon
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
@@ -279,11 +279,11 @@ type OSBUpdate struct {
 	PlanID, Parameters, Context string
 }
 
-// UpdateOSBInstance applies the settings (live, at once), then starts the
+// UpdateInstance applies the settings (live, at once), then starts the
 // plan change, if any, and records the request on the instance. When the
 // plan change is refused the settings are put back, so a refused update
 // changes nothing. The operation is the plan change's (no ID for none).
-func (b *OSB) UpdateOSBInstance(ctx context.Context, u OSBUpdate, who string) (store.Operation, error) {
+func (b *OSB) UpdateInstance(ctx context.Context, u OSBUpdate, who string) (store.Operation, error) {
 	a := u.Addon
 	planChange := u.Plan != a.Plan
 	op, err := b.applyOSBUpdate(ctx, a, u.Plan, planChange, u.Settings)

@@ -46,7 +46,7 @@ type osbBindingBody struct {
 // bindingBody renders a binding's credentials: the add-on's primary, as the
 // binding's own user.
 func (o *API) bindingBody(ctx context.Context, a store.Addon, bd store.OSBBinding) (osbBindingBody, error) {
-	url, n, nodes, err := o.b.OSB.OSBBindingTarget(ctx, a, bd)
+	url, n, nodes, err := o.b.OSB.BindingTarget(ctx, a, bd)
 	if err != nil {
 		return osbBindingBody{}, err
 	}
@@ -106,7 +106,7 @@ func (o *API) bind(r *http.Request) (int, any, error) {
 	case fault.KindOf(err) != fault.NotFound:
 		return 0, nil, err
 	}
-	a, bd, err := o.b.OSB.AddOSBBinding(ctx, store.OSBBinding{BindingID: bid, InstanceID: iid, AddonID: in.Addon.ID,
+	a, bd, err := o.b.OSB.AddBinding(ctx, store.OSBBinding{BindingID: bid, InstanceID: iid, AddonID: in.Addon.ID,
 		ServiceID: s.ServiceID, PlanID: s.PlanID, Parameters: s.Params}, replace, who)
 	if err != nil {
 		return 0, nil, err
@@ -139,9 +139,9 @@ func (o *API) unbind(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	who, _ := originOf(r)
-	unlock := o.b.OSB.LockOSBInstance(iid)
+	unlock := o.b.OSB.LockInstance(iid)
 	defer unlock()
-	if err := o.b.OSB.ForgetOSB(ctx); err != nil {
+	if err := o.b.OSB.Forget(ctx); err != nil {
 		return 0, nil, err
 	}
 	bd, err := o.b.Store().OSBBindingByID(ctx, bid)
@@ -153,7 +153,7 @@ func (o *API) unbind(r *http.Request) (int, any, error) {
 	case serviceID != bd.ServiceID:
 		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of binding %s", bid)
 	}
-	if err := o.b.OSB.RemoveOSBBinding(ctx, bd, who); err != nil {
+	if err := o.b.OSB.RemoveBinding(ctx, bd, who); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, struct{}{}, nil
@@ -163,7 +163,7 @@ func (o *API) unbind(r *http.Request) (int, any, error) {
 func (o *API) getBinding(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
-	bd, found, err := o.b.OSB.LookupOSBBinding(ctx, iid, bid)
+	bd, found, err := o.b.OSB.LookupBinding(ctx, iid, bid)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -182,7 +182,7 @@ func (o *API) getBinding(r *http.Request) (int, any, error) {
 // whose deletion is remembered, has succeeded.
 func (o *API) bindingLastOperation(r *http.Request) (int, any, error) {
 	iid, bid := mux.Vars(r)["instance_id"], mux.Vars(r)["binding_id"]
-	bd, found, err := o.b.OSB.LookupOSBBinding(r.Context(), iid, bid)
+	bd, found, err := o.b.OSB.LookupBinding(r.Context(), iid, bid)
 	switch {
 	case err != nil:
 		return 0, nil, err

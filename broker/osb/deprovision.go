@@ -37,7 +37,7 @@ func (o *API) deprovision(r *http.Request) (int, any, error) {
 		// The failed create was rolled back, so nothing is left to stop: done
 		// now. (If the roll-back left the add-on, it is destroyed as usual.)
 		if in.Addon == nil {
-			if err := o.b.OSB.MarkOSBInstanceDeleted(ctx, id); err != nil {
+			if err := o.b.OSB.MarkInstanceDeleted(ctx, id); err != nil {
 				return 0, nil, err
 			}
 			return http.StatusOK, struct{}{}, nil
@@ -59,7 +59,7 @@ func (o *API) deprovision(r *http.Request) (int, any, error) {
 	if in.Addon == nil { // a create still rolling back
 		return 0, nil, concurrencyError("service instance %s is still being created", id)
 	}
-	op, err := o.b.OSB.StartOSBDeprovision(ctx, in, who)
+	op, err := o.b.OSB.StartDeprovision(ctx, in, who)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -67,7 +67,7 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 	if !async {
 		return 0, nil, asyncRequired()
 	}
-	op, err := o.b.OSB.StartOSBProvision(ctx, id, broker.OSBProvision{
+	op, err := o.b.OSB.StartProvision(ctx, id, broker.OSBProvision{
 		Service: s.Service.Name, Plan: s.Plan.Name, ServiceID: s.ServiceID, PlanID: s.PlanID,
 		OrganizationGUID: s.OrganizationGUID, SpaceGUID: s.SpaceGUID,
 		Settings: s.Params.patch(), Parameters: s.Params.canonical(), Context: s.Context, Owner: s.Owner,
@@ -81,7 +81,7 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 // lockInstance takes instance id's lock and reads it (LoadOSBInstance); the
 // caller calls unlock, also when err is set.
 func (o *API) lockInstance(ctx context.Context, id string) (in broker.OSBInstance, found bool, unlock func(), err error) {
-	unlock = o.b.OSB.LockOSBInstance(id)
-	in, found, err = o.b.OSB.LoadOSBInstance(ctx, id)
+	unlock = o.b.OSB.LockInstance(id)
+	in, found, err = o.b.OSB.LoadInstance(ctx, id)
 	return in, found, unlock, err
 }

@@ -31,7 +31,7 @@ type osbMetadata struct {
 // being created, 422 ConcurrencyError while it is being updated.
 func (o *API) getInstance(r *http.Request) (int, any, error) {
 	id := mux.Vars(r)["instance_id"]
-	in, found, err := o.b.OSB.LoadOSBInstance(r.Context(), id)
+	in, found, err := o.b.OSB.LoadInstance(r.Context(), id)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -127,7 +127,7 @@ func (o *API) update(r *http.Request) (int, any, error) {
 	if s.Context != "" {
 		ctxJSON = s.Context
 	}
-	op, err := o.b.OSB.UpdateOSBInstance(ctx, broker.OSBUpdate{InstanceID: id, Addon: a, Plan: plan, Settings: patch,
+	op, err := o.b.OSB.UpdateInstance(ctx, broker.OSBUpdate{InstanceID: id, Addon: a, Plan: plan, Settings: patch,
 		PlanID: planID, Parameters: params.canonical(), Context: ctxJSON}, who)
 	if err != nil {
 		return 0, nil, err
@@ -151,7 +151,7 @@ type osbLastOperationBody struct {
 func (o *API) instanceLastOperation(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	id := mux.Vars(r)["instance_id"]
-	in, found, err := o.b.OSB.LoadOSBInstance(ctx, id)
+	in, found, err := o.b.OSB.LoadInstance(ctx, id)
 	switch {
 	case err != nil:
 		return 0, nil, err

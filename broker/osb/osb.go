@@ -44,7 +44,7 @@ type API struct {
 
 // New returns the OSB API of b.
 func New(b *broker.Broker) *API {
-	return &API{b: b, cfg: b.OSB.OSBConfig(), log: b.Log()}
+	return &API{b: b, cfg: b.OSB.Config(), log: b.Log()}
 }
 
 // Routes registers the OSB endpoints on r (the root router: they carry
