@@ -1,8 +1,15 @@
-// Package broker is larder's control plane: the HTTP API (gorilla/mux) for apps,
-// config vars, add-ons, attachments and operations, the rules that derive config
-// vars from attachments, and the async jobs that ask the provisioner to start and
-// stop nodes. The store is the single source of truth; a restarted broker
-// re-adopts the nodes it finds there and resumes unfinished operations.
+// Package broker is larder's orchestration core, with no HTTP in it: the
+// rules and the operations behind the Heroku-style API (broker/httpapi) and
+// the Open Service Broker API (broker/osb). One *Broker exposes its services
+// by idea — Apps (apps, config vars, attachments), Addons (create, destroy,
+// upgrade, fork, follow), Settings (settings, credentials, redis:info),
+// Hosts (the host registry, adoption), OSB (instances and bindings), Changes
+// (the change feed, broker/changes) and Pairs (HA: observers' reports,
+// failover, switchover, standby rebuilds) — over a shared core: the store,
+// the hosts (broker/hostset), per-add-on locks, the job runner
+// (broker/jobs) and the operations it resumes. The store is the single
+// source of truth; a restarted broker re-adopts the nodes it finds there and
+// resumes unfinished operations.
 package broker
 
 import (
