@@ -73,8 +73,9 @@ func (b *Settings) RotateCredentials(ctx context.Context, appName, addonName str
 }
 
 // rotationStep runs a credential rotation from the step op recorded. A new
-// one (decided non-nil) goes forward and says on decided once it is
-// committed or rolled back; a resumed one still pending is rolled back.
+// one (decided non-nil) goes forward and says on decided once it is whole
+// (committed and the old password retired) or rolled back; a resumed one
+// still pending is rolled back.
 func (b *Settings) rotationStep(op store.Operation, decided chan<- error) step {
 	return func(ctx context.Context, progress func(string)) (err error) {
 		decide := func(err error) {
@@ -97,8 +98,12 @@ func (b *Settings) rotationStep(op store.Operation, decided chan<- error) step {
 			b.crashPoint("credentials.pending")
 			cause := b.commitRotation(ctx, &op, progress)
 			if cause == nil {
-				decide(nil)
-				return b.retireOldPassword(ctx, lk, progress)
+				// The answer waits for the retirement: the user is told the
+				// old password no longer works (nodes whose host is away are
+				// skipped, and brought in line when it returns).
+				err := b.retireOldPassword(ctx, lk, progress)
+				decide(err)
+				return err
 			}
 			if ctx.Err() != nil {
 				return ctx.Err() // the broker is stopping: the next one rolls back

@@ -18,8 +18,10 @@ package netns
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -220,8 +222,18 @@ func holdBridge(tb testing.TB, peer netip.Prefix) *bridge {
 		tb.Fatalf("netns: %s is already in use on %s (another test process, or the machine's own network); use another subnet of %s",
 			peer.Masked(), dev, Range)
 	}
+	// The bridge's own link-layer address is set, so it never follows the
+	// lowest of its ports: a port joining later (a namespace, a Delay's
+	// relay) would move the peer's address under the namespaces' neighbour
+	// caches and cut them off from it until those entries expire.
+	mac := make([]byte, 6)
+	if _, err := rand.Read(mac); err != nil {
+		tb.Fatalf("netns bridge: %v", err)
+	}
+	mac[0] = mac[0]&0xfe | 0x02 // unicast, locally administered
 	for _, args := range [][]string{
 		{"link", "add", br.name, "type", "bridge"},
+		{"link", "set", br.name, "address", net.HardwareAddr(mac).String()},
 		{"addr", "add", peer.String(), "dev", br.name},
 		{"link", "set", br.name, "up"},
 	} {

@@ -255,3 +255,34 @@ func TestDelayAddsLatencyToOneNamespaceOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestBridgeAddressStaysPut: the peer address lives on the bridge, and a
+// Linux bridge takes the lowest address of its ports unless its own was set.
+// A port joining later (another namespace, a Delay's relay) would then move
+// the peer to a new link-layer address while the namespaces' neighbour
+// caches still hold the old one: their traffic to the peer went nowhere for
+// the 15-30 s those entries live (observers stopped reporting to a broker
+// on the bridge right after a Delay on another host).
+func TestBridgeAddressStaysPut(t *testing.T) {
+	RequireRoot(t)
+	a := New(t, "mac-a", "198.18.3.22", "198.18.3.1")
+	mac := func() string {
+		t.Helper()
+		data, err := os.ReadFile("/sys/class/net/" + a.br.name + "/address")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	first := mac()
+	if data, err := os.ReadFile("/sys/class/net/" + a.br.name + "/addr_assign_type"); err != nil || strings.TrimSpace(string(data)) != "3" {
+		t.Errorf("bridge %s address assign type %q (%v), want 3 (set, so it never follows its ports)", a.br.name, strings.TrimSpace(string(data)), err)
+	}
+	for i := range 6 {
+		New(t, fmt.Sprintf("mac-%d", i), fmt.Sprintf("198.18.3.%d", 30+i), "198.18.3.1")
+	}
+	a.Delay(time.Millisecond)
+	if got := mac(); got != first {
+		t.Errorf("the bridge's address moved from %s to %s as ports joined", first, got)
+	}
+}
