@@ -154,26 +154,31 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 	before := runtime.NumGoroutine()
 
 	const n = limit
-	wctx, drop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequestWithContext(wctx, http.MethodGet, url, nil)
-			req.Header.Set("Authorization", "Bearer "+brokertest.Token)
-			if resp, err := hc.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
-	}
-	testkit.WaitFor(t, 60*time.Second, func() error {
-		if w := b.Changes.Waiters(); w != n {
-			return fmt.Errorf("%d of %d waiting", w, n)
+	// startWaiters sends n requests that wait on the feed until ctx ends,
+	// and returns once the broker counts them all.
+	startWaiters := func(ctx context.Context, n int) {
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				req.Header.Set("Authorization", "Bearer "+brokertest.Token)
+				if resp, err := hc.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
 		}
-		return nil
-	})
+		testkit.WaitFor(t, 60*time.Second, func() error {
+			if w := b.Changes.Waiters(); w != n {
+				return fmt.Errorf("%d of %d waiting", w, n)
+			}
+			return nil
+		})
+	}
+	wctx, drop := context.WithCancel(ctx)
+	startWaiters(wctx, n)
 	drop()
 	wg.Wait()
 	tr.CloseIdleConnections()
@@ -196,24 +201,7 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 	// with 429, and a read that does not wait is still served.
 	wctx, drop = context.WithCancel(ctx)
 	defer drop()
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequestWithContext(wctx, http.MethodGet, url, nil)
-			req.Header.Set("Authorization", "Bearer "+brokertest.Token)
-			if resp, err := hc.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
-	}
-	testkit.WaitFor(t, 60*time.Second, func() error {
-		if w := b.Changes.Waiters(); w != n {
-			return fmt.Errorf("%d of %d waiting", w, n)
-		}
-		return nil
-	})
+	startWaiters(wctx, n)
 	_, err := c.Changes(ctx, "web", -1, 30*time.Second)
 	if fault.KindOf(err) != fault.TooMany || !strings.Contains(err.Error(), "too many waiting requests") {
 		t.Errorf("past the cap: %v, want too many waiting requests", err)
