@@ -45,10 +45,12 @@ func redisWaitCommand(s *session) *cli.Command {
 			var sp *spinner
 			ctx, cancel := context.WithCancel(c.Context)
 			defer cancel()
-			changed := followChanges(ctx, func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
-				return t.cl.Changes(ctx, t.app, cursor, wait)
-			}, every, io.Discard)
-			err = waitReady(ctx, check, every, changed, func(st api.WaitStatus) {
+			follow := func() <-chan struct{} {
+				return followChanges(ctx, func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
+					return t.cl.Changes(ctx, t.app, cursor, wait)
+				}, every, io.Discard)
+			}
+			err = waitReady(ctx, check, every, follow, func(st api.WaitStatus) {
 				if sp == nil {
 					sp = startSpinner(s.stderr, s.stderrTTY, "Waiting for database "+name)
 				}
@@ -70,11 +72,13 @@ func redisWaitCommand(s *session) *cli.Command {
 }
 
 // waitReady calls check until it says the add-on is no longer waiting, every
-// interval and whenever changed says the add-on's app changed (a node's sync
-// is not a change the store records, so the interval stays), calling waiting
-// with each status that still waits. It ends early with check's error or
-// when ctx ends.
-func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus, error), every time.Duration, changed <-chan struct{}, waiting func(api.WaitStatus)) error {
+// interval and whenever the app's changes (follow, started only once the
+// first check says it waits, and only when not nil) say something changed:
+// a node's sync is not a change the store records, so the interval stays. It
+// calls waiting with each status that still waits, and ends early with
+// check's error or when ctx ends.
+func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus, error), every time.Duration, follow func() <-chan struct{}, waiting func(api.WaitStatus)) error {
+	var changed <-chan struct{}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -86,6 +90,9 @@ func waitReady(ctx context.Context, check func(context.Context) (api.WaitStatus,
 			return nil
 		}
 		waiting(st)
+		if follow != nil && changed == nil {
+			changed = follow()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

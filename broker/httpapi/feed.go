@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -116,8 +117,10 @@ func waitParam(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 && n <= api.MaxWait.Seconds()*1000 {
-		return time.Duration(n * float64(time.Second)), nil
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 && !math.IsInf(n, 0) {
+		// Longer asks are cut to the longest wait anyway; cutting here
+		// keeps a huge number from overflowing a Duration.
+		return time.Duration(min(n, api.MaxWait.Seconds()) * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
