@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/apps"
 	"larder/broker/attach"
 	"larder/broker/changes"
 	"larder/catalog"
@@ -14,43 +15,14 @@ import (
 	"larder/store"
 )
 
-// addonJSON renders an add-on with its attachments on every app.
-func addonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error) {
-	atts, err := q.AttachmentsOfAddon(ctx, a.ID)
-	if err != nil {
-		return api.Addon{}, err
-	}
-	out := api.Addon{
-		ID: a.ID, Name: a.Name, Service: a.Service, Plan: a.Service + ":" + a.Plan,
-		App: api.Ref{ID: a.AppID, Name: a.AppName}, State: a.State, StateReason: a.StateReason,
-		ConfigVars:  []string{},
-		Attachments: make([]api.Attachment, 0, len(atts)),
-		Settings: api.Settings{
-			MaxMemoryPolicy: a.MaxMemoryPolicy, Timeout: a.Timeout, NotifyKeyspaceEvents: a.NotifyKeyspaceEvents,
-		},
-		Engine: a.Engine, EngineVersion: a.EngineVersion, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
-	}
-	for _, at := range atts {
-		vars := attach.Vars(at.Name)
-		out.Attachments = append(out.Attachments, api.Attachment{
-			ID: at.ID, Name: at.Name, Addon: api.Ref{ID: a.ID, Name: a.Name},
-			App: api.Ref{ID: at.AppID, Name: at.AppName}, ConfigVars: vars, CreatedAt: at.CreatedAt,
-		})
-		if at.AppID == a.AppID {
-			out.ConfigVars = append(out.ConfigVars, vars...)
-		}
-	}
-	return out, nil
-}
-
 func (b *Addons) writeAddons(ctx context.Context, addons []store.Addon) ([]api.Addon, error) {
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
-		j, err := addonJSON(ctx, b.store, a)
+		j, err := apps.AddonJSON(ctx, b.store, a)
 		if err != nil {
 			return nil, err
 		}
-		j.WritesPaused = b.pairs.writesPaused(ctx, a)
+		j.WritesPaused = b.pairs.WritesPaused(ctx, a)
 		out = append(out, j)
 	}
 	return out, nil
@@ -76,56 +48,18 @@ func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 	return b.writeAddons(ctx, addons)
 }
 
-// resolveAddon finds the add-on ref names in the context of appName (see
-// attach.ResolveRef); "other::NAME" resolves on app other. appName may be empty for
-// global references (add-on names and app::NAME only).
-func (b *Addons) resolveAddon(ctx context.Context, q store.Q, appName, ref string) (store.Addon, error) {
-	if owner, name, ok := strings.Cut(ref, "::"); ok {
-		if owner == "" || name == "" {
-			return store.Addon{}, fault.E(fault.Invalid, "invalid reference %q: use APP::NAME", ref)
-		}
-		appName, ref = owner, name
-	}
-	if appName == "" {
-		return q.AddonByName(ctx, ref)
-	}
-	app, err := q.AppByName(ctx, appName)
-	if err != nil {
-		return store.Addon{}, err
-	}
-	atts, err := q.AttachmentsOfApp(ctx, app.ID)
-	if err != nil {
-		return store.Addon{}, err
-	}
-	addons, err := q.AddonsOfApp(ctx, app.ID)
-	if err != nil {
-		return store.Addon{}, err
-	}
-	id, err := attach.ResolveRef(ref, app.Name, atts, addons)
-	if fault.KindOf(err) == fault.NotFound {
-		// Add-on names are global: an exact name works from any app.
-		if a, gerr := q.AddonByName(ctx, ref); gerr == nil {
-			return a, nil
-		}
-	}
-	if err != nil {
-		return store.Addon{}, err
-	}
-	return q.AddonByID(ctx, id)
-}
-
 // GetAddon is add-on addonName, resolved in the context of appName (empty
 // for a global reference).
 func (b *Addons) GetAddon(ctx context.Context, appName, addonName string) (api.Addon, error) {
-	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
+	a, err := apps.Resolve(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.Addon{}, err
 	}
-	j, err := addonJSON(ctx, b.store, a)
+	j, err := apps.AddonJSON(ctx, b.store, a)
 	if err != nil {
 		return api.Addon{}, err
 	}
-	j.WritesPaused = b.pairs.writesPaused(ctx, a)
+	j.WritesPaused = b.pairs.WritesPaused(ctx, a)
 	return j, nil
 }
 
@@ -198,8 +132,8 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 		return api.AddonResult{}, err
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
-	b.jobs.Run(b.store, op, b.nodes.provisionStep(a.ID, false))
-	j, err := addonJSON(ctx, b.store, a)
+	b.jobs.Run(b.store, op, b.nodes.ProvisionStep(a.ID, false))
+	j, err := apps.AddonJSON(ctx, b.store, a)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
@@ -210,7 +144,7 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 
 func (b *Addons) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		a, op, err = b.recordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
+		a, op, err = b.RecordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
 		if err == nil && fork != nil {
 			err = recordFork(ctx, tx, a, *fork)
 		}
@@ -219,9 +153,9 @@ func (b *Addons) recordAddon(ctx context.Context, appName, name, attName, servic
 	return a, op, err
 }
 
-// recordAddonTx is recordAddon inside tx, so that a caller can record more in
+// RecordAddonTx is recordAddon inside tx, so that a caller can record more in
 // the same transaction (an OSB instance and the app that owns it).
-func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
+func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, attName, service, plan, policy string) (a store.Addon, op store.Operation, err error) {
 	err = func() error {
 		app, err := tx.AppByName(ctx, appName)
 		if err != nil {
@@ -244,8 +178,8 @@ func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		a = store.Addon{
 			Name: name, Service: service, Plan: plan, AppID: app.ID, AppName: app.Name,
 			State: api.StateProvisioning, MaxMemoryPolicy: policy,
-			AdminPassword: newSecret(), CustomerUser: "default", CustomerPassword: newSecret(),
-			ReplPassword: newSecret(),
+			AdminPassword: attach.NewSecret(), CustomerUser: "default", CustomerPassword: attach.NewSecret(),
+			ReplPassword: attach.NewSecret(),
 		}
 		if err := tx.CreateAddon(ctx, &a); err != nil {
 			return err
@@ -259,7 +193,7 @@ func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 				return err
 			}
 		}
-		p, err := b.nodes.planOf(a)
+		p, err := b.nodes.PlanOf(a)
 		if err != nil {
 			return err
 		}
@@ -283,7 +217,7 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		if a, err = b.resolveAddon(ctx, tx, appName, addonName); err != nil {
+		if a, err = apps.Resolve(ctx, tx, appName, addonName); err != nil {
 			return err
 		}
 		if a.AppName != appName {
@@ -309,7 +243,7 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 			sort.Strings(others)
 			return fault.E(fault.Conflict, "%s is also attached to other apps (%s); detach it there or use --force", a.Name, strings.Join(others, ", "))
 		}
-		if err := beginDestroy(ctx, tx, a, "destroy requested by "+appName); err != nil {
+		if err := b.BeginDestroy(ctx, tx, a, "destroy requested by "+appName); err != nil {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: api.OpPending}
@@ -320,9 +254,9 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 		return api.AddonResult{}, err
 	}
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
-	b.jobs.Run(b.store, op, b.nodes.deprovisionStep(a.ID))
+	b.jobs.Run(b.store, op, b.nodes.DeprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
-	j, err := addonJSON(ctx, b.store, a)
+	j, err := apps.AddonJSON(ctx, b.store, a)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
@@ -331,10 +265,10 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 		Message: fmt.Sprintf("%s is being destroyed", a.Name)}, nil
 }
 
-// beginDestroy moves a to deprovisioning in tx: its attachments, and so the
+// BeginDestroy moves a to deprovisioning in tx: its attachments, and so the
 // vars they give every app, go at once; a deprovision operation running
-// deprovisionStep stops and deletes the nodes.
-func beginDestroy(ctx context.Context, tx store.Tx, a store.Addon, why string) error {
+// DeprovisionStep stops and deletes the nodes.
+func (b *Addons) BeginDestroy(ctx context.Context, tx store.Tx, a store.Addon, why string) error {
 	if err := tx.SetAddonState(ctx, a.ID, api.StateDeprovisioning, ""); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func (b *Hosts) adoptNodes(ctx context.Context, agents []store.Host) error {
 		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue // provisioning and deprovisioning add-ons are resumed by their operation
 		}
-		nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+		nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -45,14 +45,13 @@ func (b *Hosts) adoptNodes(ctx context.Context, agents []store.Host) error {
 			}
 		}
 	}
-	r := b.recon
 	var connected sync.WaitGroup
 	for _, h := range agents {
 		b.hosts.SetPending(h.Name, true)
-		r.wg.Add(1)
+		b.adopting.Add(1)
 		connected.Add(1)
 		go func() {
-			defer r.wg.Done()
+			defer b.adopting.Done()
 			defer b.hosts.SetPending(h.Name, false)
 			err := b.connectHost(h)
 			connected.Done()
@@ -61,7 +60,7 @@ func (b *Hosts) adoptNodes(ctx context.Context, agents []store.Host) error {
 				return
 			}
 			for _, ad := range remote[h.Name] {
-				if err := b.adoptNode(r.ctx, ad.a, ad.n, ad.spec); err != nil {
+				if err := b.adoptNode(b.adoptCtx, ad.a, ad.n, ad.spec); err != nil {
 					b.log.WithError(err).WithField("host", h.Name).Error("adopt nodes")
 					return
 				}

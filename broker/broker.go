@@ -1,33 +1,40 @@
 // Package broker is larder's orchestration core, with no HTTP in it: the
 // rules and the operations behind the Heroku-style API (broker/httpapi) and
 // the Open Service Broker API (broker/osb). One *Broker exposes its services
-// by idea — Apps (apps, config vars, attachments), Addons (create, destroy,
-// upgrade, fork, follow), Settings (settings, credentials, redis:info),
-// Hosts (the host registry, adoption), OSB (instances and bindings), Changes
-// (the change feed, broker/changes) and Pairs (HA: observers' reports,
-// failover, switchover, standby rebuilds) — over a shared core: the store,
-// the hosts (broker/hostset), per-add-on locks, the job runner
-// (broker/jobs) and the operations it resumes. The store is the single
-// source of truth; a restarted broker re-adopts the nodes it finds there and
-// resumes unfinished operations.
+// by idea — Apps (broker/apps: apps, config vars, attachments), Addons
+// (create, destroy, upgrade, fork, follow), Settings (broker/settings:
+// settings, credentials, redis:info), Hosts (the host registry, adoption),
+// OSB (broker/osbsvc: instances and bindings), Changes (broker/changes: the
+// change feed) and Pairs (broker/pairs: HA — observers' reports, failover,
+// switchover, standby rebuilds). This package holds the add-ons, the hosts
+// and the nodes under them (placement, ports, specs, starts and standbys),
+// and wires the rest: each service in a sub-package gets only the parts it
+// uses — the store, the hosts (broker/hostset), the job runner with the
+// per-add-on locks (broker/jobs) — and reaches Addons and Nodes through
+// small interfaces of its own, so none imports this package. The store is
+// the single source of truth; a restarted broker re-adopts the nodes it
+// finds there and resumes unfinished operations (each service registers how
+// its kinds resume).
 package broker
 
 import (
 	"context"
 	"crypto/subtle"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"larder/broker/apps"
 	"larder/broker/attach"
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
+	"larder/broker/osbsvc"
+	"larder/broker/pairs"
+	"larder/broker/settings"
 	"larder/catalog"
-	"larder/ha"
 	"larder/ha/coord"
 	"larder/provisioner"
 	"larder/store"
@@ -75,7 +82,7 @@ type Config struct {
 	// takes over an operation whose lease ended. Default 15s.
 	OperationLease time.Duration
 
-	OSB OSBConfig // the Open Service Broker API (/v2)
+	OSB osbsvc.Config // the Open Service Broker API (/v2)
 
 	// MonitorPassword is the password of the read-only engine user HA
 	// observers probe nodes with (the same on every node).
@@ -98,36 +105,30 @@ type Config struct {
 	Clock coord.Clock
 }
 
-// crashPoint exits the process when cfg.CrashAt names this point.
-func (b *core) crashPoint(name string) {
-	if b.cfg.CrashAt == name {
-		b.log.WithField("point", name).Error("crashing on purpose (--crash-at)")
-		os.Exit(3)
-	}
-}
-
 // DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can
 // set HEROKU_REDIS to keep the names their apps already read.
 const DefaultVarPrefix = "LARDER_REDIS"
 
 // Broker is the orchestration core: one value the API adapters (httpapi,
-// osb) and the daemon hold, exposing its services by idea. Each service
-// shares the core's dependencies (store, hosts, locks, jobs) and reaches the
-// others through it.
+// osb) and the daemon hold, exposing its services by idea. The services in
+// this package (Addons, Hosts, and Nodes under them) share the core's
+// dependencies; those in sub-packages (apps, settings, osbsvc, pairs) are
+// given only the parts they use, and reach Addons and Nodes through small
+// interfaces of their own.
 type Broker struct {
 	*core
-	Apps     *Apps         // apps, config vars, attachments, events
-	Addons   *Addons       // add-ons: create, destroy, upgrade, fork, follow
-	Settings *Settings     // settings, credentials, redis:info, wait
-	Hosts    *Hosts        // the host registry: register, list, drain, adoption
-	OSB      *OSB          // the Open Service Broker instance and binding operations
-	Changes  *changes.Feed // the change feed: operation and app waits
-	Pairs    *Pairs        // HA pairs: observers' reports, failover, switchover, rebuilds
+	Apps     *apps.Apps         // apps, config vars, attachments, events
+	Addons   *Addons            // add-ons: create, destroy, upgrade, fork, follow
+	Settings *settings.Settings // settings, credentials, redis:info, wait
+	Hosts    *Hosts             // the host registry: register, list, drain, adoption
+	OSB      *osbsvc.Service    // the Open Service Broker instance and binding operations
+	Changes  *changes.Feed      // the change feed: operation and app waits
+	Pairs    *pairs.Pairs       // HA pairs: observers' reports, failover, switchover, rebuilds
 }
 
-// core holds what every service shares: the store, the hosts, the
-// per-add-on locks, the job runner and the HA decision state; and the
-// services themselves, so each can ask another.
+// core holds what the services of this package share: the store, the
+// hosts, the job runner (with the per-add-on locks) and the services
+// themselves, so each can ask another.
 type core struct {
 	cfg       Config
 	store     store.Store
@@ -135,46 +136,46 @@ type core struct {
 	localName string
 	log       logrus.FieldLogger
 	jobs      *jobs.Runner
-	recon     *reconciler
-	tracker   *ha.Tracker
-	coord     *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
 
 	portMu sync.Mutex // serialises port choice within this process
-	locks  addonLocks
 
-	apps     *Apps
-	addons   *Addons
-	nodes    *Nodes
-	settings *Settings
-	hostReg  *Hosts
-	osb      *OSB
-	pairs    *Pairs
+	// The agents' nodes are adopted in the background at start; Close
+	// ends and waits for that.
+	adoptCtx    context.Context
+	adoptCancel context.CancelFunc
+	adopting    sync.WaitGroup
+
+	addons  *Addons
+	nodes   *Nodes
+	hostReg *Hosts
+	pairs   *pairs.Pairs
 }
-
-// Apps answers for apps, their config vars, attachments and add-on events.
-type Apps struct{ *core }
 
 // Addons creates, destroys, upgrades, forks and follows add-ons.
 type Addons struct{ *core }
 
 // Nodes claims ports and hosts for an add-on's nodes, starts and stops them
-// (the provision and deprovision steps) and adds or drops standbys.
+// (the provision and deprovision steps), adds or drops standbys and brings
+// running nodes to what the store records.
 type Nodes struct{ *core }
-
-// Settings changes an add-on's settings and credentials and reports its
-// state (redis:info, wait).
-type Settings struct{ *core }
 
 // Hosts is the registry of hosts: agents register, are listed, drained and
 // undrained; their nodes are adopted at start.
 type Hosts struct{ *core }
 
-// OSB runs the Open Service Broker instance and binding operations.
-type OSB struct{ *core }
+// Kinds of the operations this package's services start, and resume after
+// a broker restart (see jobs.Register).
+const (
+	opProvision   = "provision"
+	opDeprovision = "deprovision"
+	opPlanChange  = "plan_change"
+)
 
-// Pairs is the glue of HA pairs: observers' reports, failover, switchover,
-// standby rebuilds, role fencing and node agreement.
-type Pairs struct{ *core }
+// pair and primaryNode read an add-on's roles from its nodes.
+var (
+	pair        = coord.Pair
+	primaryNode = coord.PrimaryNode
+)
 
 // New builds a broker over an open store and its own in-process host. Call
 // Start before serving.
@@ -231,14 +232,21 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		cfg.MaxWaiters = 2048
 	}
 	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
-	c.apps, c.addons, c.nodes, c.settings = &Apps{c}, &Addons{c}, &Nodes{c}, &Settings{c}
-	c.hostReg, c.osb, c.pairs = &Hosts{c}, &OSB{c}, &Pairs{c}
-	b := &Broker{core: c, Apps: c.apps, Addons: c.addons, Settings: c.settings, Hosts: c.hostReg,
-		OSB: c.osb, Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
-	b.jobs = jobs.New(b.log, st, cfg.ID, cfg.OperationLease)
-	b.tracker = ha.NewTracker(cfg.MonitorFresh)
-	b.coord = newCoordinator(c)
-	b.recon = newReconciler(c)
+	c.jobs = jobs.New(jobs.Config{Log: c.log, Store: st, Owner: cfg.ID, Lease: cfg.OperationLease, Retry: cfg.ReconcileInterval,
+		Points: jobs.Points{CrashAt: cfg.CrashAt, HoldAt: cfg.HoldAt, HoldDir: cfg.HoldDir}})
+	c.adoptCtx, c.adoptCancel = context.WithCancel(context.Background())
+	c.addons, c.nodes, c.hostReg = &Addons{c}, &Nodes{c}, &Hosts{c}
+	c.pairs = pairs.New(pairs.Config{LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
+		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
+		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock},
+		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log})
+	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons})
+	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
+		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
+		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
+	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
+	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
+	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
 	return b, nil
 }
 
@@ -255,15 +263,15 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.hostReg.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
-	if err := b.resumeOperations(ctx, true); err != nil {
+	if err := b.jobs.Resume(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
 	b.jobs.KeepLeases(func(ctx context.Context) {
-		if err := b.resumeOperations(ctx, false); err != nil && ctx.Err() == nil {
+		if err := b.jobs.Resume(ctx, false); err != nil && ctx.Err() == nil {
 			b.log.WithError(err).Warn("take over operations")
 		}
 	})
-	b.recon.Start()
+	b.pairs.Start()
 	return nil
 }
 
@@ -292,7 +300,9 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
-	b.recon.Close()
+	b.pairs.Close()
+	b.adoptCancel()
+	b.adopting.Wait()
 	err := b.jobs.Close(ctx)
 	for _, h := range b.hosts.All() {
 		if h.Name() != b.localName {

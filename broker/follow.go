@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/apps"
+	"larder/broker/attach"
+	"larder/broker/hostset"
 	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
@@ -27,7 +30,7 @@ const maxFollowChain = 16
 
 // follow answers redis:follow.
 func (b *Addons) Follow(ctx context.Context, appName, addonName string, req api.FollowRequest) (api.FollowResult, error) {
-	a, err := b.settings.settledAddon(ctx, appName, addonName)
+	a, err := apps.Settled(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
@@ -52,7 +55,7 @@ func (b *Addons) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 	if req.Confirm != a.AppName {
 		return api.FollowResult{}, fault.E(fault.Confirmation, "following %s replaces the data of %s with the leader's; to proceed, re-run with --confirm %s", src, a.Name, a.AppName)
 	}
-	unlock := b.locks.lock(a.ID)
+	unlock := b.jobs.Lock(a.ID)
 	defer unlock()
 	if a, err = b.store.AddonByID(ctx, a.ID); err != nil {
 		return api.FollowResult{}, err
@@ -60,7 +63,7 @@ func (b *Addons) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 	if err := b.checkFollowLoop(ctx, a, src.Endpoint); err != nil {
 		return api.FollowResult{}, err
 	}
-	p, err := b.nodes.planOf(a)
+	p, err := b.nodes.PlanOf(a)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
@@ -82,7 +85,7 @@ func (b *Addons) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 	if err != nil {
 		return api.FollowResult{}, err
 	}
-	if err := b.applyFollow(ctx, a); err != nil {
+	if err := b.ApplyFollow(ctx, a); err != nil {
 		// Back to what it was: the previous leader, or none.
 		uctx := context.WithoutCancel(ctx)
 		if perr == nil {
@@ -90,7 +93,7 @@ func (b *Addons) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 		} else {
 			b.store.DeleteFollow(uctx, a.ID)
 		}
-		if rerr := b.applyFollow(uctx, a); rerr != nil {
+		if rerr := b.ApplyFollow(uctx, a); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("undo a failed follow")
 		}
 		b.store.AddEvent(uctx, a.ID, a.Name, "follow.failed", fmt.Sprintf("could not follow %s: %s", src, fault.Message(err)))
@@ -104,11 +107,11 @@ func (b *Addons) startFollowing(ctx context.Context, a store.Addon, req api.Foll
 // unfollow answers redis:unfollow: the add-on becomes an independent primary
 // with the data it has.
 func (b *Addons) Unfollow(ctx context.Context, appName, addonName string) (api.FollowResult, error) {
-	a, err := b.settings.settledAddon(ctx, appName, addonName)
+	a, err := apps.Settled(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.FollowResult{}, err
 	}
-	unlock := b.locks.lock(a.ID)
+	unlock := b.jobs.Lock(a.ID)
 	defer unlock()
 	f, err := b.store.FollowOf(ctx, a.ID)
 	if fault.KindOf(err) == fault.NotFound {
@@ -126,11 +129,11 @@ func (b *Addons) Unfollow(ctx context.Context, appName, addonName string) (api.F
 	if err != nil {
 		return api.FollowResult{}, err
 	}
-	if err := b.applyFollow(ctx, a); err != nil {
+	if err := b.ApplyFollow(ctx, a); err != nil {
 		// Still following: keep the leader recorded, so files and store agree.
 		uctx := context.WithoutCancel(ctx)
 		b.store.SetFollow(uctx, &f)
-		b.applyFollow(uctx, a)
+		b.ApplyFollow(uctx, a)
 		return api.FollowResult{}, err
 	}
 	b.log.WithField("addon", a.Name).Info("stopped following its leader")
@@ -138,11 +141,11 @@ func (b *Addons) Unfollow(ctx context.Context, appName, addonName string) (api.F
 		Message: fmt.Sprintf("%s stopped following %s; it is an independent primary and takes writes", a.Name, f.Leader)}, nil
 }
 
-// applyFollow makes the primary match the store: its files are rendered
+// ApplyFollow makes the primary match the store: its files are rendered
 // (with the leader or without), then the running node follows the leader or
 // stops following.
-func (b *Addons) applyFollow(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+func (b *Addons) ApplyFollow(ctx context.Context, a store.Addon) error {
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -154,15 +157,15 @@ func (b *Addons) applyFollow(ctx context.Context, a store.Addon) error {
 			return fault.Wrap(fault.Unavailable, err, "rewrite the files of "+n.Name)
 		}
 		if l := specs[i].Leader; l != nil {
-			return engine.Follow(ctx, target(a, n), *l, specs[i].LeaderUser)
+			return engine.Follow(ctx, attach.Target(a, n), *l, specs[i].LeaderUser)
 		}
-		return engine.StopFollowing(ctx, target(a, n), specs[i].Repl)
+		return engine.StopFollowing(ctx, attach.Target(a, n), specs[i].Repl)
 	}
 	return fault.E(fault.Unavailable, "%s has no primary", a.Name)
 }
 
 // addLeader puts the leader of a following add-on into its primary's spec.
-// nodeSpecs calls it, so every restart and rewrite renders the follow.
+// NodeSpecs calls it, so every restart and rewrite renders the follow.
 func addLeader(ctx context.Context, q store.Q, addonID string, nodes []store.Node, specs []provisioner.NodeSpec) error {
 	f, err := q.FollowOf(ctx, addonID)
 	if fault.KindOf(err) == fault.NotFound {
@@ -218,7 +221,7 @@ func (b *Addons) checkFollowLoop(ctx context.Context, a store.Addon, leader engi
 func (b *Addons) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, bool, error) {
 	addrs := []string{e.Addr}
 	if net.ParseIP(e.Addr) == nil {
-		rctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		rctx, cancel := context.WithTimeout(ctx, hostset.LiveTimeout)
 		ips, err := net.DefaultResolver.LookupHost(rctx, e.Addr)
 		cancel()
 		if err == nil {
@@ -251,9 +254,9 @@ func (b *Addons) followInfo(ctx context.Context, a store.Addon, f store.Follow) 
 		fi.Error = "no running primary"
 		return fi
 	}
-	lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	lctx, cancel := context.WithTimeout(ctx, hostset.LiveTimeout)
 	defer cancel()
-	st, err := engine.FollowerLink(lctx, target(a, n))
+	st, err := engine.FollowerLink(lctx, attach.Target(a, n))
 	if err != nil {
 		fi.Error = fault.Message(err)
 		return fi
@@ -269,9 +272,9 @@ func (b *Addons) followInfo(ctx context.Context, a store.Addon, f store.Follow) 
 	return fi
 }
 
-// addSourceInfo fills redis:info's fork and follow parts; they show while a
+// AddSourceInfo fills redis:info's fork and follow parts; they show while a
 // fork runs too, before the add-on is available.
-func (b *Addons) addSourceInfo(ctx context.Context, info *api.RedisInfo, a store.Addon) {
+func (b *Addons) AddSourceInfo(ctx context.Context, info *api.RedisInfo, a store.Addon) {
 	if f, err := b.store.ForkOf(ctx, a.ID); err == nil {
 		info.Fork = forkInfo(f)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/apps"
+	"larder/broker/attach"
 	"larder/catalog"
 	"larder/engine"
 	"larder/fault"
@@ -53,7 +55,7 @@ func (b *Addons) forkSource(ctx context.Context, q store.Q, appName, ref string)
 		return store.Fork{Source: src.Label, Host: src.Addr, Port: src.Port, Username: src.User.Name,
 			Password: src.User.Password, TLS: src.TLS, SkipVerify: src.SkipVerify}, src, nil
 	}
-	a, err := b.resolveAddon(ctx, q, appName, ref)
+	a, err := apps.Resolve(ctx, q, appName, ref)
 	if fault.KindOf(err) == fault.NotFound {
 		return store.Fork{}, engine.Source{}, fault.E(fault.Invalid,
 			"fork source %q is neither a redis:// URL nor a larder add-on; use redis://USER:PASSWORD@HOST:PORT or APP::NAME", truncate(ref, 80))
@@ -134,7 +136,7 @@ func (b *Addons) checkFork(ctx context.Context, appName, ref, svc string, p *cat
 }
 
 // forkIfAsked runs the fork of a new add-on, if it has one, once its nodes
-// are up and in sync: provisionStep calls it before marking the add-on
+// are up and in sync: ProvisionStep calls it before marking the add-on
 // provisioned. A fork that was done before a broker restart is not run again.
 func (b *Addons) forkIfAsked(ctx context.Context, a store.Addon, progress func(string)) error {
 	f, err := b.store.ForkOf(ctx, a.ID)
@@ -148,11 +150,11 @@ func (b *Addons) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	if err != nil {
 		return err
 	}
-	p, err := b.nodes.planOf(a)
+	p, err := b.nodes.PlanOf(a)
 	if err != nil {
 		return err
 	}
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -174,7 +176,7 @@ func (b *Addons) forkIfAsked(ctx context.Context, a store.Addon, progress func(s
 	rep := &forkReporter{b: b, a: a, source: f.Source, progress: progress}
 	fctx, cancel := context.WithTimeout(ctx, forkTimeout)
 	defer cancel()
-	res, err := engine.Fork(fctx, target(a, primary), src, info, engine.ForkOptions{Repl: spec.Repl, Progress: rep.report})
+	res, err := engine.Fork(fctx, attach.Target(a, primary), src, info, engine.ForkOptions{Repl: spec.Repl, Progress: rep.report})
 	if err != nil {
 		return forkError(f.Source, err)
 	}

@@ -107,7 +107,7 @@ func (b *Hosts) connectHost(h store.Host) error {
 	wasDown := b.hosts.DownFor(h.Name, time.Now()) > 0
 	b.hosts.Observe(h.Name, true, time.Now())
 	if wasDown {
-		b.recon.repush(h.Name) // it missed what changed while it was away
+		b.pairs.Repush(h.Name) // it missed what changed while it was away
 	}
 	return nil
 }
@@ -215,7 +215,7 @@ func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult
 			skipped = append(skipped, a.Name+": "+why)
 			continue
 		}
-		op, err := b.pairs.startSwitchover(ctx, a)
+		op, err := b.pairs.StartSwitchover(ctx, a)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, fault.Message(err)))
 			continue

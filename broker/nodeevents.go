@@ -56,9 +56,9 @@ func (b *Hosts) OnNodeEvent(e provisioner.Event) {
 	}
 	log.Info(e.Message)
 	if e.Kind == provisioner.EventRejoinedAsReplica {
-		unlock := b.locks.lock(a.ID)
+		unlock := b.jobs.Lock(a.ID)
 		defer unlock()
-		if err := b.pairs.onRejoined(ctx, a, n); err != nil {
+		if err := b.pairs.OnRejoined(ctx, a, n); err != nil {
 			log.WithError(err).Error("record the standby taking over")
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/apps"
 	"larder/broker/changes"
+	"larder/broker/jobs"
 	"larder/catalog"
 	"larder/fault"
 	"larder/store"
@@ -16,12 +18,12 @@ import (
 // for a downgrade to be allowed: the rest absorbs writes during and after it.
 const downgradeHeadroom = 0.8
 
-// startPlanChange validates moving add-on a to plan (a short name of its
+// StartPlanChange validates moving add-on a to plan (a short name of its
 // service) and starts the change as a "plan_change" operation. Memory,
 // connection and persistence changes apply live with CONFIG SET: no restart,
 // no lost key. A downgrade is refused, with the figures, when the data would
 // not fit the smaller plan with headroom.
-func (b *Addons) startPlanChange(ctx context.Context, a store.Addon, plan string) (store.Operation, error) {
+func (b *Addons) StartPlanChange(ctx context.Context, a store.Addon, plan string) (store.Operation, error) {
 	svc, err := b.cfg.Catalog.Service(a.Service)
 	if err != nil {
 		return store.Operation{}, err
@@ -47,7 +49,7 @@ func (b *Addons) startPlanChange(ctx context.Context, a store.Addon, plan string
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		if op, err = b.newOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
+		if op, err = b.jobs.NewOperation(ctx, tx, a, opPlanChange, planChangeParams{From: from.Name, To: to.Name}); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "plan_change.request", fmt.Sprintf("%s → %s", from.Name, to.Name))
@@ -61,7 +63,7 @@ func (b *Addons) startPlanChange(ctx context.Context, a store.Addon, plan string
 
 // checkFits refuses a downgrade whose data would not fit plan with headroom.
 func (b *Addons) checkFits(ctx context.Context, a store.Addon, to *catalog.Plan) error {
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -97,18 +99,18 @@ type planChangeParams struct {
 // or a broker that stopped before the commit (resumed) — rolls the change
 // back; after the commit it only goes forward. Either way the add-on ends on
 // one plan, store and nodes agreeing, and an event says which.
-func (b *Addons) planChangeStep(op store.Operation, resumed bool) step {
+func (b *Addons) planChangeStep(op store.Operation, resumed bool) jobs.Step {
 	return func(ctx context.Context, progress func(string)) error {
 		var p planChangeParams
-		lk, a, err := b.openOperation(ctx, op, &p)
+		lk, a, err := b.jobs.Open(ctx, op, &p)
 		if err != nil {
 			return err
 		}
-		defer lk.release()
+		defer lk.Release()
 		if a.Plan == p.To {
 			return b.finishPlanChange(ctx, lk, a, p, progress)
 		}
-		cause := errBrokerStopped
+		cause := jobs.ErrBrokerStopped
 		if !resumed {
 			cause = b.applyPlanChange(ctx, &op, a, &p, progress)
 			if ctx.Err() != nil {
@@ -129,7 +131,7 @@ func (b *Addons) planChangeStep(op store.Operation, resumed bool) step {
 func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a store.Addon, p *planChangeParams, progress func(string)) error {
 	next := a
 	next.Plan = p.To
-	to, err := b.nodes.planOf(next)
+	to, err := b.nodes.PlanOf(next)
 	if err != nil {
 		return err
 	}
@@ -139,43 +141,43 @@ func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 	}
 	if _, _, paired := pair(nodes); to.HA && !paired {
 		progress("adding a standby")
-		nn, err := b.nodes.claimStandby(ctx, next, opPlanChange, func(tx store.Tx, n store.Node) error {
+		nn, err := b.nodes.ClaimStandby(ctx, next, opPlanChange, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
-			return saveStep(ctx, tx, op, "standby_claimed", p)
+			return jobs.SaveStep(ctx, tx, op, "standby_claimed", p)
 		})
 		if err != nil {
 			return err
 		}
-		if err := b.nodes.startStandby(ctx, next, nn, opPlanChange, progress); err != nil {
+		if err := b.nodes.StartStandby(ctx, next, nn, opPlanChange, progress); err != nil {
 			return err
 		}
 	}
 	progress("applying " + p.To + " to the running nodes")
-	if err := b.settings.reconfigure(ctx, a, next); err != nil {
+	if err := b.nodes.Reconfigure(ctx, a, next); err != nil {
 		return err
 	}
-	b.crashPoint("plan_change.applied")
+	b.jobs.CrashPoint("plan_change.applied")
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetAddonPlan(ctx, a.ID, p.To); err != nil {
 			return err
 		}
-		return saveStep(ctx, tx, op, stepCommitted, p)
+		return jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, p)
 	})
 	if err != nil {
 		return err
 	}
-	b.crashPoint("plan_change.committed")
+	b.jobs.CrashPoint("plan_change.committed")
 	return nil
 }
 
 // finishPlanChange completes a committed plan change: a standby the plan
 // has no room for goes, and every node is made to match the store.
-func (b *Addons) finishPlanChange(ctx context.Context, lk *heldLock, a store.Addon, p planChangeParams, progress func(string)) error {
-	to, err := b.nodes.planOf(a)
+func (b *Addons) finishPlanChange(ctx context.Context, lk *jobs.Held, a store.Addon, p planChangeParams, progress func(string)) error {
+	to, err := b.nodes.PlanOf(a)
 	if err != nil {
 		return err
 	}
-	err = b.untilDone(ctx, lk, "finish the change to "+p.To, progress, func() error {
+	err = b.jobs.UntilDone(ctx, lk, "finish the change to "+p.To, progress, func() error {
 		a, err := b.store.AddonByID(ctx, a.ID)
 		if err != nil {
 			return err
@@ -186,12 +188,12 @@ func (b *Addons) finishPlanChange(ctx context.Context, lk *heldLock, a store.Add
 		}
 		if _, standby, paired := pair(nodes); !to.HA && paired {
 			progress("removing the standby")
-			if err := b.nodes.dropNode(ctx, a, standby); err != nil {
+			if err := b.nodes.DropNode(ctx, a, standby); err != nil {
 				return err
 			}
-			b.crashPoint("plan_change.standby_removed")
+			b.jobs.CrashPoint("plan_change.standby_removed")
 		}
-		return b.pairs.reconfigureReachable(ctx, a)
+		return b.nodes.ReconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
@@ -201,10 +203,10 @@ func (b *Addons) finishPlanChange(ctx context.Context, lk *heldLock, a store.Add
 
 // rollbackPlanChange undoes an uncommitted plan change: the standby it added
 // goes, and every node is put back on the plan the store still records.
-func (b *Addons) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID string, p planChangeParams, cause error, progress func(string)) error {
+func (b *Addons) rollbackPlanChange(ctx context.Context, lk *jobs.Held, addonID string, p planChangeParams, cause error, progress func(string)) error {
 	progress("rolling back to " + p.From)
 	var a store.Addon
-	err := b.untilDone(ctx, lk, "roll back the change to "+p.To, progress, func() (err error) {
+	err := b.jobs.UntilDone(ctx, lk, "roll back the change to "+p.To, progress, func() (err error) {
 		if a, err = b.store.AddonByID(ctx, addonID); err != nil {
 			return err
 		}
@@ -212,21 +214,21 @@ func (b *Addons) rollbackPlanChange(ctx context.Context, lk *heldLock, addonID s
 			n, err := b.store.NodeByID(ctx, p.Standby)
 			switch {
 			case err == nil:
-				if err := b.nodes.dropNode(ctx, a, n); err != nil {
+				if err := b.nodes.DropNode(ctx, a, n); err != nil {
 					return err
 				}
 			case fault.KindOf(err) != fault.NotFound:
 				return err
 			}
 		}
-		return b.pairs.reconfigureReachable(ctx, a)
+		return b.nodes.ReconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
 	}
 	b.store.AddEvent(ctx, a.ID, a.Name, "plan_change.rolled_back",
 		fmt.Sprintf("still on %s:%s: the change to %s was rolled back: %s", a.Service, a.Plan, p.To, fault.Message(cause)))
-	return rolledBack("plan change to "+p.To, cause)
+	return jobs.RolledBack("plan change to "+p.To, cause)
 }
 
 // HumanBytes renders a size for messages: 25.0 MB.
@@ -245,7 +247,7 @@ func HumanBytes(n int64) string {
 
 // upgradeAddon answers addons:upgrade: 202 and a plan_change operation.
 func (b *Addons) UpgradeAddon(ctx context.Context, appName string, addonName string, req api.AddonUpdate) (api.AddonResult, error) {
-	a, err := b.resolveAddon(ctx, b.store, appName, addonName)
+	a, err := apps.Resolve(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
@@ -259,11 +261,11 @@ func (b *Addons) UpgradeAddon(ctx context.Context, appName string, addonName str
 	if plan == "" {
 		return api.AddonResult{}, fault.E(fault.Invalid, "no plan given; use %s:PLAN", a.Service)
 	}
-	op, err := b.startPlanChange(ctx, a, plan)
+	op, err := b.StartPlanChange(ctx, a, plan)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	j, err := addonJSON(ctx, b.store, a)
+	j, err := apps.AddonJSON(ctx, b.store, a)
 	if err != nil {
 		return api.AddonResult{}, err
 	}

@@ -2,29 +2,21 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/broker/hostset"
+	"larder/broker/jobs"
+	"larder/broker/osbsvc"
 	"larder/catalog"
 	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
 )
-
-// newSecret returns 32 random bytes as hex: passwords for the engine's users.
-func newSecret() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b[:])
-}
 
 // claimNodes records the nodes a new add-on on plan p needs (a primary, and a
 // standby for HA plans) on the hosts placement picks.
@@ -143,8 +135,8 @@ func (b *Nodes) checkPorts(ctx context.Context, nodes []store.Node) error {
 	return nil
 }
 
-// planOf returns the catalog plan an add-on runs on.
-func (b *Nodes) planOf(a store.Addon) (*catalog.Plan, error) {
+// PlanOf returns the catalog plan an add-on runs on.
+func (b *Nodes) PlanOf(a store.Addon) (*catalog.Plan, error) {
 	svc, err := b.cfg.Catalog.Service(a.Service)
 	if err != nil {
 		return nil, err
@@ -164,11 +156,11 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 	}
 }
 
-// specsOf returns the add-on's nodes with their specs, under its current
+// SpecsOf returns the add-on's nodes with their specs, under its current
 // epoch. The epoch is read before the roles: a promotion committed in between
 // gives specs with the new roles under the old epoch (applied, or refused by
 // hosts that hold the new one), never the old roles under the new epoch.
-func (b *Nodes) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
+func (b *Nodes) SpecsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {
 	epoch, err := q.AddonEpoch(ctx, a.ID)
 	if err != nil {
 		return nil, nil, err
@@ -178,17 +170,17 @@ func (b *Nodes) specsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.
 	if err != nil {
 		return nil, nil, err
 	}
-	specs, err := b.nodeSpecs(ctx, q, a, nodes)
+	specs, err := b.NodeSpecs(ctx, q, a, nodes)
 	return nodes, specs, err
 }
 
-// nodeSpecs builds the specs of nodes as add-on a (its plan, settings and
+// NodeSpecs builds the specs of nodes as add-on a (its plan, settings and
 // every user, bindings included) wants them. It is the one place specs are
 // made, so a restart, a settings change and a binding all render the same files.
 // In a pair, the standby replicates from the primary, and the primary names
 // the standby as where to rejoin if its own data is ever gone.
-func (b *Nodes) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
-	p, err := b.planOf(a)
+func (b *Nodes) NodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
+	p, err := b.PlanOf(a)
 	if err != nil {
 		return nil, err
 	}
@@ -230,23 +222,17 @@ func (b *Nodes) nodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes [
 	return specs, nil
 }
 
-// target is how larder reaches node n of a as admin, for replication commands.
-func target(a store.Addon, n store.Node) engine.Target {
-	return engine.Target{Endpoint: engine.Endpoint{Addr: n.Address, Port: n.Port},
-		Admin: engine.User{Name: engine.AdminUser, Password: a.AdminPassword}, Name: n.Name}
-}
-
 // extraUsers lists the engine users an add-on has besides the customer's
 // (Open Service Broker bindings).
 func (b *Nodes) extraUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
-	return osbBindingUsers(ctx, q, addonID)
+	return osbsvc.BindingUsers(ctx, q, addonID)
 }
 
-// provisionStep starts an add-on's nodes and marks it provisioned. On failure
+// ProvisionStep starts an add-on's nodes and marks it provisioned. On failure
 // it removes everything the create recorded or started: no process, port,
 // directory or row is left behind. resume adopts nodes a previous broker may
 // have started already.
-func (b *Nodes) provisionStep(addonID string, resume bool) step {
+func (b *Nodes) ProvisionStep(addonID string, resume bool) jobs.Step {
 	return func(ctx context.Context, progress func(string)) (err error) {
 		a, err := b.store.AddonByID(ctx, addonID)
 		if err != nil {
@@ -273,7 +259,7 @@ func (b *Nodes) provisionStep(addonID string, resume bool) step {
 				return err
 			}
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store, a)
+		nodes, specs, err := b.SpecsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -347,14 +333,14 @@ func (b *Nodes) rollbackCreate(a store.Addon, specs []provisioner.NodeSpec, atte
 	}
 }
 
-// deprovisionStep stops and removes an add-on's nodes, then its rows.
-func (b *Nodes) deprovisionStep(addonID string) step {
+// DeprovisionStep stops and removes an add-on's nodes, then its rows.
+func (b *Nodes) DeprovisionStep(addonID string) jobs.Step {
 	return func(ctx context.Context, progress func(string)) error {
 		a, err := b.store.AddonByID(ctx, addonID)
 		if err != nil {
 			return err
 		}
-		nodes, specs, err := b.specsOf(ctx, b.store, a)
+		nodes, specs, err := b.SpecsOf(ctx, b.store, a)
 		if err != nil {
 			return err
 		}
@@ -394,9 +380,9 @@ func (b *Nodes) waitStandbys(ctx context.Context, a store.Addon, nodes []store.N
 		}
 		progress("waiting for the standby on " + n.Host + " to sync")
 		sctx, cancel := context.WithTimeout(ctx, syncTimeout)
-		err := engine.WaitInSync(sctx, target(a, n), engine.Endpoint{Addr: primary.Address, Port: primary.Port})
+		err := engine.WaitInSync(sctx, attach.Target(a, n), engine.Endpoint{Addr: primary.Address, Port: primary.Port})
 		if err == nil {
-			err = engine.WaitOnline(sctx, target(a, primary), engine.Endpoint{Addr: n.Address, Port: n.Port})
+			err = engine.WaitOnline(sctx, attach.Target(a, primary), engine.Endpoint{Addr: n.Address, Port: n.Port})
 		}
 		cancel()
 		if err != nil {

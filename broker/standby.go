@@ -9,11 +9,11 @@ import (
 	"larder/store"
 )
 
-// claimStandby records a new standby for a on the best host other than the
+// ClaimStandby records a new standby for a on the best host other than the
 // primary's and those in avoid (when there is one), in one short write with
 // whatever the operation building it records to find it again (record may be
 // nil). kind names the operation in its crash points.
-func (b *Nodes) claimStandby(ctx context.Context, a store.Addon, kind string, record func(tx store.Tx, n store.Node) error, avoid ...string) (store.Node, error) {
+func (b *Nodes) ClaimStandby(ctx context.Context, a store.Addon, kind string, record func(tx store.Tx, n store.Node) error, avoid ...string) (store.Node, error) {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return store.Node{}, err
@@ -46,14 +46,14 @@ func (b *Nodes) claimStandby(ctx context.Context, a store.Addon, kind string, re
 	if err != nil {
 		return store.Node{}, err
 	}
-	b.crashPoint(kind + ".standby_claimed")
+	b.jobs.CrashPoint(kind + ".standby_claimed")
 	return nn, nil
 }
 
-// startStandby starts standby nn of a — a node already started (by a
+// StartStandby starts standby nn of a — a node already started (by a
 // previous broker) is adopted instead —, waits until it is in sync with the
 // primary, and rewrites the pair's files so the primary knows its standby.
-func (b *Nodes) startStandby(ctx context.Context, a store.Addon, nn store.Node, kind string, progress func(string)) error {
+func (b *Nodes) StartStandby(ctx context.Context, a store.Addon, nn store.Node, kind string, progress func(string)) error {
 	fresh := nn.State == store.NodeStarting
 	if fresh {
 		var err error
@@ -62,7 +62,7 @@ func (b *Nodes) startStandby(ctx context.Context, a store.Addon, nn store.Node, 
 		}
 	}
 	progress("starting the new standby on " + nn.Host)
-	nodes, specs, err := b.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -83,25 +83,25 @@ func (b *Nodes) startStandby(ctx context.Context, a store.Addon, nn store.Node, 
 			return err
 		}
 	}
-	b.crashPoint(kind + ".standby_started")
+	b.jobs.CrashPoint(kind + ".standby_started")
 	if err := b.waitStandbys(ctx, a, nodes, progress); err != nil {
 		return err
 	}
-	b.crashPoint(kind + ".standby_synced")
-	b.pairs.rewriteNodeFiles(ctx, a)
+	b.jobs.CrashPoint(kind + ".standby_synced")
+	b.RewriteNodeFiles(ctx, a)
 	return nil
 }
 
-// addStandby gives a's primary a new standby after a failover (see
-// claimStandby and startStandby) and returns it. A standby that does not
+// AddStandby gives a's primary a new standby after a failover (see
+// ClaimStandby and StartStandby) and returns it. A standby that does not
 // come up is removed again: the reconciler builds another later.
-func (b *Nodes) addStandby(ctx context.Context, a store.Addon, progress func(string), avoid ...string) (store.Node, error) {
-	nn, err := b.claimStandby(ctx, a, "failover", nil, avoid...)
+func (b *Nodes) AddStandby(ctx context.Context, a store.Addon, progress func(string), avoid ...string) (store.Node, error) {
+	nn, err := b.ClaimStandby(ctx, a, "failover", nil, avoid...)
 	if err != nil {
 		return store.Node{}, err
 	}
-	if err := b.startStandby(ctx, a, nn, "failover", progress); err != nil {
-		if derr := b.dropNode(context.WithoutCancel(ctx), a, nn); derr != nil {
+	if err := b.StartStandby(ctx, a, nn, "failover", progress); err != nil {
+		if derr := b.DropNode(context.WithoutCancel(ctx), a, nn); derr != nil {
 			b.log.WithError(derr).WithField("node", nn.Name).Warn("remove a standby that did not come up")
 		}
 		return store.Node{}, err
@@ -109,11 +109,11 @@ func (b *Nodes) addStandby(ctx context.Context, a store.Addon, progress func(str
 	return nn, nil
 }
 
-// dropNode removes node n of a from its host and from the store. A node
+// DropNode removes node n of a from its host and from the store. A node
 // whose host is unreachable leaves the store all the same: the reconciler
 // removes it as an orphan when its host returns.
-func (b *Nodes) dropNode(ctx context.Context, a store.Addon, n store.Node) error {
-	specs, err := b.nodeSpecs(ctx, b.store, a, []store.Node{n})
+func (b *Nodes) DropNode(ctx context.Context, a store.Addon, n store.Node) error {
+	specs, err := b.NodeSpecs(ctx, b.store, a, []store.Node{n})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"larder/api"
 	"larder/broker"
+	"larder/broker/osbsvc"
 	command "larder/cli"
 )
 
@@ -53,9 +54,9 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", EnvVars: []string{"LARDER_HANG_TIMEOUT"}, Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "hang-timeout-no-persistence", Usage: "the same for a node without persistence, whose restart loses its data", EnvVars: []string{"LARDER_HANG_TIMEOUT_NO_PERSISTENCE"}, Value: time.Minute},
 			&cli.DurationFlag{Name: "quarantine-retention", Usage: "how long the directories of orphan nodes are kept in DATA-DIR/quarantine before they are deleted", EnvVars: []string{"LARDER_QUARANTINE_RETENTION"}, Value: 7 * 24 * time.Hour},
-			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: broker.DefaultOSBUsername},
+			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: osbsvc.DefaultUsername},
 			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
-			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: broker.DefaultOSBRetention},
+			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: osbsvc.DefaultRetention},
 		},
 		Action: func(c *cli.Context) error {
 			lo, hi, err := parsePortRange(c.String("ports"))
@@ -79,7 +80,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), CrashAt: c.String("crash-at"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
-				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				OSB: osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
 				},

@@ -16,6 +16,7 @@ import (
 	"larder/broker"
 	"larder/broker/httpapi"
 	"larder/broker/osb"
+	"larder/broker/osbsvc"
 	"larder/catalog"
 	"larder/engine"
 	"larder/ha/observe"
@@ -38,7 +39,7 @@ type BrokerConfig struct {
 	Token       string // overrides the token file when set
 	// OSB sets up the Open Service Broker API; without a password one is
 	// generated into the data dir file osb-password.
-	OSB broker.OSBConfig
+	OSB osbsvc.Config
 	// NoLocalNodes places every node on agents, none on this machine.
 	NoLocalNodes      bool
 	ReconcileInterval time.Duration

@@ -16,6 +16,9 @@ import (
 	"larder/store"
 )
 
+// LiveTimeout bounds how long the broker waits for a node's figures.
+const LiveTimeout = 2 * time.Second
+
 // Set is the hosts the broker places nodes on: its own in-process host
 // and the agents that registered, with what the broker last saw of each.
 type Set struct {

@@ -1,7 +1,10 @@
 // Package jobs runs a broker's operations in the background, each under a
 // lease in the store held in the broker's name, renewed while it runs, so
 // that brokers sharing a store never run one operation twice and one takes
-// over what another left.
+// over what another left (each service registers how its kinds resume). It
+// also holds what every operation is made of: the per-add-on locks, the
+// params and steps it records, retries until done, rollback errors and the
+// fault-injection points tests use.
 package jobs
 
 import (
@@ -24,6 +27,9 @@ import (
 // gives their leases up; a job cut short that way stays unfinished in the
 // store and is resumed by the next broker.
 type Runner struct {
+	*Locks // the per-add-on locks, shared with every change of an add-on
+	Points // fault injection
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -32,7 +38,9 @@ type Runner struct {
 	st    store.Store
 	owner string        // the broker's identity
 	ttl   time.Duration // how long a lease lasts unless renewed
+	retry time.Duration // UntilDone's first wait
 	now   func() time.Time
+	kinds map[string]Kind // how operations resume, by kind (Register)
 
 	mu      sync.Mutex
 	running map[string]*job // by operation id
@@ -44,11 +52,25 @@ type job struct {
 	lost   bool // another broker took its lease over
 }
 
-// New returns a runner over st leasing operations to owner (the broker's
-// identity) for ttl at a time.
-func New(log logrus.FieldLogger, st store.Store, owner string, ttl time.Duration) *Runner {
+// Config sets a runner up.
+type Config struct {
+	Log    logrus.FieldLogger
+	Store  store.Store
+	Owner  string        // the broker's identity: operations are leased to it
+	Lease  time.Duration // how long a lease lasts unless renewed
+	Retry  time.Duration // UntilDone's first wait between tries
+	Points Points
+}
+
+// New returns a runner over cfg.Store leasing operations to cfg.Owner for
+// cfg.Lease at a time.
+func New(cfg Config) *Runner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Runner{ctx: ctx, cancel: cancel, log: log, st: st, owner: owner, ttl: ttl, now: time.Now, running: map[string]*job{}}
+	if cfg.Points.Log == nil {
+		cfg.Points.Log = cfg.Log
+	}
+	return &Runner{Locks: &Locks{}, Points: cfg.Points, ctx: ctx, cancel: cancel, log: cfg.Log, st: cfg.Store, owner: cfg.Owner,
+		ttl: cfg.Lease, retry: cfg.Retry, now: time.Now, kinds: map[string]Kind{}, running: map[string]*job{}}
 }
 
 // Lease makes op, about to be recorded, held by this broker.

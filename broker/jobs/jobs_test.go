@@ -27,7 +27,7 @@ func TestTake(t *testing.T) {
 	a, _, _ := storetest.AddonWithPair(t, st)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	r := New(log, st, "me", time.Minute)
+	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute})
 	t.Cleanup(func() { r.Close(ctx) })
 	for _, tt := range []struct {
 		name  string

@@ -10,7 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"larder/api"
-	"larder/broker"
+	"larder/broker/osbsvc"
 	"larder/fault"
 	"larder/store"
 )
@@ -84,11 +84,11 @@ func (o *API) bind(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	switch {
-	case !found, in.Phase == broker.PhaseCreateFailed, in.Phase == broker.PhaseDeleted, in.Phase == broker.PhaseForgotten, in.Addon == nil:
+	case !found, in.Phase == osbsvc.PhaseCreateFailed, in.Phase == osbsvc.PhaseDeleted, in.Phase == osbsvc.PhaseForgotten, in.Addon == nil:
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", iid)
-	case in.Phase == broker.PhaseCreating:
+	case in.Phase == osbsvc.PhaseCreating:
 		return 0, nil, concurrencyError("service instance %s is still being created; bind once last_operation says succeeded", iid)
-	case in.Phase == broker.PhaseDeleting, in.Phase == broker.PhaseDeleteFailed:
+	case in.Phase == osbsvc.PhaseDeleting, in.Phase == osbsvc.PhaseDeleteFailed:
 		return 0, nil, concurrencyError("service instance %s is being deleted", iid)
 	case s.ServiceID != in.Row.ServiceID:
 		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", iid)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"larder/broker"
+	"larder/broker/settings"
 	"larder/catalog"
 	"larder/fault"
 )
@@ -126,7 +127,7 @@ func osbSchemas() map[string]any {
 	params := func(defaults bool) map[string]any {
 		policy := map[string]any{"type": "string", "enum": policies,
 			"description": "what the engine does when memory is full (maxmemory-policy)"}
-		timeout := map[string]any{"type": "integer", "minimum": 0, "maximum": broker.MaxTimeout,
+		timeout := map[string]any{"type": "integer", "minimum": 0, "maximum": settings.MaxTimeout,
 			"description": "seconds after which an idle client connection is closed; 0 keeps it open"}
 		if defaults {
 			policy["default"] = catalog.DefaultMaxMemoryPolicy

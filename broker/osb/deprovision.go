@@ -5,7 +5,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"larder/broker"
+	"larder/broker/osbsvc"
 	"larder/fault"
 )
 
@@ -26,14 +26,14 @@ func (o *API) deprovision(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if !found || in.Phase == broker.PhaseDeleted || in.Phase == broker.PhaseForgotten {
+	if !found || in.Phase == osbsvc.PhaseDeleted || in.Phase == osbsvc.PhaseForgotten {
 		return gone()
 	}
 	if serviceID != in.Row.ServiceID {
 		return 0, nil, fault.E(fault.BadRequest, "service_id does not match the service of instance %s", id)
 	}
 	switch in.Phase {
-	case broker.PhaseCreateFailed:
+	case osbsvc.PhaseCreateFailed:
 		// The failed create was rolled back, so nothing is left to stop: done
 		// now. (If the roll-back left the add-on, it is destroyed as usual.)
 		if in.Addon == nil {
@@ -42,10 +42,10 @@ func (o *API) deprovision(r *http.Request) (int, any, error) {
 			}
 			return http.StatusOK, struct{}{}, nil
 		}
-	case broker.PhaseUpdating:
+	case osbsvc.PhaseUpdating:
 		return 0, nil, concurrencyError("service instance %s is being updated; delete it once last_operation says succeeded", id)
-	case broker.PhaseDeleting:
-		if in.Row.OperationKind != broker.OSBOpDeprovision {
+	case osbsvc.PhaseDeleting:
+		if in.Row.OperationKind != osbsvc.OpDeprovision {
 			return 0, nil, concurrencyError("service instance %s is being destroyed by larder", id)
 		}
 		if !async {

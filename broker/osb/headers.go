@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"larder/broker"
+	"larder/broker/osbsvc"
 	"larder/fault"
 )
 
@@ -69,7 +69,7 @@ func parseOrigin(h string) (string, error) {
 	if err := json.Compact(&compact, raw); err != nil {
 		return "", bad("the value is not a JSON object")
 	}
-	return truncateText(broker.SafeText(platform)+" "+compact.String(), 512), nil
+	return truncateText(osbsvc.SafeText(platform)+" "+compact.String(), 512), nil
 }
 
 // acceptsIncomplete reads the accepts_incomplete query parameter.

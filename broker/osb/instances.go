@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"larder/broker"
+	"larder/broker/osbsvc"
 	"larder/fault"
 )
 
@@ -15,7 +15,7 @@ type osbAsyncBody struct {
 }
 
 // sameProvision reports whether a PUT asks for exactly what the instance is.
-func sameProvision(in broker.OSBInstance, s provisionSpec) bool {
+func sameProvision(in osbsvc.Instance, s provisionSpec) bool {
 	r := in.Row
 	return r.ServiceID == s.ServiceID && r.PlanID == s.PlanID && r.Parameters == s.Params.canonical() &&
 		r.OrganizationGUID == s.OrganizationGUID && r.SpaceGUID == s.SpaceGUID
@@ -46,20 +46,20 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 	}
 	if found {
 		switch in.Phase {
-		case broker.PhaseCreating, broker.PhaseReady, broker.PhaseUpdating:
+		case osbsvc.PhaseCreating, osbsvc.PhaseReady, osbsvc.PhaseUpdating:
 			if !sameProvision(in, s) {
 				return 0, nil, fault.E(fault.Conflict, "service instance %s already exists with other attributes", id)
 			}
-			if in.Phase != broker.PhaseCreating {
+			if in.Phase != osbsvc.PhaseCreating {
 				return http.StatusOK, struct{}{}, nil
 			}
 			if !async {
 				return 0, nil, asyncRequired()
 			}
 			return http.StatusAccepted, osbAsyncBody{Operation: in.Row.OperationID}, nil
-		case broker.PhaseDeleting:
+		case osbsvc.PhaseDeleting:
 			return 0, nil, concurrencyError("service instance %s is being deleted", id)
-		case broker.PhaseDeleteFailed:
+		case osbsvc.PhaseDeleteFailed:
 			return 0, nil, fault.E(fault.Conflict, "service instance %s exists but its deletion failed; delete it again", id)
 		}
 		// Created-and-failed, deleted or forgotten: the id is free again.
@@ -67,7 +67,7 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 	if !async {
 		return 0, nil, asyncRequired()
 	}
-	op, err := o.b.OSB.StartProvision(ctx, id, broker.OSBProvision{
+	op, err := o.b.OSB.StartProvision(ctx, id, osbsvc.Provision{
 		Service: s.Service.Name, Plan: s.Plan.Name, ServiceID: s.ServiceID, PlanID: s.PlanID,
 		OrganizationGUID: s.OrganizationGUID, SpaceGUID: s.SpaceGUID,
 		Settings: s.Params.patch(), Parameters: s.Params.canonical(), Context: s.Context, Owner: s.Owner,
@@ -80,7 +80,7 @@ func (o *API) provision(r *http.Request) (int, any, error) {
 
 // lockInstance takes instance id's lock and reads it (LoadOSBInstance); the
 // caller calls unlock, also when err is set.
-func (o *API) lockInstance(ctx context.Context, id string) (in broker.OSBInstance, found bool, unlock func(), err error) {
+func (o *API) lockInstance(ctx context.Context, id string) (in osbsvc.Instance, found bool, unlock func(), err error) {
 	unlock = o.b.OSB.LockInstance(id)
 	in, found, err = o.b.OSB.LoadInstance(ctx, id)
 	return in, found, unlock, err

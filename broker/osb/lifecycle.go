@@ -6,7 +6,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"larder/api"
-	"larder/broker"
+	"larder/broker/osbsvc"
+	"larder/broker/settings"
 	"larder/fault"
 	"larder/store"
 )
@@ -36,10 +37,10 @@ func (o *API) getInstance(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	switch {
-	case !found, in.Addon == nil, in.Phase == broker.PhaseCreating, in.Phase == broker.PhaseCreateFailed,
-		in.Phase == broker.PhaseDeleted, in.Phase == broker.PhaseForgotten:
+	case !found, in.Addon == nil, in.Phase == osbsvc.PhaseCreating, in.Phase == osbsvc.PhaseCreateFailed,
+		in.Phase == osbsvc.PhaseDeleted, in.Phase == osbsvc.PhaseForgotten:
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
-	case in.Phase == broker.PhaseUpdating:
+	case in.Phase == osbsvc.PhaseUpdating:
 		return 0, nil, concurrencyError("service instance %s is being updated; fetch it once last_operation says succeeded", id)
 	}
 	a := in.Addon
@@ -72,7 +73,7 @@ func (o *API) update(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if !found || in.Addon == nil || in.Phase == broker.PhaseCreateFailed || in.Phase == broker.PhaseDeleted || in.Phase == broker.PhaseForgotten {
+	if !found || in.Addon == nil || in.Phase == osbsvc.PhaseCreateFailed || in.Phase == osbsvc.PhaseDeleted || in.Phase == osbsvc.PhaseForgotten {
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
 	}
 	if s.ServiceID != in.Row.ServiceID {
@@ -88,11 +89,11 @@ func (o *API) update(r *http.Request) (int, any, error) {
 		params = params.merge(*s.Params)
 	}
 	switch in.Phase {
-	case broker.PhaseCreating:
+	case osbsvc.PhaseCreating:
 		return 0, nil, concurrencyError("service instance %s is still being created", id)
-	case broker.PhaseDeleting, broker.PhaseDeleteFailed:
+	case osbsvc.PhaseDeleting, osbsvc.PhaseDeleteFailed:
 		return 0, nil, concurrencyError("service instance %s is being deleted", id)
-	case broker.PhaseUpdating:
+	case osbsvc.PhaseUpdating:
 		// The same PATCH again gets the running operation; another one waits.
 		if planID != in.Row.PlanID || params.canonical() != in.Row.Parameters {
 			return 0, nil, concurrencyError("service instance %s is being updated; retry once last_operation says succeeded", id)
@@ -111,7 +112,7 @@ func (o *API) update(r *http.Request) (int, any, error) {
 	}
 	var patch api.SettingsPatch
 	if s.Params != nil && !s.Params.empty() {
-		next, err := broker.ApplySettings(a, s.Params.patch())
+		next, err := settings.ApplySettings(a, s.Params.patch())
 		if err != nil {
 			return 0, nil, fault.E(fault.BadRequest, "%s", fault.Message(err))
 		}
@@ -127,7 +128,7 @@ func (o *API) update(r *http.Request) (int, any, error) {
 	if s.Context != "" {
 		ctxJSON = s.Context
 	}
-	op, err := o.b.OSB.UpdateInstance(ctx, broker.OSBUpdate{InstanceID: id, Addon: a, Plan: plan, Settings: patch,
+	op, err := o.b.OSB.UpdateInstance(ctx, osbsvc.Update{InstanceID: id, Addon: a, Plan: plan, Settings: patch,
 		PlanID: planID, Parameters: params.canonical(), Context: ctxJSON}, who)
 	if err != nil {
 		return 0, nil, err
@@ -157,9 +158,9 @@ func (o *API) instanceLastOperation(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	case !found:
 		return 0, nil, fault.E(fault.NotFound, "no service instance %s", id)
-	case in.Phase == broker.PhaseForgotten:
+	case in.Phase == osbsvc.PhaseForgotten:
 		return gone()
-	case in.Phase == broker.PhaseDeleted:
+	case in.Phase == osbsvc.PhaseDeleted:
 		return http.StatusOK, osbLastOperationBody{State: api.OpSucceeded, Description: "deleted"}, nil
 	}
 	op := in.Op

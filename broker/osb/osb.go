@@ -1,5 +1,5 @@
 // Package osb is the Open Service Broker API v2.17 of larder, a thin adapter
-// over the orchestration core in package broker, so that Cloud Foundry, the Kubernetes service
+// over its service in package broker/osbsvc, so that Cloud Foundry, the Kubernetes service
 // catalog and other platforms use larder as they use any broker. An instance is
 // an ordinary add-on (owned by an app derived from the platform's org/space or
 // namespace) and a binding is an engine user of that add-on with its own
@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/broker"
+	"larder/broker/osbsvc"
 	"larder/fault"
 	"larder/internal/httpjson"
 )
@@ -38,7 +39,7 @@ const osbRetryAfter = "2"
 // API is the Open Service Broker API over a broker's core.
 type API struct {
 	b   *broker.Broker
-	cfg broker.OSBConfig
+	cfg osbsvc.Config
 	log logrus.FieldLogger
 }
 
@@ -171,7 +172,7 @@ type osbErrorBody struct {
 // toOSBError turns any error into the OSB answer it gets.
 func toOSBError(err error) *osbError {
 	var oe *osbError
-	var refused *broker.OSBRefusal
+	var refused *osbsvc.Refusal
 	if errors.As(err, &refused) {
 		return &osbError{status: http.StatusUnprocessableEntity, code: refused.Code, desc: refused.Message}
 	}

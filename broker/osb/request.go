@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"larder/api"
-	"larder/broker"
+	"larder/broker/settings"
 	"larder/catalog"
 	"larder/fault"
 	"larder/internal/httpjson"
@@ -53,7 +53,7 @@ func parseParams(raw map[string]json.RawMessage) (osbParams, error) {
 			}
 			t, err := strconv.ParseInt(n.String(), 10, 32)
 			if err != nil {
-				return p, fault.E(fault.BadRequest, "parameter timeout must be an integer number of seconds, 0 to %d", broker.MaxTimeout)
+				return p, fault.E(fault.BadRequest, "parameter timeout must be an integer number of seconds, 0 to %d", settings.MaxTimeout)
 			}
 			ti := int(t)
 			p.Timeout = &ti
@@ -62,7 +62,7 @@ func parseParams(raw map[string]json.RawMessage) (osbParams, error) {
 		}
 	}
 	if !p.empty() {
-		if _, err := broker.ApplySettings(store.Addon{}, p.patch()); err != nil {
+		if _, err := settings.ApplySettings(store.Addon{}, p.patch()); err != nil {
 			return p, fault.E(fault.BadRequest, "%s", fault.Message(err))
 		}
 	}

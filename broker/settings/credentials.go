@@ -1,12 +1,18 @@
-package broker
+package settings
 
 import (
 	"context"
 	"larder/api"
+	"larder/broker/apps"
+	"larder/broker/attach"
+	"larder/broker/jobs"
 
 	"larder/fault"
 	"larder/store"
 )
+
+// opCredentials is the kind of a credential rotation's operation.
+const opCredentials = "credential_rotation"
 
 // Steps of a credential rotation. The customer's user accepts two passwords
 // while one runs (store.Addon.CustomerPasswordAlt), so the password in the
@@ -32,7 +38,7 @@ const (
 // left (retiring, or undoing on a node that is away) goes on in the
 // background until done, and a restarted broker resumes it.
 func (b *Settings) RotateCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
-	a, err := b.settledAddon(ctx, appName, addonName)
+	a, err := apps.Settled(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.Credentials{}, err
 	}
@@ -41,13 +47,13 @@ func (b *Settings) RotateCredentials(ctx context.Context, appName, addonName str
 		if a, err = tx.AddonByID(ctx, a.ID); err != nil {
 			return err
 		}
-		if op, err = b.newOperation(ctx, tx, a, opCredentials, struct{}{}); err != nil {
+		if op, err = b.jobs.NewOperation(ctx, tx, a, opCredentials, struct{}{}); err != nil {
 			return err
 		}
-		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, newSecret()); err != nil {
+		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, attach.NewSecret()); err != nil {
 			return err
 		}
-		return saveStep(ctx, tx, &op, rotationPending, struct{}{})
+		return jobs.SaveStep(ctx, tx, &op, rotationPending, struct{}{})
 	})
 	if err != nil {
 		return api.Credentials{}, err
@@ -76,7 +82,7 @@ func (b *Settings) RotateCredentials(ctx context.Context, appName, addonName str
 // one (decided non-nil) goes forward and says on decided once it is whole
 // (committed and the old password retired) or rolled back; a resumed one
 // still pending is rolled back.
-func (b *Settings) rotationStep(op store.Operation, decided chan<- error) step {
+func (b *Settings) rotationStep(op store.Operation, decided chan<- error) jobs.Step {
 	return func(ctx context.Context, progress func(string)) (err error) {
 		decide := func(err error) {
 			if decided != nil {
@@ -85,17 +91,17 @@ func (b *Settings) rotationStep(op store.Operation, decided chan<- error) step {
 			}
 		}
 		defer func() { decide(err) }()
-		lk := b.hold(op.AddonID)
-		defer lk.release()
+		lk := b.jobs.Hold(op.AddonID)
+		defer lk.Release()
 		if op, err = b.store.OperationByID(ctx, op.ID); err != nil {
 			return err
 		}
 		switch {
-		case op.Step == stepCommitted:
+		case op.Step == jobs.StepCommitted:
 			decide(nil)
 			return b.retireOldPassword(ctx, lk, progress)
 		case op.Step == rotationPending && decided != nil:
-			b.crashPoint("credentials.pending")
+			b.jobs.CrashPoint("credentials.pending")
 			cause := b.commitRotation(ctx, &op, progress)
 			if cause == nil {
 				// The answer waits for the retirement: the user is told the
@@ -108,10 +114,10 @@ func (b *Settings) rotationStep(op store.Operation, decided chan<- error) step {
 			if ctx.Err() != nil {
 				return ctx.Err() // the broker is stopping: the next one rolls back
 			}
-			decide(rolledBack("credential rotation", cause))
+			decide(jobs.RolledBack("credential rotation", cause))
 			return b.rollbackRotation(ctx, lk, &op, cause, progress)
 		}
-		return b.rollbackRotation(ctx, lk, &op, errBrokerStopped, progress)
+		return b.rollbackRotation(ctx, lk, &op, jobs.ErrBrokerStopped, progress)
 	}
 }
 
@@ -125,41 +131,41 @@ func (b *Settings) commitRotation(ctx context.Context, op *store.Operation, prog
 	progress("giving every node the new password")
 	old := a
 	old.CustomerPasswordAlt = ""
-	if err := b.reconfigure(ctx, old, a); err != nil {
+	if err := b.nodes.Reconfigure(ctx, old, a); err != nil {
 		return err
 	}
-	b.crashPoint("credentials.applied")
+	b.jobs.CrashPoint("credentials.applied")
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPasswordAlt, a.CustomerPassword); err != nil {
 			return err
 		}
-		return saveStep(ctx, tx, op, stepCommitted, struct{}{})
+		return jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, struct{}{})
 	})
 	if err != nil {
 		return err
 	}
-	b.crashPoint("credentials.committed")
+	b.jobs.CrashPoint("credentials.committed")
 	return nil
 }
 
 // retireOldPassword ends a committed rotation: every node drops the old
 // password, the store forgets it, and connections still using it close.
-func (b *Settings) retireOldPassword(ctx context.Context, lk *heldLock, progress func(string)) error {
-	err := b.untilDone(ctx, lk, "retire the old password", progress, func() error {
-		a, err := b.store.AddonByID(ctx, lk.id)
+func (b *Settings) retireOldPassword(ctx context.Context, lk *jobs.Held, progress func(string)) error {
+	err := b.jobs.UntilDone(ctx, lk, "retire the old password", progress, func() error {
+		a, err := b.store.AddonByID(ctx, lk.ID)
 		if err != nil {
 			return err
 		}
 		a.CustomerPasswordAlt = ""
-		return b.pairs.reconfigureReachable(ctx, a)
+		return b.nodes.ReconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
 	}
-	b.crashPoint("credentials.retired")
+	b.jobs.CrashPoint("credentials.retired")
 	var a store.Addon
 	err = b.store.InTx(ctx, func(tx store.Tx) (err error) {
-		if a, err = tx.AddonByID(ctx, lk.id); err != nil {
+		if a, err = tx.AddonByID(ctx, lk.ID); err != nil {
 			return err
 		}
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, ""); err != nil {
@@ -179,32 +185,32 @@ func (b *Settings) retireOldPassword(ctx context.Context, lk *heldLock, progress
 
 // rollbackRotation undoes an uncommitted rotation: the store forgets the new
 // password, then every node is given the old one alone.
-func (b *Settings) rollbackRotation(ctx context.Context, lk *heldLock, op *store.Operation, cause error, progress func(string)) error {
+func (b *Settings) rollbackRotation(ctx context.Context, lk *jobs.Held, op *store.Operation, cause error, progress func(string)) error {
 	if op.Step != rotationRolledBack {
 		err := b.store.InTx(ctx, func(tx store.Tx) error {
-			a, err := tx.AddonByID(ctx, lk.id)
+			a, err := tx.AddonByID(ctx, lk.ID)
 			if err != nil {
 				return err
 			}
 			if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, ""); err != nil {
 				return err
 			}
-			return saveStep(ctx, tx, op, rotationRolledBack, struct{}{})
+			return jobs.SaveStep(ctx, tx, op, rotationRolledBack, struct{}{})
 		})
 		if err != nil {
 			return err
 		}
 	}
 	var a store.Addon
-	err := b.untilDone(ctx, lk, "put the old password back alone", progress, func() (err error) {
-		if a, err = b.store.AddonByID(ctx, lk.id); err != nil {
+	err := b.jobs.UntilDone(ctx, lk, "put the old password back alone", progress, func() (err error) {
+		if a, err = b.store.AddonByID(ctx, lk.ID); err != nil {
 			return err
 		}
-		return b.pairs.reconfigureReachable(ctx, a)
+		return b.nodes.ReconfigureReachable(ctx, a)
 	})
 	if err != nil {
 		return err
 	}
 	b.store.AddEvent(ctx, a.ID, a.Name, "credentials.rolled_back", "customer password unchanged: the rotation was rolled back: "+fault.Message(cause))
-	return rolledBack("credential rotation", cause)
+	return jobs.RolledBack("credential rotation", cause)
 }

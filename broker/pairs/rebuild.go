@@ -1,9 +1,10 @@
-package broker
+package pairs
 
 import (
 	"context"
 	"fmt"
 
+	"larder/broker/jobs"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
@@ -28,7 +29,7 @@ type oldNode struct {
 
 // planHasStandby reports whether a's plan runs a standby.
 func (b *Pairs) planHasStandby(a store.Addon) bool {
-	p, err := b.nodes.planOf(a)
+	p, err := b.nodes.PlanOf(a)
 	return err == nil && p.HA
 }
 
@@ -42,7 +43,7 @@ func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.
 	}
 	var op store.Operation
 	err := r.b.store.InTx(ctx, func(tx store.Tx) (err error) {
-		if op, err = r.b.newOperation(ctx, tx, a, opRebuild, p); err != nil {
+		if op, err = r.b.jobs.NewOperation(ctx, tx, a, opRebuild, p); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "standby.rebuild", "building a new standby: "+reason)
@@ -57,12 +58,12 @@ func (r *reconciler) startRebuild(ctx context.Context, a store.Addon, old store.
 }
 
 // rebuildJob runs (or, after a broker restart, resumes) a standby rebuild.
-func (r *reconciler) rebuildJob(op store.Operation, resumed bool) step {
+func (r *reconciler) rebuildJob(op store.Operation, resumed bool) jobs.Step {
 	return func(ctx context.Context, progress func(string)) error {
 		if resumed {
 			r.b.coord.RebuildStarted(op.AddonID)
 		}
-		err := r.b.pairs.rebuildStandby(ctx, op, progress)
+		err := r.b.rebuildStandby(ctx, op, progress)
 		failed := err
 		if ctx.Err() != nil {
 			failed = nil // stopped, not failed: the next broker resumes it
@@ -81,11 +82,11 @@ func (r *reconciler) rebuildJob(op store.Operation, resumed bool) step {
 // standby: the reconciler tries again later.
 func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress func(string)) error {
 	var p rebuildParams
-	lk, a, err := b.openOperation(ctx, op, &p)
+	lk, a, err := b.jobs.Open(ctx, op, &p)
 	if err != nil {
 		return err
 	}
-	defer lk.release()
+	defer lk.Release()
 	var avoid []string
 	if p.Old != nil {
 		// The old standby leaves the store first: a pair has one standby at
@@ -96,12 +97,12 @@ func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress
 			if err := tx.DeleteNode(ctx, p.Old.ID); err != nil && fault.KindOf(err) != fault.NotFound {
 				return err
 			}
-			return saveStep(ctx, tx, &op, "old_dropped", p)
+			return jobs.SaveStep(ctx, tx, &op, "old_dropped", p)
 		})
 		if err != nil {
 			return err
 		}
-		b.crashPoint("standby_rebuild.old_dropped")
+		b.jobs.CrashPoint("standby_rebuild.old_dropped")
 	}
 	nn, err := b.resumedStandby(ctx, a, p.Standby)
 	if err != nil {
@@ -114,15 +115,15 @@ func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress
 		return nil // a pair has one standby at a time
 	}
 	if nn.ID == "" {
-		nn, err = b.nodes.claimStandby(ctx, a, opRebuild, func(tx store.Tx, n store.Node) error {
+		nn, err = b.nodes.ClaimStandby(ctx, a, opRebuild, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
-			return saveStep(ctx, tx, &op, "standby_claimed", p)
+			return jobs.SaveStep(ctx, tx, &op, "standby_claimed", p)
 		}, avoid...)
 		if err != nil {
 			return b.failRebuild(ctx, a, store.Node{}, err)
 		}
 	}
-	if err := b.nodes.startStandby(ctx, a, nn, opRebuild, progress); err != nil {
+	if err := b.nodes.StartStandby(ctx, a, nn, opRebuild, progress); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -155,7 +156,7 @@ func (b *Pairs) resumedStandby(ctx context.Context, a store.Addon, id string) (s
 	case n.State != store.NodeStarting:
 		return n, nil
 	}
-	return store.Node{}, b.nodes.dropNode(ctx, a, n)
+	return store.Node{}, b.nodes.DropNode(ctx, a, n)
 }
 
 // failRebuild ends a failed rebuild: the half-built standby (if any) goes,
@@ -163,7 +164,7 @@ func (b *Pairs) resumedStandby(ctx context.Context, a store.Addon, id string) (s
 func (b *Pairs) failRebuild(ctx context.Context, a store.Addon, nn store.Node, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	if nn.ID != "" {
-		if err := b.nodes.dropNode(ctx, a, nn); err != nil {
+		if err := b.nodes.DropNode(ctx, a, nn); err != nil {
 			b.log.WithError(err).WithField("node", nn.Name).Warn("remove a standby that did not come up")
 		}
 	}

@@ -1,4 +1,4 @@
-package broker
+package pairs
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"larder/broker/hostset"
+	"larder/broker/jobs"
 	"larder/engine"
 	"larder/provisioner"
 	"larder/provisioner/local"
@@ -35,9 +37,9 @@ func (failingLookup) NodeByID(context.Context, string) (store.Node, error) {
 	return store.Node{}, errBusy
 }
 
-// orphanEnv is a broker over a real store and a real local host, with a
-// node running on the host that the store has never known.
-func orphanEnv(t *testing.T) (b *Broker, h *local.Host, orphan provisioner.Node, dataDir string) {
+// orphanEnv is a broker's pairs over a real store and a real local host,
+// with a node running on the host that the store has never known.
+func orphanEnv(t *testing.T) (b *Pairs, h *local.Host, orphan provisioner.Node, dataDir string) {
 	t.Helper()
 	eng, err := engine.Discover()
 	if err != nil {
@@ -57,10 +59,9 @@ func orphanEnv(t *testing.T) (b *Broker, h *local.Host, orphan provisioner.Node,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close(context.Background()) })
-	b, err = New(Config{Token: "t", Log: log}, st, h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runner := jobs.New(jobs.Config{Log: log, Store: st, Owner: "me", Lease: time.Minute})
+	t.Cleanup(func() { runner.Close(context.Background()) })
+	b = New(Config{LocalHost: h.Name(), ReconcileInterval: time.Second}, Deps{Store: st, Hosts: hostset.New(h), Jobs: runner, Log: log})
 	pw := func() string {
 		p := make([]byte, 16)
 		rand.Read(p)

@@ -1,8 +1,9 @@
-package broker
+package osbsvc
 
 import (
 	"context"
 	"larder/api"
+	"larder/broker/jobs"
 	"larder/fault"
 	"larder/store"
 	"time"
@@ -14,7 +15,7 @@ import (
 // starts it: the add-on's attachments go at once and its nodes are stopped
 // and deleted in the background, by larder's destroy machinery. When the
 // provision still runs, the add-on is left as it is until it ends.
-func (b *OSB) StartDeprovision(ctx context.Context, in OSBInstance, who string) (store.Operation, error) {
+func (b *Service) StartDeprovision(ctx context.Context, in Instance, who string) (store.Operation, error) {
 	a := *in.Addon
 	waitFor := ""
 	if in.Phase == PhaseCreating {
@@ -24,14 +25,14 @@ func (b *OSB) StartDeprovision(ctx context.Context, in OSBInstance, who string) 
 	b.jobs.Lease(&op)
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if waitFor == "" {
-			if err := beginDestroy(ctx, tx, a, osbDestroyReason); err != nil {
+			if err := b.addons.BeginDestroy(ctx, tx, a, destroyReason); err != nil {
 				return err
 			}
 		}
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
-		if err := tx.SetOSBInstanceOperation(ctx, in.Row.InstanceID, op.ID, OSBOpDeprovision); err != nil {
+		if err := tx.SetOSBInstanceOperation(ctx, in.Row.InstanceID, op.ID, OpDeprovision); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "osb.deprovision", "service instance "+SafeText(in.Row.InstanceID)+" deleted"+byWhom(who))
@@ -40,17 +41,17 @@ func (b *OSB) StartDeprovision(ctx context.Context, in OSBInstance, who string) 
 		return op, err
 	}
 	b.log.WithFields(logrus.Fields{"addon": a.Name, "instance": in.Row.InstanceID}).Info("deprovisioning service instance")
-	b.jobs.Run(b.store, op, b.osbDeprovisionStep(in.Row.InstanceID, a.ID, waitFor))
+	b.jobs.Run(b.store, op, b.deprovisionStep(in.Row.InstanceID, a.ID, waitFor))
 	return op, nil
 }
 
-// osbDestroyReason is the event line of a destroy asked through OSB.
-const osbDestroyReason = "destroy requested through the service broker API"
+// destroyReason is the event line of a destroy asked through OSB.
+const destroyReason = "destroy requested through the service broker API"
 
-// osbDeprovisionStep is deprovisionStep, after the provision waitFor (if
+// deprovisionStep is deprovisionStep, after the provision waitFor (if
 // any) has ended, and followed by recording the instance as deleted.
-func (b *OSB) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
-	destroy := b.nodes.deprovisionStep(addonID)
+func (b *Service) deprovisionStep(instanceID, addonID, waitFor string) jobs.Step {
+	destroy := b.nodes.DeprovisionStep(addonID)
 	return func(ctx context.Context, progress func(string)) error {
 		if waitFor != "" {
 			progress("waiting for the provision to end")
@@ -62,11 +63,11 @@ func (b *OSB) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
 				if err != nil {
 					return err
 				}
-				return beginDestroy(ctx, tx, a, osbDestroyReason)
+				return b.addons.BeginDestroy(ctx, tx, a, destroyReason)
 			})
 			if fault.KindOf(err) == fault.NotFound {
 				// The provision failed and was rolled back: nothing is left.
-				return b.store.MarkOSBInstanceDeleted(ctx, instanceID, b.osbNow())
+				return b.store.MarkOSBInstanceDeleted(ctx, instanceID, b.now())
 			}
 			if err != nil {
 				return err
@@ -75,16 +76,16 @@ func (b *OSB) osbDeprovisionStep(instanceID, addonID, waitFor string) step {
 		if err := destroy(ctx, progress); err != nil {
 			return err
 		}
-		return b.store.MarkOSBInstanceDeleted(ctx, instanceID, b.osbNow())
+		return b.store.MarkOSBInstanceDeleted(ctx, instanceID, b.now())
 	}
 }
 
-// osbWaitLimit bounds how long a delete waits for the provision it cut into.
-const osbWaitLimit = 10 * time.Minute
+// waitLimit bounds how long a delete waits for the provision it cut into.
+const waitLimit = 10 * time.Minute
 
 // waitOperation returns once operation id has finished, polling the store.
-func (b *OSB) waitOperation(ctx context.Context, id string) error {
-	wctx, cancel := context.WithTimeout(ctx, osbWaitLimit)
+func (b *Service) waitOperation(ctx context.Context, id string) error {
+	wctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -101,7 +102,7 @@ func (b *OSB) waitOperation(ctx context.Context, id string) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fault.Wrap(fault.Unavailable, wctx.Err(), "the provision did not end within "+osbWaitLimit.String())
+			return fault.Wrap(fault.Unavailable, wctx.Err(), "the provision did not end within "+waitLimit.String())
 		case <-t.C:
 		}
 	}

@@ -1,4 +1,4 @@
-package broker
+package pairs
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // does not know (orphans).
 // It never touches a primary: deciding a primary is lost is the HA monitor's job.
 type reconciler struct {
-	b      *core
+	b      *Pairs
 	lookup nodeLookup // the store; a test makes it fail
 	log    logrus.FieldLogger
 	ctx    context.Context
@@ -33,7 +33,7 @@ type reconciler struct {
 
 }
 
-func newReconciler(b *core) *reconciler {
+func newReconciler(b *Pairs) *reconciler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reconciler{b: b, lookup: b.store, log: b.log.WithField("loop", "reconcile"), ctx: ctx, cancel: cancel, nudge: make(chan struct{}, 1)}
 }
@@ -221,7 +221,7 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 	case !ok:
 		// A failed rebuild, or a failover whose new standby did not come
 		// up, leaves the primary alone; its plan says it has a standby.
-		if _, hasPrimary := primaryNode(nodes); !hasPrimary || !r.b.pairs.planHasStandby(a) {
+		if _, hasPrimary := primaryNode(nodes); !hasPrimary || !r.b.planHasStandby(a) {
 			return
 		}
 		reason = "its plan has a standby and it has none"
@@ -236,7 +236,7 @@ func (r *reconciler) checkAddon(ctx context.Context, addonID string, nodes []sto
 }
 
 func (r *reconciler) readopt(ctx context.Context, a store.Addon, n store.Node) {
-	nodes, specs, err := r.b.nodes.specsOf(ctx, r.b.store, a)
+	nodes, specs, err := r.b.nodes.SpecsOf(ctx, r.b.store, a)
 	if err != nil {
 		return
 	}

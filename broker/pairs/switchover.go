@@ -1,4 +1,4 @@
-package broker
+package pairs
 
 import (
 	"context"
@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/apps"
+	"larder/broker/attach"
 	"larder/broker/changes"
+	"larder/broker/jobs"
 	"larder/engine"
 	"larder/fault"
 	"larder/store"
@@ -15,9 +18,9 @@ import (
 // switchoverTimeout bounds the engine's wait for the standby to catch up.
 const switchoverTimeout = 5 * time.Second
 
-// startSwitchover validates a planned switchover of a and starts it as an
+// StartSwitchover validates a planned switchover of a and starts it as an
 // operation.
-func (b *Pairs) startSwitchover(ctx context.Context, a store.Addon) (store.Operation, error) {
+func (b *Pairs) StartSwitchover(ctx context.Context, a store.Addon) (store.Operation, error) {
 	if a.State != api.StateProvisioned {
 		return store.Operation{}, fault.E(fault.Conflict, "%s is %s; a switchover needs it available", a.Name, a.State)
 	}
@@ -32,13 +35,13 @@ func (b *Pairs) startSwitchover(ctx context.Context, a store.Addon) (store.Opera
 	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {
 		return store.Operation{}, fault.E(fault.Conflict, "%s follows an external leader; run `larder redis:unfollow` before a switchover", a.Name)
 	}
-	ri, err := engine.Replication(ctx, target(a, standby))
+	ri, err := engine.Replication(ctx, attach.Target(a, standby))
 	if err != nil || !ri.InSync(engine.Endpoint{Addr: primary.Address, Port: primary.Port}) {
 		return store.Operation{}, fault.E(fault.Conflict, "the standby of %s is not in sync; wait until `larder redis:info` shows it in sync", a.Name)
 	}
 	var op store.Operation
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		op, err = b.newOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
+		op, err = b.jobs.NewOperation(ctx, tx, a, opSwitchover, switchoverParams{Primary: primary.ID, Standby: standby.ID, Epoch: a.Epoch})
 		return err
 	})
 	if err != nil {
@@ -66,14 +69,14 @@ type switchoverParams struct {
 // with two primaries. The old primary's clients are closed so apps reconnect
 // to the new URL. Resumed after a broker restart, it reads the store and the
 // nodes: a recorded swap is completed, anything else rolled back.
-func (b *Pairs) switchoverStep(op store.Operation, resumed bool) step {
+func (b *Pairs) switchoverStep(op store.Operation, resumed bool) jobs.Step {
 	return func(ctx context.Context, progress func(string)) error {
 		var p switchoverParams
-		lk, a, err := b.openOperation(ctx, op, &p)
+		lk, a, err := b.jobs.Open(ctx, op, &p)
 		if err != nil {
 			return err
 		}
-		defer lk.release()
+		defer lk.Release()
 		nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 		if err != nil {
 			return err
@@ -93,22 +96,22 @@ func (b *Pairs) switchoverStep(op store.Operation, resumed bool) step {
 		case !ok || primary.ID != p.Primary || standby.ID != p.Standby:
 			cause := fault.E(fault.Conflict, "the pair of %s changed before the switchover", a.Name)
 			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(cause))
-			return rolledBack("switchover", cause)
+			return jobs.RolledBack("switchover", cause)
 		case resumed:
 			return b.resumeSwitchover(ctx, lk, a, primary, standby, progress)
 		}
-		b.crashPoint("switchover.started")
+		b.jobs.CrashPoint("switchover.started")
 		progress(fmt.Sprintf("handing over from %s to %s", primary.Host, standby.Host))
 		committed := false
-		took, err := engine.Switchover(ctx, target(a, primary), target(a, standby), switchoverTimeout, func(ctx context.Context) (bool, error) {
-			b.holdPoint(ctx, "switchover.swap")
-			b.crashPoint("switchover.swap")
+		took, err := engine.Switchover(ctx, attach.Target(a, primary), attach.Target(a, standby), switchoverTimeout, func(ctx context.Context) (bool, error) {
+			b.jobs.HoldPoint(ctx, "switchover.swap")
+			b.jobs.CrashPoint("switchover.swap")
 			msg := fmt.Sprintf("planned switchover: %s on %s is primary, %s on %s standby", standby.Name, standby.Host, primary.Name, primary.Host)
 			if err := b.commitRoleSwap(ctx, a, standby, primary, "switchover", msg); err != nil {
 				return false, err
 			}
 			committed = true
-			b.crashPoint("switchover.committed")
+			b.jobs.CrashPoint("switchover.committed")
 			return true, b.applyRoles(ctx, a, primary.ID, standby.ID)
 		})
 		switch {
@@ -123,7 +126,7 @@ func (b *Pairs) switchoverStep(op store.Operation, resumed bool) step {
 				return ctx.Err()
 			}
 			b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "nothing changed: "+fault.Message(err))
-			return rolledBack("switchover", err)
+			return jobs.RolledBack("switchover", err)
 		}
 		b.store.AddEvent(ctx, a.ID, a.Name, "switchover.done", fmt.Sprintf("%s is primary; writes paused at most %d ms", standby.Name, took.Milliseconds()))
 		b.finishSwitchover(ctx, a, primary)
@@ -134,7 +137,7 @@ func (b *Pairs) switchoverStep(op store.Operation, resumed bool) step {
 // finishSwitchover closes the clients of the old primary, so apps reconnect
 // and read the new URL.
 func (b *Pairs) finishSwitchover(ctx context.Context, a store.Addon, old store.Node) {
-	if err := engine.DisconnectClients(ctx, target(a, old)); err != nil {
+	if err := engine.DisconnectClients(ctx, attach.Target(a, old)); err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close clients of the old primary")
 	}
 }
@@ -145,18 +148,18 @@ func (b *Pairs) finishSwitchover(ctx context.Context, a store.Addon, old store.N
 // under the add-on's epoch (a standby found promoted goes back under the
 // primary), and any pause left on the old primary is lifted. Never two
 // primaries.
-func (b *Pairs) resumeSwitchover(ctx context.Context, lk *heldLock, a store.Addon, primary, standby store.Node, progress func(string)) error {
-	err := b.untilDone(ctx, lk, "bring the pair back to its recorded roles", progress, func() error {
+func (b *Pairs) resumeSwitchover(ctx context.Context, lk *jobs.Held, a store.Addon, primary, standby store.Node, progress func(string)) error {
+	err := b.jobs.UntilDone(ctx, lk, "bring the pair back to its recorded roles", progress, func() error {
 		if err := b.applyRoles(ctx, a, standby.ID, primary.ID); err != nil {
 			return err
 		}
-		return engine.Unpause(ctx, target(a, primary))
+		return engine.Unpause(ctx, attach.Target(a, primary))
 	})
 	if err != nil {
 		return err
 	}
 	b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "the broker stopped before the handover was recorded; "+primary.Name+" stays primary")
-	return rolledBack("switchover", errBrokerStopped)
+	return jobs.RolledBack("switchover", jobs.ErrBrokerStopped)
 }
 
 // recordRoleSwap records a role swap that has happened on the nodes and
@@ -173,33 +176,17 @@ func (b *Pairs) commitRoleSwap(ctx context.Context, a store.Addon, newPrimary, n
 	return b.coord.CommitPromotion(ctx, a, newPrimary, newStandby, false, kind, msg)
 }
 
-// rewriteNodeFiles re-renders every node's files from the store (the
-// standby's replicaof, the primary's fallback), so a restart in place comes
-// back in the role the store records.
-func (b *Pairs) rewriteNodeFiles(ctx context.Context, a store.Addon) {
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
-	if err != nil {
-		b.log.WithError(err).WithField("addon", a.Name).Warn("rewrite node files")
-		return
-	}
-	for i, n := range nodes {
-		if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
-			b.log.WithError(err).WithField("node", n.Name).Warn("rewrite node files after role swap")
-		}
-	}
-}
-
 // failover answers `larder redis:failover`: a planned switchover.
 func (b *Pairs) Failover(ctx context.Context, appName, addonName string) (api.AddonResult, error) {
-	a, err := b.settings.settledAddon(ctx, appName, addonName)
+	a, err := apps.Settled(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	op, err := b.startSwitchover(ctx, a)
+	op, err := b.StartSwitchover(ctx, a)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	j, err := addonJSON(ctx, b.store, a)
+	j, err := apps.AddonJSON(ctx, b.store, a)
 	if err != nil {
 		return api.AddonResult{}, err
 	}
@@ -207,10 +194,10 @@ func (b *Pairs) Failover(ctx context.Context, appName, addonName string) (api.Ad
 	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
 }
 
-// onRejoined handles a host's report that a primary whose data was gone came
+// OnRejoined handles a host's report that a primary whose data was gone came
 // back as a replica of its standby, which the host promoted first: the store
 // records the swap so apps follow the standby, which holds the data.
-func (b *Pairs) onRejoined(ctx context.Context, a store.Addon, n store.Node) error {
+func (b *Pairs) OnRejoined(ctx context.Context, a store.Addon, n store.Node) error {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return err
@@ -221,8 +208,8 @@ func (b *Pairs) onRejoined(ctx context.Context, a store.Addon, n store.Node) err
 	}
 	// Events can be delivered again (an agent replays its ring to a restarted
 	// broker): act only if the nodes really are the other way round now.
-	nr, err1 := engine.Replication(ctx, target(a, primary))
-	sr, err2 := engine.Replication(ctx, target(a, standby))
+	nr, err1 := engine.Replication(ctx, attach.Target(a, primary))
+	sr, err2 := engine.Replication(ctx, attach.Target(a, standby))
 	if err1 != nil || err2 != nil || nr.Role != "slave" || sr.Role != "master" {
 		b.log.WithField("addon", a.Name).Info("ignoring a stale rejoin report: the recorded roles match the nodes")
 		return nil

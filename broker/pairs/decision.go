@@ -1,4 +1,4 @@
-package broker
+package pairs
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func (r *reconciler) noteDecision(ctx context.Context, byAddon map[string][]stor
 		if err != nil || a.State != api.StateProvisioned {
 			continue
 		}
-		if p, err := r.b.nodes.planOf(a); err != nil || !p.HA {
+		if p, err := r.b.nodes.PlanOf(a); err != nil || !p.HA {
 			continue
 		}
 		if err := r.b.store.AddEvent(ctx, a.ID, a.Name, kind, msg); err != nil {

@@ -1,14 +1,34 @@
-package broker
+// Package apps is the broker's service for apps: the apps themselves, their
+// config vars, the attachments that share add-ons with them and the add-ons'
+// events; and how a request names an add-on in an app's context (Resolve)
+// and shows it with its attachments (AddonJSON), which every service uses.
+// It works on the store alone: no node is touched here.
+package apps
 
 import (
 	"context"
 	"strings"
+
+	"github.com/sirupsen/logrus"
 
 	"larder/api"
 	"larder/broker/attach"
 	"larder/fault"
 	"larder/store"
 )
+
+// Apps answers for apps, their config vars, attachments and add-on events.
+type Apps struct {
+	store     store.Store
+	log       logrus.FieldLogger
+	varPrefix string // of colored attachment names
+}
+
+// New returns the apps service over st; varPrefix starts the names of
+// colored attachments (LARDER_REDIS_CYAN).
+func New(st store.Store, log logrus.FieldLogger, varPrefix string) *Apps {
+	return &Apps{store: st, log: log, varPrefix: varPrefix}
+}
 
 func appJSON(a store.App) api.App { return api.App{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt} }
 

@@ -1,11 +1,12 @@
-package broker
-
-// The orchestration side of the Open Service Broker API (package broker/osb
-// is its HTTP adapter): an instance is an ordinary add-on (owned by an app
-// derived from the platform's org/space or namespace) and a binding is an
-// engine user of that add-on with its own password, so unbinding revokes
-// exactly one binding's access. This file holds instances; osbbindings.go
-// holds bindings.
+// Package osbsvc is the orchestration side of the Open Service Broker API
+// (package broker/osb is its HTTP adapter, thin over this service): an
+// instance is an ordinary add-on (owned by an app derived from the
+// platform's org/space or namespace) and a binding is an engine user of that
+// add-on with its own password, so unbinding revokes exactly one binding's
+// access. It records instances and bindings beside their add-ons and runs
+// their changes through the broker's add-ons, nodes and settings (Deps).
+// This file holds instances; bindings.go holds bindings.
+package osbsvc
 
 import (
 	"context"
@@ -23,9 +24,9 @@ import (
 	"larder/store"
 )
 
-// OSBConfig sets up the Open Service Broker API.
-type OSBConfig struct {
-	Username string // Basic auth user; default DefaultOSBUsername
+// Config sets up the Open Service Broker API.
+type Config struct {
+	Username string // Basic auth user; default DefaultUsername
 	// Password is the Basic auth password. While it is empty every request
 	// is refused with 401: the API is never open.
 	Password string
@@ -36,20 +37,20 @@ type OSBConfig struct {
 	Now       func() time.Time // the clock; default time.Now
 }
 
-// DefaultOSBUsername is the Basic auth user when none is configured.
-const DefaultOSBUsername = "larder"
+// DefaultUsername is the Basic auth user when none is configured.
+const DefaultUsername = "larder"
 
-// DefaultOSBRetention is how long finished deletions are remembered.
-const DefaultOSBRetention = 24 * time.Hour
+// DefaultRetention is how long finished deletions are remembered.
+const DefaultRetention = 24 * time.Hour
 
 // Config is the broker's OSB set-up with its defaults filled in.
-func (b *OSB) Config() OSBConfig {
-	c := b.cfg.OSB
+func (b *Service) Config() Config {
+	c := b.cfg
 	if c.Username == "" {
-		c.Username = DefaultOSBUsername
+		c.Username = DefaultUsername
 	}
 	if c.Retention <= 0 {
-		c.Retention = DefaultOSBRetention
+		c.Retention = DefaultRetention
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -57,47 +58,47 @@ func (b *OSB) Config() OSBConfig {
 	return c
 }
 
-func (b *OSB) osbNow() time.Time { return b.Config().Now().UTC() }
+func (b *Service) now() time.Time { return b.Config().Now().UTC() }
 
-// OSBRefusal is a request the core turns down for a reason the OSB spec
+// Refusal is a request the core turns down for a reason the OSB spec
 // names with its own error code (InstanceNotAvailable,
 // PlanChangeNotSupported…); the OSB adapter answers it with 422.
-type OSBRefusal struct {
+type Refusal struct {
 	Code    string
 	Message string
 }
 
-func (e *OSBRefusal) Error() string { return e.Message }
+func (e *Refusal) Error() string { return e.Message }
 
 // OSB operation kinds, as recorded on an instance.
 const (
-	OSBOpProvision   = "provision"
-	OSBOpUpdate      = "update"
-	OSBOpDeprovision = "deprovision"
+	OpProvision   = "provision"
+	OpUpdate      = "update"
+	OpDeprovision = "deprovision"
 )
 
-// OSBPhase is where an instance stands, as the spec's rules need it. It is
+// Phase is where an instance stands, as the spec's rules need it. It is
 // derived from the instance row, its last operation and its add-on, so it is
 // right even after a broker restart resumed (or finished) the work.
-type OSBPhase int
+type Phase int
 
 const (
-	PhaseCreating     OSBPhase = iota // provision running
-	PhaseCreateFailed                 // provision failed; the add-on was rolled back
-	PhaseReady                        // provisioned and idle
-	PhaseUpdating                     // plan change running
-	PhaseDeleting                     // deprovision running (or a larder destroy)
-	PhaseDeleteFailed                 // deprovision failed; the add-on is still there
-	PhaseDeleted                      // gone; remembered until the retention passes
-	PhaseForgotten                    // gone; only the id is left
+	PhaseCreating     Phase = iota // provision running
+	PhaseCreateFailed              // provision failed; the add-on was rolled back
+	PhaseReady                     // provisioned and idle
+	PhaseUpdating                  // plan change running
+	PhaseDeleting                  // deprovision running (or a larder destroy)
+	PhaseDeleteFailed              // deprovision failed; the add-on is still there
+	PhaseDeleted                   // gone; remembered until the retention passes
+	PhaseForgotten                 // gone; only the id is left
 )
 
 // OpDone reports whether op has ended, either way.
 func OpDone(op store.Operation) bool { j := changes.OperationJSON(op); return j.Done() }
 
-// osbPhaseOf works out an instance's phase. op is its last OSB operation and
+// phaseOf works out an instance's phase. op is its last OSB operation and
 // addon its add-on; either is nil when it no longer exists.
-func osbPhaseOf(row store.OSBInstance, op *store.Operation, addon *store.Addon) OSBPhase {
+func phaseOf(row store.OSBInstance, op *store.Operation, addon *store.Addon) Phase {
 	switch row.State {
 	case store.OSBForgotten:
 		return PhaseForgotten
@@ -107,7 +108,7 @@ func osbPhaseOf(row store.OSBInstance, op *store.Operation, addon *store.Addon) 
 	running := op != nil && !OpDone(*op)
 	failed := op != nil && op.State == api.OpFailed
 	switch row.OperationKind {
-	case OSBOpDeprovision:
+	case OpDeprovision:
 		switch {
 		case running:
 			return PhaseDeleting
@@ -115,7 +116,7 @@ func osbPhaseOf(row store.OSBInstance, op *store.Operation, addon *store.Addon) 
 			return PhaseDeleteFailed
 		}
 		return PhaseDeleted
-	case OSBOpProvision:
+	case OpProvision:
 		switch {
 		case running:
 			return PhaseCreating
@@ -128,35 +129,35 @@ func osbPhaseOf(row store.OSBInstance, op *store.Operation, addon *store.Addon) 
 		return PhaseDeleted // destroyed outside OSB (larder addons:destroy)
 	case addon.State == api.StateDeprovisioning:
 		return PhaseDeleting
-	case row.OperationKind == OSBOpUpdate && running:
+	case row.OperationKind == OpUpdate && running:
 		return PhaseUpdating
 	}
 	return PhaseReady
 }
 
-// OSBInstance is an instance with what its phase was derived from.
-type OSBInstance struct {
+// Instance is an instance with what its phase was derived from.
+type Instance struct {
 	Row   store.OSBInstance
 	Op    *store.Operation // its last OSB operation; nil when gone
 	Addon *store.Addon     // nil when gone
-	Phase OSBPhase
+	Phase Phase
 }
 
 // Forget reduces deletions older than the retention to their ids.
-func (b *OSB) Forget(ctx context.Context) error {
-	return b.store.ForgetOSB(ctx, b.osbNow().Add(-b.Config().Retention))
+func (b *Service) Forget(ctx context.Context) error {
+	return b.store.ForgetOSB(ctx, b.now().Add(-b.Config().Retention))
 }
 
 // LockInstance serialises OSB requests on one instance (and its
 // bindings); the caller calls the returned unlock.
-func (b *OSB) LockInstance(id string) (unlock func()) {
-	return b.locks.lock("osb-instance:" + id)
+func (b *Service) LockInstance(id string) (unlock func()) {
+	return b.jobs.Lock("osb-instance:" + id)
 }
 
 // LoadInstance reads an instance; found is false for an id never seen. A
 // deletion that finished since the last look (e.g. resumed after a restart) is
 // recorded here.
-func (b *OSB) LoadInstance(ctx context.Context, id string) (in OSBInstance, found bool, err error) {
+func (b *Service) LoadInstance(ctx context.Context, id string) (in Instance, found bool, err error) {
 	if err := b.Forget(ctx); err != nil {
 		return in, false, err
 	}
@@ -184,17 +185,17 @@ func (b *OSB) LoadInstance(ctx context.Context, id string) (in OSBInstance, foun
 			in.Addon = &a
 		}
 	}
-	in.Phase = osbPhaseOf(in.Row, in.Op, in.Addon)
+	in.Phase = phaseOf(in.Row, in.Op, in.Addon)
 	if in.Phase == PhaseDeleted && in.Row.State == store.OSBActive {
-		at := b.osbNow()
-		if in.Op != nil && in.Row.OperationKind == OSBOpDeprovision && in.Op.State == api.OpSucceeded {
+		at := b.now()
+		if in.Op != nil && in.Row.OperationKind == OpDeprovision && in.Op.State == api.OpSucceeded {
 			at = in.Op.UpdatedAt
 		}
 		if err := b.store.MarkOSBInstanceDeleted(ctx, id, at); err != nil {
 			return in, true, err
 		}
 		in.Row.State, in.Row.DeletedAt = store.OSBDeleted, &at
-		if at.Before(b.osbNow().Add(-b.Config().Retention)) {
+		if at.Before(b.now().Add(-b.Config().Retention)) {
 			in.Phase = PhaseForgotten
 		}
 	}
@@ -202,12 +203,12 @@ func (b *OSB) LoadInstance(ctx context.Context, id string) (in OSBInstance, foun
 }
 
 // MarkInstanceDeleted records instance id as deleted now.
-func (b *OSB) MarkInstanceDeleted(ctx context.Context, id string) error {
-	return b.store.MarkOSBInstanceDeleted(ctx, id, b.osbNow())
+func (b *Service) MarkInstanceDeleted(ctx context.Context, id string) error {
+	return b.store.MarkOSBInstanceDeleted(ctx, id, b.now())
 }
 
-// OSBProvision is a valid provision request, as the instance records it.
-type OSBProvision struct {
+// Provision is a valid provision request, as the instance records it.
+type Provision struct {
 	Service, Plan    string // catalog names
 	ServiceID        string
 	PlanID           string
@@ -223,7 +224,7 @@ type OSBProvision struct {
 // new, the add-on with its node and provision operation (as addons:create
 // does), the settings the parameters ask for, and the instance row (replacing
 // a row of the id that is free again); then starts the provision.
-func (b *OSB) StartProvision(ctx context.Context, id string, s OSBProvision, replace bool, who string) (store.Operation, error) {
+func (b *Service) StartProvision(ctx context.Context, id string, s Provision, replace bool, who string) (store.Operation, error) {
 	var a store.Addon
 	var op store.Operation
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
@@ -240,7 +241,7 @@ func (b *OSB) StartProvision(ctx context.Context, id string, s OSBProvision, rep
 			policy = *s.Settings.MaxMemoryPolicy
 		}
 		var err error
-		a, op, err = b.addons.recordAddonTx(ctx, tx, s.Owner, osbAddonName(id), "", s.Service, s.Plan, policy)
+		a, op, err = b.addons.RecordAddonTx(ctx, tx, s.Owner, addonName(id), "", s.Service, s.Plan, policy)
 		if err != nil {
 			return err
 		}
@@ -254,7 +255,7 @@ func (b *OSB) StartProvision(ctx context.Context, id string, s OSBProvision, rep
 			InstanceID: id, AddonID: a.ID, ServiceID: s.ServiceID, PlanID: s.PlanID,
 			OrganizationGUID: s.OrganizationGUID, SpaceGUID: s.SpaceGUID,
 			Parameters: s.Parameters, Context: orEmptyObject(s.Context),
-			OperationID: op.ID, OperationKind: OSBOpProvision,
+			OperationID: op.ID, OperationKind: OpProvision,
 		}
 		if err := tx.CreateOSBInstance(ctx, &row); err != nil {
 			return err
@@ -265,12 +266,12 @@ func (b *OSB) StartProvision(ctx context.Context, id string, s OSBProvision, rep
 		return op, err
 	}
 	b.log.WithFields(logrus.Fields{"addon": a.Name, "app": a.AppName, "plan": s.Plan, "instance": id}).Info("provisioning service instance")
-	b.jobs.Run(b.store, op, b.nodes.provisionStep(a.ID, false))
+	b.jobs.Run(b.store, op, b.nodes.ProvisionStep(a.ID, false))
 	return op, nil
 }
 
-// OSBUpdate is a change of a ready instance.
-type OSBUpdate struct {
+// Update is a change of a ready instance.
+type Update struct {
 	InstanceID string
 	Addon      store.Addon
 	Plan       string            // the plan to be on; Addon.Plan for no change
@@ -283,10 +284,10 @@ type OSBUpdate struct {
 // plan change, if any, and records the request on the instance. When the
 // plan change is refused the settings are put back, so a refused update
 // changes nothing. The operation is the plan change's (no ID for none).
-func (b *OSB) UpdateInstance(ctx context.Context, u OSBUpdate, who string) (store.Operation, error) {
+func (b *Service) UpdateInstance(ctx context.Context, u Update, who string) (store.Operation, error) {
 	a := u.Addon
 	planChange := u.Plan != a.Plan
-	op, err := b.applyOSBUpdate(ctx, a, u.Plan, planChange, u.Settings)
+	op, err := b.applyUpdate(ctx, a, u.Plan, planChange, u.Settings)
 	if err != nil {
 		return op, err
 	}
@@ -295,7 +296,7 @@ func (b *OSB) UpdateInstance(ctx context.Context, u OSBUpdate, who string) (stor
 			return err
 		}
 		if planChange {
-			if err := tx.SetOSBInstanceOperation(ctx, u.InstanceID, op.ID, OSBOpUpdate); err != nil {
+			if err := tx.SetOSBInstanceOperation(ctx, u.InstanceID, op.ID, OpUpdate); err != nil {
 				return err
 			}
 		}
@@ -310,29 +311,29 @@ func (b *OSB) UpdateInstance(ctx context.Context, u OSBUpdate, who string) (stor
 	return op, nil
 }
 
-// applyOSBUpdate is UpdateOSBInstance's change of the add-on.
-func (b *OSB) applyOSBUpdate(ctx context.Context, a store.Addon, plan string, planChange bool, patch api.SettingsPatch) (store.Operation, error) {
+// applyUpdate is UpdateOSBInstance's change of the add-on.
+func (b *Service) applyUpdate(ctx context.Context, a store.Addon, plan string, planChange bool, patch api.SettingsPatch) (store.Operation, error) {
 	settingsChange := patch.MaxMemoryPolicy != nil || patch.Timeout != nil
 	if settingsChange {
-		if _, err := b.settings.changeSettings(ctx, a.ID, patch); err != nil {
+		if _, err := b.settings.ChangeSettings(ctx, a.ID, patch); err != nil {
 			return store.Operation{}, err
 		}
 	}
 	if !planChange {
 		return store.Operation{}, nil
 	}
-	op, err := b.addons.startPlanChange(ctx, a, plan)
+	op, err := b.addons.StartPlanChange(ctx, a, plan)
 	if err == nil {
 		return op, nil
 	}
 	if settingsChange {
 		old := api.SettingsPatch{MaxMemoryPolicy: &a.MaxMemoryPolicy, Timeout: &a.Timeout}
-		if _, rerr := b.settings.changeSettings(context.WithoutCancel(ctx), a.ID, old); rerr != nil {
+		if _, rerr := b.settings.ChangeSettings(context.WithoutCancel(ctx), a.ID, old); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back settings after a refused plan change")
 		}
 	}
 	if fault.KindOf(err) == fault.Invalid {
-		return store.Operation{}, &OSBRefusal{Code: "PlanChangeNotSupported", Message: fault.Message(err)}
+		return store.Operation{}, &Refusal{Code: "PlanChangeNotSupported", Message: fault.Message(err)}
 	}
 	return store.Operation{}, err
 }
@@ -352,9 +353,9 @@ func orEmptyObject(s string) string {
 	return s
 }
 
-// osbAddonName is the add-on name of an instance: stable and recognisable in
+// addonName is the add-on name of an instance: stable and recognisable in
 // `larder addons`.
-func osbAddonName(instanceID string) string {
+func addonName(instanceID string) string {
 	sum := sha1.Sum([]byte(instanceID))
 	return "redis-osb-" + hex.EncodeToString(sum[:])[:10]
 }

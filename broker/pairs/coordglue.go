@@ -1,10 +1,11 @@
-package broker
+package pairs
 
 import (
 	"context"
 	"time"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/broker/hostset"
 	"larder/engine"
 	"larder/ha/coord"
@@ -16,11 +17,11 @@ import (
 // rebuild decisions; coordGlue gives it the broker's hosts and its steps on
 // nodes.
 
-// newCoordinator builds b's coordinator over its store, hosts and clock.
-func newCoordinator(b *core) *coord.Coordinator {
+// newCoordinator builds b's coordinator over the store, hosts and clock.
+func newCoordinator(b *Pairs) *coord.Coordinator {
 	g := coordGlue{b}
-	return coord.New(coord.Config{Clock: b.cfg.Clock, Tracker: b.tracker, Rules: b.pairs.rules(), Lease: b.cfg.Lease,
-		LocalHost: b.localName, StatusTimeout: b.cfg.ReconcileInterval, ProbeTimeout: liveTimeout,
+	return coord.New(coord.Config{Clock: b.cfg.Clock, Tracker: b.tracker, Rules: b.rules(), Lease: b.cfg.Lease,
+		LocalHost: b.cfg.LocalHost, StatusTimeout: b.cfg.ReconcileInterval, ProbeTimeout: hostset.LiveTimeout,
 		Interval: b.cfg.ReconcileInterval, StandbyGrace: b.cfg.StandbyGrace,
 		Store: b.store, Hosts: g, Actions: g, Log: b.log})
 }
@@ -31,7 +32,7 @@ var (
 	primaryNode = coord.PrimaryNode
 )
 
-type coordGlue struct{ b *core }
+type coordGlue struct{ b *Pairs }
 
 var (
 	_ coord.Hosts   = coordGlue{}
@@ -55,22 +56,22 @@ func (g coordGlue) Stop(ctx context.Context, n store.Node) error {
 }
 
 func (g coordGlue) Replication(ctx context.Context, a store.Addon, n store.Node) (engine.ReplInfo, error) {
-	return engine.Replication(ctx, target(a, n))
+	return engine.Replication(ctx, attach.Target(a, n))
 }
 
-func (g coordGlue) Lock(id string) func() { return g.b.locks.lock(id) }
+func (g coordGlue) Lock(id string) func() { return g.b.jobs.Lock(id) }
 
 func (g coordGlue) ApplyRoles(ctx context.Context, a store.Addon, ids ...string) error {
-	return g.b.pairs.applyRoles(ctx, a, ids...)
+	return g.b.applyRoles(ctx, a, ids...)
 }
 
 func (g coordGlue) AfterFailover(ctx context.Context, a store.Addon, old store.Node, progress func(string)) error {
-	return g.b.pairs.finishFailover(ctx, a, old, progress)
+	return g.b.finishFailover(ctx, a, old, progress)
 }
 
 func (g coordGlue) StartFailover(ctx context.Context, a store.Addon, detect string, job func(ctx context.Context, progress func(string)) error) error {
 	b := g.b
-	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "failover", State: api.OpPending}
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: opFailover, State: api.OpPending}
 	b.jobs.Lease(&op)
 	err := b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateOperation(ctx, &op); err != nil {
@@ -85,4 +86,4 @@ func (g coordGlue) StartFailover(ctx context.Context, a store.Addon, detect stri
 	return nil
 }
 
-func (g coordGlue) CrashPoint(name string) { g.b.crashPoint(name) }
+func (g coordGlue) CrashPoint(name string) { g.b.jobs.CrashPoint(name) }

@@ -1,14 +1,12 @@
-package broker
+package pairs
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"larder/broker/hostset"
 	"larder/ha/coord"
 	"larder/provisioner"
 	"larder/store"
@@ -28,7 +26,7 @@ import (
 // applyRoles makes the nodes of a named by ids, in that order, what the store
 // records for them, under the add-on's epoch, through their hosts.
 func (b *Pairs) applyRoles(ctx context.Context, a store.Addon, ids ...string) error {
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -73,7 +71,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 		if err != nil || !r.b.coord.Settles(a) {
 			continue
 		}
-		nodes, specs, err := r.b.nodes.specsOf(ctx, r.b.store, a)
+		nodes, specs, err := r.b.nodes.SpecsOf(ctx, r.b.store, a)
 		if err != nil {
 			r.log.WithError(err).WithField("addon", a.Name).Warn("read the roles to settle")
 			continue
@@ -85,7 +83,7 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 				continue
 			}
 			log := r.log.WithFields(logrus.Fields{"addon": a.Name, "node": n.Name, "epoch": specs[i].Epoch, "held": ns.Epoch})
-			sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval+liveTimeout)
+			sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval+hostset.LiveTimeout)
 			err := r.b.hosts.Of(n).SetRole(sctx, specs[i])
 			cancel()
 			if err != nil {
@@ -103,9 +101,9 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 	}
 }
 
-// writesPaused is what people are told about a write pause a host reported
+// WritesPaused is what people are told about a write pause a host reported
 // on one of a's nodes (as last reported); "" when none.
-func (b *Pairs) writesPaused(ctx context.Context, a store.Addon) string {
+func (b *Pairs) WritesPaused(ctx context.Context, a store.Addon) string {
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return ""
@@ -116,31 +114,4 @@ func (b *Pairs) writesPaused(ctx context.Context, a store.Addon) string {
 		}
 	}
 	return ""
-}
-
-// holdPoint waits at a named point while HoldDir/held-NAME exists, when
-// cfg.HoldAt names this point (fault injection: tests line two coordinators
-// up at one step, then let them go together). It creates the file on
-// arrival and waits at most a minute.
-func (b *Pairs) holdPoint(ctx context.Context, name string) {
-	if b.cfg.HoldAt != name || b.cfg.HoldDir == "" {
-		return
-	}
-	path := filepath.Join(b.cfg.HoldDir, "held-"+name)
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		b.log.WithError(err).Error("hold point")
-		return
-	}
-	b.log.WithField("point", name).Warn("holding on purpose (--hold-at) until " + path + " is removed")
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; {
-		if _, err := os.Stat(path); err != nil {
-			return
-		}
-		t := time.NewTimer(10 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
 }

@@ -1,4 +1,10 @@
-package broker
+// Package settings is the broker's service for a running add-on's
+// settings (maxmemory policy, timeout, keyspace notifications, applied live),
+// its credentials (shown, and rotated as an operation that never leaves an
+// app without a working password) and its state (redis:info, redis:wait).
+// It changes nodes through the broker's node placement (Nodes) and reads
+// the HA and fork/follow parts of redis:info from their services.
+package settings
 
 import (
 	"context"
@@ -6,11 +12,68 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/apps"
 	"larder/broker/attach"
+	"larder/broker/hostset"
+	"larder/broker/jobs"
 	"larder/catalog"
 	"larder/fault"
+	"larder/ha/coord"
+	"larder/provisioner"
 	"larder/store"
+
+	"github.com/sirupsen/logrus"
 )
+
+// Settings changes an add-on's settings and credentials and reports its
+// state (redis:info, wait).
+type Settings struct {
+	store   store.Store
+	hosts   *hostset.Set
+	jobs    *jobs.Runner
+	log     logrus.FieldLogger
+	nodes   Nodes
+	pairs   Pairs
+	sources Sources
+}
+
+// Deps are the parts of the broker settings work with.
+type Deps struct {
+	Store   store.Store
+	Hosts   *hostset.Set
+	Jobs    *jobs.Runner
+	Log     logrus.FieldLogger
+	Nodes   Nodes
+	Pairs   Pairs
+	Sources Sources
+}
+
+// Nodes is what settings ask of the broker's node placement.
+type Nodes interface {
+	SpecsOf(ctx context.Context, q store.Q, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error)
+	PlanOf(a store.Addon) (*catalog.Plan, error)
+	Reconfigure(ctx context.Context, old, a store.Addon) error
+	ReconfigureReachable(ctx context.Context, a store.Addon) error
+}
+
+// Pairs tells how an add-on's HA pair stands, for redis:info.
+type Pairs interface {
+	WritesPaused(ctx context.Context, a store.Addon) string
+	HAInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string)
+}
+
+// Sources fills redis:info's fork and follow parts.
+type Sources interface {
+	AddSourceInfo(ctx context.Context, info *api.RedisInfo, a store.Addon)
+}
+
+// New returns the settings service and registers how credential rotations
+// resume.
+func New(d Deps) *Settings {
+	b := &Settings{store: d.Store, hosts: d.Hosts, jobs: d.Jobs, log: d.Log, nodes: d.Nodes, pairs: d.Pairs, sources: d.Sources}
+	d.Jobs.Register(opCredentials, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return b.rotationStep(op, nil) }})
+	return b
+}
 
 // keyspaceFlags are the engine's notify-keyspace-events letters.
 const keyspaceFlags = "KEg$lshzxetmdnA"
@@ -57,67 +120,25 @@ func ApplySettings(a store.Addon, p api.SettingsPatch) (store.Addon, error) {
 	return a, nil
 }
 
-// reconfigure applies a's settings and users to every running node; when one
-// fails, the nodes already changed — and the one that failed, whose files
-// may have changed before its engine refused — are put back as old had them.
-func (b *Settings) reconfigure(ctx context.Context, old, a store.Addon) error {
-	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	specs, err := b.nodes.nodeSpecs(ctx, b.store, a, nodes)
-	if err != nil {
-		return err
-	}
-	oldSpecs, err := b.nodes.nodeSpecs(ctx, b.store, old, nodes)
-	if err != nil {
-		return err
-	}
-	for i, n := range nodes {
-		if err := b.hosts.Of(n).Reconfigure(ctx, specs[i]); err != nil {
-			for j := range nodes[:i+1] {
-				if rerr := b.hosts.Of(nodes[j]).Reconfigure(context.WithoutCancel(ctx), oldSpecs[j]); rerr != nil {
-					b.log.WithError(rerr).WithField("node", nodes[j].Name).Error("restore node settings")
-				}
-			}
-			return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("the %s node of %s did not take the change", n.Role, a.Name))
-		}
-	}
-	return nil
-}
-
-// settledAddon resolves the add-on of a redis:* request and checks that it is
-// running.
-func (b *Settings) settledAddon(ctx context.Context, appName, addonName string) (store.Addon, error) {
-	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
-	if err != nil {
-		return a, err
-	}
-	if a.State != api.StateProvisioned {
-		return a, fault.E(fault.Conflict, "%s is %s; run `larder redis:wait %s -a %s` first", a.Name, a.State, a.Name, appName)
-	}
-	return a, nil
-}
-
 // patchSettings changes maxmemory policy, timeout or keyspace notifications on
 // the running node (no restart) and keeps them in the store, so a restarted or
 // rebuilt node gets them back.
 func (b *Settings) PatchSettings(ctx context.Context, appName, addonName string, p api.SettingsPatch) (api.Settings, error) {
-	a, err := b.settledAddon(ctx, appName, addonName)
+	a, err := apps.Settled(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.Settings{}, err
 	}
-	next, err := b.changeSettings(ctx, a.ID, p)
+	next, err := b.ChangeSettings(ctx, a.ID, p)
 	if err != nil {
 		return api.Settings{}, err
 	}
 	return api.Settings{MaxMemoryPolicy: next.MaxMemoryPolicy, Timeout: next.Timeout, NotifyKeyspaceEvents: next.NotifyKeyspaceEvents}, nil
 }
 
-// changeSettings applies p to add-on id's running nodes and records it, under
+// ChangeSettings applies p to add-on id's running nodes and records it, under
 // the add-on's lock; it returns the add-on as it now is.
-func (b *Settings) changeSettings(ctx context.Context, id string, p api.SettingsPatch) (store.Addon, error) {
-	unlock := b.locks.lock(id)
+func (b *Settings) ChangeSettings(ctx context.Context, id string, p api.SettingsPatch) (store.Addon, error) {
+	unlock := b.jobs.Lock(id)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, id) // fresh, under the lock
 	if err != nil {
@@ -127,7 +148,7 @@ func (b *Settings) changeSettings(ctx context.Context, id string, p api.Settings
 	if err != nil {
 		return a, err
 	}
-	if err := b.reconfigure(ctx, a, next); err != nil {
+	if err := b.nodes.Reconfigure(ctx, a, next); err != nil {
 		return a, err
 	}
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
@@ -145,7 +166,7 @@ func (b *Settings) credentialsOf(ctx context.Context, a store.Addon) (api.Creden
 	if err != nil {
 		return api.Credentials{}, err
 	}
-	n, ok := primaryNode(nodes)
+	n, ok := coord.PrimaryNode(nodes)
 	if !ok {
 		return api.Credentials{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
@@ -153,7 +174,7 @@ func (b *Settings) credentialsOf(ctx context.Context, a store.Addon) (api.Creden
 }
 
 func (b *Settings) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {
-	a, err := b.settledAddon(ctx, appName, addonName)
+	a, err := apps.Settled(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.Credentials{}, err
 	}
@@ -165,7 +186,7 @@ func (b *Settings) GetCredentials(ctx context.Context, appName, addonName string
 }
 
 func (b *Settings) disconnectCustomer(ctx context.Context, a store.Addon) error {
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return err
 	}
@@ -179,7 +200,7 @@ func (b *Settings) disconnectCustomer(ctx context.Context, a store.Addon) error 
 
 // waitStatus answers redis:wait: whether the add-on is still coming up.
 func (b *Settings) WaitStatus(ctx context.Context, appName string, addonName string) (api.WaitStatus, error) {
-	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
+	a, err := apps.Resolve(ctx, b.store, appName, addonName)
 	if err != nil {
 		return api.WaitStatus{}, err
 	}
@@ -191,12 +212,12 @@ func (b *Settings) WaitStatus(ctx context.Context, appName string, addonName str
 	case api.StateDeprovisioning:
 		return api.WaitStatus{}, fault.E(fault.Conflict, "%s is being destroyed", a.Name)
 	}
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return api.WaitStatus{}, err
 	}
 	for i, n := range nodes {
-		lctx, cancel := context.WithTimeout(ctx, liveTimeout)
+		lctx, cancel := context.WithTimeout(ctx, hostset.LiveTimeout)
 		_, err := b.hosts.Of(n).Info(lctx, specs[i])
 		cancel()
 		if err != nil {

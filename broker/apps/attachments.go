@@ -1,4 +1,4 @@
-package broker
+package apps
 
 import (
 	"context"
@@ -103,7 +103,7 @@ func (b *Apps) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attach
 		if err != nil {
 			return err
 		}
-		a, err := b.addons.resolveAddon(ctx, tx, req.App, req.Addon)
+		a, err := Resolve(ctx, tx, req.App, req.Addon)
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (b *Apps) Attach(ctx context.Context, req api.AttachmentCreate) (api.Attach
 			used[o.Name] = true
 		}
 		if name == "" {
-			name = attach.NextAttachmentName(b.cfg.VarPrefix, used)
+			name = attach.NextAttachmentName(b.varPrefix, used)
 		} else if used[name] {
 			old, _ := findAttachment(atts, app.Name, name)
 			switch {
@@ -192,7 +192,7 @@ func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (ap
 		if err != nil {
 			return err
 		}
-		x, err := b.addons.resolveAddon(ctx, tx, appName, req.Addon)
+		x, err := Resolve(ctx, tx, appName, req.Addon)
 		if err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (b *Apps) Promote(ctx context.Context, appName string, req api.Promote) (ap
 				return err
 			}
 			if res.Alias == "" {
-				res.Alias = attach.NextAttachmentName(b.cfg.VarPrefix, used)
+				res.Alias = attach.NextAttachmentName(b.varPrefix, used)
 				if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: cur.AddonID, AppID: app.ID, Name: res.Alias}); err != nil {
 					return err
 				}

@@ -1,4 +1,4 @@
-package broker
+package osbsvc
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"larder/broker/attach"
 	"larder/engine"
 	"larder/fault"
+	"larder/ha/coord"
 	"larder/store"
 )
 
@@ -21,9 +22,9 @@ import (
 // revokes exactly that binding's access. Binding credentials are never
 // config vars: bindings are not attachments.
 
-// osbBindingUsers lists the engine users of an add-on's live bindings; node
+// BindingUsers lists the engine users of an add-on's live bindings; node
 // specs carry them as ExtraUsers.
-func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
+func BindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.User, error) {
 	bds, err := q.ActiveOSBBindingsOfAddon(ctx, addonID)
 	if err != nil {
 		return nil, err
@@ -37,12 +38,12 @@ func osbBindingUsers(ctx context.Context, q store.Q, addonID string) ([]engine.U
 
 // BindingTarget is where a binding's credentials point: the add-on's
 // primary, as the binding's own user (url), and every node of the add-on.
-func (b *OSB) BindingTarget(ctx context.Context, a store.Addon, bd store.OSBBinding) (url string, primary store.Node, nodes []store.Node, err error) {
+func (b *Service) BindingTarget(ctx context.Context, a store.Addon, bd store.OSBBinding) (url string, primary store.Node, nodes []store.Node, err error) {
 	nodes, err = b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return "", primary, nil, err
 	}
-	primary, ok := primaryNode(nodes)
+	primary, ok := coord.PrimaryNode(nodes)
 	if !ok {
 		return "", primary, nil, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
@@ -54,16 +55,16 @@ func (b *OSB) BindingTarget(ctx context.Context, a store.Addon, bd store.OSBBind
 // AddBinding records binding bd with a fresh engine user and password and
 // loads its user on every node of the add-on. If a node refuses, the binding
 // is removed again. replace says bd's id was a deleted binding's.
-func (b *OSB) AddBinding(ctx context.Context, bd store.OSBBinding, replace bool, who string) (store.Addon, store.OSBBinding, error) {
-	bd.Username, bd.Password = newBindingUser(), newSecret()
-	unlock := b.locks.lock(bd.AddonID)
+func (b *Service) AddBinding(ctx context.Context, bd store.OSBBinding, replace bool, who string) (store.Addon, store.OSBBinding, error) {
+	bd.Username, bd.Password = newBindingUser(), attach.NewSecret()
+	unlock := b.jobs.Lock(bd.AddonID)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, bd.AddonID) // fresh, under the lock
 	if err != nil {
 		return a, bd, err
 	}
 	if a.State != api.StateProvisioned {
-		return a, bd, &OSBRefusal{Code: "InstanceNotAvailable", Message: a.Name + " is " + a.State + "; bind once it is available"}
+		return a, bd, &Refusal{Code: "InstanceNotAvailable", Message: a.Name + " is " + a.State + "; bind once it is available"}
 	}
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if replace {
@@ -80,11 +81,11 @@ func (b *OSB) AddBinding(ctx context.Context, bd store.OSBBinding, replace bool,
 	if err != nil {
 		return a, bd, err
 	}
-	if err := b.settings.reconfigure(ctx, a, a); err != nil {
+	if err := b.nodes.Reconfigure(ctx, a, a); err != nil {
 		rctx := context.WithoutCancel(ctx)
 		if derr := b.store.DeleteOSBBinding(rctx, bd.BindingID); derr != nil {
 			b.log.WithError(derr).WithField("addon", a.Name).Error("remove a binding its nodes refused")
-		} else if rerr := b.settings.reconfigure(rctx, a, a); rerr != nil {
+		} else if rerr := b.nodes.Reconfigure(rctx, a, a); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("remove a refused binding's user from the nodes")
 		}
 		return a, bd, err
@@ -105,18 +106,18 @@ func newBindingUser() string {
 // RemoveBinding deletes binding bd and its user on every node, and
 // closes the user's connections: its credentials stop working at once. If a
 // node refuses, the binding is put back as it was.
-func (b *OSB) RemoveBinding(ctx context.Context, bd store.OSBBinding, who string) error {
-	unlock := b.locks.lock(bd.AddonID)
+func (b *Service) RemoveBinding(ctx context.Context, bd store.OSBBinding, who string) error {
+	unlock := b.jobs.Lock(bd.AddonID)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, bd.AddonID)
 	if fault.KindOf(err) == fault.NotFound { // the nodes went with the add-on
-		return b.store.MarkOSBBindingDeleted(ctx, bd.BindingID, b.osbNow())
+		return b.store.MarkOSBBindingDeleted(ctx, bd.BindingID, b.now())
 	}
 	if err != nil {
 		return err
 	}
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.MarkOSBBindingDeleted(ctx, bd.BindingID, b.osbNow()); err != nil {
+		if err := tx.MarkOSBBindingDeleted(ctx, bd.BindingID, b.now()); err != nil {
 			return err
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "osb.unbind",
@@ -125,11 +126,11 @@ func (b *OSB) RemoveBinding(ctx context.Context, bd store.OSBBinding, who string
 	if err != nil {
 		return err
 	}
-	if err := b.settings.reconfigure(ctx, a, a); err != nil {
+	if err := b.nodes.Reconfigure(ctx, a, a); err != nil {
 		rctx := context.WithoutCancel(ctx)
 		if rerr := b.store.RestoreOSBBinding(rctx, bd); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back a binding its nodes kept")
-		} else if rerr := b.settings.reconfigure(rctx, a, a); rerr != nil {
+		} else if rerr := b.nodes.Reconfigure(rctx, a, a); rerr != nil {
 			b.log.WithError(rerr).WithField("addon", a.Name).Error("put back a binding's user on the nodes")
 		}
 		return err
@@ -142,8 +143,8 @@ func (b *OSB) RemoveBinding(ctx context.Context, bd store.OSBBinding, who string
 // disconnectBinding closes connections still authenticated as a removed
 // binding user. The engine's ACL LOAD already closes those of users it
 // drops, in which case CLIENT KILL answers "No such user": nothing is left.
-func (b *OSB) disconnectBinding(ctx context.Context, a store.Addon, user string) {
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+func (b *Service) disconnectBinding(ctx context.Context, a store.Addon, user string) {
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		b.log.WithError(err).WithField("addon", a.Name).Warn("close connections of a deleted binding")
 		return
@@ -158,7 +159,7 @@ func (b *OSB) disconnectBinding(ctx context.Context, a store.Addon, user string)
 
 // LookupBinding reads binding bid of instance iid, whatever its state;
 // found is false when it never existed under that instance.
-func (b *OSB) LookupBinding(ctx context.Context, iid, bid string) (store.OSBBinding, bool, error) {
+func (b *Service) LookupBinding(ctx context.Context, iid, bid string) (store.OSBBinding, bool, error) {
 	if err := b.Forget(ctx); err != nil {
 		return store.OSBBinding{}, false, err
 	}

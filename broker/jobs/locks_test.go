@@ -1,4 +1,4 @@
-package broker
+package jobs
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 // TestAddonLocksAreFreed: locks exclude each other per add-on and are
 // forgotten once nobody holds or awaits them.
 func TestAddonLocksAreFreed(t *testing.T) {
-	var l addonLocks
+	var l Locks
 	var wg sync.WaitGroup
 	inside := map[string]int{}
 	var mu sync.Mutex
@@ -18,7 +18,7 @@ func TestAddonLocksAreFreed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			unlock := l.lock(id)
+			unlock := l.Lock(id)
 			mu.Lock()
 			inside[id]++
 			if inside[id] > 1 {

@@ -1,4 +1,4 @@
-package broker_test
+package pairs_test
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 
 	"larder/api"
 	"larder/broker"
+	"larder/broker/attach"
 	"larder/broker/brokertest"
+	"larder/broker/changes"
 	"larder/engine"
 	"larder/fault"
 	"larder/ha"
@@ -30,8 +32,7 @@ type testBroker struct {
 
 func newTestBroker(t *testing.T) *testBroker {
 	t.Helper()
-	ports := testkit.Range{Name: testkit.Broker.Name, Lo: testkit.Broker.Lo + 100, Hi: testkit.Broker.Lo + 199}
-	return &testBroker{Broker: brokertest.New(t, ports, nil)}
+	return &testBroker{Broker: brokertest.New(t, testkit.Pairs, nil)}
 }
 
 // haAddon creates a premium-0 add-on (a primary and an in-sync standby, here
@@ -46,11 +47,13 @@ func (tb *testBroker) haAddon(t *testing.T, app string) store.Addon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := tb.WaitOperation(wctx, res.Operation.ID); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		op, err := tb.Store().OperationByID(ctx, res.Operation.ID)
+		if j := changes.OperationJSON(op); err == nil && !j.Done() {
+			return fmt.Errorf("provision of %s is %s", res.Addon.Name, op.State)
+		}
+		return err
+	})
 	if op, err := tb.Store().OperationByID(ctx, res.Operation.ID); err != nil || op.State != api.OpSucceeded {
 		t.Fatalf("provision of %s: %+v, %v; want succeeded", res.Addon.Name, op, err)
 	}
@@ -73,7 +76,7 @@ func bothPrimaries(ctx context.Context, a store.Addon, x, y store.Node) bool {
 func masters(ctx context.Context, a store.Addon, nodes []store.Node) int {
 	n := 0
 	for _, nd := range nodes {
-		if r, err := engine.Replication(ctx, broker.Target(a, nd)); err == nil && r.Role == "master" {
+		if r, err := engine.Replication(ctx, attach.Target(a, nd)); err == nil && r.Role == "master" {
 			n++
 		}
 	}
@@ -89,15 +92,15 @@ type promotion struct {
 
 var (
 	switchover = promotion{"switchover", func(ctx context.Context, b *broker.Broker, a store.Addon, primary, standby store.Node) error {
-		return b.RunSwitchover(ctx, a, primary, standby)
+		return b.Pairs.RunSwitchover(ctx, a, primary, standby)
 	}}
 	failover = promotion{"failover", func(ctx context.Context, b *broker.Broker, a store.Addon, primary, _ store.Node) error {
-		return b.Coord().Failover(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
+		return b.Pairs.Coord().Failover(ctx, a.ID, primary.ID, a.Epoch, ha.Verdict{DownSince: time.Now()}, time.Now(), func(string) {})
 	}}
 	// commit records a swap without the add-on's lock, as a second broker
 	// process would: only the store's compare-and-set stands between them.
 	commit = promotion{"switchover", func(ctx context.Context, b *broker.Broker, a store.Addon, primary, standby store.Node) error {
-		return b.CommitRoleSwap(ctx, a, standby, primary, "switchover", "race")
+		return b.Pairs.CommitRoleSwap(ctx, a, standby, primary, "switchover", "race")
 	}}
 )
 
@@ -150,7 +153,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 			// As startFailover does: the reconciler leaves the add-on's nodes
 			// alone while a failover runs (it would re-adopt the primary the
 			// failover stopped).
-			done := tb.Coord().Hold(a.ID)
+			done := tb.Pairs.Coord().Hold(a.ID)
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			start := make(chan struct{})
@@ -214,7 +217,7 @@ func TestTwoPromotionsAtOnce(t *testing.T) {
 				if !ok || p.ID != standby.ID {
 					return fmt.Errorf("recorded primary %s, want the old standby %s", p.Name, standby.Name)
 				}
-				if r, err := engine.Replication(ctx, broker.Target(after, p)); err != nil || r.Role != "master" {
+				if r, err := engine.Replication(ctx, attach.Target(after, p)); err != nil || r.Role != "master" {
 					return fmt.Errorf("recorded primary answers %+v, %v", r, err)
 				}
 				if n := masters(ctx, after, nodes); n != 1 {
@@ -232,7 +235,7 @@ var waitFor = testkit.WaitFor
 // add-on's node, redis:info and addons:info say so, with since when and why.
 func TestWritesPausedIsShown(t *testing.T) {
 	tb := newTestBroker(t)
-	tb.StopReconciler() // the test plays the host statuses
+	tb.Pairs.StopReconciler() // the test plays the host statuses
 	ctx := context.Background()
 	a := tb.haAddon(t, "web")
 	nodes, err := tb.Store().NodesOfAddon(ctx, a.ID)
@@ -250,7 +253,7 @@ func TestWritesPausedIsShown(t *testing.T) {
 		{"lifted", nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tb.NoteHostStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
+			tb.Pairs.NoteHostStatus(provisioner.HostStatus{Name: "local", Nodes: []provisioner.NodeStatus{{ID: nodes[0].ID, Name: nodes[0].Name, Pause: tt.pause}}})
 			infos, err := tb.Settings.RedisInfo(ctx, "web", a.Name)
 			if err != nil || len(infos) != 1 {
 				t.Fatalf("redis:info = %+v, %v", infos, err)

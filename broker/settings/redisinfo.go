@@ -1,20 +1,16 @@
-package broker
+package settings
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"larder/api"
+	"larder/broker/apps"
 	"larder/broker/attach"
-	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
 	"larder/store"
 )
-
-// liveTimeout bounds how long the broker waits for a node's figures.
-const liveTimeout = 2 * time.Second
 
 // infoTimeout bounds every remote look-up of redis:info. They run at the
 // same time, so an unreachable host costs the answer this much, once.
@@ -28,7 +24,7 @@ func (b *Settings) RedisInfo(ctx context.Context, appName, addonRef string) ([]a
 	}
 	var addons []store.Addon
 	if ref := addonRef; ref != "" {
-		a, err := b.addons.resolveAddon(ctx, b.store, appName, ref)
+		a, err := apps.Resolve(ctx, b.store, appName, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +44,7 @@ func (b *Settings) RedisInfo(ctx context.Context, appName, addonRef string) ([]a
 }
 
 func (b *Settings) infoOf(ctx context.Context, app store.App, a store.Addon) (api.RedisInfo, error) {
-	p, err := b.nodes.planOf(a)
+	p, err := b.nodes.PlanOf(a)
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
@@ -74,15 +70,15 @@ func (b *Settings) infoOf(ctx context.Context, app store.App, a store.Addon) (ap
 		info.Persistence = "AOF (appendfsync everysec)"
 	}
 
-	if p := b.pairs.writesPaused(ctx, a); p != "" {
+	if p := b.pairs.WritesPaused(ctx, a); p != "" {
 		info.Status, info.WritesPaused = p, p
 	}
-	b.addons.addSourceInfo(ctx, &info, a)
+	b.sources.AddSourceInfo(ctx, &info, a)
 	if a.State != api.StateProvisioned {
 		info.LiveError = "the add-on is " + a.State
 		return info, nil
 	}
-	nodes, specs, err := b.nodes.specsOf(ctx, b.store, a)
+	nodes, specs, err := b.nodes.SpecsOf(ctx, b.store, a)
 	if err != nil {
 		return api.RedisInfo{}, err
 	}
@@ -107,7 +103,9 @@ func (b *Settings) infoOf(ctx context.Context, app store.App, a store.Addon) (ap
 		break
 	}
 	if p.HA {
-		info.HA, info.HAStatus = b.haInfo(ctx, a, nodes)
+		lctx, cancel := context.WithTimeout(ctx, infoTimeout)
+		info.HA, info.HAStatus = b.pairs.HAInfo(lctx, a, nodes)
+		cancel()
 	}
 	if figures == nil {
 		return info, nil
@@ -135,66 +133,4 @@ func statusText(a store.Addon) string {
 		return "failed: " + a.StateReason
 	}
 	return a.State
-}
-
-// haInfo reads the pair's replication state: where the standby is, whether
-// its link is up, how far behind it is.
-func (b *Settings) haInfo(ctx context.Context, a store.Addon, nodes []store.Node) (*api.HAInfo, string) {
-	primary, standby, ok := pair(nodes)
-	rebuilding := b.coord.Rebuilding(a.ID)
-	if !ok {
-		if rebuilding {
-			return &api.HAInfo{Rebuilding: true, Epoch: a.Epoch}, "rebuilding the standby"
-		}
-		return nil, "degraded: no standby"
-	}
-	h := &api.HAInfo{PrimaryHost: primary.Host, StandbyHost: standby.Host, SharesHost: primary.Host == standby.Host,
-		Rebuilding: rebuilding, Epoch: a.Epoch}
-	lctx, cancel := context.WithTimeout(ctx, infoTimeout)
-	defer cancel()
-	var sr, pr engine.ReplInfo
-	var serr, perr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		sr, serr = engine.Replication(lctx, target(a, standby))
-	}()
-	pr, perr = engine.Replication(lctx, target(a, primary))
-	wg.Wait()
-	if perr != nil {
-		h.Unreachable = append(h.Unreachable, "primary "+primary.Name+" on "+primary.Host)
-	}
-	if serr != nil {
-		h.Unreachable = append(h.Unreachable, "standby "+standby.Name+" on "+standby.Host)
-	}
-	h.Decision = b.tracker.Decision(b.coord.Clock().Now(), b.pairs.rules()).Warning()
-	if serr == nil {
-		h.LinkUp = sr.LinkUp
-		h.LastIOSeconds = sr.LastIOSecondsAgo
-		h.InSync = sr.InSync(engine.Endpoint{Addr: primary.Address, Port: primary.Port})
-	}
-	if perr == nil && serr == nil {
-		h.LagBytes = max(pr.Offset-sr.Offset, 0)
-		for _, r := range pr.Replicas {
-			if r.Port == standby.Port {
-				h.LagSeconds = r.LagSeconds
-			}
-		}
-	}
-	status := "available"
-	switch {
-	case perr != nil:
-		status = "degraded: primary on " + primary.Host + " unreachable"
-	case rebuilding:
-		status = "rebuilding the standby"
-	case serr != nil:
-		status = "degraded: standby on " + standby.Host + " unreachable"
-	case !h.InSync:
-		status = "syncing: standby on " + standby.Host + " catching up"
-	}
-	if h.SharesHost {
-		status += " (primary and standby share host " + primary.Host + ")"
-	}
-	return h, status
 }

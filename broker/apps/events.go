@@ -1,4 +1,4 @@
-package broker
+package apps
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 // listEvents answers an add-on's history, oldest first.
 func (b *Apps) ListEvents(ctx context.Context, appName string, addonName string) ([]api.Event, error) {
-	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
+	a, err := Resolve(ctx, b.store, appName, addonName)
 	if err != nil {
 		return nil, err
 	}

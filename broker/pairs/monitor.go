@@ -1,4 +1,4 @@
-package broker
+package pairs
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"larder/api"
+	"larder/broker/attach"
 	"larder/engine"
 	"larder/fault"
 	"larder/ha"
@@ -21,7 +22,7 @@ func (b *Pairs) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error)
 	agents := map[string]string{}
 	if hosts, err := b.store.Hosts(ctx); err == nil {
 		for _, h := range hosts {
-			if h.Name != b.localName {
+			if h.Name != b.cfg.LocalHost {
 				agents[h.Name] = h.URL
 			}
 		}
@@ -80,17 +81,17 @@ func (b *Pairs) finishFailover(ctx context.Context, a store.Addon, primary store
 	// A follower of an external leader stays one: the promoted node follows
 	// the leader as the old primary did (the promotion made it independent).
 	if _, err := b.store.FollowOf(ctx, a.ID); err == nil {
-		if err := b.addons.applyFollow(ctx, a); err != nil {
+		if err := b.follow.ApplyFollow(ctx, a); err != nil {
 			b.log.WithError(err).WithField("addon", a.Name).Warn("new primary could not resume following its leader")
 		}
 	}
 	if b.hosts.IsUp(primary.Host) {
-		if specs, err := b.nodes.nodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
+		if specs, err := b.nodes.NodeSpecs(ctx, b.store, a, []store.Node{primary}); err == nil {
 			b.hosts.Of(primary).Remove(ctx, specs[0])
 		}
 	}
 	progress("building a new standby")
-	if _, err := b.nodes.addStandby(ctx, a, progress, primary.Host); err != nil {
+	if _, err := b.nodes.AddStandby(ctx, a, progress, primary.Host); err != nil {
 		b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
 		return err
 	}
@@ -107,7 +108,7 @@ func (b *Pairs) finishFailover(ctx context.Context, a store.Addon, primary store
 // itself (a primary that came back without its data) is recorded as primary.
 // Never two primaries.
 func (b *Pairs) resumeFailover(ctx context.Context, addonID string, progress func(string)) error {
-	unlock := b.locks.lock(addonID)
+	unlock := b.jobs.Lock(addonID)
 	defer unlock()
 	a, err := b.store.AddonByID(ctx, addonID)
 	if err != nil {
@@ -129,18 +130,18 @@ func (b *Pairs) resumeFailover(ctx context.Context, addonID string, progress fun
 			return err
 		}
 		if ok {
-			if err := b.nodes.dropNode(ctx, a, standby); err != nil {
+			if err := b.nodes.DropNode(ctx, a, standby); err != nil {
 				return err
 			}
 		}
 		progress("building a new standby")
-		if _, err := b.nodes.addStandby(ctx, a, progress); err != nil {
+		if _, err := b.nodes.AddStandby(ctx, a, progress); err != nil {
 			b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuild_failed", fault.Message(err))
 			return err
 		}
 		return b.store.AddEvent(ctx, a.ID, a.Name, "standby.rebuilt", "new standby in sync after the failover (completed after a broker restart)")
 	}
-	sr, err := engine.Replication(ctx, target(a, standby))
+	sr, err := engine.Replication(ctx, attach.Target(a, standby))
 	if err == nil && sr.Role == "master" {
 		return b.coord.CompleteFailover(ctx, a, primary, standby,
 			fmt.Sprintf("failover completed after a broker restart: %s on %s is primary; %s on %s was lost", standby.Name, standby.Host, primary.Name, primary.Host), progress)
