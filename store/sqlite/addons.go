@@ -10,7 +10,7 @@ import (
 const addonCols = `addons.*, apps.name AS app_name FROM addons JOIN apps ON apps.id = addons.app_id`
 
 // CreateAddon inserts an add-on; a taken name is a Conflict.
-func (q repo) CreateAddon(ctx context.Context, a *store.Addon) error {
+func (q addonRepo) CreateAddon(ctx context.Context, a *store.Addon) error {
 	if a.ID == "" {
 		a.ID = store.NewID()
 	}
@@ -32,57 +32,57 @@ func (q repo) CreateAddon(ctx context.Context, a *store.Addon) error {
 }
 
 // AddonByID returns one add-on.
-func (q repo) AddonByID(ctx context.Context, id string) (store.Addon, error) {
+func (q addonRepo) AddonByID(ctx context.Context, id string) (store.Addon, error) {
 	var a store.Addon
 	err := q.get(ctx, &a, `SELECT `+addonCols+` WHERE addons.id = ?`, id)
 	return a, notFound(err, "no add-on with id %s", id)
 }
 
 // AddonByName returns one add-on by its global name.
-func (q repo) AddonByName(ctx context.Context, name string) (store.Addon, error) {
+func (q addonRepo) AddonByName(ctx context.Context, name string) (store.Addon, error) {
 	var a store.Addon
 	err := q.get(ctx, &a, `SELECT `+addonCols+` WHERE addons.name = ?`, name)
 	return a, notFound(err, "no add-on named %s", name)
 }
 
 // Addons lists every add-on, by name.
-func (q repo) Addons(ctx context.Context) ([]store.Addon, error) {
+func (q addonRepo) Addons(ctx context.Context) ([]store.Addon, error) {
 	var out []store.Addon
 	return out, q.sel(ctx, &out, `SELECT `+addonCols+` ORDER BY addons.name`)
 }
 
 // AddonsOfApp lists add-ons owned by or attached to an app, by name.
-func (q repo) AddonsOfApp(ctx context.Context, appID string) ([]store.Addon, error) {
+func (q addonRepo) AddonsOfApp(ctx context.Context, appID string) ([]store.Addon, error) {
 	var out []store.Addon
 	return out, q.sel(ctx, &out, `SELECT `+addonCols+` WHERE addons.app_id = ?
 		OR addons.id IN (SELECT addon_id FROM attachments WHERE app_id = ?) ORDER BY addons.name`, appID, appID)
 }
 
 // CountOwnedAddons counts the add-ons an app owns.
-func (q repo) CountOwnedAddons(ctx context.Context, appID string) (int, error) {
+func (q addonRepo) CountOwnedAddons(ctx context.Context, appID string) (int, error) {
 	var n int
 	return n, q.get(ctx, &n, `SELECT COUNT(*) FROM addons WHERE app_id = ?`, appID)
 }
 
 // SetAddonState moves an add-on to state with a reason (empty when healthy).
-func (q repo) SetAddonState(ctx context.Context, id, state, reason string) error {
+func (q addonRepo) SetAddonState(ctx context.Context, id, state, reason string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?`,
 		state, reason, q.now(), id)
 }
 
 // SetAddonEngine records the engine and version an add-on runs.
-func (q repo) SetAddonEngine(ctx context.Context, id, engine, version string) error {
+func (q addonRepo) SetAddonEngine(ctx context.Context, id, engine, version string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET engine = ?, engine_version = ?, updated_at = ? WHERE id = ?`,
 		engine, version, q.now(), id)
 }
 
 // DeleteAddon removes an add-on with its attachments and nodes.
-func (q repo) DeleteAddon(ctx context.Context, id string) error {
+func (q addonRepo) DeleteAddon(ctx context.Context, id string) error {
 	return q.execOne(ctx, "add-on", `DELETE FROM addons WHERE id = ?`, id)
 }
 
 // UpdateAddonSettings records an add-on's customer-tunable settings.
-func (q repo) UpdateAddonSettings(ctx context.Context, id, policy string, timeout int, notify string) error {
+func (q addonRepo) UpdateAddonSettings(ctx context.Context, id, policy string, timeout int, notify string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET maxmemory_policy = ?, timeout = ?, notify_keyspace_events = ?, updated_at = ? WHERE id = ?`,
 		policy, timeout, notify, q.now(), id)
 }
@@ -91,13 +91,13 @@ func (q repo) UpdateAddonSettings(ctx context.Context, id, policy string, timeou
 // app's URL is derived from it, so they all change with this one row — and
 // the second one its nodes also accept while a rotation is under way ("" for
 // none).
-func (q repo) SetCustomerPasswords(ctx context.Context, id, password, alt string) error {
+func (q addonRepo) SetCustomerPasswords(ctx context.Context, id, password, alt string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET customer_password = ?, customer_password_alt = ?, updated_at = ? WHERE id = ?`,
 		password, alt, q.now(), id)
 }
 
 // SetAddonPlan records the plan an add-on now runs on.
-func (q repo) SetAddonPlan(ctx context.Context, id, plan string) error {
+func (q addonRepo) SetAddonPlan(ctx context.Context, id, plan string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET plan = ?, updated_at = ? WHERE id = ?`, plan, q.now(), id)
 }
 
@@ -106,7 +106,7 @@ func (q repo) SetAddonPlan(ctx context.Context, id, plan string) error {
 // compare-and-set: when another writer moved the epoch first, nothing changes
 // and the answer is a Conflict, so of two promotions decided on the same
 // state exactly one is recorded.
-func (q repo) AdvanceEpoch(ctx context.Context, id string, read int64) (int64, error) {
+func (q addonRepo) AdvanceEpoch(ctx context.Context, id string, read int64) (int64, error) {
 	res, err := q.exec(ctx, `UPDATE addons SET epoch = epoch + 1, updated_at = ? WHERE id = ? AND epoch = ?`, q.now(), id, read)
 	if err != nil {
 		return 0, err
@@ -122,7 +122,7 @@ func (q repo) AdvanceEpoch(ctx context.Context, id string, read int64) (int64, e
 }
 
 // AddonEpoch returns an add-on's epoch.
-func (q repo) AddonEpoch(ctx context.Context, id string) (int64, error) {
+func (q addonRepo) AddonEpoch(ctx context.Context, id string) (int64, error) {
 	var e int64
 	err := q.get(ctx, &e, `SELECT epoch FROM addons WHERE id = ?`, id)
 	return e, notFound(err, "no add-on with id %s", id)

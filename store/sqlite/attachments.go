@@ -11,7 +11,7 @@ const attachmentCols = `attachments.*, addons.name AS addon_name, apps.name AS a
 	FROM attachments JOIN addons ON addons.id = attachments.addon_id JOIN apps ON apps.id = attachments.app_id`
 
 // CreateAttachment inserts an attachment; a name already used on the app is a Conflict.
-func (q repo) CreateAttachment(ctx context.Context, at *store.Attachment) error {
+func (q attachmentRepo) CreateAttachment(ctx context.Context, at *store.Attachment) error {
 	if at.ID == "" {
 		at.ID = store.NewID()
 	}
@@ -25,30 +25,30 @@ func (q repo) CreateAttachment(ctx context.Context, at *store.Attachment) error 
 }
 
 // AttachmentsOfApp lists an app's attachments, by name.
-func (q repo) AttachmentsOfApp(ctx context.Context, appID string) ([]store.Attachment, error) {
+func (q attachmentRepo) AttachmentsOfApp(ctx context.Context, appID string) ([]store.Attachment, error) {
 	var out []store.Attachment
 	return out, q.sel(ctx, &out, `SELECT `+attachmentCols+` WHERE attachments.app_id = ? ORDER BY attachments.name`, appID)
 }
 
 // AttachmentsOfAddon lists an add-on's attachments on every app.
-func (q repo) AttachmentsOfAddon(ctx context.Context, addonID string) ([]store.Attachment, error) {
+func (q attachmentRepo) AttachmentsOfAddon(ctx context.Context, addonID string) ([]store.Attachment, error) {
 	var out []store.Attachment
 	return out, q.sel(ctx, &out, `SELECT `+attachmentCols+` WHERE attachments.addon_id = ? ORDER BY apps.name, attachments.name`, addonID)
 }
 
 // Attachments lists every attachment.
-func (q repo) Attachments(ctx context.Context) ([]store.Attachment, error) {
+func (q attachmentRepo) Attachments(ctx context.Context) ([]store.Attachment, error) {
 	var out []store.Attachment
 	return out, q.sel(ctx, &out, `SELECT `+attachmentCols+` ORDER BY apps.name, attachments.name`)
 }
 
 // DeleteAttachment removes one attachment.
-func (q repo) DeleteAttachment(ctx context.Context, id string) error {
+func (q attachmentRepo) DeleteAttachment(ctx context.Context, id string) error {
 	return q.execOne(ctx, "attachment", `DELETE FROM attachments WHERE id = ?`, id)
 }
 
 // DeleteAttachmentsOfAddon removes every attachment of an add-on.
-func (q repo) DeleteAttachmentsOfAddon(ctx context.Context, addonID string) error {
+func (q attachmentRepo) DeleteAttachmentsOfAddon(ctx context.Context, addonID string) error {
 	_, err := q.exec(ctx, `DELETE FROM attachments WHERE addon_id = ?`, addonID)
 	return err
 }

@@ -9,7 +9,7 @@ import (
 
 // CreateNode inserts a node, claiming its (host, port). A port another node holds
 // is a Conflict, so two concurrent provisions can never share one.
-func (q repo) CreateNode(ctx context.Context, n *store.Node) error {
+func (q nodeRepo) CreateNode(ctx context.Context, n *store.Node) error {
 	ok, err := q.ClaimNode(ctx, n)
 	if err == nil && !ok || isUnique(err) {
 		return fault.E(fault.Conflict, "port %d on host %s is taken", n.Port, n.Host)
@@ -21,7 +21,7 @@ func (q repo) CreateNode(ctx context.Context, n *store.Node) error {
 // whether it did. A taken port is no error (INSERT … ON CONFLICT DO NOTHING),
 // so a caller can try the next port inside one transaction: a failed
 // statement would abort the whole transaction on PostgreSQL.
-func (q repo) ClaimNode(ctx context.Context, n *store.Node) (bool, error) {
+func (q nodeRepo) ClaimNode(ctx context.Context, n *store.Node) (bool, error) {
 	if n.ID == "" {
 		n.ID = store.NewID()
 	}
@@ -37,7 +37,7 @@ func (q repo) ClaimNode(ctx context.Context, n *store.Node) (bool, error) {
 
 // MoveNodePort gives a node another port on its host unless another node
 // holds that one there, and reports whether it did.
-func (q repo) MoveNodePort(ctx context.Context, id string, port int) (bool, error) {
+func (q nodeRepo) MoveNodePort(ctx context.Context, id string, port int) (bool, error) {
 	res, err := q.exec(ctx, `UPDATE nodes SET port = ?, updated_at = ? WHERE id = ?
 		AND NOT EXISTS (SELECT 1 FROM nodes o WHERE o.host = nodes.host AND o.port = ?)`, port, q.now(), id, port)
 	return q.changed(res, err)
@@ -45,44 +45,44 @@ func (q repo) MoveNodePort(ctx context.Context, id string, port int) (bool, erro
 
 // UsedPorts lists the ports claimed on a host, or by any node on the same
 // address (several hosts may share one, e.g. agents on one machine).
-func (q repo) UsedPorts(ctx context.Context, host, address string) ([]int, error) {
+func (q nodeRepo) UsedPorts(ctx context.Context, host, address string) ([]int, error) {
 	var out []int
 	return out, q.sel(ctx, &out, `SELECT DISTINCT port FROM nodes WHERE host = ? OR (address = ? AND address != '') ORDER BY port`, host, address)
 }
 
 // NodeByID returns one node.
-func (q repo) NodeByID(ctx context.Context, id string) (store.Node, error) {
+func (q nodeRepo) NodeByID(ctx context.Context, id string) (store.Node, error) {
 	var n store.Node
 	err := q.get(ctx, &n, `SELECT * FROM nodes WHERE id = ?`, id)
 	return n, notFound(err, "no node with id %s", id)
 }
 
 // NodesOfAddon lists an add-on's nodes, primary first.
-func (q repo) NodesOfAddon(ctx context.Context, addonID string) ([]store.Node, error) {
+func (q nodeRepo) NodesOfAddon(ctx context.Context, addonID string) ([]store.Node, error) {
 	var out []store.Node
 	return out, q.sel(ctx, &out, `SELECT * FROM nodes WHERE addon_id = ? ORDER BY role = 'primary' DESC, created_at`, addonID)
 }
 
 // NodesOnHost lists the nodes placed on a host.
-func (q repo) NodesOnHost(ctx context.Context, host string) ([]store.Node, error) {
+func (q nodeRepo) NodesOnHost(ctx context.Context, host string) ([]store.Node, error) {
 	var out []store.Node
 	return out, q.sel(ctx, &out, `SELECT * FROM nodes WHERE host = ? ORDER BY name`, host)
 }
 
 // UpdateNodeRuntime records where a node runs and in what state.
-func (q repo) UpdateNodeRuntime(ctx context.Context, id, address, dir string, pid int, state string) error {
+func (q nodeRepo) UpdateNodeRuntime(ctx context.Context, id, address, dir string, pid int, state string) error {
 	return q.execOne(ctx, "node", `UPDATE nodes SET address = ?, dir = ?, pid = ?, state = ?, updated_at = ? WHERE id = ?`,
 		address, dir, pid, state, q.now(), id)
 }
 
 // SetNodeState changes a node's state (and pid when pid > 0).
-func (q repo) SetNodeState(ctx context.Context, id, state string, pid int) error {
+func (q nodeRepo) SetNodeState(ctx context.Context, id, state string, pid int) error {
 	return q.execOne(ctx, "node", `UPDATE nodes SET state = ?, pid = CASE WHEN ? > 0 THEN ? ELSE pid END, updated_at = ? WHERE id = ?`,
 		state, pid, pid, q.now(), id)
 }
 
 // DeleteNode removes a node row, freeing its port.
-func (q repo) DeleteNode(ctx context.Context, id string) error {
+func (q nodeRepo) DeleteNode(ctx context.Context, id string) error {
 	return q.execOne(ctx, "node", `DELETE FROM nodes WHERE id = ?`, id)
 }
 
@@ -90,7 +90,7 @@ func (q repo) DeleteNode(ctx context.Context, id string) error {
 // epoch it happened in. The epoch must be newer than the one the node's role
 // was last written under: a write carrying an older (or the same) epoch is a
 // Conflict and changes nothing.
-func (q repo) SetNodeRole(ctx context.Context, id, role string, epoch int64) error {
+func (q nodeRepo) SetNodeRole(ctx context.Context, id, role string, epoch int64) error {
 	res, err := q.exec(ctx, `UPDATE nodes SET role = ?, epoch = ?, updated_at = ? WHERE id = ? AND epoch < ?`, role, epoch, q.now(), id, epoch)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (q repo) SetNodeRole(ctx context.Context, id, role string, epoch int64) err
 }
 
 // NodeCounts returns how many nodes each host runs.
-func (q repo) NodeCounts(ctx context.Context) (map[string]int, error) {
+func (q nodeRepo) NodeCounts(ctx context.Context) (map[string]int, error) {
 	var rows []struct {
 		Host string `db:"host"`
 		N    int    `db:"n"`
@@ -122,20 +122,20 @@ func (q repo) NodeCounts(ctx context.Context) (map[string]int, error) {
 }
 
 // AllNodes lists every node.
-func (q repo) AllNodes(ctx context.Context) ([]store.Node, error) {
+func (q nodeRepo) AllNodes(ctx context.Context) ([]store.Node, error) {
 	var out []store.Node
 	return out, q.sel(ctx, &out, `SELECT * FROM nodes ORDER BY name`)
 }
 
 // NodeByName returns one node by its unique name.
-func (q repo) NodeByName(ctx context.Context, name string) (store.Node, error) {
+func (q nodeRepo) NodeByName(ctx context.Context, name string) (store.Node, error) {
 	var n store.Node
 	err := q.get(ctx, &n, `SELECT * FROM nodes WHERE name = ?`, name)
 	return n, notFound(err, "no node named %s", name)
 }
 
 // NodeAt returns the node listening on address:port, whichever add-on owns it.
-func (q repo) NodeAt(ctx context.Context, address string, port int) (store.Node, error) {
+func (q nodeRepo) NodeAt(ctx context.Context, address string, port int) (store.Node, error) {
 	var n store.Node
 	err := q.get(ctx, &n, `SELECT * FROM nodes WHERE address = ? AND port = ? ORDER BY created_at LIMIT 1`, address, port)
 	return n, notFound(err, "no node at %s:%d", address, port)

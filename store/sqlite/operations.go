@@ -8,7 +8,7 @@ import (
 )
 
 // CreateOperation inserts an operation.
-func (q repo) CreateOperation(ctx context.Context, op *store.Operation) error {
+func (q operationRepo) CreateOperation(ctx context.Context, op *store.Operation) error {
 	if op.ID == "" {
 		op.ID = store.NewID()
 	}
@@ -25,66 +25,66 @@ func (q repo) CreateOperation(ctx context.Context, op *store.Operation) error {
 }
 
 // ClaimOperation takes an unfinished operation no one holds.
-func (q repo) ClaimOperation(ctx context.Context, id, owner string, now time.Time, ttl time.Duration) (bool, error) {
+func (q operationRepo) ClaimOperation(ctx context.Context, id, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	return q.changed(q.exec(ctx, `UPDATE operations SET owner = ?, lease_until = ?
 		WHERE id = ? AND state NOT IN ('succeeded', 'failed') AND (owner = '' OR lease_until < ?)`,
 		owner, now.Add(ttl).UTC(), id, now.UTC()))
 }
 
 // RenewOperation extends a lease its owner still holds.
-func (q repo) RenewOperation(ctx context.Context, id, owner string, now time.Time, ttl time.Duration) (bool, error) {
+func (q operationRepo) RenewOperation(ctx context.Context, id, owner string, now time.Time, ttl time.Duration) (bool, error) {
 	return q.changed(q.exec(ctx, `UPDATE operations SET lease_until = ? WHERE id = ? AND owner = ?`,
 		now.Add(ttl).UTC(), id, owner))
 }
 
 // ReleaseOperation gives up a lease.
-func (q repo) ReleaseOperation(ctx context.Context, id, owner string) error {
+func (q operationRepo) ReleaseOperation(ctx context.Context, id, owner string) error {
 	_, err := q.exec(ctx, `UPDATE operations SET owner = '', lease_until = ? WHERE id = ? AND owner = ?`, time.Time{}, id, owner)
 	return err
 }
 
 // SetOperationStep records the point an operation has reached and its
 // params as they now are.
-func (q repo) SetOperationStep(ctx context.Context, id, step, params string) error {
+func (q operationRepo) SetOperationStep(ctx context.Context, id, step, params string) error {
 	return q.execOne(ctx, "operation", `UPDATE operations SET step = ?, params = ?, updated_at = ? WHERE id = ?`,
 		step, params, q.now(), id)
 }
 
 // UnfinishedOperationsOf lists an add-on's operations not yet succeeded or
 // failed, oldest first.
-func (q repo) UnfinishedOperationsOf(ctx context.Context, addonID string) ([]store.Operation, error) {
+func (q operationRepo) UnfinishedOperationsOf(ctx context.Context, addonID string) ([]store.Operation, error) {
 	var out []store.Operation
 	return out, q.sel(ctx, &out, `SELECT * FROM operations WHERE addon_id = ? AND state NOT IN ('succeeded', 'failed') ORDER BY created_at`, addonID)
 }
 
 // OperationByID returns one operation.
-func (q repo) OperationByID(ctx context.Context, id string) (store.Operation, error) {
+func (q operationRepo) OperationByID(ctx context.Context, id string) (store.Operation, error) {
 	var op store.Operation
 	err := q.get(ctx, &op, `SELECT * FROM operations WHERE id = ?`, id)
 	return op, notFound(err, "no operation with id %s", id)
 }
 
 // UpdateOperation sets an operation's state, progress and error.
-func (q repo) UpdateOperation(ctx context.Context, id, state, progress, errMsg string) error {
+func (q operationRepo) UpdateOperation(ctx context.Context, id, state, progress, errMsg string) error {
 	return q.execOne(ctx, "operation", `UPDATE operations SET state = ?, progress = ?, error = ?, updated_at = ? WHERE id = ?`,
 		state, progress, errMsg, q.now(), id)
 }
 
 // UnfinishedOperations lists operations not yet succeeded or failed, oldest first.
-func (q repo) UnfinishedOperations(ctx context.Context) ([]store.Operation, error) {
+func (q operationRepo) UnfinishedOperations(ctx context.Context) ([]store.Operation, error) {
 	var out []store.Operation
 	return out, q.sel(ctx, &out, `SELECT * FROM operations WHERE state NOT IN ('succeeded', 'failed') ORDER BY created_at`)
 }
 
 // AddEvent appends an event to an add-on's history.
-func (q repo) AddEvent(ctx context.Context, addonID, addonName, kind, message string) error {
+func (q operationRepo) AddEvent(ctx context.Context, addonID, addonName, kind, message string) error {
 	_, err := q.exec(ctx, `INSERT INTO events (addon_id, addon_name, kind, message, created_at) VALUES (?, ?, ?, ?, ?)`,
 		addonID, addonName, kind, message, q.now())
 	return err
 }
 
 // EventsOfAddon lists an add-on's events, oldest first.
-func (q repo) EventsOfAddon(ctx context.Context, addonID string) ([]store.Event, error) {
+func (q operationRepo) EventsOfAddon(ctx context.Context, addonID string) ([]store.Event, error) {
 	var out []store.Event
 	return out, q.sel(ctx, &out, `SELECT * FROM events WHERE addon_id = ? ORDER BY id`, addonID)
 }

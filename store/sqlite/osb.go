@@ -9,7 +9,7 @@ import (
 )
 
 // CreateOSBInstance inserts an instance; an id already present is a Conflict.
-func (q repo) CreateOSBInstance(ctx context.Context, in *store.OSBInstance) error {
+func (q osbRepo) CreateOSBInstance(ctx context.Context, in *store.OSBInstance) error {
 	in.CreatedAt, in.UpdatedAt = q.now(), q.now()
 	if in.State == "" {
 		in.State = store.OSBActive
@@ -26,7 +26,7 @@ func (q repo) CreateOSBInstance(ctx context.Context, in *store.OSBInstance) erro
 }
 
 // OSBInstanceByID returns one instance, whatever its state.
-func (q repo) OSBInstanceByID(ctx context.Context, id string) (store.OSBInstance, error) {
+func (q osbRepo) OSBInstanceByID(ctx context.Context, id string) (store.OSBInstance, error) {
 	var in store.OSBInstance
 	err := q.get(ctx, &in, `SELECT * FROM osb_instances WHERE instance_id = ?`, id)
 	return in, notFound(err, "no service instance %s", id)
@@ -34,26 +34,26 @@ func (q repo) OSBInstanceByID(ctx context.Context, id string) (store.OSBInstance
 
 // OSBInstancesOfAddon lists the instances recorded for an add-on (one, unless
 // ids were reused).
-func (q repo) OSBInstancesOfAddon(ctx context.Context, addonID string) ([]store.OSBInstance, error) {
+func (q osbRepo) OSBInstancesOfAddon(ctx context.Context, addonID string) ([]store.OSBInstance, error) {
 	var out []store.OSBInstance
 	return out, q.sel(ctx, &out, `SELECT * FROM osb_instances WHERE addon_id = ? ORDER BY created_at`, addonID)
 }
 
 // SetOSBInstanceOperation records the instance's latest async operation.
-func (q repo) SetOSBInstanceOperation(ctx context.Context, id, opID, kind string) error {
+func (q osbRepo) SetOSBInstanceOperation(ctx context.Context, id, opID, kind string) error {
 	return q.execOne(ctx, "service instance", `UPDATE osb_instances SET operation_id = ?, operation_kind = ?, updated_at = ?
 		WHERE instance_id = ?`, opID, kind, q.now(), id)
 }
 
 // SetOSBInstanceRequest records what the platform last asked an instance to be.
-func (q repo) SetOSBInstanceRequest(ctx context.Context, id, planID, parameters, context string) error {
+func (q osbRepo) SetOSBInstanceRequest(ctx context.Context, id, planID, parameters, context string) error {
 	return q.execOne(ctx, "service instance", `UPDATE osb_instances SET plan_id = ?, parameters = ?, context = ?, updated_at = ?
 		WHERE instance_id = ?`, planID, parameters, context, q.now(), id)
 }
 
 // MarkOSBInstanceDeleted records that an instance's deletion finished at at,
 // together with the deletion of every binding it still had.
-func (q repo) MarkOSBInstanceDeleted(ctx context.Context, id string, at time.Time) error {
+func (q osbRepo) MarkOSBInstanceDeleted(ctx context.Context, id string, at time.Time) error {
 	if err := q.execOne(ctx, "service instance", `UPDATE osb_instances SET state = ?, deleted_at = ?, updated_at = ?
 		WHERE instance_id = ?`, store.OSBDeleted, at.UTC(), q.now(), id); err != nil {
 		return err
@@ -65,7 +65,7 @@ func (q repo) MarkOSBInstanceDeleted(ctx context.Context, id string, at time.Tim
 
 // DeleteOSBInstance removes an instance row and the binding rows it left, so
 // that its id can be used again. Live bindings are never removed this way.
-func (q repo) DeleteOSBInstance(ctx context.Context, id string) error {
+func (q osbRepo) DeleteOSBInstance(ctx context.Context, id string) error {
 	if _, err := q.exec(ctx, `DELETE FROM osb_bindings WHERE instance_id = ? AND state != ?`, id, store.OSBActive); err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (q repo) DeleteOSBInstance(ctx context.Context, id string) error {
 // ForgetOSB reduces instances and bindings deleted before cutoff to their ids:
 // their requests, contexts and parameters are dropped. Timestamps are stored as
 // UTC text, so comparing them compares the instants.
-func (q repo) ForgetOSB(ctx context.Context, cutoff time.Time) error {
+func (q osbRepo) ForgetOSB(ctx context.Context, cutoff time.Time) error {
 	if _, err := q.exec(ctx, `UPDATE osb_instances SET state = ?, parameters = '{}', context = '{}', updated_at = ?
 		WHERE state = ? AND deleted_at < ?`, store.OSBForgotten, q.now(), store.OSBDeleted, cutoff.UTC()); err != nil {
 		return err
@@ -86,7 +86,7 @@ func (q repo) ForgetOSB(ctx context.Context, cutoff time.Time) error {
 }
 
 // CreateOSBBinding inserts a binding; an id already present is a Conflict.
-func (q repo) CreateOSBBinding(ctx context.Context, bd *store.OSBBinding) error {
+func (q osbRepo) CreateOSBBinding(ctx context.Context, bd *store.OSBBinding) error {
 	bd.CreatedAt = q.now()
 	if bd.State == "" {
 		bd.State = store.OSBActive
@@ -102,34 +102,34 @@ func (q repo) CreateOSBBinding(ctx context.Context, bd *store.OSBBinding) error 
 }
 
 // OSBBindingByID returns one binding, whatever its state.
-func (q repo) OSBBindingByID(ctx context.Context, id string) (store.OSBBinding, error) {
+func (q osbRepo) OSBBindingByID(ctx context.Context, id string) (store.OSBBinding, error) {
 	var bd store.OSBBinding
 	err := q.get(ctx, &bd, `SELECT * FROM osb_bindings WHERE binding_id = ?`, id)
 	return bd, notFound(err, "no service binding %s", id)
 }
 
 // ActiveOSBBindingsOfAddon lists an add-on's live bindings, oldest first.
-func (q repo) ActiveOSBBindingsOfAddon(ctx context.Context, addonID string) ([]store.OSBBinding, error) {
+func (q osbRepo) ActiveOSBBindingsOfAddon(ctx context.Context, addonID string) ([]store.OSBBinding, error) {
 	var out []store.OSBBinding
 	return out, q.sel(ctx, &out, `SELECT * FROM osb_bindings WHERE addon_id = ? AND state = ? ORDER BY created_at, binding_id`,
 		addonID, store.OSBActive)
 }
 
 // MarkOSBBindingDeleted records a binding's deletion at at and drops its password.
-func (q repo) MarkOSBBindingDeleted(ctx context.Context, id string, at time.Time) error {
+func (q osbRepo) MarkOSBBindingDeleted(ctx context.Context, id string, at time.Time) error {
 	return q.execOne(ctx, "service binding", `UPDATE osb_bindings SET state = ?, password = '', deleted_at = ?
 		WHERE binding_id = ? AND state = ?`, store.OSBDeleted, at.UTC(), id, store.OSBActive)
 }
 
 // RestoreOSBBinding puts back a binding whose deletion could not be carried
 // out, password included.
-func (q repo) RestoreOSBBinding(ctx context.Context, bd store.OSBBinding) error {
+func (q osbRepo) RestoreOSBBinding(ctx context.Context, bd store.OSBBinding) error {
 	return q.execOne(ctx, "service binding", `UPDATE osb_bindings SET state = ?, password = ?, deleted_at = NULL
 		WHERE binding_id = ?`, store.OSBActive, bd.Password, bd.BindingID)
 }
 
 // DeleteOSBBinding removes a binding row: a create rolled back, or a deleted
 // binding whose id is used again.
-func (q repo) DeleteOSBBinding(ctx context.Context, id string) error {
+func (q osbRepo) DeleteOSBBinding(ctx context.Context, id string) error {
 	return q.execOne(ctx, "service binding", `DELETE FROM osb_bindings WHERE binding_id = ?`, id)
 }

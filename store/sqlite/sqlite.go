@@ -68,8 +68,41 @@ type txn struct {
 	repo
 }
 
-// repo holds the repository methods, shared by DB and tx.
+// repo is store.Q over one handle (the database's, or a transaction's): a
+// repository per kind of record (appRepo, addonRepo, … — as store.Q is made
+// of store.AppRepo, store.AddonRepo, …), each in its own file and on the same
+// conn, so one transaction spans them all. Shared by DB and txn.
 type repo struct {
+	conn // for what spans kinds (the change feed, transactions)
+	appRepo
+	addonRepo
+	attachmentRepo
+	nodeRepo
+	hostRepo
+	operationRepo
+	forkRepo
+	osbRepo
+}
+
+// newRepo returns the repositories over c.
+func newRepo(c conn) repo {
+	return repo{c, appRepo{c}, addonRepo{c}, attachmentRepo{c}, nodeRepo{c}, hostRepo{c}, operationRepo{c}, forkRepo{c}, osbRepo{c}}
+}
+
+// The repositories of each kind of record.
+type (
+	appRepo        struct{ conn }
+	addonRepo      struct{ conn }
+	attachmentRepo struct{ conn }
+	nodeRepo       struct{ conn }
+	hostRepo       struct{ conn }
+	operationRepo  struct{ conn }
+	forkRepo       struct{ conn }
+	osbRepo        struct{ conn }
+)
+
+// conn is the handle the repositories share, with their clock.
+type conn struct {
 	x   sqlx.ExtContext
 	now func() time.Time
 }
@@ -96,7 +129,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db.SetMaxOpenConns(8)
 	hooks := &commitHooks{}
-	s := &DB{db: db, hooks: hooks, repo: repo{x: notifying{db, hooks}, now: utcNow}}
+	s := &DB{db: db, hooks: hooks, repo: newRepo(conn{x: notifying{db, hooks}, now: utcNow})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -174,7 +207,7 @@ func (s *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 			sqltx.Rollback()
 		}
 	}()
-	if err := fn(txn{repo{x: sqltx, now: s.now}}); err != nil {
+	if err := fn(txn{newRepo(conn{x: sqltx, now: s.now})}); err != nil {
 		return err
 	}
 	if err := sqltx.Commit(); err != nil {
@@ -209,20 +242,20 @@ func isUnique(err error) bool {
 		err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-func (q repo) get(ctx context.Context, dest any, query string, args ...any) error {
+func (q conn) get(ctx context.Context, dest any, query string, args ...any) error {
 	return sqlx.GetContext(ctx, q.x, dest, query, args...)
 }
 
-func (q repo) sel(ctx context.Context, dest any, query string, args ...any) error {
+func (q conn) sel(ctx context.Context, dest any, query string, args ...any) error {
 	return sqlx.SelectContext(ctx, q.x, dest, query, args...)
 }
 
-func (q repo) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (q conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return q.x.ExecContext(ctx, query, args...)
 }
 
 // execOne runs a statement that must change exactly one row.
-func (q repo) execOne(ctx context.Context, what string, query string, args ...any) error {
+func (q conn) execOne(ctx context.Context, what string, query string, args ...any) error {
 	res, err := q.exec(ctx, query, args...)
 	if err != nil {
 		return err
@@ -238,7 +271,7 @@ func (q repo) execOne(ctx context.Context, what string, query string, args ...an
 }
 
 // changed reports whether a statement changed exactly one row.
-func (q repo) changed(res sql.Result, err error) (bool, error) {
+func (q conn) changed(res sql.Result, err error) (bool, error) {
 	if err != nil {
 		return false, err
 	}
