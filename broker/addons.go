@@ -9,7 +9,6 @@ import (
 	"larder/api"
 	"larder/broker/apps"
 	"larder/broker/attach"
-	"larder/broker/changes"
 	"larder/catalog"
 	"larder/fault"
 	"larder/store"
@@ -133,13 +132,7 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	}
 	b.log.WithFields(map[string]any{"addon": a.Name, "app": a.AppName, "plan": plan.Name}).Info("provisioning add-on")
 	b.jobs.Run(b.store, op, b.nodes.ProvisionStep(a.ID, false))
-	j, err := apps.AddonJSON(ctx, b.store, a)
-	if err != nil {
-		return api.AddonResult{}, err
-	}
-	apiOp := changes.OperationJSON(op)
-	return api.AddonResult{Addon: j, Operation: &apiOp,
-		Message: fmt.Sprintf("%s is being created in the background", a.Name)}, nil
+	return apps.OperationResult(ctx, b.store, a, op, fmt.Sprintf("%s is being created in the background", a.Name))
 }
 
 func (b *Addons) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
@@ -256,13 +249,7 @@ func (b *Addons) DestroyAddon(ctx context.Context, appName string, addonName str
 	b.log.WithField("addon", a.Name).Info("destroying add-on")
 	b.jobs.Run(b.store, op, b.nodes.DeprovisionStep(a.ID))
 	a.State = api.StateDeprovisioning
-	j, err := apps.AddonJSON(ctx, b.store, a)
-	if err != nil {
-		return api.AddonResult{}, err
-	}
-	apiOp := changes.OperationJSON(op)
-	return api.AddonResult{Addon: j, Operation: &apiOp,
-		Message: fmt.Sprintf("%s is being destroyed", a.Name)}, nil
+	return apps.OperationResult(ctx, b.store, a, op, fmt.Sprintf("%s is being destroyed", a.Name))
 }
 
 // BeginDestroy moves a to deprovisioning in tx: its attachments, and so the

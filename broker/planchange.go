@@ -7,7 +7,6 @@ import (
 
 	"larder/api"
 	"larder/broker/apps"
-	"larder/broker/changes"
 	"larder/broker/jobs"
 	"larder/catalog"
 	"larder/fault"
@@ -265,10 +264,5 @@ func (b *Addons) UpgradeAddon(ctx context.Context, appName string, addonName str
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	j, err := apps.AddonJSON(ctx, b.store, a)
-	if err != nil {
-		return api.AddonResult{}, err
-	}
-	apiOp := changes.OperationJSON(op)
-	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
+	return apps.OperationResult(ctx, b.store, a, op, "")
 }

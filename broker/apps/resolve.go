@@ -6,6 +6,7 @@ import (
 
 	"larder/api"
 	"larder/broker/attach"
+	"larder/broker/changes"
 	"larder/fault"
 	"larder/store"
 )
@@ -88,4 +89,15 @@ func AddonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 		}
 	}
 	return out, nil
+}
+
+// OperationResult answers a request that started op on a: the add-on as it
+// now shows, the operation to follow, and msg for people.
+func OperationResult(ctx context.Context, q store.Q, a store.Addon, op store.Operation, msg string) (api.AddonResult, error) {
+	j, err := AddonJSON(ctx, q, a)
+	if err != nil {
+		return api.AddonResult{}, err
+	}
+	apiOp := changes.OperationJSON(op)
+	return api.AddonResult{Addon: j, Operation: &apiOp, Message: msg}, nil
 }

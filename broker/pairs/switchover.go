@@ -8,7 +8,6 @@ import (
 	"larder/api"
 	"larder/broker/apps"
 	"larder/broker/attach"
-	"larder/broker/changes"
 	"larder/broker/jobs"
 	"larder/engine"
 	"larder/fault"
@@ -186,12 +185,7 @@ func (b *Pairs) Failover(ctx context.Context, appName, addonName string) (api.Ad
 	if err != nil {
 		return api.AddonResult{}, err
 	}
-	j, err := apps.AddonJSON(ctx, b.store, a)
-	if err != nil {
-		return api.AddonResult{}, err
-	}
-	apiOp := changes.OperationJSON(op)
-	return api.AddonResult{Addon: j, Operation: &apiOp}, nil
+	return apps.OperationResult(ctx, b.store, a, op, "")
 }
 
 // OnRejoined handles a host's report that a primary whose data was gone came

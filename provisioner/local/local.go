@@ -93,9 +93,14 @@ func (o *Options) setDefaults() {
 // Host runs nodes as processes on this machine and supervises them from
 // one loop. Nodes outlive it: Close stops supervision only.
 //
-// It has about 50 methods, 14 of them the Host interface: the rest
-// (supervision, fencing, quarantine, the admin connection) all work on the
-// one node table under h.mu, so they stay on the type that owns that lock.
+// It has about 50 methods, 16 of them exported (the provisioner.Host
+// interface, and NodeDir), and keeps them on purpose: the supervisor
+// (reserve, check, restart…), fencing (epochs and write pauses) and the admin
+// connection all reach a node through the one node table under h.mu — its
+// process, its held connection, whether a start or check owns it — and stop,
+// quarantine and reconfigure change that table while the supervisor reads
+// it. Split into types, each would hold the same table and lock, and every
+// rule about who may touch a node when would span them.
 type Host struct {
 	opts   Options
 	log    logrus.FieldLogger
