@@ -300,9 +300,10 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
-	b.pairs.Close()
+	// Adoption first: it may hand a returning host to the pairs (Repush).
 	b.adoptCancel()
 	b.adopting.Wait()
+	b.pairs.Close()
 	err := b.jobs.Close(ctx)
 	for _, h := range b.hosts.All() {
 		if h.Name() != b.localName {
