@@ -1,9 +1,9 @@
-package cli
+package cmdkit
 
 import (
 	"bytes"
 	"errors"
-	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -32,7 +32,7 @@ func TestConfirmApp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := confirmApp(strings.NewReader(tt.stdin), tt.interactive, &out, "web", tt.given, "This will destroy it")
+			err := ConfirmApp(strings.NewReader(tt.stdin), tt.interactive, &out, "web", tt.given, "This will destroy it")
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("got error %q, want confirmed", fault.Message(err))
@@ -49,26 +49,20 @@ func TestConfirmApp(t *testing.T) {
 	}
 }
 
-func TestPrintJSON(t *testing.T) {
+func TestSplitDash(t *testing.T) {
 	tests := []struct {
-		name string
-		v    any
-		want string
+		in            []string
+		before, after []string
+		dash          bool
 	}{
-		{"empty list", nonNil([]string(nil)), "[]\n"},
-		{"indented", map[string]string{"B": "2", "A": "1"}, "{\n  \"A\": \"1\",\n  \"B\": \"2\"\n}\n"},
+		{[]string{"a"}, []string{"a"}, nil, false},
+		{[]string{"a", "--", "--x", "--"}, []string{"a"}, []string{"--x", "--"}, true},
+		{[]string{"--"}, []string{}, []string{}, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkOutput(t, "printJSON", func(w io.Writer) error { return printJSON(w, tt.v) }, tt.want)
-		})
-	}
-}
-
-func TestIsTerminal(t *testing.T) {
-	for _, v := range []any{nil, &bytes.Buffer{}, strings.NewReader("")} {
-		if isTerminal(v) {
-			t.Errorf("isTerminal(%T): got true, want false", v)
+		b, a, d := SplitDash(tt.in)
+		if !reflect.DeepEqual(b, tt.before) || !reflect.DeepEqual(a, tt.after) || d != tt.dash {
+			t.Errorf("splitDash(%q): got %q, %q, %v; want %q, %q, %v", tt.in, b, a, d, tt.before, tt.after, tt.dash)
 		}
 	}
 }

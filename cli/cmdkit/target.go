@@ -1,4 +1,4 @@
-package cli
+package cmdkit
 
 import (
 	"fmt"
@@ -10,55 +10,55 @@ import (
 	"larder/fault"
 )
 
-// redisTarget is the add-on a redis:* command acts on, found from the
-// command's [NAME] argument on -a APP.
-type redisTarget struct {
-	app   string
-	addon api.Addon
-	cl    *api.Client
+// Target is the add-on a redis:* command acts on, found from the
+// command's [NAME] argument on -a APP, with the client that found it.
+type Target struct {
+	App    string
+	Addon  api.Addon
+	Client *api.Client
 }
 
-// label names the add-on the way Heroku's redis commands do, with the config
+// Label names the add-on the way Heroku's redis commands do, with the config
 // vars it gives this app: `redis-swift-12345 (REDIS_URL, CACHE_URL)`.
-func (t redisTarget) label() string { return addonLabel(t.addon, t.app) }
+func (t Target) Label() string { return addonLabel(t.Addon, t.App) }
 
-// resolveRedis reads -a APP and the optional NAME of a redis:* command and
+// ResolveRedis reads -a APP and the optional NAME of a redis:* command and
 // finds the add-on. Commands check their own flags first, so that a mistyped
 // flag is reported without asking the broker anything.
-func (s *session) resolveRedis(c *cli.Context, usage string) (redisTarget, error) {
-	app, err := requireApp(c)
+func (s *Session) ResolveRedis(c *cli.Context, usage string) (Target, error) {
+	app, err := RequireApp(c)
 	if err != nil {
-		return redisTarget{}, err
+		return Target{}, err
 	}
-	ref, err := optionalArg(c, usage)
+	ref, err := OptionalArg(c, usage)
 	if err != nil {
-		return redisTarget{}, err
+		return Target{}, err
 	}
 	if ref != "" {
-		if err := checkArg(usage, api.AddonRef, ref); err != nil {
-			return redisTarget{}, err
+		if err := CheckArg(usage, api.AddonRef, ref); err != nil {
+			return Target{}, err
 		}
 	}
-	cl, err := s.client()
+	cl, err := s.Client()
 	if err != nil {
-		return redisTarget{}, err
+		return Target{}, err
 	}
-	t := redisTarget{app: app, cl: cl}
+	t := Target{App: app, Client: cl}
 	if ref != "" {
-		t.addon, err = cl.Addon(c.Context, app, ref)
+		t.Addon, err = cl.Addon(c.Context, app, ref)
 		return t, err
 	}
 	addons, err := cl.Addons(c.Context, app)
 	if err != nil {
 		return t, err
 	}
-	t.addon, err = defaultRedis(addons, app)
+	t.Addon, err = defaultRedis(addons, app)
 	return t, err
 }
 
-// optionalArg returns the command's one optional argument, "" when absent.
-func optionalArg(c *cli.Context, usage string) (string, error) {
-	switch a := args(c); len(a) {
+// OptionalArg returns the command's one optional argument, "" when absent.
+func OptionalArg(c *cli.Context, usage string) (string, error) {
+	switch a := Args(c); len(a) {
 	case 0:
 		return "", nil
 	case 1:
@@ -115,16 +115,4 @@ func varsOnApp(a api.Addon, app string) []string {
 		vars = a.ConfigVars // an answer without attachments still names the owner's vars
 	}
 	return vars
-}
-
-// updateSettings is the shared body of redis:maxmemory, redis:timeout and
-// redis:keyspace-notifications: find the add-on, change one setting, and
-// return the settings the broker now reports.
-func (s *session) updateSettings(c *cli.Context, usage string, patch api.SettingsPatch) (redisTarget, api.Settings, error) {
-	t, err := s.resolveRedis(c, usage)
-	if err != nil {
-		return t, api.Settings{}, err
-	}
-	got, err := t.cl.UpdateSettings(c.Context, t.app, t.addon.Name, patch)
-	return t, got, err
 }

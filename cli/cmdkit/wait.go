@@ -1,4 +1,4 @@
-package cli
+package cmdkit
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/cli/ui"
 )
 
-// changesFunc reads an app's change feed (api.Client.Changes).
-type changesFunc func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error)
+// ChangesFunc reads an app's change feed (api.Client.Changes).
+type ChangesFunc func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error)
 
-// followChanges wakes its caller whenever the app's change feed says
+// FollowChanges wakes its caller whenever the app's change feed says
 // something changed: once at the start (so a change between the caller's
 // first read and the feed's cursor is not missed), then after every batch of
 // changes, as soon as the broker commits them. When the feed cannot be read
@@ -20,7 +21,7 @@ type changesFunc func(ctx context.Context, cursor int64, wait time.Duration) (ap
 // polling) and tries the feed again each time; it says so when the feed is
 // back. The channel holds at most one wake-up: a caller that is busy sees
 // one, however many changes came meanwhile. It ends with ctx.
-func followChanges(ctx context.Context, changes changesFunc, every time.Duration, notes io.Writer) <-chan struct{} {
+func FollowChanges(ctx context.Context, changes ChangesFunc, every time.Duration, notes io.Writer) <-chan struct{} {
 	wake := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -42,7 +43,7 @@ func followChanges(ctx context.Context, changes changesFunc, every time.Duration
 			}
 			if err != nil {
 				if !failing {
-					fmt.Fprintf(notes, "cannot follow the app's changes (%s); checking every %s instead\n", errorText(err), every)
+					fmt.Fprintf(notes, "cannot follow the app's changes (%s); checking every %s instead\n", ErrorText(err), every)
 					failing = true
 				}
 				poke()
@@ -64,4 +65,17 @@ func followChanges(ctx context.Context, changes changesFunc, every time.Duration
 		}
 	}()
 	return wake
+}
+
+// WaitOperation polls op on addon until it ends, showing its progress on sp,
+// and finishes sp. doing says what goes on in the background ("created") if
+// the user stops waiting with Ctrl-C.
+func WaitOperation(ctx context.Context, cl *api.Client, addon string, op *api.Operation, sp *ui.Spinner, doing string) (api.Operation, error) {
+	got, err := cl.WaitOperation(ctx, op.ID, 500*time.Millisecond, func(o api.Operation) { sp.SetStatus(o.Progress) })
+	if err != nil && ctx.Err() != nil {
+		sp.Finish("interrupted")
+		return got, &InterruptedError{fmt.Sprintf("stopped waiting; %s is still being %s in the background. Run larder addons:info %s to check progress.",
+			addon, doing, addon)}
+	}
+	return got, sp.FinishErr(err)
 }

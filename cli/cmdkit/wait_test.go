@@ -1,4 +1,4 @@
-package cli
+package cmdkit
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"larder/internal/testkit"
 )
 
-// feedScript answers followChanges' reads from a list of scripted answers,
+// feedScript answers FollowChanges' reads from a list of scripted answers,
 // recording the cursors asked; after the list it blocks until ctx ends.
 type feedScript struct {
 	mu      sync.Mutex
@@ -46,9 +46,6 @@ func batch(cursor int64, n int) func() (api.ChangeBatch, error) {
 	}
 }
 
-// syncBuf is testkit.SyncBuffer under this package's short name.
-type syncBuf = testkit.SyncBuffer
-
 func wakeWithin(t *testing.T, wake <-chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -71,8 +68,8 @@ func TestFollowChangesWakes(t *testing.T) {
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var notes syncBuf
-	wake := followChanges(ctx, f.read, time.Hour, &notes)
+	var notes testkit.SyncBuffer
+	wake := FollowChanges(ctx, f.read, time.Hour, &notes)
 	wakeWithin(t, wake, "the head")
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) { // until the empty batch was read and the next read waits
@@ -114,8 +111,8 @@ func TestFollowChangesFallsBack(t *testing.T) {
 	f := &feedScript{answers: []func() (api.ChangeBatch, error){down, down, down, batch(3, 0)}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var notes syncBuf
-	wake := followChanges(ctx, f.read, time.Millisecond, &notes)
+	var notes testkit.SyncBuffer
+	wake := FollowChanges(ctx, f.read, time.Millisecond, &notes)
 	// Wake-ups coalesce when the caller is slow: drain them until the feed
 	// is said to be back.
 	wakeWithin(t, wake, "a fallback tick")

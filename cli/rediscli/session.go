@@ -1,4 +1,8 @@
-package cli
+// Package rediscli is `larder redis:cli`: a redis-cli look-alike session to
+// an add-on over one connection — prompts and redis-cli's terminal formats
+// for a person, bare replies for piped commands, a reconnection after a lost
+// connection, and SUBSCRIBE and MONITOR read until Ctrl-C.
+package rediscli
 
 import (
 	"bufio"
@@ -17,12 +21,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
 const redisDialTimeout = 10 * time.Second
 
-func redisCLICommand(s *session) *cli.Command {
+// Command is `larder redis:cli`.
+func Command(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:cli [NAME] -a APP"
 	return &cli.Command{
 		Name:      "redis:cli",
@@ -38,32 +44,32 @@ func redisCLICommand(s *session) *cli.Command {
 			"connection is made again for the next command. The exit status is 1 only\n" +
 			"when the first connection fails.\n\n" +
 			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
-		Flags: []cli.Flag{appFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag()},
 		Action: func(c *cli.Context) error {
-			t, err := s.resolveRedis(c, usage)
+			t, err := s.ResolveRedis(c, usage)
 			if err != nil {
 				return err
 			}
-			cred, err := t.cl.Credentials(c.Context, t.app, t.addon.Name)
+			cred, err := t.Client.Credentials(c.Context, t.App, t.Addon.Name)
 			if err != nil {
 				return err
 			}
 			opt, err := redis.ParseURL(cred.URL)
 			if err != nil {
 				// Its error quotes the URL, password and all: leave it out.
-				return fault.E(fault.Internal, "the connection URL of %s could not be read", t.addon.Name)
+				return fault.E(fault.Internal, "the connection URL of %s could not be read", t.Addon.Name)
 			}
-			rs := newRedisSession(opt, s.interactive, s.stdout, s.stderr)
+			rs := newRedisSession(opt, s.Interactive, s.Stdout, s.Stderr)
 			if rs.tty {
-				fmt.Fprintf(s.stderr, "Connecting to %s:\n", t.label())
+				fmt.Fprintf(s.Stderr, "Connecting to %s:\n", t.Label())
 			}
 			if err := rs.connect(c.Context); err != nil {
 				if c.Context.Err() != nil {
 					return c.Context.Err()
 				}
-				return fault.E(fault.Unavailable, "cannot connect to %s at %s: %v", t.addon.Name, rs.addr, err)
+				return fault.E(fault.Unavailable, "cannot connect to %s at %s: %v", t.Addon.Name, rs.addr, err)
 			}
-			next, stop := readLines(c.Context, s.stdin)
+			next, stop := readLines(c.Context, s.Stdin)
 			defer stop()
 			return rs.run(c.Context, next)
 		},

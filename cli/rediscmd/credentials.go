@@ -1,12 +1,15 @@
-package cli
+package rediscmd
 
 import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"larder/cli/cmdkit"
 )
 
-func redisCredentialsCommand(s *session) *cli.Command {
+// Credentials is `larder redis:credentials`.
+func Credentials(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:credentials [NAME] -a APP [--reset]"
 	return &cli.Command{
 		Name:      "redis:credentials",
@@ -20,28 +23,28 @@ func redisCredentialsCommand(s *session) *cli.Command {
 			"clients must reconnect with the new URL.\n\n" +
 			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.BoolFlag{Name: "reset", Usage: "replace the password; the old one stops working"},
 		},
 		Action: func(c *cli.Context) error {
-			t, err := s.resolveRedis(c, usage)
+			t, err := s.ResolveRedis(c, usage)
 			if err != nil {
 				return err
 			}
 			if !c.Bool("reset") {
-				cred, err := t.cl.Credentials(c.Context, t.app, t.addon.Name)
+				cred, err := t.Client.Credentials(c.Context, t.App, t.Addon.Name)
 				if err != nil {
 					return err
 				}
-				_, err = fmt.Fprintln(s.stdout, cred.URL)
+				_, err = fmt.Fprintln(s.Stdout, cred.URL)
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, "Resetting credentials for "+t.addon.Name)
-			_, err = t.cl.RotateCredentials(c.Context, t.app, t.addon.Name)
-			if err := sp.finishErr(err); err != nil {
+			sp := s.StartSpinner("Resetting credentials for " + t.Addon.Name)
+			_, err = t.Client.RotateCredentials(c.Context, t.App, t.Addon.Name)
+			if err := sp.FinishErr(err); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(s.stderr, "Every attached app's REDIS vars now hold the new password; the old one no longer works.")
+			_, err = fmt.Fprintln(s.Stderr, "Every attached app's REDIS vars now hold the new password; the old one no longer works.")
 			return err
 		},
 	}

@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"fmt"
@@ -8,9 +8,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func redisFollowCommand(s *session) *cli.Command {
+// Follow is `larder redis:follow`.
+func Follow(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:follow [NAME] --url URL -a APP [--confirm APP]"
 	return &cli.Command{
 		Name:      "redis:follow",
@@ -27,29 +30,29 @@ func redisFollowCommand(s *session) *cli.Command {
 			"   larder redis:follow REDIS --url redis://default:pw@old-host:6379 -a web --confirm web\n" +
 			"   larder redis:unfollow REDIS -a web",
 		Flags: []cli.Flag{
-			appFlag(),
-			confirmFlag(),
+			cmdkit.AppFlag(),
+			cmdkit.ConfirmFlag(),
 			&cli.StringFlag{Name: "url", Usage: "the leader: redis://USER:PASSWORD@HOST:PORT"},
 		},
 		Action: func(c *cli.Context) error {
 			u := c.String("url")
 			if u == "" {
-				return Usagef(usage, "no leader given: add --url redis://USER:PASSWORD@HOST:PORT")
+				return cmdkit.Usagef(usage, "no leader given: add --url redis://USER:PASSWORD@HOST:PORT")
 			}
-			t, err := s.resolveRedis(c, usage)
+			t, err := s.ResolveRedis(c, usage)
 			if err != nil {
 				return err
 			}
-			warning := fmt.Sprintf("This replaces the data of %s on ⬢ %s with the leader's, and makes it read-only", t.addon.Name, t.app)
-			if err := confirmApp(s.stdin, s.interactive, s.stderr, t.app, c.String("confirm"), warning); err != nil {
+			warning := fmt.Sprintf("This replaces the data of %s on ⬢ %s with the leader's, and makes it read-only", t.Addon.Name, t.App)
+			if err := cmdkit.ConfirmApp(s.Stdin, s.Interactive, s.Stderr, t.App, c.String("confirm"), warning); err != nil {
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, "Making "+t.label()+" a follower")
-			res, err := t.cl.Follow(c.Context, t.app, t.addon.Name, api.FollowRequest{URL: u, Confirm: t.app})
-			if err := sp.finishErr(err); err != nil {
+			sp := s.StartSpinner("Making " + t.Label() + " a follower")
+			res, err := t.Client.Follow(c.Context, t.App, t.Addon.Name, api.FollowRequest{URL: u, Confirm: t.App})
+			if err := sp.FinishErr(err); err != nil {
 				return err
 			}
-			return writeFollow(s.stdout, res)
+			return writeFollow(s.Stdout, res)
 		},
 	}
 }
@@ -62,7 +65,7 @@ func writeFollow(w io.Writer, res api.FollowResult) error {
 
 // followFields adds redis:info's lines about where the data comes from: a
 // fork's source and progress, a follower's leader and link.
-func followFields(f *fields, in api.RedisInfo) {
+func followFields(f *ui.Fields, in api.RedisInfo) {
 	if k := in.Fork; k != nil {
 		method := k.Method
 		switch method {
@@ -78,16 +81,16 @@ func followFields(f *fields, in api.RedisInfo) {
 		if k.State == "done" {
 			line += fmt.Sprintf(", %d keys", k.KeysDone)
 		} else {
-			line += fmt.Sprintf(", %s: %d of %d keys, %s", k.State, k.KeysDone, k.KeysTotal, humanBytes(k.BytesDone))
+			line += fmt.Sprintf(", %s: %d of %d keys, %s", k.State, k.KeysDone, k.KeysTotal, ui.HumanBytes(k.BytesDone))
 		}
-		f.add("Forked From", line)
+		f.Add("Forked From", line)
 		if k.Reason != "" {
-			f.add("Fork Method", "copy, because "+k.Reason)
+			f.Add("Fork Method", "copy, because "+k.Reason)
 		}
 	}
 	if fo := in.Follow; fo != nil {
-		f.add("Following", fo.Leader+" (read-only)")
-		f.add("Follower Link", followLink(*fo))
+		f.Add("Following", fo.Leader+" (read-only)")
+		f.Add("Follower Link", followLink(*fo))
 	}
 }
 

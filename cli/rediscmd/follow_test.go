@@ -1,52 +1,12 @@
-package cli
+package rediscmd
 
 import (
 	"strings"
 	"testing"
 
 	"larder/api"
+	"larder/cli/ui"
 )
-
-func TestFollowUsage(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"no url", []string{"redis:follow", "-a", "web"}, "no leader given: add --url"},
-		{"no app", []string{"redis:follow", "--url", "redis://u:p@h:1"}, "no app given"},
-		{"two names", []string{"redis:follow", "A", "B", "--url", "redis://u:p@h:1", "-a", "web"}, `unexpected argument "B"`},
-		{"unfollow two names", []string{"redis:unfollow", "A", "B", "-a", "web"}, `unexpected argument "B"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, stderr, code := runCLI(t, "", tt.args...)
-			if code != exitUsage || !strings.Contains(stderr, tt.want) {
-				t.Errorf("larder %v: exit %d, stderr %q; want usage error %q", tt.args, code, stderr, tt.want)
-			}
-		})
-	}
-}
-
-func TestAddForkFlag(t *testing.T) {
-	req := api.AddonCreate{Plan: "larder-redis:mini"}
-	if err := addForkFlag(&req, ""); err != nil || req.Config != nil {
-		t.Fatalf("no --fork: %+v, %v", req, err)
-	}
-	if err := addForkFlag(&req, "redis://u:p@h:1"); err != nil || req.Config["fork"] != "redis://u:p@h:1" {
-		t.Fatalf("--fork: %+v, %v", req, err)
-	}
-	if err := addForkFlag(&req, "redis://u:p@h:1"); err != nil {
-		t.Errorf("the same source twice: %v", err)
-	}
-	if err := addForkFlag(&req, "app::REDIS"); err == nil || !strings.Contains(errMessage(err), "two fork sources") {
-		t.Errorf("two sources: %v", err)
-	}
-	req, err := createRequest([]string{"larder-redis:mini", "--", "--fork", "app::REDIS"}, "")
-	if err != nil || req.Config["fork"] != "app::REDIS" {
-		t.Errorf("-- --fork: %+v, %v", req, err)
-	}
-}
 
 func TestFollowFields(t *testing.T) {
 	tests := []struct {
@@ -69,10 +29,10 @@ func TestFollowFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var f fields
+			var f ui.Fields
 			followFields(&f, tt.in)
 			var b strings.Builder
-			if err := f.write(&b); err != nil {
+			if err := f.Write(&b); err != nil {
 				t.Fatal(err)
 			}
 			got := strings.Join(strings.Fields(b.String()), " ")

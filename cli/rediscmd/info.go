@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"fmt"
@@ -8,9 +8,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func redisInfoCommand(s *session) *cli.Command {
+// Info is `larder redis:info`.
+func Info(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:info [NAME] -a APP [--json]"
 	return &cli.Command{
 		Name:      "redis:info",
@@ -21,17 +24,17 @@ func redisInfoCommand(s *session) *cli.Command {
 		Description: "Without NAME, every Redis add-on of the app is shown. NAME is an add-on name,\n" +
 			"an attachment name (REDIS) or a config var (REDIS_URL). Memory and clients are\n" +
 			"read live from the node; when it cannot be read, the reason is shown instead.",
-		Flags: []cli.Flag{appFlag(), jsonFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag(), cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
-			ref, err := optionalArg(c, usage)
+			ref, err := cmdkit.OptionalArg(c, usage)
 			if err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -40,9 +43,9 @@ func redisInfoCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(infos))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(infos))
 			}
-			return writeRedisInfos(s.stdout, infos)
+			return writeRedisInfos(s.Stdout, infos)
 		},
 	}
 }
@@ -72,35 +75,35 @@ func writeRedisInfo(w io.Writer, in api.RedisInfo) error {
 	if notify == "" {
 		notify = "Disabled"
 	}
-	var f fields
-	f.add("Plan", in.Plan)
-	f.add("Status", in.Status)
-	f.add("Created", formatTime(in.CreatedAt))
-	f.add("Version", strings.TrimSpace(in.Engine+" "+in.Version))
-	f.add("Timeout", fmt.Sprint(in.Settings.Timeout))
-	f.add("Maxmemory", in.Settings.MaxMemoryPolicy)
-	f.add("Keyspace Notifications", notify)
-	f.add("Persistence", in.Persistence)
-	f.add("HA Status", in.HAStatus)
+	var f ui.Fields
+	f.Add("Plan", in.Plan)
+	f.Add("Status", in.Status)
+	f.Add("Created", ui.FormatTime(in.CreatedAt))
+	f.Add("Version", strings.TrimSpace(in.Engine+" "+in.Version))
+	f.Add("Timeout", fmt.Sprint(in.Settings.Timeout))
+	f.Add("Maxmemory", in.Settings.MaxMemoryPolicy)
+	f.Add("Keyspace Notifications", notify)
+	f.Add("Persistence", in.Persistence)
+	f.Add("HA Status", in.HAStatus)
 	if in.HA != nil && in.HA.Decision != "" {
-		f.add("HA Warning", in.HA.Decision)
+		f.Add("HA Warning", in.HA.Decision)
 	}
 	if in.HA != nil && len(in.HA.Unreachable) > 0 {
-		f.add("Unreachable", strings.Join(in.HA.Unreachable, "; "))
+		f.Add("Unreachable", strings.Join(in.HA.Unreachable, "; "))
 	}
 	followFields(&f, in)
 	if in.Live {
-		f.add("Memory", humanBytes(in.MemoryUsedBytes)+" / "+humanBytes(in.MemoryLimitBytes))
-		f.add("Clients", fmt.Sprintf("%d / %d", in.Clients, in.ClientsLimit))
+		f.Add("Memory", ui.HumanBytes(in.MemoryUsedBytes)+" / "+ui.HumanBytes(in.MemoryLimitBytes))
+		f.Add("Clients", fmt.Sprintf("%d / %d", in.Clients, in.ClientsLimit))
 	} else {
 		reason := in.LiveError
 		if reason == "" {
 			reason = "the node could not be read"
 		}
-		f.add("Live Figures", "unavailable: "+reason)
+		f.Add("Live Figures", "unavailable: "+reason)
 	}
-	if err := writeHeader(w, title); err != nil {
+	if err := ui.WriteHeader(w, title); err != nil {
 		return err
 	}
-	return f.write(w)
+	return f.Write(w)
 }

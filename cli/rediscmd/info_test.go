@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"io"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 func TestWriteRedisInfos(t *testing.T) {
@@ -47,6 +48,6 @@ func TestWriteRedisInfos(t *testing.T) {
 		"Persistence:            None\n" +
 		"HA Status:              n/a\n" +
 		"Live Figures:           unavailable: dial tcp 127.0.0.1:21001: connect: connection refused\n"
-	checkOutput(t, "redis:info", func(w io.Writer) error { return writeRedisInfos(w, []api.RedisInfo{live, down}) }, want)
-	checkOutput(t, "redis:info with no add-ons", func(w io.Writer) error { return writeRedisInfos(w, nil) }, "")
+	testkit.CheckOutput(t, "redis:info", func(w io.Writer) error { return writeRedisInfos(w, []api.RedisInfo{live, down}) }, want)
+	testkit.CheckOutput(t, "redis:info with no add-ons", func(w io.Writer) error { return writeRedisInfos(w, nil) }, "")
 }

@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"fmt"
@@ -8,12 +8,14 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
 // keyspaceFlags are the letters notify-keyspace-events takes, with their meaning.
 const keyspaceFlags = "K E g $ l s h z x e t m d n A"
 
-func redisKeyspaceNotificationsCommand(s *session) *cli.Command {
+// KeyspaceNotifications is `larder redis:keyspace-notifications`.
+func KeyspaceNotifications(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:keyspace-notifications [NAME] -a APP -c FLAGS"
 	return &cli.Command{
 		Name:      "redis:keyspace-notifications",
@@ -35,7 +37,7 @@ func redisKeyspaceNotificationsCommand(s *session) *cli.Command {
 			"   larder redis:keyspace-notifications -a web -c KEA\n\n" +
 			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "the event flags, e.g. KEA ('' to turn off)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -43,14 +45,14 @@ func redisKeyspaceNotificationsCommand(s *session) *cli.Command {
 			if err := checkKeyspaceFlags(flags, c.IsSet("config"), usage); err != nil {
 				return err
 			}
-			t, got, err := s.updateSettings(c, usage, api.SettingsPatch{NotifyKeyspaceEvents: &flags})
+			t, got, err := updateSettings(s, c, usage, api.SettingsPatch{NotifyKeyspaceEvents: &flags})
 			if err != nil {
 				return err
 			}
 			if flags != "" && !strings.ContainsAny(flags, "KE") {
-				fmt.Fprintf(s.stderr, "warning: %q has neither K nor E, so no events are sent.\n", flags)
+				fmt.Fprintf(s.Stderr, "warning: %q has neither K nor E, so no events are sent.\n", flags)
 			}
-			return writeKeyspaceNotifications(s.stdout, t.label(), got.NotifyKeyspaceEvents)
+			return writeKeyspaceNotifications(s.Stdout, t.Label(), got.NotifyKeyspaceEvents)
 		},
 	}
 }
@@ -59,11 +61,11 @@ func redisKeyspaceNotificationsCommand(s *session) *cli.Command {
 // them against the engine too, which may know fewer.
 func checkKeyspaceFlags(flags string, given bool, usage string) error {
 	if !given {
-		return Usagef(usage, "no flags given: add -c FLAGS, e.g. -c KEA (-c '' turns notifications off)")
+		return cmdkit.Usagef(usage, "no flags given: add -c FLAGS, e.g. -c KEA (-c '' turns notifications off)")
 	}
 	for _, r := range flags {
 		if r == ' ' || !strings.ContainsRune(keyspaceFlags, r) {
-			return Usagef(usage, "invalid keyspace notification flag %q in %q: use the letters %s", r, flags, keyspaceFlags)
+			return cmdkit.Usagef(usage, "invalid keyspace notification flag %q in %q: use the letters %s", r, flags, keyspaceFlags)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"cmp"
@@ -10,9 +10,11 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/cli/cmdkit"
 )
 
-func redisMaxmemoryCommand(s *session) *cli.Command {
+// Maxmemory is `larder redis:maxmemory`.
+func Maxmemory(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:maxmemory [NAME] -a APP -p POLICY"
 	return &cli.Command{
 		Name:      "redis:maxmemory",
@@ -23,7 +25,7 @@ func redisMaxmemoryCommand(s *session) *cli.Command {
 			policyList("   ") +
 			"\nNAME defaults to the app's only add-on, or the one attached as REDIS.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.StringFlag{Name: "policy", Aliases: []string{"p"}, Usage: "the eviction policy, e.g. allkeys-lru"},
 		},
 		Action: func(c *cli.Context) error {
@@ -31,11 +33,11 @@ func redisMaxmemoryCommand(s *session) *cli.Command {
 			if _, err := policyDescription(policy, usage); err != nil {
 				return err
 			}
-			t, got, err := s.updateSettings(c, usage, api.SettingsPatch{MaxMemoryPolicy: &policy})
+			t, got, err := updateSettings(s, c, usage, api.SettingsPatch{MaxMemoryPolicy: &policy})
 			if err != nil {
 				return err
 			}
-			return writeMaxmemory(s.stdout, t.label(), cmp.Or(got.MaxMemoryPolicy, policy))
+			return writeMaxmemory(s.Stdout, t.Label(), cmp.Or(got.MaxMemoryPolicy, policy))
 		},
 	}
 }
@@ -44,14 +46,14 @@ func redisMaxmemoryCommand(s *session) *cli.Command {
 // listing the policies.
 func policyDescription(policy, usage string) (string, error) {
 	if policy == "" {
-		return "", Usagef(usage, "no policy given: add -p POLICY, e.g. -p allkeys-lru")
+		return "", cmdkit.Usagef(usage, "no policy given: add -p POLICY, e.g. -p allkeys-lru")
 	}
 	for _, p := range catalog.MaxMemoryPolicies {
 		if p.Name == policy {
 			return p.Description, nil
 		}
 	}
-	return "", UsageError(fmt.Sprintf("invalid maxmemory policy %q", policy), "valid policies:\n"+strings.TrimSuffix(policyList("  "), "\n"))
+	return "", cmdkit.UsageError(fmt.Sprintf("invalid maxmemory policy %q", policy), "valid policies:\n"+strings.TrimSuffix(policyList("  "), "\n"))
 }
 
 // policyList is one `name  description` line per policy, names aligned.

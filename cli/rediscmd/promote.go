@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"fmt"
@@ -7,9 +7,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
-func redisPromoteCommand(s *session) *cli.Command {
+// Promote is `larder redis:promote`.
+func Promote(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:promote NAME -a APP"
 	return &cli.Command{
 		Name:      "redis:promote",
@@ -20,9 +22,9 @@ func redisPromoteCommand(s *session) *cli.Command {
 			"was REDIS stays attached under another name, so its data stays reachable:\n\n" +
 			"   larder redis:promote redis-swift-12345 -a web\n\n" +
 			"Use it to switch an app to a new add-on, and instead of config:set REDIS_URL.",
-		Flags: []cli.Flag{appFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag()},
 		Action: func(c *cli.Context) error {
-			app, arg, cl, err := s.appArg(c, usage, api.AddonRef)
+			app, arg, cl, err := s.AppArg(c, usage, api.AddonRef)
 			if err != nil {
 				return err
 			}
@@ -30,7 +32,7 @@ func redisPromoteCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return writePromote(s.stdout, app, res)
+			return writePromote(s.Stdout, app, res)
 		},
 	}
 }

@@ -1,10 +1,11 @@
-package cli
+package rediscmd
 
 import (
 	"io"
 	"testing"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 func TestWritePromote(t *testing.T) {
@@ -24,7 +25,7 @@ func TestWritePromote(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkOutput(t, "redis:promote", func(w io.Writer) error { return writePromote(w, "web", tt.res) }, tt.want)
+			testkit.CheckOutput(t, "redis:promote", func(w io.Writer) error { return writePromote(w, "web", tt.res) }, tt.want)
 		})
 	}
 }

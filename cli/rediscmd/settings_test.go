@@ -1,8 +1,10 @@
-package cli
+package rediscmd
 
 import (
 	"io"
 	"testing"
+
+	"larder/internal/testkit"
 )
 
 func TestWriteSettings(t *testing.T) {
@@ -26,7 +28,7 @@ func TestWriteSettings(t *testing.T) {
 			"Keyspace notifications for redis-swift-12345 (REDIS_URL) set to ''.\n"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkOutput(t, tt.name, tt.write, tt.want) })
+		t.Run(tt.name, func(t *testing.T) { testkit.CheckOutput(t, tt.name, tt.write, tt.want) })
 	}
 }
 

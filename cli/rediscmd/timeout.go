@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"fmt"
@@ -9,9 +9,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
-func redisTimeoutCommand(s *session) *cli.Command {
+// Timeout is `larder redis:timeout`.
+func Timeout(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:timeout [NAME] -a APP -s SECONDS"
 	return &cli.Command{
 		Name:      "redis:timeout",
@@ -22,7 +24,7 @@ func redisTimeoutCommand(s *session) *cli.Command {
 			"for ever, which leaks connections when clients die without closing them.\n\n" +
 			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			// A string, so that "-s abc" and "-s -5" get our message rather than flag's.
 			&cli.StringFlag{Name: "seconds", Aliases: []string{"s"}, Usage: "idle seconds before a connection is closed, 0 for never"},
 		},
@@ -31,11 +33,11 @@ func redisTimeoutCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			t, got, err := s.updateSettings(c, usage, api.SettingsPatch{Timeout: &seconds})
+			t, got, err := updateSettings(s, c, usage, api.SettingsPatch{Timeout: &seconds})
 			if err != nil {
 				return err
 			}
-			return writeTimeout(s.stdout, t.label(), got.Timeout)
+			return writeTimeout(s.Stdout, t.Label(), got.Timeout)
 		},
 	}
 }
@@ -43,11 +45,11 @@ func redisTimeoutCommand(s *session) *cli.Command {
 // parseTimeout reads -s: a whole number of seconds, 0 or more.
 func parseTimeout(text string, given bool, usage string) (int, error) {
 	if !given {
-		return 0, Usagef(usage, "no timeout given: add -s SECONDS, e.g. -s 300 (0 for no timeout)")
+		return 0, cmdkit.Usagef(usage, "no timeout given: add -s SECONDS, e.g. -s 300 (0 for no timeout)")
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(text))
 	if err != nil || n < 0 {
-		return 0, Usagef(usage, "invalid timeout %q: give a whole number of seconds, 0 or more", text)
+		return 0, cmdkit.Usagef(usage, "invalid timeout %q: give a whole number of seconds, 0 or more", text)
 	}
 	return n, nil
 }

@@ -1,10 +1,13 @@
-package cli
+package rediscmd
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"larder/cli/cmdkit"
 )
 
-func redisUnfollowCommand(s *session) *cli.Command {
+// Unfollow is `larder redis:unfollow`.
+func Unfollow(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:unfollow [NAME] -a APP"
 	return &cli.Command{
 		Name:      "redis:unfollow",
@@ -15,18 +18,18 @@ func redisUnfollowCommand(s *session) *cli.Command {
 			"has and takes writes from now on; its config vars do not change. Check that\n" +
 			"`larder redis:info` shows the link up with no lag first, and stop the writes\n" +
 			"to the leader, so nothing is left behind.",
-		Flags: []cli.Flag{appFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag()},
 		Action: func(c *cli.Context) error {
-			t, err := s.resolveRedis(c, usage)
+			t, err := s.ResolveRedis(c, usage)
 			if err != nil {
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, "Promoting "+t.label()+" to an independent primary")
-			res, err := t.cl.Unfollow(c.Context, t.app, t.addon.Name)
-			if err := sp.finishErr(err); err != nil {
+			sp := s.StartSpinner("Promoting " + t.Label() + " to an independent primary")
+			res, err := t.Client.Unfollow(c.Context, t.App, t.Addon.Name)
+			if err := sp.FinishErr(err); err != nil {
 				return err
 			}
-			return writeFollow(s.stdout, res)
+			return writeFollow(s.Stdout, res)
 		},
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package rediscmd
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
 const (
@@ -19,7 +21,8 @@ const (
 	maxWaitInterval     = time.Hour
 )
 
-func redisWaitCommand(s *session) *cli.Command {
+// Wait is `larder redis:wait`.
+func Wait(s *cmdkit.Session) *cli.Command {
 	const usage = "larder redis:wait [NAME] -a APP [--wait-interval SECONDS]"
 	return &cli.Command{
 		Name:      "redis:wait",
@@ -31,41 +34,41 @@ func redisWaitCommand(s *session) *cli.Command {
 			"   larder addons:create larder-redis:mini -a web && larder redis:wait -a web\n\n" +
 			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.StringFlag{Name: "wait-interval", Value: "1", Usage: "seconds between checks (fractions allowed)"},
 		},
 		Action: func(c *cli.Context) error {
 			every := parseWaitInterval(c.String("wait-interval"))
-			t, err := s.resolveRedis(c, usage)
+			t, err := s.ResolveRedis(c, usage)
 			if err != nil {
 				return err
 			}
-			name := t.addon.Name
-			check := func(ctx context.Context) (api.WaitStatus, error) { return t.cl.Wait(ctx, t.app, name) }
-			var sp *spinner
+			name := t.Addon.Name
+			check := func(ctx context.Context) (api.WaitStatus, error) { return t.Client.Wait(ctx, t.App, name) }
+			var sp *ui.Spinner
 			ctx, cancel := context.WithCancel(c.Context)
 			defer cancel()
 			follow := func() <-chan struct{} {
-				return followChanges(ctx, func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
-					return t.cl.Changes(ctx, t.app, cursor, wait)
+				return cmdkit.FollowChanges(ctx, func(ctx context.Context, cursor int64, wait time.Duration) (api.ChangeBatch, error) {
+					return t.Client.Changes(ctx, t.App, cursor, wait)
 				}, every, io.Discard)
 			}
 			err = waitReady(ctx, check, every, follow, func(st api.WaitStatus) {
 				if sp == nil {
-					sp = startSpinner(s.stderr, s.stderrTTY, "Waiting for database "+name)
+					sp = s.StartSpinner("Waiting for database " + name)
 				}
-				sp.setStatus(st.Message)
+				sp.SetStatus(st.Message)
 			})
 			switch {
 			case sp == nil:
 				return err // ready at the first look, or the look failed: nothing to finish
 			case err != nil && c.Context.Err() != nil:
-				sp.finish("interrupted")
-				return &interruptedError{fmt.Sprintf("stopped waiting; %s is still getting ready.", name)}
+				sp.Finish("interrupted")
+				return &cmdkit.InterruptedError{Msg: fmt.Sprintf("stopped waiting; %s is still getting ready.", name)}
 			case err != nil:
-				return sp.finishErr(err)
+				return sp.FinishErr(err)
 			}
-			sp.finish("done")
+			sp.Finish("done")
 			return nil
 		},
 	}

@@ -1,4 +1,4 @@
-package cli
+package runcmd
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
 const (
@@ -27,15 +28,18 @@ type childRunner struct {
 	argv     []string
 	start    func(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error)
 	poll     func(context.Context) (api.ConfigVars, error) // nil: run once
-	changes  changesFunc                                   // nil: poll every `every`
+	changes  cmdkit.ChangesFunc                            // nil: poll every `every`
 	every    time.Duration                                 // between polls
 	stopWait time.Duration                                 // SIGTERM to SIGKILL
 	sigs     <-chan os.Signal                              // nil: SIGINT and SIGTERM of this process
 	notes    io.Writer                                     // restarts and poll failures
 }
 
-func (s *session) newChildRunner(argv []string) *childRunner {
-	return &childRunner{argv: argv, start: s.startChild, every: defaultPollInterval, stopWait: childStopWait, notes: s.stderr}
+func newChildRunner(s *cmdkit.Session, argv []string) *childRunner {
+	start := func(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error) {
+		return startChild(s, argv, vars, group)
+	}
+	return &childRunner{argv: argv, start: start, every: defaultPollInterval, stopWait: childStopWait, notes: s.Stderr}
 }
 
 // run starts the command with vars and returns how it ended: its own exit, or
@@ -86,7 +90,7 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 			next, err := r.pollOnce(ctx)
 			if err != nil {
 				// Said once per distinct failure: a broker restart is not a flood.
-				if msg := errorText(err); ctx.Err() == nil && msg != lastErr {
+				if msg := cmdkit.ErrorText(err); ctx.Err() == nil && msg != lastErr {
 					fmt.Fprintf(r.notes, "cannot check config vars: %s; %s keeps running\n", msg, r.argv[0])
 					lastErr = msg
 				}
@@ -111,7 +115,7 @@ func (r *childRunner) run(ctx context.Context, vars api.ConfigVars) error {
 // change feed when there is one, else every r.every.
 func (r *childRunner) watch(ctx context.Context) <-chan struct{} {
 	if r.changes != nil {
-		return followChanges(ctx, r.changes, r.every, r.notes)
+		return cmdkit.FollowChanges(ctx, r.changes, r.every, r.notes)
 	}
 	wake := make(chan struct{})
 	go func() {

@@ -1,17 +1,25 @@
-package cli
+// Package runcmd is `larder run`: it runs a local command with an app's
+// config vars in its environment and passes its exit code on. With
+// --restart-on-change it follows the app's changes on the broker and, when
+// the vars change, stops the command with every process it started (its
+// process group) and starts it again, as a platform restarts a dyno.
+package runcmd
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
@@ -22,7 +30,8 @@ const (
 	minPollInterval     = 100 * time.Millisecond
 )
 
-func runCommand(s *session) *cli.Command {
+// Command is `larder run`.
+func Command(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Category:  "config",
@@ -41,13 +50,13 @@ func runCommand(s *session) *cli.Command {
 			"   larder run --restart-on-change -a web -- ./worker\n\n" +
 			"Flags go before COMMAND; everything after it is COMMAND's.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.BoolFlag{Name: "restart-on-change", Usage: "restart COMMAND when the app's config vars change"},
 			&cli.DurationFlag{Name: "poll-interval", Value: defaultPollInterval,
 				Usage: "with --restart-on-change, how often to check the config vars when the broker's change feed cannot be followed (at least 100ms)"},
 		},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
@@ -56,14 +65,14 @@ func runCommand(s *session) *cli.Command {
 				argv = argv[1:]
 			}
 			if len(argv) == 0 {
-				return Usagef(fmt.Sprintf("larder run -a %s -- COMMAND [ARGS...]", app), "no command given")
+				return cmdkit.Usagef(fmt.Sprintf("larder run -a %s -- COMMAND [ARGS...]", app), "no command given")
 			}
 			restart := c.Bool("restart-on-change")
 			every, err := pollInterval(c.Duration("poll-interval"), c.IsSet("poll-interval"), restart)
 			if err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -71,7 +80,7 @@ func runCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			r := s.newChildRunner(argv)
+			r := newChildRunner(s, argv)
 			if restart {
 				r.poll = func(ctx context.Context) (api.ConfigVars, error) { return cl.ConfigVars(ctx, app) }
 				r.every = every
@@ -89,30 +98,30 @@ func runCommand(s *session) *cli.Command {
 func pollInterval(every time.Duration, given, restart bool) (time.Duration, error) {
 	switch {
 	case given && !restart:
-		return 0, Usagef(runUsage, "--poll-interval needs --restart-on-change")
+		return 0, cmdkit.Usagef(runUsage, "--poll-interval needs --restart-on-change")
 	case every < minPollInterval:
-		return 0, Usagef(runUsage, "--poll-interval %s is too short: give %s or more", every, minPollInterval)
+		return 0, cmdkit.Usagef(runUsage, "--poll-interval %s is too short: give %s or more", every, minPollInterval)
 	}
 	return every, nil
 }
 
 // runWithVars runs argv once with vars, as larder run does without
 // --restart-on-change.
-func (s *session) runWithVars(argv []string, vars api.ConfigVars) error {
-	return s.newChildRunner(argv).run(context.Background(), vars)
+func runWithVars(s *cmdkit.Session, argv []string, vars api.ConfigVars) error {
+	return newChildRunner(s, argv).run(context.Background(), vars)
 }
 
 // startChild starts argv with vars added to this process's environment and
 // the session's streams. With group, the command leads a process group of
 // its own, so that larder can stop it with everything it started. Failing to
 // start is exit code 127 (not found) or 126, as shells report.
-func (s *session) startChild(argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error) {
+func startChild(s *cmdkit.Session, argv []string, vars api.ConfigVars, group bool) (*exec.Cmd, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if group {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
 	cmd.Env = withVars(os.Environ(), vars)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.stdin, s.stdout, s.stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
 	// A grandchild left holding the output pipes must not keep Wait from returning.
 	cmd.WaitDelay = childWaitDelay
 	if err := cmd.Start(); err != nil {
@@ -129,7 +138,7 @@ func (s *session) startChild(argv []string, vars api.ConfigVars, group bool) (*e
 // last value of a repeated name, so the app's vars win.
 func withVars(env []string, vars api.ConfigVars) []string {
 	out := append([]string{}, env...)
-	for _, k := range sortedKeys(vars) {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		out = append(out, k+"="+vars[k])
 	}
 	return out

@@ -1,4 +1,4 @@
-package cli
+package runcmd
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/internal/testkit"
 )
 
 func TestWithVars(t *testing.T) {
@@ -50,8 +52,8 @@ func TestRunWithVars(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errw bytes.Buffer
-			s := &session{stdin: strings.NewReader(tt.stdin), stdout: &out, stderr: &errw}
-			err := s.runWithVars(tt.argv, vars)
+			s := &cmdkit.Session{Stdin: strings.NewReader(tt.stdin), Stdout: &out, Stderr: &errw}
+			err := runWithVars(s, tt.argv, vars)
 			code := 0
 			var ec cli.ExitCoder
 			if errors.As(err, &ec) {
@@ -97,14 +99,14 @@ func TestPollInterval(t *testing.T) {
 // turn (the last one for ever), every millisecond. Each command must print a
 // line first: a poll is answered only once every command started so far has
 // printed its line, so a change never stops a command before it has spoken.
-func restartRunner(t *testing.T, argv []string, polls ...api.ConfigVars) (*childRunner, *syncBuffer, *syncBuffer, chan os.Signal) {
+func restartRunner(t *testing.T, argv []string, polls ...api.ConfigVars) (*childRunner, *testkit.SyncBuffer, *testkit.SyncBuffer, chan os.Signal) {
 	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh")
 	}
-	var out, errw syncBuffer
-	s := &session{stdin: strings.NewReader(""), stdout: &out, stderr: &errw}
-	r := s.newChildRunner(argv)
+	var out, errw testkit.SyncBuffer
+	s := &cmdkit.Session{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errw}
+	r := newChildRunner(s, argv)
 	sigs := make(chan os.Signal, 1)
 	r.sigs, r.every, r.stopWait = sigs, time.Millisecond, 5*time.Second
 	var mu sync.Mutex

@@ -1,4 +1,4 @@
-package cli
+package ui
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 
 var spinnerFrames = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
 
-// spinner shows `msg... ⣾ status` on stderr while slow work runs, and ends the
+// Spinner shows `msg... ⣾ status` on stderr while slow work runs, and ends the
 // line with a word such as `done` or `failed`. It animates only on a terminal;
 // elsewhere it prints the finished line once, so logs and captured output
 // carry no control characters.
-type spinner struct {
+type Spinner struct {
 	w       io.Writer
 	msg     string
 	animate bool
@@ -26,14 +26,14 @@ type spinner struct {
 	finished sync.Once
 }
 
-// startSpinner starts a spinner for msg; animate says whether w is a terminal.
+// StartSpinner starts a spinner for msg; animate says whether w is a terminal.
 // Every spinner must be finished, which also stops its goroutine.
-func startSpinner(w io.Writer, animate bool, msg string) *spinner {
+func StartSpinner(w io.Writer, animate bool, msg string) *Spinner {
 	return startSpinnerEvery(w, animate, msg, 100*time.Millisecond)
 }
 
-func startSpinnerEvery(w io.Writer, animate bool, msg string, every time.Duration) *spinner {
-	s := &spinner{w: w, msg: msg, animate: animate, stop: make(chan struct{}), done: make(chan struct{})}
+func startSpinnerEvery(w io.Writer, animate bool, msg string, every time.Duration) *Spinner {
+	s := &Spinner{w: w, msg: msg, animate: animate, stop: make(chan struct{}), done: make(chan struct{})}
 	if !animate {
 		close(s.done)
 		return s
@@ -42,7 +42,7 @@ func startSpinnerEvery(w io.Writer, animate bool, msg string, every time.Duratio
 	return s
 }
 
-func (s *spinner) loop(every time.Duration) {
+func (s *Spinner) loop(every time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -59,15 +59,15 @@ func (s *spinner) loop(every time.Duration) {
 	}
 }
 
-// setStatus shows text after the spinner, such as an operation's progress.
-func (s *spinner) setStatus(text string) {
+// SetStatus shows text after the spinner, such as an operation's progress.
+func (s *Spinner) SetStatus(text string) {
 	s.mu.Lock()
 	s.status = text
 	s.mu.Unlock()
 }
 
-// finish stops the spinner and prints `msg... word`. Later calls do nothing.
-func (s *spinner) finish(word string) {
+// Finish stops the spinner and prints `msg... word`. Later calls do nothing.
+func (s *Spinner) Finish(word string) {
 	s.finished.Do(func() {
 		close(s.stop)
 		<-s.done
@@ -79,13 +79,13 @@ func (s *spinner) finish(word string) {
 	})
 }
 
-// finishErr finishes with `done`, or `failed` when err is not nil, and
+// FinishErr finishes with `done`, or `failed` when err is not nil, and
 // returns err, so callers end a step in one line.
-func (s *spinner) finishErr(err error) error {
+func (s *Spinner) FinishErr(err error) error {
 	if err != nil {
-		s.finish("failed")
+		s.Finish("failed")
 	} else {
-		s.finish("done")
+		s.Finish("done")
 	}
 	return err
 }

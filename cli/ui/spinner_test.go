@@ -1,4 +1,4 @@
-package cli
+package ui
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"larder/internal/testkit"
 )
 
 func TestSpinnerNotTerminal(t *testing.T) {
@@ -20,12 +22,12 @@ func TestSpinnerNotTerminal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			sp := startSpinner(&b, false, "Creating ⬢ web")
-			sp.setStatus("starting node")
-			if got := sp.finishErr(tt.err); got != tt.err {
-				t.Errorf("finishErr: got %v, want %v", got, tt.err)
+			sp := StartSpinner(&b, false, "Creating ⬢ web")
+			sp.SetStatus("starting node")
+			if got := sp.FinishErr(tt.err); got != tt.err {
+				t.Errorf("FinishErr: got %v, want %v", got, tt.err)
 			}
-			sp.finish("again") // later calls print nothing
+			sp.Finish("again") // later calls print nothing
 			if b.String() != tt.want {
 				t.Errorf("output: got %q, want %q", b.String(), tt.want)
 			}
@@ -34,9 +36,9 @@ func TestSpinnerNotTerminal(t *testing.T) {
 }
 
 func TestSpinnerAnimates(t *testing.T) {
-	var b syncBuffer
+	var b testkit.SyncBuffer
 	sp := startSpinnerEvery(&b, true, "Waiting for redis-a", time.Millisecond)
-	sp.setStatus("starting node")
+	sp.SetStatus("starting node")
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(b.String(), "starting node") {
 		if time.Now().After(deadline) {
@@ -44,7 +46,7 @@ func TestSpinnerAnimates(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	sp.finish("done")
+	sp.Finish("done")
 	select {
 	case <-sp.done:
 	default:

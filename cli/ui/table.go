@@ -1,4 +1,4 @@
-package cli
+package ui
 
 import (
 	"fmt"
@@ -7,19 +7,20 @@ import (
 	"unicode/utf8"
 )
 
-// table prints rows in aligned columns under a header and a rule, like
+// Table prints rows in aligned columns under a header and a rule, like
 // Heroku's tables. Widths count runes, so ⬢ and └─ line up.
-type table struct {
+type Table struct {
 	header []string
 	rows   [][]string
 }
 
-func newTable(header ...string) *table { return &table{header: header} }
+func NewTable(header ...string) *Table { return &Table{header: header} }
 
-// add appends a row; missing trailing cells are empty.
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+// Add appends a row; missing trailing cells are empty.
+func (t *Table) Add(cells ...string) { t.rows = append(t.rows, cells) }
 
-func (t *table) write(w io.Writer) error {
+// Write prints the table to w.
+func (t *Table) Write(w io.Writer) error {
 	widths := make([]int, len(t.header))
 	for _, r := range append([][]string{t.header}, t.rows...) {
 		for i, c := range r {
@@ -60,13 +61,13 @@ type field struct {
 	values []string
 }
 
-// fields prints `Key: value` rows with the values aligned, like Heroku's
+// Fields prints `Key: value` rows with the values aligned, like Heroku's
 // styled objects (addons:info, redis:info, config).
-type fields []field
+type Fields []field
 
-func (f *fields) add(key string, values ...string) { *f = append(*f, field{key, values}) }
+func (f *Fields) Add(key string, values ...string) { *f = append(*f, field{key, values}) }
 
-func (f fields) write(w io.Writer) error {
+func (f Fields) Write(w io.Writer) error {
 	width := 0
 	for _, r := range f {
 		width = max(width, utf8.RuneCountInString(r.key)+1)
@@ -94,8 +95,8 @@ func (f fields) write(w io.Writer) error {
 	return err
 }
 
-// writeHeader prints Heroku's `=== title` line and the blank line after it.
-func writeHeader(w io.Writer, title string) error {
+// WriteHeader prints Heroku's `=== title` line and the blank line after it.
+func WriteHeader(w io.Writer, title string) error {
 	_, err := fmt.Fprintf(w, "=== %s\n\n", title)
 	return err
 }

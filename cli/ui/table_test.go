@@ -1,7 +1,9 @@
-package cli
+package ui
 
 import (
 	"testing"
+
+	"larder/internal/testkit"
 )
 
 func TestTable(t *testing.T) {
@@ -29,26 +31,26 @@ func TestTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tb := newTable(tt.header...)
+			tb := NewTable(tt.header...)
 			for _, r := range tt.rows {
-				tb.add(r...)
+				tb.Add(r...)
 			}
-			checkOutput(t, "table", tb.write, tt.want)
+			testkit.CheckOutput(t, "table", tb.Write, tt.want)
 		})
 	}
 }
 
 func TestFields(t *testing.T) {
-	var f fields
-	f.add("Plan", "mini")
-	f.add("Attachments", "web::REDIS", "other::CACHE")
-	f.add("Empty")
-	f.add("Key", "line1\nline2")
+	var f Fields
+	f.Add("Plan", "mini")
+	f.Add("Attachments", "web::REDIS", "other::CACHE")
+	f.Add("Empty")
+	f.Add("Key", "line1\nline2")
 	want := "Plan:        mini\n" +
 		"Attachments: web::REDIS\n" +
 		"             other::CACHE\n" +
 		"Empty:\n" +
 		"Key:         line1\n" +
 		"             line2\n"
-	checkOutput(t, "fields", f.write, want)
+	testkit.CheckOutput(t, "fields", f.Write, want)
 }
