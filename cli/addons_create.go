@@ -106,9 +106,9 @@ func createRequest(args []string, policy string) (api.AddonCreate, error) {
 	before, after, _ := cmdkit.SplitDash(args)
 	switch {
 	case len(before) == 0:
-		return req, Usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
+		return req, cmdkit.Usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
 	case len(before) > 1:
-		return req, Usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
+		return req, cmdkit.Usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
 	}
 	req.Plan = before[0]
 	config, err := parseProviderConfig(after)
@@ -117,7 +117,7 @@ func createRequest(args []string, policy string) (api.AddonCreate, error) {
 	}
 	if policy != "" {
 		if p, ok := config["maxmemory_policy"]; ok && p != policy {
-			return req, Usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
+			return req, cmdkit.Usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
 		}
 		config["maxmemory_policy"] = policy
 	}
@@ -142,11 +142,11 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 		a := args[i]
 		key, ok := strings.CutPrefix(a, "--")
 		if !ok || key == "" || strings.HasPrefix(key, "-") {
-			return nil, Usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
+			return nil, cmdkit.Usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
 		}
 		if k, v, ok := strings.Cut(key, "="); ok {
 			if k == "" {
-				return nil, Usagef(addonsCreateUsage, "provider option %q has no name", a)
+				return nil, cmdkit.Usagef(addonsCreateUsage, "provider option %q has no name", a)
 			}
 			config[k] = v
 			continue
@@ -156,7 +156,7 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 			i++
 			continue
 		}
-		return nil, Usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
+		return nil, cmdkit.Usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
 	}
 	return config, nil
 }
@@ -168,7 +168,7 @@ func addForkFlag(req *api.AddonCreate, fork string) error {
 		return nil
 	}
 	if f, ok := req.Config["fork"]; ok && f != fork {
-		return Usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
+		return cmdkit.Usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
 	}
 	if req.Config == nil {
 		req.Config = map[string]string{}

@@ -35,7 +35,7 @@ func addonsDestroyCommand(s *cmdkit.Session) *cli.Command {
 			}
 			refs := cmdkit.Args(c)
 			if len(refs) == 0 {
-				return Usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
+				return cmdkit.Usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
 			}
 			for _, ref := range refs {
 				if err := cmdkit.CheckArg(usage, api.AddonRef, ref); err != nil {

@@ -28,7 +28,7 @@ func addonsPlansCommand(s *cmdkit.Session) *cli.Command {
 			case 1:
 				service = a[0]
 			default:
-				return Usagef(usage, "unexpected argument %q", a[1])
+				return cmdkit.Usagef(usage, "unexpected argument %q", a[1])
 			}
 			cl, err := s.Client()
 			if err != nil {

@@ -45,9 +45,9 @@ func appOrArg(c *cli.Context, usage string) (string, error) {
 	flag := c.String("app")
 	switch {
 	case len(a) > 1:
-		return "", Usagef(usage, "unexpected argument %q", a[1])
+		return "", cmdkit.Usagef(usage, "unexpected argument %q", a[1])
 	case len(a) == 1 && flag != "" && flag != a[0]:
-		return "", Usagef(usage, "two apps given: %s and %s", flag, a[0])
+		return "", cmdkit.Usagef(usage, "two apps given: %s and %s", flag, a[0])
 	case len(a) == 1:
 		return a[0], nil
 	}

@@ -68,7 +68,7 @@ var varName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`
 // checkVarName returns a usage error for a name a shell could not export.
 func checkVarName(name, usage string) error {
 	if !varName().MatchString(name) {
-		return Usagef(usage, "invalid config var name %q: use letters, digits and underscores, not starting with a digit", name)
+		return cmdkit.Usagef(usage, "invalid config var name %q: use letters, digits and underscores, not starting with a digit", name)
 	}
 	return nil
 }
@@ -77,13 +77,13 @@ func checkVarName(name, usage string) error {
 // each name once, in the order first given.
 func parseAssignments(args []string) (set map[string]string, keys []string, err error) {
 	if len(args) == 0 {
-		return nil, nil, Usagef(configSetUsage, "no config vars given: use KEY=VALUE")
+		return nil, nil, cmdkit.Usagef(configSetUsage, "no config vars given: use KEY=VALUE")
 	}
 	set = map[string]string{}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
-			return nil, nil, Usagef(configSetUsage, "%q is not KEY=VALUE", a)
+			return nil, nil, cmdkit.Usagef(configSetUsage, "%q is not KEY=VALUE", a)
 		}
 		if err := checkVarName(k, configSetUsage); err != nil {
 			return nil, nil, err

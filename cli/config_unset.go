@@ -43,7 +43,7 @@ func configUnsetCommand(s *cmdkit.Session) *cli.Command {
 // parseUnset checks the names to unset.
 func parseUnset(args []string) ([]string, error) {
 	if len(args) == 0 {
-		return nil, Usagef(configUnsetUsage, "no config vars given")
+		return nil, cmdkit.Usagef(configUnsetUsage, "no config vars given")
 	}
 	for _, k := range args {
 		if err := checkVarName(k, configUnsetUsage); err != nil {
