@@ -9,9 +9,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func addonsCommand(s *session) *cli.Command {
+func addonsCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "addons",
 		Category:  "add-ons",
@@ -19,12 +21,12 @@ func addonsCommand(s *session) *cli.Command {
 		UsageText: "larder addons [-a APP] [--json]",
 		Description: "With -a, list the add-ons an app owns or is attached to, and under each\n" +
 			"the names it is attached as. Without -a, list every add-on.",
-		Flags: []cli.Flag{appFlag(), jsonFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag(), cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			if _, err := exactArgs(c, 0, "larder addons [-a APP]"); err != nil {
+			if _, err := cmdkit.ExactArgs(c, 0, "larder addons [-a APP]"); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -36,11 +38,11 @@ func addonsCommand(s *session) *cli.Command {
 			sort.Slice(addons, func(i, j int) bool { return addons[i].Name < addons[j].Name })
 			switch {
 			case c.Bool("json"):
-				return printJSON(s.stdout, nonNil(addons))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(addons))
 			case app == "":
-				return writeAllAddons(s.stdout, addons)
+				return writeAllAddons(s.Stdout, addons)
 			}
-			return writeAppAddons(s.stdout, app, addons)
+			return writeAppAddons(s.Stdout, app, addons)
 		},
 	}
 }
@@ -52,13 +54,13 @@ func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
 		_, err := fmt.Fprintf(w, "No add-ons for app %s.\n", app)
 		return err
 	}
-	t := newTable("Add-on", "Plan", "State")
+	t := ui.NewTable("Add-on", "Plan", "State")
 	for _, a := range addons {
 		plan := shortPlan(a.Plan)
 		if a.App.Name != app {
 			plan += fmt.Sprintf(" (owned by ⬢ %s)", a.App.Name)
 		}
-		t.add(fmt.Sprintf("%s (%s)", a.Service, a.Name), plan, displayState(a.State))
+		t.Add(fmt.Sprintf("%s (%s)", a.Service, a.Name), plan, displayState(a.State))
 		atts := sortedAttachments(a.Attachments, app)
 		for i, at := range atts {
 			branch := "├─"
@@ -69,10 +71,10 @@ func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
 			if at.App.Name != app {
 				line += " on ⬢ " + at.App.Name
 			}
-			t.add(line)
+			t.Add(line)
 		}
 	}
-	if err := t.write(w); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\nThe table above shows add-ons and the attachments to the current app (⬢ %s) or other apps.\n", app)
@@ -85,11 +87,11 @@ func writeAllAddons(w io.Writer, addons []api.Addon) error {
 		_, err := fmt.Fprintln(w, "No add-ons.")
 		return err
 	}
-	t := newTable("Owning App", "Add-on", "Plan", "State")
+	t := ui.NewTable("Owning App", "Add-on", "Plan", "State")
 	for _, a := range addons {
-		t.add("⬢ "+a.App.Name, fmt.Sprintf("%s (%s)", a.Service, a.Name), shortPlan(a.Plan), displayState(a.State))
+		t.Add("⬢ "+a.App.Name, fmt.Sprintf("%s (%s)", a.Service, a.Name), shortPlan(a.Plan), displayState(a.State))
 	}
-	return t.write(w)
+	return t.Write(w)
 }
 
 // sortedAttachments puts the attachments to app first, then the others by

@@ -8,10 +8,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
-func addonsAttachCommand(s *session) *cli.Command {
+func addonsAttachCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder addons:attach ADDON -a APP [--as NAME] [--confirm APP]"
 	return &cli.Command{
 		Name:      "addons:attach",
@@ -25,12 +26,12 @@ func addonsAttachCommand(s *session) *cli.Command {
 			"Reusing a name APP already has replaces that attachment: you are asked to\n" +
 			"type APP's name, or pass --confirm APP.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.StringFlag{Name: "as", Usage: "the attachment name, the prefix of its config vars"},
-			confirmFlag(),
+			cmdkit.ConfirmFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			app, arg, cl, err := s.appArg(c, usage, api.AddonRef)
+			app, arg, cl, err := s.AppArg(c, usage, api.AddonRef)
 			if err != nil {
 				return err
 			}
@@ -40,11 +41,11 @@ func addonsAttachCommand(s *session) *cli.Command {
 				return err
 			}
 			req := api.AttachmentCreate{Addon: addon.Name, App: app, Name: c.String("as"), Confirm: c.String("confirm")}
-			at, err := s.attach(c.Context, cl, req)
+			at, err := attach(c.Context, s, cl, req)
 			if err != nil {
 				return err
 			}
-			s.stepDone(fmt.Sprintf("Setting %s config vars and restarting ⬢ %s", at.Name, app))
+			s.StepDone(fmt.Sprintf("Setting %s config vars and restarting ⬢ %s", at.Name, app))
 			return nil
 		},
 	}
@@ -53,28 +54,22 @@ func addonsAttachCommand(s *session) *cli.Command {
 // attach creates the attachment. When the broker asks for a confirmation
 // (the name is taken) and none was given, the user is asked, Heroku's way,
 // and the request is sent again with it.
-func (s *session) attach(ctx context.Context, cl *api.Client, req api.AttachmentCreate) (api.Attachment, error) {
+func attach(ctx context.Context, s *cmdkit.Session, cl *api.Client, req api.AttachmentCreate) (api.Attachment, error) {
 	msg := "Attaching " + req.Addon
 	if req.Name != "" {
 		msg += " as " + req.Name
 	}
 	msg += " to ⬢ " + req.App
-	sp := startSpinner(s.stderr, s.stderrTTY, msg)
+	sp := s.StartSpinner(msg)
 	at, err := cl.Attach(ctx, req)
 	var fe *fault.Error
 	if req.Confirm != "" || !errors.Is(err, fault.Confirmation) || !errors.As(err, &fe) {
-		return at, sp.finishErr(err)
+		return at, sp.FinishErr(err)
 	}
-	sp.finish("confirmation required")
-	if err := confirmApp(s.stdin, s.interactive, s.stderr, req.App, "", fe.Message); err != nil {
+	sp.Finish("confirmation required")
+	if err := cmdkit.ConfirmApp(s.Stdin, s.Interactive, s.Stderr, req.App, "", fe.Message); err != nil {
 		return at, err
 	}
 	req.Confirm = req.App
-	return s.attach(ctx, cl, req)
-}
-
-// stepDone prints a finished step, `msg... done`, on stderr: work the broker
-// did within the request just answered.
-func (s *session) stepDone(msg string) {
-	fmt.Fprintf(s.stderr, "%s... done\n", msg)
+	return attach(ctx, s, cl, req)
 }

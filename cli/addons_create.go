@@ -10,12 +10,13 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
 const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--fork URL] [--wait] [-- --maxmemory_policy POLICY]"
 
-func addonsCreateCommand(s *session) *cli.Command {
+func addonsCreateCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "addons:create",
 		Category:  "add-ons",
@@ -34,7 +35,7 @@ func addonsCreateCommand(s *session) *cli.Command {
 			"Without --wait the command returns while the add-on is being created;\n" +
 			"`larder addons:info NAME` shows its progress.",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.StringFlag{Name: "as", Usage: "name for the initial attachment, the prefix of its config vars"},
 			&cli.StringFlag{Name: "name", Usage: "name for the add-on itself (generated when not given)"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the add-on is ready"},
@@ -42,7 +43,7 @@ func addonsCreateCommand(s *session) *cli.Command {
 			&cli.StringFlag{Name: "fork", Usage: "copy the data of a redis:// URL or larder add-on (APP::NAME) into the new add-on"},
 		},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
@@ -54,28 +55,28 @@ func addonsCreateCommand(s *session) *cli.Command {
 				return err
 			}
 			req.Attachment, req.Name = c.String("as"), c.String("name")
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
-			return s.createAddon(c.Context, cl, app, req, c.Bool("wait"))
+			return createAddon(c.Context, s, cl, app, req, c.Bool("wait"))
 		},
 	}
 }
 
-func (s *session) createAddon(ctx context.Context, cl *api.Client, app string, req api.AddonCreate, wait bool) error {
-	sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Creating %s on ⬢ %s", req.Plan, app))
+func createAddon(ctx context.Context, s *cmdkit.Session, cl *api.Client, app string, req api.AddonCreate, wait bool) error {
+	sp := s.StartSpinner(fmt.Sprintf("Creating %s on ⬢ %s", req.Plan, app))
 	res, err := cl.CreateAddon(ctx, app, req)
-	if err := sp.finishErr(err); err != nil {
+	if err := sp.FinishErr(err); err != nil {
 		return err
 	}
 	addon := res.Addon
 	if op := res.Operation; op != nil && !op.Done() {
 		if !wait {
-			return writeCreatingInBackground(s.stdout, addon.Name, app)
+			return writeCreatingInBackground(s.Stdout, addon.Name, app)
 		}
-		sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Waiting for %s", addon.Name))
-		if _, err := waitOperation(ctx, cl, addon.Name, op, sp, "created"); err != nil {
+		sp := s.StartSpinner(fmt.Sprintf("Waiting for %s", addon.Name))
+		if _, err := cmdkit.WaitOperation(ctx, cl, addon.Name, op, sp, "created"); err != nil {
 			return err
 		}
 		// The config vars are known for sure once provisioning is over.
@@ -86,9 +87,9 @@ func (s *session) createAddon(ctx context.Context, cl *api.Client, app string, r
 		return fault.E(fault.Unavailable, "creating %s failed: %s", addon.Name, op.Error)
 	} else if res.Message != "" {
 		// A provider's message about work done at once; background work has our own words.
-		fmt.Fprintln(s.stdout, res.Message)
+		fmt.Fprintln(s.Stdout, res.Message)
 	}
-	_, err = fmt.Fprintf(s.stdout, "Created %s as %s\n", addon.Name, strings.Join(addon.ConfigVars, ", "))
+	_, err = fmt.Fprintf(s.Stdout, "Created %s as %s\n", addon.Name, strings.Join(addon.ConfigVars, ", "))
 	return err
 }
 
@@ -102,12 +103,12 @@ func writeCreatingInBackground(w io.Writer, addon, app string) error {
 // a request; policy is the --maxmemory_policy flag.
 func createRequest(args []string, policy string) (api.AddonCreate, error) {
 	var req api.AddonCreate
-	before, after, _ := splitDash(args)
+	before, after, _ := cmdkit.SplitDash(args)
 	switch {
 	case len(before) == 0:
-		return req, Usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
+		return req, cmdkit.Usagef(addonsCreateUsage, "no plan given: name one, e.g. %s:mini", catalog.DefaultService)
 	case len(before) > 1:
-		return req, Usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
+		return req, cmdkit.Usagef(addonsCreateUsage, "unexpected argument %q: provider options go after --, e.g. -- --maxmemory_policy allkeys-lru", before[1])
 	}
 	req.Plan = before[0]
 	config, err := parseProviderConfig(after)
@@ -116,7 +117,7 @@ func createRequest(args []string, policy string) (api.AddonCreate, error) {
 	}
 	if policy != "" {
 		if p, ok := config["maxmemory_policy"]; ok && p != policy {
-			return req, Usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
+			return req, cmdkit.Usagef(addonsCreateUsage, "two maxmemory policies given: %s and %s", policy, p)
 		}
 		config["maxmemory_policy"] = policy
 	}
@@ -141,11 +142,11 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 		a := args[i]
 		key, ok := strings.CutPrefix(a, "--")
 		if !ok || key == "" || strings.HasPrefix(key, "-") {
-			return nil, Usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
+			return nil, cmdkit.Usagef(addonsCreateUsage, "unexpected argument %q: provider options look like --maxmemory_policy allkeys-lru", a)
 		}
 		if k, v, ok := strings.Cut(key, "="); ok {
 			if k == "" {
-				return nil, Usagef(addonsCreateUsage, "provider option %q has no name", a)
+				return nil, cmdkit.Usagef(addonsCreateUsage, "provider option %q has no name", a)
 			}
 			config[k] = v
 			continue
@@ -155,7 +156,7 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 			i++
 			continue
 		}
-		return nil, Usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
+		return nil, cmdkit.Usagef(addonsCreateUsage, "provider option --%s needs a value, e.g. --%s=VALUE", key, key)
 	}
 	return config, nil
 }
@@ -167,7 +168,7 @@ func addForkFlag(req *api.AddonCreate, fork string) error {
 		return nil
 	}
 	if f, ok := req.Config["fork"]; ok && f != fork {
-		return Usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
+		return cmdkit.Usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
 	}
 	if req.Config == nil {
 		req.Config = map[string]string{}

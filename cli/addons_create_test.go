@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
 func TestCreateRequest(t *testing.T) {
@@ -88,9 +89,9 @@ func TestParseProviderConfig(t *testing.T) {
 
 // errMessage is what report would print after "error: ".
 func errMessage(err error) string {
-	var u *badUsage
+	var u *cmdkit.BadUsage
 	if errors.As(err, &u) {
-		return u.msg
+		return u.Msg
 	}
 	return err.Error()
 }
@@ -108,4 +109,24 @@ func FuzzParseProviderConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAddForkFlag(t *testing.T) {
+	req := api.AddonCreate{Plan: "larder-redis:mini"}
+	if err := addForkFlag(&req, ""); err != nil || req.Config != nil {
+		t.Fatalf("no --fork: %+v, %v", req, err)
+	}
+	if err := addForkFlag(&req, "redis://u:p@h:1"); err != nil || req.Config["fork"] != "redis://u:p@h:1" {
+		t.Fatalf("--fork: %+v, %v", req, err)
+	}
+	if err := addForkFlag(&req, "redis://u:p@h:1"); err != nil {
+		t.Errorf("the same source twice: %v", err)
+	}
+	if err := addForkFlag(&req, "app::REDIS"); err == nil || !strings.Contains(errMessage(err), "two fork sources") {
+		t.Errorf("two sources: %v", err)
+	}
+	req, err := createRequest([]string{"larder-redis:mini", "--", "--fork", "app::REDIS"}, "")
+	if err != nil || req.Config["fork"] != "app::REDIS" {
+		t.Errorf("-- --fork: %+v, %v", req, err)
+	}
 }

@@ -8,10 +8,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
-func addonsDestroyCommand(s *session) *cli.Command {
+func addonsDestroyCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder addons:destroy ADDON... -a APP [--confirm APP] [--force] [--wait=false]"
 	return &cli.Command{
 		Name:      "addons:destroy",
@@ -22,26 +23,26 @@ func addonsDestroyCommand(s *session) *cli.Command {
 			"On a terminal you are asked to type the app's name; elsewhere pass --confirm APP.\n" +
 			"An add-on also attached to other apps needs --force.",
 		Flags: []cli.Flag{
-			appFlag(),
-			confirmFlag(),
+			cmdkit.AppFlag(),
+			cmdkit.ConfirmFlag(),
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "destroy even if attached to other apps"},
 			&cli.BoolFlag{Name: "wait", Value: true, Usage: "wait until the add-on is gone (--wait=false to return at once)"},
 		},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
-			refs := args(c)
+			refs := cmdkit.Args(c)
 			if len(refs) == 0 {
-				return Usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
+				return cmdkit.Usagef(usage, "no add-on given: name it, e.g. larder addons:destroy REDIS -a %s", app)
 			}
 			for _, ref := range refs {
-				if err := checkArg(usage, api.AddonRef, ref); err != nil {
+				if err := cmdkit.CheckArg(usage, api.AddonRef, ref); err != nil {
 					return err
 				}
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -58,12 +59,12 @@ func addonsDestroyCommand(s *session) *cli.Command {
 				addons = append(addons, a)
 			}
 			warning := fmt.Sprintf("This will destroy %s on ⬢ %s and its data", addonNames(addons), app)
-			if err := confirmApp(s.stdin, s.interactive, s.stderr, app, c.String("confirm"), warning); err != nil {
+			if err := cmdkit.ConfirmApp(s.Stdin, s.Interactive, s.Stderr, app, c.String("confirm"), warning); err != nil {
 				return err
 			}
 			req := api.AddonDestroy{Confirm: app, Force: c.Bool("force")}
 			for _, a := range addons {
-				if err := s.destroyAddon(c.Context, cl, app, a.Name, req, c.Bool("wait")); err != nil {
+				if err := destroyAddon(c.Context, s, cl, app, a.Name, req, c.Bool("wait")); err != nil {
 					return err
 				}
 			}
@@ -72,32 +73,32 @@ func addonsDestroyCommand(s *session) *cli.Command {
 	}
 }
 
-func (s *session) destroyAddon(ctx context.Context, cl *api.Client, app, name string, req api.AddonDestroy, wait bool) error {
-	sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Destroying %s on ⬢ %s", name, app))
+func destroyAddon(ctx context.Context, s *cmdkit.Session, cl *api.Client, app, name string, req api.AddonDestroy, wait bool) error {
+	sp := s.StartSpinner(fmt.Sprintf("Destroying %s on ⬢ %s", name, app))
 	res, err := cl.DestroyAddon(ctx, app, name, req)
 	if err != nil {
-		sp.finish("failed")
+		sp.Finish("failed")
 		return err
 	}
 	op := res.Operation
 	switch {
 	case op == nil:
-		sp.finish("done")
+		sp.Finish("done")
 		if res.Message != "" {
-			fmt.Fprintln(s.stdout, res.Message)
+			fmt.Fprintln(s.Stdout, res.Message)
 		}
 	case op.State == api.OpSucceeded:
-		sp.finish("done")
+		sp.Finish("done")
 	case op.State == api.OpFailed:
-		sp.finish("failed")
+		sp.Finish("failed")
 		return fault.E(fault.Unavailable, "The add-on was unable to be destroyed: %s.", op.Error)
 	case wait:
-		if _, err := waitOperation(ctx, cl, name, op, sp, "destroyed"); err != nil {
+		if _, err := cmdkit.WaitOperation(ctx, cl, name, op, sp, "destroyed"); err != nil {
 			return err
 		}
 	default:
-		sp.finish("pending")
-		_, err := fmt.Fprintf(s.stdout, "%s is being destroyed in the background.\nRun larder addons:info %s to check destruction progress.\n", name, name)
+		sp.Finish("pending")
+		_, err := fmt.Fprintf(s.Stdout, "%s is being destroyed in the background.\nRun larder addons:info %s to check destruction progress.\n", name, name)
 		return err
 	}
 	return nil

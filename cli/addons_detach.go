@@ -8,10 +8,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
-func addonsDetachCommand(s *session) *cli.Command {
+func addonsDetachCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder addons:detach NAME -a APP"
 	return &cli.Command{
 		Name:      "addons:detach",
@@ -21,9 +22,9 @@ func addonsDetachCommand(s *session) *cli.Command {
 		Description: "NAME is the attachment name (CACHE) or one of its config vars (CACHE_URL).\n" +
 			"The add-on and its data stay; only APP loses its vars. The owning app's last\n" +
 			"attachment cannot be removed: destroy the add-on instead.",
-		Flags: []cli.Flag{appFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag()},
 		Action: func(c *cli.Context) error {
-			app, arg, cl, err := s.appArg(c, usage, api.AddonRef)
+			app, arg, cl, err := s.AppArg(c, usage, api.AddonRef)
 			if err != nil {
 				return err
 			}
@@ -35,12 +36,12 @@ func addonsDetachCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Detaching %s to %s from ⬢ %s", at.Name, at.Addon.Name, app))
+			sp := s.StartSpinner(fmt.Sprintf("Detaching %s to %s from ⬢ %s", at.Name, at.Addon.Name, app))
 			_, err = cl.Detach(c.Context, app, at.Name)
-			if err := sp.finishErr(err); err != nil {
+			if err := sp.FinishErr(err); err != nil {
 				return err
 			}
-			s.stepDone(fmt.Sprintf("Unsetting %s config vars and restarting ⬢ %s", at.Name, app))
+			s.StepDone(fmt.Sprintf("Unsetting %s config vars and restarting ⬢ %s", at.Name, app))
 			return nil
 		},
 	}

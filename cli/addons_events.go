@@ -9,9 +9,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func addonsEventsCommand(s *session) *cli.Command {
+func addonsEventsCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder addons:events [NAME] -a APP [--json]"
 	return &cli.Command{
 		Name:      "addons:events",
@@ -22,20 +24,20 @@ func addonsEventsCommand(s *session) *cli.Command {
 		Description: "One line per event, oldest first, times in UTC:\n\n" +
 			"   2026-01-02 15:04:05  restart  node restarted after a crash\n\n" +
 			"NAME defaults to the app's only add-on, or the one attached as REDIS.",
-		Flags: []cli.Flag{appFlag(), jsonFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag(), cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			t, err := s.resolveRedis(c, usage)
+			t, err := s.ResolveRedis(c, usage)
 			if err != nil {
 				return err
 			}
-			events, err := t.cl.Events(c.Context, t.app, t.addon.Name)
+			events, err := t.Client.Events(c.Context, t.App, t.Addon.Name)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(events))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(events))
 			}
-			return writeEvents(s.stdout, t.addon.Name, events)
+			return writeEvents(s.Stdout, t.Addon.Name, events)
 		},
 	}
 }

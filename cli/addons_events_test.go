@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 func TestWriteEvents(t *testing.T) {
@@ -19,6 +20,6 @@ func TestWriteEvents(t *testing.T) {
 		"2026-01-02 15:04:05  provision  created on port 21001\n" +
 		"2026-01-02 15:30:00  restart    node restarted after a crash\n" +
 		"2026-01-03 00:00:00  settings\n"
-	checkOutput(t, "addons:events", func(w io.Writer) error { return writeEvents(w, "redis-a", events) }, want)
-	checkOutput(t, "addons:events none", func(w io.Writer) error { return writeEvents(w, "redis-a", nil) }, "No events for redis-a.\n")
+	testkit.CheckOutput(t, "addons:events", func(w io.Writer) error { return writeEvents(w, "redis-a", events) }, want)
+	testkit.CheckOutput(t, "addons:events none", func(w io.Writer) error { return writeEvents(w, "redis-a", nil) }, "No events for redis-a.\n")
 }

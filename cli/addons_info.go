@@ -3,14 +3,15 @@ package cli
 import (
 	"io"
 	"sort"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func addonsInfoCommand(s *session) *cli.Command {
+func addonsInfoCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder addons:info ADDON [-a APP] [--json]"
 	return &cli.Command{
 		Name:      "addons:info",
@@ -19,16 +20,16 @@ func addonsInfoCommand(s *session) *cli.Command {
 		UsageText: usage,
 		Description: "ADDON is an add-on name (redis-swift-12345), or with -a an attachment name\n" +
 			"(REDIS) or config var (REDIS_URL) of the app, or APP::ATTACHMENT.",
-		Flags: []cli.Flag{appFlag(), jsonFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag(), cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			a, err := exactArgs(c, 1, usage)
+			a, err := cmdkit.ExactArgs(c, 1, usage)
 			if err != nil {
 				return err
 			}
-			if err := checkArg(usage, api.AddonRef, a[0]); err != nil {
+			if err := cmdkit.CheckArg(usage, api.AddonRef, a[0]); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -37,9 +38,9 @@ func addonsInfoCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, addon)
+				return ui.PrintJSON(s.Stdout, addon)
 			}
-			return writeAddonInfo(s.stdout, addon)
+			return writeAddonInfo(s.Stdout, addon)
 		},
 	}
 }
@@ -51,29 +52,20 @@ func writeAddonInfo(w io.Writer, a api.Addon) error {
 		atts = append(atts, at.App.Name+"::"+at.Name)
 	}
 	sort.Strings(atts)
-	var f fields
-	f.add("Plan", a.Plan)
-	f.add("Attachments", atts...)
-	f.add("Owning app", a.App.Name)
-	f.add("Installed at", formatTime(a.CreatedAt))
-	f.add("State", displayState(a.State))
+	var f ui.Fields
+	f.Add("Plan", a.Plan)
+	f.Add("Attachments", atts...)
+	f.Add("Owning app", a.App.Name)
+	f.Add("Installed at", ui.FormatTime(a.CreatedAt))
+	f.Add("State", displayState(a.State))
 	if a.StateReason != "" {
-		f.add("Reason", a.StateReason)
+		f.Add("Reason", a.StateReason)
 	}
 	if a.WritesPaused != "" {
-		f.add("Writes", a.WritesPaused)
+		f.Add("Writes", a.WritesPaused)
 	}
-	if err := writeHeader(w, a.Name); err != nil {
+	if err := ui.WriteHeader(w, a.Name); err != nil {
 		return err
 	}
-	return f.write(w)
-}
-
-// formatTime shows a time the way redis:info's Created row does, in UTC so
-// that output does not depend on the machine.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return f.Write(w)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 func TestWriteAddonInfo(t *testing.T) {
@@ -46,7 +47,7 @@ func TestWriteAddonInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkOutput(t, "addons:info", func(w io.Writer) error { return writeAddonInfo(w, tt.addon) }, tt.want)
+			testkit.CheckOutput(t, "addons:info", func(w io.Writer) error { return writeAddonInfo(w, tt.addon) }, tt.want)
 		})
 	}
 }

@@ -8,9 +8,11 @@ import (
 
 	"larder/api"
 	"larder/catalog"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func addonsPlansCommand(s *session) *cli.Command {
+func addonsPlansCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder addons:plans [SERVICE] [--json]"
 	return &cli.Command{
 		Name:        "addons:plans",
@@ -18,17 +20,17 @@ func addonsPlansCommand(s *session) *cli.Command {
 		Usage:       "list a service's plans",
 		UsageText:   usage,
 		Description: "SERVICE defaults to " + catalog.DefaultService + ". The default plan is used when addons:create names no plan.",
-		Flags:       []cli.Flag{jsonFlag()},
+		Flags:       []cli.Flag{cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
 			service := catalog.DefaultService
-			switch a := args(c); len(a) {
+			switch a := cmdkit.Args(c); len(a) {
 			case 0:
 			case 1:
 				service = a[0]
 			default:
-				return Usagef(usage, "unexpected argument %q", a[1])
+				return cmdkit.Usagef(usage, "unexpected argument %q", a[1])
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -37,25 +39,25 @@ func addonsPlansCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(plans))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(plans))
 			}
-			return writePlans(s.stdout, plans)
+			return writePlans(s.Stdout, plans)
 		},
 	}
 }
 
 // writePlans prints plans in catalog order, the default one marked.
 func writePlans(w io.Writer, plans []api.Plan) error {
-	t := newTable("", "Name", "Memory", "Connections", "Persistence", "HA", "Price", "Description")
+	t := ui.NewTable("", "Name", "Memory", "Connections", "Persistence", "HA", "Price", "Description")
 	for _, p := range plans {
 		mark := ""
 		if p.Default {
 			mark = "default"
 		}
-		t.add(mark, p.Name, humanBytes(p.MaxMemoryBytes), fmt.Sprint(p.MaxClients),
+		t.Add(mark, p.Name, ui.HumanBytes(p.MaxMemoryBytes), fmt.Sprint(p.MaxClients),
 			yesNo(p.Persistence, "AOF", "none"), yesNo(p.HA, "yes", "no"), monthlyPrice(p.PriceCents), p.Description)
 	}
-	return t.write(w)
+	return t.Write(w)
 }
 
 func yesNo(b bool, yes, no string) string {
@@ -74,22 +76,4 @@ func monthlyPrice(cents int) string {
 		return fmt.Sprintf("$%d/month", cents/100)
 	}
 	return fmt.Sprintf("$%.2f/month", float64(cents)/100)
-}
-
-// humanBytes shows a size in binary units: 512 B, 1.5 KB, 25 MB, 1 GB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, u := float64(n)/unit, 0
-	for v >= unit && u < 3 {
-		v /= unit
-		u++
-	}
-	s := fmt.Sprintf("%.1f", v)
-	if s[len(s)-2:] == ".0" {
-		s = s[:len(s)-2]
-	}
-	return s + " " + []string{"KB", "MB", "GB", "TB"}[u]
 }

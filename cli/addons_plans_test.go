@@ -5,29 +5,8 @@ import (
 	"testing"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
-
-func TestHumanBytes(t *testing.T) {
-	tests := []struct {
-		in   int64
-		want string
-	}{
-		{0, "0 B"},
-		{1023, "1023 B"},
-		{1024, "1 KB"},
-		{1536, "1.5 KB"},
-		{25 << 20, "25 MB"},
-		{1234567, "1.2 MB"},
-		{1 << 30, "1 GB"},
-		{3 << 40, "3 TB"},
-		{5 << 50, "5120 TB"},
-	}
-	for _, tt := range tests {
-		if got := humanBytes(tt.in); got != tt.want {
-			t.Errorf("humanBytes(%d): got %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
 
 func TestMonthlyPrice(t *testing.T) {
 	tests := []struct {
@@ -51,5 +30,5 @@ func TestWritePlans(t *testing.T) {
 		"───────  ──────────────────────  ──────  ───────────  ───────────  ───  ─────────  ──────────────\n" +
 		"default  larder-redis:mini       25 MB   20           none         no   $3/month   no persistence\n" +
 		"         larder-redis:premium-0  50 MB   40           AOF          yes  $15/month  AOF, HA\n"
-	checkOutput(t, "addons:plans", func(w io.Writer) error { return writePlans(w, plans) }, want)
+	testkit.CheckOutput(t, "addons:plans", func(w io.Writer) error { return writePlans(w, plans) }, want)
 }

@@ -6,20 +6,22 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func addonsServicesCommand(s *session) *cli.Command {
+func addonsServicesCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "addons:services",
 		Category:  "add-ons",
 		Usage:     "list the add-on services you can create",
 		UsageText: "larder addons:services [--json]",
-		Flags:     []cli.Flag{jsonFlag()},
+		Flags:     []cli.Flag{cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			if _, err := exactArgs(c, 0, "larder addons:services"); err != nil {
+			if _, err := cmdkit.ExactArgs(c, 0, "larder addons:services"); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -28,17 +30,17 @@ func addonsServicesCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(services))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(services))
 			}
-			return writeServices(s.stdout, services)
+			return writeServices(s.Stdout, services)
 		},
 	}
 }
 
 func writeServices(w io.Writer, services []api.Service) error {
-	t := newTable("Slug", "Name", "Description")
+	t := ui.NewTable("Slug", "Name", "Description")
 	for _, sv := range services {
-		t.add(sv.Name, sv.HumanName, sv.Description)
+		t.Add(sv.Name, sv.HumanName, sv.Description)
 	}
-	return t.write(w)
+	return t.Write(w)
 }

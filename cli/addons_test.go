@@ -5,10 +5,18 @@ import (
 	"testing"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 func attachment(app, name string) api.Attachment {
 	return api.Attachment{Name: name, App: api.Ref{Name: app}}
+}
+
+// attached is an attachment that gives app the var NAME_URL.
+func attached(app, name string) api.Attachment {
+	at := attachment(app, name)
+	at.ConfigVars = []string{name + "_URL"}
+	return at
 }
 
 func TestWriteAppAddons(t *testing.T) {
@@ -31,7 +39,7 @@ func TestWriteAppAddons(t *testing.T) {
 		" └─ as REDIS on ⬢ api\n" +
 		"\n" +
 		"The table above shows add-ons and the attachments to the current app (⬢ web) or other apps.\n"
-	checkOutput(t, "addons", func(w io.Writer) error { return writeAppAddons(w, "web", addons) }, want)
+	testkit.CheckOutput(t, "addons", func(w io.Writer) error { return writeAppAddons(w, "web", addons) }, want)
 }
 
 func TestWriteAddonsEmpty(t *testing.T) {
@@ -45,7 +53,7 @@ func TestWriteAddonsEmpty(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkOutput(t, tt.name, tt.write, tt.want)
+			testkit.CheckOutput(t, tt.name, tt.write, tt.want)
 		})
 	}
 }
@@ -56,7 +64,7 @@ func TestWriteAllAddons(t *testing.T) {
 		"Owning App  Add-on                  Plan  State\n" +
 		"──────────  ──────────────────────  ────  ───────\n" +
 		"⬢ web       larder-redis (redis-a)  mini  errored\n"
-	checkOutput(t, "addons (all)", func(w io.Writer) error { return writeAllAddons(w, addons) }, want)
+	testkit.CheckOutput(t, "addons (all)", func(w io.Writer) error { return writeAllAddons(w, addons) }, want)
 }
 
 func TestDisplayState(t *testing.T) {

@@ -6,11 +6,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
 const addonsUpgradeUsage = "larder addons:upgrade ADDON SERVICE:PLAN -a APP [--no-wait]"
 
-func addonsUpgradeCommand(s *session) *cli.Command {
+func addonsUpgradeCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "addons:upgrade",
 		Aliases:   []string{"addons:downgrade"},
@@ -23,39 +24,39 @@ func addonsUpgradeCommand(s *session) *cli.Command {
 			"smaller plan with headroom.\n\n" +
 			"   larder addons:upgrade REDIS larder-redis:premium-0 -a web",
 		Flags: []cli.Flag{
-			appFlag(),
+			cmdkit.AppFlag(),
 			&cli.BoolFlag{Name: "no-wait", Usage: "return once the change has started"},
 		},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
-			a, err := exactArgs(c, 2, addonsUpgradeUsage)
+			a, err := cmdkit.ExactArgs(c, 2, addonsUpgradeUsage)
 			if err != nil {
 				return err
 			}
-			if err := checkArg(addonsUpgradeUsage, api.AddonRef, a[0]); err != nil {
+			if err := cmdkit.CheckArg(addonsUpgradeUsage, api.AddonRef, a[0]); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Changing %s on ⬢ %s to %s", a[0], app, a[1]))
+			sp := s.StartSpinner(fmt.Sprintf("Changing %s on ⬢ %s to %s", a[0], app, a[1]))
 			res, err := cl.UpgradeAddon(c.Context, app, a[0], a[1])
 			if err != nil {
-				return sp.finishErr(err)
+				return sp.FinishErr(err)
 			}
 			if c.Bool("no-wait") || res.Operation == nil {
-				sp.finish("started")
-				_, err = fmt.Fprintf(s.stdout, "%s is moving to %s in the background. Run larder addons:info %s -a %s to check.\n", res.Addon.Name, a[1], res.Addon.Name, app)
+				sp.Finish("started")
+				_, err = fmt.Fprintf(s.Stdout, "%s is moving to %s in the background. Run larder addons:info %s -a %s to check.\n", res.Addon.Name, a[1], res.Addon.Name, app)
 				return err
 			}
-			if _, err := waitOperation(c.Context, cl, res.Addon.Name, res.Operation, sp, "changed"); err != nil {
+			if _, err := cmdkit.WaitOperation(c.Context, cl, res.Addon.Name, res.Operation, sp, "changed"); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(s.stdout, "%s is now on %s\n", res.Addon.Name, a[1])
+			_, err = fmt.Fprintf(s.Stdout, "%s is now on %s\n", res.Addon.Name, a[1])
 			return err
 		},
 	}

@@ -1,6 +1,13 @@
 // Package cli is larder's command line: the Heroku-style commands users type
 // (`larder addons:create larder-redis:mini -a web`), one file per command.
 //
+// NewApp lists every command. The apps:*, addons:*, config:* and hosts
+// commands live here; the others live in sub-packages, one idea each:
+// rediscmd (the redis:* commands), rediscli (redis:cli's session) and runcmd
+// (larder run). All are built with cmdkit (the session, flags, arguments,
+// usage errors, waiting on the broker) and show things with ui (spinner,
+// tables, JSON).
+//
 // Commands talk to the broker only through api.Client, found lazily with
 // api.ResolveClient so that `--help` and usage errors work with no broker.
 // All IO goes through the streams given to NewApp: data on stdout, progress
@@ -15,13 +22,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
-	"larder/api"
-	"larder/fault"
+	"larder/cli/cmdkit"
+	"larder/cli/rediscli"
+	"larder/cli/rediscmd"
+	"larder/cli/runcmd"
 )
 
 // Exit codes besides a command's own (run passes its child's through).
@@ -45,14 +53,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...*cl
 // NewApp builds the command line app writing to stdout and stderr, with the
 // users' commands and extra.
 func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
-	s := &session{
-		stdin:       stdin,
-		stdout:      stdout,
-		stderr:      stderr,
-		interactive: isTerminal(stdin),
-		stderrTTY:   isTerminal(stderr),
-		newClient:   api.ResolveClient,
-	}
+	s := cmdkit.NewSession(stdin, stdout, stderr)
 	commands := []*cli.Command{
 		appsCommand(s),
 		appsCreateCommand(s),
@@ -71,18 +72,18 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		configGetCommand(s),
 		configSetCommand(s),
 		configUnsetCommand(s),
-		runCommand(s),
-		redisInfoCommand(s),
-		redisCLICommand(s),
-		redisCredentialsCommand(s),
-		redisKeyspaceNotificationsCommand(s),
-		redisMaxmemoryCommand(s),
-		redisPromoteCommand(s),
-		redisTimeoutCommand(s),
-		redisWaitCommand(s),
-		redisFailoverCommand(s),
-		redisFollowCommand(s),
-		redisUnfollowCommand(s),
+		runcmd.Command(s),
+		rediscmd.Info(s),
+		rediscli.Command(s),
+		rediscmd.Credentials(s),
+		rediscmd.KeyspaceNotifications(s),
+		rediscmd.Maxmemory(s),
+		rediscmd.Promote(s),
+		rediscmd.Timeout(s),
+		rediscmd.Wait(s),
+		rediscmd.Failover(s),
+		rediscmd.Follow(s),
+		rediscmd.Unfollow(s),
 		hostsCommand(s),
 		hostsDrainCommand(s),
 		hostsUndrainCommand(s),
@@ -114,25 +115,6 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 	}
 }
 
-// session is what every command shares: the streams and the broker client.
-type session struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	interactive    bool // stdin is a terminal a person can type a confirmation into
-	stderrTTY      bool // stderr is a terminal, so spinners may animate
-
-	newClient func() (*api.Client, error)
-	once      sync.Once
-	cl        *api.Client
-	clErr     error
-}
-
-// client returns the broker client, resolving it on first use.
-func (s *session) client() (*api.Client, error) {
-	s.once.Do(func() { s.cl, s.clErr = s.newClient() })
-	return s.cl, s.clErr
-}
-
 func rootAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return UsageError(fmt.Sprintf("%q is not a larder command", c.Args().First()), "see: larder help")
@@ -160,25 +142,15 @@ func flagText(name string) string {
 	return "--" + name
 }
 
-// badUsage is a mistake in how a command was typed; hint says what to type.
-type badUsage struct {
-	msg, hint string
-}
+// UsageError reports a usage mistake, msg, with what to type instead. It is
+// cmdkit.UsageError, here for the server roles' commands (package daemon).
+func UsageError(msg, hint string) error { return cmdkit.UsageError(msg, hint) }
 
-func (e *badUsage) Error() string { return e.msg }
-
-// UsageError reports a usage mistake, msg, with what to type instead.
-func UsageError(msg, hint string) error { return &badUsage{msg: msg, hint: hint} }
-
-// Usagef is usageError with a formatted message and the command's usage line.
+// Usagef is UsageError with a formatted message and the command's usage line
+// (cmdkit.Usagef).
 func Usagef(usage, format string, args ...any) error {
-	return UsageError(fmt.Sprintf(format, args...), "usage: "+usage)
+	return cmdkit.Usagef(usage, format, args...)
 }
-
-// interruptedError ends a command the user stopped, saying what carries on.
-type interruptedError struct{ msg string }
-
-func (e *interruptedError) Error() string { return e.msg }
 
 // report prints err for a user and returns the exit code it deserves.
 func report(w io.Writer, err error, interrupted bool) int {
@@ -186,19 +158,19 @@ func report(w io.Writer, err error, interrupted bool) int {
 		return 0
 	}
 	var (
-		ue *badUsage
-		ie *interruptedError
+		ue *cmdkit.BadUsage
+		ie *cmdkit.InterruptedError
 		ec cli.ExitCoder
 	)
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(w, "error: %s\n", ue.msg)
-		if ue.hint != "" {
-			fmt.Fprintln(w, ue.hint)
+		fmt.Fprintf(w, "error: %s\n", ue.Msg)
+		if ue.Hint != "" {
+			fmt.Fprintln(w, ue.Hint)
 		}
 		return exitUsage
 	case errors.As(err, &ie):
-		fmt.Fprintf(w, "error: %s\n", ie.msg)
+		fmt.Fprintf(w, "error: %s\n", ie.Msg)
 		return exitInterrupted
 	case errors.As(err, &ec):
 		// A command's own code, such as run's child's after Ctrl-C, stands.
@@ -211,17 +183,6 @@ func report(w io.Writer, err error, interrupted bool) int {
 		fmt.Fprintln(w, "error: interrupted")
 		return exitInterrupted
 	}
-	fmt.Fprintf(w, "error: %s\n", errorText(err))
+	fmt.Fprintf(w, "error: %s\n", cmdkit.ErrorText(err))
 	return exitError
-}
-
-// errorText is what a user is told of err: a fault's public message, without
-// its internal cause; any other error is a local failure (decoding an answer,
-// writing output) on the user's own machine, so it is said as it is.
-func errorText(err error) string {
-	var fe *fault.Error
-	if errors.As(err, &fe) {
-		return fe.Message
-	}
-	return err.Error()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"larder/cli/cmdkit"
 	"larder/fault"
 )
 
@@ -94,7 +95,7 @@ func TestReport(t *testing.T) {
 		{"exit message", cli.Exit("cannot run x", 127), false, "error: cannot run x\n", 127},
 		{"child's code after Ctrl-C", cli.Exit("", 5), true, "", 5},
 		{"interrupted request", fault.Wrap(fault.Unavailable, errors.New("context canceled"), "cannot reach"), true, "error: interrupted\n", exitInterrupted},
-		{"interrupted wait", &interruptedError{"stopped waiting"}, true, "error: stopped waiting\n", exitInterrupted},
+		{"interrupted wait", &cmdkit.InterruptedError{Msg: "stopped waiting"}, true, "error: stopped waiting\n", exitInterrupted},
 		{"plain error", errors.New("decode broker response: bad json"), false, "error: decode broker response: bad json\n", exitError},
 	}
 	for _, tt := range tests {

@@ -8,20 +8,22 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func appsCommand(s *session) *cli.Command {
+func appsCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "apps",
 		Category:  "apps",
 		Usage:     "list your apps",
 		UsageText: "larder apps [--json]",
-		Flags:     []cli.Flag{jsonFlag()},
+		Flags:     []cli.Flag{cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			if _, err := exactArgs(c, 0, "larder apps"); err != nil {
+			if _, err := cmdkit.ExactArgs(c, 0, "larder apps"); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -31,9 +33,9 @@ func appsCommand(s *session) *cli.Command {
 			}
 			sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(apps))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(apps))
 			}
-			return writeApps(s.stdout, apps)
+			return writeApps(s.Stdout, apps)
 		},
 	}
 }
@@ -44,7 +46,7 @@ func writeApps(w io.Writer, apps []api.App) error {
 		_, err := fmt.Fprintln(w, "You have no apps.")
 		return err
 	}
-	if err := writeHeader(w, "Apps"); err != nil {
+	if err := ui.WriteHeader(w, "Apps"); err != nil {
 		return err
 	}
 	for _, a := range apps {

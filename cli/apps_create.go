@@ -4,9 +4,12 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func appsCreateCommand(s *session) *cli.Command {
+func appsCreateCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder apps:create NAME [--json]"
 	return &cli.Command{
 		Name:      "apps:create",
@@ -15,23 +18,23 @@ func appsCreateCommand(s *session) *cli.Command {
 		UsageText: usage,
 		Description: "An app is a name that add-ons attach to and that holds config vars.\n" +
 			"Use lowercase letters, digits and dashes, e.g. `larder apps:create web`.",
-		Flags: []cli.Flag{jsonFlag()},
+		Flags: []cli.Flag{cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			a, err := exactArgs(c, 1, usage)
+			a, err := cmdkit.ExactArgs(c, 1, usage)
 			if err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, fmt.Sprintf("Creating ⬢ %s", a[0]))
+			sp := s.StartSpinner(fmt.Sprintf("Creating ⬢ %s", a[0]))
 			app, err := cl.CreateApp(c.Context, a[0])
-			if err := sp.finishErr(err); err != nil {
+			if err := sp.FinishErr(err); err != nil {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, app)
+				return ui.PrintJSON(s.Stdout, app)
 			}
 			return nil
 		},

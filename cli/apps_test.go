@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 func TestWriteApps(t *testing.T) {
@@ -18,7 +19,7 @@ func TestWriteApps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkOutput(t, "apps", func(w io.Writer) error { return writeApps(w, tt.apps) }, tt.want)
+			testkit.CheckOutput(t, "apps", func(w io.Writer) error { return writeApps(w, tt.apps) }, tt.want)
 		})
 	}
 }

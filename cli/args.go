@@ -97,13 +97,3 @@ func reorder(args []string, takesValue map[string]bool, inOrder bool) []string {
 
 // isFlag reports whether a looks like a flag; a lone "-" is an argument.
 func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
-
-// splitDash splits a command's arguments at the first "--" the user typed.
-func splitDash(args []string) (before, after []string, dash bool) {
-	for i, a := range args {
-		if a == "--" {
-			return args[:i], args[i+1:], true
-		}
-	}
-	return args, nil, false
-}

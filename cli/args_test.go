@@ -63,21 +63,3 @@ func TestNormalizeArgs(t *testing.T) {
 		})
 	}
 }
-
-func TestSplitDash(t *testing.T) {
-	tests := []struct {
-		in            []string
-		before, after []string
-		dash          bool
-	}{
-		{[]string{"a"}, []string{"a"}, nil, false},
-		{[]string{"a", "--", "--x", "--"}, []string{"a"}, []string{"--x", "--"}, true},
-		{[]string{"--"}, []string{}, []string{}, true},
-	}
-	for _, tt := range tests {
-		b, a, d := splitDash(tt.in)
-		if !reflect.DeepEqual(b, tt.before) || !reflect.DeepEqual(a, tt.after) || d != tt.dash {
-			t.Errorf("splitDash(%q): got %q, %q, %v; want %q, %q, %v", tt.in, b, a, d, tt.before, tt.after, tt.dash)
-		}
-	}
-}

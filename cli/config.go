@@ -6,13 +6,16 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func configCommand(s *session) *cli.Command {
+func configCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder config -a APP [--json | --shell]"
 	return &cli.Command{
 		Name:      "config",
@@ -21,16 +24,16 @@ func configCommand(s *session) *cli.Command {
 		UsageText: usage,
 		Description: "The values hold credentials (REDIS_URL carries the password): mind where you paste them.\n" +
 			"--shell prints KEY=value lines you can eval or use as a .env file.",
-		Flags: []cli.Flag{appFlag(), jsonFlag(), shellFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag(), cmdkit.JSONFlag(), shellFlag()},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
-			if _, err := exactArgs(c, 0, usage); err != nil {
+			if _, err := cmdkit.ExactArgs(c, 0, usage); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -40,14 +43,14 @@ func configCommand(s *session) *cli.Command {
 			}
 			switch {
 			case c.Bool("json"):
-				return printJSON(s.stdout, vars)
+				return ui.PrintJSON(s.Stdout, vars)
 			case c.Bool("shell"):
-				return writeShellVars(s.stdout, vars)
+				return writeShellVars(s.Stdout, vars)
 			}
-			if err := writeHeader(s.stdout, app+" Config Vars"); err != nil {
+			if err := ui.WriteHeader(s.Stdout, app+" Config Vars"); err != nil {
 				return err
 			}
-			return writeVars(s.stdout, vars)
+			return writeVars(s.Stdout, vars)
 		},
 	}
 }
@@ -58,11 +61,11 @@ func shellFlag() cli.Flag {
 
 // writeVars prints vars as aligned `KEY: value` rows, sorted by name.
 func writeVars(w io.Writer, vars api.ConfigVars) error {
-	var f fields
+	var f ui.Fields
 	for _, k := range sortedKeys(vars) {
-		f.add(k, vars[k])
+		f.Add(k, vars[k])
 	}
-	return f.write(w)
+	return f.Write(w)
 }
 
 // writeShellVars prints vars as KEY=value lines, sorted by name.
@@ -84,12 +87,13 @@ func sortedKeys(vars api.ConfigVars) []string {
 	return keys
 }
 
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+// shellSafe is compiled on first use: every larder command would pay for it at start.
+var shellSafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`) })
 
 // shellQuote quotes v for a POSIX shell when it needs it, so that
 // `eval "$(larder config -a web --shell)"` sets exactly the values.
 func shellQuote(v string) string {
-	if shellSafe.MatchString(v) {
+	if shellSafe().MatchString(v) {
 		return v
 	}
 	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"

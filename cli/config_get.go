@@ -6,9 +6,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
-func configGetCommand(s *session) *cli.Command {
+func configGetCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder config:get KEY -a APP [--shell]"
 	return &cli.Command{
 		Name:      "config:get",
@@ -17,9 +18,9 @@ func configGetCommand(s *session) *cli.Command {
 		UsageText: usage,
 		Description: "Prints the value alone, for scripts: REDIS_URL=$(larder config:get REDIS_URL -a web).\n" +
 			"A var that is not set prints an empty line, as on Heroku.",
-		Flags: []cli.Flag{appFlag(), shellFlag()},
+		Flags: []cli.Flag{cmdkit.AppFlag(), shellFlag()},
 		Action: func(c *cli.Context) error {
-			app, key, cl, err := s.appArg(c, usage, "")
+			app, key, cl, err := s.AppArg(c, usage, "")
 			if err != nil {
 				return err
 			}
@@ -28,9 +29,9 @@ func configGetCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("shell") {
-				return writeShellVars(s.stdout, api.ConfigVars{key: vars[key]})
+				return writeShellVars(s.Stdout, api.ConfigVars{key: vars[key]})
 			}
-			_, err = fmt.Fprintln(s.stdout, vars[key])
+			_, err = fmt.Fprintln(s.Stdout, vars[key])
 			return err
 		},
 	}

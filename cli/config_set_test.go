@@ -52,7 +52,7 @@ func FuzzParseAssignments(f *testing.F) {
 			return
 		}
 		for k, v := range set {
-			if !varName.MatchString(k) || k+"="+v != arg {
+			if !varName().MatchString(k) || k+"="+v != arg {
 				t.Errorf("parseAssignments(%q): got %q=%q", arg, k, v)
 			}
 		}

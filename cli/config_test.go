@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 var testVars = api.ConfigVars{
@@ -21,7 +22,7 @@ func TestWriteVars(t *testing.T) {
 		"GREETING:  hello world\n" +
 		"QUOTE:     it's\n" +
 		"REDIS_URL: redis://default:s3cret@127.0.0.1:21000\n"
-	checkOutput(t, "config", func(w io.Writer) error { return writeVars(w, testVars) }, want)
+	testkit.CheckOutput(t, "config", func(w io.Writer) error { return writeVars(w, testVars) }, want)
 }
 
 func TestWriteShellVars(t *testing.T) {
@@ -30,7 +31,7 @@ func TestWriteShellVars(t *testing.T) {
 		"GREETING='hello world'\n" +
 		"QUOTE='it'\\''s'\n" +
 		"REDIS_URL=redis://default:s3cret@127.0.0.1:21000\n"
-	checkOutput(t, "config --shell", func(w io.Writer) error { return writeShellVars(w, testVars) }, want)
+	testkit.CheckOutput(t, "config --shell", func(w io.Writer) error { return writeShellVars(w, testVars) }, want)
 }
 
 func TestShellQuoteRoundTrip(t *testing.T) {

@@ -4,28 +4,29 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
 )
 
 const configUnsetUsage = "larder config:unset KEY... -a APP"
 
-func configUnsetCommand(s *session) *cli.Command {
+func configUnsetCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:        "config:unset",
 		Category:    "config",
 		Usage:       "unset one or more config vars",
 		UsageText:   configUnsetUsage,
 		Description: "Add-on vars (REDIS_URL) go with their attachment: use addons:destroy instead.",
-		Flags:       []cli.Flag{appFlag()},
+		Flags:       []cli.Flag{cmdkit.AppFlag()},
 		Action: func(c *cli.Context) error {
-			app, err := requireApp(c)
+			app, err := cmdkit.RequireApp(c)
 			if err != nil {
 				return err
 			}
-			keys, err := parseUnset(args(c))
+			keys, err := parseUnset(cmdkit.Args(c))
 			if err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -33,7 +34,7 @@ func configUnsetCommand(s *session) *cli.Command {
 			for _, k := range keys {
 				patch[k] = nil
 			}
-			_, err = s.patchConfig(c.Context, cl, app, patch, "Unsetting", keys)
+			_, err = patchConfig(c.Context, s, cl, app, patch, "Unsetting", keys)
 			return err
 		},
 	}
@@ -42,7 +43,7 @@ func configUnsetCommand(s *session) *cli.Command {
 // parseUnset checks the names to unset.
 func parseUnset(args []string) ([]string, error) {
 	if len(args) == 0 {
-		return nil, Usagef(configUnsetUsage, "no config vars given")
+		return nil, cmdkit.Usagef(configUnsetUsage, "no config vars given")
 	}
 	for _, k := range args {
 		if err := checkVarName(k, configUnsetUsage); err != nil {

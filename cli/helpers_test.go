@@ -2,10 +2,10 @@ package cli
 
 import (
 	"bytes"
-	"io"
-	"larder/internal/testkit"
 	"strings"
 	"testing"
+
+	"larder/internal/testkit"
 )
 
 // runCLI runs the command line as the binary would, with stdin and no broker:
@@ -20,19 +20,5 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	return out.String(), errw.String(), code
 }
 
-// checkOutput runs write into a buffer and compares the text with want.
-func checkOutput(t *testing.T, what string, write func(io.Writer) error, want string) {
-	t.Helper()
-	var b bytes.Buffer
-	if err := write(&b); err != nil {
-		t.Errorf("%s: %v", what, err)
-	}
-	if got := b.String(); got != want {
-		t.Errorf("%s:\n got %q\nwant %q", what, got, want)
-	}
-}
-
-// syncBuffer is a buffer a goroutine (a spinner, a child's output copier)
-// and the test may share.
-// syncBuffer is testkit.SyncBuffer under this package's short name.
-type syncBuffer = testkit.SyncBuffer
+// checkOutput is testkit.CheckOutput under this package's short name.
+var checkOutput = testkit.CheckOutput

@@ -9,9 +9,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 )
 
-func hostsCommand(s *session) *cli.Command {
+func hostsCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "hosts",
 		Category:  "hosts",
@@ -21,9 +23,9 @@ func hostsCommand(s *session) *cli.Command {
 			"--no-local-nodes); others are agents (`larder agent`) that registered with it.\n" +
 			"An HA add-on's primary and standby go to different hosts. Right after a broker\n" +
 			"starts, an agent whose nodes it is still adopting is marked pending.",
-		Flags: []cli.Flag{jsonFlag()},
+		Flags: []cli.Flag{cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -32,18 +34,18 @@ func hostsCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(hosts))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(hosts))
 			}
-			t := newTable("Host", "State", "Nodes", "Address", "Engine")
+			t := ui.NewTable("Host", "State", "Nodes", "Address", "Engine")
 			for _, h := range hosts {
-				t.add(h.Name, h.State, strconv.Itoa(h.Nodes), h.Addr, h.Engine)
+				t.Add(h.Name, h.State, strconv.Itoa(h.Nodes), h.Addr, h.Engine)
 			}
-			return t.write(s.stdout)
+			return t.Write(s.Stdout)
 		},
 	}
 }
 
-func hostsDrainCommand(s *session) *cli.Command {
+func hostsDrainCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder hosts:drain HOST"
 	return &cli.Command{
 		Name:      "hosts:drain",
@@ -55,32 +57,32 @@ func hostsDrainCommand(s *session) *cli.Command {
 			"with no standby, or whose standby is on HOST too, cannot move: drain lists\n" +
 			"each with why and exits 1. HOST stays draining until `larder hosts:undrain HOST`.",
 		Action: func(c *cli.Context) error {
-			a, err := exactArgs(c, 1, usage)
+			a, err := cmdkit.ExactArgs(c, 1, usage)
 			if err != nil {
 				return err
 			}
-			if err := checkArg(usage, api.HostName, a[0]); err != nil {
+			if err := cmdkit.CheckArg(usage, api.HostName, a[0]); err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
-			sp := startSpinner(s.stderr, s.stderrTTY, "Draining "+a[0])
+			sp := s.StartSpinner("Draining " + a[0])
 			res, err := cl.DrainHost(c.Context, a[0])
 			if err != nil {
-				return sp.finishErr(err)
+				return sp.FinishErr(err)
 			}
 			stuck := res.Skipped
 			moved := 0
 			for _, op := range res.Operations {
 				op := op
-				got, err := cl.WaitOperation(c.Context, op.ID, 500*time.Millisecond, func(o api.Operation) { sp.setStatus(o.Progress) })
+				got, err := cl.WaitOperation(c.Context, op.ID, 500*time.Millisecond, func(o api.Operation) { sp.SetStatus(o.Progress) })
 				switch {
 				case err != nil && c.Context.Err() != nil:
-					return sp.finishErr(err)
+					return sp.FinishErr(err)
 				case err != nil:
-					stuck = append(stuck, op.AddonName+": "+errorText(err))
+					stuck = append(stuck, op.AddonName+": "+cmdkit.ErrorText(err))
 				case got.State != api.OpSucceeded:
 					stuck = append(stuck, op.AddonName+": "+got.Error)
 				default:
@@ -88,11 +90,11 @@ func hostsDrainCommand(s *session) *cli.Command {
 				}
 			}
 			if len(stuck) == 0 {
-				sp.finish("done")
+				sp.Finish("done")
 			} else {
-				sp.finish("incomplete")
+				sp.Finish("incomplete")
 			}
-			fmt.Fprintf(s.stdout, "%d primaries moved off %s.\n", moved, a[0])
+			fmt.Fprintf(s.Stdout, "%d primaries moved off %s.\n", moved, a[0])
 			if len(stuck) == 0 {
 				return nil
 			}

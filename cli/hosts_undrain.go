@@ -4,9 +4,11 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"larder/cli/cmdkit"
 )
 
-func hostsUndrainCommand(s *session) *cli.Command {
+func hostsUndrainCommand(s *cmdkit.Session) *cli.Command {
 	const usage = "larder hosts:undrain HOST"
 	return &cli.Command{
 		Name:      "hosts:undrain",
@@ -16,11 +18,11 @@ func hostsUndrainCommand(s *session) *cli.Command {
 		Description: "Ends `larder hosts:drain HOST`: new add-ons and standbys may be placed on\n" +
 			"HOST again. Nodes moved off it stay where they are.",
 		Action: func(c *cli.Context) error {
-			a, err := exactArgs(c, 1, usage)
+			a, err := cmdkit.ExactArgs(c, 1, usage)
 			if err != nil {
 				return err
 			}
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -28,7 +30,7 @@ func hostsUndrainCommand(s *session) *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(s.stdout, "%s takes new nodes again (%s).\n", h.Name, h.State)
+			_, err = fmt.Fprintf(s.Stdout, "%s takes new nodes again (%s).\n", h.Name, h.State)
 			return err
 		},
 	}

@@ -8,18 +8,20 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"larder/cli/cmdkit"
+	"larder/cli/ui"
 	"larder/ha"
 )
 
-func monitorsCommand(s *session) *cli.Command {
+func monitorsCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
 		Name:      "monitors",
 		Category:  "hosts",
 		Usage:     "list HA observer locations, their last report and what each sees",
 		UsageText: "larder monitors [--json]",
-		Flags:     []cli.Flag{jsonFlag()},
+		Flags:     []cli.Flag{cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			cl, err := s.client()
+			cl, err := s.Client()
 			if err != nil {
 				return err
 			}
@@ -28,13 +30,13 @@ func monitorsCommand(s *session) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return printJSON(s.stdout, nonNil(locs))
+				return ui.PrintJSON(s.Stdout, ui.NonNil(locs))
 			}
 			if len(locs) == 0 {
-				_, err := fmt.Fprintln(s.stdout, "No observer has reported yet. Run `larder monitor --location L` in each network location.")
+				_, err := fmt.Fprintln(s.Stdout, "No observer has reported yet. Run `larder monitor --location L` in each network location.")
 				return err
 			}
-			t := newTable("Location", "Observers", "Last report", "Nodes up", "Nodes down", "Votes")
+			t := ui.NewTable("Location", "Observers", "Last report", "Nodes up", "Nodes down", "Votes")
 			d := ha.Decision{Voting: []string{}, Known: len(locs), Quorum: locs[0].Quorum}
 			for _, l := range locs {
 				votes := "counted"
@@ -46,14 +48,14 @@ func monitorsCommand(s *session) *cli.Command {
 				default:
 					d.Voting = append(d.Voting, l.Location)
 				}
-				t.add(l.Location, strings.Join(l.Observers, ", "), l.LastReport.UTC().Format("15:04:05.000"),
+				t.Add(l.Location, strings.Join(l.Observers, ", "), l.LastReport.UTC().Format("15:04:05.000"),
 					strconv.Itoa(l.Up), strconv.Itoa(len(l.Down)), votes)
 			}
-			if err := t.write(s.stdout); err != nil {
+			if err := t.Write(s.Stdout); err != nil {
 				return err
 			}
 			if w := d.Warning(); w != "" {
-				fmt.Fprintf(s.stderr, "\nWARNING: %s. No failover can happen until more locations report.\n", w)
+				fmt.Fprintf(s.Stderr, "\nWARNING: %s. No failover can happen until more locations report.\n", w)
 			}
 			return nil
 		},
