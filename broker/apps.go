@@ -19,7 +19,9 @@ func (b *Apps) ListApps(ctx context.Context) ([]api.App, error) {
 	}
 	out := make([]api.App, 0, len(apps))
 	for _, a := range apps {
-		out = append(out, appJSON(a))
+		if a.Name != SparesApp {
+			out = append(out, appJSON(a))
+		}
 	}
 	return out, nil
 }

@@ -86,6 +86,11 @@ type Config struct {
 	// times as many in all.
 	MaxWaiters int
 
+	// Spares is how many started add-ons of each single-node plan the broker
+	// keeps ready (owned by SparesApp), so that creating one needs no engine
+	// start; 0, the default here, keeps none (`larder broker --spares` sets 1).
+	Spares int
+
 	// CrashAt names a point where the broker exits at once (fault injection
 	// for tests of recovery from the store, like Sentinel's SIMULATE-FAILURE).
 	CrashAt string
@@ -138,6 +143,7 @@ type core struct {
 	recon     *reconciler
 	tracker   *ha.Tracker
 	coord     *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
+	spares    *spares            // started add-ons ready to hand over
 
 	portMu sync.Mutex // serialises port choice within this process
 	locks  addonLocks
@@ -197,6 +203,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("port range %d-%d: want 1024 <= min <= max <= 65535", cfg.PortMin, cfg.PortMax)
 	}
+	if cfg.Spares < 0 || cfg.Spares > maxSpares {
+		return nil, fmt.Errorf("spares %d: want 0 to %d", cfg.Spares, maxSpares)
+	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("an API token is required")
 	}
@@ -239,6 +248,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	b.coord = newCoordinator(c)
 	b.recon = newReconciler(c)
+	b.spares = newSpares(c)
 	return b, nil
 }
 
@@ -264,6 +274,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	})
 	b.recon.Start()
+	b.spares.start()
 	return nil
 }
 
@@ -292,6 +303,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
+	b.spares.close()
 	b.recon.Close()
 	err := b.jobs.Close(ctx)
 	for _, h := range b.hosts.All() {

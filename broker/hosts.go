@@ -148,6 +148,10 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	spareNodes, err := b.addons.spareNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
 	urls := map[string]string{}
 	if hs, err := b.store.Hosts(ctx); err == nil {
 		for _, h := range hs {
@@ -156,7 +160,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 	}
 	out := []api.Host{}
 	for _, h := range b.hosts.All() {
-		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], State: "up",
+		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], Spares: spareNodes[h.Name()], State: "up",
 			Engine: h.Engine().Name + " " + h.Engine().Version, Local: h.Name() == b.localName}
 		if e.Local && b.cfg.NoLocalNodes && e.Nodes == 0 {
 			e.State = "not used (--no-local-nodes)"

@@ -34,9 +34,9 @@ func hostsCommand(s *session) *cli.Command {
 			if c.Bool("json") {
 				return printJSON(s.stdout, nonNil(hosts))
 			}
-			t := newTable("Host", "State", "Nodes", "Address", "Engine")
+			t := newTable("Host", "State", "Nodes", "Spares", "Address", "Engine")
 			for _, h := range hosts {
-				t.add(h.Name, h.State, strconv.Itoa(h.Nodes), h.Addr, h.Engine)
+				t.add(h.Name, h.State, strconv.Itoa(h.Nodes), strconv.Itoa(h.Spares), h.Addr, h.Engine)
 			}
 			return t.write(s.stdout)
 		},
