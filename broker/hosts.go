@@ -215,6 +215,15 @@ func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult
 		if err != nil {
 			return api.DrainResult{}, err
 		}
+		if a.AppName == SparesApp {
+			// A spare holds no one's data: it goes, and the next starts
+			// on a host that is not draining.
+			if _, err := b.addons.DestroyAddon(ctx, SparesApp, a.Name, api.AddonDestroy{Confirm: SparesApp}); err != nil && fault.KindOf(err) != fault.NotFound {
+				skipped = append(skipped, fmt.Sprintf("spare %s: %s", a.Name, fault.Message(err)))
+			}
+			b.spares.refill()
+			continue
+		}
 		if why := b.cannotMove(ctx, a, name); why != "" {
 			skipped = append(skipped, a.Name+": "+why)
 			continue
@@ -258,6 +267,7 @@ func (b *Hosts) UndrainHost(ctx context.Context, hostName string) (api.Host, err
 		return api.Host{}, err
 	}
 	b.log.WithField("host", name).Info("host takes new nodes again")
+	b.spares.refill()
 	state := "up"
 	if !b.hosts.IsUp(name) {
 		state = "unreachable"

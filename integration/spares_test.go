@@ -149,6 +149,21 @@ func TestSparesAcrossRestarts(t *testing.T) {
 		t.Fatalf("after a restart: node processes %v, want the same spare %v", again, pids)
 	}
 
+	// Draining the host removes its spare (it holds no one's data, and
+	// moves nothing); undraining it brings one back.
+	if r := b.Larder("hosts:drain", "local"); r.Code != 0 {
+		t.Fatalf("hosts:drain with a spare on the host: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	WaitFor(t, 20*time.Second, "the drained host's spare to be removed", func() error {
+		if processAlive(pids[0]) {
+			return fmt.Errorf("spare still running")
+		}
+		return nil
+	})
+	b.MustLarder("hosts:undrain", "local")
+	waitSpares(t, b, 1)
+	pids = nodePIDs(b.DataDir)
+
 	b.Stop()
 	b.extra = append(b.extra, "LARDER_SPARES=0")
 	b.Start()
