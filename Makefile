@@ -7,6 +7,10 @@ BIN     := bin/larder
 # Where `make run` puts the larder command so another terminal finds it.
 PREFIX  ?= $(shell if [ -w /usr/local/bin ]; then echo /usr/local; else echo $$HOME/.local; fi)
 BENCHTIME ?= 1x
+# The CLI never renders its own man page or markdown: leaving urfave/cli's
+# docs out drops a markdown engine whose set-up every command paid at start.
+# Exported, so the binary the integration tests build is the one users run.
+export GOFLAGS += -tags=urfave_cli_no_docs
 
 .PHONY: all build install run test vet fmt-check bench engine clean
 

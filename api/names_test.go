@@ -1,7 +1,9 @@
 package api
 
 import (
+	"math/rand/v2"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,4 +93,51 @@ func FuzzCheckName(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The rules as regular expressions: the shapes must accept exactly what these
+// accept (the shapes exist only because compiling these at start was slow).
+var nameRegexps = map[NameKind]*regexp.Regexp{
+	AppName:        regexp.MustCompile(`^[a-z][a-z0-9-]{1,29}$`),
+	AddonName:      regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`),
+	AddonRef:       regexp.MustCompile(`^([a-z][a-z0-9-]{1,29}::)?[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`),
+	AttachmentName: regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,62}$`),
+	HostName:       regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`),
+	ServiceName:    regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`),
+	OperationID:    regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`),
+}
+
+func checkShapeAgrees(t *testing.T, s string) {
+	t.Helper()
+	for kind, re := range nameRegexps {
+		if got, want := nameRules[kind].ok(s), re.MatchString(s); got != want {
+			t.Errorf("%s rule on %q: %v, the regular expression says %v", kind, s, got, want)
+		}
+	}
+}
+
+func TestNameShapesAgreeWithTheRegexps(t *testing.T) {
+	alphabet := "aZz09-_:A.é "
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []string{"", "a", "ab", "web", "Web", "9a", "REDIS", "REDIS_URL", "web::REDIS", "web::", "::REDIS",
+		"w::REDIS", "web::::R", "web::a:b", "a-", "_a", strings.Repeat("a", 30), strings.Repeat("a", 31),
+		strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("A", 128), strings.Repeat("A", 129)} {
+		checkShapeAgrees(t, s)
+	}
+	for range 20000 {
+		n := rng.IntN(12)
+		if rng.IntN(10) == 0 {
+			n = 25 + rng.IntN(110)
+		}
+		b := make([]byte, 0, n)
+		for range n {
+			b = append(b, alphabet[rng.IntN(len(alphabet))])
+		}
+		checkShapeAgrees(t, string(b))
+	}
+}
+
+func FuzzNameShapes(f *testing.F) {
+	f.Add("web::REDIS_URL")
+	f.Fuzz(func(t *testing.T, s string) { checkShapeAgrees(t, s) })
 }

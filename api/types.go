@@ -262,7 +262,10 @@ type Host struct {
 	Engine string `json:"engine,omitempty"`
 	State  string `json:"state"` // up, unreachable, or "not used (--no-local-nodes)"; ", adopting its nodes (pending)" while a starting broker adopts them; ", draining" appended when draining
 	Nodes  int    `json:"nodes"`
-	Local  bool   `json:"local"`
+	// Spares counts the nodes among Nodes that are started spares, ready to
+	// be handed over by addons:create (larder broker --spares).
+	Spares int  `json:"spares"`
+	Local  bool `json:"local"`
 	// Draining: no new node is placed on the host (hosts:drain) until
 	// hosts:undrain.
 	Draining bool `json:"draining"`

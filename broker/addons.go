@@ -28,9 +28,15 @@ func (b *Addons) writeAddons(ctx context.Context, addons []store.Addon) ([]api.A
 }
 
 func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
-	addons, err := b.store.Addons(ctx)
+	all, err := b.store.Addons(ctx)
 	if err != nil {
 		return nil, err
+	}
+	addons := all[:0]
+	for _, a := range all {
+		if a.AppName != SparesApp {
+			addons = append(addons, a)
+		}
 	}
 	return b.writeAddons(ctx, addons)
 }
@@ -114,6 +120,18 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 			return api.AddonResult{}, err
 		}
 	}
+	// A request with no provider options takes a started spare when one is
+	// ready: it is the add-on the request would have made, already running.
+	if len(req.Config) == 0 {
+		a, ok, err := b.takeSpare(ctx, appName, req.Name, attName, svc, plan)
+		if err != nil {
+			return api.AddonResult{}, err
+		}
+		if ok {
+			j, err := apps.AddonJSON(ctx, b.store, a)
+			return api.AddonResult{Addon: j}, err
+		}
+	}
 	var a store.Addon
 	var op store.Operation
 	for try := 0; ; try++ {
@@ -154,20 +172,6 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err != nil {
 			return err
 		}
-		atts, err := tx.AttachmentsOfApp(ctx, app.ID)
-		if err != nil {
-			return err
-		}
-		used := map[string]bool{}
-		for _, at := range atts {
-			used[at.Name] = true
-		}
-		switch {
-		case attName == "":
-			attName = attach.NextAttachmentName(b.cfg.VarPrefix, used)
-		case used[attName]:
-			return fault.E(fault.Conflict, "attachment name %s is already used on %s; choose another with --as", attName, app.Name)
-		}
 		a = store.Addon{
 			Name: name, Service: service, Plan: plan, AppID: app.ID, AppName: app.Name,
 			State: api.StateProvisioning, MaxMemoryPolicy: policy,
@@ -177,14 +181,8 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err := tx.CreateAddon(ctx, &a); err != nil {
 			return err
 		}
-		if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: a.ID, AppID: app.ID, Name: attName}); err != nil {
+		if attName, err = b.attachNew(ctx, tx, app, a, attName); err != nil {
 			return err
-		}
-		// The add-on's vars replace any the user set by hand (as on Heroku).
-		for _, v := range attach.Vars(attName) {
-			if err := tx.UnsetUserVar(ctx, app.ID, v); err != nil {
-				return err
-			}
 		}
 		p, err := b.nodes.PlanOf(a)
 		if err != nil {
@@ -198,9 +196,42 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, a.ID, a.Name, "addon.create", fmt.Sprintf("%s:%s requested for %s as %s", service, plan, app.Name, attName))
+		msg := fmt.Sprintf("%s:%s requested for %s as %s", service, plan, app.Name, attName)
+		if app.Name == SparesApp {
+			msg = fmt.Sprintf("%s:%s started as a spare, to be handed over to the first request for the plan", service, plan)
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "addon.create", msg)
 	}()
 	return a, op, err
+}
+
+// attachNew attaches a new add-on a to app as attName, or as the next free
+// name when attName is "", and returns the name. The add-on's vars replace
+// any the user set by hand (as on Heroku).
+func (b *Addons) attachNew(ctx context.Context, tx store.Tx, app store.App, a store.Addon, attName string) (string, error) {
+	atts, err := tx.AttachmentsOfApp(ctx, app.ID)
+	if err != nil {
+		return "", err
+	}
+	used := map[string]bool{}
+	for _, at := range atts {
+		used[at.Name] = true
+	}
+	switch {
+	case attName == "":
+		attName = attach.NextAttachmentName(b.cfg.VarPrefix, used)
+	case used[attName]:
+		return "", fault.E(fault.Conflict, "attachment name %s is already used on %s; choose another with --as", attName, app.Name)
+	}
+	if err := tx.CreateAttachment(ctx, &store.Attachment{AddonID: a.ID, AppID: app.ID, Name: attName}); err != nil {
+		return "", err
+	}
+	for _, v := range attach.Vars(attName) {
+		if err := tx.UnsetUserVar(ctx, app.ID, v); err != nil {
+			return "", err
+		}
+	}
+	return attName, nil
 }
 
 // destroyAddon removes the add-on's attachments (and so its vars on every app)

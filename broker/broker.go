@@ -93,6 +93,11 @@ type Config struct {
 	// times as many in all.
 	MaxWaiters int
 
+	// Spares is how many started add-ons of each single-node plan the broker
+	// keeps ready (owned by SparesApp), so that creating one needs no engine
+	// start; 0, the default here, keeps none (`larder broker --spares` sets 1).
+	Spares int
+
 	// CrashAt names a point where the broker exits at once (fault injection
 	// for tests of recovery from the store, like Sentinel's SIMULATE-FAILURE).
 	CrashAt string
@@ -136,6 +141,7 @@ type core struct {
 	localName string
 	log       logrus.FieldLogger
 	jobs      *jobs.Runner
+	spares    *spares // started add-ons ready to hand over
 
 	portMu sync.Mutex // serialises port choice within this process
 
@@ -198,6 +204,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("port range %d-%d: want 1024 <= min <= max <= 65535", cfg.PortMin, cfg.PortMax)
 	}
+	if cfg.Spares < 0 || cfg.Spares > maxSpares {
+		return nil, fmt.Errorf("spares %d: want 0 to %d", cfg.Spares, maxSpares)
+	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("an API token is required")
 	}
@@ -247,6 +256,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
+	c.spares = newSpares(c)
 	return b, nil
 }
 
@@ -272,6 +282,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	})
 	b.pairs.Start()
+	b.spares.start()
 	return nil
 }
 
@@ -300,6 +311,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
+	b.spares.close()
 	// Adoption first: it may hand a returning host to the pairs (Repush).
 	b.adoptCancel()
 	b.adopting.Wait()

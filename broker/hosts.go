@@ -148,6 +148,10 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	spareNodes, err := b.addons.spareNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
 	urls := map[string]string{}
 	if hs, err := b.store.Hosts(ctx); err == nil {
 		for _, h := range hs {
@@ -156,7 +160,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 	}
 	out := []api.Host{}
 	for _, h := range b.hosts.All() {
-		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], State: "up",
+		e := api.Host{Name: h.Name(), URL: urls[h.Name()], Addr: h.Addr(), Nodes: counts[h.Name()], Spares: spareNodes[h.Name()], State: "up",
 			Engine: h.Engine().Name + " " + h.Engine().Version, Local: h.Name() == b.localName}
 		if e.Local && b.cfg.NoLocalNodes && e.Nodes == 0 {
 			e.State = "not used (--no-local-nodes)"
@@ -211,6 +215,15 @@ func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult
 		if err != nil {
 			return api.DrainResult{}, err
 		}
+		if a.AppName == SparesApp {
+			// A spare holds no one's data: it goes, and the next starts
+			// on a host that is not draining.
+			if _, err := b.addons.DestroyAddon(ctx, SparesApp, a.Name, api.AddonDestroy{Confirm: SparesApp}); err != nil && fault.KindOf(err) != fault.NotFound {
+				skipped = append(skipped, fmt.Sprintf("spare %s: %s", a.Name, fault.Message(err)))
+			}
+			b.spares.refill()
+			continue
+		}
 		if why := b.cannotMove(ctx, a, name); why != "" {
 			skipped = append(skipped, a.Name+": "+why)
 			continue
@@ -254,6 +267,7 @@ func (b *Hosts) UndrainHost(ctx context.Context, hostName string) (api.Host, err
 		return api.Host{}, err
 	}
 	b.log.WithField("host", name).Info("host takes new nodes again")
+	b.spares.refill()
 	state := "up"
 	if !b.hosts.IsUp(name) {
 		state = "unreachable"

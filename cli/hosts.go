@@ -36,9 +36,9 @@ func hostsCommand(s *cmdkit.Session) *cli.Command {
 			if c.Bool("json") {
 				return ui.PrintJSON(s.Stdout, ui.NonNil(hosts))
 			}
-			t := ui.NewTable("Host", "State", "Nodes", "Address", "Engine")
+			t := ui.NewTable("Host", "State", "Nodes", "Spares", "Address", "Engine")
 			for _, h := range hosts {
-				t.Add(h.Name, h.State, strconv.Itoa(h.Nodes), h.Addr, h.Engine)
+				t.Add(h.Name, h.State, strconv.Itoa(h.Nodes), strconv.Itoa(h.Spares), h.Addr, h.Engine)
 			}
 			return t.Write(s.Stdout)
 		},

@@ -54,7 +54,10 @@ type BrokerConfig struct {
 	// OperationLease is how long an operation stays this broker's without
 	// a renewal (Config.OperationLease).
 	OperationLease time.Duration
-	CrashAt        string // fault injection for tests
+	// Spares is Config.Spares: started add-ons of each single-node plan kept
+	// ready.
+	Spares  int
+	CrashAt string // fault injection for tests
 	// Supervision of this machine's nodes (see local.Options):
 	// the hang windows with and without persistence, and how long
 	// quarantined nodes are kept. Zero takes the provisioner's defaults.
@@ -153,7 +156,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	b, err = broker.New(broker.Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease}, st, host)
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

@@ -112,7 +112,9 @@ func (b *Broker) Start() {
 	}
 	b.cmd = exec.Command(larderBin, "broker", "--data-dir", b.DataDir, "--listen", listen,
 		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--log-level", "debug")
-	b.cmd.Env = append(baseEnv(b.Home), b.extra...)
+	// No spares unless a test asks (LARDER_SPARES in extra): most tests count
+	// nodes, ports and processes; spares_test.go tests them.
+	b.cmd.Env = append(append(baseEnv(b.Home), "LARDER_SPARES=0"), b.extra...)
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
 	if err := b.cmd.Start(); err != nil {
 		b.t.Fatalf("start broker: %v", err)

@@ -97,6 +97,12 @@ type AddonRepo interface {
 	// one its nodes also accept while a rotation is under way ("" for none).
 	SetCustomerPasswords(ctx context.Context, id, password, alt string) error
 	SetAddonPlan(ctx context.Context, id, plan string) error
+	// HandOverAddon gives an add-on that belongs to app from (a started
+	// spare) to app to under name, as created now. It is a compare-and-set on
+	// the owner: false, and nothing changed, when the add-on no longer
+	// belongs to from (another request took it first). A taken name is a
+	// Conflict.
+	HandOverAddon(ctx context.Context, id, from, to, name string) (bool, error)
 	// AdvanceEpoch moves an add-on's epoch from read, the epoch its caller
 	// read before deciding on a change of roles, to read+1 and returns it. It
 	// is a compare-and-set: when another writer moved the epoch first,

@@ -30,6 +30,11 @@ func New(st store.Store, log logrus.FieldLogger, varPrefix string) *Apps {
 	return &Apps{store: st, log: log, varPrefix: varPrefix}
 }
 
+// SparesApp owns the broker's spares (started add-ons handed over by
+// addons:create, package broker). Its name breaks the app-name rule, so no
+// user can create, name or reach it, and it is never listed.
+const SparesApp = "~spares"
+
 func appJSON(a store.App) api.App { return api.App{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt} }
 
 func (b *Apps) ListApps(ctx context.Context) ([]api.App, error) {
@@ -39,7 +44,9 @@ func (b *Apps) ListApps(ctx context.Context) ([]api.App, error) {
 	}
 	out := make([]api.App, 0, len(apps))
 	for _, a := range apps {
-		out = append(out, appJSON(a))
+		if a.Name != SparesApp {
+			out = append(out, appJSON(a))
+		}
 	}
 	return out, nil
 }

@@ -28,7 +28,12 @@ var Colors = []string{
 // PrimaryAttachment is the name of an app's main add-on of the service: REDIS_URL.
 const PrimaryAttachment = "REDIS"
 
-var varNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+// maxVarName bounds a config var name.
+const maxVarName = 128
+
+// varNameRe has no bounded repetition (cheap to compile at start); the
+// length is checked beside it.
+var varNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Names follow the rules of package api, which the CLI checks too.
 func ValidAttachmentName(s string) bool { return api.CheckName(api.AttachmentName, s) == nil }

@@ -163,6 +163,8 @@ func TestCheckVarPatch(t *testing.T) {
 		{"unset", map[string]*string{"FOO": nil}, ""},
 		{"managed", map[string]*string{"REDIS_URL": &v}, fault.Conflict},
 		{"bad name", map[string]*string{"1X": &v}, fault.Invalid},
+		{"longest name", map[string]*string{strings.Repeat("A", 128): &v}, ""},
+		{"name too long", map[string]*string{strings.Repeat("A", 129): &v}, fault.Invalid},
 		{"empty", map[string]*string{}, fault.Invalid},
 	}
 	for _, tt := range tests {

@@ -85,8 +85,8 @@ func CheckVarPatch(patch api.ConfigPatch, atts []store.Attachment) error {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		if !varNameRe.MatchString(k) {
-			return fault.E(fault.Invalid, "invalid config var name %q: use letters, digits and underscores, not starting with a digit", k)
+		if len(k) > maxVarName || !varNameRe.MatchString(k) {
+			return fault.E(fault.Invalid, "invalid config var name %q: use up to %d letters, digits and underscores, not starting with a digit", k[:min(len(k), maxVarName)], maxVarName)
 		}
 		if at, ok := ManagedVar(atts, k); ok {
 			return fault.E(fault.Conflict, "%s is set by add-on %s (attachment %s); use `larder addons:detach` or `larder redis:promote` to change it", k, at.AddonName, at.Name)

@@ -101,6 +101,21 @@ func (q addonRepo) SetAddonPlan(ctx context.Context, id, plan string) error {
 	return q.execOne(ctx, "add-on", `UPDATE addons SET plan = ?, updated_at = ? WHERE id = ?`, plan, q.now(), id)
 }
 
+// HandOverAddon gives a spare add-on to its owner: see store.AddonRepo.
+func (q repo) HandOverAddon(ctx context.Context, id, from, to, name string) (bool, error) {
+	now := q.now()
+	res, err := q.exec(ctx, `UPDATE addons SET app_id = ?, name = ?, created_at = ?, updated_at = ? WHERE id = ? AND app_id = ?`,
+		to, name, now, now, id, from)
+	if isUnique(err) {
+		return false, fault.E(fault.Conflict, "an add-on named %s already exists", name)
+	}
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // AdvanceEpoch moves an add-on's epoch from read, the epoch its caller read
 // before deciding on a change of roles, to read+1 and returns it. It is a
 // compare-and-set: when another writer moved the epoch first, nothing changes

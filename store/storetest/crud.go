@@ -188,3 +188,33 @@ func testHostsCRUD(t *testing.T, s store.Store) {
 		t.Errorf("SetHostDraining of an unknown host: kind %v, want NotFound", got)
 	}
 }
+
+func testHandOverAddonIsCompareAndSet(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	spares, _ := s.CreateApp(ctx, "spares")
+	web, _ := s.CreateApp(ctx, "web")
+	other, _ := s.CreateApp(ctx, "other")
+	spare := seedAddon(t, s, spares, "redis-spare")
+	seedAddon(t, s, web, "redis-taken")
+
+	if ok, err := s.HandOverAddon(ctx, spare.ID, spares.ID, web.ID, "redis-taken"); fault.KindOf(err) != fault.Conflict || ok {
+		t.Fatalf("hand-over under a taken name = %v, %v; want a Conflict", ok, err)
+	}
+	if ok, err := s.HandOverAddon(ctx, spare.ID, web.ID, other.ID, "redis-mine"); err != nil || ok {
+		t.Fatalf("hand-over from an app that does not own it = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.HandOverAddon(ctx, spare.ID, spares.ID, web.ID, "redis-mine"); err != nil || !ok {
+		t.Fatalf("hand-over = %v, %v; want true", ok, err)
+	}
+	got, err := s.AddonByID(ctx, spare.ID)
+	if err != nil || got.AppID != web.ID || got.Name != "redis-mine" || got.CreatedAt.Before(spare.CreatedAt) {
+		t.Fatalf("after the hand-over: %+v, %v; want redis-mine on web, created no earlier than the spare", got, err)
+	}
+	// The second of two requests for the same spare gets nothing.
+	if ok, err := s.HandOverAddon(ctx, spare.ID, spares.ID, other.ID, "redis-theirs"); err != nil || ok {
+		t.Fatalf("second hand-over = %v, %v; want false", ok, err)
+	}
+	if got, _ := s.AddonByID(ctx, spare.ID); got.AppID != web.ID || got.Name != "redis-mine" {
+		t.Fatalf("a losing hand-over changed the add-on: %+v", got)
+	}
+}

@@ -24,6 +24,7 @@ var tests = []struct {
 	{"AppsEnsureAndDelete", testAppsEnsureAndDelete},
 	{"UserVarsSetUnset", testUserVarsSetUnset},
 	{"AddonsCRUD", testAddonsCRUD},
+	{"HandOverAddonIsCompareAndSet", testHandOverAddonIsCompareAndSet},
 	{"DeleteAddonCascadesAttachmentsAndNodes", testDeleteAddonCascadesAttachmentsAndNodes},
 	{"AttachmentsCRUD", testAttachmentsCRUD},
 	{"InTxRollsBackOnError", testInTxRollsBackOnError},
