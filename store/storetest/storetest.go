@@ -48,6 +48,8 @@ var tests = []struct {
 	{"ChangesFollowAnApp", testChangesFollowAnApp},
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
+	{"MetricPointsAddUp", testMetricPointsAddUp},
+	{"MetricPointsPrune", testMetricPointsPrune},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a
