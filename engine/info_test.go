@@ -5,7 +5,6 @@ import (
 	"testing"
 )
 
-
 func TestParseInfoStats(t *testing.T) {
 	const text = "# CPU\r\nused_cpu_sys:1.500000\r\nused_cpu_user:0.250000\r\n# Stats\r\ntotal_commands_processed:1234\r\n" +
 		"keyspace_hits:90\r\nkeyspace_misses:10\r\nevicted_keys:3\r\nexpired_keys:7\r\n# Persistence\r\n" +
