@@ -84,6 +84,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
+				MetricsInterval: c.Duration("metrics-interval"), MetricsToken: c.String("metrics-token"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
 				OSB: osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},

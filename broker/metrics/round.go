@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"larder/api"
 	"larder/engine"
 	"larder/provisioner"
@@ -109,6 +111,7 @@ func (s *Sampler) Round(ctx context.Context) error {
 	s.rounds++
 	s.roundTook = time.Since(start)
 	s.mu.Unlock()
+	s.log.WithFields(logrus.Fields{"nodes": len(targets), "points": len(points), "ms": time.Since(start).Milliseconds()}).Debug("metrics round")
 	return nil
 }
 

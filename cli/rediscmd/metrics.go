@@ -95,7 +95,8 @@ func writeMetrics(w io.Writer, m api.Metrics) error {
 // writeSeries prints one metric: a sparkline, or for a metric with a limit
 // a taller chart with the limit's line, and the latest value.
 func writeSeries(w io.Writer, times []int64, ser api.MetricSeries) error {
-	cols := ui.Resample(times, ser.Values, chartWidth)
+	// A short series is not stretched: one column per point, up to the width.
+	cols := ui.Resample(times, ser.Values, min(chartWidth, len(times)))
 	last := lastValue(ser.Values)
 	latest := "n/a"
 	if last != nil {
