@@ -52,10 +52,12 @@ type Hosts interface {
 	Of(n store.Node) provisioner.Host
 }
 
-// Nodes is what the sampler asks of the broker's node placement: the specs
-// a host reads a node with, and an add-on's plan (its limits).
+// Nodes is what the sampler asks of the broker's node placement: the spec
+// a host reads a node's figures with (its name, port and larder's users:
+// built from the add-on alone, with no store read, as every round needs one
+// per node), and an add-on's plan (its limits).
 type Nodes interface {
-	NodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error)
+	InfoSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 	PlanOf(a store.Addon) (*catalog.Plan, error)
 }
 

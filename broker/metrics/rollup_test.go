@@ -52,8 +52,8 @@ func (o oneHost) Of(store.Node) provisioner.Host { return o.h }
 
 type catalogNodes struct{}
 
-func (catalogNodes) NodeSpecs(ctx context.Context, q store.Q, a store.Addon, nodes []store.Node) ([]provisioner.NodeSpec, error) {
-	return make([]provisioner.NodeSpec, len(nodes)), nil
+func (catalogNodes) InfoSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec {
+	return provisioner.NodeSpec{ID: n.ID, Name: n.Name, Port: n.Port}
 }
 
 func (catalogNodes) PlanOf(a store.Addon) (*catalog.Plan, error) {

@@ -141,12 +141,8 @@ func (s *Sampler) targets(ctx context.Context) ([]target, error) {
 		if err != nil {
 			continue // a plan gone from the catalog: nothing to compare with
 		}
-		specs, err := s.nodes.NodeSpecs(ctx, s.store, a, nodes)
-		if err != nil {
-			return nil, err
-		}
-		for i, n := range nodes {
-			out = append(out, target{addon: a, node: n, spec: specs[i], plan: a.Service + ":" + a.Plan,
+		for _, n := range nodes {
+			out = append(out, target{addon: a, node: n, spec: s.nodes.InfoSpec(a, p, n), plan: a.Service + ":" + a.Plan,
 				mem: float64(p.MaxMemoryBytes), cli: float64(p.MaxClients)})
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 // provisioned creates a mini add-on on app and waits until it is
 // provisioned, returning it and its node.
-func provisioned(t *testing.T, b *broker.Broker, app string) (store.Addon, store.Node) {
+func provisioned(t testing.TB, b *broker.Broker, app string) (store.Addon, store.Node) {
 	t.Helper()
 	ctx := context.Background()
 	res, err := b.Addons.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:mini"})
