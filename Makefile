@@ -46,7 +46,7 @@ test: engine fmt-check vet
 # The edge's compares it with the node, HAProxy and the node's TLS port.
 bench: engine
 	@command -v haproxy >/dev/null || echo "note: the edge benchmark's HAProxy anchor needs haproxy (apt-get install haproxy)"
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./provisioner/ ./integration/ ./edge/ ./backup/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./provisioner/ ./integration/ ./edge/ ./backup/ ./broker/metrics/
 
 clean:
 	rm -rf bin
