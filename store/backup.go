@@ -84,4 +84,13 @@ type BackupRepo interface {
 	// SetBackupScheduleRun records when a schedule last ran.
 	SetBackupScheduleRun(ctx context.Context, addonID string, at time.Time) error
 	DeleteBackupSchedule(ctx context.Context, addonID string) error
+
+	// SetRestoreSource records that a new add-on is to be filled from a
+	// backup; a second one is a Conflict.
+	SetRestoreSource(ctx context.Context, addonID, backupID string) error
+	// RestoreSourceOf returns the backup a new add-on is filled from and
+	// whether that is done; NotFound when it was not created from one.
+	RestoreSourceOf(ctx context.Context, addonID string) (backupID string, done bool, err error)
+	// FinishRestoreSource records that the add-on holds the backup's data.
+	FinishRestoreSource(ctx context.Context, addonID string) error
 }

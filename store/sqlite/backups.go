@@ -126,3 +126,30 @@ func isForeignKey(err error) bool {
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey ||
 		err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
+
+// SetRestoreSource records the backup a new add-on is filled from.
+func (q repo) SetRestoreSource(ctx context.Context, addonID, backupID string) error {
+	_, err := q.exec(ctx, `INSERT INTO backup_restores (addon_id, backup_id, created_at) VALUES (?, ?, ?)`, addonID, backupID, q.now())
+	switch {
+	case isUnique(err) || err != nil && strings.Contains(err.Error(), "PRIMARY KEY"):
+		return fault.E(fault.Conflict, "the add-on is already restored from a backup")
+	case isForeignKey(err):
+		return fault.E(fault.NotFound, "add-on not found")
+	}
+	return err
+}
+
+// RestoreSourceOf returns the backup a new add-on is filled from.
+func (q repo) RestoreSourceOf(ctx context.Context, addonID string) (string, bool, error) {
+	var row struct {
+		BackupID string `db:"backup_id"`
+		Done     bool   `db:"done"`
+	}
+	err := q.get(ctx, &row, `SELECT backup_id, done FROM backup_restores WHERE addon_id = ?`, addonID)
+	return row.BackupID, row.Done, notFound(err, "the add-on was not created from a backup")
+}
+
+// FinishRestoreSource records that the add-on holds the backup's data.
+func (q repo) FinishRestoreSource(ctx context.Context, addonID string) error {
+	return q.execOne(ctx, "backup restore", `UPDATE backup_restores SET done = 1 WHERE addon_id = ?`, addonID)
+}

@@ -183,3 +183,35 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// A new add-on's restore source is recorded once, finished, and goes with
+// the add-on.
+func testRestoreSource(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	app, _ := s.CreateApp(ctx, "web")
+	a := seedAddon(t, s, app, "redis-a")
+	if _, _, err := s.RestoreSourceOf(ctx, a.ID); fault.KindOf(err) != fault.NotFound {
+		t.Fatalf("restore source before any: %v, want NotFound", err)
+	}
+	if err := s.SetRestoreSource(ctx, a.ID, "b001"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fault.KindOf(s.SetRestoreSource(ctx, a.ID, "b002")); got != fault.Conflict {
+		t.Errorf("second restore source: kind %v, want Conflict", got)
+	}
+	if id, done, err := s.RestoreSourceOf(ctx, a.ID); id != "b001" || done || err != nil {
+		t.Errorf("RestoreSourceOf = %q, %v, %v; want b001, not done", id, done, err)
+	}
+	if err := s.FinishRestoreSource(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if id, done, err := s.RestoreSourceOf(ctx, a.ID); id != "b001" || !done || err != nil {
+		t.Errorf("RestoreSourceOf after finishing = %q, %v, %v; want b001, done", id, done, err)
+	}
+	if err := s.DeleteAddon(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RestoreSourceOf(ctx, a.ID); fault.KindOf(err) != fault.NotFound {
+		t.Errorf("restore source after the add-on was deleted: %v, want NotFound", err)
+	}
+}

@@ -51,6 +51,7 @@ var tests = []struct {
 	{"BackupsNumberedAndKept", testBackupsNumberedAndKept},
 	{"BackupSchedules", testBackupSchedules},
 	{"ChangesShowBackups", testChangesShowBackups},
+	{"RestoreSource", testRestoreSource},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a

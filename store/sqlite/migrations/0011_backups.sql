@@ -60,3 +60,12 @@ END;
 CREATE TRIGGER changes_backup_delete AFTER DELETE ON backups BEGIN
     INSERT INTO changes (addon_id, addon_name, kind, subject) VALUES (OLD.addon_id, OLD.addon_name, 'backup', OLD.id);
 END;
+
+-- A new add-on filled from a backup (addons:create … --restore ID): the
+-- provision restores it once the nodes run, then marks it done.
+CREATE TABLE backup_restores (
+    addon_id    TEXT PRIMARY KEY REFERENCES addons(id) ON DELETE CASCADE,
+    backup_id   TEXT NOT NULL,
+    done        INTEGER NOT NULL DEFAULT 0,
+    created_at  TIMESTAMP NOT NULL
+);
