@@ -4,8 +4,8 @@
 // by idea — Apps (apps, config vars, attachments), Addons (create, destroy,
 // upgrade, fork, follow), Settings (settings, credentials, redis:info),
 // Hosts (the host registry, adoption), OSB (instances and bindings), Changes
-// (the change feed, broker/changes) and Pairs (HA: observers' reports,
-// failover, switchover, standby rebuilds) — over a shared core: the store,
+// (the change feed, broker/changes), Pairs (HA: observers' reports,
+// failover, switchover, standby rebuilds) and Backups (broker/backups) — over a shared core: the store,
 // the hosts (broker/hostset), per-add-on locks, the job runner
 // (broker/jobs) and the operations it resumes. The store is the single
 // source of truth; a restarted broker re-adopts the nodes it finds there and
@@ -23,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/broker/attach"
+	"larder/broker/backups"
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
@@ -94,8 +95,13 @@ type Config struct {
 	// coordinators' role changes at the same instant).
 	HoldAt, HoldDir string
 
-	// Clock is the HA coordinator's time; default the wall clock.
+	// Clock is the HA coordinator's time, and the backup scheduler's;
+	// default the wall clock.
 	Clock coord.Clock
+
+	// Backups sets the backup service up (its Clock and Log default to
+	// the broker's); without a Target, backups are off.
+	Backups backups.Config
 }
 
 // crashPoint exits the process when cfg.CrashAt names this point.
@@ -116,13 +122,14 @@ const DefaultVarPrefix = "LARDER_REDIS"
 // others through it.
 type Broker struct {
 	*core
-	Apps     *Apps         // apps, config vars, attachments, events
-	Addons   *Addons       // add-ons: create, destroy, upgrade, fork, follow
-	Settings *Settings     // settings, credentials, redis:info, wait
-	Hosts    *Hosts        // the host registry: register, list, drain, adoption
-	OSB      *OSB          // the Open Service Broker instance and binding operations
-	Changes  *changes.Feed // the change feed: operation and app waits
-	Pairs    *Pairs        // HA pairs: observers' reports, failover, switchover, rebuilds
+	Apps     *Apps            // apps, config vars, attachments, events
+	Addons   *Addons          // add-ons: create, destroy, upgrade, fork, follow
+	Settings *Settings        // settings, credentials, redis:info, wait
+	Hosts    *Hosts           // the host registry: register, list, drain, adoption
+	OSB      *OSB             // the Open Service Broker instance and binding operations
+	Changes  *changes.Feed    // the change feed: operation and app waits
+	Pairs    *Pairs           // HA pairs: observers' reports, failover, switchover, rebuilds
+	Backups  *backups.Service // backups: capture, schedules, retention, restore (broker/backups)
 }
 
 // core holds what every service shares: the store, the hosts, the
@@ -149,6 +156,7 @@ type core struct {
 	hostReg  *Hosts
 	osb      *OSB
 	pairs    *Pairs
+	backups  *backups.Service
 }
 
 // Apps answers for apps, their config vars, attachments and add-on events.
@@ -236,6 +244,8 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	b := &Broker{core: c, Apps: c.apps, Addons: c.addons, Settings: c.settings, Hosts: c.hostReg,
 		OSB: c.osb, Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
 	b.jobs = jobs.New(b.log, st, cfg.ID, cfg.OperationLease)
+	b.backups = newBackups(c)
+	b.Backups = b.backups
 	b.tracker = ha.NewTracker(cfg.MonitorFresh)
 	b.coord = newCoordinator(c)
 	b.recon = newReconciler(c)
@@ -255,6 +265,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.hostReg.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
+	if err := b.backups.Prepare(ctx); err != nil {
+		return fmt.Errorf("prepare backups: %w", err)
+	}
 	if err := b.resumeOperations(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
@@ -264,6 +277,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	})
 	b.recon.Start()
+	b.backups.Start()
 	return nil
 }
 
@@ -293,6 +307,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
 	b.recon.Close()
+	b.backups.Close()
 	err := b.jobs.Close(ctx)
 	for _, h := range b.hosts.All() {
 		if h.Name() != b.localName {

@@ -161,7 +161,7 @@ func (b *core) resumeChange(op store.Operation) (step, bool) {
 	case opCredentials:
 		return b.settings.rotationStep(op, nil), true
 	}
-	return nil, false
+	return b.backups.Resume(op)
 }
 
 // step is one operation's work (see jobs.Step).
