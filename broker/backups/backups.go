@@ -14,7 +14,9 @@ package backups
 import (
 	"context"
 	"errors"
-	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,17 +126,19 @@ func (s *Service) Prepare(ctx context.Context) error {
 	if !s.Enabled() {
 		return nil
 	}
-	if err := s.cfg.Target.Check(ctx); err != nil {
-		return fmt.Errorf("backup target %s: %w", s.cfg.Target, err)
-	}
 	n, err := backup.SweepStage(s.cfg.StageDir)
 	if err != nil {
 		return err
 	}
-	m, err := s.cfg.Target.Sweep(ctx)
-	if err != nil {
+	// A target that is away fails the backups taken meanwhile, each with
+	// its event; it keeps no one from the rest of the broker.
+	m := 0
+	if err := s.cfg.Target.Check(ctx); err != nil {
+		s.log.WithError(err).WithField("target", s.cfg.Target.String()).Warn("backup target unusable; backups fail until it is back")
+	} else if m, err = s.cfg.Target.Sweep(ctx); err != nil {
 		s.log.WithError(err).Warn("sweep the backup target")
 	}
+	s.sweepUndo(ctx)
 	if n+m > 0 {
 		s.log.WithFields(logrus.Fields{"stage": n, "target": m}).Info("removed what interrupted backups left")
 	}
@@ -166,6 +170,21 @@ func (s *Service) Start() {
 func (s *Service) Close() {
 	s.cancel()
 	s.wg.Wait()
+}
+
+// sweepUndo removes the undo copies of restores that ended (a resumed
+// restore still needs its own).
+func (s *Service) sweepUndo(ctx context.Context) {
+	files, _ := filepath.Glob(filepath.Join(s.cfg.StageDir, "undo-*.tar.gz"))
+	for _, f := range files {
+		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "undo-"), ".tar.gz")
+		if op, err := s.st.OperationByID(ctx, id); err == nil && !(op.State == api.OpSucceeded || op.State == api.OpFailed) {
+			continue
+		} else if err != nil && fault.KindOf(err) != fault.NotFound {
+			continue
+		}
+		os.Remove(f)
+	}
 }
 
 // failOrphans marks failed the running backups whose operation ended
