@@ -25,6 +25,7 @@ const (
 	HostName       NameKind = "host"             // an agent's name
 	ServiceName    NameKind = "service"          // larder-redis
 	OperationID    NameKind = "operation id"     // a UUID
+	BackupID       NameKind = "backup id"        // b001 (on demand), a001 (scheduled)
 )
 
 // maxNameLength bounds the part of a name a message quotes.
@@ -43,6 +44,7 @@ var nameRules = map[NameKind]nameRule{
 	HostName:       {regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`), "1-63 lowercase letters, digits and dashes, starting with a letter"},
 	ServiceName:    {regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`), "lowercase letters, digits and dashes, starting with a letter"},
 	OperationID:    {regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`), "the id an operation was given (letters, digits and dashes)"},
+	BackupID:       {regexp.MustCompile(`^[ab][0-9]{3,18}$`), "a backup's id such as b001 or a012 (larder redis:backups lists them)"},
 }
 
 // CheckName returns an Invalid fault that states kind's rule when s breaks it.

@@ -13,7 +13,7 @@ import (
 	"larder/fault"
 )
 
-const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--fork URL] [--wait] [-- --maxmemory_policy POLICY]"
+const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--fork URL | --restore ID] [--wait] [-- --maxmemory_policy POLICY]"
 
 func addonsCreateCommand(s *session) *cli.Command {
 	return &cli.Command{
@@ -40,6 +40,7 @@ func addonsCreateCommand(s *session) *cli.Command {
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the add-on is ready"},
 			&cli.StringFlag{Name: "maxmemory_policy", Usage: "eviction policy, e.g. allkeys-lru (default noeviction)"},
 			&cli.StringFlag{Name: "fork", Usage: "copy the data of a redis:// URL or larder add-on (APP::NAME) into the new add-on"},
+			restoreFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			app, err := requireApp(c)
@@ -51,6 +52,9 @@ func addonsCreateCommand(s *session) *cli.Command {
 				return err
 			}
 			if err := addForkFlag(&req, c.String("fork")); err != nil {
+				return err
+			}
+			if err := addRestoreFlag(&req, c.String("restore")); err != nil {
 				return err
 			}
 			req.Attachment, req.Name = c.String("as"), c.String("name")

@@ -26,11 +26,20 @@ func (t redisTarget) label() string { return addonLabel(t.addon, t.app) }
 // finds the add-on. Commands check their own flags first, so that a mistyped
 // flag is reported without asking the broker anything.
 func (s *session) resolveRedis(c *cli.Context, usage string) (redisTarget, error) {
-	app, err := requireApp(c)
-	if err != nil {
+	if _, err := requireApp(c); err != nil {
 		return redisTarget{}, err
 	}
 	ref, err := optionalArg(c, usage)
+	if err != nil {
+		return redisTarget{}, err
+	}
+	return s.resolveRedisRef(c, usage, ref)
+}
+
+// resolveRedisRef is resolveRedis with the add-on's NAME (or "") read by
+// the caller, for commands that take another argument first.
+func (s *session) resolveRedisRef(c *cli.Context, usage, ref string) (redisTarget, error) {
+	app, err := requireApp(c)
 	if err != nil {
 		return redisTarget{}, err
 	}

@@ -16,9 +16,9 @@ import (
 // backupRoutes adds the backup endpoints to the authenticated router.
 func (b *API) backupRoutes(a *mux.Router) {
 	a.HandleFunc("/apps/{app}/backups", b.serve(b.listBackups)).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}/backups/{id}", b.serve(b.getBackup)).Methods(http.MethodGet)
-	a.HandleFunc("/apps/{app}/backups/{id}", b.serve(b.deleteBackup)).Methods(http.MethodDelete)
-	a.HandleFunc("/apps/{app}/backups/{id}/archive", b.downloadBackup).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/backups/{backup}", b.serve(b.getBackup)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/backups/{backup}", b.serve(b.deleteBackup)).Methods(http.MethodDelete)
+	a.HandleFunc("/apps/{app}/backups/{backup}/archive", b.downloadBackup).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/backup-schedules", b.serve(b.listBackupSchedules)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/{addon}/backups", b.serve(b.captureBackup)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/restore", b.serve(b.restoreBackup)).Methods(http.MethodPost)
@@ -32,7 +32,7 @@ func (b *API) listBackups(r *http.Request) (int, any, error) {
 }
 
 func (b *API) getBackup(r *http.Request) (int, any, error) {
-	out, err := b.b.Backups.Info(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["id"])
+	out, err := b.b.Backups.Info(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["backup"])
 	return http.StatusOK, out, err
 }
 
@@ -41,7 +41,7 @@ func (b *API) deleteBackup(r *http.Request) (int, any, error) {
 	if err := httpjson.Decode(r, &req, true); err != nil {
 		return 0, nil, err
 	}
-	out, err := b.b.Backups.Delete(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["id"], req)
+	out, err := b.b.Backups.Delete(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["backup"], req)
 	return http.StatusOK, out, err
 }
 
@@ -83,7 +83,7 @@ func (b *API) unscheduleBackups(r *http.Request) (int, any, error) {
 
 // downloadBackup streams a backup's archive as it is read from the target.
 func (b *API) downloadBackup(w http.ResponseWriter, r *http.Request) {
-	rc, size, name, err := b.b.Backups.Open(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["id"])
+	rc, size, name, err := b.b.Backups.Open(r.Context(), mux.Vars(r)["app"], mux.Vars(r)["backup"])
 	if err != nil {
 		b.writeError(w, r, err)
 		return
