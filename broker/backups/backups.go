@@ -203,6 +203,11 @@ func (s *Service) failOrphans(ctx context.Context) error {
 		case err != nil && fault.KindOf(err) != fault.NotFound:
 			return err
 		}
+		// Read again: a capture records its backup before its operation
+		// ends, so one that finished meanwhile shows it now.
+		if b, err = s.st.BackupByID(ctx, b.ID); err != nil || b.Status != store.BackupRunning {
+			continue
+		}
 		why := "the broker stopped during the backup; nothing was kept"
 		if err == nil && op.Error != "" {
 			why = op.Error
