@@ -174,7 +174,7 @@ func scheduledOf(t *testing.T, st store.Store, addonID string) []store.Backup {
 
 // waitScheduled moves the clock a minute at a time (the scheduler may not
 // wait on it yet when it first moves) until the run-th scheduled backup has
-// finished, and returns its id.
+// finished (its operation ended), and returns its id.
 func waitScheduled(t *testing.T, st store.Store, clock *coord.Fake, addonID string, run int) string {
 	t.Helper()
 	id := fmt.Sprintf("a%03d", run)
@@ -184,8 +184,13 @@ func waitScheduled(t *testing.T, st store.Store, clock *coord.Fake, addonID stri
 			clock.Advance(time.Minute)
 			return err
 		}
-		if b.Status == store.BackupRunning {
-			return fmt.Errorf("backup %s is running", id)
+		// Its operation ends after retention has run.
+		op, err := st.OperationByID(context.Background(), b.OperationID)
+		if err != nil {
+			return err
+		}
+		if op.State != api.OpSucceeded && op.State != api.OpFailed {
+			return fmt.Errorf("backup %s: its operation is %s", id, op.State)
 		}
 		return nil
 	})
