@@ -209,6 +209,13 @@ func isUnique(err error) bool {
 		err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// isForeignKey reports whether err is a FOREIGN KEY constraint violation.
+func isForeignKey(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey ||
+		err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
 func (q repo) get(ctx context.Context, dest any, query string, args ...any) error {
 	return sqlx.GetContext(ctx, q.x, dest, query, args...)
 }

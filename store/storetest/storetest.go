@@ -47,6 +47,10 @@ var tests = []struct {
 	{"ChangesFollowAnApp", testChangesFollowAnApp},
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
+	{"ChangesOfEveryone", testChangesOfEveryone},
+	{"EdgePortsClaimedOnce", testEdgePortsClaimedOnce},
+	{"EdgeConcurrentPortClaims", testEdgeConcurrentPortClaims},
+	{"EdgeAccess", testEdgeAccess},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a
