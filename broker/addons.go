@@ -266,6 +266,9 @@ func (b *Addons) recordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err := b.nodes.claimNodes(ctx, tx, a, p); err != nil {
 			return err
 		}
+		if _, err := b.nodes.claimEdge(ctx, tx, a); err != nil {
+			return err
+		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
 		b.jobs.Lease(&op)
 		if err := tx.CreateOperation(ctx, &op); err != nil {

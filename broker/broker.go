@@ -77,6 +77,8 @@ type Config struct {
 
 	OSB OSBConfig // the Open Service Broker API (/v2)
 
+	Edge EdgeConfig // where URLs point: the edge's host and port range
+
 	// MonitorPassword is the password of the read-only engine user HA
 	// observers probe nodes with (the same on every node).
 	MonitorPassword string
@@ -197,6 +199,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("port range %d-%d: want 1024 <= min <= max <= 65535", cfg.PortMin, cfg.PortMax)
 	}
+	if err := cfg.Edge.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("an API token is required")
 	}
@@ -248,6 +253,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 // connected to and their nodes adopted in the background, so an unreachable
 // host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
+	if err := b.nodes.assignEdges(ctx); err != nil {
+		return fmt.Errorf("assign edge ports: %w", err)
+	}
 	agents, err := b.connectHosts(ctx)
 	if err != nil {
 		return fmt.Errorf("connect hosts: %w", err)

@@ -141,15 +141,19 @@ func (b *Settings) changeSettings(ctx context.Context, id string, p api.Settings
 }
 
 func (b *Settings) credentialsOf(ctx context.Context, a store.Addon) (api.Credentials, error) {
-	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	ep, ok, err := attach.EndpointOf(ctx, b.store, a)
 	if err != nil {
 		return api.Credentials{}, err
 	}
-	n, ok := primaryNode(nodes)
 	if !ok {
 		return api.Credentials{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
-	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: attach.URL(a, n)}, nil
+	c := api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: ep.URL(a.CustomerUser, a.CustomerPassword),
+		TLSURL: ep.TLSURL(a.CustomerUser, a.CustomerPassword)}
+	if c.TLSURL != "" {
+		c.CAPath, c.CACert = b.cfg.Edge.CAPath, b.cfg.Edge.CACert
+	}
+	return c, nil
 }
 
 func (b *Settings) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {

@@ -29,8 +29,13 @@ SQLite file and add-on nodes as local valkey-server/redis-server processes.
 Nodes are separate processes: stopping the broker leaves them serving, and the
 next broker re-adopts them. On first start the broker writes an API token into
 its data directory, with a discovery file the CLI on this machine reads, so
-` + "`larder apps:create web`" + ` works with no further set-up.`,
-		Flags: []cli.Flag{
+` + "`larder apps:create web`" + ` works with no further set-up.
+
+Apps' URLs name the edge, which the broker runs in its process: every add-on
+gets a plain and a TLS port of --edge-ports on --edge-host for its whole life,
+so a failover, switchover or plan change never changes them. Run ` + "`larder edge`" + `
+elsewhere instead with --no-edge here.`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Usage: "where state, nodes and the token live", EnvVars: []string{"LARDER_DATA"}, Value: api.DefaultDataDir()},
 			&cli.StringFlag{Name: "listen", Usage: "address of the HTTP API", EnvVars: []string{"LARDER_LISTEN"}, Value: defaultListen()},
 			&cli.StringFlag{Name: "catalog", Usage: "JSON plan catalog replacing the built-in plans", EnvVars: []string{"LARDER_CATALOG"}},
@@ -56,9 +61,14 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: broker.DefaultOSBUsername},
 			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
 			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: broker.DefaultOSBRetention},
-		},
+			&cli.BoolFlag{Name: "no-edge", Usage: "run no edge in this process: `larder edge` serves the URLs (with the same --edge-* flags)", EnvVars: []string{"LARDER_NO_EDGE"}},
+		}, edgeFlags()...),
 		Action: func(c *cli.Context) error {
 			lo, hi, err := parsePortRange(c.String("ports"))
+			if err != nil {
+				return err
+			}
+			eo, err := edgeOptions(c)
 			if err != nil {
 				return err
 			}
@@ -80,6 +90,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
 				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				Edge: eo, NoEdge: c.Bool("no-edge"),
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
 				},
@@ -96,12 +107,14 @@ func defaultListen() string {
 	return "127.0.0.1:7480"
 }
 
-func parsePortRange(s string) (int, int, error) {
+func parsePortRange(s string) (int, int, error) { return parsePortRangeFlag("--ports", s) }
+
+func parsePortRangeFlag(flag, s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "-")
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
-		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. --ports 21000-21999")
+		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. "+flag+" 21000-21999")
 	}
 	return lo, hi, nil
 }

@@ -1,0 +1,230 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"larder/api"
+	"larder/edge"
+	"larder/fault"
+	"larder/store"
+)
+
+// EdgeConfig is where add-ons' URLs point: the edge (package edge, run in
+// the broker's process or as `larder edge`). Each add-on claims a plain
+// and a TLS port of the range for its whole life, and its URLs name Host
+// with them; the edge follows the store to forward each port to the
+// add-on's primary. Without a range (PortMax 0) no port is claimed and URLs
+// name the primary node, as before the edge.
+type EdgeConfig struct {
+	Host             string // written into URLs
+	PortMin, PortMax int    // the edge's port range, inclusive
+	// CAPath and CACert are the CA that signed the edge's certificate when
+	// it is larder's own, shown with the credentials for clients' --cacert;
+	// empty with an operator's certificate.
+	CAPath, CACert string
+}
+
+func (c EdgeConfig) enabled() bool { return c.PortMax > 0 }
+
+func (c EdgeConfig) validate() error {
+	if !c.enabled() {
+		return nil
+	}
+	if c.Host == "" {
+		return fmt.Errorf("edge: a host to write into URLs is required")
+	}
+	if c.PortMin < 1024 || c.PortMax > 65535 || c.PortMin > c.PortMax {
+		return fmt.Errorf("edge port range %d-%d: want 1024 <= min <= max <= 65535", c.PortMin, c.PortMax)
+	}
+	return nil
+}
+
+// claimEdge gives a its edge and the ports it lacks, in tx: the lowest
+// free ports of the range, each INSERT … ON CONFLICT DO NOTHING, so a port
+// another broker took meanwhile is skipped without failing tx. It reports
+// whether it claimed anything.
+func (b *Nodes) claimEdge(ctx context.Context, tx store.Tx, a store.Addon) (bool, error) {
+	cfg := b.cfg.Edge
+	if !cfg.enabled() {
+		return false, nil
+	}
+	if err := tx.EnsureEdge(ctx, a.ID, cfg.Host); err != nil {
+		return false, err
+	}
+	e, err := tx.EdgeOf(ctx, a.ID)
+	if err != nil || e.Claimed() {
+		return false, err
+	}
+	b.portMu.Lock()
+	defer b.portMu.Unlock()
+	used, err := tx.UsedEdgePorts(ctx)
+	if err != nil {
+		return false, err
+	}
+	taken := map[int]bool{}
+	for _, p := range used {
+		taken[p] = true
+	}
+	p := cfg.PortMin
+	for _, k := range []struct {
+		kind string
+		has  bool
+	}{{store.EdgePlain, e.Port > 0}, {store.EdgeTLS, e.TLSPort > 0}} {
+		for ; !k.has; p++ {
+			if p > cfg.PortMax {
+				return false, fault.E(fault.Unavailable, "no free edge port left in %d-%d", cfg.PortMin, cfg.PortMax)
+			}
+			if taken[p] {
+				continue
+			}
+			if k.has, err = tx.ClaimEdgePort(ctx, a.ID, k.kind, p); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// assignEdges gives every add-on that has no edge ports yet (made before
+// the edge, or by a broker that ran none) its ports: its URLs move to the
+// edge, once, and an event says so.
+func (b *Nodes) assignEdges(ctx context.Context) error {
+	if !b.cfg.Edge.enabled() {
+		return nil
+	}
+	addons, err := b.store.Addons(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range addons {
+		if a.State == api.StateDeprovisioning {
+			continue
+		}
+		err := b.store.InTx(ctx, func(tx store.Tx) error {
+			claimed, err := b.claimEdge(ctx, tx, a)
+			if err != nil || !claimed {
+				return err
+			}
+			e, err := tx.EdgeOf(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, a.ID, a.Name, "edge.assigned", fmt.Sprintf(
+				"URLs now name the edge: %s (plain), %s (TLS); they stay the same for the add-on's life",
+				net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), net.JoinHostPort(e.Host, strconv.Itoa(e.TLSPort))))
+		})
+		if err != nil && fault.KindOf(err) != fault.NotFound { // NotFound: destroyed meanwhile
+			return fmt.Errorf("edge ports for %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// EdgeAccess reports who may connect to an add-on through the edge.
+func (b *Settings) EdgeAccess(ctx context.Context, appName, addonName string) (api.EdgeAccess, error) {
+	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)
+	if err != nil {
+		return api.EdgeAccess{}, err
+	}
+	e, err := b.edgeOf(ctx, b.store, a)
+	if err != nil {
+		return api.EdgeAccess{}, err
+	}
+	return accessJSON(a, e), nil
+}
+
+// ChangeEdgeAccess adds and removes allowlist entries and sets TLS-only.
+// Every entry is checked first (edge.ParseCIDR): a bad one is refused with
+// the reason and nothing changes. An addition to the default list starts
+// from it, so allowing one network keeps the private ones; a change that
+// would leave the list empty is refused (empty means the default). The
+// edge applies the result to new and open connections.
+func (b *Settings) ChangeEdgeAccess(ctx context.Context, appName, addonName string, p api.EdgeAccessPatch) (api.EdgeAccess, error) {
+	if len(p.Add) == 0 && len(p.Remove) == 0 && p.TLSOnly == nil {
+		return api.EdgeAccess{}, fault.E(fault.Invalid, "nothing to change: give CIDRs to add or remove, or tls_only")
+	}
+	add, err := edge.ParseAllowlist(p.Add)
+	if err != nil {
+		return api.EdgeAccess{}, err
+	}
+	remove, err := edge.ParseAllowlist(p.Remove)
+	if err != nil {
+		return api.EdgeAccess{}, err
+	}
+	var out api.EdgeAccess
+	err = b.store.InTx(ctx, func(tx store.Tx) error {
+		a, err := b.addons.resolveAddon(ctx, tx, appName, addonName)
+		if err != nil {
+			return err
+		}
+		e, err := b.edgeOf(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		list := e.Allowlist
+		if len(list) == 0 {
+			list = defaultAllowlist()
+		}
+		list = slices.Clone(list)
+		for _, r := range remove {
+			i := slices.Index(list, r.String())
+			if i < 0 {
+				return fault.E(fault.Invalid, "%s is not in %s's allowlist (%s)", r, a.Name, strings.Join(list, ", "))
+			}
+			list = slices.Delete(list, i, i+1)
+		}
+		for _, n := range add {
+			if !slices.Contains(list, n.String()) {
+				list = append(list, n.String())
+			}
+		}
+		if len(list) == 0 {
+			return fault.E(fault.Invalid, "the allowlist of %s cannot be empty (empty means the default: loopback and private networks); add the networks to allow before removing the last one", a.Name)
+		}
+		if slices.Equal(list, defaultAllowlist()) {
+			list = nil // back to the default, which follows larder's
+		}
+		tlsOnly := e.TLSOnly
+		if p.TLSOnly != nil {
+			tlsOnly = *p.TLSOnly
+		}
+		if err := tx.SetEdgeAccess(ctx, a.ID, list, tlsOnly); err != nil {
+			return err
+		}
+		e.Allowlist, e.TLSOnly = list, tlsOnly
+		out = accessJSON(a, e)
+		return tx.AddEvent(ctx, a.ID, a.Name, "edge.access", fmt.Sprintf("allowlist %s; TLS only: %v", strings.Join(out.Allowlist, ", "), tlsOnly))
+	})
+	return out, err
+}
+
+// edgeOf is a's edge, or a clear error when it has none.
+func (b *Settings) edgeOf(ctx context.Context, q store.Q, a store.Addon) (store.Edge, error) {
+	e, err := q.EdgeOf(ctx, a.ID)
+	if fault.KindOf(err) == fault.NotFound {
+		return e, fault.E(fault.Conflict, "%s has no edge endpoint: this broker runs without one (--edge-ports)", a.Name)
+	}
+	return e, err
+}
+
+func accessJSON(a store.Addon, e store.Edge) api.EdgeAccess {
+	out := api.EdgeAccess{Addon: api.Ref{ID: a.ID, Name: a.Name}, Allowlist: e.Allowlist, TLSOnly: e.TLSOnly}
+	if len(out.Allowlist) == 0 {
+		out.Allowlist, out.Default = defaultAllowlist(), true
+	}
+	return out
+}
+
+func defaultAllowlist() []string {
+	out := make([]string, 0, len(edge.DefaultAllowlist))
+	for _, p := range edge.DefaultAllowlist {
+		out = append(out, p.String())
+	}
+	return out
+}
+
