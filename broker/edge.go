@@ -227,4 +227,3 @@ func defaultAllowlist() []string {
 	}
 	return out
 }
-

@@ -75,6 +75,8 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		redisInfoCommand(s),
 		redisCLICommand(s),
 		redisCredentialsCommand(s),
+		redisAllowlistCommand(s),
+		redisTLSOnlyCommand(s),
 		redisKeyspaceNotificationsCommand(s),
 		redisMaxmemoryCommand(s),
 		redisPromoteCommand(s),

@@ -89,7 +89,7 @@ elsewhere instead with --no-edge here.`,
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), CrashAt: c.String("crash-at"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
-				OSB: broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				OSB:  broker.OSBConfig{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Edge: eo, NoEdge: c.Bool("no-edge"),
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))

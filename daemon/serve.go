@@ -66,8 +66,8 @@ type BrokerConfig struct {
 	// Edge is where URLs point; NoEdge leaves serving them to `larder edge`.
 	Edge   EdgeOptions
 	NoEdge bool
-	Log                      *logrus.Logger
-	Ready                    func(url string) // called once the API is listening (tests, make run)
+	Log    *logrus.Logger
+	Ready  func(url string) // called once the API is listening (tests, make run)
 }
 
 // Run runs a broker until ctx ends. Nodes are left running when it returns;

@@ -25,7 +25,9 @@ type Endpoint struct {
 
 // URL is the URL an app uses: redis://USER:PASSWORD@HOST:PORT. The user is
 // always written out (never `redis://:pw@…`, which many clients reject).
-func (ep Endpoint) URL(user, password string) string { return endpointURL("redis", user, password, ep.Host, ep.Port) }
+func (ep Endpoint) URL(user, password string) string {
+	return endpointURL("redis", user, password, ep.Host, ep.Port)
+}
 
 // TLSURL is the same for the edge's TLS port (rediss://), "" when there is
 // none.
