@@ -74,10 +74,13 @@ type Broker struct {
 	URL     string
 	Token   string
 	Ports   [2]int
-	extra   []string // extra env for the broker
-	cmd     *exec.Cmd
-	logs    *syncBuffer
-	done    chan struct{}
+	// EdgePorts is the range of the broker's in-process edge: every
+	// add-on's URLs name two of its ports.
+	EdgePorts [2]int
+	extra     []string // extra env for the broker
+	cmd       *exec.Cmd
+	logs      *syncBuffer
+	done      chan struct{}
 }
 
 // syncBuffer is testkit.SyncBuffer under this package's short name.
@@ -92,7 +95,8 @@ func NewBroker(t testing.TB, env ...string) *Broker {
 	}
 	root := t.TempDir()
 	lo, hi := portRange(100)
-	b := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, extra: env}
+	elo, ehi := portRange(100)
+	b := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, EdgePorts: [2]int{elo, ehi}, extra: env}
 	os.MkdirAll(b.Home, 0o700)
 	t.Cleanup(b.cleanup)
 	b.Start()
@@ -111,7 +115,8 @@ func (b *Broker) Start() {
 		}
 	}
 	b.cmd = exec.Command(larderBin, "broker", "--data-dir", b.DataDir, "--listen", listen,
-		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--log-level", "debug")
+		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--edge-ports", fmt.Sprintf("%d-%d", b.EdgePorts[0], b.EdgePorts[1]),
+		"--log-level", "debug")
 	b.cmd.Env = append(baseEnv(b.Home), b.extra...)
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
 	if err := b.cmd.Start(); err != nil {
