@@ -149,9 +149,9 @@ func TestEdgePlainAndTLS(t *testing.T) {
 // bad CIDRs change nothing; a removal cuts an open connection at once.
 func TestEdgeAllowlistFromNamespaces(t *testing.T) {
 	netns.RequireRoot(t)
-	const peer = "198.18.3.1"
-	out := netns.New(t, "eout", "198.18.3.61", peer)
-	in := netns.New(t, "ein", "198.18.3.62", peer)
+	const peer = "198.18.2.1"
+	out := netns.New(t, "eout", "198.18.2.71", peer)
+	in := netns.New(t, "ein", "198.18.2.72", peer)
 	b := NewBroker(t, "LARDER_EDGE_LISTEN=0.0.0.0", "LARDER_EDGE_HOST="+peer)
 	ctx := context.Background()
 	b.MustLarder("apps:create", "web")
@@ -196,13 +196,13 @@ func TestEdgeAllowlistFromNamespaces(t *testing.T) {
 	}
 
 	// Bad input: refused with the reason, nothing changed.
-	for _, bad := range [][]string{{"--add", "198.18.3.61/24"}, {"--add", "office"}, {"--remove", "198.18.3.61"}} {
+	for _, bad := range [][]string{{"--add", "198.18.2.71/24"}, {"--add", "office"}, {"--remove", "198.18.2.71"}} {
 		r := b.Larder(append([]string{"redis:allowlist", "-a", "web"}, bad...)...)
-		if r.Code == 0 || !strings.Contains(r.Stderr, "198.18.3") && !strings.Contains(r.Stderr, "office") {
+		if r.Code == 0 || !strings.Contains(r.Stderr, "198.18.2") && !strings.Contains(r.Stderr, "office") {
 			t.Errorf("redis:allowlist %v: code %d, stderr %q; want a refusal naming the entry", bad, r.Code, r.Stderr)
 		}
 	}
-	if r := b.Larder("redis:allowlist", "-a", "web", "--add", "198.18.3.61/24"); !strings.Contains(r.Stderr, "did you mean 198.18.3.0/24?") {
+	if r := b.Larder("redis:allowlist", "-a", "web", "--add", "198.18.2.71/24"); !strings.Contains(r.Stderr, "did you mean 198.18.2.0/24?") {
 		t.Errorf("bits after the prefix: stderr %q, want the CIDR meant", r.Stderr)
 	}
 	if r := b.Larder("redis:allowlist", "no-such-addon", "-a", "web"); r.Code == 0 || !strings.Contains(r.Stderr, "no-such-addon") {
