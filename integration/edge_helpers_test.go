@@ -13,7 +13,7 @@ import (
 
 // primaryNode is where app's REDIS add-on's primary node listens, as the
 // broker reports it: REDIS_URL names the edge, which forwards there.
-func primaryNode(t *testing.T, b *Broker, app string) (addr string, port int) {
+func primaryNode(t testing.TB, b *Broker, app string) (addr string, port int) {
 	t.Helper()
 	ctx := context.Background()
 	addons, err := b.Client().Addons(ctx, app)
@@ -45,7 +45,7 @@ func primaryNode(t *testing.T, b *Broker, app string) (addr string, port int) {
 }
 
 // primaryPort is the port of app's REDIS primary node.
-func primaryPort(t *testing.T, b *Broker, app string) int {
+func primaryPort(t testing.TB, b *Broker, app string) int {
 	t.Helper()
 	_, port := primaryNode(t, b, app)
 	return port
@@ -53,7 +53,7 @@ func primaryPort(t *testing.T, b *Broker, app string) int {
 
 // nodeURL is rawURL (its user and password) pointed straight at a node,
 // past the edge.
-func nodeURL(t *testing.T, rawURL, addr string, port int) string {
+func nodeURL(t testing.TB, rawURL, addr string, port int) string {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {

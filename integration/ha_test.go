@@ -69,9 +69,8 @@ func portOf(t *testing.T, rawURL string) int {
 type writer struct {
 	b      *Broker
 	app    string
-	url    string    // the URL it writes to now
-	urlAt  time.Time // when it first got that URL
-	urls   []string  // every URL it wrote to, in order
+	url    string   // the URL it writes to now
+	urls   []string // every URL it wrote to, in order
 	mu     sync.Mutex
 	acked  []int
 	maxGap time.Duration
@@ -97,7 +96,7 @@ func (w *writer) currentURL() (string, bool) {
 	if vars["REDIS_URL"] == w.url {
 		return w.url, false
 	}
-	w.url, w.urlAt = vars["REDIS_URL"], time.Now()
+	w.url = vars["REDIS_URL"]
 	w.urls = append(w.urls, w.url)
 	return w.url, true
 }
