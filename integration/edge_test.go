@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -436,5 +437,46 @@ func TestEdgeServerRole(t *testing.T) {
 	}
 	if urls := w.URLs(); len(urls) != 1 || urls[0] != vars["REDIS_URL"] {
 		t.Errorf("the writer wrote to %v; want REDIS_URL unchanged", urls)
+	}
+}
+
+// TestEdgeAssignedAtStart: an add-on from before the edge (no edge ports
+// in the store) gets them when the broker starts: its URL moves to the
+// edge once, an event says so, and the data is reached through it.
+func TestEdgeAssignedAtStart(t *testing.T) {
+	b := NewBroker(t)
+	ctx := context.Background()
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:mini", "-a", "web", "--wait")
+	if err := redisClient(t, configVars(t, b, "web")["REDIS_URL"]).Set(ctx, "kept", "yes", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.Stop()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(b.DataDir, "larder.db")+"?_busy_timeout=5000&_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM edges`); err != nil { // as before migration 0010
+		t.Fatal(err)
+	}
+	db.Close()
+	b.Start()
+	url := configVars(t, b, "web")["REDIS_URL"]
+	if err := onEdge(t, b, url); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := redisClient(t, url).Get(ctx, "kept").Result(); err != nil || v != "yes" {
+		t.Errorf("GET kept through the edge = %q, %v", v, err)
+	}
+	if k := eventKinds(t, b, "web"); k["edge.assigned"] != 1 {
+		t.Errorf("events %v: want one edge.assigned", k)
+	}
+	b.Stop()
+	b.Start()
+	if again := configVars(t, b, "web")["REDIS_URL"]; again != url {
+		t.Errorf("REDIS_URL changed on a second start: %s, want %s", again, url)
+	}
+	if k := eventKinds(t, b, "web"); k["edge.assigned"] != 1 {
+		t.Errorf("events %v after a second start: want still one edge.assigned", k)
 	}
 }
