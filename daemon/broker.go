@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
@@ -72,13 +71,10 @@ elsewhere instead with --no-edge here.`,
 			if err != nil {
 				return err
 			}
-			level, err := logrus.ParseLevel(c.String("log-level"))
+			log, err := roleLogger(c)
 			if err != nil {
-				return command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+				return err
 			}
-			log := logrus.New()
-			log.SetOutput(c.App.ErrWriter)
-			log.SetLevel(level)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return RunBroker(ctx, BrokerConfig{

@@ -11,9 +11,29 @@
 // imports these pieces: cmd/larder hands it Commands.
 package daemon
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	command "larder/cli"
+)
 
 // Commands are the server roles' commands, for the larder command line.
 func Commands() []*cli.Command {
 	return []*cli.Command{brokerCommand(), agentCommand(), monitorCommand(), edgeCommand()}
+}
+
+// roleLogger is a server role's logger: to its error stream, at its
+// --log-level.
+func roleLogger(c *cli.Context) (*logrus.Logger, error) {
+	level, err := logrus.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return nil, command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+	}
+	log := logrus.New()
+	log.SetOutput(c.App.ErrWriter)
+	log.SetLevel(level)
+	return log, nil
 }

@@ -55,16 +55,13 @@ the same URL. Give it the broker's --edge-* flags. SIGHUP reloads
 			if err != nil {
 				return err
 			}
-			level, err := logrus.ParseLevel(c.String("log-level"))
+			log, err := roleLogger(c)
 			if err != nil {
-				return command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+				return err
 			}
 			if c.Duration("poll") <= 0 {
 				return command.UsageError(fmt.Sprintf("invalid --poll %s", c.Duration("poll")), "give a positive duration, e.g. --poll 250ms")
 			}
-			log := logrus.New()
-			log.SetOutput(c.App.ErrWriter)
-			log.SetLevel(level)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return RunEdge(ctx, EdgeConfig{DataDir: c.String("data-dir"), DBPath: c.String("db"), CatalogFile: c.String("catalog"),
