@@ -125,6 +125,27 @@ func (b *Nodes) assignEdges(ctx context.Context) error {
 	return nil
 }
 
+// edgeNodeAt is the primary of the add-on whose edge endpoint is one of
+// addrs with port (plain or TLS): a URL naming the edge reaches it.
+func (b *Addons) edgeNodeAt(ctx context.Context, addrs []string, port int) (store.Node, bool, error) {
+	edges, err := b.store.Edges(ctx)
+	if err != nil {
+		return store.Node{}, false, err
+	}
+	for _, e := range edges {
+		if (e.Port != port && e.TLSPort != port) || !slices.Contains(addrs, e.Host) {
+			continue
+		}
+		nodes, err := b.store.NodesOfAddon(ctx, e.AddonID)
+		if err != nil {
+			return store.Node{}, false, err
+		}
+		n, ok := primaryNode(nodes)
+		return n, ok, nil
+	}
+	return store.Node{}, false, nil
+}
+
 // EdgeAccess reports who may connect to an add-on through the edge.
 func (b *Settings) EdgeAccess(ctx context.Context, appName, addonName string) (api.EdgeAccess, error) {
 	a, err := b.addons.resolveAddon(ctx, b.store, appName, addonName)

@@ -78,8 +78,13 @@ func TestAttachmentsColorsPromoteDetach(t *testing.T) {
 			t.Fatalf("%s has no URL; vars = %v", name, keys(vars))
 		}
 	}
-	if len(vars) != 3 {
-		t.Errorf("web has %d vars, want 3: %v", len(vars), keys(vars))
+	for _, name := range []string{"REDIS", "LARDER_REDIS_AMBER", "LARDER_REDIS_AQUA"} {
+		if !strings.HasPrefix(vars[name+"_TLS_URL"], "rediss://") {
+			t.Errorf("%s_TLS_URL = %q, want the TLS URL", name, vars[name+"_TLS_URL"])
+		}
+	}
+	if len(vars) != 6 {
+		t.Errorf("web has %d vars, want 6 (a URL and a TLS URL per add-on): %v", len(vars), keys(vars))
 	}
 
 	// Share second-cache with worker: it becomes worker's REDIS, same instance.

@@ -64,10 +64,17 @@ type Syncer struct {
 	mu     sync.Mutex
 	cursor int64
 	held   map[string]edge.Route // the routes given to the edge, by add-on id
+	// failed holds the add-ons whose route the edge refused (a port it
+	// could not open: another process holds it); they are tried again.
+	failed map[string]bool
 }
 
-// feedBatch bounds one read of the feed.
-const feedBatch = 500
+// feedBatch bounds one read of the feed; retryRefused is how often routes
+// the edge refused are tried again.
+const (
+	feedBatch    = 500
+	retryRefused = 2 * time.Second
+)
 
 // Start applies the store's whole state to the edge and follows the feed
 // from there. It fails only when the store cannot be read; a route the
@@ -76,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Syncer, error) {
 	if cfg.Log == nil {
 		cfg.Log = logrus.StandardLogger()
 	}
-	s := &Syncer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{}), held: map[string]edge.Route{}}
+	s := &Syncer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{}), held: map[string]edge.Route{}, failed: map[string]bool{}}
 	if cfg.Poll == 0 {
 		cfg.Store.OnCommit(s.Wake)
 	}
@@ -120,14 +127,22 @@ func (s *Syncer) loop(ctx context.Context) {
 		tick = t.C
 	}
 	retry := backoff.New(100*time.Millisecond, 5*time.Second)
-	var again <-chan time.Time // set while a failed read waits to be tried again
+	var again <-chan time.Time   // set while a failed read waits to be tried again
+	var refused <-chan time.Time // set while refused routes wait to be tried again
 	for {
+		if refused == nil && s.refused() {
+			refused = time.After(retryRefused)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		case <-tick:
 		case <-again:
+		case <-refused:
+			refused = nil
+			s.retryRefused(ctx)
+			continue
 		}
 		if err := s.follow(ctx); err != nil && ctx.Err() == nil {
 			s.log.WithError(err).Warn("edge: read the change feed")
@@ -166,6 +181,24 @@ func (s *Syncer) follow(ctx context.Context) error {
 		s.cursor = next
 		if len(cs) < feedBatch {
 			return nil
+		}
+	}
+}
+
+func (s *Syncer) refused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.failed) > 0
+}
+
+// retryRefused sets again the routes the edge refused.
+func (s *Syncer) retryRefused(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.failed {
+		if err := s.sync(ctx, id); err != nil {
+			s.log.WithError(err).Warn("edge: read the store")
+			return
 		}
 	}
 }
@@ -295,10 +328,14 @@ func (s *Syncer) set(r edge.Route) {
 	switch {
 	case err == nil:
 		s.held[r.ID] = r
+		delete(s.failed, r.ID)
 	case errors.Is(err, edge.ErrStaleEpoch):
 		s.logStale(err)
 	default:
-		s.log.WithError(err).WithField("addon", r.ID).Warn("edge: route refused")
+		if !s.failed[r.ID] {
+			s.log.WithError(err).WithField("addon", r.ID).Warn("edge: route refused; trying again")
+		}
+		s.failed[r.ID] = true
 	}
 }
 
@@ -312,6 +349,7 @@ func (s *Syncer) keepBackend(r edge.Route) edge.Route {
 }
 
 func (s *Syncer) dropRoute(id string) {
+	delete(s.failed, id)
 	if _, ok := s.held[id]; ok {
 		delete(s.held, id)
 		s.remove(id)

@@ -98,37 +98,7 @@ func testSyncer(t *testing.T, poll time.Duration) {
 		}
 		t.Cleanup(func() { reader.Close() })
 	}
-	aHost, aPort := backend(t, "A")
-	bHost, bPort := backend(t, "B")
-	plain, tls := testkit.FreePort(t, testkit.EdgeSync), testkit.FreePort(t, testkit.EdgeSync)
-	app, _ := st.CreateApp(ctx, "web")
-	a := store.Addon{Name: "redis-a", Service: "larder-redis", Plan: "mini", AppID: app.ID, State: api.StateProvisioned,
-		MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
-	na := store.Node{Name: "na", Role: store.RolePrimary, Host: "local", Address: aHost, Port: aPort, State: store.NodeRunning}
-	nb := store.Node{Name: "nb", Role: store.RoleStandby, Host: "local", Address: bHost, Port: bPort, State: store.NodeRunning}
-	err = st.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.CreateAddon(ctx, &a); err != nil {
-			return err
-		}
-		na.AddonID, nb.AddonID = a.ID, a.ID
-		for _, n := range []*store.Node{&na, &nb} {
-			if err := tx.CreateNode(ctx, n); err != nil {
-				return err
-			}
-		}
-		if err := tx.EnsureEdge(ctx, a.ID, "127.0.0.1"); err != nil {
-			return err
-		}
-		for kind, p := range map[string]int{store.EdgePlain: plain, store.EdgeTLS: tls} {
-			if ok, err := tx.ClaimEdgePort(ctx, a.ID, kind, p); !ok || err != nil {
-				return fmt.Errorf("claim %d: %v, %v", p, ok, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, na, nb, plain := seed(t, st)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	e := edge.New(edge.Config{})
@@ -202,4 +172,72 @@ func testSyncer(t *testing.T, poll time.Duration) {
 	if s.Cursor() == 0 {
 		t.Errorf("cursor 0 after following changes")
 	}
+}
+
+// seed records add-on redis-a with a primary greeting "A" and a standby
+// greeting "B", and its edge ports; plain is the plain one.
+func seed(t *testing.T, st store.Store) (a store.Addon, na, nb store.Node, plain int) {
+	t.Helper()
+	ctx := context.Background()
+	aHost, aPort := backend(t, "A")
+	bHost, bPort := backend(t, "B")
+	plain = testkit.FreePort(t, testkit.EdgeSync)
+	tls := testkit.FreePort(t, testkit.EdgeSync)
+	app, _ := st.CreateApp(ctx, "web")
+	a = store.Addon{Name: "redis-a", Service: "larder-redis", Plan: "mini", AppID: app.ID, State: api.StateProvisioned,
+		MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
+	na = store.Node{Name: "na", Role: store.RolePrimary, Host: "local", Address: aHost, Port: aPort, State: store.NodeRunning}
+	nb = store.Node{Name: "nb", Role: store.RoleStandby, Host: "local", Address: bHost, Port: bPort, State: store.NodeRunning}
+	err := st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAddon(ctx, &a); err != nil {
+			return err
+		}
+		na.AddonID, nb.AddonID = a.ID, a.ID
+		for _, n := range []*store.Node{&na, &nb} {
+			if err := tx.CreateNode(ctx, n); err != nil {
+				return err
+			}
+		}
+		if err := tx.EnsureEdge(ctx, a.ID, "127.0.0.1"); err != nil {
+			return err
+		}
+		for kind, p := range map[string]int{store.EdgePlain: plain, store.EdgeTLS: tls} {
+			if ok, err := tx.ClaimEdgePort(ctx, a.ID, kind, p); !ok || err != nil {
+				return fmt.Errorf("claim %d: %v, %v", p, ok, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, na, nb, plain
+}
+
+// TestSyncerRetriesRefusedRoutes: a port another process holds when the
+// route comes is taken once it is free (a second broker's edge on the
+// same store, say, takes over when the first one stops).
+func TestSyncerRetriesRefusedRoutes(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_, _, _, plain := seed(t, st)
+	other, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(plain)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	e := edge.New(edge.Config{})
+	t.Cleanup(func() { e.Close(context.Background()) })
+	s, err := Start(ctx, Config{Store: st, Catalog: catalog.Builtin(), Edge: e, Listen: "127.0.0.1", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	other.Close()
+	waitGreeting(t, plain, "A")
 }
