@@ -62,8 +62,27 @@ var nextRange atomic.Int32
 func portRange(width int) (int, int) {
 	// Blocks stay in the package's own range (testkit.Integration), wrapping
 	// around to blocks of brokers long stopped rather than running into the
-	// provisioner's ports or the kernel's ephemeral ones.
+	// provisioner's ports or the kernel's ephemeral ones. A block where
+	// something outside this test process listens is skipped: an edge's
+	// ports cannot move the way a node's can.
+	blocks := (testkit.Integration.Hi - testkit.Integration.Lo + 1) / width
+	for range blocks {
+		lo, hi := testkit.Integration.Block(int(nextRange.Add(1)), width)
+		if blockFree(lo, hi) {
+			return lo, hi
+		}
+	}
 	return testkit.Integration.Block(int(nextRange.Add(1)), width)
+}
+
+// blockFree reports whether every port of lo-hi can be bound on loopback.
+func blockFree(lo, hi int) bool {
+	for p := lo; p <= hi; p++ {
+		if !portFree(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Broker is a larder broker process under test.
