@@ -207,6 +207,9 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err := b.backups.AddonRecorded(ctx, tx, a, p); err != nil {
 			return err
 		}
+		if _, err := b.nodes.claimEdge(ctx, tx, a); err != nil {
+			return err
+		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
 		b.jobs.Lease(&op)
 		if err := tx.CreateOperation(ctx, &op); err != nil {

@@ -86,6 +86,8 @@ type Config struct {
 
 	OSB osbsvc.Config // the Open Service Broker API (/v2)
 
+	Edge EdgeConfig // where URLs point: the edge's host and port range
+
 	// MonitorPassword is the password of the read-only engine user HA
 	// observers probe nodes with (the same on every node).
 	MonitorPassword string
@@ -216,6 +218,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.Spares < 0 || cfg.Spares > maxSpares {
 		return nil, fmt.Errorf("spares %d: want 0 to %d", cfg.Spares, maxSpares)
 	}
+	if err := cfg.Edge.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("an API token is required")
 	}
@@ -258,7 +263,8 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock},
 		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log})
-	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons})
+	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons,
+		CA: settings.CA{Path: cfg.Edge.CAPath, PEM: cfg.Edge.CACert}})
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
 		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
@@ -280,6 +286,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 // connected to and their nodes adopted in the background, so an unreachable
 // host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
+	if err := b.nodes.assignEdges(ctx); err != nil {
+		return fmt.Errorf("assign edge ports: %w", err)
+	}
 	agents, err := b.connectHosts(ctx)
 	if err != nil {
 		return fmt.Errorf("connect hosts: %w", err)
