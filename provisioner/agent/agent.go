@@ -45,6 +45,12 @@ type disconnectRequest struct {
 	User string               `json:"user"`
 }
 
+// logsRequest is the body of POST /v1/nodes/{id}/logs.
+type logsRequest struct {
+	Spec    provisioner.NodeSpec   `json:"spec"`
+	Request provisioner.LogRequest `json:"request"`
+}
+
 // portAnswer is the answer of GET /v1/ports/{port}.
 type portAnswer struct {
 	Free bool `json:"free"`
@@ -80,6 +86,7 @@ type agent struct {
 //	POST /v1/nodes/{id}/reconfigure     NodeSpec → 204
 //	POST /v1/nodes/{id}/disconnect      {"spec": NodeSpec, "user": NAME} → 204
 //	POST /v1/nodes/{id}/role            NodeSpec → 204 (409 under an older epoch than the node's)
+//	POST /v1/nodes/{id}/logs            {"spec": NodeSpec, "request": LogRequest} → LogChunk (a long-poll up to request.wait)
 //
 // Every request needs "Authorization: Bearer TOKEN" (compared in constant
 // time; an empty token refuses everything). Specs hold passwords, so they
@@ -125,6 +132,7 @@ func NewHandler(h *local.Host, events *EventRing, token string, log logrus.Field
 	}))
 	mux.HandleFunc("POST /v1/nodes/{id}/stop", a.stop)
 	mux.HandleFunc("POST /v1/nodes/{id}/disconnect", a.disconnect)
+	mux.HandleFunc("POST /v1/nodes/{id}/logs", a.logs)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fault.E(fault.NotFound, "no agent route %s %s", r.Method, engine.Truncate(r.URL.Path, 100)))
 	})
@@ -267,6 +275,22 @@ func (a *agent) disconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.answer(w, r, nil, a.h.DisconnectUser(r.Context(), req.Spec, req.User))
+}
+
+// logs answers a read of a node's log, waiting for a line as the request
+// says; a broker that goes away ends the wait (the request's context).
+func (a *agent) logs(w http.ResponseWriter, r *http.Request) {
+	var req logsRequest
+	if err := decodeAgentBody(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := checkNodeID(r, req.Spec.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.h.Logs(r.Context(), req.Spec, req.Request)
+	a.answer(w, r, c, err)
 }
 
 // answer writes v (204 when nil) or err.
