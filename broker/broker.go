@@ -6,7 +6,8 @@
 // settings, credentials, redis:info), Hosts (the host registry, adoption),
 // OSB (broker/osbsvc: instances and bindings), Changes (broker/changes: the
 // change feed) and Pairs (broker/pairs: HA — observers' reports, failover,
-// switchover, standby rebuilds). This package holds the add-ons, the hosts
+// switchover, standby rebuilds) and Backups (broker/backups: capture,
+// schedules, retention, restore). This package holds the add-ons, the hosts
 // and the nodes under them (placement, ports, specs, starts and standbys),
 // and wires the rest: each service in a sub-package gets only the parts it
 // uses — the store, the hosts (broker/hostset), the job runner with the
@@ -28,6 +29,7 @@ import (
 
 	"larder/broker/apps"
 	"larder/broker/attach"
+	"larder/broker/backups"
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
@@ -85,6 +87,8 @@ type Config struct {
 
 	OSB osbsvc.Config // the Open Service Broker API (/v2)
 
+	Edge EdgeConfig // where URLs point: the edge's host and port range
+
 	// MonitorPassword is the password of the read-only engine user HA
 	// observers probe nodes with (the same on every node).
 	MonitorPassword string
@@ -107,8 +111,13 @@ type Config struct {
 	// coordinators' role changes at the same instant).
 	HoldAt, HoldDir string
 
-	// Clock is the HA coordinator's time; default the wall clock.
+	// Clock is the HA coordinator's time, and the backup scheduler's;
+	// default the wall clock.
 	Clock coord.Clock
+
+	// Backups sets the backup service up (its Clock and Log default to
+	// the broker's); without a Target, backups are off.
+	Backups backups.Config
 }
 
 // DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can
@@ -131,6 +140,7 @@ type Broker struct {
 	Changes  *changes.Feed      // the change feed: operation and app waits
 	Logs     *logs.Logs         // apps' logs: nodes' lines and events, read or tailed
 	Pairs    *pairs.Pairs       // HA pairs: observers' reports, failover, switchover, rebuilds
+	Backups  *backups.Service   // backups: capture, schedules, retention, restore
 }
 
 // core holds what the services of this package share: the store, the
@@ -157,6 +167,7 @@ type core struct {
 	nodes   *Nodes
 	hostReg *Hosts
 	pairs   *pairs.Pairs
+	backups *backups.Service
 }
 
 // Addons creates, destroys, upgrades, forks and follows add-ons.
@@ -209,6 +220,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.Spares < 0 || cfg.Spares > maxSpares {
 		return nil, fmt.Errorf("spares %d: want 0 to %d", cfg.Spares, maxSpares)
 	}
+	if err := cfg.Edge.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("an API token is required")
 	}
@@ -251,7 +265,8 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock},
 		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log})
-	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons})
+	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons,
+		CA: settings.CA{Path: cfg.Edge.CAPath, PEM: cfg.Edge.CACert}})
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
 		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
@@ -260,6 +275,11 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
 	c.spares = newSpares(c)
+	c.backups = newBackups(c)
+	b.Backups = c.backups
+	for _, kind := range []string{backups.OpCapture, backups.OpRestore} {
+		c.jobs.Register(kind, jobs.Kind{Resume: func(op store.Operation) jobs.Step { step, _ := c.backups.Resume(op); return step }})
+	}
 	return b, nil
 }
 
@@ -269,12 +289,18 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 // connected to and their nodes adopted in the background, so an unreachable
 // host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
+	if err := b.nodes.assignEdges(ctx); err != nil {
+		return fmt.Errorf("assign edge ports: %w", err)
+	}
 	agents, err := b.connectHosts(ctx)
 	if err != nil {
 		return fmt.Errorf("connect hosts: %w", err)
 	}
 	if err := b.hostReg.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
+	}
+	if err := b.backups.Prepare(ctx); err != nil {
+		return fmt.Errorf("prepare backups: %w", err)
 	}
 	if err := b.jobs.Resume(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
@@ -286,6 +312,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	})
 	b.pairs.Start()
 	b.spares.start()
+	b.backups.Start()
 	return nil
 }
 
@@ -314,6 +341,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
+	b.backups.Close()
 	b.spares.close()
 	// Adoption first: it may hand a returning host to the pairs (Repush).
 	b.adoptCancel()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"larder/backup/target"
 	"os"
 	"os/signal"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
@@ -30,8 +30,13 @@ SQLite file and add-on nodes as local valkey-server/redis-server processes.
 Nodes are separate processes: stopping the broker leaves them serving, and the
 next broker re-adopts them. On first start the broker writes an API token into
 its data directory, with a discovery file the CLI on this machine reads, so
-` + "`larder apps:create web`" + ` works with no further set-up.`,
-		Flags: []cli.Flag{
+` + "`larder apps:create web`" + ` works with no further set-up.
+
+Apps' URLs name the edge, which the broker runs in its process: every add-on
+gets a plain and a TLS port of --edge-ports on --edge-host for its whole life,
+so a failover, switchover or plan change never changes them. Run ` + "`larder edge`" + `
+elsewhere instead with --no-edge here.`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Usage: "where state, nodes and the token live", EnvVars: []string{"LARDER_DATA"}, Value: api.DefaultDataDir()},
 			&cli.StringFlag{Name: "listen", Usage: "address of the HTTP API", EnvVars: []string{"LARDER_LISTEN"}, Value: defaultListen()},
 			&cli.StringFlag{Name: "catalog", Usage: "JSON plan catalog replacing the built-in plans", EnvVars: []string{"LARDER_CATALOG"}},
@@ -57,20 +62,29 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.DurationFlag{Name: "quarantine-retention", Usage: "how long the directories of orphan nodes are kept in DATA-DIR/quarantine before they are deleted", EnvVars: []string{"LARDER_QUARANTINE_RETENTION"}, Value: 7 * 24 * time.Hour},
 			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: osbsvc.DefaultUsername},
 			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
+			&cli.StringFlag{Name: "backup-url", Usage: "where backups are kept: a directory (default DATA-DIR/backups) or s3://bucket/prefix", EnvVars: []string{"LARDER_BACKUP_URL"}},
+			&cli.StringFlag{Name: "backup-s3-endpoint", Usage: "S3 endpoint host[:port] (default s3.amazonaws.com)", EnvVars: []string{"LARDER_S3_ENDPOINT"}},
+			&cli.StringFlag{Name: "backup-s3-region", Usage: "S3 region", EnvVars: []string{"LARDER_S3_REGION", "AWS_REGION"}},
+			&cli.StringFlag{Name: "backup-s3-access-key", Usage: "S3 access key (prefer the environment)", EnvVars: []string{"AWS_ACCESS_KEY_ID"}},
+			&cli.StringFlag{Name: "backup-s3-secret-key", Usage: "S3 secret key (prefer the environment: a flag shows in ps)", EnvVars: []string{"AWS_SECRET_ACCESS_KEY"}},
+			&cli.BoolFlag{Name: "backup-s3-insecure", Usage: "plain HTTP to the S3 endpoint (tests, a private network)", EnvVars: []string{"LARDER_S3_INSECURE"}},
+			&cli.BoolFlag{Name: "backup-s3-path-style", Usage: "bucket in the path, not the host name (MinIO and most S3-compatible stores)", EnvVars: []string{"LARDER_S3_PATH_STYLE"}},
 			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: osbsvc.DefaultRetention},
-		},
+			&cli.BoolFlag{Name: "no-edge", Usage: "run no edge in this process: `larder edge` serves the URLs (with the same --edge-* flags)", EnvVars: []string{"LARDER_NO_EDGE"}},
+		}, edgeFlags()...),
 		Action: func(c *cli.Context) error {
 			lo, hi, err := parsePortRange(c.String("ports"))
 			if err != nil {
 				return err
 			}
-			level, err := logrus.ParseLevel(c.String("log-level"))
+			eo, err := edgeOptions(c)
 			if err != nil {
-				return command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+				return err
 			}
-			log := logrus.New()
-			log.SetOutput(c.App.ErrWriter)
-			log.SetLevel(level)
+			log, err := roleLogger(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return RunBroker(ctx, BrokerConfig{
@@ -81,7 +95,12 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
-				OSB: osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				BackupURL: c.String("backup-url"),
+				BackupS3: target.Options{Endpoint: c.String("backup-s3-endpoint"), Region: c.String("backup-s3-region"),
+					AccessKey: c.String("backup-s3-access-key"), SecretKey: c.String("backup-s3-secret-key"), SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
+					Insecure: c.Bool("backup-s3-insecure"), PathStyle: c.Bool("backup-s3-path-style")},
+				OSB:  osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				Edge: eo, NoEdge: c.Bool("no-edge"),
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
 				},
@@ -98,12 +117,14 @@ func defaultListen() string {
 	return "127.0.0.1:7480"
 }
 
-func parsePortRange(s string) (int, int, error) {
+func parsePortRange(s string) (int, int, error) { return parsePortRangeFlag("--ports", s) }
+
+func parsePortRangeFlag(flag, s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "-")
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
-		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. --ports 21000-21999")
+		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. "+flag+" 21000-21999")
 	}
 	return lo, hi, nil
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/backup/target"
 	"larder/broker"
+	"larder/broker/backups"
 	"larder/broker/httpapi"
 	"larder/broker/osb"
 	"larder/broker/osbsvc"
@@ -21,6 +23,7 @@ import (
 	"larder/engine"
 	"larder/ha/observe"
 	"larder/internal/atomicfile"
+	"larder/internal/pki"
 	"larder/provisioner"
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
@@ -66,8 +69,16 @@ type BrokerConfig struct {
 	QuarantineRetention      time.Duration
 	HoldAt                   string // fault injection for tests: wait at a point (Config.HoldAt)
 	DBPath                   string // the SQLite file; default DataDir/larder.db
-	Log                      *logrus.Logger
-	Ready                    func(url string) // called once the API is listening (tests, make run)
+	// BackupURL is where backups are kept: a directory or s3://bucket/prefix
+	// (target.Open); default DataDir/backups. BackupS3 holds the S3
+	// endpoint and credentials, which never go into the URL.
+	BackupURL string
+	BackupS3  target.Options
+	// Edge is where URLs point; NoEdge leaves serving them to `larder edge`.
+	Edge   EdgeOptions
+	NoEdge bool
+	Log    *logrus.Logger
+	Ready  func(url string) // called once the API is listening (tests, make run)
 }
 
 // Run runs a broker until ctx ends. Nodes are left running when it returns;
@@ -148,15 +159,26 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	if err != nil {
 		return err
 	}
+	var ca *pki.CA
+	if cfg.Edge.PortMax > 0 {
+		if ca, err = edgeCA(cfg.DataDir, cfg.Edge); err != nil {
+			return err
+		}
+	}
 	remote := func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error) {
 		return agent.NewRemoteHost(agent.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
 			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
 			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
-	b, err = broker.New(broker.Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
+	backups, err := backupConfig(cfg)
+	if err != nil {
+		host.Close(context.Background())
+		return err
+	}
+	b, err = broker.New(broker.Config{Backups: backups, Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares}, st, host)
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca)}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())
@@ -174,6 +196,15 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 		ln.Close()
 		host.Close(context.Background())
 		return err
+	}
+	var edgeRun *runningEdge
+	if !cfg.NoEdge && cfg.Edge.PortMax > 0 {
+		if edgeRun, err = startEdge(ctx, cfg.Edge, ca, st, cat, 0, log); err != nil {
+			ln.Close()
+			b.Close(context.Background())
+			host.Close(context.Background())
+			return err
+		}
 	}
 	if err := writeDiscovery(cfg.DataDir, api.Discovery{URL: url, Token: token}); err != nil {
 		ln.Close()
@@ -212,7 +243,32 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	b.Close(sctx)
+	if edgeRun != nil {
+		edgeRun.Close(sctx)
+	}
 	return host.Close(sctx)
+}
+
+// backupConfig opens the backup target; archives are staged and verified
+// in DataDir/backup-stage.
+func backupConfig(cfg BrokerConfig) (backups.Config, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return backups.Config{}, err
+	}
+	stage := filepath.Join(dir, "backup-stage")
+	if err := atomicfile.PrivateDir(stage); err != nil {
+		return backups.Config{}, fmt.Errorf("create backup stage: %w", err)
+	}
+	url := cfg.BackupURL
+	if url == "" {
+		url = filepath.Join(dir, "backups")
+	}
+	t, err := target.Open(url, cfg.BackupS3)
+	if err != nil {
+		return backups.Config{}, err
+	}
+	return backups.Config{Target: t, StageDir: stage}, nil
 }
 
 func writeDiscovery(dir string, d api.Discovery) error {

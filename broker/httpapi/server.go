@@ -87,6 +87,8 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials", b.serve(b.getCredentials)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials_rotation", b.serve(b.rotateCredentials)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/wait", b.serve(b.waitStatus)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/redis/{addon}/access", b.serve(b.getEdgeAccess)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/redis/{addon}/access", b.serve(b.patchEdgeAccess)).Methods(http.MethodPatch)
 	a.HandleFunc("/apps/{app}/addon-attachments", b.serve(b.listAttachments)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/addon-attachments/{name}", b.serve(b.detach)).Methods(http.MethodDelete)
 	a.HandleFunc("/addon-attachments", b.serve(b.attach)).Methods(http.MethodPost)
@@ -97,6 +99,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/apps/{app}/logs", b.serve(b.getLogs)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services", b.serve(b.listServices)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services/{service}/plans", b.serve(b.listPlans)).Methods(http.MethodGet)
+	b.backupRoutes(a)
 	return b.logRequests(r)
 }
 

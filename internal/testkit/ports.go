@@ -20,11 +20,14 @@ type Range struct {
 // never collide; TestRangesDisjoint keeps them apart, below the kernel's
 // ephemeral ports (32768+), which outgoing connections take at any moment.
 var (
-	Pairs         = Range{"broker/pairs", 13000, 13999}
+	Pairs         = Range{"broker/pairs", 11000, 11999}
+	EdgeSync      = Range{"daemon/edgesync", 12000, 12999}
+	EdgeDefault   = Range{"a broker's default edge ports (make run)", 13000, 13999}
 	HTTPAPI       = Range{"broker/httpapi", 14000, 14999}
 	Engine        = Range{"engine", 15000, 15999}
 	Self          = Range{"testkit", 16000, 16999}
-	Backup        = Range{"backup", 17000, 18999}
+	Backup        = Range{"backup", 17000, 17999}
+	BrokerBackups = Range{"broker/backups", 18000, 18999}
 	Edge          = Range{"edge", 19000, 19999}
 	Broker        = Range{"broker", 20000, 20999}
 	BrokerDefault = Range{"a broker's default node ports (make run)", 21000, 21999}
@@ -34,7 +37,7 @@ var (
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Pairs, HTTPAPI, Engine, Self, Backup, Edge, Broker, BrokerDefault, Integration, Local, Agent}
+var Ranges = []Range{Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the

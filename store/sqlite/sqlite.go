@@ -82,11 +82,13 @@ type repo struct {
 	operationRepo
 	forkRepo
 	osbRepo
+	backupRepo
+	edgeRepo
 }
 
 // newRepo returns the repositories over c.
 func newRepo(c conn) repo {
-	return repo{c, appRepo{c}, addonRepo{c}, attachmentRepo{c}, nodeRepo{c}, hostRepo{c}, operationRepo{c}, forkRepo{c}, osbRepo{c}}
+	return repo{c, appRepo{c}, addonRepo{c}, attachmentRepo{c}, nodeRepo{c}, hostRepo{c}, operationRepo{c}, forkRepo{c}, osbRepo{c}, backupRepo{c}, edgeRepo{c}}
 }
 
 // The repositories of each kind of record.
@@ -99,6 +101,8 @@ type (
 	operationRepo  struct{ conn }
 	forkRepo       struct{ conn }
 	osbRepo        struct{ conn }
+	backupRepo     struct{ conn }
+	edgeRepo       struct{ conn }
 )
 
 // conn is the handle the repositories share, with their clock.
@@ -240,6 +244,13 @@ func isUnique(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique ||
 		err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY constraint violation.
+func isForeignKey(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey ||
+		err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
 
 func (q conn) get(ctx context.Context, dest any, query string, args ...any) error {
