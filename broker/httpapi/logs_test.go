@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,19 +24,8 @@ import (
 func TestLogs(t *testing.T) {
 	b, c := feedBroker(t, nil)
 	ctx := context.Background()
-	if _, err := c.CreateApp(ctx, "web"); err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.CreateAddon(ctx, "web", api.AddonCreate{Plan: "larder-redis:mini"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Operation != nil {
-		if _, err := c.WaitOperation(ctx, res.Operation.ID, 100*time.Millisecond, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := b.Store().AddonByName(ctx, res.Addon.Name)
+	added := miniOn(t, c, "web")
+	a, err := b.Store().AddonByName(ctx, added.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +126,7 @@ func TestLogs(t *testing.T) {
 	<-done
 	waitWaiters(t, b.Changes.Waiters, 0)
 
-	for _, bad := range []struct {
-		path string
-		kind fault.Kind
-		msg  string
-	}{
+	checkBadGets(t, c, []badGet{
 		{"/apps/nope/logs", fault.NotFound, "nope"},
 		{"/apps/web/logs?lines=0x", fault.Invalid, "lines"},
 		{"/apps/web/logs?lines=-1", fault.Invalid, "1 to 1500"},
@@ -150,12 +134,7 @@ func TestLogs(t *testing.T) {
 		{"/apps/web/logs?source=app", fault.Invalid, "use redis"},
 		{"/apps/web/logs?cursor=%7B", fault.Invalid, "cursor"},
 		{"/apps/web/logs?wait=soon", fault.Invalid, "wait"},
-	} {
-		err := c.Do(ctx, http.MethodGet, bad.path, nil, nil)
-		if fault.KindOf(err) != bad.kind || !strings.Contains(err.Error(), bad.msg) {
-			t.Errorf("GET %s: %v, want %s saying %q", bad.path, err, bad.kind, bad.msg)
-		}
-	}
+	})
 }
 
 // tail waits on the logs after cursor, does what should wake it once the
