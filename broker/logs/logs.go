@@ -59,9 +59,6 @@ const (
 	// tailRead bounds what one read takes from one node's log; a node that
 	// wrote more is read on by the next request.
 	tailRead = 64 << 10
-	// hostTimeout bounds a host's answer when nothing is waited for, so a
-	// host that does not answer costs a read this much, once.
-	hostTimeout = 3 * time.Second
 	// maxEventReads bounds the feed batches one read goes through.
 	maxEventReads = 8
 )
@@ -209,8 +206,9 @@ type nodeRead struct {
 	err   error
 }
 
-// readNodes reads every node's log at once, each from from(node), within
-// hostTimeout.
+// readNodes reads every node's log at once, each from from(node). A host
+// that does not answer costs the read its own call bound (an agent's
+// timeout), once.
 func (s *Logs) readNodes(ctx context.Context, ts []target, limit int, from func(store.Node) int64) []nodeRead {
 	var reads []nodeRead
 	for i := range ts {
@@ -222,9 +220,7 @@ func (s *Logs) readNodes(ctx context.Context, ts []target, limit int, from func(
 	for i := range reads {
 		r := &reads[i]
 		wg.Go(func() {
-			rctx, cancel := context.WithTimeout(ctx, hostTimeout)
-			defer cancel()
-			r.chunk, r.err = s.hosts.Of(r.n.n).Logs(rctx, r.n.spec, provisioner.LogRequest{From: r.from, Max: limit})
+			r.chunk, r.err = s.hosts.Of(r.n.n).Logs(ctx, r.n.spec, provisioner.LogRequest{From: r.from, Max: limit})
 		})
 	}
 	wg.Wait()

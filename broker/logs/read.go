@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -184,8 +185,13 @@ func (s *Logs) wait(ctx context.Context, app store.App, q Query, cur cursor) err
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, q.Wait)
+	// The waits end by cancellation, never by a deadline of ours: a host
+	// waits q.Wait itself and answers, and a remote host's call cut by a
+	// deadline would count as the agent not answering.
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	timer := time.NewTimer(q.Wait)
+	defer timer.Stop()
 	wake := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -222,7 +228,7 @@ func (s *Logs) wait(ctx context.Context, app store.App, q Query, cur cursor) err
 	}
 	wg.Go(func() {
 		found, err := s.feed.WaitAppChange(wctx, app.ID, cur.Feed, q.Wait, want)
-		if err != nil && wctx.Err() == nil {
+		if err != nil && wctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			feedErr = err // the broker is stopping
 		}
 		if found || feedErr != nil {
@@ -231,7 +237,8 @@ func (s *Logs) wait(ctx context.Context, app store.App, q Query, cur cursor) err
 	})
 	select {
 	case <-wake:
-	case <-wctx.Done():
+	case <-timer.C:
+	case <-ctx.Done():
 	}
 	cancel()
 	wg.Wait()
