@@ -20,7 +20,7 @@ import (
 )
 
 // API is the HTTP API over a broker's core. It has one method per endpoint
-// (about 40, more than a type usually should): each only reads its request
+// (about 55, more than a type usually should): each only reads its request
 // and calls one of the core's services, and keeping them on one type keeps
 // the route table in one place.
 type API struct {
