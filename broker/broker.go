@@ -33,6 +33,7 @@ import (
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
+	"larder/broker/logs"
 	"larder/broker/osbsvc"
 	"larder/broker/pairs"
 	"larder/broker/settings"
@@ -139,6 +140,7 @@ type Broker struct {
 	Hosts    *Hosts             // the host registry: register, list, drain, adoption
 	OSB      *osbsvc.Service    // the Open Service Broker instance and binding operations
 	Changes  *changes.Feed      // the change feed: operation and app waits
+	Logs     *logs.Logs         // apps' logs: nodes' lines and events, read or tailed
 	Pairs    *pairs.Pairs       // HA pairs: observers' reports, failover, switchover, rebuilds
 	Backups  *backups.Service   // backups: capture, schedules, retention, restore
 }
@@ -267,6 +269,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
 		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
+	b.Logs = logs.New(logs.Deps{Store: st, Hosts: c.hosts, Nodes: c.nodes, Feed: b.Changes, Log: c.log})
 	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})

@@ -96,6 +96,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/addons/{addon}", b.serve(b.getAddon)).Methods(http.MethodGet)
 	a.HandleFunc("/operations/{id}", b.serve(b.getOperation)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/changes", b.getAppChanges).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/logs", b.serve(b.getLogs)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services", b.serve(b.listServices)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services/{service}/plans", b.serve(b.listPlans)).Methods(http.MethodGet)
 	b.backupRoutes(a)
