@@ -48,7 +48,7 @@ test: engine fmt-check vet
 # the issue's figures are for 1 GB, which takes ~15 minutes, ~5 GB of memory
 # and ~4 GB of temp space (TMPDIR):
 #   LARDER_BENCH_MB=1024 make bench BENCHPKGS=./backup/ BENCHTIMEOUT=60m
-BENCHPKGS    ?= ./provisioner/ ./integration/ ./edge/ ./backup/
+BENCHPKGS    ?= ./provisioner/ ./integration/ ./edge/ ./backup/ ./broker/metrics/
 BENCHTIMEOUT ?= 30m
 bench: engine
 	@command -v haproxy >/dev/null || echo "note: the edge benchmark's HAProxy anchor needs haproxy (apt-get install haproxy)"

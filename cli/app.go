@@ -76,6 +76,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		configUnsetCommand(s),
 		runcmd.Command(s),
 		rediscmd.Info(s),
+		rediscmd.Metrics(s),
 		rediscli.Command(s),
 		rediscmd.Credentials(s),
 		rediscmd.Allowlist(s),

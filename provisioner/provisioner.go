@@ -39,6 +39,13 @@ type NodeInfo struct {
 	MaxClients       int
 	AOFEnabled       bool
 	UptimeSeconds    int64
+	// Stats are the counters and health flags metrics sample (an agent
+	// older than them reports zeros).
+	Stats engine.Stats
+	// ReplOffset is the node's replication offset; ReplLagBytes, on a
+	// primary, how far its furthest replica is behind it.
+	ReplOffset   int64
+	ReplLagBytes int64
 }
 
 // EventKind is what a host reports about a node it supervises.
