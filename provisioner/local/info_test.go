@@ -21,7 +21,7 @@ func TestNodeInfo(t *testing.T) {
 		"# Clients\r\nconnected_clients:3\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:26214400\r\n" +
 		"# Persistence\r\naof_enabled:1\r\n# Replication\r\nrole:master\r\n"
 	want := provisioner.NodeInfo{Role: "master", Version: "8.0.1", UsedMemoryBytes: 1 << 20, MaxMemoryBytes: 25 << 20,
-		ConnectedClients: 3, AOFEnabled: true, UptimeSeconds: 42}
+		ConnectedClients: 3, AOFEnabled: true, UptimeSeconds: 42, Stats: engine.Stats{PersistenceOK: true}}
 	if got := nodeInfo(engine.ParseInfo(text)); got != want {
 		t.Errorf("nodeInfo() = %+v, want %+v", got, want)
 	}
