@@ -33,10 +33,12 @@ import (
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
+	"larder/broker/logs"
 	"larder/broker/metrics"
 	"larder/broker/osbsvc"
 	"larder/broker/pairs"
 	"larder/broker/settings"
+	"larder/broker/spares"
 	"larder/catalog"
 	"larder/ha/coord"
 	"larder/provisioner"
@@ -102,8 +104,9 @@ type Config struct {
 	MaxWaiters int
 
 	// Spares is how many started add-ons of each single-node plan the broker
-	// keeps ready (owned by SparesApp), so that creating one needs no engine
-	// start; 0, the default here, keeps none (`larder broker --spares` sets 1).
+	// keeps ready (package broker/spares), so that creating one needs no
+	// engine start; 0, the default here, keeps none (`larder broker
+	// --spares` sets 1).
 	Spares int
 
 	// CrashAt names a point where the broker exits at once (fault injection
@@ -145,6 +148,7 @@ type Broker struct {
 	Hosts    *Hosts             // the host registry: register, list, drain, adoption
 	OSB      *osbsvc.Service    // the Open Service Broker instance and binding operations
 	Changes  *changes.Feed      // the change feed: operation and app waits
+	Logs     *logs.Logs         // apps' logs: nodes' lines and events, read or tailed
 	Pairs    *pairs.Pairs       // HA pairs: observers' reports, failover, switchover, rebuilds
 	Backups  *backups.Service   // backups: capture, schedules, retention, restore
 	Metrics  *metrics.Sampler   // the nodes' sampled figures, and the broker's counters
@@ -160,7 +164,7 @@ type core struct {
 	localName string
 	log       logrus.FieldLogger
 	jobs      *jobs.Runner
-	spares    *spares // started add-ons ready to hand over
+	spares    *spares.Pool // started add-ons ready to hand over
 
 	portMu sync.Mutex // serialises port choice within this process
 
@@ -224,9 +228,6 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("port range %d-%d: want 1024 <= min <= max <= 65535", cfg.PortMin, cfg.PortMax)
 	}
-	if cfg.Spares < 0 || cfg.Spares > maxSpares {
-		return nil, fmt.Errorf("spares %d: want 0 to %d", cfg.Spares, maxSpares)
-	}
 	if err := cfg.Edge.validate(); err != nil {
 		return nil, err
 	}
@@ -280,10 +281,14 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
 		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs, Metrics: sampler}
+	b.Logs = logs.New(logs.Deps{Store: st, Hosts: c.hosts, Nodes: c.nodes, Feed: b.Changes, Log: c.log})
 	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
-	c.spares = newSpares(c)
+	var err error
+	if c.spares, err = spares.New(spares.Config{Count: cfg.Spares, Catalog: cfg.Catalog, Store: st, Addons: c.addons, Log: c.log}); err != nil {
+		return nil, err
+	}
 	c.backups = newBackups(c)
 	b.Backups = c.backups
 	for _, kind := range []string{backups.OpCapture, backups.OpRestore} {
@@ -320,7 +325,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	})
 	b.pairs.Start()
-	b.spares.start()
+	b.spares.Start()
 	b.Metrics.Start()
 	b.backups.Start()
 	return nil
@@ -353,7 +358,7 @@ func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
 	b.Metrics.Close()
 	b.backups.Close()
-	b.spares.close()
+	b.spares.Close()
 	// Adoption first: it may hand a returning host to the pairs (Repush).
 	b.adoptCancel()
 	b.adopting.Wait()

@@ -69,6 +69,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		addonsAttachCommand(s),
 		addonsDetachCommand(s),
 		addonsEventsCommand(s),
+		logsCommand(s),
 		configCommand(s),
 		configGetCommand(s),
 		configSetCommand(s),

@@ -20,7 +20,7 @@ import (
 )
 
 // API is the HTTP API over a broker's core. It has one method per endpoint
-// (about 40, more than a type usually should): each only reads its request
+// (about 55, more than a type usually should): each only reads its request
 // and calls one of the core's services, and keeping them on one type keeps
 // the route table in one place.
 type API struct {
@@ -99,6 +99,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/addons/{addon}", b.serve(b.getAddon)).Methods(http.MethodGet)
 	a.HandleFunc("/operations/{id}", b.serve(b.getOperation)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/changes", b.getAppChanges).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/logs", b.serve(b.getLogs)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services", b.serve(b.listServices)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services/{service}/plans", b.serve(b.listPlans)).Methods(http.MethodGet)
 	b.backupRoutes(a)
