@@ -57,6 +57,7 @@ registers with the first that answers.`,
 			&cli.StringFlag{Name: "token", Usage: "the API's bearer token (default: generated once into DATA-DIR/agent-token)", EnvVars: []string{"LARDER_AGENT_TOKEN"}},
 			&cli.StringFlag{Name: "broker", Usage: "URL of a broker to register with, or a comma-separated list of brokers sharing one store", EnvVars: []string{"LARDER_BROKER_URL"}},
 			&cli.StringFlag{Name: "broker-token", Usage: "the broker's API token, for registering", EnvVars: []string{"LARDER_BROKER_TOKEN"}},
+			&cli.DurationFlag{Name: "broker-timeout", Usage: "how long one broker may take to answer a registration before the next one is asked", EnvVars: []string{"LARDER_API_TIMEOUT"}, Value: 10 * time.Second},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
 			&cli.DurationFlag{Name: "check-interval", Usage: "how often each node is checked", Value: 500 * time.Millisecond},
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", Value: 5 * time.Second},
@@ -82,6 +83,7 @@ registers with the first that answers.`,
 type agentConfig struct {
 	host, listen, addr, dataDir, token string
 	brokerURL, brokerToken             string // brokerURL: a checked list (api.ParseEndpoints)
+	brokerTimeout                      time.Duration
 	log                                *logrus.Logger
 	local                              local.Options // supervision intervals
 	lease                              time.Duration
@@ -91,7 +93,7 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 	cfg := agentConfig{
 		host: c.String("host"), listen: c.String("listen"), addr: c.String("addr"),
 		dataDir: c.String("data-dir"), token: c.String("token"),
-		brokerURL: c.String("broker"), brokerToken: c.String("broker-token"),
+		brokerURL: c.String("broker"), brokerToken: c.String("broker-token"), brokerTimeout: c.Duration("broker-timeout"),
 		lease: c.Duration("lease"),
 		local: local.Options{
 			CheckInterval:            c.Duration("check-interval"),
@@ -124,6 +126,9 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 		}
 		if cfg.brokerToken == "" {
 			return cfg, command.Usagef(agentUsage, "--broker needs --broker-token (or $LARDER_BROKER_TOKEN)")
+		}
+		if cfg.brokerTimeout <= 0 {
+			return cfg, command.Usagef(agentUsage, "--broker-timeout must be positive")
 		}
 	}
 	level, err := logrus.ParseLevel(c.String("log-level"))
@@ -230,9 +235,9 @@ func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.W
 		cfg.log.WithError(err).Error("cannot register with the broker")
 		return
 	}
-	cl.Timeout = 10 * time.Second
+	cl.Timeout = cfg.brokerTimeout
 	reg := api.HostRegister{Name: cfg.host, URL: url, Token: cfg.token}
-	log := cfg.log.WithField("broker", cfg.brokerURL)
+	log := cfg.log.WithField("brokers", cl.Endpoints.String())
 	delay := backoff.New(200*time.Millisecond, 10*time.Second)
 	for attempt := 1; ; attempt++ {
 		_, err := cl.RegisterHost(ctx, reg)
