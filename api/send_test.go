@@ -9,18 +9,27 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"larder/fault"
+	"larder/internal/testkit"
 )
 
 // counter is a broker stand-in on loopback that counts what reached it.
 type counter struct {
 	URL  string
 	hits atomic.Int64
+	took *atomic.Int64 // a hanging broker's connections, in place of hits
+}
+
+// count is how many requests (or, hanging, connections) reached it.
+func (c *counter) count() int64 {
+	if c.took != nil {
+		return c.took.Load()
+	}
+	return c.hits.Load()
 }
 
 // newServer serves answer on loopback and counts requests.
@@ -57,44 +66,12 @@ func deadURL(t *testing.T) string {
 	return u
 }
 
-// hangingBroker accepts connections and reads requests but never answers,
-// until the test ends. It counts the connections it took.
+// hangingBroker accepts connections and reads requests but never answers;
+// it counts the connections it took.
 func hangingBroker(t *testing.T) *counter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &counter{URL: "http://" + ln.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.hits.Add(1)
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); io.Copy(io.Discard, conn) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return c
+	h := testkit.NewHanging(t)
+	return &counter{URL: h.URL, took: &h.Took}
 }
 
 // statusBroker answers every request with status, as JSON from a broker
@@ -125,7 +102,7 @@ func statusBroker(t *testing.T, status int, kind string) *counter {
 func TestClientMovesToTheNextBroker(t *testing.T) {
 	type first func(t *testing.T) (url string, hits func() int64)
 	server := func(mk func(*testing.T) *counter) first {
-		return func(t *testing.T) (string, func() int64) { c := mk(t); return c.URL, c.hits.Load }
+		return func(t *testing.T) (string, func() int64) { c := mk(t); return c.URL, c.count }
 	}
 	dead := func(t *testing.T) (string, func() int64) { return deadURL(t), func() int64 { return 0 } }
 	hanging := server(hangingBroker)
@@ -255,7 +232,7 @@ func TestClientLongPollOutlastsTimeout(t *testing.T) {
 // TestClientCanceledKeepsBroker: a caller that gives up does not count
 // against the broker: the client stays on it.
 func TestClientCanceledKeepsBroker(t *testing.T) {
-	h := hangingBroker(t)
+	h := testkit.NewHanging(t)
 	live := liveBroker(t)
 	c, err := NewClientList(h.URL+","+live.URL, "token")
 	if err != nil {
@@ -264,7 +241,7 @@ func TestClientCanceledKeepsBroker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Do(ctx, http.MethodGet, "/apps", nil, nil) }()
-	for deadline := time.Now().Add(10 * time.Second); h.hits.Load() == 0; {
+	for deadline := time.Now().Add(10 * time.Second); h.Took.Load() == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the request never reached the first broker")
 		}

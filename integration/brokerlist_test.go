@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/internal/testkit"
 )
 
 // Stand-ins for brokers that do not answer, on loopback.
@@ -28,46 +27,6 @@ import (
 func closedPortURL(t *testing.T) string {
 	t.Helper()
 	return fmt.Sprintf("http://127.0.0.1:%d", freeTCPPort(t))
-}
-
-// hangingURL accepts connections and reads requests, but never answers, as
-// a broker stuck in a pause would; it counts the connections it took.
-func hangingURL(t *testing.T) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var took atomic.Int64
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			took.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); io.Copy(io.Discard, c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return "http://" + ln.Addr().String(), &took
 }
 
 // stoppingURL answers every request as a broker that is shutting down does
@@ -169,13 +128,13 @@ func hasApp(t *testing.T, b *Broker, name string) bool {
 func TestBrokerListCLI(t *testing.T) {
 	b := NewBroker(t)
 	b.MustLarder("apps:create", "seen")
-	hang, hangTook := hangingURL(t)
+	hang := testkit.NewHanging(t)
 	firsts := []struct {
 		name, url string
 		writeErr  string // "": the write goes to the live broker
 	}{
 		{"dead", closedPortURL(t), ""},
-		{"hanging", hang, "did not answer POST /apps (no answer within 1s); it may have done it: check before trying again"},
+		{"hanging", hang.URL, "did not answer POST /apps (no answer within 1s); it may have done it: check before trying again"},
 		{"stopping", stoppingURL(t), "did not answer POST /apps (answered 503 Service Unavailable, shutting down); it may have done it"},
 	}
 	for _, f := range firsts {
@@ -206,7 +165,7 @@ func TestBrokerListCLI(t *testing.T) {
 			}
 		})
 	}
-	if hangTook.Load() == 0 {
+	if hang.Took.Load() == 0 {
 		t.Error("the hanging broker was never asked")
 	}
 }
@@ -269,28 +228,7 @@ func TestBrokerListLogsTailMoves(t *testing.T) {
 	b.MustLarder("addons:create", "larder-redis:mini", "-a", "web", "--wait")
 	p := newCountingProxy(t, b.URL)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, larderBin, "logs", "-t", "-s", "larder", "-n", "5", "-a", "web")
-	cmd.Env = append(baseEnv(b.Home), "LARDER_API_URL="+p.URL+","+b.URL, "LARDER_API_TOKEN="+b.Token)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	lines, stderr := startTail(t, p.URL+","+b.URL, b, "-s", "larder", "-n", "5", "-a", "web")
 	var shown []string
 	next := func(want string) {
 		t.Helper()
@@ -338,8 +276,7 @@ func TestBrokerListLogsTailMoves(t *testing.T) {
 // with the add-on's node seen up.
 func TestBrokerListAgentAndMonitor(t *testing.T) {
 	b := NewBroker(t)
-	hang, _ := hangingURL(t)
-	list := strings.Join([]string{closedPortURL(t), hang, stoppingURL(t), b.URL}, ",")
+	list := strings.Join([]string{closedPortURL(t), testkit.NewHanging(t).URL, stoppingURL(t), b.URL}, ",")
 
 	b.StartAgentVia(list, "h1", "--broker-timeout", "1s") // waits until b lists h1 up
 
