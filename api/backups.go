@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -134,20 +133,12 @@ func (c *Client) DownloadBackup(ctx context.Context, app, id string) (io.ReadClo
 	if err := checkPath(path); err != nil {
 		return nil, 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	resp, done, err := c.send(ctx, call{method: http.MethodGet, path: path, stream: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("build request: %w", err)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := *c.HTTP
-	hc.Timeout = 0 // an archive takes as long as it takes; ctx bounds it
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, 0, fault.Wrap(fault.Unavailable, err, fmt.Sprintf("cannot reach the larder broker at %s (is `larder broker` running?)", c.BaseURL))
+		return nil, 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
+		defer done()
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if resp.StatusCode < 400 {
@@ -155,5 +146,17 @@ func (c *Client) DownloadBackup(ctx context.Context, app, id string) (io.ReadClo
 		}
 		return nil, 0, decodeError(resp.StatusCode, data)
 	}
-	return resp.Body, resp.ContentLength, nil
+	return &doneCloser{resp.Body, done}, resp.ContentLength, nil
+}
+
+// doneCloser ends a streamed answer's attempt when the caller closes it.
+type doneCloser struct {
+	io.ReadCloser
+	done func()
+}
+
+func (d *doneCloser) Close() error {
+	err := d.ReadCloser.Close()
+	d.done()
+	return err
 }

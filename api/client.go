@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,51 +19,76 @@ import (
 // should): each is a few lines that build a request and read the answer
 // through the same do/get/post helpers, and one type keeps the client as
 // easy to find as the route table it mirrors (broker/httpapi.API).
+//
+// A client may know several brokers sharing one store (Endpoints): a request
+// goes to the current one and moves to the next when a broker does not
+// answer, as far as sending it again is safe (see send).
 type Client struct {
-	BaseURL string // e.g. http://127.0.0.1:7480
-	Token   string
-	HTTP    *http.Client
+	Endpoints *Endpoints
+	Token     string
+	HTTP      *http.Client
+	// Timeout is how long one broker may take to answer one request,
+	// beyond a long-poll's wait (zero: DefaultTimeout). A broker that takes
+	// longer counts as not answering.
+	Timeout time.Duration
 }
 
-// NewClient returns a client for the broker at baseURL.
+// NewClient returns a client for the broker at baseURL, a URL the program
+// itself holds (a broker's own address); NewClientList reads what a user
+// gives.
 func NewClient(baseURL, token string) *Client {
-	return &Client{
-		BaseURL: strings.TrimRight(baseURL, "/"),
-		Token:   token,
-		HTTP:    &http.Client{Timeout: 60 * time.Second, CheckRedirect: noRedirects},
+	return newClient(singleEndpoint(baseURL), token)
+}
+
+// NewClientList returns a client for the brokers of a comma-separated URL
+// list (ParseEndpoints), or says what is wrong with the list.
+func NewClientList(urls, token string) (*Client, error) {
+	eps, err := ParseEndpoints(urls)
+	if err != nil {
+		return nil, err
 	}
+	return newClient(eps, token), nil
+}
+
+func newClient(eps *Endpoints, token string) *Client {
+	return &Client{
+		Endpoints: eps,
+		Token:     token,
+		HTTP:      &http.Client{Transport: newTransport(), CheckRedirect: noRedirects},
+		Timeout:   DefaultTimeout,
+	}
+}
+
+// BaseURL is the URL of the broker requests go to now.
+func (c *Client) BaseURL() string {
+	_, u := c.Endpoints.Current()
+	return u
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer into out
 // (when out is non-nil). Error answers become faults of the matching kind carrying
 // the broker's message.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	if err := checkPath(path); err != nil {
+	return c.do(ctx, call{method: method, path: path}, body, out)
+}
+
+// do is Do for a call that says more about itself (a wait, resend).
+func (c *Client) do(ctx context.Context, cl call, body, out any) error {
+	if err := checkPath(cl.path); err != nil {
 		return err
 	}
-	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		cl.body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	resp, done, err := c.send(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fault.Wrap(fault.Unavailable, err, fmt.Sprintf("cannot reach the larder broker at %s (is `larder broker` running?)", c.BaseURL))
-	}
+	defer done()
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
@@ -77,7 +101,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		// Never followed: a redirect would turn a POST or DELETE into a GET
 		// of another resource, and the command would report a success.
 		return fault.E(fault.Internal, "the broker answered %s %s with a redirect (%d) to %q; nothing was done",
-			method, path, resp.StatusCode, resp.Header.Get("Location"))
+			cl.method, pathOnly(cl.path), resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if out == nil || len(data) == 0 {
 		return nil
@@ -290,7 +314,9 @@ func (c *Client) Hosts(ctx context.Context) ([]Host, error) {
 // RegisterHost announces an agent to the broker.
 func (c *Client) RegisterHost(ctx context.Context, req HostRegister) (Host, error) {
 	var out Host
-	return out, c.Do(ctx, http.MethodPost, "/hosts", req, &out)
+	// An upsert: registering twice is registering once, so it may go to
+	// another broker even when the first may have taken it.
+	return out, c.do(ctx, call{method: http.MethodPost, path: "/hosts", resend: true}, req, &out)
 }
 
 // DrainHost moves every primary off a host with planned switchovers.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"larder/fault"
 )
@@ -61,35 +62,37 @@ func clientConfigPath() string {
 
 // ResolveClient finds the broker the CLI should talk to, in this order:
 // LARDER_API_URL/LARDER_API_TOKEN, the CLI config file, then the discovery
-// file of a local broker in the default data directory.
+// file of a local broker in the default data directory. The URL may be a
+// comma-separated list of brokers sharing one store; LARDER_API_TIMEOUT
+// (a duration) bounds how long one broker may take to answer.
 func ResolveClient() (*Client, error) {
 	url, token := os.Getenv("LARDER_API_URL"), os.Getenv("LARDER_API_TOKEN")
-	if url != "" && token != "" {
-		return NewClient(url, token), nil
-	}
-	if p := clientConfigPath(); p != "" {
-		b, err := os.ReadFile(p)
-		switch {
-		case err == nil:
-			var cc ClientConfig
-			if err := json.Unmarshal(b, &cc); err != nil {
-				return nil, fault.E(fault.Invalid, "config file %s is not valid JSON: %v", p, err)
+	from := "LARDER_API_URL"
+	if url == "" || token == "" {
+		if p := clientConfigPath(); p != "" {
+			b, err := os.ReadFile(p)
+			switch {
+			case err == nil:
+				var cc ClientConfig
+				if err := json.Unmarshal(b, &cc); err != nil {
+					return nil, fault.E(fault.Invalid, "config file %s is not valid JSON: %v", p, err)
+				}
+				if url == "" && cc.APIURL != "" {
+					url, from = cc.APIURL, "api_url in "+p
+				}
+				if token == "" {
+					token = cc.APIToken
+				}
+			case !errors.Is(err, os.ErrNotExist):
+				return nil, fmt.Errorf("read %s: %w", p, err)
 			}
-			if url == "" {
-				url = cc.APIURL
-			}
-			if token == "" {
-				token = cc.APIToken
-			}
-		case !errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 	}
 	if url == "" || token == "" {
 		d, err := ReadDiscovery(DefaultDataDir())
 		if err == nil {
-			if url == "" {
-				url = d.URL
+			if url == "" && d.URL != "" {
+				url, from = d.URL, "the discovery file "+filepath.Join(DefaultDataDir(), DiscoveryFile)
 			}
 			if token == "" {
 				token = d.Token
@@ -102,7 +105,18 @@ func ResolveClient() (*Client, error) {
 	if token == "" {
 		return nil, fault.E(fault.Unauthorized, "no API token: set LARDER_API_TOKEN or api_token in %s", clientConfigPath())
 	}
-	return NewClient(url, token), nil
+	cl, err := NewClientList(url, token)
+	if err != nil {
+		return nil, fault.E(fault.Invalid, "%s (from %s)", fault.Message(err), from)
+	}
+	if t := os.Getenv("LARDER_API_TIMEOUT"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return nil, fault.E(fault.Invalid, "invalid LARDER_API_TIMEOUT %q: use a duration such as 30s", t)
+		}
+		cl.Timeout = d
+	}
+	return cl, nil
 }
 
 // ReadDiscovery reads a broker's discovery file from dataDir.

@@ -59,7 +59,7 @@ func (c *Client) Changes(ctx context.Context, app string, cursor int64, wait tim
 		q.Set("wait", wait.String())
 	}
 	var out ChangeBatch
-	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/changes?"+q.Encode(), nil, &out)
+	return out, c.do(ctx, call{method: http.MethodGet, path: "/apps/" + esc(app) + "/changes?" + q.Encode(), wait: wait}, nil, &out)
 }
 
 // OperationAfter fetches an operation, waiting up to wait for it to differ
@@ -71,7 +71,7 @@ func (c *Client) OperationAfter(ctx context.Context, id string, seen time.Time, 
 		q.Set("since", seen.Format(time.RFC3339Nano))
 	}
 	var out Operation
-	return out, c.Do(ctx, http.MethodGet, "/operations/"+esc(id)+"?"+q.Encode(), nil, &out)
+	return out, c.do(ctx, call{method: http.MethodGet, path: "/operations/" + esc(id) + "?" + q.Encode(), wait: wait}, nil, &out)
 }
 
 // WaitOperation follows an operation until it is done or ctx ends; tick,

@@ -80,5 +80,5 @@ func (c *Client) Logs(ctx context.Context, app string, q LogQuery) (LogBatch, er
 		v.Set("wait", q.Wait.String())
 	}
 	var out LogBatch
-	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/logs?"+v.Encode(), nil, &out)
+	return out, c.do(ctx, call{method: http.MethodGet, path: "/apps/" + esc(app) + "/logs?" + v.Encode(), wait: q.Wait}, nil, &out)
 }

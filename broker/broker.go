@@ -376,6 +376,10 @@ func (b *Broker) Close(ctx context.Context) error {
 // the broker is stopping), so a shutdown is not held by long-polls.
 func (b *Broker) StopWaiters() { b.Changes.Close() }
 
+// Stopping reports whether the broker is shutting down (StopWaiters was
+// called): its API marks its answers so that clients move to another broker.
+func (b *Broker) Stopping() bool { return b.Changes.Closed() }
+
 // Catalog is the plan catalog the broker offers.
 func (b *Broker) Catalog() *catalog.Catalog { return b.cfg.Catalog }
 

@@ -117,3 +117,32 @@ func TestExtraCommands(t *testing.T) {
 		t.Errorf("extra command: got code %d, ran %v, stderr %q; want 0, true", code, ran, errw.String())
 	}
 }
+
+// TestBrokerURLList: LARDER_API_URL may list several brokers; a bad list is
+// refused before anything is sent, saying what is wrong and where it came
+// from, without repeating a password.
+func TestBrokerURLList(t *testing.T) {
+	tests := []struct {
+		name, urls, wantErr string
+	}{
+		{"all unreachable", "http://127.0.0.1:1, http://127.0.0.1:2", "cannot reach any larder broker: http://127.0.0.1:1 (connection refused), http://127.0.0.1:2 (connection refused)"},
+		{"empty element", "http://127.0.0.1:1,,http://127.0.0.1:2", "error: invalid broker URL list: element 2 of 3: it is empty (use http://HOST:PORT[,http://HOST:PORT…] with no empty element) (from LARDER_API_URL)"},
+		{"not http", "http://127.0.0.1:1,ftp://127.0.0.1:2", `element 2 of 2: scheme "ftp" is not http or https (from LARDER_API_URL)`},
+		{"credentials", "http://admin:hunter2@127.0.0.1:1", "http://…@127.0.0.1:1 carries credentials: put the token in LARDER_API_TOKEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("LARDER_APP", "")
+			t.Setenv("LARDER_API_URL", tt.urls)
+			t.Setenv("LARDER_API_TOKEN", "test")
+			var out, errw bytes.Buffer
+			code := Main([]string{"larder", "apps:create", "web"}, strings.NewReader(""), &out, &errw)
+			if code != exitError || !strings.Contains(errw.String(), tt.wantErr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errw.String(), exitError, tt.wantErr)
+			}
+			if strings.Contains(errw.String(), "hunter2") {
+				t.Errorf("stderr repeats the password: %q", errw.String())
+			}
+		})
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,13 +18,14 @@ import (
 
 	"larder/api"
 	command "larder/cli"
+	"larder/fault"
 	"larder/internal/atomicfile"
 	"larder/internal/backoff"
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 )
 
-const agentUsage = "larder agent --host NAME --listen ADDR:PORT [--addr IP] [--data-dir DIR] [--token T] [--broker URL --broker-token T]"
+const agentUsage = "larder agent --host NAME --listen ADDR:PORT [--addr IP] [--data-dir DIR] [--token T] [--broker URL[,URL…] --broker-token T]"
 
 // agentTokenFile holds the generated token in the agent's data directory.
 const agentTokenFile = "agent-token"
@@ -46,15 +46,18 @@ Nodes bind to --addr (default: the IP of --listen) and keep running when the
 agent stops; a restarted agent takes them back when the broker adopts them.
 Without --token (or $LARDER_AGENT_TOKEN) the agent makes one, once, in
 DATA-DIR/agent-token. With --broker it registers itself with that broker
-(POST BROKER/hosts), retrying until the broker accepts.`,
+(POST BROKER/hosts), retrying until the broker accepts. --broker may list
+several brokers sharing one store (http://a:7480,http://b:7480): the agent
+registers with the first that answers.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "host", Usage: "the host's name in the broker", EnvVars: []string{"LARDER_AGENT_HOST"}, Required: true},
 			&cli.StringFlag{Name: "listen", Usage: "address of the agent's API, IP:PORT", EnvVars: []string{"LARDER_AGENT_LISTEN"}, Required: true},
 			&cli.StringFlag{Name: "addr", Usage: "address nodes bind to and clients dial (default: the IP of --listen)", EnvVars: []string{"LARDER_AGENT_ADDR"}},
 			&cli.StringFlag{Name: "data-dir", Usage: "where nodes and the token live (default: $LARDER_DATA/agents/NAME)", EnvVars: []string{"LARDER_AGENT_DATA"}},
 			&cli.StringFlag{Name: "token", Usage: "the API's bearer token (default: generated once into DATA-DIR/agent-token)", EnvVars: []string{"LARDER_AGENT_TOKEN"}},
-			&cli.StringFlag{Name: "broker", Usage: "URL of a broker to register with", EnvVars: []string{"LARDER_BROKER_URL"}},
+			&cli.StringFlag{Name: "broker", Usage: "URL of a broker to register with, or a comma-separated list of brokers sharing one store", EnvVars: []string{"LARDER_BROKER_URL"}},
 			&cli.StringFlag{Name: "broker-token", Usage: "the broker's API token, for registering", EnvVars: []string{"LARDER_BROKER_TOKEN"}},
+			&cli.DurationFlag{Name: "broker-timeout", Usage: "how long one broker may take to answer a registration before the next one is asked", EnvVars: []string{"LARDER_API_TIMEOUT"}, Value: 10 * time.Second},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"LARDER_LOG_LEVEL"}, Value: "info"},
 			&cli.DurationFlag{Name: "check-interval", Usage: "how often each node is checked", Value: 500 * time.Millisecond},
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", Value: 5 * time.Second},
@@ -79,7 +82,8 @@ DATA-DIR/agent-token. With --broker it registers itself with that broker
 // agentConfig is `larder agent` once its flags are checked.
 type agentConfig struct {
 	host, listen, addr, dataDir, token string
-	brokerURL, brokerToken             string
+	brokerURL, brokerToken             string // brokerURL: a checked list (api.ParseEndpoints)
+	brokerTimeout                      time.Duration
 	log                                *logrus.Logger
 	local                              local.Options // supervision intervals
 	lease                              time.Duration
@@ -89,7 +93,7 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 	cfg := agentConfig{
 		host: c.String("host"), listen: c.String("listen"), addr: c.String("addr"),
 		dataDir: c.String("data-dir"), token: c.String("token"),
-		brokerURL: strings.TrimRight(c.String("broker"), "/"), brokerToken: c.String("broker-token"),
+		brokerURL: c.String("broker"), brokerToken: c.String("broker-token"), brokerTimeout: c.Duration("broker-timeout"),
 		lease: c.Duration("lease"),
 		local: local.Options{
 			CheckInterval:            c.Duration("check-interval"),
@@ -116,8 +120,16 @@ func agentConfigFrom(c *cli.Context) (agentConfig, error) {
 	if cfg.dataDir == "" {
 		cfg.dataDir = filepath.Join(api.DefaultDataDir(), "agents", cfg.host)
 	}
-	if cfg.brokerURL != "" && cfg.brokerToken == "" {
-		return cfg, command.Usagef(agentUsage, "--broker needs --broker-token (or $LARDER_BROKER_TOKEN)")
+	if cfg.brokerURL != "" {
+		if _, err := api.ParseEndpoints(cfg.brokerURL); err != nil {
+			return cfg, command.Usagef(agentUsage, "--broker: %s", fault.Message(err))
+		}
+		if cfg.brokerToken == "" {
+			return cfg, command.Usagef(agentUsage, "--broker needs --broker-token (or $LARDER_BROKER_TOKEN)")
+		}
+		if cfg.brokerTimeout <= 0 {
+			return cfg, command.Usagef(agentUsage, "--broker-timeout must be positive")
+		}
 	}
 	level, err := logrus.ParseLevel(c.String("log-level"))
 	if err != nil {
@@ -218,15 +230,19 @@ func advertised(listen, addr string) string {
 // registerAgent tells the broker where this agent is, retrying with backoff
 // (200ms doubling to 10s) until the broker accepts or ctx ends.
 func registerAgent(ctx context.Context, cfg agentConfig, url string, stderr io.Writer) {
-	cl := api.NewClient(cfg.brokerURL, cfg.brokerToken)
-	cl.HTTP.Timeout = 10 * time.Second
+	cl, err := api.NewClientList(cfg.brokerURL, cfg.brokerToken)
+	if err != nil { // checked by agentConfigFrom
+		cfg.log.WithError(err).Error("cannot register with the broker")
+		return
+	}
+	cl.Timeout = cfg.brokerTimeout
 	reg := api.HostRegister{Name: cfg.host, URL: url, Token: cfg.token}
-	log := cfg.log.WithField("broker", cfg.brokerURL)
+	log := cfg.log.WithField("brokers", cl.Endpoints.String())
 	delay := backoff.New(200*time.Millisecond, 10*time.Second)
 	for attempt := 1; ; attempt++ {
 		_, err := cl.RegisterHost(ctx, reg)
 		if err == nil {
-			fmt.Fprintf(stderr, "larder agent: registered with the broker at %s\n", cfg.brokerURL)
+			fmt.Fprintf(stderr, "larder agent: registered with the broker at %s\n", cl.BaseURL())
 			return
 		}
 		if ctx.Err() != nil {

@@ -31,6 +31,9 @@ func TestAgentUsageErrors(t *testing.T) {
 		{"no port", []string{"--host", "h1", "--listen", "127.0.0.1"}, "invalid --listen"},
 		{"bad name", []string{"--host", "h 1", "--listen", "127.0.0.1:7481"}, "invalid --host"},
 		{"broker without token", []string{"--host", "h1", "--listen", "127.0.0.1:7481", "--broker", "http://127.0.0.1:1"}, "--broker-token"},
+		{"broker list with an empty element", []string{"--host", "h1", "--listen", "127.0.0.1:7481", "--broker", "http://127.0.0.1:1,", "--broker-token", "t"}, "--broker: invalid broker URL list: element 2 of 2: it is empty"},
+		{"broker list with another scheme", []string{"--host", "h1", "--listen", "127.0.0.1:7481", "--broker", "tcp://127.0.0.1:1", "--broker-token", "t"}, `scheme "tcp" is not http or https`},
+		{"broker URL with credentials", []string{"--host", "h1", "--listen", "127.0.0.1:7481", "--broker", "http://127.0.0.1:1,http://u:hunter2@127.0.0.1:2", "--broker-token", "t"}, "http://…@127.0.0.1:2 carries credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,6 +43,9 @@ func TestAgentUsageErrors(t *testing.T) {
 			stderr := errw.String()
 			if code != exitUsage || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "usage: larder agent") {
 				t.Errorf("exit %d, stderr %q; want %d and %q with the usage line", code, stderr, exitUsage, tt.want)
+			}
+			if strings.Contains(stderr, "hunter2") {
+				t.Errorf("stderr repeats the password: %q", stderr)
 			}
 		})
 	}

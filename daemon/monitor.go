@@ -17,7 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-const monitorUsage = "larder monitor --location L [--broker URL --token TOKEN] [--interval 1s]"
+const monitorUsage = "larder monitor --location L [--broker URL[,URL…] --token TOKEN] [--interval 1s]"
 
 func monitorCommand() *cli.Command {
 	return &cli.Command{
@@ -32,7 +32,7 @@ func monitorCommand() *cli.Command {
 			"votes for --stall-hold.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "location", Usage: "the network location this observer stands for", EnvVars: []string{"LARDER_MONITOR_LOCATION"}, Required: true},
-			&cli.StringFlag{Name: "broker", Usage: "the broker's URL (default: as the CLI finds it)", EnvVars: []string{"LARDER_API_URL"}},
+			&cli.StringFlag{Name: "broker", Usage: "the broker's URL, or several brokers sharing one store as a comma-separated list: reports go to one that answers (default: as the CLI finds it)", EnvVars: []string{"LARDER_API_URL"}},
 			&cli.StringFlag{Name: "token", Usage: "the broker's API token", EnvVars: []string{"LARDER_API_TOKEN"}},
 			&cli.DurationFlag{Name: "interval", Usage: "probe round", Value: time.Second},
 			&cli.DurationFlag{Name: "timeout", Usage: "one probe of one node, all of it; probes run on their own, so a longer one delays no other (default: half the interval)"},
@@ -61,7 +61,7 @@ func monitorCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ob.Start()
-			fmt.Fprintf(c.App.ErrWriter, "larder monitor observing from %s, reporting to %s\n", loc, cl.BaseURL)
+			fmt.Fprintf(c.App.ErrWriter, "larder monitor observing from %s, reporting to %s\n", loc, cl.Endpoints)
 			<-ctx.Done()
 			ob.Close()
 			return nil
@@ -71,7 +71,7 @@ func monitorCommand() *cli.Command {
 
 func monitorClient(url, token string) (*api.Client, error) {
 	if url != "" && token != "" {
-		return api.NewClient(url, token), nil
+		return api.NewClientList(url, token)
 	}
 	return api.ResolveClient()
 }

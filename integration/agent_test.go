@@ -24,6 +24,8 @@ type Agent struct {
 	logs  *syncBuffer
 	done  chan struct{}
 	extra []string
+	// Brokers, when set, is the agent's --broker list instead of b's URL.
+	Brokers string
 }
 
 // freeTCPPort asks the kernel for a free loopback port.
@@ -39,8 +41,14 @@ func freeTCPPort(t testing.TB) int {
 
 // StartAgent runs an agent that registers with b, and waits until b lists it.
 func (b *Broker) StartAgent(name string, extra ...string) *Agent {
+	return b.StartAgentVia("", name, extra...)
+}
+
+// StartAgentVia is StartAgent with brokers ("": b's URL) as the agent's
+// --broker list.
+func (b *Broker) StartAgentVia(brokers, name string, extra ...string) *Agent {
 	b.t.Helper()
-	a := &Agent{t: b.t, b: b, Name: name, Dir: filepath.Join(filepath.Dir(b.DataDir), "agent-"+name), Port: freeTCPPort(b.t), extra: extra}
+	a := &Agent{t: b.t, b: b, Name: name, Dir: filepath.Join(filepath.Dir(b.DataDir), "agent-"+name), Port: freeTCPPort(b.t), extra: extra, Brokers: brokers}
 	b.t.Cleanup(a.cleanup)
 	a.Start()
 	return a
@@ -50,8 +58,12 @@ func (b *Broker) StartAgent(name string, extra ...string) *Agent {
 func (a *Agent) Start() {
 	a.t.Helper()
 	a.logs = &syncBuffer{}
+	brokers := a.b.URL
+	if a.Brokers != "" {
+		brokers = a.Brokers
+	}
 	args := []string{"agent", "--host", a.Name, "--listen", fmt.Sprintf("127.0.0.1:%d", a.Port), "--addr", "127.0.0.1",
-		"--data-dir", a.Dir, "--token", "agent-secret-" + a.Name, "--broker", a.b.URL, "--broker-token", a.b.Token,
+		"--data-dir", a.Dir, "--token", "agent-secret-" + a.Name, "--broker", brokers, "--broker-token", a.b.Token,
 		"--check-interval", "100ms", "--hang-timeout", "1s"}
 	a.cmd = exec.Command(larderBin, append(args, a.extra...)...)
 	a.cmd.Env = baseEnv(a.b.Home)

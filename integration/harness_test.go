@@ -294,10 +294,17 @@ func (b *Broker) Larder(args ...string) Result {
 // LarderIn runs the CLI with the given stdin.
 func (b *Broker) LarderIn(stdin string, args ...string) Result {
 	b.t.Helper()
+	return b.LarderEnv(stdin, nil, args...)
+}
+
+// LarderEnv runs the CLI with the given stdin and env on top of the
+// broker's (a later LARDER_API_URL=… wins).
+func (b *Broker) LarderEnv(stdin string, env []string, args ...string) Result {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, larderBin, args...)
-	cmd.Env = append(baseEnv(b.Home), "LARDER_API_URL="+b.URL, "LARDER_API_TOKEN="+b.Token)
+	cmd.Env = append(append(baseEnv(b.Home), "LARDER_API_URL="+b.URL, "LARDER_API_TOKEN="+b.Token), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -58,28 +58,7 @@ func TestLogs(t *testing.T) {
 		t.Errorf("larder logs -a nope: exit %d, %q; want an error naming the app", r.Code, r.Stderr)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, larderBin, "logs", "-t", "-n", "1", "-a", "web")
-	cmd.Env = append(baseEnv(b.Home), "LARDER_API_URL="+b.URL, "LARDER_API_TOKEN="+b.Token)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := make(chan string, 1000)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	lines, stderr := startTail(t, b.URL, b, "-n", "1", "-a", "web")
 	// next waits for a line with want. The tail's requests wait 30 s on
 	// the broker: a line sooner than half that was woken by the change.
 	next := func(want string, start time.Time) {
@@ -122,4 +101,35 @@ func TestLogs(t *testing.T) {
 	if s := stderr.String(); s != "" {
 		t.Errorf("larder logs -t said %q", s)
 	}
+}
+
+// startTail runs `larder logs -t ARGS` against urls with b's token until
+// the test ends, and returns the lines it prints as they come (closed when
+// it ends) and what it says on stderr.
+func startTail(t *testing.T, urls string, b *Broker, args ...string) (<-chan string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	cmd := exec.CommandContext(ctx, larderBin, append([]string{"logs", "-t"}, args...)...)
+	cmd.Env = append(baseEnv(b.Home), "LARDER_API_URL="+urls, "LARDER_API_TOKEN="+b.Token)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); cancel() })
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return lines, stderr
 }

@@ -38,6 +38,16 @@ func New(st store.Store, log logrus.FieldLogger, maxWaiters int) *Feed {
 // so a shutdown is not held by long-polls, and stops the feed's loop.
 func (f *Feed) Close() { f.hub.Close() }
 
+// Closed reports whether Close was called: the broker is stopping.
+func (f *Feed) Closed() bool {
+	select {
+	case <-f.hub.Closed():
+		return true
+	default:
+		return false
+	}
+}
+
 // The change feed's limits and rhythm.
 const (
 	// feedBatch bounds the changes one read returns.

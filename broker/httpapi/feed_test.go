@@ -140,7 +140,7 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 	tr := &http.Transport{MaxIdleConnsPerHost: -1}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
-	url := c.BaseURL + "/apps/web/changes?wait=30s"
+	url := c.BaseURL() + "/apps/web/changes?wait=30s"
 	before := runtime.NumGoroutine()
 
 	const n = limit

@@ -145,6 +145,10 @@ func (b *API) logRequests(next http.Handler) http.Handler {
 func (b *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	k := fault.KindOf(err)
 	status := httpjson.Status(k)
+	if b.b.Stopping() {
+		// A client that knows other brokers asks one of them instead.
+		w.Header().Set(api.StoppingHeader, "true")
+	}
 	if status >= 500 {
 		b.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).Error("request failed")
 	}
