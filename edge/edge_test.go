@@ -7,7 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-		"strings"
+	"strings"
 	"testing"
 	"time"
 )

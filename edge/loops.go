@@ -14,13 +14,13 @@ const maxLoops = 4
 // loops is the edge's set of event loops for plain connections, started
 // with the first connection handed over; pairs are assigned round-robin.
 type loops struct {
-	mu        sync.Mutex
-	ls        []*loop
-	next      int
-	failed    bool // epoll or eventfd is unavailable: plain connections are copied
-	stopped   bool
-	wg        sync.WaitGroup
-	cfg       *Config
+	mu      sync.Mutex
+	ls      []*loop
+	next    int
+	failed  bool // epoll or eventfd is unavailable: plain connections are copied
+	stopped bool
+	wg      sync.WaitGroup
+	cfg     *Config
 }
 
 // pick returns the loop for the next connection, starting the loops
