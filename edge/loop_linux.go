@@ -475,21 +475,25 @@ func (h *timerHeap) Pop() any {
 	return p
 }
 
-// sysRead and sysWrite repeat a call interrupted by a signal.
-func sysRead(fd int, b []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, b)
-		if err != unix.EINTR {
-			return max(n, 0), err
-		}
-	}
-}
+// sysRead and sysWrite read and write a non-blocking socket, again when
+// a signal interrupts them. They never block, so they are raw system
+// calls: the Go scheduler need not hand the processor over around them.
+func sysRead(fd int, b []byte) (int, error) { return rawIO(unix.SYS_READ, fd, b) }
 
-func sysWrite(fd int, b []byte) (int, error) {
+func sysWrite(fd int, b []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, b) }
+
+func rawIO(call uintptr, fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := unix.Write(fd, b)
-		if err != unix.EINTR {
-			return max(n, 0), err
+		n, _, errno := unix.RawSyscall(call, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
 		}
+		return 0, errno
 	}
 }
