@@ -250,9 +250,11 @@ func (r *route) flow(c *conn, copy func() error, closeWrite func(), other net.Co
 	other.SetReadDeadline(time.Now().Add(r.e.cfg.HalfCloseTimeout))
 }
 
-// copiers picks each direction's copy: splice between two TCP sockets
-// (zero copy, no buffer in the process), the RESP scanner for requests when
-// the edge is Framed, and buffers from a pool for TLS.
+// copiers picks each direction's copy for a connection no event loop
+// carries: splice between two TCP sockets (zero copy, no buffer in the
+// process; plain connections where there is no loop, and replies when
+// Framed), the RESP scanner for requests when the edge is Framed, and
+// buffers from a pool for TLS.
 func (r *route) copiers(c *conn, client net.Conn, b *net.TCPConn) (toBackend, toClient func() error) {
 	var scan *reqScanner
 	if r.e.cfg.Framed {

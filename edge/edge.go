@@ -42,9 +42,10 @@ type Config struct {
 	// switchover will take; see the package doc for its cost.
 	Framed bool
 
-	// pooled copies plain connections both ways through pooled buffers
-	// instead of splice: what framing both directions costs before any
-	// parsing. Only the benchmark sets it, as an anchor.
+	// pooled copies plain connections both ways through pooled buffers,
+	// two goroutines each, instead of the event loop: what framing both
+	// directions costs before any parsing. Only the benchmark sets it, as
+	// an anchor.
 	pooled bool
 }
 
