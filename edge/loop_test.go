@@ -148,14 +148,7 @@ func TestCutDuringTransfer(t *testing.T) {
 		if s := stats(t, e, "a1"); s.Open != 0 || s.Cut != 1 {
 			return fmt.Errorf("Open, Cut = %d, %d after the cut; want 0, 1", s.Open, s.Cut)
 		}
-		info, err := nc.Info(context.Background(), "clients").Result()
-		if err != nil {
-			return err
-		}
-		if k := infoInt(info, "connected_clients"); k != 1 { // the INFO client itself
-			return fmt.Errorf("%d clients on the node after the cut", k)
-		}
-		return nil
+		return noOtherClients(nc)
 	})
 	if err := newClient(t, addr, n.Pass, nil).Ping(context.Background()).Err(); err != nil {
 		t.Errorf("a new client within the limit of 1 after the cut: %v", err)
