@@ -75,6 +75,21 @@ func TestTLSThroughTheEdge(t *testing.T) {
 	}
 }
 
+// dataPaths are the ways the edge carries a plain connection: its event
+// loops, the framed copy, and the copy where there are no loops.
+var dataPaths = []dataPath{{"loop", false, false}, {"framed", true, false}, {"copied", false, true}}
+
+type dataPath struct {
+	name            string
+	framed, noLoops bool
+}
+
+func (p dataPath) edge(t *testing.T) *Edge {
+	e := newEdge(t, Config{Framed: p.framed})
+	e.loops.failed = p.noLoops // as where epoll is unavailable
+	return e
+}
+
 // pipes counts the pipe descriptors the process has open.
 func pipes(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -106,10 +121,10 @@ func roundTrip(t *testing.T, c net.Conn, req string) string {
 // A client that half-closes after its command still gets the reply, and
 // the edge then closes both sides (no goroutine waits on a dead pair).
 func TestHalfClose(t *testing.T) {
-	for _, framed := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "framed"}[framed], func(t *testing.T) {
+	for _, path := range dataPaths {
+		t.Run(path.name, func(t *testing.T) {
 			n := startNode(t)
-			e := newEdge(t, Config{Framed: framed})
+			e := path.edge(t)
 			if err := e.Apply([]Route{routeTo("a1", n, 1)}); err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +154,7 @@ func TestHalfClose(t *testing.T) {
 				}
 				return nil
 			})
-			if framed {
+			if path.framed {
 				if got := stats(t, e, "a1").Commands; got != 2 {
 					t.Errorf("Commands = %d, want 2", got)
 				}
@@ -153,10 +168,10 @@ func TestHalfClose(t *testing.T) {
 // been talking to the node: an idle client holding it does not keep it
 // counted against the route's limit.
 func TestNodeCloseEndsTheConnection(t *testing.T) {
-	for _, framed := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "framed"}[framed], func(t *testing.T) {
+	for _, path := range dataPaths {
+		t.Run(path.name, func(t *testing.T) {
 			n := startNode(t)
-			e := newEdge(t, Config{Framed: framed})
+			e := path.edge(t)
 			rt := routeTo("a1", n, 1)
 			rt.MaxConns = 1
 			if err := e.Apply([]Route{rt}); err != nil {
