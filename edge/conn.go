@@ -29,12 +29,13 @@ type conn struct {
 
 	mu      sync.Mutex
 	backend *net.TCPConn
+	pair    *pair // set once an event loop carries the connection
 	isCut   bool
 }
 
-// cut closes both sides at once (a route change, or the edge closing);
-// the copy goroutines see their sockets closed and end. It reports whether
-// this call did it.
+// cut closes both sides at once (a route change, or the edge closing):
+// the copy goroutines see their sockets closed and end, or the event loop
+// carrying the connection ends it. It reports whether this call did it.
 func (c *conn) cut() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -42,11 +43,22 @@ func (c *conn) cut() bool {
 		return false
 	}
 	c.isCut = true
+	if c.pair != nil {
+		c.pair.shut()
+		return true
+	}
 	c.raw.Close()
 	if c.backend != nil {
 		c.backend.Close()
 	}
 	return true
+}
+
+// ended marks a connection its event loop ended, so no later cut counts it.
+func (c *conn) ended() {
+	c.mu.Lock()
+	c.isCut = true
+	c.mu.Unlock()
 }
 
 // attach records the backend connection, unless the connection was cut
@@ -108,14 +120,18 @@ func (r *route) release(c *conn) {
 	}
 }
 
-// serve runs one client connection to its end.
+// serve runs one client connection to its end, or until an event loop
+// takes it (a plain connection): the loop then reports its end.
 func (r *route) serve(raw *net.TCPConn, isTLS bool) {
-	defer r.e.wg.Done()
 	c := &conn{raw: raw, ip: raw.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), tls: isTLS}
 	r.admit(c)
+	handed := false
 	defer func() {
-		c.cut()
-		r.release(c)
+		if !handed {
+			c.cut()
+			r.release(c)
+			r.e.wg.Done()
+		}
 	}()
 	log := r.e.log.WithFields(map[string]any{"addon": r.id, "client": c.ip})
 	var client net.Conn = raw
@@ -155,6 +171,10 @@ func (r *route) serve(raw *net.TCPConn, isTLS bool) {
 		return
 	}
 	r.accepted.Add(1)
+	if !isTLS && !r.e.cfg.Framed && !r.e.cfg.pooled && r.handOver(c, b) {
+		handed = true
+		return
+	}
 	r.pipe(c, client, b)
 }
 
@@ -230,9 +250,11 @@ func (r *route) flow(c *conn, copy func() error, closeWrite func(), other net.Co
 	other.SetReadDeadline(time.Now().Add(r.e.cfg.HalfCloseTimeout))
 }
 
-// copiers picks each direction's copy: splice between two TCP sockets
-// (zero copy, no buffer in the process), the RESP scanner for requests when
-// the edge is Framed, and buffers from a pool for TLS.
+// copiers picks each direction's copy for a connection no event loop
+// carries: splice between two TCP sockets (zero copy, no buffer in the
+// process; plain connections where there is no loop, and replies when
+// Framed), the RESP scanner for requests when the edge is Framed, and
+// buffers from a pool for TLS.
 func (r *route) copiers(c *conn, client net.Conn, b *net.TCPConn) (toBackend, toClient func() error) {
 	var scan *reqScanner
 	if r.e.cfg.Framed {

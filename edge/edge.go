@@ -42,9 +42,10 @@ type Config struct {
 	// switchover will take; see the package doc for its cost.
 	Framed bool
 
-	// pooled copies plain connections both ways through pooled buffers
-	// instead of splice: what framing both directions costs before any
-	// parsing. Only the benchmark sets it, as an anchor.
+	// pooled copies plain connections both ways through pooled buffers,
+	// two goroutines each, instead of the event loop: what framing both
+	// directions costs before any parsing. Only the benchmark sets it, as
+	// an anchor.
 	pooled bool
 }
 
@@ -80,13 +81,15 @@ type Edge struct {
 	routes map[string]*route
 	closed bool
 
-	wg sync.WaitGroup // accept loops and connections
+	wg    sync.WaitGroup // accept loops and connections
+	loops loops          // the event loops of plain connections
 }
 
 // New returns an edge with no routes.
 func New(cfg Config) *Edge {
 	cfg.setDefaults()
 	e := &Edge{cfg: cfg, log: cfg.Log, routes: map[string]*route{}}
+	e.loops.cfg = &e.cfg
 	if cfg.Certs != nil {
 		e.tlsCfg = &tls.Config{GetCertificate: cfg.Certs.getCertificate, MinVersion: tls.VersionTLS12}
 	}
@@ -145,7 +148,11 @@ func (e *Edge) Close(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
+	go func() {
+		e.wg.Wait() // the loops report their connections' ends
+		e.loops.stop()
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil

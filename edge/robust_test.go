@@ -96,7 +96,7 @@ func TestEdgeSurvivesBadClients(t *testing.T) {
 		}
 	}
 	serving(t)
-	baseline := runtime.NumGoroutine()
+	baseline, fds := runtime.NumGoroutine(), fdCount(t)
 
 	t.Run("malformed TLS hello", func(t *testing.T) {
 		for _, hello := range []string{
@@ -160,6 +160,9 @@ func TestEdgeSurvivesBadClients(t *testing.T) {
 			}
 			if g := runtime.NumGoroutine(); g > baseline+5 {
 				return fmt.Errorf("%d goroutines, %d before the connections came", g, baseline)
+			}
+			if k := fdCount(t); k > fds {
+				return fmt.Errorf("%d descriptors open, %d before the connections came", k, fds)
 			}
 			return nil
 		})

@@ -89,16 +89,19 @@ func TestBackendSwitchUnderWriter(t *testing.T) {
 	}
 	// No connection of the edge is left on the old node.
 	ac := a.client(t)
-	waitFor(t, 5*time.Second, func() error {
-		n, err := ac.Info(context.Background(), "clients").Result()
-		if err != nil {
-			return err
-		}
-		if c := infoInt(n, "connected_clients"); c != 1 { // the INFO client itself
-			return fmt.Errorf("%d clients on the old node", c)
-		}
-		return nil
-	})
+	waitFor(t, 5*time.Second, func() error { return noOtherClients(ac) })
+}
+
+// noOtherClients fails while the node c talks to has clients besides c.
+func noOtherClients(c *redis.Client) error {
+	info, err := c.Info(context.Background(), "clients").Result()
+	if err != nil {
+		return err
+	}
+	if k := infoInt(info, "connected_clients"); k != 1 { // the INFO client itself
+		return fmt.Errorf("%d clients on the node, want only the one asking", k)
+	}
+	return nil
 }
 
 // The edge never goes back to an older epoch, nor to another backend under
