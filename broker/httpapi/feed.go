@@ -42,6 +42,13 @@ func (b *API) getOperation(r *http.Request) (int, any, error) {
 // Accept: text/event-stream it streams them as server-sent events (each an
 // event "change" whose id is its seq; Last-Event-ID resumes).
 func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
+	b.appChanges(w, r, waiterKey(r))
+}
+
+// appChanges answers a read of an app's change feed for the caller key
+// (counted against the waiters' cap): the API's, and the dashboard's live
+// view's behind its session.
+func (b *API) appChanges(w http.ResponseWriter, r *http.Request, key string) {
 	q := r.URL.Query()
 	stream := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	cursorText := q.Get("cursor")
@@ -54,7 +61,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if stream {
-		b.streamChanges(w, r, cursor)
+		b.streamChanges(w, r, key, cursor)
 		return
 	}
 	b.serve(func(r *http.Request) (int, any, error) {
@@ -62,7 +69,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		batch, err := b.b.Changes.AppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, wait)
+		batch, err := b.b.Changes.AppChanges(r.Context(), key, mux.Vars(r)["app"], cursor, wait)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -75,7 +82,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 
 // streamChanges writes server-sent events until the client goes or the
 // broker stops. Errors before the first byte are answered as JSON errors.
-func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, cursor int64) {
+func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, key string, cursor int64) {
 	rc := http.NewResponseController(w)
 	started := false
 	start := func() error {
@@ -89,7 +96,7 @@ func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, cursor int64
 		}
 		return rc.Flush()
 	}
-	err := b.b.Changes.FollowAppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, start, func(batch api.ChangeBatch) error {
+	err := b.b.Changes.FollowAppChanges(r.Context(), key, mux.Vars(r)["app"], cursor, start, func(batch api.ChangeBatch) error {
 		var sb strings.Builder
 		if batch.Reset {
 			fmt.Fprintf(&sb, "id: %d\nevent: reset\ndata: {\"cursor\":%d}\n\n", batch.Cursor, batch.Cursor)

@@ -1,0 +1,64 @@
+// larder dashboard: the live view. The page's live part (#live) names the
+// app's change feed (server-sent events) and a fragment URL; on every change
+// the fragment is read again and swapped in. Nothing runs on a timer: the
+// page changes when the broker says something changed.
+(function () {
+  'use strict';
+  var live = document.getElementById('live');
+  if (!live || !window.EventSource || !window.fetch) {
+    return;
+  }
+  var busy = false;
+  var again = false;
+
+  function refresh() {
+    if (busy) {
+      again = true; // one more read once this one is in
+      return;
+    }
+    busy = true;
+    fetch(live.dataset.live, {
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { 'X-Requested-With': 'larder-live' }
+    }).then(function (res) {
+      if (res.status === 401) {
+        window.location.assign('/ui/login');
+        return null;
+      }
+      if (res.status === 404 && live.dataset.gone) {
+        window.location.assign(live.dataset.gone);
+        return null;
+      }
+      return res.ok ? res.text() : null;
+    }).then(function (html) {
+      if (html !== null) {
+        // The fragment is the server's own html/template output.
+        live.innerHTML = html;
+        document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+      }
+    }).catch(function () {
+      // A failed read is retried on the next change.
+    }).then(function () {
+      busy = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    });
+  }
+
+  var feed = new EventSource(live.dataset.feed);
+  feed.addEventListener('open', function () {
+    document.body.classList.add('is-live');
+  });
+  feed.addEventListener('error', function () {
+    // EventSource reconnects by itself, resuming from the last event id.
+    document.body.classList.remove('is-live');
+  });
+  feed.addEventListener('change', refresh);
+  feed.addEventListener('reset', refresh);
+  window.addEventListener('pagehide', function () {
+    feed.close();
+  });
+}());
