@@ -169,7 +169,7 @@ func (l *limiter) wait(addr string) time.Duration {
 	if b == nil || b.left >= 1 {
 		return 0
 	}
-	return time.Duration((1 - b.left) * float64(l.refill)).Round(time.Second) + time.Second
+	return time.Duration((1-b.left)*float64(l.refill)).Round(time.Second) + time.Second
 }
 
 // fail counts a failed login of addr.
