@@ -40,7 +40,8 @@ func (b *API) getOperation(r *http.Request) (int, any, error) {
 // getAppChanges answers GET /apps/{app}/changes?cursor=N&wait=30s with the
 // app's changes after the cursor (none: from now on), waiting for one; with
 // Accept: text/event-stream it streams them as server-sent events (each an
-// event "change" whose id is its seq; Last-Event-ID resumes).
+// event "change" whose id is its seq; Last-Event-ID resumes, and wins
+// over ?cursor).
 func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 	b.appChanges(w, r, waiterKey(r))
 }
@@ -51,9 +52,11 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 func (b *API) appChanges(w http.ResponseWriter, r *http.Request, key string) {
 	q := r.URL.Query()
 	stream := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	// A reconnecting EventSource sends its URL's cursor again with the id it
+	// last saw: the id is where it is.
 	cursorText := q.Get("cursor")
-	if cursorText == "" && stream {
-		cursorText = r.Header.Get("Last-Event-ID")
+	if id := r.Header.Get("Last-Event-ID"); id != "" && stream {
+		cursorText = id
 	}
 	cursor, err := cursorParam(cursorText)
 	if err != nil {
