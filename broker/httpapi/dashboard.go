@@ -11,7 +11,7 @@ import (
 func (b *API) dashboard() http.Handler {
 	return ui.New(ui.Deps{
 		Apps: b.b.Apps, Addons: b.b.Addons, Settings: b.b.Settings, Pairs: b.b.Pairs,
-		Metrics: b.b.Metrics, Operations: b.b.Changes,
+		Metrics: b.b.Metrics, Feed: b.b.Changes,
 		Changes:      b.appChanges,
 		TokenMatches: b.b.TokenMatches,
 		Log:          b.log.WithField("component", "ui"),

@@ -109,10 +109,17 @@ func (u *UI) readForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// sameOrigin reports whether r's Origin, when it has one, is this server.
+// sameOrigin reports whether r came from this server's pages, as far as
+// the browser says: Sec-Fetch-Site, when sent, must be same-origin, and
+// Origin, when it names one, this server. Browsers send "Origin: null" for
+// the dashboard's own forms (its Referrer-Policy is no-referrer), so null
+// proves nothing either way: Sec-Fetch-Site and the CSRF token decide.
 func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
 	o := r.Header.Get("Origin")
-	if o == "" {
+	if o == "" || o == "null" {
 		return true
 	}
 	ou, err := url.Parse(o)

@@ -37,7 +37,9 @@ func newDash(t *testing.T, cfg ui.Config, tweak func(*broker.Config)) *dash {
 	t.Helper()
 	b := brokertest.New(t, testkit.UI, tweak)
 	srv := httptest.NewServer(httpapi.New(b).WithDashboard(cfg).Handler())
-	t.Cleanup(srv.Close)
+	// The live view's streams end first, as in the daemon's shutdown:
+	// Close waits for every request to end.
+	t.Cleanup(func() { b.StopWaiters(); srv.Close() })
 	return &dash{t: t, b: b, srv: srv, api: api.NewClient(srv.URL, brokertest.Token)}
 }
 

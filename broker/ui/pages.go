@@ -6,6 +6,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -52,6 +53,7 @@ type appView struct {
 	Plans  []api.Plan
 	Op     *api.Operation
 	Query  string // the page's query (?op=), which the live view keeps
+	Cursor int64  // the feed's head before the page read the state
 }
 
 // addonRow is an add-on with its HA state, as the app page lists it.
@@ -95,6 +97,10 @@ const maxEvents = 15
 
 func (u *UI) appData(ctx context.Context, r *http.Request, ss *session) (appView, error) {
 	name := mux.Vars(r)["app"]
+	cursor, err := u.cursor(ctx, ss, name)
+	if err != nil {
+		return appView{}, err
+	}
 	app, err := u.d.Apps.GetApp(ctx, name)
 	if err != nil {
 		return appView{}, err
@@ -103,11 +109,13 @@ func (u *UI) appData(ctx context.Context, r *http.Request, ss *session) (appView
 	if err != nil {
 		return appView{}, err
 	}
+	// The add-ons change while the page reads them: one destroyed since the
+	// list was read has no HA state or events left, and is shown as listed.
 	infos, err := u.d.Settings.RedisInfo(ctx, name, "")
 	if err != nil {
-		return appView{}, err
+		u.d.Log.WithError(err).WithField("app", name).Debug("dashboard: redis info")
 	}
-	v := appView{App: app, Op: u.operation(ctx, r, ss), Query: liveQuery(r)}
+	v := appView{App: app, Op: u.operation(ctx, r, ss), Query: liveQuery(r), Cursor: cursor}
 	for _, a := range addons {
 		row := addonRow{Addon: a, Status: a.State}
 		if i := slices.IndexFunc(infos, func(i api.RedisInfo) bool { return i.Addon.ID == a.ID }); i >= 0 {
@@ -115,7 +123,7 @@ func (u *UI) appData(ctx context.Context, r *http.Request, ss *session) (appView
 		}
 		v.Addons = append(v.Addons, row)
 		evs, err := u.d.Apps.ListEvents(ctx, name, a.Name)
-		if err != nil {
+		if err != nil && !errors.Is(err, fault.NotFound) {
 			return appView{}, err
 		}
 		v.Events = append(v.Events, evs...)
@@ -130,6 +138,14 @@ func newest(evs []api.Event) []api.Event {
 	return evs[:min(len(evs), maxEvents)]
 }
 
+// cursor is the app's feed head, read before the page reads the state: its
+// live view follows from there, so a change made while the page loads is
+// not missed.
+func (u *UI) cursor(ctx context.Context, ss *session, app string) (int64, error) {
+	b, err := u.d.Feed.AppChanges(ctx, waiterKey(ss), app, -1, 0)
+	return b.Cursor, err
+}
+
 // operation is the operation the page follows (?op=ID), as it is now; nil
 // when there is none or it cannot be read.
 func (u *UI) operation(ctx context.Context, r *http.Request, ss *session) *api.Operation {
@@ -137,7 +153,7 @@ func (u *UI) operation(ctx context.Context, r *http.Request, ss *session) *api.O
 	if id == "" {
 		return nil
 	}
-	op, err := u.d.Operations.WaitOperation(ctx, waiterKey(ss), id, time.Time{}, 0)
+	op, err := u.d.Feed.WaitOperation(ctx, waiterKey(ss), id, time.Time{}, 0)
 	if err != nil {
 		return nil
 	}
@@ -201,6 +217,7 @@ type addonView struct {
 	Events  []api.Event
 	Op      *api.Operation
 	Query   string
+	Cursor  int64
 	Since   string
 	Ranges  []string
 	Charts  []chartView
@@ -213,11 +230,15 @@ var ranges = []string{"1h", "1d", "1w"}
 
 func (u *UI) addonData(ctx context.Context, r *http.Request, ss *session) (addonView, error) {
 	appName, ref := mux.Vars(r)["app"], mux.Vars(r)["addon"]
+	cursor, err := u.cursor(ctx, ss, appName)
+	if err != nil {
+		return addonView{}, err
+	}
 	a, err := u.d.Addons.GetAddon(ctx, appName, ref)
 	if err != nil {
 		return addonView{}, err
 	}
-	v := addonView{AppName: appName, Addon: a, Op: u.operation(ctx, r, ss), Query: liveQuery(r)}
+	v := addonView{AppName: appName, Addon: a, Op: u.operation(ctx, r, ss), Query: liveQuery(r), Cursor: cursor}
 	if infos, err := u.d.Settings.RedisInfo(ctx, appName, a.Name); err == nil && len(infos) == 1 {
 		v.Info = &infos[0]
 		v.HA = haOf(v.Info)

@@ -62,9 +62,11 @@ type Metrics interface {
 	AddonSeries(ctx context.Context, app, addon, since string) (api.Metrics, error)
 }
 
-// Operations reads an operation as it is (broker/changes; a zero wait).
-type Operations interface {
+// Feed reads the change feed (broker/changes) with zero waits: an
+// operation as it is, and the app's cursor a page's live view follows from.
+type Feed interface {
 	WaitOperation(ctx context.Context, key, id string, since time.Time, wait time.Duration) (api.Operation, error)
+	AppChanges(ctx context.Context, key, app string, cursor int64, wait time.Duration) (api.ChangeBatch, error)
 }
 
 // Deps are the broker services the dashboard uses.
@@ -74,7 +76,7 @@ type Deps struct {
 	Settings   Settings
 	Pairs      Pairs
 	Metrics    Metrics
-	Operations Operations
+	Feed       Feed
 	// Changes serves an app's change feed (the API's GET
 	// /apps/{app}/changes, as server-sent events), the {app} path variable
 	// naming the app, with waiter as the caller's key for the waiters' cap.

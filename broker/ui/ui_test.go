@@ -119,6 +119,7 @@ func TestCSRF(t *testing.T) {
 		{"no token", url.Values{"name": {"evil1"}}, nil},
 		{"wrong token", url.Values{"name": {"evil2"}, "csrf": {strings.Repeat("0", 64)}}, nil},
 		{"other origin", url.Values{"name": {"evil3"}, "csrf": {csrf}}, http.Header{"Origin": {"http://evil.example"}}},
+		{"cross-site fetch", url.Values{"name": {"evil4"}, "csrf": {csrf}}, http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"null"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := d.post(c, "/ui/apps", tc.form, tc.header)

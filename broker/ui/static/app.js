@@ -10,8 +10,12 @@
   }
   var busy = false;
   var again = false;
+  var leaving = false; // a form was sent: its answer is the next page
 
   function refresh() {
+    if (leaving) {
+      return;
+    }
     if (busy) {
       again = true; // one more read once this one is in
       return;
@@ -22,6 +26,9 @@
       cache: 'no-store',
       headers: { 'X-Requested-With': 'larder-live' }
     }).then(function (res) {
+      if (leaving) {
+        return null;
+      }
       if (res.status === 401) {
         window.location.assign('/ui/login');
         return null;
@@ -32,7 +39,7 @@
       }
       return res.ok ? res.text() : null;
     }).then(function (html) {
-      if (html !== null) {
+      if (html !== null && !leaving) {
         // The fragment is the server's own html/template output.
         live.innerHTML = html;
         document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
@@ -58,6 +65,12 @@
   });
   feed.addEventListener('change', refresh);
   feed.addEventListener('reset', refresh);
+  document.addEventListener('submit', function () {
+    // The page is being replaced by the form's answer: no more swaps or
+    // redirects of the live view's own may race it.
+    leaving = true;
+    feed.close();
+  });
   window.addEventListener('pagehide', function () {
     feed.close();
   });
