@@ -41,8 +41,8 @@ var chartSpecs = []chartSpec{
 
 // The chart's geometry, in SVG units (it scales to its box).
 const (
-	chartW, chartH = 480.0, 190.0
-	padL, padR     = 58.0, 14.0
+	chartW, chartH = 420.0, 180.0
+	padL, padR     = 60.0, 10.0
 	padT, padB     = 16.0, 24.0
 	yTicks         = 4
 )
@@ -84,7 +84,7 @@ func renderChart(m api.Metrics, metric, title string) (template.HTML, int) {
 	if unit == "ratio" {
 		top = 1
 	}
-	step, top := niceScale(top)
+	step, top := niceScale(top, unit == "bytes")
 	if lo > hi { // no points: an empty frame over the range
 		hi = time.Now().Unix()
 		lo = hi - 3600
@@ -117,7 +117,7 @@ func renderChart(m api.Metrics, metric, title string) (template.HTML, int) {
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.t), y(p.v)))
 			}
 			points += len(run)
-			if i == 0 && len(run) > 1 {
+			if i == 0 && len(run) > 1 && unit != "ratio" {
 				fmt.Fprintf(&b, `<polygon class="area" points="%.1f,%.1f %s %.1f,%.1f"/>`,
 					x(run[0].t), y(0), strings.Join(pts, " "), x(run[len(run)-1].t), y(0))
 			}
@@ -166,17 +166,22 @@ func runs(times []int64, values []*float64) [][]point {
 	return out
 }
 
-// niceScale picks a tick step of 1, 2 or 5 × 10^n so that yTicks ticks
-// cover max, and the top they reach.
-func niceScale(top float64) (step, scaleTop float64) {
+// niceScale picks a tick step of 1, 2, 2.5 or 5 × 10^n so that yTicks
+// ticks cover top, and the top they reach; binary counts (bytes) take
+// their steps in KB, MB or GB so the labels stay round.
+func niceScale(top float64, binary bool) (step, scaleTop float64) {
 	if top <= 0 || math.IsNaN(top) || math.IsInf(top, 0) {
 		return 0.25, 1
 	}
-	raw := top / yTicks
+	unit := 1.0
+	for binary && top/unit >= 1024 {
+		unit *= 1024
+	}
+	raw := top / unit / yTicks
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if m*mag >= raw {
-			step = m * mag
+			step = m * mag * unit
 			break
 		}
 	}
@@ -210,12 +215,15 @@ func formatValue(unit string, v float64) string {
 
 func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
 
-// timeLabel shows a chart time: the hour for a range within a day, the
-// day beyond.
+// timeLabel shows a chart time (UTC): seconds for a span of minutes, the
+// minute within two days, the day beyond.
 func timeLabel(t, span int64) string {
 	tt := time.Unix(t, 0).UTC()
-	if span > 2*86400 {
+	switch {
+	case span > 2*86400:
 		return tt.Format("Jan 2")
+	case span < 600:
+		return tt.Format("15:04:05")
 	}
 	return tt.Format("15:04")
 }

@@ -1,7 +1,8 @@
-// larder dashboard: the live view. The page's live part (#live) names the
-// app's change feed (server-sent events) and a fragment URL; on every change
-// the fragment is read again and swapped in. Nothing runs on a timer: the
-// page changes when the broker says something changed.
+// larder dashboard: the live view. #live names the app's change feed
+// (server-sent events) and a fragment URL; on every change the fragment is
+// read again and each of its parts ([data-part]) replaces the page's part of
+// the same name. Nothing runs on a timer: the page changes when the broker
+// says something changed.
 (function () {
   'use strict';
   var live = document.getElementById('live');
@@ -11,6 +12,19 @@
   var busy = false;
   var again = false;
   var leaving = false; // a form was sent: its answer is the next page
+
+  // swap puts the fragment's parts in place of the page's. The fragment is
+  // the server's own html/template output; parsed, its scripts (it has
+  // none) would not run.
+  function swap(html) {
+    var doc = new DOMParser().parseFromString(html, 'text/html');
+    doc.querySelectorAll('[data-part]').forEach(function (part) {
+      var old = document.querySelector('[data-part="' + part.dataset.part + '"]');
+      if (old) {
+        old.replaceWith(document.adoptNode(part));
+      }
+    });
+  }
 
   function refresh() {
     if (leaving) {
@@ -40,9 +54,7 @@
       return res.ok ? res.text() : null;
     }).then(function (html) {
       if (html !== null && !leaving) {
-        // The fragment is the server's own html/template output.
-        live.innerHTML = html;
-        document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+        swap(html);
       }
     }).catch(function () {
       // A failed read is retried on the next change.
