@@ -295,19 +295,19 @@ func traffic(t *testing.T, d *dash, addon string) {
 	}
 }
 
-// screenshot saves the page as dir/name.png when dir is set; viewport,
-// when set, sizes the page first.
-func screenshot(dir, name string, viewport *[2]int64) chromedp.Action[chromedp.Void] {
+// screenshot saves what a viewport of size shows of the page (its top) as
+// dir/name.png when dir is set; a nil size keeps the window's.
+func screenshot(dir, name string, size *[2]int64) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if dir == "" {
 			return nil
 		}
-		if viewport != nil {
-			if _, err := chromedp.EmulateViewport(viewport[0], viewport[1])(ctx, t); err != nil {
+		if size != nil {
+			if _, err := chromedp.EmulateViewport(size[0], size[1])(ctx, t); err != nil {
 				return err
 			}
 		}
-		buf, err := chromedp.FullScreenshot(100)(ctx, t)
+		buf, err := chromedp.CaptureScreenshot()(ctx, t)
 		if err != nil {
 			return err
 		}
@@ -329,16 +329,16 @@ func takeScreenshots(t *testing.T, ctx context.Context, d *dash, dir string) {
 	traffic(t, d, "cache")
 	base := d.srv.URL + "/ui"
 	for _, v := range []struct {
-		suffix string
-		size   [2]int64
-	}{{"", [2]int64{1280, 900}}, {"-390", [2]int64{390, 844}}} {
+		suffix     string
+		app, addon [2]int64
+	}{{"", [2]int64{1280, 1060}, [2]int64{1280, 1260}}, {"-390", [2]int64{390, 1500}, [2]int64{390, 1500}}} {
 		do(t, ctx, 30*time.Second, "screenshots"+v.suffix,
-			chromedp.EmulateViewport(v.size[0], v.size[1]),
+			chromedp.EmulateViewport(v.app[0], v.app[1]),
 			chromedp.Navigate(base+"/apps/web"),
 			chromedp.WaitVisible(chromedp.CSS(`tr[data-addon="sessions"]`)),
-			screenshot(dir, "dashboard-app"+v.suffix, &v.size),
+			screenshot(dir, "dashboard-app"+v.suffix, &v.app),
 			chromedp.Navigate(base+"/apps/web/addons/cache"),
 			chromedp.WaitVisible(chromedp.CSS(`figure[data-metric="memory_used_bytes"]`)),
-			screenshot(dir, "dashboard-addon"+v.suffix, &v.size))
+			screenshot(dir, "dashboard-addon"+v.suffix, &v.addon))
 	}
 }
