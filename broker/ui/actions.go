@@ -7,6 +7,7 @@ package ui
 // (?op=ID) as the change feed reports its steps.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -69,14 +70,27 @@ func (u *UI) createAddon(w http.ResponseWriter, r *http.Request, ss *session) {
 	u.result(w, r, ss, appURL(app), res, fmt.Sprintf("Creating %s.", res.Addon.Name))
 }
 
-func (u *UI) upgrade(w http.ResponseWriter, r *http.Request, ss *session) {
+// onAddon runs an action that starts work on the add-on of the form's
+// page, and follows it there; say words the action for its add-on.
+func (u *UI) onAddon(w http.ResponseWriter, r *http.Request, ss *session,
+	act func(ctx context.Context, app, addon string) (api.AddonResult, error), say func(addon string) string) {
 	app, addon := mux.Vars(r)["app"], mux.Vars(r)["addon"]
-	res, err := u.d.Addons.UpgradeAddon(r.Context(), app, addon, api.AddonUpdate{Plan: r.PostForm.Get("plan")})
+	res, err := act(r.Context(), app, addon)
 	if err != nil {
 		u.refused(w, r, ss, addonURL(app, addon), err)
 		return
 	}
-	u.result(w, r, ss, addonURL(app, res.Addon.Name), res, fmt.Sprintf("Changing the plan of %s.", res.Addon.Name))
+	u.result(w, r, ss, addonURL(app, res.Addon.Name), res, say(res.Addon.Name))
+}
+
+func (u *UI) upgrade(w http.ResponseWriter, r *http.Request, ss *session) {
+	u.onAddon(w, r, ss, func(ctx context.Context, app, addon string) (api.AddonResult, error) {
+		return u.d.Addons.UpgradeAddon(ctx, app, addon, api.AddonUpdate{Plan: r.PostForm.Get("plan")})
+	}, func(a string) string { return fmt.Sprintf("Changing the plan of %s.", a) })
+}
+
+func (u *UI) switchover(w http.ResponseWriter, r *http.Request, ss *session) {
+	u.onAddon(w, r, ss, u.d.Pairs.Failover, func(a string) string { return fmt.Sprintf("Switching %s over to its standby.", a) })
 }
 
 // resetCredentials rotates the add-on's password. The new URL is in every
@@ -90,16 +104,6 @@ func (u *UI) resetCredentials(w http.ResponseWriter, r *http.Request, ss *sessio
 	}
 	u.done(w, r, ss, addonURL(app, creds.Addon.Name), nil, flash{Text: fmt.Sprintf(
 		"The credentials of %s were reset: every attached app's config vars hold the new password, and connections with the old one were closed.", creds.Addon.Name)})
-}
-
-func (u *UI) switchover(w http.ResponseWriter, r *http.Request, ss *session) {
-	app, addon := mux.Vars(r)["app"], mux.Vars(r)["addon"]
-	res, err := u.d.Pairs.Failover(r.Context(), app, addon)
-	if err != nil {
-		u.refused(w, r, ss, addonURL(app, addon), err)
-		return
-	}
-	u.result(w, r, ss, addonURL(app, res.Addon.Name), res, fmt.Sprintf("Switching %s over to its standby.", res.Addon.Name))
 }
 
 // destroy deletes an add-on once the user typed its name exactly; any

@@ -71,12 +71,12 @@ type Feed interface {
 
 // Deps are the broker services the dashboard uses.
 type Deps struct {
-	Apps       Apps
-	Addons     Addons
-	Settings   Settings
-	Pairs      Pairs
-	Metrics    Metrics
-	Feed       Feed
+	Apps     Apps
+	Addons   Addons
+	Settings Settings
+	Pairs    Pairs
+	Metrics  Metrics
+	Feed     Feed
 	// Changes serves an app's change feed (the API's GET
 	// /apps/{app}/changes, as server-sent events), the {app} path variable
 	// naming the app, with waiter as the caller's key for the waiters' cap.
