@@ -9,8 +9,8 @@ import (
 // TestBrokerCoreHasNoHTTP: package broker and its services' sub-packages
 // (pairs, settings, osbsvc, apps, jobs…) are the orchestration core; the
 // HTTP adapters over it live in broker/httpapi, broker/osb and broker/ui
-// (the dashboard), so the core's
-// rules never depend on a request, a path or a status.
+// (the dashboard), so the core's rules never depend on a request, a path
+// or a status.
 func TestBrokerCoreHasNoHTTP(t *testing.T) {
 	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "larder/broker/...")
 	cmd.Dir = root(t)
