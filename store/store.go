@@ -300,7 +300,9 @@ type ChangeRepo interface {
 	// see, and the cursor to read from next: past every change up to the
 	// feed's head, the app's or not, when fewer than limit came back. reset
 	// says changes after cursor were pruned: the reader must read the state
-	// again. A cursor ahead of the head is Invalid.
+	// again. A cursor ahead of the head is Invalid. An add-on's changes after
+	// its rows are deleted (its destroy operation ending, its last event)
+	// stay its owning app's.
 	AppChanges(ctx context.Context, appID string, cursor int64, limit int) (changes []Change, next int64, reset bool, err error)
 	// Changes returns up to limit changes of every app and add-on after
 	// cursor, and the cursor to read from next, with AppChanges' rules

@@ -40,13 +40,23 @@ func (b *API) getOperation(r *http.Request) (int, any, error) {
 // getAppChanges answers GET /apps/{app}/changes?cursor=N&wait=30s with the
 // app's changes after the cursor (none: from now on), waiting for one; with
 // Accept: text/event-stream it streams them as server-sent events (each an
-// event "change" whose id is its seq; Last-Event-ID resumes).
+// event "change" whose id is its seq; Last-Event-ID resumes, and wins
+// over ?cursor).
 func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
+	b.appChanges(w, r, waiterKey(r))
+}
+
+// appChanges answers a read of an app's change feed for the caller key
+// (counted against the waiters' cap): the API's, and the dashboard's live
+// view's behind its session.
+func (b *API) appChanges(w http.ResponseWriter, r *http.Request, key string) {
 	q := r.URL.Query()
 	stream := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	// A reconnecting EventSource sends its URL's cursor again with the id it
+	// last saw: the id is where it is.
 	cursorText := q.Get("cursor")
-	if cursorText == "" && stream {
-		cursorText = r.Header.Get("Last-Event-ID")
+	if id := r.Header.Get("Last-Event-ID"); id != "" && stream {
+		cursorText = id
 	}
 	cursor, err := cursorParam(cursorText)
 	if err != nil {
@@ -54,7 +64,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if stream {
-		b.streamChanges(w, r, cursor)
+		b.streamChanges(w, r, key, cursor)
 		return
 	}
 	b.serve(func(r *http.Request) (int, any, error) {
@@ -62,7 +72,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		batch, err := b.b.Changes.AppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, wait)
+		batch, err := b.b.Changes.AppChanges(r.Context(), key, mux.Vars(r)["app"], cursor, wait)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -75,7 +85,7 @@ func (b *API) getAppChanges(w http.ResponseWriter, r *http.Request) {
 
 // streamChanges writes server-sent events until the client goes or the
 // broker stops. Errors before the first byte are answered as JSON errors.
-func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, cursor int64) {
+func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, key string, cursor int64) {
 	rc := http.NewResponseController(w)
 	started := false
 	start := func() error {
@@ -89,7 +99,7 @@ func (b *API) streamChanges(w http.ResponseWriter, r *http.Request, cursor int64
 		}
 		return rc.Flush()
 	}
-	err := b.b.Changes.FollowAppChanges(r.Context(), waiterKey(r), mux.Vars(r)["app"], cursor, start, func(batch api.ChangeBatch) error {
+	err := b.b.Changes.FollowAppChanges(r.Context(), key, mux.Vars(r)["app"], cursor, start, func(batch api.ChangeBatch) error {
 		var sb strings.Builder
 		if batch.Reset {
 			fmt.Fprintf(&sb, "id: %d\nevent: reset\ndata: {\"cursor\":%d}\n\n", batch.Cursor, batch.Cursor)

@@ -239,3 +239,54 @@ func miniOn(t *testing.T, c *api.Client, app string) api.Addon {
 	}
 	return res.Addon
 }
+
+// TestFeedStreamResumesFromLastEventID: a browser's EventSource reconnects
+// to the URL it was given (with its ?cursor) and sends Last-Event-ID: the
+// stream resumes after that id, never replaying from the URL's cursor.
+func TestFeedStreamResumesFromLastEventID(t *testing.T) {
+	b, c := feedBroker(t, nil)
+	ctx := context.Background()
+	if _, err := c.CreateApp(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	head, err := c.Changes(ctx, "web", -1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"A", "B"} {
+		v := "1"
+		if _, err := c.PatchConfigVars(ctx, "web", api.ConfigPatch{k: &v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := c.Changes(ctx, "web", head.Cursor, 0)
+	if err != nil || len(all.Changes) != 2 {
+		t.Fatalf("changes: %+v, %v; want 2", all, err)
+	}
+	srv := httptest.NewServer(New(b).Handler())
+	t.Cleanup(func() { b.StopWaiters(); srv.Close() })
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, fmt.Sprintf("%s/apps/web/changes?cursor=%d", srv.URL, head.Cursor), nil)
+	req.Header.Set("Authorization", "Bearer "+brokertest.Token)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", fmt.Sprint(all.Changes[0].Seq))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "event: change") {
+		n, err := res.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stream: %v after %q", err, got.String())
+		}
+	}
+	replayed := fmt.Sprintf("id: %d\n", all.Changes[0].Seq)
+	if want := fmt.Sprintf("id: %d\nevent: change", all.Changes[1].Seq); !strings.Contains(got.String(), want) || strings.Contains(got.String(), replayed) {
+		t.Errorf("stream began %q, want only the change after Last-Event-ID (%q)", got.String(), want)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"larder/api"
 	"larder/broker"
+	"larder/broker/ui"
 	"larder/fault"
 	"larder/internal/httpjson"
 )
@@ -26,10 +27,18 @@ import (
 type API struct {
 	b   *broker.Broker
 	log logrus.FieldLogger
+	ui  ui.Config // the dashboard's sessions and logins
 }
 
-// New returns the HTTP API of b.
+// New returns the HTTP API of b, with the web dashboard at /ui.
 func New(b *broker.Broker) *API { return &API{b: b, log: b.Log()} }
+
+// WithDashboard sets the dashboard's sessions and logins up (their
+// lifetime, the login limit, the clock; tests shorten them).
+func (b *API) WithDashboard(c ui.Config) *API {
+	b.ui = c
+	return b
+}
 
 // Handler returns the HTTP API; mount adds other APIs (the Open Service
 // Broker API) on the root router.
@@ -54,6 +63,9 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	}).Methods(http.MethodGet)
 
 	r.Handle("/metrics", b.prometheusHandler()).Methods(http.MethodGet)
+	dash := b.dashboard()
+	r.Handle(ui.Prefix, dash)
+	r.PathPrefix(ui.Prefix + "/").Handler(dash)
 
 	for _, m := range mount {
 		m(r)

@@ -35,10 +35,11 @@ var (
 	Integration   = Range{"integration", 22000, 27999}
 	Local         = Range{"provisioner/local", 28000, 29999}
 	Agent         = Range{"provisioner/agent", 30000, 31999}
+	UI            = Range{"broker/ui", 32000, 32767}
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Metrics, Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent}
+var Ranges = []Range{Metrics, Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, UI}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the

@@ -10,8 +10,11 @@ import (
 
 // AppChanges reads the feed for one app.
 func (s *DB) AppChanges(ctx context.Context, appID string, cursor int64, limit int) ([]store.Change, int64, bool, error) {
+	// An add-on's rows go before its destroy ends: its own deletion (which
+	// names the app) keeps its later changes the app's.
 	return s.changesAfter(ctx, cursor, limit, `AND (app_id = ? OR (app_id = '' AND addon_id IN (
-			SELECT addon_id FROM attachments WHERE app_id = ? UNION SELECT id FROM addons WHERE app_id = ?)))`, appID, appID, appID)
+			SELECT addon_id FROM attachments WHERE app_id = ? UNION SELECT id FROM addons WHERE app_id = ?
+			UNION SELECT addon_id FROM changes WHERE app_id = ? AND kind = 'addon' AND subject = 'deleted')))`, appID, appID, appID, appID)
 }
 
 // Changes reads the whole feed.

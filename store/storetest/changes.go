@@ -216,3 +216,41 @@ func testChangesCursorRules(t *testing.T, s store.Store) {
 		t.Fatalf("pruned %d old changes, err %v", n, err)
 	}
 }
+
+// testChangesOfADeletedAddon: an app still sees its add-on's changes that
+// come after the add-on's rows are deleted (the destroy operation ending,
+// the last event): whoever follows the app learns how the destroy ended.
+// Another app does not.
+func testChangesOfADeletedAddon(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	web, _ := s.CreateApp(ctx, "web")
+	other, _ := s.CreateApp(ctx, "other")
+	a := seedAddon(t, s, web, "redis-gone")
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "deprovision", State: "running"}
+	if err := s.CreateOperation(ctx, &op); err != nil {
+		t.Fatal(err)
+	}
+	start, _ := s.ChangeHead(ctx)
+	if err := s.DeleteAddon(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEvent(ctx, a.ID, a.Name, "addon.destroyed", "nodes stopped"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateOperation(ctx, op.ID, "succeeded", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := s.AppChanges(ctx, web.ID, start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKinds(t, "the owner after the delete", got, "addon", "event", "operation")
+	if got[2].Subject != op.ID {
+		t.Fatalf("changes %+v, want the operation %s last", got, op.ID)
+	}
+	theirs, _, _, err := s.AppChanges(ctx, other.ID, start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKinds(t, "another app", theirs)
+}

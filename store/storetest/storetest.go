@@ -49,6 +49,7 @@ var tests = []struct {
 	{"ChangesFollowAnApp", testChangesFollowAnApp},
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
+	{"ChangesOfADeletedAddon", testChangesOfADeletedAddon},
 	{"BackupsNumberedAndKept", testBackupsNumberedAndKept},
 	{"BackupSchedules", testBackupSchedules},
 	{"ChangesShowBackups", testChangesShowBackups},
