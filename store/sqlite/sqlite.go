@@ -19,9 +19,9 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 
-	"larder/fault"
 	"larder/internal/atomicfile"
 	"larder/store"
+	"larder/store/internal/sqlrepo"
 )
 
 //go:embed migrations/*.sql
@@ -29,7 +29,7 @@ var migrations embed.FS
 
 // DB is an open SQLite database.
 type DB struct {
-	repo
+	sqlrepo.Repo
 	db    *sqlx.DB
 	hooks *commitHooks
 }
@@ -65,46 +65,20 @@ func (n notifying) ExecContext(ctx context.Context, query string, args ...any) (
 
 // txn is a transaction; its repositories see and change only its snapshot.
 type txn struct {
-	repo
+	sqlrepo.Repo
+	x *sqlx.Tx
 }
 
-// repo is store.Q over one handle (the database's, or a transaction's): a
-// repository per kind of record (appRepo, addonRepo, … — as store.Q is made
-// of store.AppRepo, store.AddonRepo, …), each in its own file and on the same
-// conn, so one transaction spans them all. Shared by DB and txn.
-type repo struct {
-	conn // for what spans kinds (the change feed, transactions)
-	appRepo
-	addonRepo
-	attachmentRepo
-	nodeRepo
-	hostRepo
-	operationRepo
-	forkRepo
-	osbRepo
-}
-
-// newRepo returns the repositories over c.
-func newRepo(c conn) repo {
-	return repo{c, appRepo{c}, addonRepo{c}, attachmentRepo{c}, nodeRepo{c}, hostRepo{c}, operationRepo{c}, forkRepo{c}, osbRepo{c}}
-}
-
-// The repositories of each kind of record.
-type (
-	appRepo        struct{ conn }
-	addonRepo      struct{ conn }
-	attachmentRepo struct{ conn }
-	nodeRepo       struct{ conn }
-	hostRepo       struct{ conn }
-	operationRepo  struct{ conn }
-	forkRepo       struct{ conn }
-	osbRepo        struct{ conn }
-)
-
-// conn is the handle the repositories share, with their clock.
-type conn struct {
-	x   sqlx.ExtContext
-	now func() time.Time
+// dialect is SQLite's SQL: ? placeholders, UTC timestamps stored as text
+// (so comparing them compares the instants), the change feed's times in
+// the format its triggers write.
+var dialect = &sqlrepo.Dialect{
+	Bind:         sqlx.QUESTION,
+	IsUnique:     isUnique,
+	IsForeignKey: isForeignKey,
+	Now:          utcNow,
+	Greatest:     "MAX",
+	Stamp:        func(t time.Time) any { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
 }
 
 var (
@@ -129,7 +103,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db.SetMaxOpenConns(8)
 	hooks := &commitHooks{}
-	s := &DB{db: db, hooks: hooks, repo: newRepo(conn{x: notifying{db, hooks}, now: utcNow})}
+	s := &DB{db: db, hooks: hooks, Repo: sqlrepo.New(notifying{db, hooks}, dialect)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -171,7 +145,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		err := s.InTx(ctx, func(t store.Tx) error {
 			tx := t.(txn)
 			var n int
-			if err := sqlx.GetContext(ctx, tx.x, &n, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name); err != nil {
+			if err := tx.x.GetContext(ctx, &n, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -207,7 +181,7 @@ func (s *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 			sqltx.Rollback()
 		}
 	}()
-	if err := fn(txn{newRepo(conn{x: sqltx, now: s.now})}); err != nil {
+	if err := fn(txn{sqlrepo.New(sqltx, dialect), sqltx}); err != nil {
 		return err
 	}
 	if err := sqltx.Commit(); err != nil {
@@ -227,54 +201,28 @@ func (s *DB) OnCommit(fn func()) {
 	s.hooks.fns = append(s.hooks.fns, fn)
 }
 
-// notFound turns sql.ErrNoRows into a NotFound fault with msg.
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fault.E(fault.NotFound, format, args...)
-	}
-	return err
+// PruneChanges drops the changes recorded before t and raises the pruned
+// mark, in one transaction.
+func (s *DB) PruneChanges(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.InTx(ctx, func(t store.Tx) error {
+		var err error
+		n, err = sqlrepo.Prune(ctx, t.(txn).Repo, before)
+		return err
+	})
+	return n, err
 }
 
 // isUnique reports whether err is a UNIQUE constraint violation.
 func isUnique(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique ||
-		err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+		strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-func (q conn) get(ctx context.Context, dest any, query string, args ...any) error {
-	return sqlx.GetContext(ctx, q.x, dest, query, args...)
-}
-
-func (q conn) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return sqlx.SelectContext(ctx, q.x, dest, query, args...)
-}
-
-func (q conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.x.ExecContext(ctx, query, args...)
-}
-
-// execOne runs a statement that must change exactly one row.
-func (q conn) execOne(ctx context.Context, what string, query string, args ...any) error {
-	res, err := q.exec(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fault.E(fault.NotFound, "%s not found", what)
-	}
-	return nil
-}
-
-// changed reports whether a statement changed exactly one row.
-func (q conn) changed(res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+// isForeignKey reports whether err is a FOREIGN KEY constraint violation.
+func isForeignKey(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey ||
+		strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
