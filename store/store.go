@@ -3,7 +3,9 @@
 // add-ons, attachments, nodes, operations, events, hosts, forks, follows, OSB
 // instances and bindings) and the rules every implementation keeps. It holds
 // no SQL and no business rules: store/sqlite is the default implementation,
-// and store/storetest is the conformance suite any implementation must pass.
+// store/postgres the one several brokers
+// share, and store/storetest is the conformance suite any implementation
+// must pass.
 //
 // Errors are fault kinds: a missing record is fault.NotFound, a taken name or
 // port, a stale epoch or a duplicate id is fault.Conflict.
@@ -30,6 +32,14 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 	// Close releases the store.
 	Close() error
+}
+
+// RemoteCommits is a Store whose OnCommit hooks also run for the commits of
+// other brokers on the same store (PostgreSQL's LISTEN/NOTIFY): a waiter on
+// the change feed then needs no look at its head for them.
+type RemoteCommits interface {
+	// RemoteCommits reports whether other brokers' commits run the hooks.
+	RemoteCommits() bool
 }
 
 // Tx is a transaction: its repositories see and change only its snapshot.

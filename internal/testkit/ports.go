@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"crypto/rand"
+	"fmt"
 	"math/big"
 	"net"
 	"strconv"
@@ -31,10 +32,13 @@ var (
 	Integration   = Range{"integration", 22000, 27999}
 	Local         = Range{"provisioner/local", 28000, 29999}
 	Agent         = Range{"provisioner/agent", 30000, 31999}
+	// Postgres is where internal/pgtest starts a package's PostgreSQL
+	// cluster (each package tested starts its own, on one port).
+	Postgres = Range{"internal/pgtest", 12000, 12999}
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Pairs, HTTPAPI, Engine, Self, Backup, Edge, Broker, BrokerDefault, Integration, Local, Agent}
+var Ranges = []Range{Pairs, HTTPAPI, Engine, Self, Backup, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the
@@ -54,12 +58,23 @@ var (
 // that no other test of this process was given, or fails the test.
 func FreePort(tb testing.TB, r Range) int {
 	tb.Helper()
+	port, err := r.Free()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return port
+}
+
+// Free returns a port of r that nobody listens on (on 127.0.0.1) and that
+// was not given before in this process: FreePort for code outside a test
+// (a TestMain's server).
+func (r Range) Free() (int, error) {
 	portMu.Lock()
 	defer portMu.Unlock()
 	for range 1000 {
 		n, err := rand.Int(rand.Reader, big.NewInt(int64(r.Hi-r.Lo+1)))
 		if err != nil {
-			tb.Fatal(err)
+			return 0, err
 		}
 		port := r.Lo + int(n.Int64())
 		if portsUsed[port] {
@@ -71,8 +86,7 @@ func FreePort(tb testing.TB, r Range) int {
 		}
 		l.Close()
 		portsUsed[port] = true
-		return port
+		return port, nil
 	}
-	tb.Fatalf("no free port in %d-%d (%s)", r.Lo, r.Hi, r.Name)
-	return 0
+	return 0, fmt.Errorf("no free port in %d-%d (%s)", r.Lo, r.Hi, r.Name)
 }
