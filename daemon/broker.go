@@ -17,6 +17,7 @@ import (
 	"larder/broker"
 	"larder/broker/osbsvc"
 	command "larder/cli"
+	"larder/store/postgres"
 )
 
 func brokerCommand() *cli.Command {
@@ -50,6 +51,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.DurationFlag{Name: "operation-lease", Usage: "how long an operation stays this broker's without a renewal; another broker on the store takes it over after", EnvVars: []string{"LARDER_OPERATION_LEASE"}, Value: 15 * time.Second},
 			&cli.StringFlag{Name: "crash-at", Usage: "exit at a named point (fault injection for recovery tests)", EnvVars: []string{"LARDER_CRASH_AT"}, Hidden: true},
 			&cli.StringFlag{Name: "hold-at", Usage: "wait at a named point while DATA-DIR/held-POINT exists (fault injection for race tests)", EnvVars: []string{"LARDER_HOLD_AT"}, Hidden: true},
+			&cli.StringFlag{Name: "store", Usage: "the store several brokers share: postgres://USER:PASSWORD@HOST[:PORT]/DATABASE (default: the SQLite file DATA-DIR/larder.db)", EnvVars: []string{"LARDER_STORE_URL"}},
 			&cli.StringFlag{Name: "db", Usage: "the SQLite file (default DATA-DIR/larder.db); one broker per file, except in race tests", EnvVars: []string{"LARDER_DB"}, Hidden: true},
 			&cli.DurationFlag{Name: "standby-grace", Usage: "how long a standby may be unreachable before a new one is built", EnvVars: []string{"LARDER_STANDBY_GRACE"}, Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", EnvVars: []string{"LARDER_HANG_TIMEOUT"}, Value: 5 * time.Second},
@@ -63,6 +65,10 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			lo, hi, err := parsePortRange(c.String("ports"))
 			if err != nil {
 				return err
+			}
+			if u := c.String("store"); u != "" && !postgres.IsURL(u) {
+				return command.UsageError(fmt.Sprintf("--store %s is not a PostgreSQL URL", postgres.Redact(u)),
+					"give postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, or leave --store out for the SQLite file in the data dir")
 			}
 			level, err := logrus.ParseLevel(c.String("log-level"))
 			if err != nil {
@@ -80,7 +86,7 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
-				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
+				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"), StoreURL: c.String("store"),
 				OSB: osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))

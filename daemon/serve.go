@@ -25,8 +25,27 @@ import (
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/postgres"
 	"larder/store/sqlite"
 )
+
+// openStore opens the broker's store: PostgreSQL when cfg.StoreURL names
+// one, else the SQLite file. The URL's password is never logged.
+func openStore(ctx context.Context, cfg BrokerConfig, log logrus.FieldLogger) (store.Store, error) {
+	if cfg.StoreURL != "" {
+		st, err := postgres.Open(ctx, cfg.StoreURL)
+		if err != nil {
+			return nil, err
+		}
+		log.WithField("store", postgres.Redact(cfg.StoreURL)).Info("store: postgresql")
+		return st, nil
+	}
+	path := cfg.DBPath
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "larder.db")
+	}
+	return sqlite.Open(ctx, path)
+}
 
 // Config is everything `larder broker` needs.
 type BrokerConfig struct {
@@ -66,8 +85,11 @@ type BrokerConfig struct {
 	QuarantineRetention      time.Duration
 	HoldAt                   string // fault injection for tests: wait at a point (Config.HoldAt)
 	DBPath                   string // the SQLite file; default DataDir/larder.db
-	Log                      *logrus.Logger
-	Ready                    func(url string) // called once the API is listening (tests, make run)
+	// StoreURL is a PostgreSQL store's URL (postgres://…), several brokers
+	// sharing it; "" keeps the SQLite file.
+	StoreURL string
+	Log      *logrus.Logger
+	Ready    func(url string) // called once the API is listening (tests, make run)
 }
 
 // Run runs a broker until ctx ends. Nodes are left running when it returns;
@@ -116,11 +138,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	}
 	log.WithFields(logrus.Fields{"engine": eng.Name, "version": eng.Version, "path": eng.Path}).Info("engine found")
 
-	dbPath := cfg.DBPath
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, "larder.db")
-	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

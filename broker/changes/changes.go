@@ -53,21 +53,28 @@ const (
 )
 
 // start wires the change feed: every commit of the store wakes the
-// waiters, a look at the head covers the commits of other brokers, and old
-// changes are pruned. It all ends when the hub closes.
+// waiters, a look at the head covers the commits of other brokers (unless
+// the store's hooks hear them), and old changes are pruned. It all ends
+// when the hub closes.
 func (f *Feed) start() {
 	f.store.OnCommit(f.hub.Notify)
 	go func() {
 		head, _ := f.store.ChangeHead(context.Background())
-		look := time.NewTicker(feedHeadEvery)
-		defer look.Stop()
+		// A store that runs the hooks for other brokers' commits too
+		// (PostgreSQL's LISTEN) needs no look at the head.
+		var looks <-chan time.Time
+		if rc, ok := f.store.(store.RemoteCommits); !ok || !rc.RemoteCommits() {
+			look := time.NewTicker(feedHeadEvery)
+			defer look.Stop()
+			looks = look.C
+		}
 		prune := time.NewTicker(feedPruneEvery)
 		defer prune.Stop()
 		for {
 			select {
 			case <-f.hub.Closed():
 				return
-			case <-look.C:
+			case <-looks:
 				if h, err := f.store.ChangeHead(context.Background()); err == nil && h != head {
 					head = h
 					f.hub.Notify()

@@ -124,7 +124,13 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	s, err := open(ctx, u)
 	if err != nil {
-		return nil, scrub{fmt.Errorf("open store %s: %w", Redact(rawURL), err), pw}
+		// The whole text is public (a broker prints it as it stops), with the
+		// password masked wherever pgx did not mask it.
+		msg := fmt.Sprintf("open store %s: %v", Redact(rawURL), err)
+		if pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return nil, &fault.Error{Kind: fault.KindOf(err), Message: msg}
 	}
 	return s, nil
 }
@@ -175,22 +181,6 @@ func utcTimes(_ context.Context, c *pgx.Conn) error {
 	c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID, Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
 	return nil
 }
-
-// scrub is an error whose text never holds the password (pgx redacts what
-// it can, this covers the rest).
-type scrub struct {
-	err error
-	pw  string
-}
-
-func (e scrub) Error() string {
-	if e.pw == "" {
-		return e.err.Error()
-	}
-	return strings.ReplaceAll(e.err.Error(), e.pw, "xxxxx")
-}
-
-func (e scrub) Unwrap() error { return e.err }
 
 // Close stops listening and closes the database.
 func (s *DB) Close() error {
