@@ -27,6 +27,8 @@ func brokerCommand() *cli.Command {
 		Usage:    "run the broker: the HTTP API that provisions and supervises add-ons",
 		Description: `Runs larder's broker on this machine with its embedded defaults: state in a
 SQLite file and add-on nodes as local valkey-server/redis-server processes.
+With --store postgres://… the state is in a PostgreSQL database instead,
+which several brokers can share.
 
 Nodes are separate processes: stopping the broker leaves them serving, and the
 next broker re-adopts them. On first start the broker writes an API token into
