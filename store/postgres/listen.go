@@ -22,7 +22,7 @@ const channel = "larder_changes"
 type listener struct {
 	cfg    *pgx.ConnConfig
 	origin string // this store's application_name: its own notifications
-	hooks  *commitHooks
+	hooks  func() // the store's commit hooks
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -33,7 +33,7 @@ var listenBackoff = backoff.Policy{Min: 50 * time.Millisecond, Max: 5 * time.Sec
 
 // listen connects and LISTENs before it returns, so no commit after Open
 // goes unheard; then it follows the notifications until close.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, origin string, hooks *commitHooks) (*listener, error) {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, origin string, hooks func()) (*listener, error) {
 	cfg.RuntimeParams["application_name"] = origin + "-listen"
 	l := &listener{cfg: cfg, origin: origin, hooks: hooks}
 	c, err := l.connect(ctx)
@@ -77,14 +77,14 @@ func (l *listener) loop(ctx context.Context, c *pgx.Conn) {
 			}
 			b.Reset()
 			if n.Payload != l.origin {
-				l.hooks.run()
+				l.hooks()
 			}
 		}
 		if backoff.Wait(ctx, b.Next()) != nil {
 			return
 		}
 		if c, _ = l.connect(ctx); c != nil {
-			l.hooks.run()
+			l.hooks()
 		}
 	}
 }

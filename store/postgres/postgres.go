@@ -14,16 +14,12 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,21 +39,13 @@ var migrations embed.FS
 
 // DB is an open PostgreSQL store.
 type DB struct {
-	sqlrepo.Repo
+	*sqlrepo.Base
 	db     *sqlx.DB
-	hooks  *commitHooks
 	listen *listener
-}
-
-// txn is a transaction; its repositories see and change only its snapshot.
-type txn struct {
-	sqlrepo.Repo
-	x *sqlx.Tx
 }
 
 var (
 	_ store.Store         = (*DB)(nil)
-	_ store.Tx            = txn{}
 	_ store.RemoteCommits = (*DB)(nil)
 )
 
@@ -70,6 +58,7 @@ var dialect = &sqlrepo.Dialect{
 	Now:          func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	Greatest:     "GREATEST",
 	Stamp:        func(t time.Time) any { return t.UTC() },
+	Retry:        retry,
 }
 
 // hasCode reports whether err is a PostgreSQL error with SQLSTATE code.
@@ -162,13 +151,15 @@ func open(ctx context.Context, u *url.URL) (*DB, error) {
 		db.Close()
 		return nil, fault.E(fault.Unavailable, "connect: %v", err)
 	}
-	hooks := &commitHooks{}
-	s := &DB{db: db, hooks: hooks, Repo: sqlrepo.New(notifying{db, hooks}, dialect)}
-	if err := s.migrate(ctx); err != nil {
+	s := &DB{Base: sqlrepo.NewBase(db, dialect), db: db}
+	// CREATE TABLE IF NOT EXISTS run by two brokers at once may meet a
+	// unique violation in the catalog: Migrate lets it pass.
+	if err := s.Migrate(ctx, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`,
+		fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLock)); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if s.listen, err = listen(ctx, listenCfg, origin, hooks); err != nil {
+	if s.listen, err = listen(ctx, listenCfg, origin, s.RunHooks); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -191,52 +182,9 @@ func (s *DB) Close() error {
 // RemoteCommits says OnCommit hooks run for other brokers' commits too.
 func (s *DB) RemoteCommits() bool { return true }
 
-// migrationLock is the advisory lock key migrations run under:
-// 0x6c61726465720002, "larder", schema.
+// migrationLock is the advisory lock key migrations run under, so brokers
+// starting together apply each once: 0x6c61726465720002, "larder", schema.
 const migrationLock = 7809649004361416706
-
-// migrate applies each embedded migration not yet recorded, each in a
-// transaction of its own that first takes migrationLock: brokers starting
-// together wait for each other, and the second finds it recorded.
-func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil && !s.IsUnique(err) {
-		return fmt.Errorf("create migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		err := s.InTx(ctx, func(t store.Tx) error {
-			tx := t.(txn).x
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
-				return err
-			}
-			var n int
-			if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM schema_migrations WHERE name = $1`, name); err != nil || n > 0 {
-				return err
-			}
-			body, err := migrations.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)`, name, time.Now().UTC())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// IsUnique reports whether err is a unique violation (CREATE TABLE IF NOT
-// EXISTS run by two brokers at once may meet one in the catalog).
-func (s *DB) IsUnique(err error) bool { return dialect.IsUnique(err) }
 
 // txRetries bounds how often InTx runs a transaction that keeps meeting
 // serialization failures or deadlocks.
@@ -245,14 +193,6 @@ const txRetries = 8
 // txBackoff spaces those runs, so two transactions that deadlocked do not
 // meet again at once.
 var txBackoff = backoff.Policy{Min: 2 * time.Millisecond, Max: 200 * time.Millisecond}
-
-// InTx runs fn in a transaction, committing when it returns nil and rolling
-// back otherwise. A serialization failure or deadlock runs fn again, whole,
-// in a new transaction (a few times): fn must only touch the store through
-// tx, or be safe to repeat.
-func (s *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return retry(ctx, func() error { return s.inTx(ctx, fn) })
-}
 
 // retry runs try until it succeeds, fails for another reason than a
 // serialization failure or deadlock, or has run txRetries times.
@@ -267,83 +207,4 @@ func retry(ctx context.Context, try func() error) error {
 			return err
 		}
 	}
-}
-
-func (s *DB) inTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	sqltx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			sqltx.Rollback()
-		}
-	}()
-	if err := fn(txn{sqlrepo.New(sqltx, dialect), sqltx}); err != nil {
-		return err
-	}
-	if err := sqltx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	ok = true
-	s.hooks.run()
-	return nil
-}
-
-// OnCommit registers fn to be called after every commit of this store, of a
-// transaction or of a statement run on its own, once the change is visible
-// to readers, and after every commit of another broker that recorded a
-// change (a notification on larder_changes). fn must be quick and must not
-// write.
-func (s *DB) OnCommit(fn func()) {
-	s.hooks.mu.Lock()
-	defer s.hooks.mu.Unlock()
-	s.hooks.fns = append(s.hooks.fns, fn)
-}
-
-// PruneChanges drops the changes recorded before t and raises the pruned
-// mark, in one transaction.
-func (s *DB) PruneChanges(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.InTx(ctx, func(t store.Tx) error {
-		var err error
-		n, err = sqlrepo.Prune(ctx, t.(txn).Repo, before)
-		return err
-	})
-	return n, err
-}
-
-// commitHooks are called after every commit (see DB.OnCommit).
-type commitHooks struct {
-	mu  sync.RWMutex
-	fns []func()
-}
-
-func (h *commitHooks) run() {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, fn := range h.fns {
-		fn()
-	}
-}
-
-// notifying runs a statement outside a transaction (it commits on its own),
-// again when it only met another transaction (a deadlock rolled it back
-// whole), and the hooks after it succeeds.
-type notifying struct {
-	*sqlx.DB
-	hooks *commitHooks
-}
-
-func (n notifying) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	var res sql.Result
-	err := retry(ctx, func() (err error) {
-		res, err = n.DB.ExecContext(ctx, query, args...)
-		return err
-	})
-	if err == nil {
-		n.hooks.run()
-	}
-	return res, err
 }

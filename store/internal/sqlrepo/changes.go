@@ -53,10 +53,9 @@ func (s repo) ChangeHead(ctx context.Context) (int64, error) {
 	return head, s.get(ctx, &head, `SELECT COALESCE(MAX(seq), 0) FROM changes`)
 }
 
-// Prune drops what was recorded before t and raises the pruned mark; tx
-// is a transaction's repositories (New over it), so both or neither happen.
-func Prune(ctx context.Context, tx Repo, before time.Time) (int64, error) {
-	q := tx.(repo)
+// prune drops what was recorded before t and raises the pruned mark; q is
+// a transaction's, so both or neither happen.
+func prune(ctx context.Context, q repo, before time.Time) (int64, error) {
 	var top int64
 	if err := q.get(ctx, &top, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at < ?`, q.d.Stamp(before)); err != nil || top == 0 {
 		return 0, err

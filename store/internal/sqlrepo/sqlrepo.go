@@ -3,8 +3,8 @@
 // handle, a database's or a transaction's. Queries are written once, with ?
 // placeholders, in the SQL both engines speak; what differs between them
 // (placeholders, constraint errors, the clock's precision, a function name)
-// is a Dialect. Opening, migrations, transactions and commit hooks belong to
-// each store.
+// is a Dialect. Base adds transactions, commit hooks, migrations and
+// pruning; each store opens its database and brings its schema.
 package sqlrepo
 
 import (
@@ -34,6 +34,9 @@ type Dialect struct {
 	Greatest string
 	// Stamp is a time as the changes table's at column compares it.
 	Stamp func(time.Time) any
+	// Retry, when set, runs a transaction (or a statement on its own) and
+	// runs it again, whole, while it fails only for meeting another one.
+	Retry func(ctx context.Context, try func() error) error
 
 	rebound sync.Map // query with ? → query in Bind's style
 }
