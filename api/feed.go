@@ -34,6 +34,7 @@ const (
 	ChangeNode       = "node"
 	ChangeOperation  = "operation"
 	ChangeEvent      = "event"
+	ChangeBackup     = "backup" // a backup started, changed status or was deleted
 	ChangeApp        = "app"
 )
 

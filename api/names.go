@@ -24,6 +24,7 @@ const (
 	HostName       NameKind = "host"             // an agent's name
 	ServiceName    NameKind = "service"          // larder-redis
 	OperationID    NameKind = "operation id"     // a UUID
+	BackupID       NameKind = "backup id"        // b001 (on demand), a001 (scheduled)
 )
 
 // maxNameLength bounds the part of a name a message quotes.
@@ -45,6 +46,7 @@ var nameRules = map[NameKind]nameRule{
 	HostName:       {shape{lower, lower | digit | dash, 1, 63}.match, "1-63 lowercase letters, digits and dashes, starting with a letter"},
 	ServiceName:    {shape{lower, lower | digit | dash, 2, 63}.match, "lowercase letters, digits and dashes, starting with a letter"},
 	OperationID:    {shape{letter | digit | dash, letter | digit | dash, 1, 64}.match, "the id an operation was given (letters, digits and dashes)"},
+	BackupID:       {matchBackupID, "a backup's id such as b001 or a012 (larder redis:backups lists them)"},
 }
 
 var appName = shape{lower, lower | digit | dash, 2, 30}
@@ -94,6 +96,11 @@ func (p shape) match(s string) bool {
 		}
 	}
 	return true
+}
+
+// matchBackupID accepts a or b (scheduled, on demand) and 3 to 18 digits.
+func matchBackupID(s string) bool {
+	return len(s) >= 4 && (s[0] == 'a' || s[0] == 'b') && shape{digit, digit, 3, 18}.match(s[1:])
 }
 
 // matchAddonRef accepts NAME or APP::NAME, NAME being an add-on name, an

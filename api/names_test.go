@@ -105,6 +105,7 @@ var nameRegexps = map[NameKind]*regexp.Regexp{
 	HostName:       regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`),
 	ServiceName:    regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`),
 	OperationID:    regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`),
+	BackupID:       regexp.MustCompile(`^[ab][0-9]{3,18}$`),
 }
 
 func checkShapeAgrees(t *testing.T, s string) {
@@ -117,7 +118,7 @@ func checkShapeAgrees(t *testing.T, s string) {
 }
 
 func TestNameShapesAgreeWithTheRegexps(t *testing.T) {
-	alphabet := "aZz09-_:A.é "
+	alphabet := "aZz09-_:A.é b1"
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range []string{"", "a", "ab", "web", "Web", "9a", "REDIS", "REDIS_URL", "web::REDIS", "web::", "::REDIS",
 		"w::REDIS", "web::::R", "web::a:b", "a-", "_a", strings.Repeat("a", 30), strings.Repeat("a", 31),

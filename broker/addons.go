@@ -69,8 +69,9 @@ func (b *Addons) GetAddon(ctx context.Context, appName, addonName string) (api.A
 }
 
 // createOptions are the provider options addons:create accepts. fork is
-// checked by checkFork: it needs the store and the source.
-var createOptions = []string{"maxmemory_policy", "fork"}
+// checked by checkFork: it needs the store and the source; restore (a
+// backup's id) by the backup service.
+var createOptions = []string{"maxmemory_policy", "fork", "restore"}
 
 func checkCreateOptions(cfg map[string]string) (policy string, err error) {
 	for k := range cfg {
@@ -114,6 +115,15 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	}
 
 	// A fork source is checked last: it is the one check that goes out to the network.
+	restore := req.Config["restore"]
+	if restore != "" {
+		if _, ok := req.Config["fork"]; ok {
+			return api.AddonResult{}, fault.E(fault.Invalid, "a new add-on takes its data from a fork or from a backup, not both")
+		}
+		if err := b.backups.CheckRestoreSource(ctx, appName, restore); err != nil {
+			return api.AddonResult{}, err
+		}
+	}
 	var fork *store.Fork
 	if ref, ok := req.Config["fork"]; ok {
 		if fork, err = b.checkFork(ctx, appName, ref, svc.Name, plan); err != nil {
@@ -139,7 +149,7 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 		if name == "" {
 			name = attach.NewAddonName()
 		}
-		a, op, err = b.recordAddon(ctx, appName, name, attName, svc.Name, plan.Name, policy, fork)
+		a, op, err = b.recordAddon(ctx, appName, name, attName, svc.Name, plan.Name, policy, fork, restore)
 		// A generated name that happens to be taken is retried; a chosen one is not.
 		if err == nil || req.Name != "" || fault.KindOf(err) != fault.Conflict || !strings.Contains(fault.Message(err), name) || try >= 5 {
 			break
@@ -153,11 +163,14 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	return apps.OperationResult(ctx, b.store, a, op, fmt.Sprintf("%s is being created in the background", a.Name))
 }
 
-func (b *Addons) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork) (a store.Addon, op store.Operation, err error) {
+func (b *Addons) recordAddon(ctx context.Context, appName, name, attName, service, plan, policy string, fork *store.Fork, restore string) (a store.Addon, op store.Operation, err error) {
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		a, op, err = b.RecordAddonTx(ctx, tx, appName, name, attName, service, plan, policy)
 		if err == nil && fork != nil {
 			err = recordFork(ctx, tx, a, *fork)
+		}
+		if err == nil && restore != "" {
+			err = tx.SetRestoreSource(ctx, a.ID, restore)
 		}
 		return err
 	})
@@ -189,6 +202,9 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 			return err
 		}
 		if err := b.nodes.claimNodes(ctx, tx, a, p); err != nil {
+			return err
+		}
+		if err := b.backups.AddonRecorded(ctx, tx, a, p); err != nil {
 			return err
 		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}

@@ -6,7 +6,8 @@
 // settings, credentials, redis:info), Hosts (the host registry, adoption),
 // OSB (broker/osbsvc: instances and bindings), Changes (broker/changes: the
 // change feed) and Pairs (broker/pairs: HA — observers' reports, failover,
-// switchover, standby rebuilds). This package holds the add-ons, the hosts
+// switchover, standby rebuilds) and Backups (broker/backups: capture,
+// schedules, retention, restore). This package holds the add-ons, the hosts
 // and the nodes under them (placement, ports, specs, starts and standbys),
 // and wires the rest: each service in a sub-package gets only the parts it
 // uses — the store, the hosts (broker/hostset), the job runner with the
@@ -28,6 +29,7 @@ import (
 
 	"larder/broker/apps"
 	"larder/broker/attach"
+	"larder/broker/backups"
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
@@ -106,8 +108,13 @@ type Config struct {
 	// coordinators' role changes at the same instant).
 	HoldAt, HoldDir string
 
-	// Clock is the HA coordinator's time; default the wall clock.
+	// Clock is the HA coordinator's time, and the backup scheduler's;
+	// default the wall clock.
 	Clock coord.Clock
+
+	// Backups sets the backup service up (its Clock and Log default to
+	// the broker's); without a Target, backups are off.
+	Backups backups.Config
 }
 
 // DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can
@@ -129,6 +136,7 @@ type Broker struct {
 	OSB      *osbsvc.Service    // the Open Service Broker instance and binding operations
 	Changes  *changes.Feed      // the change feed: operation and app waits
 	Pairs    *pairs.Pairs       // HA pairs: observers' reports, failover, switchover, rebuilds
+	Backups  *backups.Service   // backups: capture, schedules, retention, restore
 }
 
 // core holds what the services of this package share: the store, the
@@ -155,6 +163,7 @@ type core struct {
 	nodes   *Nodes
 	hostReg *Hosts
 	pairs   *pairs.Pairs
+	backups *backups.Service
 }
 
 // Addons creates, destroys, upgrades, forks and follows add-ons.
@@ -257,6 +266,11 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
 	c.spares = newSpares(c)
+	c.backups = newBackups(c)
+	b.Backups = c.backups
+	for _, kind := range []string{backups.OpCapture, backups.OpRestore} {
+		c.jobs.Register(kind, jobs.Kind{Resume: func(op store.Operation) jobs.Step { step, _ := c.backups.Resume(op); return step }})
+	}
 	return b, nil
 }
 
@@ -273,6 +287,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.hostReg.adoptNodes(ctx, agents); err != nil {
 		return fmt.Errorf("adopt nodes: %w", err)
 	}
+	if err := b.backups.Prepare(ctx); err != nil {
+		return fmt.Errorf("prepare backups: %w", err)
+	}
 	if err := b.jobs.Resume(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
@@ -283,6 +300,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	})
 	b.pairs.Start()
 	b.spares.start()
+	b.backups.Start()
 	return nil
 }
 
@@ -311,6 +329,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
+	b.backups.Close()
 	b.spares.close()
 	// Adoption first: it may hand a returning host to the pairs (Repush).
 	b.adoptCancel()

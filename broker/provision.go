@@ -286,6 +286,9 @@ func (b *Nodes) ProvisionStep(addonID string, resume bool) jobs.Step {
 		if err := b.addons.forkIfAsked(ctx, a, progress); err != nil {
 			return err
 		}
+		if err := b.backups.RestoreIfAsked(ctx, a, progress); err != nil {
+			return err
+		}
 		eng := b.hosts.Of(nodes[0]).Engine()
 		err = b.store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.SetAddonEngine(ctx, a.ID, eng.Name, eng.Version); err != nil {

@@ -14,7 +14,7 @@ import (
 	"larder/fault"
 )
 
-const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--fork URL] [--wait] [-- --maxmemory_policy POLICY]"
+const addonsCreateUsage = "larder addons:create SERVICE:PLAN -a APP [--as NAME] [--name NAME] [--fork URL | --restore ID] [--wait] [-- --maxmemory_policy POLICY]"
 
 func addonsCreateCommand(s *cmdkit.Session) *cli.Command {
 	return &cli.Command{
@@ -41,6 +41,7 @@ func addonsCreateCommand(s *cmdkit.Session) *cli.Command {
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the add-on is ready"},
 			&cli.StringFlag{Name: "maxmemory_policy", Usage: "eviction policy, e.g. allkeys-lru (default noeviction)"},
 			&cli.StringFlag{Name: "fork", Usage: "copy the data of a redis:// URL or larder add-on (APP::NAME) into the new add-on"},
+			&cli.StringFlag{Name: "restore", Usage: "fill the new add-on from a backup (an id from larder redis:backups)"},
 		},
 		Action: func(c *cli.Context) error {
 			app, err := cmdkit.RequireApp(c)
@@ -52,6 +53,9 @@ func addonsCreateCommand(s *cmdkit.Session) *cli.Command {
 				return err
 			}
 			if err := addForkFlag(&req, c.String("fork")); err != nil {
+				return err
+			}
+			if err := addRestoreFlag(&req, c.String("restore")); err != nil {
 				return err
 			}
 			req.Attachment, req.Name = c.String("as"), c.String("name")
@@ -164,15 +168,33 @@ func parseProviderConfig(args []string) (map[string]string, error) {
 // addForkFlag puts --fork into the provider options, where `-- --fork URL`
 // (Heroku's form) puts it too.
 func addForkFlag(req *api.AddonCreate, fork string) error {
-	if fork == "" {
+	return addOptionFlag(req, "fork", fork, "fork sources")
+}
+
+// addRestoreFlag puts --restore (a backup's id: the new add-on is filled
+// from it) into the provider options, where `-- --restore ID` puts it too.
+func addRestoreFlag(req *api.AddonCreate, id string) error {
+	if id == "" {
 		return nil
 	}
-	if f, ok := req.Config["fork"]; ok && f != fork {
-		return cmdkit.Usagef(addonsCreateUsage, "two fork sources given: use --fork or -- --fork, not both")
+	if err := cmdkit.CheckArg(addonsCreateUsage, api.BackupID, id); err != nil {
+		return err
+	}
+	return addOptionFlag(req, "restore", id, "backups")
+}
+
+// addOptionFlag puts a flag's value into the provider options under key,
+// refusing a different value given after -- too (what names them).
+func addOptionFlag(req *api.AddonCreate, key, value, what string) error {
+	if value == "" {
+		return nil
+	}
+	if v, ok := req.Config[key]; ok && v != value {
+		return cmdkit.Usagef(addonsCreateUsage, "two %s given: use --%s or -- --%s, not both", what, key, key)
 	}
 	if req.Config == nil {
 		req.Config = map[string]string{}
 	}
-	req.Config["fork"] = fork
+	req.Config[key] = value
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"larder/cli/backupcmd"
 	"larder/cli/cmdkit"
 	"larder/cli/rediscli"
 	"larder/cli/rediscmd"
@@ -84,6 +85,14 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		rediscmd.Failover(s),
 		rediscmd.Follow(s),
 		rediscmd.Unfollow(s),
+		backupcmd.List(s),
+		backupcmd.Capture(s),
+		backupcmd.Info(s),
+		backupcmd.Download(s),
+		backupcmd.Delete(s),
+		backupcmd.Schedule(s),
+		backupcmd.Unschedule(s),
+		backupcmd.Restore(s),
 		hostsCommand(s),
 		hostsDrainCommand(s),
 		hostsUndrainCommand(s),

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"larder/backup/target"
 	"os"
 	"os/signal"
 	"strconv"
@@ -61,6 +62,13 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.DurationFlag{Name: "quarantine-retention", Usage: "how long the directories of orphan nodes are kept in DATA-DIR/quarantine before they are deleted", EnvVars: []string{"LARDER_QUARANTINE_RETENTION"}, Value: 7 * 24 * time.Hour},
 			&cli.StringFlag{Name: "osb-username", Usage: "Basic auth user of the Open Service Broker API (/v2)", EnvVars: []string{"LARDER_OSB_USERNAME"}, Value: osbsvc.DefaultUsername},
 			&cli.StringFlag{Name: "osb-password", Usage: "Basic auth password of the Open Service Broker API (default: generated into DATA-DIR/osb-password)", EnvVars: []string{"LARDER_OSB_PASSWORD"}},
+			&cli.StringFlag{Name: "backup-url", Usage: "where backups are kept: a directory (default DATA-DIR/backups) or s3://bucket/prefix", EnvVars: []string{"LARDER_BACKUP_URL"}},
+			&cli.StringFlag{Name: "backup-s3-endpoint", Usage: "S3 endpoint host[:port] (default s3.amazonaws.com)", EnvVars: []string{"LARDER_S3_ENDPOINT"}},
+			&cli.StringFlag{Name: "backup-s3-region", Usage: "S3 region", EnvVars: []string{"LARDER_S3_REGION", "AWS_REGION"}},
+			&cli.StringFlag{Name: "backup-s3-access-key", Usage: "S3 access key (prefer the environment)", EnvVars: []string{"AWS_ACCESS_KEY_ID"}},
+			&cli.StringFlag{Name: "backup-s3-secret-key", Usage: "S3 secret key (prefer the environment: a flag shows in ps)", EnvVars: []string{"AWS_SECRET_ACCESS_KEY"}},
+			&cli.BoolFlag{Name: "backup-s3-insecure", Usage: "plain HTTP to the S3 endpoint (tests, a private network)", EnvVars: []string{"LARDER_S3_INSECURE"}},
+			&cli.BoolFlag{Name: "backup-s3-path-style", Usage: "bucket in the path, not the host name (MinIO and most S3-compatible stores)", EnvVars: []string{"LARDER_S3_PATH_STYLE"}},
 			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: osbsvc.DefaultRetention},
 		},
 		Action: func(c *cli.Context) error {
@@ -89,6 +97,10 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"), StoreURL: c.String("store"),
+				BackupURL: c.String("backup-url"),
+				BackupS3: target.Options{Endpoint: c.String("backup-s3-endpoint"), Region: c.String("backup-s3-region"),
+					AccessKey: c.String("backup-s3-access-key"), SecretKey: c.String("backup-s3-secret-key"), SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
+					Insecure: c.Bool("backup-s3-insecure"), PathStyle: c.Bool("backup-s3-path-style")},
 				OSB: osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))

@@ -13,7 +13,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/backup/target"
 	"larder/broker"
+	"larder/broker/backups"
 	"larder/broker/httpapi"
 	"larder/broker/osb"
 	"larder/broker/osbsvc"
@@ -88,8 +90,13 @@ type BrokerConfig struct {
 	// StoreURL is a PostgreSQL store's URL (postgres://…), several brokers
 	// sharing it; "" keeps the SQLite file.
 	StoreURL string
-	Log      *logrus.Logger
-	Ready    func(url string) // called once the API is listening (tests, make run)
+	// BackupURL is where backups are kept: a directory or s3://bucket/prefix
+	// (target.Open); default DataDir/backups. BackupS3 holds the S3
+	// endpoint and credentials, which never go into the URL.
+	BackupURL string
+	BackupS3  target.Options
+	Log       *logrus.Logger
+	Ready     func(url string) // called once the API is listening (tests, make run)
 }
 
 // Run runs a broker until ctx ends. Nodes are left running when it returns;
@@ -171,7 +178,12 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
 			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
-	b, err = broker.New(broker.Config{Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
+	backups, err := backupConfig(cfg)
+	if err != nil {
+		host.Close(context.Background())
+		return err
+	}
+	b, err = broker.New(broker.Config{Backups: backups, Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
 		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares}, st, host)
@@ -231,6 +243,28 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	srv.Shutdown(sctx)
 	b.Close(sctx)
 	return host.Close(sctx)
+}
+
+// backupConfig opens the backup target; archives are staged and verified
+// in DataDir/backup-stage.
+func backupConfig(cfg BrokerConfig) (backups.Config, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return backups.Config{}, err
+	}
+	stage := filepath.Join(dir, "backup-stage")
+	if err := atomicfile.PrivateDir(stage); err != nil {
+		return backups.Config{}, fmt.Errorf("create backup stage: %w", err)
+	}
+	url := cfg.BackupURL
+	if url == "" {
+		url = filepath.Join(dir, "backups")
+	}
+	t, err := target.Open(url, cfg.BackupS3)
+	if err != nil {
+		return backups.Config{}, err
+	}
+	return backups.Config{Target: t, StageDir: stage}, nil
 }
 
 func writeDiscovery(dir string, d api.Discovery) error {

@@ -1,9 +1,9 @@
 // Package store is larder's state as the rest of the code sees it: the Store
 // interface (with its transactions), the records it keeps (apps, config vars,
 // add-ons, attachments, nodes, operations, events, hosts, forks, follows, OSB
-// instances and bindings) and the rules every implementation keeps. It holds
-// no SQL and no business rules: store/sqlite is the default implementation,
-// store/postgres the one several brokers
+// instances and bindings, backups and their schedules) and the rules every
+// implementation keeps. It holds no SQL and no business rules: store/sqlite
+// is the default implementation, store/postgres the one several brokers
 // share, and store/storetest is the conformance suite any implementation
 // must pass.
 //
@@ -63,6 +63,7 @@ type Q interface {
 	OperationRepo
 	ForkRepo
 	OSBRepo
+	BackupRepo
 }
 
 // AppRepo holds apps and the config vars users set on them.
@@ -295,7 +296,7 @@ type Change struct {
 	AppID     string    `db:"app_id"`   // app-level changes
 	AddonID   string    `db:"addon_id"` // add-on changes
 	AddonName string    `db:"addon_name"`
-	Kind      string    `db:"kind"`    // config, attachment, addon, node, operation, event, app
+	Kind      string    `db:"kind"`    // config, attachment, addon, node, operation, event, backup, app
 	Subject   string    `db:"subject"` // an operation or event id, a var or attachment name
 	At        time.Time `db:"at"`
 }

@@ -21,6 +21,7 @@ var pathVarKinds = map[string]api.NameKind{
 	"host":    api.HostName,
 	"service": api.ServiceName,
 	"id":      api.OperationID,
+	"backup":  api.BackupID,
 }
 
 // decodePathVars unescapes the route variables: the router matches the

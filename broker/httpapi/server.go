@@ -96,6 +96,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/apps/{app}/changes", b.getAppChanges).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services", b.serve(b.listServices)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services/{service}/plans", b.serve(b.listPlans)).Methods(http.MethodGet)
+	b.backupRoutes(a)
 	return b.logRequests(r)
 }
 

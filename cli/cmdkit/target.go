@@ -26,11 +26,20 @@ func (t Target) Label() string { return addonLabel(t.Addon, t.App) }
 // finds the add-on. Commands check their own flags first, so that a mistyped
 // flag is reported without asking the broker anything.
 func (s *Session) ResolveRedis(c *cli.Context, usage string) (Target, error) {
-	app, err := RequireApp(c)
-	if err != nil {
+	if _, err := RequireApp(c); err != nil {
 		return Target{}, err
 	}
 	ref, err := OptionalArg(c, usage)
+	if err != nil {
+		return Target{}, err
+	}
+	return s.ResolveRedisRef(c, usage, ref)
+}
+
+// ResolveRedisRef is ResolveRedis with the add-on's NAME (or "") read by
+// the caller, for commands that take another argument first.
+func (s *Session) ResolveRedisRef(c *cli.Context, usage, ref string) (Target, error) {
+	app, err := RequireApp(c)
 	if err != nil {
 		return Target{}, err
 	}

@@ -25,7 +25,8 @@ var (
 	HTTPAPI       = Range{"broker/httpapi", 14000, 14999}
 	Engine        = Range{"engine", 15000, 15999}
 	Self          = Range{"testkit", 16000, 16999}
-	Backup        = Range{"backup", 17000, 18999}
+	Backup        = Range{"backup", 17000, 17999}
+	BrokerBackups = Range{"broker/backups", 18000, 18999}
 	Edge          = Range{"edge", 19000, 19999}
 	Broker        = Range{"broker", 20000, 20999}
 	BrokerDefault = Range{"a broker's default node ports (make run)", 21000, 21999}
@@ -38,7 +39,7 @@ var (
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Pairs, HTTPAPI, Engine, Self, Backup, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
+var Ranges = []Range{Pairs, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the

@@ -88,10 +88,11 @@ func utcNow() time.Time { return time.Now().UTC() }
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 
-// isUnique reports whether err is a UNIQUE constraint violation.
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint
+// violation.
 func isUnique(err error) bool {
 	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique ||
+	return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) ||
 		strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 

@@ -3,7 +3,8 @@
 // benchmarks for the paths that must stay fast at scale. The suite speaks
 // only the interface, so it holds an implementation to what callers rely on:
 // CRUD of every record, error kinds, port claims under concurrency, epoch
-// compare-and-set, operation leases, large listings and the change feed.
+// compare-and-set, operation leases, large listings, the change feed and
+// backups.
 package storetest
 
 import (
@@ -48,6 +49,10 @@ var tests = []struct {
 	{"ChangesFollowAnApp", testChangesFollowAnApp},
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
+	{"BackupsNumberedAndKept", testBackupsNumberedAndKept},
+	{"BackupSchedules", testBackupSchedules},
+	{"ChangesShowBackups", testChangesShowBackups},
+	{"RestoreSource", testRestoreSource},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a

@@ -86,6 +86,14 @@ func (n notifying) ExecContext(ctx context.Context, query string, args ...any) (
 	return res, err
 }
 
+func (n notifying) getWrite(ctx context.Context, dest any, query string, args ...any) error {
+	err := n.d.retry(ctx, func() error { return n.DB.GetContext(ctx, dest, query, args...) })
+	if err == nil {
+		n.h.run()
+	}
+	return err
+}
+
 // retry runs try once, or as the dialect's Retry does.
 func (d *Dialect) retry(ctx context.Context, try func() error) error {
 	if d.Retry == nil {

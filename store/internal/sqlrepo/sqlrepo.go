@@ -126,6 +126,15 @@ func (q conn) sel(ctx context.Context, dest any, query string, args ...any) erro
 	return sqlx.SelectContext(ctx, q.x, dest, q.d.rebind(query), args...)
 }
 
+// getWrite runs a write that returns a row (INSERT … RETURNING) into dest:
+// outside a transaction it commits on its own, so it runs the hooks too.
+func (q conn) getWrite(ctx context.Context, dest any, query string, args ...any) error {
+	if w, ok := q.x.(notifying); ok {
+		return w.getWrite(ctx, dest, q.d.rebind(query), args...)
+	}
+	return q.get(ctx, dest, query, args...)
+}
+
 func (q conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return q.x.ExecContext(ctx, q.d.rebind(query), args...)
 }
