@@ -93,3 +93,26 @@ func TestOpen_BadURLs(t *testing.T) {
 func BenchmarkListAddons(b *testing.B) { storetest.BenchmarkListAddons(b, openTest) }
 
 func BenchmarkClaimPorts(b *testing.B) { storetest.BenchmarkClaimPorts(b, openTest) }
+
+// TestMigrationsMirrorSQLite: every SQLite migration has its PostgreSQL
+// twin under the same name (version), so both stores hold one schema.
+func TestMigrationsMirrorSQLite(t *testing.T) {
+	lite, err := os.ReadDir("../sqlite/migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, _ := migrations.ReadDir("migrations")
+	names := map[string]bool{}
+	for _, f := range pg {
+		names[f.Name()] = true
+	}
+	for _, f := range lite {
+		if !names[f.Name()] {
+			t.Errorf("SQLite migration %s has no PostgreSQL twin in store/postgres/migrations", f.Name())
+		}
+		delete(names, f.Name())
+	}
+	for n := range names {
+		t.Errorf("PostgreSQL migration %s has no SQLite twin", n)
+	}
+}
