@@ -15,7 +15,11 @@ import (
 	"larder/internal/httpjson"
 )
 
-// Client talks to a broker over HTTP with a bearer token.
+// Client talks to a broker over HTTP with a bearer token. It has one method
+// per endpoint of the broker's API (about 50, more than a type usually
+// should): each is a few lines that build a request and read the answer
+// through the same do/get/post helpers, and one type keeps the client as
+// easy to find as the route table it mirrors (broker/httpapi.API).
 type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:7480
 	Token   string

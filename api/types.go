@@ -230,10 +230,15 @@ type SettingsPatch struct {
 	NotifyKeyspaceEvents *string `json:"notify_keyspace_events,omitempty"`
 }
 
-// Credentials is an add-on's connection URL for the customer user.
+// Credentials is an add-on's connection URLs for the customer user: plain
+// and TLS (rediss://, to the edge's TLS port), with the CA that signed the
+// edge's certificate when it is larder's own (clients pass it as --cacert).
 type Credentials struct {
-	Addon Ref    `json:"addon"`
-	URL   string `json:"url"`
+	Addon  Ref    `json:"addon"`
+	URL    string `json:"url"`
+	TLSURL string `json:"tls_url,omitempty"`
+	CAPath string `json:"ca_path,omitempty"` // the CA's file on the edge's machine
+	CACert string `json:"ca_cert,omitempty"` // the CA certificate (PEM), for clients elsewhere
 }
 
 // WaitStatus answers redis:wait.
@@ -332,4 +337,25 @@ type MonitorLocation struct {
 	Voting     bool              `json:"voting"`      // its reports are fresh enough to vote, and it has not stalled
 	AgeMS      int64             `json:"age_ms"`      // how old its last report is, by the broker's clock
 	Quorum     int               `json:"quorum"`      // voting locations a failover decision needs now (the same on every row)
+}
+
+// EdgeAccess is who may connect to an add-on through the edge.
+type EdgeAccess struct {
+	Addon Ref `json:"addon"`
+	// Allowlist is the CIDRs clients may connect from. When the owner has
+	// set none it lists the default (loopback and private networks) and
+	// Default is true.
+	Allowlist []string `json:"allowlist"`
+	Default   bool     `json:"default"`
+	TLSOnly   bool     `json:"tls_only"` // plain connections are refused
+}
+
+// EdgeAccessPatch changes an add-on's access: CIDRs (or single addresses)
+// to add and remove, and TLS-only when set. The first addition to a
+// default list starts from the default, so allowing one network does not
+// cut off the private networks.
+type EdgeAccessPatch struct {
+	Add     []string `json:"add,omitempty"`
+	Remove  []string `json:"remove,omitempty"`
+	TLSOnly *bool    `json:"tls_only,omitempty"`
 }

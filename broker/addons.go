@@ -34,7 +34,7 @@ func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
 	}
 	addons := all[:0]
 	for _, a := range all {
-		if a.AppName != SparesApp {
+		if a.AppName != apps.SparesApp {
 			addons = append(addons, a)
 		}
 	}
@@ -133,7 +133,7 @@ func (b *Addons) CreateAddon(ctx context.Context, appName string, req api.AddonC
 	// A request with no provider options takes a started spare when one is
 	// ready: it is the add-on the request would have made, already running.
 	if len(req.Config) == 0 {
-		a, ok, err := b.takeSpare(ctx, appName, req.Name, attName, svc, plan)
+		a, ok, err := b.spares.Take(ctx, appName, req.Name, attName, svc, plan)
 		if err != nil {
 			return api.AddonResult{}, err
 		}
@@ -194,7 +194,7 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err := tx.CreateAddon(ctx, &a); err != nil {
 			return err
 		}
-		if attName, err = b.attachNew(ctx, tx, app, a, attName); err != nil {
+		if attName, err = b.AttachNew(ctx, tx, app, a, attName); err != nil {
 			return err
 		}
 		p, err := b.nodes.PlanOf(a)
@@ -207,13 +207,16 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 		if err := b.backups.AddonRecorded(ctx, tx, a, p); err != nil {
 			return err
 		}
+		if _, err := b.nodes.claimEdge(ctx, tx, a); err != nil {
+			return err
+		}
 		op = store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
 		b.jobs.Lease(&op)
 		if err := tx.CreateOperation(ctx, &op); err != nil {
 			return err
 		}
 		msg := fmt.Sprintf("%s:%s requested for %s as %s", service, plan, app.Name, attName)
-		if app.Name == SparesApp {
+		if app.Name == apps.SparesApp {
 			msg = fmt.Sprintf("%s:%s started as a spare, to be handed over to the first request for the plan", service, plan)
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, "addon.create", msg)
@@ -221,10 +224,10 @@ func (b *Addons) RecordAddonTx(ctx context.Context, tx store.Tx, appName, name, 
 	return a, op, err
 }
 
-// attachNew attaches a new add-on a to app as attName, or as the next free
+// AttachNew attaches a new add-on a to app as attName, or as the next free
 // name when attName is "", and returns the name. The add-on's vars replace
 // any the user set by hand (as on Heroku).
-func (b *Addons) attachNew(ctx context.Context, tx store.Tx, app store.App, a store.Addon, attName string) (string, error) {
+func (b *Addons) AttachNew(ctx context.Context, tx store.Tx, app store.App, a store.Addon, attName string) (string, error) {
 	atts, err := tx.AttachmentsOfApp(ctx, app.ID)
 	if err != nil {
 		return "", err

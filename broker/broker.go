@@ -36,6 +36,7 @@ import (
 	"larder/broker/osbsvc"
 	"larder/broker/pairs"
 	"larder/broker/settings"
+	"larder/broker/spares"
 	"larder/catalog"
 	"larder/ha/coord"
 	"larder/provisioner"
@@ -86,6 +87,8 @@ type Config struct {
 
 	OSB osbsvc.Config // the Open Service Broker API (/v2)
 
+	Edge EdgeConfig // where URLs point: the edge's host and port range
+
 	// MonitorPassword is the password of the read-only engine user HA
 	// observers probe nodes with (the same on every node).
 	MonitorPassword string
@@ -96,8 +99,9 @@ type Config struct {
 	MaxWaiters int
 
 	// Spares is how many started add-ons of each single-node plan the broker
-	// keeps ready (owned by SparesApp), so that creating one needs no engine
-	// start; 0, the default here, keeps none (`larder broker --spares` sets 1).
+	// keeps ready (package broker/spares), so that creating one needs no
+	// engine start; 0, the default here, keeps none (`larder broker
+	// --spares` sets 1).
 	Spares int
 
 	// CrashAt names a point where the broker exits at once (fault injection
@@ -149,7 +153,7 @@ type core struct {
 	localName string
 	log       logrus.FieldLogger
 	jobs      *jobs.Runner
-	spares    *spares // started add-ons ready to hand over
+	spares    *spares.Pool // started add-ons ready to hand over
 
 	portMu sync.Mutex // serialises port choice within this process
 
@@ -213,8 +217,8 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.PortMin < 1024 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("port range %d-%d: want 1024 <= min <= max <= 65535", cfg.PortMin, cfg.PortMax)
 	}
-	if cfg.Spares < 0 || cfg.Spares > maxSpares {
-		return nil, fmt.Errorf("spares %d: want 0 to %d", cfg.Spares, maxSpares)
+	if err := cfg.Edge.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, fmt.Errorf("an API token is required")
@@ -258,14 +262,18 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock},
 		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log})
-	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons})
+	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons,
+		CA: settings.CA{Path: cfg.Edge.CAPath, PEM: cfg.Edge.CACert}})
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
 		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
 	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
-	c.spares = newSpares(c)
+	var err error
+	if c.spares, err = spares.New(spares.Config{Count: cfg.Spares, Catalog: cfg.Catalog, Store: st, Addons: c.addons, Log: c.log}); err != nil {
+		return nil, err
+	}
 	c.backups = newBackups(c)
 	b.Backups = c.backups
 	for _, kind := range []string{backups.OpCapture, backups.OpRestore} {
@@ -280,6 +288,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 // connected to and their nodes adopted in the background, so an unreachable
 // host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
+	if err := b.nodes.assignEdges(ctx); err != nil {
+		return fmt.Errorf("assign edge ports: %w", err)
+	}
 	agents, err := b.connectHosts(ctx)
 	if err != nil {
 		return fmt.Errorf("connect hosts: %w", err)
@@ -299,7 +310,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 	})
 	b.pairs.Start()
-	b.spares.start()
+	b.spares.Start()
 	b.backups.Start()
 	return nil
 }
@@ -330,7 +341,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
 	b.backups.Close()
-	b.spares.close()
+	b.spares.Close()
 	// Adoption first: it may hand a returning host to the pairs (Repush).
 	b.adoptCancel()
 	b.adopting.Wait()

@@ -217,7 +217,8 @@ func (b *Addons) checkFollowLoop(ctx context.Context, a store.Addon, leader engi
 }
 
 // nodeAt finds the larder node listening at e, by its address or by what
-// e's host name resolves to (localhost is 127.0.0.1).
+// e's host name resolves to (localhost is 127.0.0.1); an add-on's edge
+// endpoint stands for its primary.
 func (b *Addons) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, bool, error) {
 	addrs := []string{e.Addr}
 	if net.ParseIP(e.Addr) == nil {
@@ -237,7 +238,7 @@ func (b *Addons) nodeAt(ctx context.Context, e engine.Endpoint) (store.Node, boo
 			return store.Node{}, false, err
 		}
 	}
-	return store.Node{}, false, nil
+	return b.edgeNodeAt(ctx, addrs, e.Port)
 }
 
 // followInfo reads a follower's link: up or down and since when, and how far

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/broker/apps"
 	"larder/broker/attach"
 	"larder/broker/changes"
 	"larder/fault"
@@ -148,7 +149,7 @@ func (b *Hosts) ListHosts(ctx context.Context) ([]api.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	spareNodes, err := b.addons.spareNodes(ctx)
+	spareNodes, err := b.spares.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -215,13 +216,12 @@ func (b *Hosts) DrainHost(ctx context.Context, hostName string) (api.DrainResult
 		if err != nil {
 			return api.DrainResult{}, err
 		}
-		if a.AppName == SparesApp {
+		if a.AppName == apps.SparesApp {
 			// A spare holds no one's data: it goes, and the next starts
 			// on a host that is not draining.
-			if _, err := b.addons.DestroyAddon(ctx, SparesApp, a.Name, api.AddonDestroy{Confirm: SparesApp}); err != nil && fault.KindOf(err) != fault.NotFound {
+			if err := b.spares.Destroy(ctx, a); err != nil {
 				skipped = append(skipped, fmt.Sprintf("spare %s: %s", a.Name, fault.Message(err)))
 			}
-			b.spares.refill()
 			continue
 		}
 		if why := b.cannotMove(ctx, a, name); why != "" {
@@ -267,7 +267,7 @@ func (b *Hosts) UndrainHost(ctx context.Context, hostName string) (api.Host, err
 		return api.Host{}, err
 	}
 	b.log.WithField("host", name).Info("host takes new nodes again")
-	b.spares.refill()
+	b.spares.Refill()
 	state := "up"
 	if !b.hosts.IsUp(name) {
 		state = "unreachable"

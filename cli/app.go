@@ -77,6 +77,8 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		rediscmd.Info(s),
 		rediscli.Command(s),
 		rediscmd.Credentials(s),
+		rediscmd.Allowlist(s),
+		rediscmd.TLSOnly(s),
 		rediscmd.KeyspaceNotifications(s),
 		rediscmd.Maxmemory(s),
 		rediscmd.Promote(s),

@@ -75,3 +75,13 @@ func TestFollowUsage(t *testing.T) {
 		})
 	}
 }
+
+func TestTLSOnlyUsage(t *testing.T) {
+	out, errOut, code := runCLI(t, "", "redis:tls-only", "-a", "web", "--on", "--off")
+	if code != exitUsage || !strings.Contains(errOut, "contradict") || out != "" {
+		t.Errorf("--on --off: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "", "redis:allowlist", "--add", "10.0.0.0/8"); code != exitUsage || !strings.Contains(errOut, "no app given") {
+		t.Errorf("allowlist without an app: code %d, stderr %q", code, errOut)
+	}
+}

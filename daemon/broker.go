@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"larder/api"
@@ -34,8 +33,13 @@ which several brokers can share.
 Nodes are separate processes: stopping the broker leaves them serving, and the
 next broker re-adopts them. On first start the broker writes an API token into
 its data directory, with a discovery file the CLI on this machine reads, so
-` + "`larder apps:create web`" + ` works with no further set-up.`,
-		Flags: []cli.Flag{
+` + "`larder apps:create web`" + ` works with no further set-up.
+
+Apps' URLs name the edge, which the broker runs in its process: every add-on
+gets a plain and a TLS port of --edge-ports on --edge-host for its whole life,
+so a failover, switchover or plan change never changes them. Run ` + "`larder edge`" + `
+elsewhere instead with --no-edge here.`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Usage: "where state, nodes and the token live", EnvVars: []string{"LARDER_DATA"}, Value: api.DefaultDataDir()},
 			&cli.StringFlag{Name: "listen", Usage: "address of the HTTP API", EnvVars: []string{"LARDER_LISTEN"}, Value: defaultListen()},
 			&cli.StringFlag{Name: "catalog", Usage: "JSON plan catalog replacing the built-in plans", EnvVars: []string{"LARDER_CATALOG"}},
@@ -70,7 +74,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 			&cli.BoolFlag{Name: "backup-s3-insecure", Usage: "plain HTTP to the S3 endpoint (tests, a private network)", EnvVars: []string{"LARDER_S3_INSECURE"}},
 			&cli.BoolFlag{Name: "backup-s3-path-style", Usage: "bucket in the path, not the host name (MinIO and most S3-compatible stores)", EnvVars: []string{"LARDER_S3_PATH_STYLE"}},
 			&cli.DurationFlag{Name: "osb-retention", Usage: "how long deleted service instances and bindings are remembered", EnvVars: []string{"LARDER_OSB_RETENTION"}, Value: osbsvc.DefaultRetention},
-		},
+			&cli.BoolFlag{Name: "no-edge", Usage: "run no edge in this process: `larder edge` serves the URLs (with the same --edge-* flags)", EnvVars: []string{"LARDER_NO_EDGE"}},
+		}, edgeFlags()...),
 		Action: func(c *cli.Context) error {
 			lo, hi, err := parsePortRange(c.String("ports"))
 			if err != nil {
@@ -80,13 +85,14 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				return command.UsageError(fmt.Sprintf("--store %s is not a PostgreSQL URL", postgres.Redact(u)),
 					"give postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, or leave --store out for the SQLite file in the data dir")
 			}
-			level, err := logrus.ParseLevel(c.String("log-level"))
+			eo, err := edgeOptions(c)
 			if err != nil {
-				return command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+				return err
 			}
-			log := logrus.New()
-			log.SetOutput(c.App.ErrWriter)
-			log.SetLevel(level)
+			log, err := roleLogger(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return RunBroker(ctx, BrokerConfig{
@@ -101,7 +107,8 @@ its data directory, with a discovery file the CLI on this machine reads, so
 				BackupS3: target.Options{Endpoint: c.String("backup-s3-endpoint"), Region: c.String("backup-s3-region"),
 					AccessKey: c.String("backup-s3-access-key"), SecretKey: c.String("backup-s3-secret-key"), SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
 					Insecure: c.Bool("backup-s3-insecure"), PathStyle: c.Bool("backup-s3-path-style")},
-				OSB: osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				OSB:  osbsvc.Config{Username: c.String("osb-username"), Password: c.String("osb-password"), Retention: c.Duration("osb-retention")},
+				Edge: eo, NoEdge: c.Bool("no-edge"),
 				Ready: func(url string) {
 					fmt.Fprintf(c.App.ErrWriter, "larder broker ready at %s (data in %s)\n", url, c.String("data-dir"))
 				},
@@ -118,12 +125,14 @@ func defaultListen() string {
 	return "127.0.0.1:7480"
 }
 
-func parsePortRange(s string) (int, int, error) {
+func parsePortRange(s string) (int, int, error) { return parsePortRangeFlag("--ports", s) }
+
+func parsePortRangeFlag(flag, s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "-")
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
-		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. --ports 21000-21999")
+		return 0, 0, command.UsageError(fmt.Sprintf("invalid port range %q", s), "use MIN-MAX within 1024-65535, e.g. "+flag+" 21000-21999")
 	}
 	return lo, hi, nil
 }

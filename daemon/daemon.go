@@ -5,13 +5,35 @@
 // (broker/httpapi) with the Open Service Broker API (broker/osb) on one
 // listener; `larder agent` runs a host's nodes for a remote broker
 // (provisioner/local behind provisioner/agent); `larder monitor` runs an HA
-// observer (ha/observe). Package cli holds the users' commands and never
+// observer (ha/observe); `larder edge` serves add-ons' stable URLs (package
+// edge, kept equal to the store by daemon/edgesync), which the broker
+// otherwise runs in its own process. Package cli holds the users' commands and never
 // imports these pieces: cmd/larder hands it Commands.
 package daemon
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	command "larder/cli"
+)
 
 // Commands are the server roles' commands, for the larder command line.
 func Commands() []*cli.Command {
-	return []*cli.Command{brokerCommand(), agentCommand(), monitorCommand()}
+	return []*cli.Command{brokerCommand(), agentCommand(), monitorCommand(), edgeCommand()}
+}
+
+// roleLogger is a server role's logger: to its error stream, at its
+// --log-level.
+func roleLogger(c *cli.Context) (*logrus.Logger, error) {
+	level, err := logrus.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return nil, command.UsageError(fmt.Sprintf("invalid --log-level %q", c.String("log-level")), "use debug, info, warn or error")
+	}
+	log := logrus.New()
+	log.SetOutput(c.App.ErrWriter)
+	log.SetLevel(level)
+	return log, nil
 }

@@ -23,6 +23,7 @@ import (
 	"larder/engine"
 	"larder/ha/observe"
 	"larder/internal/atomicfile"
+	"larder/internal/pki"
 	"larder/provisioner"
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
@@ -95,8 +96,11 @@ type BrokerConfig struct {
 	// endpoint and credentials, which never go into the URL.
 	BackupURL string
 	BackupS3  target.Options
-	Log       *logrus.Logger
-	Ready     func(url string) // called once the API is listening (tests, make run)
+	// Edge is where URLs point; NoEdge leaves serving them to `larder edge`.
+	Edge   EdgeOptions
+	NoEdge bool
+	Log    *logrus.Logger
+	Ready  func(url string) // called once the API is listening (tests, make run)
 }
 
 // Run runs a broker until ctx ends. Nodes are left running when it returns;
@@ -173,6 +177,12 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	if err != nil {
 		return err
 	}
+	var ca *pki.CA
+	if cfg.Edge.PortMax > 0 {
+		if ca, err = edgeCA(cfg.DataDir, cfg.Edge); err != nil {
+			return err
+		}
+	}
 	remote := func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error) {
 		return agent.NewRemoteHost(agent.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
 			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
@@ -186,7 +196,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	b, err = broker.New(broker.Config{Backups: backups, Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares}, st, host)
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca)}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())
@@ -204,6 +214,15 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 		ln.Close()
 		host.Close(context.Background())
 		return err
+	}
+	var edgeRun *runningEdge
+	if !cfg.NoEdge && cfg.Edge.PortMax > 0 {
+		if edgeRun, err = startEdge(ctx, cfg.Edge, ca, st, cat, 0, log); err != nil {
+			ln.Close()
+			b.Close(context.Background())
+			host.Close(context.Background())
+			return err
+		}
 	}
 	if err := writeDiscovery(cfg.DataDir, api.Discovery{URL: url, Token: token}); err != nil {
 		ln.Close()
@@ -242,6 +261,9 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	b.Close(sctx)
+	if edgeRun != nil {
+		edgeRun.Close(sctx)
+	}
 	return host.Close(sctx)
 }
 

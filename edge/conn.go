@@ -196,17 +196,24 @@ func closeWrite(c net.Conn, raw *net.TCPConn) {
 	raw.CloseWrite()
 }
 
-// pipe copies both ways until both end. A clean end of one direction
-// (EOF) is passed on as a half-close, and the other direction gets
-// HalfCloseTimeout to finish; any error ends both at once. Either way no
-// goroutine outlives the connection.
+// pipe copies both ways until both end. A client's clean end of its
+// requests (EOF) is passed on as a half-close, and the replies get
+// HalfCloseTimeout to finish. The node's end of its side ends the
+// connection: what it sent and its end go to the client, then both sides
+// close, as when the client talks to the node (which never half-closes:
+// CLIENT KILL, its idle timeout, a credential rotation), so the connection
+// stops counting against the route's limit at once. Any error ends both at
+// once. Either way no goroutine outlives the connection.
 func (r *route) pipe(c *conn, client net.Conn, b *net.TCPConn) {
 	toBackend, toClient := r.copiers(c, client, b)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.flow(c, toClient, func() { closeWrite(client, c.raw) }, client)
+		if err := toClient(); err == nil {
+			closeWrite(client, c.raw)
+		}
+		c.cut()
 	}()
 	r.flow(c, toBackend, func() { b.CloseWrite() }, b)
 	wg.Wait()

@@ -54,9 +54,11 @@
 // enter the process. TLS connections are terminated with crypto/tls and
 // copied through 16 KB buffers from a pool; the backend side reads only
 // when data is there (RawConn), so an idle connection holds no buffer for
-// that direction. A clean end of one direction (EOF) is passed on as a
-// half-close and the other direction gets HalfCloseTimeout to finish; any
-// error closes both. Both sides get TCP keepalive (60 s idle, 10 s
+// that direction. A client's clean end of its requests (EOF) is passed on
+// as a half-close and the replies get HalfCloseTimeout to finish; the
+// node's end of its side (CLIENT KILL, its idle timeout) is passed on and
+// then closes both sides, as it would direct, so the connection stops
+// counting against the limit at once; any error closes both. Both sides get TCP keepalive (60 s idle, 10 s
 // interval, 6 probes), so a client or node that vanished is noticed; there
 // is no idle timeout at the edge (pub/sub connections are idle for hours;
 // the node's own `timeout` setting applies). Each connection has two

@@ -192,3 +192,48 @@ func TestHalfClose(t *testing.T) {
 		})
 	}
 }
+
+// A connection the node closes (CLIENT KILL, its idle timeout, a credential
+// rotation) is closed at the edge at once, both sides, as if the client had
+// been talking to the node: an idle client holding it does not keep it
+// counted against the route's limit.
+func TestNodeCloseEndsTheConnection(t *testing.T) {
+	for _, framed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "splice", true: "framed"}[framed], func(t *testing.T) {
+			n := startNode(t)
+			e := newEdge(t, Config{Framed: framed})
+			rt := routeTo("a1", n, 1)
+			rt.MaxConns = 1
+			if err := e.Apply([]Route{rt}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("tcp", stats(t, e, "a1").PlainAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte("AUTH " + n.Pass + "\r\nCLIENT SETNAME held\r\n"))
+			r := bufio.NewReader(c)
+			for range 2 {
+				if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+					t.Fatalf("reply %q, %v", line, err)
+				}
+			}
+			if err := n.client(t).Do(context.Background(), "CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal").Err(); err != nil {
+				t.Fatal(err)
+			}
+			// The client reads nothing more and writes nothing: the edge
+			// alone must let go of the connection.
+			waitFor(t, 5*time.Second, func() error {
+				if o := stats(t, e, "a1").Open; o != 0 {
+					return errorf("%d connections open after the node closed its side", o)
+				}
+				return nil
+			})
+			if got := newClient(t, stats(t, e, "a1").PlainAddr, n.Pass, nil).Ping(context.Background()).Err(); got != nil {
+				t.Errorf("a new connection within the limit of 1: %v", got)
+			}
+		})
+	}
+}

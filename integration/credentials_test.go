@@ -53,7 +53,7 @@ func TestCredentialRotationWholeOrNothing(t *testing.T) {
 			waitInSync(t, b, "web", nil)
 			writeKeys(t, configVars(t, b, "web")["REDIS_URL"], 100)
 			url0 := configVars(t, b, "web")["REDIS_URL"]
-			primary := nodeOnPort(t, b, portOf(t, url0))
+			primary := nodeOnPort(t, b, primaryPort(t, b, "web"))
 			pid, _ := readPID(filepath.Join(primary.Dir, "node.pid"))
 
 			switch {

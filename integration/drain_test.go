@@ -104,7 +104,8 @@ func TestDrainMovesPrimaries(t *testing.T) {
 	b.MustLarder("apps:create", "web")
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 	ha := waitInSync(t, b, "web", nil)
-	writeKeys(t, configVars(t, b, "web")["REDIS_URL"], 100)
+	url0 := configVars(t, b, "web")["REDIS_URL"]
+	writeKeys(t, url0, 100)
 
 	r := b.MustLarder("hosts:drain", ha.PrimaryHost)
 	if !strings.Contains(r.Stdout, "1 primaries moved off "+ha.PrimaryHost) {
@@ -116,7 +117,11 @@ func TestDrainMovesPrimaries(t *testing.T) {
 		}
 		return nil
 	})
-	keysKept(t, configVars(t, b, "web")["REDIS_URL"], 100)
+	if url := configVars(t, b, "web")["REDIS_URL"]; url != url0 {
+		t.Errorf("REDIS_URL changed in the drain: %s, want %s", url, url0)
+	}
+	waitServedBy(t, url0, primaryPort(t, b, "web"))
+	keysKept(t, url0, 100)
 	if h := hostState(t, b, ha.PrimaryHost); !h.Draining {
 		t.Errorf("%s after drain: %+v, want draining", ha.PrimaryHost, h)
 	}

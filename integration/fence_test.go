@@ -153,7 +153,8 @@ func TestLeasePauseLiftedWhenBrokerReturns(t *testing.T) {
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 	ha := waitInSync(t, b, "web", nil)
 	url := configVars(t, b, "web")["REDIS_URL"]
-	port := portOf(t, url)
+	port := primaryPort(t, b, "web")
+	direct := directURL(t, b, "web") // the edge goes with the broker: check the node itself
 	writeKeys(t, url, 100)
 
 	c.hostNS[ha.StandbyHost].Cut()
@@ -164,7 +165,7 @@ func TestLeasePauseLiftedWhenBrokerReturns(t *testing.T) {
 	// says so, and the fence holds for as long as the broker is away.
 	c.waitPausedLog(t, ha.PrimaryHost)
 	for end := time.Now().Add(3 * clusterLease); time.Now().Before(end); {
-		if err := setOnce(url, "fenced", 300*time.Millisecond); err == nil {
+		if err := setOnce(direct, "fenced", 300*time.Millisecond); err == nil {
 			t.Fatal("a write went through on a primary fenced by its lease")
 		}
 	}
@@ -216,6 +217,8 @@ func TestBrokerCrashAfterPromotionOldPrimaryBack(t *testing.T) {
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 	ha := waitInSync(t, b, "web", nil)
 	url0 := configVars(t, b, "web")["REDIS_URL"]
+	addr0, port0 := primaryNode(t, b, "web")
+	direct0 := nodeURL(t, url0, addr0, port0) // the old primary itself, past the edge
 	writeKeys(t, url0, 100)
 	standbyHas(t, b, "web")
 
@@ -244,18 +247,21 @@ func TestBrokerCrashAfterPromotionOldPrimaryBack(t *testing.T) {
 
 	restartSameAddress(b, "LARDER_CRASH_AT")
 	url1 := configVars(t, b, "web")["REDIS_URL"]
-	if url1 == url0 || portOf(t, url1) != newPort {
-		t.Fatalf("REDIS_URL %s after the restart: want the promoted standby (port %d)", url1, newPort)
+	if url1 != url0 {
+		t.Fatalf("REDIS_URL changed in the failover: %s, want %s", url1, url0)
+	}
+	if p := primaryPort(t, b, "web"); p != newPort {
+		t.Fatalf("primary on port %d after the restart: want the promoted standby (port %d)", p, newPort)
 	}
 	WaitFor(t, clusterLease+time.Second, "a write to the new primary after the broker is back", func() error {
 		return setOnce(url1, "back", 300*time.Millisecond)
 	})
 	keysKept(t, url1, 100)
 	WaitFor(t, 20*time.Second, "the old primary removed from its returning host", func() error {
-		if err := setOnce(url0, "split-brain", 300*time.Millisecond); err == nil {
+		if err := setOnce(direct0, "split-brain", 300*time.Millisecond); err == nil {
 			return fmt.Errorf("the old primary took a write")
 		}
-		pid, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), portOf(t, url0))
+		pid, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), port0)
 		if ok && processAlive(pid) {
 			return fmt.Errorf("old primary pid %d still runs", pid)
 		}
@@ -288,6 +294,7 @@ func TestSwitchoverCrash(t *testing.T) {
 			b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 			ha := waitInSync(t, b, "web", nil)
 			url0 := configVars(t, b, "web")["REDIS_URL"]
+			port0 := primaryPort(t, b, "web")
 			writeKeys(t, url0, 100)
 			targets, err := b.Client().MonitorTargets(context.Background())
 			if err != nil || len(targets) != 2 {
@@ -304,8 +311,11 @@ func TestSwitchoverCrash(t *testing.T) {
 			b.cmd = nil
 			restartSameAddress(b, "LARDER_CRASH_AT")
 			url := configVars(t, b, "web")["REDIS_URL"]
-			if swapped := url != url0; swapped != tt.swapped {
-				t.Fatalf("REDIS_URL changed: %v, want %v", swapped, tt.swapped)
+			if url != url0 {
+				t.Fatalf("REDIS_URL changed: %s, want %s", url, url0)
+			}
+			if swapped := primaryPort(t, b, "web") != port0; swapped != tt.swapped {
+				t.Fatalf("primary moved: %v, want %v", swapped, tt.swapped)
 			}
 			WaitFor(t, tt.within, "a write through REDIS_URL after the restart", func() error {
 				return setOnce(url, "back", 300*time.Millisecond)
@@ -321,6 +331,7 @@ func TestSwitchoverCrash(t *testing.T) {
 				}
 				return nil
 			})
+			waitServedBy(t, url, primaryPort(t, b, "web"))
 			if roles := rolesOf(targets); roles["master"] != 1 || roles["slave"] != 1 {
 				t.Errorf("roles %v: want one master and one replica", roles)
 			}

@@ -100,7 +100,7 @@ func TestFollowExternalLeader(t *testing.T) {
 		pid, ok := 0, false
 		for _, d := range nodeDirs(b) {
 			conf, _ := os.ReadFile(filepath.Join(d, "node.conf"))
-			if strings.Contains(string(conf), fmt.Sprintf("port %d\n", portOf(t, url))) {
+			if strings.Contains(string(conf), fmt.Sprintf("port %d\n", primaryPort(t, b, "web"))) {
 				pid, ok = readPID(filepath.Join(d, "node.pid"))
 				if !strings.Contains(string(conf), fmt.Sprintf("replicaof \"127.0.0.1\" %d", leader.Port)) {
 					t.Errorf("the primary's config does not name the leader")

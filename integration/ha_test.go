@@ -59,15 +59,18 @@ func portOf(t *testing.T, rawURL string) int {
 	return p
 }
 
-// writer does SETs with sequence numbers through the app's REDIS_URL,
-// re-reading the URL after an error (as an app restarted on a config change
-// would), and records every acknowledged write and the longest gap between
-// two acknowledgements.
+// writer does SETs with sequence numbers through the app's REDIS_URL with
+// one go-redis client, which reconnects by itself after an error (the URL
+// names the edge, which closes connections when the primary moves); it
+// reads the URL again after an error and makes a new client only if the
+// URL changed (as an app restarted on a config change would). It records
+// every acknowledged write, the longest gap between two acknowledgements,
+// and every URL it saw.
 type writer struct {
 	b      *Broker
 	app    string
-	url    string    // the URL it writes to now
-	urlAt  time.Time // when it first got that URL
+	url    string   // the URL it writes to now
+	urls   []string // every URL it wrote to, in order
 	mu     sync.Mutex
 	acked  []int
 	maxGap time.Duration
@@ -82,25 +85,44 @@ func startWriter(b *Broker, app string) *writer {
 	return w
 }
 
-func (w *writer) client() *redis.Client {
+// currentURL reads the app's REDIS_URL and reports whether it changed.
+func (w *writer) currentURL() (string, bool) {
 	vars, err := w.b.Client().ConfigVars(context.Background(), w.app)
-	if err != nil {
-		return nil
-	}
-	opt, err := redis.ParseURL(vars["REDIS_URL"])
-	if err != nil {
-		return nil
+	if err != nil || vars["REDIS_URL"] == "" {
+		return "", false
 	}
 	w.mu.Lock()
-	if vars["REDIS_URL"] != w.url {
-		w.url, w.urlAt = vars["REDIS_URL"], time.Now()
+	defer w.mu.Unlock()
+	if vars["REDIS_URL"] == w.url {
+		return w.url, false
 	}
-	w.mu.Unlock()
+	w.url = vars["REDIS_URL"]
+	w.urls = append(w.urls, w.url)
+	return w.url, true
+}
+
+func (w *writer) client() *redis.Client {
+	u, _ := w.currentURL()
+	return w.clientOf(u)
+}
+
+func (w *writer) clientOf(u string) *redis.Client {
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil
+	}
 	opt.MaxRetries, opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = -1, 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 	// One dial attempt: go-redis retries a failed dial 5 times by default,
 	// which would measure the client's patience rather than the failover.
 	opt.DialerRetries = 1
 	return redis.NewClient(opt)
+}
+
+// URLs lists every URL the writer wrote to.
+func (w *writer) URLs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.urls...)
 }
 
 func (w *writer) run() {
@@ -126,8 +148,10 @@ func (w *writer) run() {
 			w.mu.Lock()
 			w.errs++
 			w.mu.Unlock()
-			c.Close()
-			c = w.client()
+			if u, changed := w.currentURL(); changed {
+				c.Close()
+				c = w.clientOf(u)
+			}
 			continue
 		}
 		now := time.Now()
@@ -210,13 +234,14 @@ func TestHAPair(t *testing.T) {
 	}
 
 	t.Run("kill -9 primary restarts in place", func(t *testing.T) {
-		pid, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+		port0 := primaryPort(t, b, "web")
+		pid, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, port0)
 		if !ok {
 			t.Fatal("no primary pid")
 		}
 		syscall.Kill(pid, syscall.SIGKILL)
 		WaitFor(t, 20*time.Second, "primary back", func() error {
-			np, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+			np, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, port0)
 			if !ok || np == pid || !processAlive(np) {
 				return fmt.Errorf("pid %d", np)
 			}
@@ -225,17 +250,21 @@ func TestHAPair(t *testing.T) {
 		if n, _ := c.DBSize(ctx).Result(); n != 100 {
 			t.Errorf("keys after restart in place = %d, want 100", n)
 		}
-		if got := configVars(t, b, "web")["REDIS_URL"]; got != url0 {
-			t.Errorf("REDIS_URL changed: a crash must not fail over")
+		if got := configVars(t, b, "web")["REDIS_URL"]; got != url0 || primaryPort(t, b, "web") != port0 {
+			t.Errorf("REDIS_URL or the primary changed: a crash must not fail over")
 		}
 		waitInSync(t, b, "web", nil)
 	})
 
 	t.Run("SIGSTOP past the hang limit restarts in place", func(t *testing.T) {
-		pid, _, _ := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+		port0 := primaryPort(t, b, "web")
+		pid, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, port0)
+		if !ok || pid <= 0 {
+			t.Fatal("no primary pid") // kill(0, …) would stop this test's own process group
+		}
 		syscall.Kill(pid, syscall.SIGSTOP)
 		WaitFor(t, 20*time.Second, "hung primary replaced", func() error {
-			np, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+			np, _, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, port0)
 			if !ok || np == pid || !processAlive(np) {
 				return fmt.Errorf("pid %d", np)
 			}
@@ -248,7 +277,8 @@ func TestHAPair(t *testing.T) {
 	})
 
 	t.Run("primary back without its data: the standby takes over", func(t *testing.T) {
-		pid, dir, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, portOf(t, url0))
+		addr0, port0 := primaryNode(t, b, "web")
+		pid, dir, ok := nodePIDByPort(agents[ha.PrimaryHost].Dir, port0)
 		if !ok {
 			t.Fatal("no primary pid")
 		}
@@ -264,21 +294,28 @@ func TestHAPair(t *testing.T) {
 			}
 			return nil
 		})
-		url1 := configVars(t, b, "web")["REDIS_URL"]
-		if url1 == url0 {
-			t.Fatalf("REDIS_URL still points at the node that lost its data")
+		// The URL names the edge: the same before and after; the data
+		// path moved to the new primary.
+		if url1 := configVars(t, b, "web")["REDIS_URL"]; url1 != url0 {
+			t.Fatalf("REDIS_URL changed in a failover: %s, want %s", url1, url0)
 		}
-		c1 := redisClient(t, url1)
+		_, port1 := primaryNode(t, b, "web")
+		if port1 == port0 {
+			t.Fatalf("the primary is still the node that lost its data (port %d)", port1)
+		}
+		waitServedBy(t, url0, port1)
+		c1 := redisClient(t, url0)
 		if n, err := c1.DBSize(ctx).Result(); err != nil || n != 100 {
 			t.Errorf("keys on the new primary = %d, %v; want 100", n, err)
 		}
-		if n, err := c.DBSize(ctx).Result(); err != nil || n != 100 {
+		rejoined := redisClient(t, nodeURL(t, url0, addr0, port0))
+		if n, err := rejoined.DBSize(ctx).Result(); err != nil || n != 100 {
 			t.Errorf("the rejoined node holds %d keys (%v); want 100, synced from the new primary", n, err)
 		}
 		if after.Epoch <= ha.Epoch {
 			t.Errorf("epoch not bumped: %d → %d", ha.Epoch, after.Epoch)
 		}
-		url0, c, ha = url1, c1, after
+		c, ha = c1, after
 	})
 
 	t.Run("planned switchover loses no acknowledged write", func(t *testing.T) {
@@ -310,8 +347,12 @@ func TestHAPair(t *testing.T) {
 			return nil
 		})
 		w.Stop()
+		waitServedBy(t, url0, primaryPort(t, b, "web"))
 		if m := w.missing(t); m != 0 {
 			t.Errorf("%d of %d acknowledged writes lost in the switchover", m, len(w.acked))
+		}
+		if urls := w.URLs(); len(urls) != 1 || urls[0] != url0 {
+			t.Errorf("the writer wrote to %v; want the one URL %s all along (its client reconnected by itself)", urls, url0)
 		}
 		t.Logf("switchover: %d writes acknowledged, longest gap between acknowledgements %v", len(w.acked), w.maxGap)
 		if after.Epoch <= ha.Epoch {

@@ -63,8 +63,27 @@ var nextRange atomic.Int32
 func portRange(width int) (int, int) {
 	// Blocks stay in the package's own range (testkit.Integration), wrapping
 	// around to blocks of brokers long stopped rather than running into the
-	// provisioner's ports or the kernel's ephemeral ones.
+	// provisioner's ports or the kernel's ephemeral ones. A block where
+	// something outside this test process listens is skipped: an edge's
+	// ports cannot move the way a node's can.
+	blocks := (testkit.Integration.Hi - testkit.Integration.Lo + 1) / width
+	for range blocks {
+		lo, hi := testkit.Integration.Block(int(nextRange.Add(1)), width)
+		if blockFree(lo, hi) {
+			return lo, hi
+		}
+	}
 	return testkit.Integration.Block(int(nextRange.Add(1)), width)
+}
+
+// blockFree reports whether every port of lo-hi can be bound on loopback.
+func blockFree(lo, hi int) bool {
+	for p := lo; p <= hi; p++ {
+		if !portFree(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Broker is a larder broker process under test.
@@ -75,10 +94,13 @@ type Broker struct {
 	URL     string
 	Token   string
 	Ports   [2]int
-	extra   []string // extra env for the broker
-	cmd     *exec.Cmd
-	logs    *syncBuffer
-	done    chan struct{}
+	// EdgePorts is the range of the broker's in-process edge: every
+	// add-on's URLs name two of its ports.
+	EdgePorts [2]int
+	extra     []string // extra env for the broker
+	cmd       *exec.Cmd
+	logs      *syncBuffer
+	done      chan struct{}
 }
 
 // syncBuffer is testkit.SyncBuffer under this package's short name.
@@ -93,7 +115,8 @@ func NewBroker(t testing.TB, env ...string) *Broker {
 	}
 	root := t.TempDir()
 	lo, hi := portRange(100)
-	b := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, extra: env}
+	elo, ehi := portRange(100)
+	b := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, EdgePorts: [2]int{elo, ehi}, extra: env}
 	os.MkdirAll(b.Home, 0o700)
 	t.Cleanup(b.cleanup)
 	b.Start()
@@ -112,7 +135,8 @@ func (b *Broker) Start() {
 		}
 	}
 	b.cmd = exec.Command(larderBin, "broker", "--data-dir", b.DataDir, "--listen", listen,
-		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--log-level", "debug")
+		"--ports", fmt.Sprintf("%d-%d", b.Ports[0], b.Ports[1]), "--edge-ports", fmt.Sprintf("%d-%d", b.EdgePorts[0], b.EdgePorts[1]),
+		"--log-level", "debug")
 	// No spares unless a test asks (LARDER_SPARES in extra): most tests count
 	// nodes, ports and processes; spares_test.go tests them.
 	b.cmd.Env = append(append(baseEnv(b.Home), "LARDER_SPARES=0"), b.extra...)

@@ -15,7 +15,8 @@ import (
 )
 
 // adminClient connects to the add-on behind rawURL as larder's admin user,
-// reading the admin password from the node's ACL file (as an operator could).
+// reading the admin password from the node's ACL file (as an operator could);
+// rawURL names the node itself (directURL), not the edge.
 func adminClient(t *testing.T, b *Broker, rawURL string) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(rawURL)
@@ -77,8 +78,13 @@ func TestAttachmentsColorsPromoteDetach(t *testing.T) {
 			t.Fatalf("%s has no URL; vars = %v", name, keys(vars))
 		}
 	}
-	if len(vars) != 3 {
-		t.Errorf("web has %d vars, want 3: %v", len(vars), keys(vars))
+	for _, name := range []string{"REDIS", "LARDER_REDIS_AMBER", "LARDER_REDIS_AQUA"} {
+		if !strings.HasPrefix(vars[name+"_TLS_URL"], "rediss://") {
+			t.Errorf("%s_TLS_URL = %q, want the TLS URL", name, vars[name+"_TLS_URL"])
+		}
+	}
+	if len(vars) != 6 {
+		t.Errorf("web has %d vars, want 6 (a URL and a TLS URL per add-on): %v", len(vars), keys(vars))
 	}
 
 	// Share second-cache with worker: it becomes worker's REDIS, same instance.
@@ -170,7 +176,7 @@ func TestSettingsAndCredentials(t *testing.T) {
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait", "--maxmemory_policy", "allkeys-lru")
 	b.MustLarder("addons:attach", "web::REDIS", "-a", "worker")
 	oldURL := configVars(t, b, "web")["REDIS_URL"]
-	admin := adminClient(t, b, oldURL)
+	admin := adminClient(t, b, directURL(t, b, "web"))
 	if got := configGet(t, admin, "maxmemory-policy"); got != "allkeys-lru" {
 		t.Errorf("policy at create = %q, want allkeys-lru", got)
 	}
@@ -216,7 +222,7 @@ func TestSettingsAndCredentials(t *testing.T) {
 	// Settings survive a restart of the node (they are in the store and the config file).
 	pid, _ := readPID(filepath.Join(nodeDirs(b)[0], "node.pid"))
 	killAndWaitRestart(t, b, pid)
-	admin = adminClient(t, b, oldURL)
+	admin = adminClient(t, b, directURL(t, b, "web"))
 	if got := configGet(t, admin, "maxmemory-policy"); got != "volatile-ttl" {
 		t.Errorf("policy after restart = %q, want volatile-ttl", got)
 	}

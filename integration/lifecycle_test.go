@@ -64,13 +64,17 @@ func TestPersistentNodeRestartsInPlace(t *testing.T) {
 
 // TestBrokerRestartKeepsNodesServing: the node answers throughout a broker
 // stop and start, keeps its pid (re-adopted, not restarted), and the new
-// broker supervises it (a later crash is restarted in place).
+// broker supervises it (a later crash is restarted in place). The edge runs
+// in the broker's process: an app's client reconnects through the same URL
+// once the broker is back (`larder edge` elsewhere keeps it connected).
 func TestBrokerRestartKeepsNodesServing(t *testing.T) {
 	b := NewBroker(t)
 	ctx := context.Background()
 	b.MustLarder("apps:create", "web")
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
-	c := redisClient(t, configVars(t, b, "web")["REDIS_URL"])
+	appURL := configVars(t, b, "web")["REDIS_URL"]
+	app := redisClient(t, appURL)
+	c := redisClient(t, directURL(t, b, "web")) // the node itself
 	if err := c.Set(ctx, "before", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +116,10 @@ func TestBrokerRestartKeepsNodesServing(t *testing.T) {
 	<-done
 	if f := failures.Load(); f != 0 {
 		t.Errorf("%d writes failed across the broker restart, want 0", f)
+	}
+	WaitFor(t, 10*time.Second, "the app's client back through the edge", func() error { return app.Get(ctx, "before").Err() })
+	if got := configVars(t, b, "web")["REDIS_URL"]; got != appURL {
+		t.Errorf("REDIS_URL changed across the broker restart: %s, want %s", got, appURL)
 	}
 	if np, _ := readPID(filepath.Join(dirs[0], "node.pid")); np != pid {
 		t.Errorf("node pid changed across broker restart: %d → %d (it was restarted, not adopted)", pid, np)

@@ -31,6 +31,7 @@ func TestHAMonitorBrokerCrash(t *testing.T) {
 			b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 			ha := waitInSync(t, b, "web", nil)
 			url0 := configVars(t, b, "web")["REDIS_URL"]
+			port0 := primaryPort(t, b, "web")
 			c.hostNS[ha.PrimaryHost].Cut()
 			defer c.hostNS[ha.PrimaryHost].Heal()
 			select {
@@ -54,9 +55,14 @@ func TestHAMonitorBrokerCrash(t *testing.T) {
 				}
 				return nil
 			})
-			if got := configVars(t, b, "web")["REDIS_URL"]; got == url0 {
-				t.Errorf("REDIS_URL still points at the lost primary")
+			if got := configVars(t, b, "web")["REDIS_URL"]; got != url0 {
+				t.Errorf("REDIS_URL changed in the failover: %s, want %s", got, url0)
 			}
+			port1 := primaryPort(t, b, "web")
+			if port1 == port0 && after.PrimaryHost == ha.PrimaryHost {
+				t.Errorf("the primary is still the lost one")
+			}
+			waitServedBy(t, url0, port1) // the data path moved to the new primary
 			k := eventKinds(t, b, "web")
 			if k["failover"] != 1 {
 				t.Errorf("events %v: want exactly one failover", k)

@@ -242,7 +242,7 @@ func TestHAMonitor(t *testing.T) {
 	})
 
 	t.Run("primary process killed, host alive: restart in place", func(t *testing.T) {
-		pid, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), portOf(t, url0))
+		pid, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), primaryPort(t, b, "web"))
 		if !ok {
 			t.Fatal("no primary pid")
 		}
@@ -254,6 +254,7 @@ func TestHAMonitor(t *testing.T) {
 	})
 
 	t.Run("primary host cut off: exactly one failover", func(t *testing.T) {
+		addr0, port0 := primaryNode(t, b, "web")
 		w := startWriter(b, "web")
 		waitAcked(t, w, 200)
 		cut := c.hostNS[ha.PrimaryHost]
@@ -269,9 +270,10 @@ func TestHAMonitor(t *testing.T) {
 			after = *info.HA
 			return nil
 		})
-		// A client on the cut-off side (inside the namespace) must not get a
-		// write acknowledged by the old primary: its agent fenced it.
-		out, _ := cut.Exec("timeout", "2", "redis-cli", "-u", url0, "SET", "split-brain", "yes").CombinedOutput()
+		// A client on the cut-off side (inside the namespace, straight to
+		// the old primary) must not get a write acknowledged by it: its
+		// agent fenced it.
+		out, _ := cut.Exec("timeout", "2", "redis-cli", "-u", nodeURL(t, url0, addr0, port0), "SET", "split-brain", "yes").CombinedOutput()
 		if strings.Contains(string(out), "OK") {
 			t.Errorf("the old primary acknowledged a write after the failover: %q", out)
 		}
@@ -293,6 +295,10 @@ func TestHAMonitor(t *testing.T) {
 		if after.StandbyHost == ha.PrimaryHost {
 			t.Errorf("new standby on the cut-off host")
 		}
+		if urls := w.URLs(); len(urls) != 1 || urls[0] != url0 {
+			t.Errorf("the writer wrote to %v; want REDIS_URL unchanged through the failover", urls)
+		}
+		waitServedBy(t, url0, primaryPort(t, b, "web")) // the data path moved to the new primary
 		lost := w.missing(t)
 		t.Logf("host cut: outage seen by the writer %v (cut → first write on the new primary), %d of %d acknowledged writes lost, failover took %v",
 			w.maxGap, lost, len(w.acked), time.Since(cutAt))
@@ -306,7 +312,7 @@ func TestHAMonitor(t *testing.T) {
 			entries, _ := os.ReadDir(oldDir)
 			for _, e := range entries {
 				if strings.HasSuffix(url0, "") && e.IsDir() {
-					pid, _, ok := nodePIDByPort(filepath.Dir(oldDir), portOf(t, url0))
+					pid, _, ok := nodePIDByPort(filepath.Dir(oldDir), port0)
 					if ok && processAlive(pid) {
 						return fmt.Errorf("old primary pid %d still runs", pid)
 					}
@@ -322,6 +328,7 @@ func TestHAMonitor(t *testing.T) {
 			t.Fatal("no pair")
 		}
 		urlBefore := configVars(t, b, "web")["REDIS_URL"]
+		primaryBefore := primaryPort(t, b, "web")
 		c.hostNS[now.HA.StandbyHost].Cut()
 		c.hostNS[now.HA.PrimaryHost].Cut()
 		defer c.hostNS[now.HA.StandbyHost].Heal()
@@ -340,7 +347,10 @@ func TestHAMonitor(t *testing.T) {
 			t.Errorf("a second failover happened: %v", k)
 		}
 		if got := configVars(t, b, "web")["REDIS_URL"]; got != urlBefore {
-			t.Errorf("REDIS_URL moved to another node although no standby was fit")
+			t.Errorf("REDIS_URL changed: %s, want %s", got, urlBefore)
+		}
+		if got := primaryPort(t, b, "web"); got != primaryBefore {
+			t.Errorf("the primary moved to another node (port %d → %d) although no standby was fit", primaryBefore, got)
 		}
 	})
 }

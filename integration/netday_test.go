@@ -242,6 +242,7 @@ func TestFailoverRolledBackWhenThePrimaryReturns(t *testing.T) {
 	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 	pair := waitInSync(t, b, "web", nil)
 	url := configVars(t, b, "web")["REDIS_URL"]
+	port0 := primaryPort(t, b, "web")
 	primaryNS := c.hostNS[pair.PrimaryHost]
 	primaryNS.Cut()
 	defer primaryNS.Heal()
@@ -271,6 +272,9 @@ func TestFailoverRolledBackWhenThePrimaryReturns(t *testing.T) {
 		t.Errorf("primary moved: %+v", info.HA)
 	}
 	if got := configVars(t, b, "web")["REDIS_URL"]; got != url {
-		t.Errorf("REDIS_URL moved to %s", got)
+		t.Errorf("REDIS_URL changed to %s", got)
+	}
+	if got := primaryPort(t, b, "web"); got != port0 {
+		t.Errorf("primary moved from port %d to %d", port0, got)
 	}
 }

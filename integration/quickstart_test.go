@@ -67,8 +67,11 @@ func TestQuickstart(t *testing.T) {
 	}
 	redisURL := m[1]
 	port, _ := strconv.Atoi(m[2])
-	if port < b.Ports[0] || port > b.Ports[1] {
-		t.Errorf("node port %d outside the broker's range %v", port, b.Ports)
+	if port < b.EdgePorts[0] || port > b.EdgePorts[1] {
+		t.Errorf("URL port %d outside the broker's edge range %v", port, b.EdgePorts)
+	}
+	if np := primaryPort(t, b, "web"); np < b.Ports[0] || np > b.Ports[1] {
+		t.Errorf("node port %d outside the broker's range %v", np, b.Ports)
 	}
 
 	r = b.MustLarder("run", "-a", "web", "--", "sh", "-c", `redis-cli -u "$REDIS_URL" set hello world`)

@@ -125,7 +125,10 @@ func sharingBroker(t *testing.T, b *Broker, env ...string) *Broker {
 	t.Helper()
 	root := t.TempDir()
 	lo, hi := portRange(100)
-	s := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi},
+	// The same edge ports as b's (they are claimed in the one store): the
+	// edge of whichever broker binds them first serves, the other's tries
+	// again until it can.
+	s := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, EdgePorts: b.EdgePorts,
 		extra: append([]string{"LARDER_NO_LOCAL_NODES=1", "LARDER_DB=" + filepath.Join(b.DataDir, "larder.db")}, env...)}
 	for _, d := range []string{s.DataDir, s.Home} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

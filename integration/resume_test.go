@@ -293,7 +293,8 @@ func TestSwitchoverResumes(t *testing.T) {
 			b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 			ha := waitInSync(t, b, "web", nil)
 			writeKeys(t, configVars(t, b, "web")["REDIS_URL"], 100)
-			port0 := portOf(t, configVars(t, b, "web")["REDIS_URL"])
+			url0 := configVars(t, b, "web")["REDIS_URL"]
+			port0 := primaryPort(t, b, "web")
 			b.Client().Failover(context.Background(), "web", "REDIS") // the crash may cut the answer short
 			if tt.tamper != nil {
 				select {
@@ -314,7 +315,10 @@ func TestSwitchoverResumes(t *testing.T) {
 			b.restartAfterCrash()
 			operationEnded(t, b, "web", "switchover", !tt.swapped, "switchover", "switchover.rolled_back")
 			after := waitInSync(t, b, "web", nil)
-			port1 := portOf(t, configVars(t, b, "web")["REDIS_URL"])
+			if url1 := configVars(t, b, "web")["REDIS_URL"]; url1 != url0 {
+				t.Errorf("REDIS_URL changed: %s, want %s", url1, url0)
+			}
+			port1 := primaryPort(t, b, "web")
 			if got := port1 != port0; got != tt.swapped {
 				t.Errorf("primary moved = %v, want %v", got, tt.swapped)
 			}
@@ -432,7 +436,7 @@ func TestStandbyRebuildResumes(t *testing.T) {
 			b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
 			waitInSync(t, b, "web", nil)
 			writeKeys(t, configVars(t, b, "web")["REDIS_URL"], 100)
-			crashLoopStandby(t, b, portOf(t, configVars(t, b, "web")["REDIS_URL"]))
+			crashLoopStandby(t, b, primaryPort(t, b, "web"))
 			b.restartAfterCrash()
 			WaitFor(t, 30*time.Second, "the rebuild to end", func() error {
 				if k := eventKinds(t, b, "web"); k["standby.rebuilt"] != 1 || k["standby.rebuild_failed"] != 0 {

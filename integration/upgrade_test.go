@@ -29,7 +29,7 @@ func TestUpgradeLiveNoLoss(t *testing.T) {
 		if info.HA == nil || !info.HA.InSync {
 			t.Errorf("%s: HA = %+v (%s), want a standby in sync", plan, info.HA, info.HAStatus)
 		}
-		admin := adminClient(t, b, configVars(t, b, "web")["REDIS_URL"])
+		admin := adminClient(t, b, directURL(t, b, "web"))
 		if got := configGet(t, admin, "appendonly"); got != "yes" {
 			t.Errorf("%s: appendonly = %s, want yes", plan, got)
 		}

@@ -1,11 +1,11 @@
 // Package store is larder's state as the rest of the code sees it: the Store
 // interface (with its transactions), the records it keeps (apps, config vars,
 // add-ons, attachments, nodes, operations, events, hosts, forks, follows, OSB
-// instances and bindings, backups and their schedules) and the rules every
-// implementation keeps. It holds no SQL and no business rules: store/sqlite
-// is the default implementation, store/postgres the one several brokers
-// share, and store/storetest is the conformance suite any implementation
-// must pass.
+// instances and bindings, backups and their schedules, add-ons' edge
+// endpoints) and the rules every implementation keeps. It holds no SQL and no
+// business rules: store/sqlite is the default implementation, store/postgres
+// the one several brokers share, and store/storetest is the conformance
+// suite any implementation must pass.
 //
 // Errors are fault kinds: a missing record is fault.NotFound, a taken name or
 // port, a stale epoch or a duplicate id is fault.Conflict.
@@ -64,6 +64,7 @@ type Q interface {
 	ForkRepo
 	OSBRepo
 	BackupRepo
+	EdgeRepo
 }
 
 // AppRepo holds apps and the config vars users set on them.
@@ -309,6 +310,10 @@ type ChangeRepo interface {
 	// says changes after cursor were pruned: the reader must read the state
 	// again. A cursor ahead of the head is Invalid.
 	AppChanges(ctx context.Context, appID string, cursor int64, limit int) (changes []Change, next int64, reset bool, err error)
+	// Changes returns up to limit changes of every app and add-on after
+	// cursor, and the cursor to read from next, with AppChanges' rules
+	// (reset, a cursor ahead of the head). The edge follows it.
+	Changes(ctx context.Context, cursor int64, limit int) (changes []Change, next int64, reset bool, err error)
 	// ChangeHead is the seq of the latest change, 0 when there is none.
 	ChangeHead(ctx context.Context) (int64, error)
 	// PruneChanges drops the changes recorded before t and returns how many.

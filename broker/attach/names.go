@@ -120,7 +120,7 @@ func ResolveRef(ref, appName string, atts []store.Attachment, addons []store.Add
 	for _, at := range atts {
 		c := candidate{at.AddonID, at.AddonName, at.AppName + "::" + at.Name}
 		switch {
-		case at.Name == upper, at.Name+"_URL" == upper:
+		case at.Name == upper, at.Name+"_URL" == upper, at.Name+"_TLS_URL" == upper:
 			add(&exact, c)
 		case strings.HasPrefix(at.Name, upper):
 			add(&prefix, c)

@@ -14,23 +14,61 @@ import (
 	"larder/store"
 )
 
+// Endpoint is where an add-on's URLs point: the edge (its host and the two
+// ports claimed for the add-on's life), or, for an add-on without edge
+// ports (a broker that runs no edge), its primary node, with no TLS port.
+type Endpoint struct {
+	Host    string
+	Port    int
+	TLSPort int // 0: no TLS URL
+}
+
 // URL is the URL an app uses: redis://USER:PASSWORD@HOST:PORT. The user is
 // always written out (never `redis://:pw@…`, which many clients reject).
-func URL(a store.Addon, n store.Node) string {
-	u := url.URL{
-		Scheme: "redis",
-		User:   url.UserPassword(a.CustomerUser, a.CustomerPassword),
-		Host:   net.JoinHostPort(n.Address, strconv.Itoa(n.Port)),
+func (ep Endpoint) URL(user, password string) string {
+	return endpointURL("redis", user, password, ep.Host, ep.Port)
+}
+
+// TLSURL is the same for the edge's TLS port (rediss://), "" when there is
+// none.
+func (ep Endpoint) TLSURL(user, password string) string {
+	if ep.TLSPort == 0 {
+		return ""
 	}
+	return endpointURL("rediss", user, password, ep.Host, ep.TLSPort)
+}
+
+func endpointURL(scheme, user, password, host string, port int) string {
+	u := url.URL{Scheme: scheme, User: url.UserPassword(user, password), Host: net.JoinHostPort(host, strconv.Itoa(port))}
 	return u.String()
 }
 
-// Vars lists the config var names an attachment exports.
-func Vars(name string) []string { return []string{name + "_URL"} }
+// EndpointOf is where a's URLs point: its edge once it has its ports (a
+// failover, switchover, plan change, drain or fork cut-over changes
+// nothing then), else its primary node. ok is false when it has neither.
+func EndpointOf(ctx context.Context, q store.Q, a store.Addon) (Endpoint, bool, error) {
+	e, err := q.EdgeOf(ctx, a.ID)
+	switch {
+	case err == nil && e.Claimed():
+		return Endpoint{Host: e.Host, Port: e.Port, TLSPort: e.TLSPort}, true, nil
+	case err != nil && fault.KindOf(err) != fault.NotFound:
+		return Endpoint{}, false, err
+	}
+	nodes, err := q.NodesOfAddon(ctx, a.ID)
+	if err != nil {
+		return Endpoint{}, false, err
+	}
+	n, ok := coord.PrimaryNode(nodes)
+	return Endpoint{Host: n.Address, Port: n.Port}, ok, nil
+}
+
+// Vars lists the config var names an attachment exports: the URL and the
+// TLS URL (set when the add-on has an edge).
+func Vars(name string) []string { return []string{name + "_URL", name + "_TLS_URL"} }
 
 // AppVars derives an app's config vars: the vars its users set, overlaid with
-// the vars of every attachment whose add-on has a primary. Reading both in one
-// query context (a transaction when q is one) gives a consistent view.
+// the vars of every attachment whose add-on has an endpoint. Reading both in
+// one query context (a transaction when q is one) gives a consistent view.
 func AppVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, error) {
 	user, err := q.UserVars(ctx, appID)
 	if err != nil {
@@ -51,12 +89,16 @@ func AppVars(ctx context.Context, q store.Q, appID string) (api.ConfigVars, erro
 		if a.State != api.StateProvisioned && a.State != api.StateFailed {
 			continue
 		}
-		nodes, err := q.NodesOfAddon(ctx, a.ID)
+		ep, ok, err := EndpointOf(ctx, q, a)
 		if err != nil {
 			return nil, err
 		}
-		if n, ok := coord.PrimaryNode(nodes); ok {
-			out[at.Name+"_URL"] = URL(a, n)
+		if !ok {
+			continue
+		}
+		out[at.Name+"_URL"] = ep.URL(a.CustomerUser, a.CustomerPassword)
+		if u := ep.TLSURL(a.CustomerUser, a.CustomerPassword); u != "" {
+			out[at.Name+"_TLS_URL"] = u
 		}
 	}
 	return out, nil

@@ -20,7 +20,7 @@ import (
 )
 
 // API is the HTTP API over a broker's core. It has one method per endpoint
-// (about 40, more than a type usually should): each only reads its request
+// (about 55, more than a type usually should): each only reads its request
 // and calls one of the core's services, and keeping them on one type keeps
 // the route table in one place.
 type API struct {
@@ -87,6 +87,8 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials", b.serve(b.getCredentials)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/{addon}/credentials_rotation", b.serve(b.rotateCredentials)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/wait", b.serve(b.waitStatus)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/redis/{addon}/access", b.serve(b.getEdgeAccess)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/redis/{addon}/access", b.serve(b.patchEdgeAccess)).Methods(http.MethodPatch)
 	a.HandleFunc("/apps/{app}/addon-attachments", b.serve(b.listAttachments)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/addon-attachments/{name}", b.serve(b.detach)).Methods(http.MethodDelete)
 	a.HandleFunc("/addon-attachments", b.serve(b.attach)).Methods(http.MethodPost)

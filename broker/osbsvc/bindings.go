@@ -47,9 +47,11 @@ func (b *Service) BindingTarget(ctx context.Context, a store.Addon, bd store.OSB
 	if !ok {
 		return "", primary, nil, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
-	as := a
-	as.CustomerUser, as.CustomerPassword = bd.Username, bd.Password
-	return attach.URL(as, primary), primary, nodes, nil
+	ep, _, err := attach.EndpointOf(ctx, b.store, a)
+	if err != nil {
+		return "", primary, nil, err
+	}
+	return ep.URL(bd.Username, bd.Password), primary, nodes, nil
 }
 
 // AddBinding records binding bd with a fresh engine user and password and

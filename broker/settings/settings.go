@@ -18,7 +18,6 @@ import (
 	"larder/broker/jobs"
 	"larder/catalog"
 	"larder/fault"
-	"larder/ha/coord"
 	"larder/provisioner"
 	"larder/store"
 
@@ -35,7 +34,12 @@ type Settings struct {
 	nodes   Nodes
 	pairs   Pairs
 	sources Sources
+	ca      CA
 }
+
+// CA is the CA that signed the edge's certificate, which redis:credentials
+// shows beside a TLS URL ("" when the operator gave the edge its own).
+type CA struct{ Path, PEM string }
 
 // Deps are the parts of the broker settings work with.
 type Deps struct {
@@ -46,6 +50,7 @@ type Deps struct {
 	Nodes   Nodes
 	Pairs   Pairs
 	Sources Sources
+	CA      CA
 }
 
 // Nodes is what settings ask of the broker's node placement.
@@ -70,7 +75,7 @@ type Sources interface {
 // New returns the settings service and registers how credential rotations
 // resume.
 func New(d Deps) *Settings {
-	b := &Settings{store: d.Store, hosts: d.Hosts, jobs: d.Jobs, log: d.Log, nodes: d.Nodes, pairs: d.Pairs, sources: d.Sources}
+	b := &Settings{store: d.Store, hosts: d.Hosts, jobs: d.Jobs, log: d.Log, nodes: d.Nodes, pairs: d.Pairs, sources: d.Sources, ca: d.CA}
 	d.Jobs.Register(opCredentials, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return b.rotationStep(op, nil) }})
 	return b
 }
@@ -162,15 +167,19 @@ func (b *Settings) ChangeSettings(ctx context.Context, id string, p api.Settings
 }
 
 func (b *Settings) credentialsOf(ctx context.Context, a store.Addon) (api.Credentials, error) {
-	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
+	ep, ok, err := attach.EndpointOf(ctx, b.store, a)
 	if err != nil {
 		return api.Credentials{}, err
 	}
-	n, ok := coord.PrimaryNode(nodes)
 	if !ok {
 		return api.Credentials{}, fault.E(fault.Unavailable, "%s has no running primary", a.Name)
 	}
-	return api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: attach.URL(a, n)}, nil
+	c := api.Credentials{Addon: api.Ref{ID: a.ID, Name: a.Name}, URL: ep.URL(a.CustomerUser, a.CustomerPassword),
+		TLSURL: ep.TLSURL(a.CustomerUser, a.CustomerPassword)}
+	if c.TLSURL != "" {
+		c.CAPath, c.CACert = b.ca.Path, b.ca.PEM
+	}
+	return c, nil
 }
 
 func (b *Settings) GetCredentials(ctx context.Context, appName, addonName string) (api.Credentials, error) {

@@ -135,11 +135,7 @@ func Info(s *cmdkit.Session) *cli.Command {
 		UsageText: usage,
 		Flags:     []cli.Flag{cmdkit.AppFlag(), cmdkit.JSONFlag()},
 		Action: func(c *cli.Context) error {
-			app, id, cl, err := s.AppArg(c, usage, api.BackupID)
-			if err != nil {
-				return err
-			}
-			b, err := cl.Backup(c.Context, app, id)
+			_, b, _, err := backupArg(s, c, usage)
 			if err != nil {
 				return err
 			}
@@ -185,4 +181,14 @@ func writeBackupInfo(w io.Writer, b api.Backup) error {
 		f.Add("Error", b.Error)
 	}
 	return f.Write(w)
+}
+
+// backupArg reads -a APP and a command's backup ID and fetches the backup.
+func backupArg(s *cmdkit.Session, c *cli.Context, usage string) (string, api.Backup, *api.Client, error) {
+	app, id, cl, err := s.AppArg(c, usage, api.BackupID)
+	if err != nil {
+		return "", api.Backup{}, nil, err
+	}
+	b, err := cl.Backup(c.Context, app, id)
+	return app, b, cl, err
 }

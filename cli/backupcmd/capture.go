@@ -135,11 +135,7 @@ func Delete(s *cmdkit.Session) *cli.Command {
 		UsageText: usage,
 		Flags:     []cli.Flag{cmdkit.AppFlag(), cmdkit.ConfirmFlag()},
 		Action: func(c *cli.Context) error {
-			app, id, cl, err := s.AppArg(c, usage, api.BackupID)
-			if err != nil {
-				return err
-			}
-			b, err := cl.Backup(c.Context, app, id)
+			app, b, cl, err := backupArg(s, c, usage)
 			if err != nil {
 				return err
 			}
@@ -148,7 +144,7 @@ func Delete(s *cmdkit.Session) *cli.Command {
 				return err
 			}
 			sp := s.StartSpinner(fmt.Sprintf("Deleting backup %s of %s", b.ID, b.Addon))
-			_, err = cl.DeleteBackup(c.Context, app, id, api.BackupDelete{Confirm: app})
+			_, err = cl.DeleteBackup(c.Context, app, b.ID, api.BackupDelete{Confirm: app})
 			if err := sp.FinishErr(err); err != nil {
 				return err
 			}

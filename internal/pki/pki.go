@@ -82,7 +82,7 @@ func LoadOrCreate(dir string) (*CA, error) {
 		if certPEM, err = selfSign(key); err != nil {
 			return nil, err
 		}
-		if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil {
+		if err := atomicfile.Write(certPath, certPEM, 0o600); err != nil { // like every file of the data dir; clients elsewhere take `redis:credentials --ca`
 			return nil, fmt.Errorf("ca certificate: %w", err)
 		}
 	}

@@ -15,7 +15,7 @@ func TestLoadOrCreateKeepsTheCA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadOrCreate() error = %v", err)
 	}
-	for name, want := range map[string]os.FileMode{KeyFile: 0o600, CertFile: 0o644} {
+	for name, want := range map[string]os.FileMode{KeyFile: 0o600, CertFile: 0o600} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s mode = %v, %v; want %04o", name, fi.Mode().Perm(), err, want)

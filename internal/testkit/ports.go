@@ -21,7 +21,9 @@ type Range struct {
 // never collide; TestRangesDisjoint keeps them apart, below the kernel's
 // ephemeral ports (32768+), which outgoing connections take at any moment.
 var (
-	Pairs         = Range{"broker/pairs", 13000, 13999}
+	Pairs         = Range{"broker/pairs", 11000, 11999}
+	EdgeSync      = Range{"daemon/edgesync", 12000, 12999}
+	EdgeDefault   = Range{"a broker's default edge ports (make run)", 13000, 13999}
 	HTTPAPI       = Range{"broker/httpapi", 14000, 14999}
 	Engine        = Range{"engine", 15000, 15999}
 	Self          = Range{"testkit", 16000, 16999}
@@ -35,11 +37,11 @@ var (
 	Agent         = Range{"provisioner/agent", 30000, 31999}
 	// Postgres is where internal/pgtest starts a package's PostgreSQL
 	// cluster (each package tested starts its own, on one port).
-	Postgres = Range{"internal/pgtest", 12000, 12999}
+	Postgres = Range{"internal/pgtest", 10000, 10999}
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Pairs, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
+var Ranges = []Range{Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the

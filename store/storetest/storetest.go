@@ -53,6 +53,10 @@ var tests = []struct {
 	{"BackupSchedules", testBackupSchedules},
 	{"ChangesShowBackups", testChangesShowBackups},
 	{"RestoreSource", testRestoreSource},
+	{"ChangesOfEveryone", testChangesOfEveryone},
+	{"EdgePortsClaimedOnce", testEdgePortsClaimedOnce},
+	{"EdgeConcurrentPortClaims", testEdgeConcurrentPortClaims},
+	{"EdgeAccess", testEdgeAccess},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a

@@ -102,7 +102,7 @@ func (q addonRepo) SetAddonPlan(ctx context.Context, id, plan string) error {
 }
 
 // HandOverAddon gives a spare add-on to its owner: see store.AddonRepo.
-func (q repo) HandOverAddon(ctx context.Context, id, from, to, name string) (bool, error) {
+func (q addonRepo) HandOverAddon(ctx context.Context, id, from, to, name string) (bool, error) {
 	now := q.now()
 	res, err := q.exec(ctx, `UPDATE addons SET app_id = ?, name = ?, created_at = ?, updated_at = ? WHERE id = ? AND app_id = ?`,
 		to, name, now, now, id, from)

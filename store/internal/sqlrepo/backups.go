@@ -12,7 +12,7 @@ import (
 // CreateBackup inserts a backup under the next number, in one statement:
 // the number is one past the highest ever given (backup_numbers keeps those
 // of deleted backups).
-func (q repo) CreateBackup(ctx context.Context, b *store.Backup) error {
+func (q backupRepo) CreateBackup(ctx context.Context, b *store.Backup) error {
 	now := q.now()
 	if b.StartedAt.IsZero() {
 		b.StartedAt = now
@@ -39,32 +39,32 @@ func (q repo) CreateBackup(ctx context.Context, b *store.Backup) error {
 }
 
 // BackupByID returns one backup.
-func (q repo) BackupByID(ctx context.Context, id string) (store.Backup, error) {
+func (q backupRepo) BackupByID(ctx context.Context, id string) (store.Backup, error) {
 	var b store.Backup
 	err := q.get(ctx, &b, `SELECT * FROM backups WHERE id = ?`, id)
 	return b, notFound(err, "no backup %s", id)
 }
 
 // BackupsOfAddon lists an add-on's backups, oldest first.
-func (q repo) BackupsOfAddon(ctx context.Context, addonID string) ([]store.Backup, error) {
+func (q backupRepo) BackupsOfAddon(ctx context.Context, addonID string) ([]store.Backup, error) {
 	var out []store.Backup
 	return out, q.sel(ctx, &out, `SELECT * FROM backups WHERE addon_id = ? ORDER BY num`, addonID)
 }
 
 // BackupsOfApp lists the backups taken of an app's add-ons, oldest first.
-func (q repo) BackupsOfApp(ctx context.Context, appID string) ([]store.Backup, error) {
+func (q backupRepo) BackupsOfApp(ctx context.Context, appID string) ([]store.Backup, error) {
 	var out []store.Backup
 	return out, q.sel(ctx, &out, `SELECT * FROM backups WHERE app_id = ? ORDER BY num`, appID)
 }
 
 // RunningBackups lists the backups still running, oldest first.
-func (q repo) RunningBackups(ctx context.Context) ([]store.Backup, error) {
+func (q backupRepo) RunningBackups(ctx context.Context) ([]store.Backup, error) {
 	var out []store.Backup
 	return out, q.sel(ctx, &out, `SELECT * FROM backups WHERE status = ? ORDER BY num`, store.BackupRunning)
 }
 
 // UpdateBackup records what a backup has become.
-func (q repo) UpdateBackup(ctx context.Context, b *store.Backup) error {
+func (q backupRepo) UpdateBackup(ctx context.Context, b *store.Backup) error {
 	b.UpdatedAt = q.now()
 	return q.execOne(ctx, "backup", `UPDATE backups SET label = ?, status = ?, verified = ?, finished_at = ?, size = ?, duration_ms = ?,
 		source_node = ?, source_role = ?, keys = ?, manifest = ?, target_key = ?, error = ?, operation_id = ?, updated_at = ? WHERE id = ?`,
@@ -73,12 +73,12 @@ func (q repo) UpdateBackup(ctx context.Context, b *store.Backup) error {
 }
 
 // DeleteBackup removes a backup's row.
-func (q repo) DeleteBackup(ctx context.Context, id string) error {
+func (q backupRepo) DeleteBackup(ctx context.Context, id string) error {
 	return q.execOne(ctx, "backup", `DELETE FROM backups WHERE id = ?`, id)
 }
 
 // SetBackupSchedule records or replaces an add-on's schedule.
-func (q repo) SetBackupSchedule(ctx context.Context, s *store.BackupSchedule) error {
+func (q backupRepo) SetBackupSchedule(ctx context.Context, s *store.BackupSchedule) error {
 	now := q.now()
 	if s.LastRun.IsZero() {
 		s.LastRun = now
@@ -94,30 +94,30 @@ func (q repo) SetBackupSchedule(ctx context.Context, s *store.BackupSchedule) er
 }
 
 // BackupScheduleOf returns an add-on's schedule.
-func (q repo) BackupScheduleOf(ctx context.Context, addonID string) (store.BackupSchedule, error) {
+func (q backupRepo) BackupScheduleOf(ctx context.Context, addonID string) (store.BackupSchedule, error) {
 	var s store.BackupSchedule
 	err := q.get(ctx, &s, `SELECT * FROM backup_schedules WHERE addon_id = ?`, addonID)
 	return s, notFound(err, "the add-on has no backup schedule")
 }
 
 // BackupSchedules lists every schedule.
-func (q repo) BackupSchedules(ctx context.Context) ([]store.BackupSchedule, error) {
+func (q backupRepo) BackupSchedules(ctx context.Context) ([]store.BackupSchedule, error) {
 	var out []store.BackupSchedule
 	return out, q.sel(ctx, &out, `SELECT * FROM backup_schedules ORDER BY addon_id`)
 }
 
 // SetBackupScheduleRun records when a schedule last ran.
-func (q repo) SetBackupScheduleRun(ctx context.Context, addonID string, at time.Time) error {
+func (q backupRepo) SetBackupScheduleRun(ctx context.Context, addonID string, at time.Time) error {
 	return q.execOne(ctx, "backup schedule", `UPDATE backup_schedules SET last_run = ?, updated_at = ? WHERE addon_id = ?`, at.UTC(), q.now(), addonID)
 }
 
 // DeleteBackupSchedule removes an add-on's schedule.
-func (q repo) DeleteBackupSchedule(ctx context.Context, addonID string) error {
+func (q backupRepo) DeleteBackupSchedule(ctx context.Context, addonID string) error {
 	return q.execOne(ctx, "backup schedule", `DELETE FROM backup_schedules WHERE addon_id = ?`, addonID)
 }
 
 // SetRestoreSource records the backup a new add-on is filled from.
-func (q repo) SetRestoreSource(ctx context.Context, addonID, backupID string) error {
+func (q backupRepo) SetRestoreSource(ctx context.Context, addonID, backupID string) error {
 	_, err := q.exec(ctx, `INSERT INTO backup_restores (addon_id, backup_id, created_at) VALUES (?, ?, ?)`, addonID, backupID, q.now())
 	switch {
 	case q.isUnique(err):
@@ -129,7 +129,7 @@ func (q repo) SetRestoreSource(ctx context.Context, addonID, backupID string) er
 }
 
 // RestoreSourceOf returns the backup a new add-on is filled from.
-func (q repo) RestoreSourceOf(ctx context.Context, addonID string) (string, bool, error) {
+func (q backupRepo) RestoreSourceOf(ctx context.Context, addonID string) (string, bool, error) {
 	var row struct {
 		BackupID string `db:"backup_id"`
 		Done     bool   `db:"done"`
@@ -139,6 +139,6 @@ func (q repo) RestoreSourceOf(ctx context.Context, addonID string) (string, bool
 }
 
 // FinishRestoreSource records that the add-on holds the backup's data.
-func (q repo) FinishRestoreSource(ctx context.Context, addonID string) error {
+func (q backupRepo) FinishRestoreSource(ctx context.Context, addonID string) error {
 	return q.execOne(ctx, "backup restore", `UPDATE backup_restores SET done = TRUE WHERE addon_id = ?`, addonID)
 }

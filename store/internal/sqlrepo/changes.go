@@ -8,12 +8,24 @@ import (
 	"larder/store"
 )
 
-// AppChanges reads the feed for one app. The head is read first and the
-// changes up to it second: a later statement sees at least what an earlier
-// one saw, and a store numbers changes in commit order (SQLite commits one
-// writer at a time; PostgreSQL's triggers number them under a lock held to
-// the commit), so nothing at or below the returned cursor can still appear.
+// AppChanges reads the feed for one app.
 func (s repo) AppChanges(ctx context.Context, appID string, cursor int64, limit int) ([]store.Change, int64, bool, error) {
+	return s.changesAfter(ctx, cursor, limit, `AND (app_id = ? OR (app_id = '' AND addon_id IN (
+			SELECT addon_id FROM attachments WHERE app_id = ? UNION SELECT id FROM addons WHERE app_id = ?)))`, appID, appID, appID)
+}
+
+// Changes reads the whole feed.
+func (s repo) Changes(ctx context.Context, cursor int64, limit int) ([]store.Change, int64, bool, error) {
+	return s.changesAfter(ctx, cursor, limit, "")
+}
+
+// changesAfter reads the feed after cursor, the rows filter (an AND clause
+// with its args) keeps. The head is read first and the changes up to it
+// second: a later statement sees at least what an earlier one saw, and a
+// store numbers changes in commit order (SQLite commits one writer at a
+// time; PostgreSQL's triggers number them under a lock held to the commit),
+// so nothing at or below the returned cursor can still appear.
+func (s repo) changesAfter(ctx context.Context, cursor int64, limit int, filter string, args ...any) ([]store.Change, int64, bool, error) {
 	if cursor < 0 {
 		return nil, 0, false, fault.E(fault.Invalid, "cursor %d is negative", cursor)
 	}
@@ -34,9 +46,8 @@ func (s repo) AppChanges(ctx context.Context, appID string, cursor int64, limit 
 	var out []store.Change
 	err = s.sel(ctx, &out, `
 		SELECT seq, app_id, addon_id, addon_name, kind, subject, at FROM changes
-		WHERE seq > ? AND seq <= ? AND (app_id = ? OR (app_id = '' AND addon_id IN (
-			SELECT addon_id FROM attachments WHERE app_id = ? UNION SELECT id FROM addons WHERE app_id = ?)))
-		ORDER BY seq LIMIT ?`, cursor, head, appID, appID, appID, limit)
+		WHERE seq > ? AND seq <= ? `+filter+`
+		ORDER BY seq LIMIT ?`, append(append([]any{cursor, head}, args...), limit)...)
 	if err != nil {
 		return nil, 0, false, err
 	}

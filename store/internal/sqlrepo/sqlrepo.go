@@ -68,12 +68,15 @@ type repo struct {
 	operationRepo
 	forkRepo
 	osbRepo
+	backupRepo
+	edgeRepo
 }
 
 // Repo is store.Q with the change feed's reads, over one handle.
 type Repo interface {
 	store.Q
 	AppChanges(ctx context.Context, appID string, cursor int64, limit int) ([]store.Change, int64, bool, error)
+	Changes(ctx context.Context, cursor int64, limit int) ([]store.Change, int64, bool, error)
 	ChangeHead(ctx context.Context) (int64, error)
 }
 
@@ -81,7 +84,7 @@ type Repo interface {
 // dialect d.
 func New(x sqlx.ExtContext, d *Dialect) Repo {
 	c := conn{x: x, d: d}
-	return repo{c, appRepo{c}, addonRepo{c}, attachmentRepo{c}, nodeRepo{c}, hostRepo{c}, operationRepo{c}, forkRepo{c}, osbRepo{c}}
+	return repo{c, appRepo{c}, addonRepo{c}, attachmentRepo{c}, nodeRepo{c}, hostRepo{c}, operationRepo{c}, forkRepo{c}, osbRepo{c}, backupRepo{c}, edgeRepo{c}}
 }
 
 // The repositories of each kind of record.
@@ -94,6 +97,8 @@ type (
 	operationRepo  struct{ conn }
 	forkRepo       struct{ conn }
 	osbRepo        struct{ conn }
+	backupRepo     struct{ conn }
+	edgeRepo       struct{ conn }
 )
 
 // conn is the handle the repositories share, with their dialect.
