@@ -205,6 +205,17 @@ func (c *Client) RedisInfo(ctx context.Context, app, ref string) ([]RedisInfo, e
 	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/redis"+q, nil, &out)
 }
 
+// Metrics returns the sampled metrics of the add-on ref resolves to on app
+// over since (one of MetricRanges; "" is 1h).
+func (c *Client) Metrics(ctx context.Context, app, ref, since string) (Metrics, error) {
+	var out Metrics
+	q := ""
+	if since != "" {
+		q = "?since=" + url.QueryEscape(since)
+	}
+	return out, c.Do(ctx, http.MethodGet, "/apps/"+esc(app)+"/addons/"+esc(ref)+"/metrics"+q, nil, &out)
+}
+
 // Events lists the history of the add-on ref resolves to on app, oldest first.
 func (c *Client) Events(ctx context.Context, app, ref string) ([]Event, error) {
 	var out []Event

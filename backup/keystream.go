@@ -146,12 +146,18 @@ func (s *keyStream) restore(k *rdb.Key) error {
 	return nil
 }
 
-// close sends what is buffered, waits for every reply and returns the
-// first failure.
-func (s *keyStream) close() error {
+// flush sends what is buffered, and returns the first failure.
+func (s *keyStream) flush() error {
 	if err := s.bw.Flush(); err != nil && s.failed() == nil {
 		s.fail(fault.Wrap(fault.Unavailable, err, fmt.Sprintf("restore into %s: the node closed the connection", s.into.Name)))
 	}
+	return s.failed()
+}
+
+// close sends what is buffered, waits for every reply and returns the
+// first failure.
+func (s *keyStream) close() error {
+	s.flush()
 	close(s.sent)
 	<-s.done
 	s.stop()

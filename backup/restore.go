@@ -24,7 +24,13 @@ type LoadOptions struct {
 	// temp dir.
 	Dir string
 	Now func() time.Time
+	// Progress, when set, is called with the number of keys restored so
+	// far, every ProgressEvery keys, once they have been sent to the node.
+	Progress func(keys int64)
 }
+
+// ProgressEvery is how many keys Load restores between two Progress calls.
+const ProgressEvery = 1000
 
 // Loaded is what a restore did.
 type Loaded struct {
@@ -86,7 +92,16 @@ func Load(ctx context.Context, archive io.Reader, into Node, opts LoadOptions) (
 				return nil
 			}
 			res.Keys++
-			return l.restore(k)
+			if err := l.restore(k); err != nil {
+				return err
+			}
+			if opts.Progress != nil && res.Keys%ProgressEvery == 0 {
+				if err := l.flush(); err != nil {
+					return err
+				}
+				opts.Progress(res.Keys)
+			}
+			return nil
 		},
 		OnFunction: func(payload []byte) error {
 			functions = append(functions, rdb.DumpPayload(nil, payload, m.RDBVersion))

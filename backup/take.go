@@ -21,6 +21,9 @@ type Job struct {
 	StageDir string
 	Capture  CaptureOptions
 	Verify   VerifyOptions
+	// Staged, when set, is called once the archive is staged, before it
+	// is verified and stored (the broker's fault-injection point there).
+	Staged func()
 }
 
 // Result is what Take did.
@@ -51,6 +54,9 @@ func Take(ctx context.Context, job Job) (*Result, error) {
 	}
 	defer os.Remove(staged)
 	res := &Result{Manifest: m, Captured: time.Since(start)}
+	if job.Staged != nil {
+		job.Staged()
+	}
 	if job.Verify.Dir == "" {
 		job.Verify.Dir = job.StageDir
 	}

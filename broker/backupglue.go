@@ -52,3 +52,5 @@ func (g backupGlue) Specs(ctx context.Context, a store.Addon) ([]store.Node, []p
 }
 
 func (g backupGlue) HostUp(host string) bool { return g.b.hosts.IsUp(host) }
+
+func (g backupGlue) Points() jobs.Points { return g.b.jobs.Points }

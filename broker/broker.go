@@ -33,6 +33,8 @@ import (
 	"larder/broker/changes"
 	"larder/broker/hostset"
 	"larder/broker/jobs"
+	"larder/broker/logs"
+	"larder/broker/metrics"
 	"larder/broker/osbsvc"
 	"larder/broker/pairs"
 	"larder/broker/settings"
@@ -45,12 +47,15 @@ import (
 
 // Config is how an operator sets a broker up.
 type Config struct {
-	Catalog   *catalog.Catalog
-	Token     string // the admin API token
-	VarPrefix string // prefix of colored attachment names, default "LARDER_REDIS"
-	PortMin   int    // node port range, inclusive
-	PortMax   int
-	Log       logrus.FieldLogger
+	Catalog *catalog.Catalog
+	Token   string // the admin API token
+	// MetricsToken is the token Prometheus scrapes /metrics with: it opens
+	// nothing else. "" leaves /metrics to the admin token.
+	MetricsToken string
+	VarPrefix    string // prefix of colored attachment names, default "LARDER_REDIS"
+	PortMin      int    // node port range, inclusive
+	PortMax      int
+	Log          logrus.FieldLogger
 
 	// NoLocalNodes keeps new nodes off the broker's own host, for deployments
 	// (and tests) where every node runs on an agent.
@@ -112,13 +117,17 @@ type Config struct {
 	// coordinators' role changes at the same instant).
 	HoldAt, HoldDir string
 
-	// Clock is the HA coordinator's time, and the backup scheduler's;
-	// default the wall clock.
+	// Clock is the HA coordinator's time, the backup scheduler's and the
+	// metrics sampler's; default the wall clock.
 	Clock coord.Clock
 
 	// Backups sets the backup service up (its Clock and Log default to
 	// the broker's); without a Target, backups are off.
 	Backups backups.Config
+
+	// Metrics sets the sampler of the nodes' figures up (its interval, per
+	// node deadline); its Clock is Clock.
+	Metrics metrics.Config
 }
 
 // DefaultVarPrefix gives LARDER_REDIS_CYAN_URL; an operator leaving Heroku can
@@ -139,8 +148,10 @@ type Broker struct {
 	Hosts    *Hosts             // the host registry: register, list, drain, adoption
 	OSB      *osbsvc.Service    // the Open Service Broker instance and binding operations
 	Changes  *changes.Feed      // the change feed: operation and app waits
+	Logs     *logs.Logs         // apps' logs: nodes' lines and events, read or tailed
 	Pairs    *pairs.Pairs       // HA pairs: observers' reports, failover, switchover, rebuilds
 	Backups  *backups.Service   // backups: capture, schedules, retention, restore
+	Metrics  *metrics.Sampler   // the nodes' sampled figures, and the broker's counters
 }
 
 // core holds what the services of this package share: the store, the
@@ -254,19 +265,23 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		cfg.MaxWaiters = 2048
 	}
 	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
+	cfg.Metrics.Clock = cfg.Clock
+	sampler := metrics.New(cfg.Metrics, metrics.Deps{Store: st, Hosts: c.hosts, Nodes: &Nodes{c}, Log: c.log})
+	counters := sampler.Counters()
 	c.jobs = jobs.New(jobs.Config{Log: c.log, Store: st, Owner: cfg.ID, Lease: cfg.OperationLease, Retry: cfg.ReconcileInterval,
-		Points: jobs.Points{CrashAt: cfg.CrashAt, HoldAt: cfg.HoldAt, HoldDir: cfg.HoldDir}})
+		Points: jobs.Points{CrashAt: cfg.CrashAt, HoldAt: cfg.HoldAt, HoldDir: cfg.HoldDir}, Finished: counters.Operation})
 	c.adoptCtx, c.adoptCancel = context.WithCancel(context.Background())
 	c.addons, c.nodes, c.hostReg = &Addons{c}, &Nodes{c}, &Hosts{c}
 	c.pairs = pairs.New(pairs.Config{LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock},
-		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log})
+		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log, Counters: counters})
 	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons,
 		CA: settings.CA{Path: cfg.Edge.CAPath, PEM: cfg.Edge.CACert}})
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
-		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs}
+		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs, Metrics: sampler}
+	b.Logs = logs.New(logs.Deps{Store: st, Hosts: c.hosts, Nodes: c.nodes, Feed: b.Changes, Log: c.log})
 	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
@@ -311,6 +326,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	})
 	b.pairs.Start()
 	b.spares.Start()
+	b.Metrics.Start()
 	b.backups.Start()
 	return nil
 }
@@ -340,6 +356,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 // separate processes that a later broker re-adopts.
 func (b *Broker) Close(ctx context.Context) error {
 	b.StopWaiters()
+	b.Metrics.Close()
 	b.backups.Close()
 	b.spares.Close()
 	// Adoption first: it may hand a returning host to the pairs (Repush).
@@ -367,6 +384,12 @@ func (b *Broker) Store() store.Store { return b.store }
 
 // Log is the broker's logger, for its API adapters.
 func (b *Broker) Log() logrus.FieldLogger { return b.log }
+
+// MetricsTokenMatches reports, in constant time, whether t is the metrics
+// token (never true when none is set).
+func (b *Broker) MetricsTokenMatches(t string) bool {
+	return b.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(t), []byte(b.cfg.MetricsToken)) == 1
+}
 
 // TokenMatches reports, in constant time, whether t is the admin API token.
 func (b *Broker) TokenMatches(t string) bool {

@@ -134,6 +134,10 @@ func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 	if err != nil {
 		return err
 	}
+	from, err := b.nodes.PlanOf(a)
+	if err != nil {
+		return err
+	}
 	nodes, err := b.store.NodesOfAddon(ctx, a.ID)
 	if err != nil {
 		return err
@@ -158,6 +162,9 @@ func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 	b.jobs.CrashPoint("plan_change.applied")
 	err = b.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetAddonPlan(ctx, a.ID, p.To); err != nil {
+			return err
+		}
+		if err := b.backups.PlanChanged(ctx, tx, a, from, to); err != nil {
 			return err
 		}
 		return jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, p)

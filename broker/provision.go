@@ -156,6 +156,18 @@ func nodeSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec
 	}
 }
 
+// InfoSpec is the spec a host reads node n's figures with: nodeSpec with
+// the replication user (so its connection is not counted as the app's),
+// built with no store read (the metrics sampler needs one per node each
+// round). It is not a spec to start or reconfigure a node with.
+func (b *Nodes) InfoSpec(a store.Addon, p *catalog.Plan, n store.Node) provisioner.NodeSpec {
+	spec := nodeSpec(a, p, n)
+	if a.ReplPassword != "" {
+		spec.Repl = engine.User{Name: engine.ReplUser, Password: a.ReplPassword}
+	}
+	return spec
+}
+
 // SpecsOf returns the add-on's nodes with their specs, under its current
 // epoch. The epoch is read before the roles: a promotion committed in between
 // gives specs with the new roles under the old epoch (applied, or refused by

@@ -56,6 +56,8 @@ elsewhere instead with --no-edge here.`,
 			&cli.DurationFlag{Name: "lease", Usage: "the agents' --lease: how long to wait before promoting when a primary's host is unreachable", EnvVars: []string{"LARDER_LEASE"}, Value: 5 * time.Second},
 			&cli.IntFlag{Name: "spares", Usage: "started add-ons of each single-node plan kept ready, so addons:create hands one over at once (0: none)", EnvVars: []string{"LARDER_SPARES"}, Value: 1},
 			&cli.DurationFlag{Name: "operation-lease", Usage: "how long an operation stays this broker's without a renewal; another broker on the store takes it over after", EnvVars: []string{"LARDER_OPERATION_LEASE"}, Value: 15 * time.Second},
+			&cli.DurationFlag{Name: "metrics-interval", Usage: "how often every node's figures are sampled for redis:metrics and /metrics (0: never)", EnvVars: []string{"LARDER_METRICS_INTERVAL"}, Value: 10 * time.Second},
+			&cli.StringFlag{Name: "metrics-token", Usage: "bearer token Prometheus scrapes /metrics with; it opens nothing else (default: generated into DATA-DIR/metrics-token)", EnvVars: []string{"LARDER_METRICS_TOKEN"}},
 			&cli.StringFlag{Name: "crash-at", Usage: "exit at a named point (fault injection for recovery tests)", EnvVars: []string{"LARDER_CRASH_AT"}, Hidden: true},
 			&cli.StringFlag{Name: "hold-at", Usage: "wait at a named point while DATA-DIR/held-POINT exists (fault injection for race tests)", EnvVars: []string{"LARDER_HOLD_AT"}, Hidden: true},
 			&cli.StringFlag{Name: "store", Usage: "the store several brokers share: postgres://USER:PASSWORD@HOST[:PORT]/DATABASE (default: the SQLite file DATA-DIR/larder.db)", EnvVars: []string{"LARDER_STORE_URL"}},
@@ -85,6 +87,9 @@ elsewhere instead with --no-edge here.`,
 				return command.UsageError(fmt.Sprintf("--store %s is not a PostgreSQL URL", postgres.Redact(u)),
 					"give postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, or leave --store out for the SQLite file in the data dir")
 			}
+			if d := c.Duration("metrics-interval"); d < 0 || d > 0 && d < time.Second {
+				return command.UsageError(fmt.Sprintf("invalid --metrics-interval %s", d), "use 1s or more (10s is the default), or 0 to sample nothing")
+			}
 			eo, err := edgeOptions(c)
 			if err != nil {
 				return err
@@ -101,6 +106,7 @@ elsewhere instead with --no-edge here.`,
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
 				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
+				MetricsInterval: c.Duration("metrics-interval"), MetricsToken: c.String("metrics-token"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"), StoreURL: c.String("store"),
 				BackupURL: c.String("backup-url"),

@@ -17,6 +17,7 @@ import (
 	"larder/broker"
 	"larder/broker/backups"
 	"larder/broker/httpapi"
+	"larder/broker/metrics"
 	"larder/broker/osb"
 	"larder/broker/osbsvc"
 	"larder/catalog"
@@ -80,6 +81,11 @@ type BrokerConfig struct {
 	// ready.
 	Spares  int
 	CrashAt string // fault injection for tests
+	// MetricsInterval is how often nodes are sampled (0: never);
+	// MetricsToken the bearer token of /metrics (default: generated into
+	// DataDir/metrics-token).
+	MetricsInterval time.Duration
+	MetricsToken    string
 	// Supervision of this machine's nodes (see local.Options):
 	// the hang windows with and without persistence, and how long
 	// quarantined nodes are kept. Zero takes the provisioner's defaults.
@@ -123,6 +129,12 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	if cfg.OSB.Password == "" {
 		var err error
 		if cfg.OSB.Password, err = loadSecret(filepath.Join(cfg.DataDir, "osb-password")); err != nil {
+			return err
+		}
+	}
+	if cfg.MetricsToken == "" {
+		var err error
+		if cfg.MetricsToken, err = loadSecret(filepath.Join(cfg.DataDir, "metrics-token")); err != nil {
 			return err
 		}
 	}
@@ -196,7 +208,8 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	b, err = broker.New(broker.Config{Backups: backups, Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca)}, st, host)
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca),
+		MetricsToken: cfg.MetricsToken, Metrics: metrics.Config{Interval: cfg.MetricsInterval, Disabled: cfg.MetricsInterval <= 0}}, st, host)
 	if err != nil {
 		ready <- nil
 		host.Close(context.Background())

@@ -23,6 +23,23 @@ type Info struct {
 
 	Repl     ReplInfo
 	Keyspace []Keyspace // in the order INFO lists them (by database number)
+	Stats    Stats
+}
+
+// Stats are a node's counters and health flags for metrics: counters only
+// grow while the process lives (a rate is the difference of two readings),
+// and the flags say whether its last save and AOF write worked.
+type Stats struct {
+	CPUSeconds     float64 `json:"cpu_seconds"` // used_cpu_sys + used_cpu_user
+	Commands       int64   `json:"commands"`    // total_commands_processed
+	KeyspaceHits   int64   `json:"keyspace_hits"`
+	KeyspaceMisses int64   `json:"keyspace_misses"`
+	EvictedKeys    int64   `json:"evicted_keys"`
+	ExpiredKeys    int64   `json:"expired_keys"`
+	// PersistenceOK is false when the last RDB save, AOF write or AOF
+	// rewrite failed (rdb_last_bgsave_status, aof_last_write_status,
+	// aof_last_bgrewrite_status are "err").
+	PersistenceOK bool `json:"persistence_ok"`
 }
 
 // Keyspace is one database of INFO keyspace: "db0:keys=12,expires=3,avg_ttl=0".
@@ -67,7 +84,7 @@ type ReplicaInfo struct {
 // ParseInfo reads an INFO reply. Unknown and malformed lines are skipped: a
 // newer engine adds fields, and a figure it does not report reads as zero.
 func ParseInfo(text string) Info {
-	var in Info
+	in := Info{Stats: Stats{PersistenceOK: true}}
 	r := &in.Repl
 	slaveOffset := int64(0)
 	for _, line := range strings.Split(text, "\n") {
@@ -99,6 +116,21 @@ func ParseInfo(text string) Info {
 			in.AOFEnabled = v == "1"
 		case "loading", "async_loading":
 			in.Loading = in.Loading || v == "1"
+		case "used_cpu_sys", "used_cpu_user":
+			f, _ := strconv.ParseFloat(v, 64)
+			in.Stats.CPUSeconds += f
+		case "total_commands_processed":
+			in.Stats.Commands = num()
+		case "keyspace_hits":
+			in.Stats.KeyspaceHits = num()
+		case "keyspace_misses":
+			in.Stats.KeyspaceMisses = num()
+		case "evicted_keys":
+			in.Stats.EvictedKeys = num()
+		case "expired_keys":
+			in.Stats.ExpiredKeys = num()
+		case "rdb_last_bgsave_status", "aof_last_write_status", "aof_last_bgrewrite_status":
+			in.Stats.PersistenceOK = in.Stats.PersistenceOK && v != "err"
 		case "loading_loaded_perc":
 			in.LoadedPerc, _ = strconv.ParseFloat(v, 64)
 		case "role":

@@ -332,12 +332,7 @@ func LogTail(path string, offset int64, max int, secrets ...string) string {
 	}
 	buf := make([]byte, size-offset)
 	n, _ := f.ReadAt(buf, offset)
-	text := string(buf[:n])
-	for _, s := range secrets {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, "[redacted]")
-		}
-	}
+	text := Redact(string(buf[:n]), secrets...)
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	if len(lines) > 8 {
 		lines = lines[len(lines)-8:]

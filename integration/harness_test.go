@@ -200,7 +200,9 @@ func (b *Broker) cleanup() {
 // node's directory), and waits until they are gone, so that the test's
 // directories can be removed.
 func killNodes(dataDir string) {
-	pids := nodePIDs(dataDir)
+	// A node the broker was starting when it was killed may not have
+	// written its pidfile yet: its command line names its config file.
+	pids := append(nodePIDs(dataDir), pidsRunning(filepath.Join(dataDir, "nodes")+"/")...)
 	for _, pid := range pids {
 		syscall.Kill(-pid, syscall.SIGKILL) // nodes lead their own session and group
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -229,6 +231,22 @@ func groupAlive(pgid int) bool {
 		}
 	}
 	return false
+}
+
+// pidsRunning lists the processes whose command line holds dir.
+func pidsRunning(dir string) []int {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var pids []int
+	for _, f := range cmdlines {
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(b), dir) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // nodePIDs reads the pidfiles of every node directory under dataDir.

@@ -39,6 +39,13 @@ type NodeInfo struct {
 	MaxClients       int
 	AOFEnabled       bool
 	UptimeSeconds    int64
+	// Stats are the counters and health flags metrics sample (an agent
+	// older than them reports zeros).
+	Stats engine.Stats
+	// ReplOffset is the node's replication offset; ReplLagBytes, on a
+	// primary, how far its furthest replica is behind it.
+	ReplOffset   int64
+	ReplLagBytes int64
 }
 
 // EventKind is what a host reports about a node it supervises.
@@ -120,10 +127,46 @@ type Host interface {
 	// restarts the node in that role, and lifts a write pause it holds on
 	// the node (the broker, in contact again, has decided).
 	SetRole(ctx context.Context, spec NodeSpec) error
+	// Logs reads the node's own log (the engine's, engine.LogFile) as
+	// req says: whole lines after an offset, bounded, every password of
+	// spec redacted; with nothing new it waits up to req.Wait for a line
+	// (within ctx) instead of answering at once.
+	Logs(ctx context.Context, spec NodeSpec, req LogRequest) (LogChunk, error)
 	// Status reports whether the host answers, and the nodes it supervises.
 	Status(ctx context.Context) (HostStatus, error)
 	// Close stops supervision; the nodes keep running.
 	Close(ctx context.Context) error
+}
+
+// LogChunk is what a read of a node's log found: its lines and the offset
+// to read from next.
+type LogChunk = engine.LogChunk
+
+// LogRequest is a read of a node's log.
+type LogRequest struct {
+	// From is an offset a previous read returned (LogChunk.Next); negative
+	// reads the log's last Max bytes.
+	From int64 `json:"from"`
+	// Max bounds the bytes read; zero or more than MaxLogRead is MaxLogRead.
+	Max int `json:"max"`
+	// Wait is how long to wait for a line when there is none after From
+	// (at most MaxLogWait); zero answers at once.
+	Wait time.Duration `json:"wait"`
+}
+
+// Bounds of one read of a node's log.
+const (
+	MaxLogRead = 256 << 10
+	MaxLogWait = 30 * time.Second
+)
+
+// Bounded is r with Max and Wait brought within the bounds.
+func (r LogRequest) Bounded() LogRequest {
+	if r.Max <= 0 || r.Max > MaxLogRead {
+		r.Max = MaxLogRead
+	}
+	r.Wait = min(max(r.Wait, 0), MaxLogWait)
+	return r
 }
 
 // HostStatus is what a host reports about itself.

@@ -23,6 +23,7 @@ import (
 type Store interface {
 	Q
 	ChangeRepo
+	MetricRepo
 	// OnCommit registers fn, called after every commit (of a transaction, or
 	// of a write run on its own) once readers can see it: the change feed's
 	// wake-up. fn must be quick and must not write.

@@ -79,6 +79,8 @@ type Core interface {
 	Specs(ctx context.Context, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error)
 	// HostUp reports whether a host answers.
 	HostUp(host string) bool
+	// Points are the broker's fault-injection points (--crash-at, --hold-at).
+	Points() jobs.Points
 }
 
 // Service is the backup service of one broker.

@@ -112,13 +112,14 @@ func (s *Service) captureStep(op store.Operation) func(ctx context.Context, prog
 		progress(fmt.Sprintf("capturing from the %s %s", src.node.Role, src.node.Name))
 		res, err := backup.Take(ctx, backup.Job{Name: b.TargetKey, Source: src.capture, Target: s.cfg.Target, StageDir: s.cfg.StageDir,
 			Meta:   backup.Meta{AddonID: a.ID, AddonName: a.Name, Plan: a.Plan, Role: src.node.Role},
-			Verify: backup.VerifyOptions{Engine: s.cfg.Engine}})
+			Verify: backup.VerifyOptions{Engine: s.cfg.Engine}, Staged: func() { s.core.Points().CrashPoint("backup_capture.staged") }})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err() // the broker stops: the next one starts it over
 			}
 			return s.captureFailed(ctx, &b, a.Name, err)
 		}
+		s.core.Points().CrashPoint("backup_capture.stored")
 		return s.captured(ctx, a, &b, res)
 	}
 }

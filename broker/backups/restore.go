@@ -128,14 +128,20 @@ func (s *Service) restoreStep(op store.Operation) func(ctx context.Context, prog
 			return err
 		}
 		r := &restoring{s: s, a: a, b: b, node: node, spec: spec, undo: filepath.Join(s.cfg.StageDir, "undo-"+op.ID+".tar.gz")}
-		if op.Step != stepLoading {
-			progress("stopping writes")
-			if err := pauseWrites(ctx, node, spec); err != nil {
-				return r.abandon(ctx, err)
+		// Writes stop on every run, a resumed one too: the restarted
+		// broker's adoption of the node gave its users their rights back.
+		progress("stopping writes")
+		if err := pauseWrites(ctx, node, spec); err != nil {
+			if op.Step == stepLoading {
+				return r.undoLoad(ctx, err)
 			}
+			return r.abandon(ctx, err)
+		}
+		if op.Step != stepLoading {
 			if err := s.st.SetOperationStep(ctx, op.ID, stepPaused, op.Params); err != nil {
 				return r.abandon(ctx, err)
 			}
+			s.core.Points().CrashPoint("backup_restore.paused")
 			progress("keeping a copy of the current data to roll back to")
 			if _, err := backup.Capture(ctx, node, backup.Meta{AddonID: a.ID, AddonName: a.Name, Plan: a.Plan, Role: store.RolePrimary}, r.undo, backup.CaptureOptions{}); err != nil {
 				return r.abandon(ctx, err)
@@ -143,9 +149,18 @@ func (s *Service) restoreStep(op store.Operation) func(ctx context.Context, prog
 			if err := s.st.SetOperationStep(ctx, op.ID, stepLoading, op.Params); err != nil {
 				return r.abandon(ctx, err)
 			}
+			s.core.Points().CrashPoint("backup_restore.loading")
 		}
+		s.core.Points().HoldPoint(ctx, "backup_restore.load")
 		progress("restoring backup " + b.ID)
-		loaded, err := s.load(ctx, b.TargetKey, node)
+		var told time.Time
+		loaded, err := s.load(ctx, b.TargetKey, node, func(keys int64) {
+			s.core.Points().CrashPoint("backup_restore.mid_load")
+			if now := time.Now(); now.Sub(told) >= time.Second { // a store write per call: once a second is plenty
+				told = now
+				progress(fmt.Sprintf("restoring backup %s: %d of %d keys", b.ID, keys, b.Keys))
+			}
+		})
 		if err != nil {
 			return r.undoLoad(ctx, err)
 		}
@@ -154,14 +169,15 @@ func (s *Service) restoreStep(op store.Operation) func(ctx context.Context, prog
 	}
 }
 
-// load restores a stored archive into node, replacing its data.
-func (s *Service) load(ctx context.Context, key string, node backup.Node) (*backup.Loaded, error) {
+// load restores a stored archive into node, replacing its data; progress,
+// when set, hears how many keys are in (backup.LoadOptions.Progress).
+func (s *Service) load(ctx context.Context, key string, node backup.Node, progress func(keys int64)) (*backup.Loaded, error) {
 	rc, err := s.cfg.Target.Open(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return backup.Load(ctx, rc, node, backup.LoadOptions{Replace: true, Dir: s.cfg.StageDir})
+	return backup.Load(ctx, rc, node, backup.LoadOptions{Replace: true, Dir: s.cfg.StageDir, Progress: progress})
 }
 
 // restoring is one restore into an existing add-on, and its endings.
@@ -269,7 +285,7 @@ func (s *Service) RestoreIfAsked(ctx context.Context, a store.Addon, progress fu
 		return err
 	}
 	progress("restoring backup " + b.ID)
-	loaded, err := s.load(ctx, b.TargetKey, node)
+	loaded, err := s.load(ctx, b.TargetKey, node, nil)
 	if err != nil {
 		if errors.Is(err, backup.ErrCorrupt) {
 			b.Verified, b.Error = store.VerifyFailed, fault.Message(err)

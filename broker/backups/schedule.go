@@ -2,6 +2,7 @@ package backups
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/sirupsen/logrus"
 
@@ -123,4 +124,37 @@ func (s *Service) tick(ctx context.Context) {
 		}
 		log.Info("scheduled backup started")
 	}
+}
+
+// PlanChanged is called in the transaction that commits a's change from
+// plan from to plan to: the schedule follows the plan. An upgrade from a
+// plan without daily backups gets the default schedule unless the add-on
+// has one; a downgrade to one (mini backs up on demand only) loses its
+// schedule, and an event says so. Its backups stay either way.
+func (s *Service) PlanChanged(ctx context.Context, tx store.Tx, a store.Addon, from, to *catalog.Plan) error {
+	switch {
+	case !from.Persistence && to.Persistence && s.Enabled():
+		if _, err := tx.BackupScheduleOf(ctx, a.ID); fault.KindOf(err) != fault.NotFound {
+			return err // nil: it has one of its own
+		}
+		if err := s.AddonRecorded(ctx, tx, a, to); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "backup.scheduled", fmt.Sprintf("%s is backed up daily at %s, the %d newest kept: %s includes daily backups",
+			a.Name, DefaultAt, DefaultRetain, to.Name))
+	case from.Persistence && !to.Persistence:
+		sc, err := tx.BackupScheduleOf(ctx, a.ID)
+		if fault.KindOf(err) == fault.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBackupSchedule(ctx, a.ID); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, a.ID, a.Name, "backup.unscheduled", fmt.Sprintf("the daily backup of %s (%s, %d kept) is removed: %s backs up on demand only (larder redis:backups:capture); its backups stay",
+			a.Name, sc.At, sc.Retain, to.Name))
+	}
+	return nil
 }

@@ -32,7 +32,7 @@ const Token = "test-token"
 // New starts a broker on node ports of ports (a block of testkit's ranges
 // the calling package owns); tweak, when not nil, adjusts its Config first.
 // It skips the test when no engine is installed.
-func New(t *testing.T, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
+func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
 	eng, err := engine.Discover()
 	if err != nil {

@@ -240,3 +240,35 @@ func OperationJSON(op store.Operation) api.Operation {
 
 // done reports whether op has ended, either way.
 func done(op store.Operation) bool { j := OperationJSON(op); return j.Done() }
+
+// Join admits one waiter of key (an API token), counted against the same
+// caps as the feed's own waits, for a request that waits on something of
+// its own as well (a tail of nodes' logs). The caller calls release once.
+func (f *Feed) Join(key string) (release func(), err error) { return f.hub.Join(key) }
+
+// WaitAppChange waits up to wait, within ctx, for a change of app after
+// cursor that want accepts (or a reset of the feed), reading past the others.
+// It reports whether one came. The caller has joined (Join) as a waiter.
+func (f *Feed) WaitAppChange(ctx context.Context, appID string, cursor int64, wait time.Duration, want func(store.Change) bool) (bool, error) {
+	wait, err := checkWait(wait)
+	if err != nil {
+		return false, err
+	}
+	return f.hub.Wait(ctx, wait, 0, func() (bool, error) {
+		for {
+			cs, next, reset, err := f.store.AppChanges(ctx, appID, cursor, feedBatch)
+			if err != nil || reset {
+				return reset, err
+			}
+			cursor = next
+			for _, c := range cs {
+				if want(c) {
+					return true, nil
+				}
+			}
+			if len(cs) < feedBatch {
+				return false, nil
+			}
+		}
+	})
+}

@@ -239,6 +239,9 @@ func (u unknownHost) SetRole(context.Context, provisioner.NodeSpec) error     { 
 func (u unknownHost) DisconnectUser(context.Context, provisioner.NodeSpec, string) error {
 	return u.err()
 }
+func (u unknownHost) Logs(context.Context, provisioner.NodeSpec, provisioner.LogRequest) (provisioner.LogChunk, error) {
+	return provisioner.LogChunk{}, u.err()
+}
 func (u unknownHost) Status(context.Context) (provisioner.HostStatus, error) {
 	return provisioner.HostStatus{}, u.err()
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"larder/api"
 	"larder/broker"
@@ -23,19 +22,7 @@ func TestEdgeURLsAndAccess(t *testing.T) {
 		cfg.Edge = broker.EdgeConfig{Host: "edge.test", PortMin: 14900, PortMax: 14999, CAPath: "/ca.crt", CACert: "PEM"}
 	})
 	ctx := context.Background()
-	if _, err := c.CreateApp(ctx, "web"); err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.CreateAddon(ctx, "web", api.AddonCreate{Plan: "larder-redis:mini"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if _, err := c.WaitOperation(wctx, res.Operation.ID, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	name := res.Addon.Name
+	name := miniOn(t, c, "web").Name
 	vars, err := c.ConfigVars(ctx, "web")
 	if err != nil {
 		t.Fatal(err)

@@ -112,11 +112,7 @@ func TestFeedLongPolls(t *testing.T) {
 	}
 
 	// Bad input.
-	bad := []struct {
-		path string
-		kind fault.Kind
-		msg  string
-	}{
+	checkBadGets(t, c, []badGet{
 		{"/operations/nope?wait=1s", fault.NotFound, "nope"},
 		{"/apps/web/changes?cursor=abc", fault.Invalid, "cursor"},
 		{"/apps/web/changes?cursor=-4", fault.Invalid, "cursor"},
@@ -125,13 +121,7 @@ func TestFeedLongPolls(t *testing.T) {
 		{"/operations/" + res.Operation.ID + "?wait=-1s", fault.Invalid, "wait"},
 		{"/operations/" + res.Operation.ID + "?wait=1s&since=yesterday", fault.Invalid, "since"},
 		{"/apps/nope/changes", fault.NotFound, "nope"},
-	}
-	for _, b := range bad {
-		err := c.Do(ctx, http.MethodGet, b.path, nil, nil)
-		if fault.KindOf(err) != b.kind || !strings.Contains(err.Error(), b.msg) {
-			t.Errorf("GET %s: %v, want %s saying %q", b.path, err, b.kind, b.msg)
-		}
-	}
+	})
 	if n := b.Changes.Waiters(); n != 0 {
 		t.Errorf("%d waiters left", n)
 	}
@@ -211,4 +201,41 @@ func TestFeedWaitersDroppedAtOnce(t *testing.T) {
 	}
 	drop()
 	wg.Wait()
+}
+
+// badGet is a GET the API must refuse with kind, in a message saying msg.
+type badGet struct {
+	path string
+	kind fault.Kind
+	msg  string
+}
+
+func checkBadGets(t *testing.T, c *api.Client, bad []badGet) {
+	t.Helper()
+	for _, b := range bad {
+		err := c.Do(context.Background(), http.MethodGet, b.path, nil, nil)
+		if fault.KindOf(err) != b.kind || !strings.Contains(err.Error(), b.msg) {
+			t.Errorf("GET %s: %v, want %s saying %q", b.path, err, b.kind, b.msg)
+		}
+	}
+}
+
+// miniOn creates app with a mini add-on and waits until it is provisioned.
+func miniOn(t *testing.T, c *api.Client, app string) api.Addon {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.CreateAddon(ctx, app, api.AddonCreate{Plan: "larder-redis:mini"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Operation != nil {
+		if _, err := c.WaitOperation(ctx, res.Operation.ID, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res.Addon
 }

@@ -53,6 +53,8 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 
+	r.Handle("/metrics", b.prometheusHandler()).Methods(http.MethodGet)
+
 	for _, m := range mount {
 		m(r)
 	}
@@ -71,6 +73,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/apps/{app}/addons/{addon}", b.serve(b.destroyAddon)).Methods(http.MethodDelete)
 	a.HandleFunc("/apps/{app}/addons/{addon}", b.serve(b.upgradeAddon)).Methods(http.MethodPatch)
 	a.HandleFunc("/apps/{app}/addons/{addon}/events", b.serve(b.listEvents)).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/addons/{addon}/metrics", b.serve(b.addonMetrics)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis", b.serve(b.redisInfo)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/redis/promote", b.serve(b.promote)).Methods(http.MethodPost)
 	a.HandleFunc("/apps/{app}/redis/{addon}/failover", b.serve(b.failover)).Methods(http.MethodPost)
@@ -96,6 +99,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/addons/{addon}", b.serve(b.getAddon)).Methods(http.MethodGet)
 	a.HandleFunc("/operations/{id}", b.serve(b.getOperation)).Methods(http.MethodGet)
 	a.HandleFunc("/apps/{app}/changes", b.getAppChanges).Methods(http.MethodGet)
+	a.HandleFunc("/apps/{app}/logs", b.serve(b.getLogs)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services", b.serve(b.listServices)).Methods(http.MethodGet)
 	a.HandleFunc("/addon-services/{service}/plans", b.serve(b.listPlans)).Methods(http.MethodGet)
 	b.backupRoutes(a)

@@ -41,6 +41,7 @@ type Runner struct {
 	retry time.Duration // UntilDone's first wait
 	now   func() time.Time
 	kinds map[string]Kind // how operations resume, by kind (Register)
+	done  func(kind, result string)
 
 	mu      sync.Mutex
 	running map[string]*job // by operation id
@@ -60,6 +61,9 @@ type Config struct {
 	Lease  time.Duration // how long a lease lasts unless renewed
 	Retry  time.Duration // UntilDone's first wait between tries
 	Points Points
+	// Finished, when set, is told the kind and the result (succeeded,
+	// failed) of every operation that ends here: the broker's counters.
+	Finished func(kind, result string)
 }
 
 // New returns a runner over cfg.Store leasing operations to cfg.Owner for
@@ -69,8 +73,12 @@ func New(cfg Config) *Runner {
 	if cfg.Points.Log == nil {
 		cfg.Points.Log = cfg.Log
 	}
-	return &Runner{Locks: &Locks{}, Points: cfg.Points, ctx: ctx, cancel: cancel, log: cfg.Log, st: cfg.Store, owner: cfg.Owner,
-		ttl: cfg.Lease, retry: cfg.Retry, now: time.Now, kinds: map[string]Kind{}, running: map[string]*job{}}
+	r := &Runner{Locks: &Locks{}, Points: cfg.Points, ctx: ctx, cancel: cancel, log: cfg.Log, st: cfg.Store, owner: cfg.Owner,
+		ttl: cfg.Lease, retry: cfg.Retry, now: time.Now, kinds: map[string]Kind{}, running: map[string]*job{}, done: cfg.Finished}
+	if r.done == nil {
+		r.done = func(string, string) {}
+	}
+	return r
 }
 
 // Lease makes op, about to be recorded, held by this broker.
@@ -153,6 +161,7 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 		if err := st.UpdateOperation(context.Background(), op.ID, state, last, msg); err != nil {
 			log.WithError(err).Error("record operation result")
 		}
+		r.done(op.Kind, state)
 	}()
 }
 

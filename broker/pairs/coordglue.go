@@ -66,6 +66,7 @@ func (g coordGlue) ApplyRoles(ctx context.Context, a store.Addon, ids ...string)
 }
 
 func (g coordGlue) AfterFailover(ctx context.Context, a store.Addon, old store.Node, progress func(string)) error {
+	g.b.count.Failover() // recorded and applied: the standby is primary
 	return g.b.finishFailover(ctx, a, old, progress)
 }
 

@@ -57,6 +57,9 @@ func (b *Pairs) MonitorReport(ctx context.Context, rep api.MonitorReport) error 
 	}
 	b.tracker.Record(rep, b.coord.Clock().Now())
 	for _, o := range rep.Nodes {
+		b.count.Vote(rep.Location, o.Up)
+	}
+	for _, o := range rep.Nodes {
 		if !o.Up {
 			b.recon.Nudge()
 			break

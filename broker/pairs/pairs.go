@@ -16,6 +16,7 @@ import (
 
 	"larder/broker/hostset"
 	"larder/broker/jobs"
+	"larder/broker/metrics"
 	"larder/catalog"
 	"larder/ha"
 	"larder/ha/coord"
@@ -45,6 +46,9 @@ type Deps struct {
 	Nodes  Nodes
 	Follow Follower
 	Log    logrus.FieldLogger
+	// Counters count failovers, switchovers and the observers' votes (nil:
+	// none).
+	Counters *metrics.Counters
 }
 
 // Nodes is what pairs ask of the broker's node placement: node specs as the
@@ -75,6 +79,7 @@ type Pairs struct {
 	nodes   Nodes
 	follow  Follower
 	log     logrus.FieldLogger
+	count   *metrics.Counters
 	tracker *ha.Tracker
 	coord   *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
 	recon   *reconciler
@@ -90,7 +95,7 @@ const (
 // New returns the pairs of a broker and registers how their operations
 // resume. Start runs the reconciler.
 func New(cfg Config, d Deps) *Pairs {
-	b := &Pairs{cfg: cfg, store: d.Store, hosts: d.Hosts, jobs: d.Jobs, nodes: d.Nodes, follow: d.Follow, log: d.Log,
+	b := &Pairs{cfg: cfg, store: d.Store, hosts: d.Hosts, jobs: d.Jobs, nodes: d.Nodes, follow: d.Follow, log: d.Log, count: d.Counters,
 		tracker: ha.NewTracker(cfg.MonitorFresh)}
 	b.coord = newCoordinator(b)
 	b.recon = newReconciler(b)

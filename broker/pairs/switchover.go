@@ -110,6 +110,7 @@ func (b *Pairs) switchoverStep(op store.Operation, resumed bool) jobs.Step {
 				return false, err
 			}
 			committed = true
+			b.count.Switchover() // recorded: the apps have the new primary
 			b.jobs.CrashPoint("switchover.committed")
 			return true, b.applyRoles(ctx, a, primary.ID, standby.ID)
 		})

@@ -21,6 +21,7 @@ type Range struct {
 // never collide; TestRangesDisjoint keeps them apart, below the kernel's
 // ephemeral ports (32768+), which outgoing connections take at any moment.
 var (
+	Metrics       = Range{"broker/metrics", 10000, 10999}
 	Pairs         = Range{"broker/pairs", 11000, 11999}
 	EdgeSync      = Range{"daemon/edgesync", 12000, 12999}
 	EdgeDefault   = Range{"a broker's default edge ports (make run)", 13000, 13999}
@@ -41,7 +42,7 @@ var (
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
+var Ranges = []Range{Metrics, Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, Postgres}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the

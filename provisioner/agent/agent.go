@@ -45,6 +45,12 @@ type disconnectRequest struct {
 	User string               `json:"user"`
 }
 
+// logsRequest is the body of POST /v1/nodes/{id}/logs.
+type logsRequest struct {
+	Spec    provisioner.NodeSpec   `json:"spec"`
+	Request provisioner.LogRequest `json:"request"`
+}
+
 // portAnswer is the answer of GET /v1/ports/{port}.
 type portAnswer struct {
 	Free bool `json:"free"`
@@ -80,6 +86,7 @@ type agent struct {
 //	POST /v1/nodes/{id}/reconfigure     NodeSpec → 204
 //	POST /v1/nodes/{id}/disconnect      {"spec": NodeSpec, "user": NAME} → 204
 //	POST /v1/nodes/{id}/role            NodeSpec → 204 (409 under an older epoch than the node's)
+//	POST /v1/nodes/{id}/logs            {"spec": NodeSpec, "request": LogRequest} → LogChunk (a long-poll up to request.wait)
 //
 // Every request needs "Authorization: Bearer TOKEN" (compared in constant
 // time; an empty token refuses everything). Specs hold passwords, so they
@@ -124,7 +131,14 @@ func NewHandler(h *local.Host, events *EventRing, token string, log logrus.Field
 		return nil, h.SetRole(ctx, s)
 	}))
 	mux.HandleFunc("POST /v1/nodes/{id}/stop", a.stop)
-	mux.HandleFunc("POST /v1/nodes/{id}/disconnect", a.disconnect)
+	mux.HandleFunc("POST /v1/nodes/{id}/disconnect", nodeRoute(a, func(b disconnectRequest) provisioner.NodeSpec { return b.Spec },
+		func(ctx context.Context, b disconnectRequest) (any, error) {
+			return nil, h.DisconnectUser(ctx, b.Spec, b.User)
+		}))
+	// A read of a node's log waits for a line as the request says; a
+	// broker that goes away ends the wait (the request's context).
+	mux.HandleFunc("POST /v1/nodes/{id}/logs", nodeRoute(a, func(b logsRequest) provisioner.NodeSpec { return b.Spec },
+		func(ctx context.Context, b logsRequest) (any, error) { return h.Logs(ctx, b.Spec, b.Request) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fault.E(fault.NotFound, "no agent route %s %s", r.Method, engine.Truncate(r.URL.Path, 100)))
 	})
@@ -237,36 +251,30 @@ func (a *agent) eventLog(w http.ResponseWriter, r *http.Request) {
 
 // withSpec serves a node route whose body is the node's spec.
 func (a *agent) withSpec(fn func(context.Context, provisioner.NodeSpec) (any, error)) http.HandlerFunc {
+	return nodeRoute(a, func(s provisioner.NodeSpec) provisioner.NodeSpec { return s }, fn)
+}
+
+// nodeRoute serves a node route whose body, a B, holds the node's spec
+// (which spec finds): the body is read, its node checked against the URL's,
+// and fn's answer written.
+func nodeRoute[B any](a *agent, spec func(B) provisioner.NodeSpec, fn func(context.Context, B) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var spec provisioner.NodeSpec
-		if err := decodeAgentBody(r, &spec); err != nil {
+		var body B
+		if err := decodeAgentBody(r, &body); err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		if err := checkNodeID(r, spec.ID); err != nil {
+		if err := checkNodeID(r, spec(body).ID); err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		v, err := fn(r.Context(), spec)
+		v, err := fn(r.Context(), body)
 		a.answer(w, r, v, err)
 	}
 }
 
 func (a *agent) stop(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, nil, a.h.Stop(r.Context(), r.PathValue("id")))
-}
-
-func (a *agent) disconnect(w http.ResponseWriter, r *http.Request) {
-	var req disconnectRequest
-	if err := decodeAgentBody(r, &req); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := checkNodeID(r, req.Spec.ID); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.answer(w, r, nil, a.h.DisconnectUser(r.Context(), req.Spec, req.User))
 }
 
 // answer writes v (204 when nil) or err.

@@ -232,6 +232,15 @@ func (r *RemoteHost) SetRole(ctx context.Context, spec provisioner.NodeSpec) err
 	return r.nodeCall(ctx, r.opts.Timeout, spec.ID, "role", spec, nil)
 }
 
+// Logs reads the node's log through the agent, which waits up to req.Wait
+// for a line when there is none yet (a long-poll: the call's deadline is
+// Timeout past the wait).
+func (r *RemoteHost) Logs(ctx context.Context, spec provisioner.NodeSpec, req provisioner.LogRequest) (provisioner.LogChunk, error) {
+	req = req.Bounded()
+	var c provisioner.LogChunk
+	return c, r.nodeCall(ctx, r.opts.Timeout+req.Wait, spec.ID, "logs", logsRequest{Spec: spec, Request: req}, &c)
+}
+
 // Status asks the agent for its nodes; an agent that does not answer within
 // Timeout is an Unavailable fault.
 func (r *RemoteHost) Status(ctx context.Context) (provisioner.HostStatus, error) {

@@ -418,3 +418,15 @@ func TestRemoteHostPortCheckDeadline(t *testing.T) {
 		t.Errorf("the hung port check was never abandoned")
 	}
 }
+
+func TestRemoteHostLogs(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	a := env.agent()
+	r, _ := env.remote(a.url(), a.token)
+	spec := env.spec("remote-logs", false)
+	if _, err := r.Start(context.Background(), spec); err != nil {
+		t.Fatalf("Start() error = %v", err)
+	}
+	nodetest.CheckLogs(t, env.Env, r, spec)
+}

@@ -72,7 +72,14 @@ func countAppClients(list string, own ...string) int {
 
 // nodeInfo is the part of a node's INFO a host reports as its live figures.
 func nodeInfo(in engine.Info) provisioner.NodeInfo {
+	var lag int64
+	for _, r := range in.Repl.Replicas {
+		lag = max(lag, in.Repl.MasterOffset-r.Offset)
+	}
 	return provisioner.NodeInfo{
+		Stats:            in.Stats,
+		ReplOffset:       in.Repl.Offset,
+		ReplLagBytes:     lag,
 		Role:             in.Repl.Role,
 		Version:          in.Version,
 		UsedMemoryBytes:  in.UsedMemoryBytes,

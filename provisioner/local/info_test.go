@@ -19,9 +19,11 @@ func TestCountAppClients(t *testing.T) {
 func TestNodeInfo(t *testing.T) {
 	text := "# Server\r\nredis_version:7.2.4\r\nvalkey_version:8.0.1\r\nuptime_in_seconds:42\r\n" +
 		"# Clients\r\nconnected_clients:3\r\n# Memory\r\nused_memory:1048576\r\nmaxmemory:26214400\r\n" +
-		"# Persistence\r\naof_enabled:1\r\n# Replication\r\nrole:master\r\n"
+		"# Persistence\r\naof_enabled:1\r\n# Stats\r\ntotal_commands_processed:10\r\n# Replication\r\nrole:master\r\n" +
+		"master_repl_offset:500\r\nslave0:ip=127.0.0.1,port=1,state=online,offset=420,lag=0\r\n"
 	want := provisioner.NodeInfo{Role: "master", Version: "8.0.1", UsedMemoryBytes: 1 << 20, MaxMemoryBytes: 25 << 20,
-		ConnectedClients: 3, AOFEnabled: true, UptimeSeconds: 42}
+		ConnectedClients: 3, AOFEnabled: true, UptimeSeconds: 42,
+		Stats: engine.Stats{Commands: 10, PersistenceOK: true}, ReplOffset: 500, ReplLagBytes: 80}
 	if got := nodeInfo(engine.ParseInfo(text)); got != want {
 		t.Errorf("nodeInfo() = %+v, want %+v", got, want)
 	}

@@ -15,6 +15,7 @@ import (
 	"larder/engine"
 	"larder/fault"
 	"larder/provisioner"
+	"larder/provisioner/nodetest"
 )
 
 func startNode(t *testing.T, h *Host, spec provisioner.NodeSpec) provisioner.Node {
@@ -272,4 +273,15 @@ func TestStartTwiceConflicts(t *testing.T) {
 	if _, err := h.Start(context.Background(), spec); !errors.Is(err, fault.Conflict) {
 		t.Errorf("second Start() error = %v, want Conflict", err)
 	}
+}
+
+func TestLogs(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	h := env.host(Options{})
+	spec := env.spec("logs", false)
+	if _, err := h.Start(context.Background(), spec); err != nil {
+		t.Fatalf("Start() error = %v", err)
+	}
+	nodetest.CheckLogs(t, env.Env, h, spec)
 }

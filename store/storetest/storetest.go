@@ -57,6 +57,8 @@ var tests = []struct {
 	{"EdgePortsClaimedOnce", testEdgePortsClaimedOnce},
 	{"EdgeConcurrentPortClaims", testEdgeConcurrentPortClaims},
 	{"EdgeAccess", testEdgeAccess},
+	{"MetricPointsAddUp", testMetricPointsAddUp},
+	{"MetricPointsPrune", testMetricPointsPrune},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a
