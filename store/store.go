@@ -24,6 +24,7 @@ type Store interface {
 	Q
 	ChangeRepo
 	MetricRepo
+	LeaseRepo
 	// OnCommit registers fn, called after every commit (of a transaction, or
 	// of a write run on its own) once readers can see it: the change feed's
 	// wake-up. fn must be quick and must not write.
@@ -46,6 +47,13 @@ type RemoteCommits interface {
 // Tx is a transaction: its repositories see and change only its snapshot.
 type Tx interface {
 	Q
+	// RequireLease fails the transaction (a Conflict, with nothing
+	// written) unless token is the coordinator lease's current one: a
+	// coordinator that lost its lease — paused past it, say — cannot write
+	// once another began a tenure. It holds the lease row until the
+	// transaction ends, so no new tenure begins meanwhile. InTx calls it
+	// first when its context carries a token (WithLease).
+	RequireLease(ctx context.Context, token int64) error
 }
 
 // Q is the repository: every read and write of a record, the same inside a

@@ -59,6 +59,7 @@ var dialect = &sqlrepo.Dialect{
 	Greatest:     "GREATEST",
 	Stamp:        func(t time.Time) any { return t.UTC() },
 	Retry:        retry,
+	LockShared:   " FOR SHARE",
 }
 
 // hasCode reports whether err is a PostgreSQL error with SQLSTATE code.

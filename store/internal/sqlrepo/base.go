@@ -28,6 +28,7 @@ type Base struct {
 type Tx struct {
 	Repo
 	X *sqlx.Tx
+	d *Dialect
 }
 
 var _ store.Tx = Tx{}
@@ -76,9 +77,11 @@ type notifying struct {
 
 func (n notifying) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := n.d.retry(ctx, func() (err error) {
-		res, err = n.DB.ExecContext(ctx, query, args...)
-		return err
+	err := n.d.retry(ctx, func() error {
+		return n.fenced(ctx, func(x sqlx.ExtContext) (err error) {
+			res, err = x.ExecContext(ctx, query, args...)
+			return err
+		})
 	})
 	if err == nil {
 		n.h.run()
@@ -87,11 +90,35 @@ func (n notifying) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (n notifying) getWrite(ctx context.Context, dest any, query string, args ...any) error {
-	err := n.d.retry(ctx, func() error { return n.DB.GetContext(ctx, dest, query, args...) })
+	err := n.d.retry(ctx, func() error {
+		return n.fenced(ctx, func(x sqlx.ExtContext) error { return sqlx.GetContext(ctx, x, dest, query, args...) })
+	})
 	if err == nil {
 		n.h.run()
 	}
 	return err
+}
+
+// fenced runs write on the database, or, when ctx carries a coordinator's
+// fencing token (store.WithLease), in a transaction of its own that checks
+// the token first: a write run on its own is fenced as one in InTx is.
+func (n notifying) fenced(ctx context.Context, write func(x sqlx.ExtContext) error) error {
+	token, ok := store.LeaseOf(ctx)
+	if !ok {
+		return write(n.DB)
+	}
+	tx, err := n.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := requireLease(ctx, tx, n.d, token); err != nil {
+		return err
+	}
+	if err := write(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // retry runs try once, or as the dialect's Retry does.
@@ -119,7 +146,13 @@ func (b *Base) inTx(ctx context.Context, fn func(tx store.Tx) error) error {
 			sqltx.Rollback()
 		}
 	}()
-	if err := fn(Tx{New(sqltx, b.d), sqltx}); err != nil {
+	tx := Tx{New(sqltx, b.d), sqltx, b.d}
+	if token, ok := store.LeaseOf(ctx); ok {
+		if err := tx.RequireLease(ctx, token); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := sqltx.Commit(); err != nil {

@@ -44,6 +44,11 @@ func (b *Base) addMetricPoints(ctx context.Context, points []store.MetricPoint) 
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if token, ok := store.LeaseOf(ctx); ok {
+		if err := requireLease(ctx, tx, b.d, token); err != nil {
+			return err
+		}
+	}
 	stmt, err := tx.PrepareNamedContext(ctx, upsertPoint)
 	if err != nil {
 		return err

@@ -37,6 +37,11 @@ type Dialect struct {
 	// Retry, when set, runs a transaction (or a statement on its own) and
 	// runs it again, whole, while it fails only for meeting another one.
 	Retry func(ctx context.Context, try func() error) error
+	// LockShared, appended to a SELECT of one row, keeps the row from being
+	// changed until the transaction ends (" FOR SHARE"); "" where a
+	// transaction already holds the whole database (SQLite's immediate
+	// ones).
+	LockShared string
 
 	rebound sync.Map // query with ? → query in Bind's style
 }
