@@ -58,6 +58,7 @@ elsewhere instead with --no-edge here.`,
 			&cli.DurationFlag{Name: "operation-lease", Usage: "how long an operation stays this broker's without a renewal; another broker on the store takes it over after", EnvVars: []string{"LARDER_OPERATION_LEASE"}, Value: 15 * time.Second},
 			&cli.DurationFlag{Name: "metrics-interval", Usage: "how often every node's figures are sampled for redis:metrics and /metrics (0: never)", EnvVars: []string{"LARDER_METRICS_INTERVAL"}, Value: 10 * time.Second},
 			&cli.StringFlag{Name: "metrics-token", Usage: "bearer token Prometheus scrapes /metrics with; it opens nothing else (default: generated into DATA-DIR/metrics-token)", EnvVars: []string{"LARDER_METRICS_TOKEN"}},
+			&cli.DurationFlag{Name: "coordinator-lease", Usage: "of the brokers sharing a store, the one holding this lease coordinates (HA decisions, other brokers' operations, schedules); another takes over when it is not renewed for this long", EnvVars: []string{"LARDER_COORDINATOR_LEASE"}, Value: 10 * time.Second},
 			&cli.StringFlag{Name: "crash-at", Usage: "exit at a named point (fault injection for recovery tests)", EnvVars: []string{"LARDER_CRASH_AT"}, Hidden: true},
 			&cli.StringFlag{Name: "hold-at", Usage: "wait at a named point while DATA-DIR/held-POINT exists (fault injection for race tests)", EnvVars: []string{"LARDER_HOLD_AT"}, Hidden: true},
 			&cli.StringFlag{Name: "store", Usage: "the store several brokers share: postgres://USER:PASSWORD@HOST[:PORT]/DATABASE (default: the SQLite file DATA-DIR/larder.db)", EnvVars: []string{"LARDER_STORE_URL"}},
@@ -87,6 +88,9 @@ elsewhere instead with --no-edge here.`,
 				return command.UsageError(fmt.Sprintf("--store %s is not a PostgreSQL URL", postgres.Redact(u)),
 					"give postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, or leave --store out for the SQLite file in the data dir")
 			}
+			if d := c.Duration("coordinator-lease"); d < 500*time.Millisecond {
+				return command.UsageError(fmt.Sprintf("invalid --coordinator-lease %s", d), "use 500ms or more (10s is the default); another broker takes over within it")
+			}
 			if d := c.Duration("metrics-interval"); d < 0 || d > 0 && d < time.Second {
 				return command.UsageError(fmt.Sprintf("invalid --metrics-interval %s", d), "use 1s or more (10s is the default), or 0 to sample nothing")
 			}
@@ -105,7 +109,7 @@ elsewhere instead with --no-edge here.`,
 				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
-				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
+				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), CoordinatorLease: c.Duration("coordinator-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
 				MetricsInterval: c.Duration("metrics-interval"), MetricsToken: c.String("metrics-token"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
 				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"), StoreURL: c.String("store"),

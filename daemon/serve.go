@@ -77,6 +77,9 @@ type BrokerConfig struct {
 	// OperationLease is how long an operation stays this broker's without
 	// a renewal (Config.OperationLease).
 	OperationLease time.Duration
+	// CoordinatorLease is Config.CoordinatorLease: how long the coordinator
+	// lease lasts without a renewal.
+	CoordinatorLease time.Duration
 	// Spares is Config.Spares: started add-ons of each single-node plan kept
 	// ready.
 	Spares  int
@@ -208,7 +211,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	b, err = broker.New(broker.Config{Backups: backups, Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca),
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, CoordinatorLease: cfg.CoordinatorLease, Version: version(), Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca),
 		MetricsToken: cfg.MetricsToken, Metrics: metrics.Config{Interval: cfg.MetricsInterval, Disabled: cfg.MetricsInterval <= 0}}, st, host)
 	if err != nil {
 		ready <- nil
@@ -223,6 +226,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	url := "http://" + ln.Addr().String()
+	b.SetURL(url)
 	if err := b.Start(ctx); err != nil {
 		ln.Close()
 		host.Close(context.Background())

@@ -3,6 +3,7 @@ package pairs
 import (
 	"context"
 	"fmt"
+	"larder/broker/lead"
 	"sync"
 	"time"
 
@@ -51,10 +52,9 @@ func (r *reconciler) Start() {
 			case <-r.ctx.Done():
 				return
 			case <-t.C:
-				r.tick()
 			case <-r.nudge:
-				r.tick()
 			}
+			lead.Run(r.b.cfg.Lead, r.ctx, r.tick)
 		}
 	}()
 }
@@ -65,8 +65,7 @@ func (r *reconciler) Close() {
 	r.wg.Wait()
 }
 
-func (r *reconciler) tick() {
-	ctx := r.ctx
+func (r *reconciler) tick(ctx context.Context) {
 	statuses := map[string]provisioner.HostStatus{}
 	for _, h := range r.b.hosts.All() {
 		sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval)
