@@ -118,7 +118,18 @@ func rolesOf(targets []api.MonitorTarget) map[string]int {
 	return out
 }
 
-// sharingBroker starts a second broker process on b's SQLite file: its own
+// sharedStore is the environment that opens b's store: its PostgreSQL
+// database when it has one, else its SQLite file.
+func sharedStore(b *Broker) string {
+	for _, e := range b.extra {
+		if strings.HasPrefix(e, "LARDER_STORE_URL=") {
+			return e
+		}
+	}
+	return "LARDER_DB=" + filepath.Join(b.DataDir, "larder.db")
+}
+
+// sharingBroker starts a second broker process on b's store: its own
 // data directory, token and API address, and b's monitor password (so both
 // render the same node users).
 func sharingBroker(t *testing.T, b *Broker, env ...string) *Broker {
@@ -129,7 +140,7 @@ func sharingBroker(t *testing.T, b *Broker, env ...string) *Broker {
 	// edge of whichever broker binds them first serves, the other's tries
 	// again until it can.
 	s := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, EdgePorts: b.EdgePorts,
-		extra: append([]string{"LARDER_NO_LOCAL_NODES=1", "LARDER_DB=" + filepath.Join(b.DataDir, "larder.db")}, env...)}
+		extra: append([]string{"LARDER_NO_LOCAL_NODES=1", sharedStore(b)}, env...)}
 	for _, d := range []string{s.DataDir, s.Home} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
