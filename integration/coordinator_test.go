@@ -16,7 +16,7 @@ import (
 )
 
 // brokerID is the id b registered with (its data dir's broker-id).
-func brokerID(t *testing.T, b *Broker) string {
+func brokerID(t testing.TB, b *Broker) string {
 	t.Helper()
 	id, err := os.ReadFile(filepath.Join(b.DataDir, "broker-id"))
 	if err != nil {
@@ -26,7 +26,7 @@ func brokerID(t *testing.T, b *Broker) string {
 }
 
 // brokersOf is `larder brokers --json` as via answers it.
-func brokersOf(t *testing.T, via *Broker) []api.Broker {
+func brokersOf(t testing.TB, via *Broker) []api.Broker {
 	t.Helper()
 	var out []api.Broker
 	r := via.MustLarder("brokers", "--json")
@@ -37,7 +37,7 @@ func brokersOf(t *testing.T, via *Broker) []api.Broker {
 }
 
 // brokerInfo is which's entry in via's list of brokers.
-func brokerInfo(t *testing.T, via, which *Broker) api.Broker {
+func brokerInfo(t testing.TB, via, which *Broker) api.Broker {
 	t.Helper()
 	id := brokerID(t, which)
 	for _, b := range brokersOf(t, via) {
@@ -50,7 +50,7 @@ func brokerInfo(t *testing.T, via, which *Broker) api.Broker {
 }
 
 // coordinates waits until via lists want as the coordinator, and only it.
-func coordinates(t *testing.T, via, want *Broker) api.Broker {
+func coordinates(t testing.TB, via, want *Broker) api.Broker {
 	t.Helper()
 	id := brokerID(t, want)
 	var got api.Broker
@@ -140,4 +140,30 @@ func TestPausedCoordinatorIsFenced(t *testing.T) {
 	if strings.Contains(b1.logs.String()[mark:], "coordinating: this broker holds") {
 		t.Errorf("the continued broker took the lease back:\n%s", b1.logs.String()[mark:])
 	}
+}
+
+// BenchmarkCoordinatorTakeover: two brokers on PostgreSQL with a 1s
+// coordinator lease; each op kills the coordinator (kill -9) and measures
+// until the other begins its tenure (the lease's acquired_at: its first
+// coordinating act), then starts the killed one again. Reported as
+// takeover-ms (the lease plus up to a third of it, the retry rhythm).
+func BenchmarkCoordinatorTakeover(b *testing.B) {
+	store := "LARDER_STORE_URL=" + pgtest.URL(b)
+	env := []string{"LARDER_COORDINATOR_LEASE=1s", store}
+	brokers := [2]*Broker{NewBroker(b, env...)}
+	brokers[1] = sharingBroker(b, brokers[0], env...)
+	var total time.Duration
+	cur := 0
+	coordinates(b, brokers[1], brokers[0])
+	b.ResetTimer()
+	for range b.N {
+		other := 1 - cur
+		killed := time.Now()
+		killBroker(brokers[cur])
+		got := coordinates(b, brokers[other], brokers[other])
+		total += got.CoordinatingSince.Sub(killed)
+		brokers[cur].Start()
+		cur = other
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "takeover-ms")
 }

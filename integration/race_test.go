@@ -132,7 +132,7 @@ func sharedStore(b *Broker) string {
 // sharingBroker starts a second broker process on b's store: its own
 // data directory, token and API address, and b's monitor password (so both
 // render the same node users).
-func sharingBroker(t *testing.T, b *Broker, env ...string) *Broker {
+func sharingBroker(t testing.TB, b *Broker, env ...string) *Broker {
 	t.Helper()
 	root := t.TempDir()
 	lo, hi := portRange(100)
