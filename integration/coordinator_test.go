@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -78,17 +77,7 @@ func coordinates(t testing.TB, via, want *Broker) api.Broker {
 func TestPausedCoordinatorIsFenced(t *testing.T) {
 	const coordLease = "LARDER_COORDINATOR_LEASE=1s"
 	store := "LARDER_STORE_URL=" + pgtest.URL(t)
-	b1 := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_STANDBY_GRACE=1s", coordLease, store)
-	b1.StartAgent("h1")
-	b1.StartAgent("h2")
-	b1.MustLarder("apps:create", "web")
-	b1.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
-	ha := waitInSync(t, b1, "web", nil)
-	ctx := context.Background()
-	targets, err := b1.Client().MonitorTargets(ctx)
-	if err != nil || len(targets) != 2 {
-		t.Fatalf("targets %+v, %v", targets, err)
-	}
+	b1, ha, targets := pairOnAgents(t, "LARDER_STANDBY_GRACE=1s", coordLease, store)
 	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_STANDBY_GRACE=1s", coordLease)
 	first := coordinates(t, b2, b1)
 	stop := watchRoles(targets)

@@ -26,17 +26,8 @@ import (
 // and a switchover — are raced at the epoch's compare-and-set in package
 // broker's TestTwoPromotionsAtOnce.)
 func TestTwoBrokersRaceOnePromotion(t *testing.T) {
-	b1 := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_HOLD_AT=switchover.swap")
-	b1.StartAgent("h1")
-	b1.StartAgent("h2")
-	b1.MustLarder("apps:create", "web")
-	b1.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
-	ha := waitInSync(t, b1, "web", nil)
+	b1, ha, targets := pairOnAgents(t, "LARDER_HOLD_AT=switchover.swap")
 	ctx := context.Background()
-	targets, err := b1.Client().MonitorTargets(ctx)
-	if err != nil || len(targets) != 2 {
-		t.Fatalf("targets %+v, %v", targets, err)
-	}
 	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms")
 	WaitFor(t, 10*time.Second, "the second broker reaches both agents", func() error {
 		hosts, err := b2.Client().Hosts(ctx)
@@ -101,6 +92,24 @@ func TestTwoBrokersRaceOnePromotion(t *testing.T) {
 	if err := setOnce(url, "after", 2*time.Second); err != nil {
 		t.Errorf("write through REDIS_URL after the race: %v", err)
 	}
+}
+
+// pairOnAgents starts a broker placing nodes on agents h1 and h2, with fast
+// HA loops and env, and an HA add-on of app web in sync on them; it returns
+// the pair and its nodes as the observers probe them.
+func pairOnAgents(t *testing.T, env ...string) (*Broker, api.HAInfo, []api.MonitorTarget) {
+	t.Helper()
+	b := NewBroker(t, append([]string{"LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms"}, env...)...)
+	b.StartAgent("h1")
+	b.StartAgent("h2")
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	ha := waitInSync(t, b, "web", nil)
+	targets, err := b.Client().MonitorTargets(context.Background())
+	if err != nil || len(targets) != 2 {
+		t.Fatalf("targets %+v, %v", targets, err)
+	}
+	return b, ha, targets
 }
 
 // rolesOf counts the roles the targets answer ROLE with, as the observers'
