@@ -38,7 +38,7 @@ var (
 	Agent         = Range{"provisioner/agent", 30000, 31999}
 	// Postgres is where internal/pgtest starts a package's PostgreSQL
 	// cluster (each package tested starts its own, on one port).
-	Postgres = Range{"internal/pgtest", 10000, 10999}
+	Postgres = Range{"internal/pgtest", 9000, 9999}
 )
 
 // Ranges lists every range; a new one is added here.
