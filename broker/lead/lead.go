@@ -87,10 +87,11 @@ type Elector struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	lease  store.Lease        // the tenure held; Holder "" when none
-	lctx   context.Context    // the tenure's context; nil when none
-	lstop  context.CancelFunc // cancels lctx
-	expiry *time.Timer        // cancels lctx when the tenure ends on this clock
+	lease  store.Lease                 // the tenure held; Holder "" when none
+	lctx   context.Context             // the tenure's context; nil when none
+	lstop  context.CancelFunc          // cancels lctx
+	expiry *time.Timer                 // cancels lctx when the tenure ends on this clock
+	rounds map[*int]context.CancelFunc // the rounds running in the tenure
 }
 
 // New returns an elector; Start runs it.
@@ -163,16 +164,23 @@ func (e *Elector) Lease() (store.Lease, bool) {
 }
 
 // During is the Gate of the coordinating loops.
+// A round's context is cancelled by lose itself, before it returns, so no
+// round outlives the tenure it began in.
 func (e *Elector) During(parent context.Context) (context.Context, context.CancelFunc, bool) {
 	e.mu.Lock()
-	lctx, token := e.lctx, e.lease.Token
-	e.mu.Unlock()
-	if lctx == nil || lctx.Err() != nil {
+	defer e.mu.Unlock()
+	if e.lctx == nil {
 		return parent, func() {}, false
 	}
-	ctx, cancel := context.WithCancel(store.WithLease(parent, token))
-	stop := context.AfterFunc(lctx, cancel)
-	return ctx, func() { stop(); cancel() }, true
+	ctx, cancel := context.WithCancel(store.WithLease(parent, e.lease.Token))
+	key := new(int)
+	e.rounds[key] = cancel
+	return ctx, func() {
+		e.mu.Lock()
+		delete(e.rounds, key)
+		e.mu.Unlock()
+		cancel()
+	}, true
 }
 
 // round renews the tenure held, or tries to begin one, and raises the
@@ -216,6 +224,7 @@ func (e *Elector) gain(l store.Lease, start time.Time) {
 	e.mu.Lock()
 	e.lease = l
 	e.lctx, e.lstop = context.WithCancel(context.Background())
+	e.rounds = map[*int]context.CancelFunc{}
 	e.mu.Unlock()
 	e.extend(start)
 	e.log.WithField("token", l.Token).Info("coordinating: this broker holds the coordinator lease")
@@ -260,7 +269,10 @@ func (e *Elector) lose(why string) {
 		e.expiry.Stop()
 	}
 	had := e.lctx != nil
-	e.lease, e.lctx, e.lstop, e.expiry = store.Lease{}, nil, nil, nil
+	for _, cancel := range e.rounds {
+		cancel()
+	}
+	e.lease, e.lctx, e.lstop, e.expiry, e.rounds = store.Lease{}, nil, nil, nil, nil
 	e.mu.Unlock()
 	if !had {
 		return
