@@ -21,7 +21,10 @@ import (
 // it measures the memory of 1 000 idle connections. Each configuration runs
 // EDGE_BENCH_ROUNDS times (default 3), interleaved and in a rotated order,
 // and the medians are printed with the spread across rounds, so a noisy
-// machine shows as a wide spread rather than as a wrong figure.
+// machine shows as a wide spread rather than as a wrong figure. Beside each
+// proxy's CPU per million requests it prints the load's own (redis-benchmark
+// and the node), and EDGE_BENCH_PIN=1 gives the proxy a processor of its
+// own (bench_pin_test.go).
 //
 //	go test -run '^$' -bench Edge -benchtime 1x ./edge
 func BenchmarkEdge(b *testing.B) {
@@ -42,6 +45,14 @@ func BenchmarkEdge(b *testing.B) {
 	if only := os.Getenv("EDGE_BENCH_TARGETS"); only != "" { // e.g. "direct,edge"
 		keep := strings.Split(only, ",")
 		k.targets = slices.DeleteFunc(k.targets, func(t target) bool { return !slices.Contains(keep, t.name) })
+	}
+	if k.pinned = benchPinned(b); k.pinned {
+		pin(b, 0, proxyCPU)
+		pin(b, k.node.cmd.Process.Pid, pairCPU)
+		if k.haproxy != nil {
+			pin(b, k.haproxy.Process.Pid, proxyCPU)
+		}
+		b.Logf("pinned: redis-benchmark and the node on CPU %d, the proxy on CPU %d", pairCPU, proxyCPU)
 	}
 	for b.Loop() {
 		res := results{}
@@ -87,6 +98,7 @@ type benchKit struct {
 	targets []target
 	edge    *Edge
 	haproxy *exec.Cmd
+	pinned  bool // EDGE_BENCH_PIN: see bench_pin_test.go
 }
 
 func newBenchKit(tb testing.TB) *benchKit {
@@ -184,6 +196,9 @@ backend node
 type figure struct {
 	rps, p50, p99 float64 // requests/s; latencies in ms
 	cpu           float64 // CPU seconds the proxy spent per million requests (NaN: not measured)
+	// pair is the CPU seconds redis-benchmark and the node spent per million
+	// requests: what the load itself costs, with or without a proxy.
+	pair float64
 }
 
 // run runs redis-benchmark once and returns its SET and GET figures.
@@ -194,20 +209,32 @@ func (k *benchKit) run(t target, m benchMode) map[string]figure {
 	if t.tls {
 		args = append(args, "--tls", "--cacert", k.caPath)
 	}
-	cpu0 := cpuSeconds(t.pid)
-	out, err := exec.Command("redis-benchmark", args...).Output()
+	cpu0, node0 := cpuSeconds(t.pid), cpuSeconds(k.node.cmd.Process.Pid)
+	cmd := exec.Command("redis-benchmark", args...)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		k.tb.Fatalf("redis-benchmark: %v", err)
+	}
+	if k.pinned {
+		pin(k.tb, cmd.Process.Pid, pairCPU)
+	}
+	err := cmd.Wait()
+	out := stdout.String()
 	if err != nil {
 		k.tb.Fatalf("redis-benchmark against %s: %v: %s", t.name, err, out)
 	}
 	cpu := cpuSeconds(t.pid) - cpu0
-	rows, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+	pair := cpuSeconds(k.node.cmd.Process.Pid) - node0 + (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil || len(rows) < 3 {
 		k.tb.Fatalf("redis-benchmark against %s printed %q: %v", t.name, out, err)
 	}
 	figs := map[string]figure{}
 	for _, row := range rows[1:] { // "test","rps","avg","min","p50","p95","p99","max"
 		f := func(i int) float64 { v, _ := strconv.ParseFloat(row[i], 64); return v }
-		figs[row[0]] = figure{rps: f(1), p50: f(4), p99: f(6), cpu: cpu / float64(2*m.requests) * 1e6}
+		figs[row[0]] = figure{rps: f(1), p50: f(4), p99: f(6), cpu: cpu / float64(2*m.requests) * 1e6,
+			pair: pair / float64(2*m.requests) * 1e6}
 	}
 	return figs
 }
@@ -278,10 +305,11 @@ func (r results) report(b *testing.B, modes []benchMode, targets []target) {
 	p50 := func(f figure) float64 { return f.p50 }
 	p99 := func(f figure) float64 { return f.p99 }
 	cpu := func(f figure) float64 { return f.cpu }
+	pair := func(f figure) float64 { return f.pair }
 	var out strings.Builder
 	for _, m := range modes {
 		fmt.Fprintf(&out, "\n%s (medians of %d rounds; ± is the spread max-min across rounds)\n", m.name, len(r[key("direct", m, "SET")]))
-		fmt.Fprintf(&out, "  %-12s %-4s %12s %7s %8s %9s %9s %12s %10s\n", "target", "test", "rps", "±", "vs anchor", "p50 ms", "p99 ms", "p99 added µs", "cpu s/Mreq")
+		fmt.Fprintf(&out, "  %-12s %-4s %12s %7s %8s %9s %9s %12s %10s %9s\n", "target", "test", "rps", "±", "vs anchor", "p50 ms", "p99 ms", "p99 added µs", "cpu s/Mreq", "load cpu")
 		for _, test := range []string{"SET", "GET"} {
 			for _, t := range targets {
 				anchor := "direct"
@@ -295,12 +323,15 @@ func (r results) report(b *testing.B, modes []benchMode, targets []target) {
 				l99, _ := r.median(k, p99)
 				a99, _ := r.median(key(anchor, m, test), p99)
 				c, _ := r.median(k, cpu)
+				// load cpu is what redis-benchmark and the node spent: a
+				// proxy in the path raises their cost per request too.
+				lc, _ := r.median(k, pair)
 				cs := fmt.Sprintf("%.2f", c)
 				if t.pid < 0 {
 					cs = "-"
 				}
-				fmt.Fprintf(&out, "  %-12s %-4s %12.0f %6.1f%% %8.1f%% %9.3f %9.3f %12.0f %10s\n",
-					t.name, test, v, 100*sp, 100*v/a, l50, l99, 1000*(l99-a99), cs)
+				fmt.Fprintf(&out, "  %-12s %-4s %12.0f %6.1f%% %8.1f%% %9.3f %9.3f %12.0f %10s %9.2f\n",
+					t.name, test, v, 100*sp, 100*v/a, l50, l99, 1000*(l99-a99), cs, lc)
 				if test == "GET" && (t.name == "edge" || t.name == "edge tls" || t.name == "edge framed") {
 					if !m.percentile {
 						b.ReportMetric(100*v/a, strings.ReplaceAll(t.name, " ", "-")+"-GET-%anchor")
