@@ -311,6 +311,12 @@ func (c *Client) Hosts(ctx context.Context) ([]Host, error) {
 	return out, c.Do(ctx, http.MethodGet, "/hosts", nil, &out)
 }
 
+// Brokers lists the brokers sharing the store, and which one coordinates.
+func (c *Client) Brokers(ctx context.Context) ([]Broker, error) {
+	var out []Broker
+	return out, c.Do(ctx, http.MethodGet, "/brokers", nil, &out)
+}
+
 // RegisterHost announces an agent to the broker.
 func (c *Client) RegisterHost(ctx context.Context, req HostRegister) (Host, error) {
 	var out Host

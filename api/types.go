@@ -359,3 +359,24 @@ type EdgeAccessPatch struct {
 	Remove  []string `json:"remove,omitempty"`
 	TLSOnly *bool    `json:"tls_only,omitempty"`
 }
+
+// Broker is one of the brokers sharing the store (GET /brokers): every one
+// serves the API; the Coordinator runs the coordinating loops (HA
+// decisions, operations other brokers left, schedules) under the
+// coordinator lease.
+type Broker struct {
+	ID          string    `json:"id"`
+	URL         string    `json:"url,omitempty"` // where its API answers
+	Version     string    `json:"version,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	LastSeen    time.Time `json:"last_seen"`
+	Coordinator bool      `json:"coordinator"`
+	// CoordinatingSince is when the coordinator's tenure began (set on the
+	// coordinator only); Token is the tenure's fencing token.
+	CoordinatingSince *time.Time `json:"coordinating_since,omitempty"`
+	Token             int64      `json:"token,omitempty"`
+	// Stale: not seen for three leases (stopped, or cut off).
+	Stale bool `json:"stale"`
+	// Self marks the broker that answered.
+	Self bool `json:"self"`
+}

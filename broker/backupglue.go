@@ -24,6 +24,7 @@ func newBackups(b *core) *backups.Service {
 	if cfg.Log == nil {
 		cfg.Log = b.log
 	}
+	cfg.Lead = b.lead
 	return backups.New(backupGlue{b}, cfg)
 }
 

@@ -22,7 +22,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"larder/broker/lead"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -89,6 +91,12 @@ type Config struct {
 	// renewal (renewed every third of it); another broker on the store
 	// takes over an operation whose lease ended. Default 15s.
 	OperationLease time.Duration
+	// CoordinatorLease is how long the coordinator lease lasts without a
+	// renewal (renewed every third of it): of the brokers on the store, the
+	// one holding it runs the coordinating loops. Default 10s.
+	CoordinatorLease time.Duration
+	// URL and Version are what `larder brokers` shows of this broker.
+	URL, Version string
 
 	OSB osbsvc.Config // the Open Service Broker API (/v2)
 
@@ -164,7 +172,9 @@ type core struct {
 	localName string
 	log       logrus.FieldLogger
 	jobs      *jobs.Runner
-	spares    *spares.Pool // started add-ons ready to hand over
+	spares    *spares.Pool  // started add-ons ready to hand over
+	lead      *lead.Elector // the coordinator lease: the gate of the coordinating loops
+	started   atomic.Bool   // Start resumed the operations
 
 	portMu sync.Mutex // serialises port choice within this process
 
@@ -261,11 +271,17 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.OperationLease <= 0 {
 		cfg.OperationLease = 15 * time.Second
 	}
+	if cfg.CoordinatorLease <= 0 {
+		cfg.CoordinatorLease = 10 * time.Second
+	}
 	if cfg.MaxWaiters <= 0 {
 		cfg.MaxWaiters = 2048
 	}
 	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
-	cfg.Metrics.Clock = cfg.Clock
+	c.lead = lead.New(lead.Config{Store: st, Self: store.BrokerInfo{ID: cfg.ID, URL: cfg.URL, Version: cfg.Version},
+		Lease: cfg.CoordinatorLease, Log: c.log, OnLead: c.onLead})
+	cfg.Metrics.Clock, cfg.Metrics.Lead = cfg.Clock, c.lead
+	c.cfg = cfg
 	sampler := metrics.New(cfg.Metrics, metrics.Deps{Store: st, Hosts: c.hosts, Nodes: &Nodes{c}, Log: c.log})
 	counters := sampler.Counters()
 	c.jobs = jobs.New(jobs.Config{Log: c.log, Store: st, Owner: cfg.ID, Lease: cfg.OperationLease, Retry: cfg.ReconcileInterval,
@@ -274,19 +290,19 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	c.addons, c.nodes, c.hostReg = &Addons{c}, &Nodes{c}, &Hosts{c}
 	c.pairs = pairs.New(pairs.Config{LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
-		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock},
+		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock, Lead: c.lead},
 		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log, Counters: counters})
 	sets := settings.New(settings.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Nodes: c.nodes, Pairs: c.pairs, Sources: c.addons,
 		CA: settings.CA{Path: cfg.Edge.CAPath, PEM: cfg.Edge.CACert}})
 	b := &Broker{core: c, Apps: apps.New(st, c.log, cfg.VarPrefix), Addons: c.addons, Settings: sets, Hosts: c.hostReg,
 		OSB:     osbsvc.New(cfg.OSB, osbsvc.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Log: c.log, Addons: c.addons, Nodes: c.nodes, Settings: sets}),
-		Changes: changes.New(st, c.log, cfg.MaxWaiters), Pairs: c.pairs, Metrics: sampler}
+		Changes: changes.New(st, c.log, cfg.MaxWaiters, c.lead), Pairs: c.pairs, Metrics: sampler}
 	b.Logs = logs.New(logs.Deps{Store: st, Hosts: c.hosts, Nodes: c.nodes, Feed: b.Changes, Log: c.log})
 	c.jobs.Register(opProvision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.ProvisionStep(op.AddonID, true) }})
 	c.jobs.Register(opDeprovision, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.nodes.DeprovisionStep(op.AddonID) }, DoneIfGone: true})
 	c.jobs.Register(opPlanChange, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return c.addons.planChangeStep(op, true) }})
 	var err error
-	if c.spares, err = spares.New(spares.Config{Count: cfg.Spares, Catalog: cfg.Catalog, Store: st, Addons: c.addons, Log: c.log}); err != nil {
+	if c.spares, err = spares.New(spares.Config{Count: cfg.Spares, Catalog: cfg.Catalog, Store: st, Addons: c.addons, Log: c.log, Lead: c.lead}); err != nil {
 		return nil, err
 	}
 	c.backups = newBackups(c)
@@ -303,6 +319,9 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 // connected to and their nodes adopted in the background, so an unreachable
 // host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
+	if err := b.lead.Start(ctx); err != nil {
+		return fmt.Errorf("register the broker: %w", err)
+	}
 	if err := b.nodes.assignEdges(ctx); err != nil {
 		return fmt.Errorf("assign edge ports: %w", err)
 	}
@@ -319,15 +338,12 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.jobs.Resume(ctx, true); err != nil {
 		return fmt.Errorf("resume operations: %w", err)
 	}
-	b.jobs.KeepLeases(func(ctx context.Context) {
-		if err := b.jobs.Resume(ctx, false); err != nil && ctx.Err() == nil {
-			b.log.WithError(err).Warn("take over operations")
-		}
-	})
+	b.jobs.KeepLeases(b.takeOver)
 	b.pairs.Start()
 	b.spares.Start()
 	b.Metrics.Start()
 	b.backups.Start()
+	b.started.Store(true)
 	return nil
 }
 
@@ -363,6 +379,7 @@ func (b *Broker) Close(ctx context.Context) error {
 	b.adoptCancel()
 	b.adopting.Wait()
 	b.pairs.Close()
+	b.lead.Close(ctx)
 	err := b.jobs.Close(ctx)
 	for _, h := range b.hosts.All() {
 		if h.Name() != b.localName {

@@ -97,6 +97,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer, extra ...*cli.Command) *c
 		backupcmd.Schedule(s),
 		backupcmd.Unschedule(s),
 		backupcmd.Restore(s),
+		brokersCommand(s),
 		hostsCommand(s),
 		hostsDrainCommand(s),
 		hostsUndrainCommand(s),

@@ -17,6 +17,7 @@ import (
 	"larder/broker"
 	"larder/broker/osbsvc"
 	command "larder/cli"
+	"larder/store/postgres"
 )
 
 func brokerCommand() *cli.Command {
@@ -26,6 +27,8 @@ func brokerCommand() *cli.Command {
 		Usage:    "run the broker: the HTTP API that provisions and supervises add-ons",
 		Description: `Runs larder's broker on this machine with its embedded defaults: state in a
 SQLite file and add-on nodes as local valkey-server/redis-server processes.
+With --store postgres://… the state is in a PostgreSQL database instead,
+which several brokers can share.
 
 Nodes are separate processes: stopping the broker leaves them serving, and the
 next broker re-adopts them. On first start the broker writes an API token into
@@ -55,8 +58,10 @@ elsewhere instead with --no-edge here.`,
 			&cli.DurationFlag{Name: "operation-lease", Usage: "how long an operation stays this broker's without a renewal; another broker on the store takes it over after", EnvVars: []string{"LARDER_OPERATION_LEASE"}, Value: 15 * time.Second},
 			&cli.DurationFlag{Name: "metrics-interval", Usage: "how often every node's figures are sampled for redis:metrics and /metrics (0: never)", EnvVars: []string{"LARDER_METRICS_INTERVAL"}, Value: 10 * time.Second},
 			&cli.StringFlag{Name: "metrics-token", Usage: "bearer token Prometheus scrapes /metrics with; it opens nothing else (default: generated into DATA-DIR/metrics-token)", EnvVars: []string{"LARDER_METRICS_TOKEN"}},
+			&cli.DurationFlag{Name: "coordinator-lease", Usage: "of the brokers sharing a store, the one holding this lease coordinates (HA decisions, other brokers' operations, schedules); another takes over when it is not renewed for this long", EnvVars: []string{"LARDER_COORDINATOR_LEASE"}, Value: 10 * time.Second},
 			&cli.StringFlag{Name: "crash-at", Usage: "exit at a named point (fault injection for recovery tests)", EnvVars: []string{"LARDER_CRASH_AT"}, Hidden: true},
 			&cli.StringFlag{Name: "hold-at", Usage: "wait at a named point while DATA-DIR/held-POINT exists (fault injection for race tests)", EnvVars: []string{"LARDER_HOLD_AT"}, Hidden: true},
+			&cli.StringFlag{Name: "store", Usage: "the store several brokers share: postgres://USER:PASSWORD@HOST[:PORT]/DATABASE (default: the SQLite file DATA-DIR/larder.db)", EnvVars: []string{"LARDER_STORE_URL"}},
 			&cli.StringFlag{Name: "db", Usage: "the SQLite file (default DATA-DIR/larder.db); one broker per file, except in race tests", EnvVars: []string{"LARDER_DB"}, Hidden: true},
 			&cli.DurationFlag{Name: "standby-grace", Usage: "how long a standby may be unreachable before a new one is built", EnvVars: []string{"LARDER_STANDBY_GRACE"}, Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "hang-timeout", Usage: "a node with persistence showing no sign of life (no answer, no CPU progress) for this long is killed and restarted in place", EnvVars: []string{"LARDER_HANG_TIMEOUT"}, Value: 5 * time.Second},
@@ -79,6 +84,13 @@ elsewhere instead with --no-edge here.`,
 			if err != nil {
 				return err
 			}
+			if u := c.String("store"); u != "" && !postgres.IsURL(u) {
+				return command.UsageError(fmt.Sprintf("--store %s is not a PostgreSQL URL", postgres.Redact(u)),
+					"give postgres://USER:PASSWORD@HOST[:PORT]/DATABASE, or leave --store out for the SQLite file in the data dir")
+			}
+			if d := c.Duration("coordinator-lease"); d < 500*time.Millisecond {
+				return command.UsageError(fmt.Sprintf("invalid --coordinator-lease %s", d), "use 500ms or more (10s is the default); another broker takes over within it")
+			}
 			if d := c.Duration("metrics-interval"); d < 0 || d > 0 && d < time.Second {
 				return command.UsageError(fmt.Sprintf("invalid --metrics-interval %s", d), "use 1s or more (10s is the default), or 0 to sample nothing")
 			}
@@ -97,10 +109,10 @@ elsewhere instead with --no-edge here.`,
 				VarPrefix: c.String("var-prefix"), PortMin: lo, PortMax: hi, Log: log,
 				NoLocalNodes: c.Bool("no-local-nodes"), ReconcileInterval: c.Duration("reconcile-interval"), StandbyGrace: c.Duration("standby-grace"),
 				Monitors: c.Int("monitors"), MonitorInterval: c.Duration("monitor-interval"), FailoverWindow: c.Duration("failover-window"),
-				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
+				MinQuorum: c.Int("min-quorum"), MonitorFresh: c.Duration("monitor-fresh"), Lease: c.Duration("lease"), OperationLease: c.Duration("operation-lease"), CoordinatorLease: c.Duration("coordinator-lease"), Spares: c.Int("spares"), CrashAt: c.String("crash-at"),
 				MetricsInterval: c.Duration("metrics-interval"), MetricsToken: c.String("metrics-token"),
 				HangTimeout: c.Duration("hang-timeout"), NoPersistenceHangTimeout: c.Duration("hang-timeout-no-persistence"),
-				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"),
+				QuarantineRetention: c.Duration("quarantine-retention"), HoldAt: c.String("hold-at"), DBPath: c.String("db"), StoreURL: c.String("store"),
 				BackupURL: c.String("backup-url"),
 				BackupS3: target.Options{Endpoint: c.String("backup-s3-endpoint"), Region: c.String("backup-s3-region"),
 					AccessKey: c.String("backup-s3-access-key"), SecretKey: c.String("backup-s3-secret-key"), SessionToken: os.Getenv("AWS_SESSION_TOKEN"),

@@ -13,6 +13,7 @@ package daemon
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -36,4 +37,22 @@ func roleLogger(c *cli.Context) (*logrus.Logger, error) {
 	log.SetOutput(c.App.ErrWriter)
 	log.SetLevel(level)
 	return log, nil
+}
+
+// version is this binary's, as `larder brokers` shows it: the module's
+// version, or its VCS revision when built from a checkout, or "dev".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return s.Value[:12]
+		}
+	}
+	return "dev"
 }

@@ -29,8 +29,27 @@ import (
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 	"larder/store"
+	"larder/store/postgres"
 	"larder/store/sqlite"
 )
+
+// openStore opens the broker's store: PostgreSQL when cfg.StoreURL names
+// one, else the SQLite file. The URL's password is never logged.
+func openStore(ctx context.Context, cfg BrokerConfig, log logrus.FieldLogger) (store.Store, error) {
+	if cfg.StoreURL != "" {
+		st, err := postgres.Open(ctx, cfg.StoreURL)
+		if err != nil {
+			return nil, err
+		}
+		log.WithField("store", postgres.Redact(cfg.StoreURL)).Info("store: postgresql")
+		return st, nil
+	}
+	path := cfg.DBPath
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "larder.db")
+	}
+	return sqlite.Open(ctx, path)
+}
 
 // Config is everything `larder broker` needs.
 type BrokerConfig struct {
@@ -58,6 +77,9 @@ type BrokerConfig struct {
 	// OperationLease is how long an operation stays this broker's without
 	// a renewal (Config.OperationLease).
 	OperationLease time.Duration
+	// CoordinatorLease is Config.CoordinatorLease: how long the coordinator
+	// lease lasts without a renewal.
+	CoordinatorLease time.Duration
 	// Spares is Config.Spares: started add-ons of each single-node plan kept
 	// ready.
 	Spares  int
@@ -75,6 +97,9 @@ type BrokerConfig struct {
 	QuarantineRetention      time.Duration
 	HoldAt                   string // fault injection for tests: wait at a point (Config.HoldAt)
 	DBPath                   string // the SQLite file; default DataDir/larder.db
+	// StoreURL is a PostgreSQL store's URL (postgres://…), several brokers
+	// sharing it; "" keeps the SQLite file.
+	StoreURL string
 	// BackupURL is where backups are kept: a directory or s3://bucket/prefix
 	// (target.Open); default DataDir/backups. BackupS3 holds the S3
 	// endpoint and credentials, which never go into the URL.
@@ -139,11 +164,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	}
 	log.WithFields(logrus.Fields{"engine": eng.Name, "version": eng.Version, "path": eng.Path}).Info("engine found")
 
-	dbPath := cfg.DBPath
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.DataDir, "larder.db")
-	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -190,7 +211,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 	b, err = broker.New(broker.Config{Backups: backups, Catalog: cat, Token: token, VarPrefix: cfg.VarPrefix, PortMin: cfg.PortMin, PortMax: cfg.PortMax, Log: log,
 		NoLocalNodes: cfg.NoLocalNodes, NewRemoteHost: remote, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease, CrashAt: cfg.CrashAt, MonitorPassword: monitorPW, OSB: cfg.OSB,
-		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca),
+		HoldAt: cfg.HoldAt, HoldDir: cfg.DataDir, ID: id, OperationLease: cfg.OperationLease, CoordinatorLease: cfg.CoordinatorLease, Version: version(), Spares: cfg.Spares, Edge: brokerEdge(cfg.Edge, ca),
 		MetricsToken: cfg.MetricsToken, Metrics: metrics.Config{Interval: cfg.MetricsInterval, Disabled: cfg.MetricsInterval <= 0}}, st, host)
 	if err != nil {
 		ready <- nil
@@ -205,6 +226,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	url := "http://" + ln.Addr().String()
+	b.SetURL(url)
 	if err := b.Start(ctx); err != nil {
 		ln.Close()
 		host.Close(context.Background())

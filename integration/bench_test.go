@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"larder/api"
+	"larder/internal/pgtest"
 )
 
 // provisionOnce creates a mini add-on on app and returns how long it took from
@@ -55,9 +56,15 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // BenchmarkProvisionSequential: 50 single-node creates one after another,
 // request → usable URL. Reports p50 and p95 in ms.
-func BenchmarkProvisionSequential(b *testing.B) {
+func BenchmarkProvisionSequential(b *testing.B) { provisionSequential(b, NewBroker(b)) }
+
+// BenchmarkProvisionSequentialPostgres: the same on a PostgreSQL store.
+func BenchmarkProvisionSequentialPostgres(b *testing.B) {
+	provisionSequential(b, NewBroker(b, "LARDER_STORE_URL="+pgtest.URL(b)))
+}
+
+func provisionSequential(b *testing.B, br *Broker) {
 	const n = 50
-	br := NewBroker(b)
 	c := br.Client()
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {

@@ -22,6 +22,7 @@ import (
 
 	"larder/api"
 	"larder/engine"
+	"larder/internal/pgtest"
 	"larder/internal/testkit"
 )
 
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	if _, engineErr = engine.Discover(); engineErr != nil {
 		fmt.Fprintf(os.Stderr, "integration: no engine (%v); tests will skip\n", engineErr)
-		return m.Run()
+		return pgtest.Main(m)
 	}
 	dir, err := os.MkdirTemp("", "larder-it-bin")
 	if err != nil {
@@ -52,7 +53,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "integration: build larder: %v\n", err)
 		return 1
 	}
-	return m.Run()
+	return pgtest.Main(m)
 }
 
 // nextRange hands every broker its own node port range, so tests (and other

@@ -10,17 +10,28 @@ import (
 	"time"
 
 	"larder/api"
+	"larder/internal/pgtest"
 )
 
-// TestTwoBrokersOneResumesAnOperation (issue 12): two broker processes on
-// one SQLite file. The first runs a switchover and is held before recording
-// it; the second, started meanwhile, finds the operation unfinished but
-// leased to the first and leaves it alone for several lease periods. Once
-// the first dies (kill -9) and its lease ends, the second takes the
-// operation over and ends it, and the add-on is left with one primary.
-func TestTwoBrokersOneResumesAnOperation(t *testing.T) {
+// TestTwoBrokersOneResumesAnOperation (issue 12, 16): two broker processes
+// on one SQLite file. The first coordinates and runs a switchover, held
+// before recording it; the second, started meanwhile, does not coordinate
+// and leaves the operation, leased to the first, alone for several lease
+// periods. Once the first dies (kill -9) the second takes the coordinator
+// lease over, then the operation, and ends it; the add-on is left with one
+// primary.
+func TestTwoBrokersOneResumesAnOperation(t *testing.T) { twoBrokersOneResumes(t) }
+
+// TestCoordinatorKilledOnPostgres (issue 16): the same on a PostgreSQL
+// store, as several brokers share one.
+func TestCoordinatorKilledOnPostgres(t *testing.T) {
+	twoBrokersOneResumes(t, "LARDER_STORE_URL="+pgtest.URL(t))
+}
+
+func twoBrokersOneResumes(t *testing.T, storeEnv ...string) {
 	const lease = "LARDER_OPERATION_LEASE=1500ms"
-	b1 := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_HOLD_AT=switchover.swap", lease)
+	const coordLease = "LARDER_COORDINATOR_LEASE=1500ms"
+	b1 := NewBroker(t, append([]string{"LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_HOLD_AT=switchover.swap", lease, coordLease}, storeEnv...)...)
 	b1.StartAgent("h1")
 	b1.StartAgent("h2")
 	b1.MustLarder("apps:create", "web")
@@ -39,23 +50,27 @@ func TestTwoBrokersOneResumesAnOperation(t *testing.T) {
 		return err
 	})
 
-	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms", lease)
-	// Broker 2 looks for operations to take over every third of a lease;
-	// four looks span more than a lease, which broker 1 keeps renewing.
-	WaitFor(t, 20*time.Second, "broker 2 to find the operation held four times", func() error {
-		if n := strings.Count(b2.logs.String(), "operation held by another broker"); n < 4 {
-			return fmt.Errorf("%d times", n)
+	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms", lease, coordLease)
+	// Broker 1 coordinates: broker 2 takes nothing over while broker 1
+	// renews its leases, for longer than one of them.
+	coordinates(t, b2, b1)
+	seen := brokerInfo(t, b2, b2).LastSeen
+	WaitFor(t, 20*time.Second, "broker 2 to run for two leases beside broker 1", func() error {
+		if b := brokerInfo(t, b2, b2); b.LastSeen.Sub(seen) < 3*time.Second {
+			return fmt.Errorf("broker 2 seen %s after its first look", b.LastSeen.Sub(seen))
 		}
 		return nil
 	})
+	coordinates(t, b2, b1)
 	if strings.Contains(b2.logs.String(), "resuming operation") {
 		t.Fatalf("broker 2 resumed an operation broker 1 runs:\n%s", b2.logs.String())
 	}
 
 	// Broker 1 dies mid-way; its lease runs out and broker 2 takes over.
-	b1.cmd.Process.Kill()
-	<-b1.done
-	b1.cmd = nil
+	killed := time.Now()
+	killBroker(b1)
+	coordinates(t, b2, b2)
+	t.Logf("broker 2 coordinates %s after broker 1 was killed (lease 1.5s)", time.Since(killed).Round(time.Millisecond))
 	var op api.Operation
 	WaitFor(t, 60*time.Second, "broker 2 to end the operation", func() (err error) {
 		op, err = b2.Client().Operation(ctx, opID)

@@ -26,17 +26,8 @@ import (
 // and a switchover — are raced at the epoch's compare-and-set in package
 // broker's TestTwoPromotionsAtOnce.)
 func TestTwoBrokersRaceOnePromotion(t *testing.T) {
-	b1 := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms", "LARDER_HOLD_AT=switchover.swap")
-	b1.StartAgent("h1")
-	b1.StartAgent("h2")
-	b1.MustLarder("apps:create", "web")
-	b1.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
-	ha := waitInSync(t, b1, "web", nil)
+	b1, ha, targets := pairOnAgents(t, "LARDER_HOLD_AT=switchover.swap")
 	ctx := context.Background()
-	targets, err := b1.Client().MonitorTargets(ctx)
-	if err != nil || len(targets) != 2 {
-		t.Fatalf("targets %+v, %v", targets, err)
-	}
 	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms")
 	WaitFor(t, 10*time.Second, "the second broker reaches both agents", func() error {
 		hosts, err := b2.Client().Hosts(ctx)
@@ -103,6 +94,24 @@ func TestTwoBrokersRaceOnePromotion(t *testing.T) {
 	}
 }
 
+// pairOnAgents starts a broker placing nodes on agents h1 and h2, with fast
+// HA loops and env, and an HA add-on of app web in sync on them; it returns
+// the pair and its nodes as the observers probe them.
+func pairOnAgents(t *testing.T, env ...string) (*Broker, api.HAInfo, []api.MonitorTarget) {
+	t.Helper()
+	b := NewBroker(t, append([]string{"LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms"}, env...)...)
+	b.StartAgent("h1")
+	b.StartAgent("h2")
+	b.MustLarder("apps:create", "web")
+	b.MustLarder("addons:create", "larder-redis:premium-0", "-a", "web", "--wait")
+	ha := waitInSync(t, b, "web", nil)
+	targets, err := b.Client().MonitorTargets(context.Background())
+	if err != nil || len(targets) != 2 {
+		t.Fatalf("targets %+v, %v", targets, err)
+	}
+	return b, ha, targets
+}
+
 // rolesOf counts the roles the targets answer ROLE with, as the observers'
 // read-only user.
 func rolesOf(targets []api.MonitorTarget) map[string]int {
@@ -118,10 +127,21 @@ func rolesOf(targets []api.MonitorTarget) map[string]int {
 	return out
 }
 
-// sharingBroker starts a second broker process on b's SQLite file: its own
+// sharedStore is the environment that opens b's store: its PostgreSQL
+// database when it has one, else its SQLite file.
+func sharedStore(b *Broker) string {
+	for _, e := range b.extra {
+		if strings.HasPrefix(e, "LARDER_STORE_URL=") {
+			return e
+		}
+	}
+	return "LARDER_DB=" + filepath.Join(b.DataDir, "larder.db")
+}
+
+// sharingBroker starts a second broker process on b's store: its own
 // data directory, token and API address, and b's monitor password (so both
 // render the same node users).
-func sharingBroker(t *testing.T, b *Broker, env ...string) *Broker {
+func sharingBroker(t testing.TB, b *Broker, env ...string) *Broker {
 	t.Helper()
 	root := t.TempDir()
 	lo, hi := portRange(100)
@@ -129,7 +149,7 @@ func sharingBroker(t *testing.T, b *Broker, env ...string) *Broker {
 	// edge of whichever broker binds them first serves, the other's tries
 	// again until it can.
 	s := &Broker{t: t, DataDir: filepath.Join(root, "data"), Home: filepath.Join(root, "home"), Ports: [2]int{lo, hi}, EdgePorts: b.EdgePorts,
-		extra: append([]string{"LARDER_NO_LOCAL_NODES=1", "LARDER_DB=" + filepath.Join(b.DataDir, "larder.db")}, env...)}
+		extra: append([]string{"LARDER_NO_LOCAL_NODES=1", sharedStore(b)}, env...)}
 	for _, d := range []string{s.DataDir, s.Home} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)

@@ -3,8 +3,9 @@
 // add-ons, attachments, nodes, operations, events, hosts, forks, follows, OSB
 // instances and bindings, backups and their schedules, add-ons' edge
 // endpoints) and the rules every implementation keeps. It holds no SQL and no
-// business rules: store/sqlite is the default implementation, and
-// store/storetest is the conformance suite any implementation must pass.
+// business rules: store/sqlite is the default implementation, store/postgres
+// the one several brokers share, and store/storetest is the conformance
+// suite any implementation must pass.
 //
 // Errors are fault kinds: a missing record is fault.NotFound, a taken name or
 // port, a stale epoch or a duplicate id is fault.Conflict.
@@ -23,6 +24,7 @@ type Store interface {
 	Q
 	ChangeRepo
 	MetricRepo
+	LeaseRepo
 	// OnCommit registers fn, called after every commit (of a transaction, or
 	// of a write run on its own) once readers can see it: the change feed's
 	// wake-up. fn must be quick and must not write.
@@ -34,9 +36,24 @@ type Store interface {
 	Close() error
 }
 
+// RemoteCommits is a Store whose OnCommit hooks also run for the commits of
+// other brokers on the same store (PostgreSQL's LISTEN/NOTIFY): a waiter on
+// the change feed then needs no look at its head for them.
+type RemoteCommits interface {
+	// RemoteCommits reports whether other brokers' commits run the hooks.
+	RemoteCommits() bool
+}
+
 // Tx is a transaction: its repositories see and change only its snapshot.
 type Tx interface {
 	Q
+	// RequireLease fails the transaction (a Conflict, with nothing
+	// written) unless token is the coordinator lease's current one: a
+	// coordinator that lost its lease — paused past it, say — cannot write
+	// once another began a tenure. It holds the lease row until the
+	// transaction ends, so no new tenure begins meanwhile. InTx calls it
+	// first when its context carries a token (WithLease).
+	RequireLease(ctx context.Context, token int64) error
 }
 
 // Q is the repository: every read and write of a record, the same inside a

@@ -14,6 +14,7 @@ package backups
 import (
 	"context"
 	"errors"
+	"larder/broker/lead"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,9 @@ type Config struct {
 	Engine string
 	// Clock drives the scheduler; default the wall clock.
 	Clock coord.Clock
+	// Lead gates the scheduler's rounds: only the coordinator runs them
+	// (nil: every round runs).
+	Lead lead.Gate
 	// ScheduleInterval is how often schedules are checked; default 1 min.
 	ScheduleInterval time.Duration
 	Log              logrus.FieldLogger
@@ -163,7 +167,7 @@ func (s *Service) Start() {
 				return
 			case <-t.C():
 			}
-			s.tick(s.ctx)
+			lead.Run(s.cfg.Lead, s.ctx, s.tick)
 		}
 	}()
 }

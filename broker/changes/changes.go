@@ -7,6 +7,7 @@ package changes
 
 import (
 	"context"
+	"larder/broker/lead"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -22,14 +23,16 @@ type Feed struct {
 	store store.Store
 	hub   *feed.Hub
 	log   logrus.FieldLogger
+	lead  lead.Gate // pruning is the coordinator's
 }
 
 // New starts the change feed over st: every commit of st wakes the waiters,
 // a look at the head covers the commits of other brokers, and old changes
-// are pruned, until Close. One API token may have maxWaiters requests
-// waiting at once, and four times as many may wait in all.
-func New(st store.Store, log logrus.FieldLogger, maxWaiters int) *Feed {
-	f := &Feed{store: st, hub: feed.New(maxWaiters, 4*maxWaiters), log: log}
+// are pruned (by the coordinator, as g lets), until Close. One API token
+// may have maxWaiters requests waiting at once, and four times as many may
+// wait in all.
+func New(st store.Store, log logrus.FieldLogger, maxWaiters int, g lead.Gate) *Feed {
+	f := &Feed{store: st, hub: feed.New(maxWaiters, 4*maxWaiters), log: log, lead: g}
 	f.start()
 	return f
 }
@@ -63,31 +66,40 @@ const (
 )
 
 // start wires the change feed: every commit of the store wakes the
-// waiters, a look at the head covers the commits of other brokers, and old
-// changes are pruned. It all ends when the hub closes.
+// waiters, a look at the head covers the commits of other brokers (unless
+// the store's hooks hear them), and old changes are pruned. It all ends
+// when the hub closes.
 func (f *Feed) start() {
 	f.store.OnCommit(f.hub.Notify)
 	go func() {
 		head, _ := f.store.ChangeHead(context.Background())
-		look := time.NewTicker(feedHeadEvery)
-		defer look.Stop()
+		// A store that runs the hooks for other brokers' commits too
+		// (PostgreSQL's LISTEN) needs no look at the head.
+		var looks <-chan time.Time
+		if rc, ok := f.store.(store.RemoteCommits); !ok || !rc.RemoteCommits() {
+			look := time.NewTicker(feedHeadEvery)
+			defer look.Stop()
+			looks = look.C
+		}
 		prune := time.NewTicker(feedPruneEvery)
 		defer prune.Stop()
 		for {
 			select {
 			case <-f.hub.Closed():
 				return
-			case <-look.C:
+			case <-looks:
 				if h, err := f.store.ChangeHead(context.Background()); err == nil && h != head {
 					head = h
 					f.hub.Notify()
 				}
 			case <-prune.C:
-				if n, err := f.store.PruneChanges(context.Background(), time.Now().Add(-feedKeep)); err != nil {
-					f.log.WithError(err).Warn("prune the change feed")
-				} else if n > 0 {
-					f.log.WithField("changes", n).Debug("pruned the change feed")
-				}
+				lead.Run(f.lead, context.Background(), func(ctx context.Context) {
+					if n, err := f.store.PruneChanges(ctx, time.Now().Add(-feedKeep)); err != nil {
+						f.log.WithError(err).Warn("prune the change feed")
+					} else if n > 0 {
+						f.log.WithField("changes", n).Debug("pruned the change feed")
+					}
+				})
 			}
 		}
 	}()

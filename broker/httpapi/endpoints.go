@@ -173,6 +173,11 @@ func (b *API) listHosts(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, err
 }
 
+func (b *API) listBrokers(r *http.Request) (int, any, error) {
+	out, err := b.b.Brokers(r.Context())
+	return http.StatusOK, out, err
+}
+
 func (b *API) drainHost(r *http.Request) (int, any, error) {
 	out, err := b.b.Hosts.DrainHost(r.Context(), mux.Vars(r)["host"])
 	return http.StatusAccepted, out, err

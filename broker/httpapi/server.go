@@ -94,6 +94,7 @@ func (b *API) Handler(mount ...func(*mux.Router)) http.Handler {
 	a.HandleFunc("/monitor/targets", b.serve(b.monitorTargets)).Methods(http.MethodGet)
 	a.HandleFunc("/monitor/observations", b.serve(b.monitorReport)).Methods(http.MethodPost)
 	a.HandleFunc("/monitors", b.serve(b.listMonitors)).Methods(http.MethodGet)
+	a.HandleFunc("/brokers", b.serve(b.listBrokers)).Methods(http.MethodGet)
 	a.HandleFunc("/hosts", b.serve(b.listHosts)).Methods(http.MethodGet)
 	a.HandleFunc("/hosts", b.serve(b.registerHost)).Methods(http.MethodPost)
 	a.HandleFunc("/hosts/{host}/drain", b.serve(b.drainHost)).Methods(http.MethodPost)

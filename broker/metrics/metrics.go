@@ -12,6 +12,7 @@ package metrics
 
 import (
 	"context"
+	"larder/broker/lead"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Config struct {
 	Parallel int
 	// Clock is the sampler's time; default the wall clock.
 	Clock coord.Clock
+	// Lead gates the sampling rounds: only the coordinator samples (nil:
+	// every round runs).
+	Lead lead.Gate
 }
 
 // Deps are the parts of the broker the sampler uses.
@@ -161,9 +165,11 @@ func (s *Sampler) loop() {
 			return
 		case <-t.C():
 		}
-		if err := s.Round(ctx); err != nil && ctx.Err() == nil {
-			s.log.WithError(err).Warn("metrics round")
-		}
+		lead.Run(s.cfg.Lead, ctx, func(ctx context.Context) {
+			if err := s.Round(ctx); err != nil && ctx.Err() == nil {
+				s.log.WithError(err).Warn("metrics round")
+			}
+		})
 	}
 }
 

@@ -83,6 +83,15 @@ func (g coordGlue) StartFailover(ctx context.Context, a store.Addon, detect stri
 	if err != nil {
 		return err
 	}
+	if token, ok := store.LeaseOf(ctx); ok {
+		// The failover runs as an operation of its own, beyond the round
+		// that decided it, still under the coordinator's lease: a
+		// coordinator that lost it records no promotion.
+		decided := job
+		job = func(ctx context.Context, progress func(string)) error {
+			return decided(store.WithLease(ctx, token), progress)
+		}
+	}
 	b.jobs.Run(b.store, op, job)
 	return nil
 }

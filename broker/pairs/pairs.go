@@ -10,6 +10,7 @@ package pairs
 
 import (
 	"context"
+	"larder/broker/lead"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -36,6 +37,9 @@ type Config struct {
 	Lease             time.Duration // the agents' lease
 	MonitorPassword   string
 	Clock             coord.Clock
+	// Lead gates the reconciler's rounds: only the coordinator reconciles
+	// and fails over, its writes fenced by the lease (nil: every round runs).
+	Lead lead.Gate
 }
 
 // Deps are the parts of the broker pairs work with.
@@ -116,6 +120,10 @@ func New(cfg Config, d Deps) *Pairs {
 
 // Start runs the coordinator and the reconciler until Close.
 func (b *Pairs) Start() { b.recon.Start() }
+
+// Nudge asks the reconciler for a round now (this broker began
+// coordinating, say).
+func (b *Pairs) Nudge() { b.recon.Nudge() }
 
 // Close stops the reconciler and waits for it.
 func (b *Pairs) Close() { b.recon.Close() }

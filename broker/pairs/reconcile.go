@@ -3,6 +3,7 @@ package pairs
 import (
 	"context"
 	"fmt"
+	"larder/broker/lead"
 	"sync"
 	"time"
 
@@ -51,10 +52,9 @@ func (r *reconciler) Start() {
 			case <-r.ctx.Done():
 				return
 			case <-t.C:
-				r.tick()
 			case <-r.nudge:
-				r.tick()
 			}
+			r.tick(r.ctx)
 		}
 	}()
 }
@@ -65,8 +65,16 @@ func (r *reconciler) Close() {
 	r.wg.Wait()
 }
 
-func (r *reconciler) tick() {
-	ctx := r.ctx
+// tick is one round: every broker keeps up with its hosts (their
+// reachability, their event cursors), and the coordinator alone decides on
+// what it sees (orphans, roles, standbys, failovers), fenced by its lease.
+func (r *reconciler) tick(ctx context.Context) {
+	statuses := r.observeHosts(ctx)
+	lead.Run(r.b.cfg.Lead, ctx, func(ctx context.Context) { r.decide(ctx, statuses) })
+}
+
+// observeHosts asks every host for its status and notes which answer.
+func (r *reconciler) observeHosts(ctx context.Context) map[string]provisioner.HostStatus {
 	statuses := map[string]provisioner.HostStatus{}
 	for _, h := range r.b.hosts.All() {
 		sctx, cancel := context.WithTimeout(ctx, r.b.cfg.ReconcileInterval)
@@ -92,6 +100,12 @@ func (r *reconciler) tick() {
 			}
 		}
 	}
+	return statuses
+}
+
+// decide brings the pairs to what the store records, given the hosts'
+// statuses.
+func (r *reconciler) decide(ctx context.Context, statuses map[string]provisioner.HostStatus) {
 	nodes, err := r.b.store.AllNodes(ctx)
 	if err != nil {
 		r.log.WithError(err).Warn("list nodes")

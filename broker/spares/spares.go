@@ -15,6 +15,7 @@ package spares
 import (
 	"context"
 	"fmt"
+	"larder/broker/lead"
 	"sort"
 	"sync"
 	"time"
@@ -48,6 +49,9 @@ type Config struct {
 	Store   store.Store
 	Addons  Addons
 	Log     logrus.FieldLogger
+	// Lead gates the refills: only the coordinator fills the pool (nil:
+	// every refill runs). The coordinator that takes over refills at once.
+	Lead lead.Gate
 }
 
 // Pool keeps Config.Count started add-ons of each single-node plan ready.
@@ -75,9 +79,11 @@ func (s *Pool) Start() {
 	s.once.Do(func() {
 		if s.cfg.Count <= 0 {
 			close(s.done)
-			if err := s.fill(s.ctx, 0); err != nil && s.ctx.Err() == nil {
-				s.cfg.Log.WithError(err).Warn("remove spares")
-			}
+			lead.Run(s.cfg.Lead, s.ctx, func(ctx context.Context) {
+				if err := s.fill(ctx, 0); err != nil && ctx.Err() == nil {
+					s.cfg.Log.WithError(err).Warn("remove spares")
+				}
+			})
 			return
 		}
 		go s.loop()
@@ -105,7 +111,9 @@ func (s *Pool) loop() {
 		case <-timer:
 		}
 		timer = nil
-		if err := s.fill(s.ctx, s.cfg.Count); err != nil {
+		var err error
+		lead.Run(s.cfg.Lead, s.ctx, func(ctx context.Context) { err = s.fill(ctx, s.cfg.Count) })
+		if err != nil {
 			if s.ctx.Err() != nil {
 				return
 			}

@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sirupsen/logrus"
@@ -81,6 +82,11 @@ func (c *Coordinator) CommitPromotion(ctx context.Context, a store.Addon, newPri
 		}
 		return tx.AddEvent(ctx, a.ID, a.Name, kind, fmt.Sprintf("%s (epoch %d)", msg, epoch))
 	})
+	if errors.Is(err, store.ErrLeaseLost) {
+		// This broker no longer coordinates: the one that does decides.
+		c.log.WithField("addon", a.Name).WithError(err).Warn(kind + " not recorded")
+		return err
+	}
 	if fault.KindOf(err) == fault.Conflict {
 		return c.Superseded(ctx, a, kind, a.Epoch)
 	}

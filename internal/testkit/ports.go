@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"crypto/rand"
+	"fmt"
 	"math/big"
 	"net"
 	"strconv"
@@ -36,10 +37,13 @@ var (
 	Local         = Range{"provisioner/local", 28000, 29999}
 	Agent         = Range{"provisioner/agent", 30000, 31999}
 	UI            = Range{"broker/ui", 32000, 32767}
+	// Postgres is where internal/pgtest starts a package's PostgreSQL
+	// cluster (each package tested starts its own, on one port).
+	Postgres = Range{"internal/pgtest", 9000, 9999}
 )
 
 // Ranges lists every range; a new one is added here.
-var Ranges = []Range{Metrics, Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, UI}
+var Ranges = []Range{Metrics, Pairs, EdgeSync, EdgeDefault, HTTPAPI, Engine, Self, Backup, BrokerBackups, Edge, Broker, BrokerDefault, Integration, Local, Agent, UI, Postgres}
 
 // Block is the n-th block of width ports in r (n from 0), wrapping around
 // at r's end: a test that hands each broker a block of its own reuses the
@@ -59,12 +63,23 @@ var (
 // that no other test of this process was given, or fails the test.
 func FreePort(tb testing.TB, r Range) int {
 	tb.Helper()
+	port, err := r.Free()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return port
+}
+
+// Free returns a port of r that nobody listens on (on 127.0.0.1) and that
+// was not given before in this process: FreePort for code outside a test
+// (a TestMain's server).
+func (r Range) Free() (int, error) {
 	portMu.Lock()
 	defer portMu.Unlock()
 	for range 1000 {
 		n, err := rand.Int(rand.Reader, big.NewInt(int64(r.Hi-r.Lo+1)))
 		if err != nil {
-			tb.Fatal(err)
+			return 0, err
 		}
 		port := r.Lo + int(n.Int64())
 		if portsUsed[port] {
@@ -76,8 +91,7 @@ func FreePort(tb testing.TB, r Range) int {
 		}
 		l.Close()
 		portsUsed[port] = true
-		return port
+		return port, nil
 	}
-	tb.Fatalf("no free port in %d-%d (%s)", r.Lo, r.Hi, r.Name)
-	return 0
+	return 0, fmt.Errorf("no free port in %d-%d (%s)", r.Lo, r.Hi, r.Name)
 }

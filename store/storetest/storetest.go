@@ -3,8 +3,8 @@
 // benchmarks for the paths that must stay fast at scale. The suite speaks
 // only the interface, so it holds an implementation to what callers rely on:
 // CRUD of every record, error kinds, port claims under concurrency, epoch
-// compare-and-set, operation leases, large listings, the change feed and
-// backups.
+// compare-and-set, operation leases, large listings, the change feed,
+// backups, metrics, and the coordinator lease with its fencing.
 package storetest
 
 import (
@@ -60,6 +60,10 @@ var tests = []struct {
 	{"EdgeAccess", testEdgeAccess},
 	{"MetricPointsAddUp", testMetricPointsAddUp},
 	{"MetricPointsPrune", testMetricPointsPrune},
+	{"CoordinatorLease", testCoordinatorLease},
+	{"CoordinatorLeaseOneWinner", testCoordinatorLeaseOneWinner},
+	{"LeaseFencesWrites", testLeaseFencesWrites},
+	{"BrokersRegistry", testBrokersRegistry},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -35,7 +35,7 @@ const edgeSelect = `SELECT e.addon_id, e.host, e.allowlist, e.tls_only,
 // EnsureEdge records an add-on's edge unless it has one.
 func (q edgeRepo) EnsureEdge(ctx context.Context, addonID, host string) error {
 	_, err := q.exec(ctx, `INSERT INTO edges (addon_id, host) VALUES (?, ?) ON CONFLICT (addon_id) DO NOTHING`, addonID, host)
-	if isForeignKey(err) {
+	if q.isForeignKey(err) {
 		return fault.E(fault.NotFound, "no add-on with id %s", addonID)
 	}
 	return err
@@ -49,9 +49,9 @@ func (q edgeRepo) ClaimEdgePort(ctx context.Context, addonID, kind string, port 
 	}
 	res, err := q.exec(ctx, `INSERT INTO edge_ports (port, addon_id, kind) VALUES (?, ?, ?) ON CONFLICT (port) DO NOTHING`, port, addonID, kind)
 	switch {
-	case isUnique(err):
+	case q.isUnique(err):
 		return false, fault.E(fault.Conflict, "add-on %s already has a %s edge port", addonID, kind)
-	case isForeignKey(err):
+	case q.isForeignKey(err):
 		return false, fault.E(fault.NotFound, "add-on %s has no edge", addonID)
 	}
 	return q.changed(res, err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 func (q appRepo) CreateApp(ctx context.Context, name string) (store.App, error) {
 	a := store.App{ID: store.NewID(), Name: name, CreatedAt: q.now()}
 	_, err := q.exec(ctx, `INSERT INTO apps (id, name, created_at) VALUES (?, ?, ?)`, a.ID, a.Name, a.CreatedAt)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return store.App{}, fault.E(fault.Conflict, "app %s already exists", name)
 	}
 	return a, err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 // AppChanges reads the feed for one app.
-func (s *DB) AppChanges(ctx context.Context, appID string, cursor int64, limit int) ([]store.Change, int64, bool, error) {
+func (s repo) AppChanges(ctx context.Context, appID string, cursor int64, limit int) ([]store.Change, int64, bool, error) {
 	// An add-on's rows go before its destroy ends: its own deletion (which
 	// names the app) keeps its later changes the app's.
 	return s.changesAfter(ctx, cursor, limit, `AND (app_id = ? OR (app_id = '' AND addon_id IN (
@@ -18,16 +18,17 @@ func (s *DB) AppChanges(ctx context.Context, appID string, cursor int64, limit i
 }
 
 // Changes reads the whole feed.
-func (s *DB) Changes(ctx context.Context, cursor int64, limit int) ([]store.Change, int64, bool, error) {
+func (s repo) Changes(ctx context.Context, cursor int64, limit int) ([]store.Change, int64, bool, error) {
 	return s.changesAfter(ctx, cursor, limit, "")
 }
 
 // changesAfter reads the feed after cursor, the rows filter (an AND clause
 // with its args) keeps. The head is read first and the changes up to it
-// second: a later statement sees at least what an earlier one saw, and
-// SQLite commits one writer at a time in seq order, so nothing at or below
-// the returned cursor can still appear.
-func (s *DB) changesAfter(ctx context.Context, cursor int64, limit int, filter string, args ...any) ([]store.Change, int64, bool, error) {
+// second: a later statement sees at least what an earlier one saw, and a
+// store numbers changes in commit order (SQLite commits one writer at a
+// time; PostgreSQL's triggers number them under a lock held to the commit),
+// so nothing at or below the returned cursor can still appear.
+func (s repo) changesAfter(ctx context.Context, cursor int64, limit int, filter string, args ...any) ([]store.Change, int64, bool, error) {
 	if cursor < 0 {
 		return nil, 0, false, fault.E(fault.Invalid, "cursor %d is negative", cursor)
 	}
@@ -61,31 +62,26 @@ func (s *DB) changesAfter(ctx context.Context, cursor int64, limit int, filter s
 }
 
 // ChangeHead is the latest seq, 0 when nothing changed yet.
-func (s *DB) ChangeHead(ctx context.Context) (int64, error) {
+func (s repo) ChangeHead(ctx context.Context) (int64, error) {
 	var head int64
 	return head, s.get(ctx, &head, `SELECT COALESCE(MAX(seq), 0) FROM changes`)
 }
 
-// PruneChanges drops what was recorded before t and raises the pruned mark,
-// in one transaction.
-func (s *DB) PruneChanges(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.InTx(ctx, func(t store.Tx) error {
-		tx := t.(txn)
-		stamp := before.UTC().Format("2006-01-02T15:04:05.000Z")
-		var top int64
-		if err := tx.get(ctx, &top, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at < ?`, stamp); err != nil || top == 0 {
-			return err
-		}
-		res, err := tx.exec(ctx, `DELETE FROM changes WHERE seq <= ?`, top)
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, `UPDATE changes_pruned SET seq = MAX(seq, ?) WHERE id = 1`, top)
-		return err
-	})
+// prune drops what was recorded before t and raises the pruned mark; q is
+// a transaction's, so both or neither happen.
+func prune(ctx context.Context, q repo, before time.Time) (int64, error) {
+	var top int64
+	if err := q.get(ctx, &top, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE at < ?`, q.d.Stamp(before)); err != nil || top == 0 {
+		return 0, err
+	}
+	res, err := q.exec(ctx, `DELETE FROM changes WHERE seq <= ?`, top)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	_, err = q.exec(ctx, `UPDATE changes_pruned SET seq = `+q.d.Greatest+`(seq, ?) WHERE id = 1`, top)
 	return n, err
 }

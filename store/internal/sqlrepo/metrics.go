@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -9,7 +9,8 @@ import (
 )
 
 // metricSums and metricPeaks are the columns AddMetricPoints adds up and
-// raises; the statement is portable SQL (ON CONFLICT … DO UPDATE, CASE).
+// raises; the statement is SQL both engines speak (ON CONFLICT … DO UPDATE,
+// CASE), with named parameters sqlx binds in the driver's style.
 var (
 	metricSums  = []string{"memory_used", "cpu", "clients", "ops", "hits", "misses", "evicted", "expired", "repl_lag", "persist_fails"}
 	metricPeaks = []string{"memory_peak", "memory_limit", "clients_peak", "clients_limit", "repl_offset"}
@@ -30,15 +31,24 @@ var (
 // AddMetricPoints folds points in, in one transaction of its own. It goes
 // around the commit hooks: metrics are not in the change feed, and a
 // sampling round must not wake its waiters.
-func (s *DB) AddMetricPoints(ctx context.Context, points []store.MetricPoint) error {
+func (b *Base) AddMetricPoints(ctx context.Context, points []store.MetricPoint) error {
 	if len(points) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
+	return b.d.retry(ctx, func() error { return b.addMetricPoints(ctx, points) })
+}
+
+func (b *Base) addMetricPoints(ctx context.Context, points []store.MetricPoint) error {
+	tx, err := b.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if token, ok := store.LeaseOf(ctx); ok {
+		if err := requireLease(ctx, tx, b.d, token); err != nil {
+			return err
+		}
+	}
 	stmt, err := tx.PrepareNamedContext(ctx, upsertPoint)
 	if err != nil {
 		return err
@@ -53,16 +63,16 @@ func (s *DB) AddMetricPoints(ctx context.Context, points []store.MetricPoint) er
 }
 
 // MetricPoints lists an add-on's points of one step from since on.
-func (s *DB) MetricPoints(ctx context.Context, addonID string, step, since int64) ([]store.MetricPoint, error) {
+func (b *Base) MetricPoints(ctx context.Context, addonID string, step, since int64) ([]store.MetricPoint, error) {
 	var out []store.MetricPoint
-	err := s.sel(ctx, &out, `SELECT `+strings.Join(metricCols, ", ")+` FROM metric_points
+	err := b.Repo.(repo).sel(ctx, &out, `SELECT `+strings.Join(metricCols, ", ")+` FROM metric_points
 		WHERE addon_id = ? AND step = ? AND at >= ? ORDER BY node_id, at`, addonID, step, since)
 	return out, err
 }
 
 // PruneMetricPoints deletes one step's points older than before.
-func (s *DB) PruneMetricPoints(ctx context.Context, step, before int64) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM metric_points WHERE step = ? AND at < ?`, step, before)
+func (b *Base) PruneMetricPoints(ctx context.Context, step, before int64) (int64, error) {
+	res, err := b.DB.ExecContext(ctx, b.d.rebind(`DELETE FROM metric_points WHERE step = ? AND at < ?`), step, before)
 	if err != nil {
 		return 0, err
 	}

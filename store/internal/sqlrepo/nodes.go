@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // is a Conflict, so two concurrent provisions can never share one.
 func (q nodeRepo) CreateNode(ctx context.Context, n *store.Node) error {
 	ok, err := q.ClaimNode(ctx, n)
-	if err == nil && !ok || isUnique(err) {
+	if err == nil && !ok || q.isUnique(err) {
 		return fault.E(fault.Conflict, "port %d on host %s is taken", n.Port, n.Host)
 	}
 	return err

@@ -1,9 +1,8 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"larder/fault"
@@ -23,16 +22,15 @@ func (q backupRepo) CreateBackup(ctx context.Context, b *store.Backup) error {
 	if b.Scheduled {
 		prefix = "a"
 	}
-	res, err := q.exec(ctx, `INSERT INTO backups (num, id, addon_id, addon_name, app_id, label, scheduled, status, verified,
+	// The id pads the number to three digits (b007) the same in every SQL.
+	var num int64
+	err := q.getWrite(ctx, &num, `INSERT INTO backups (num, id, addon_id, addon_name, app_id, label, scheduled, status, verified,
 		started_at, finished_at, size, duration_ms, source_node, source_role, keys, manifest, target_key, error, operation_id, updated_at)
-		SELECT n, ? || printf('%03d', n), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-		FROM (SELECT MAX(COALESCE((SELECT MAX(num) FROM backups), 0), (SELECT last FROM backup_numbers WHERE id = 1)) + 1 AS n)`,
+		SELECT n, ? || CASE WHEN n < 10 THEN '00' WHEN n < 100 THEN '0' ELSE '' END || CAST(n AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		FROM (SELECT `+q.d.Greatest+`(COALESCE((SELECT MAX(num) FROM backups), 0), (SELECT last FROM backup_numbers WHERE id = 1)) + 1 AS n) AS next
+		RETURNING num`,
 		prefix, b.AddonID, b.AddonName, b.AppID, b.Label, b.Scheduled, b.Status, b.Verified,
 		b.StartedAt, b.FinishedAt, b.Size, b.DurationMS, b.SourceNode, b.SourceRole, b.Keys, b.Manifest, b.TargetKey, b.Error, b.OperationID, b.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	num, err := res.LastInsertId() // the INTEGER PRIMARY KEY is the rowid
 	if err != nil {
 		return err
 	}
@@ -89,7 +87,7 @@ func (q backupRepo) SetBackupSchedule(ctx context.Context, s *store.BackupSchedu
 	_, err := q.exec(ctx, `INSERT INTO backup_schedules (addon_id, at, retain, last_run, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (addon_id) DO UPDATE SET at = excluded.at, retain = excluded.retain, last_run = excluded.last_run, updated_at = excluded.updated_at`,
 		s.AddonID, s.At, s.Retain, s.LastRun, s.CreatedAt, s.UpdatedAt)
-	if isForeignKey(err) {
+	if q.isForeignKey(err) {
 		return fault.E(fault.NotFound, "add-on not found")
 	}
 	return err
@@ -122,9 +120,9 @@ func (q backupRepo) DeleteBackupSchedule(ctx context.Context, addonID string) er
 func (q backupRepo) SetRestoreSource(ctx context.Context, addonID, backupID string) error {
 	_, err := q.exec(ctx, `INSERT INTO backup_restores (addon_id, backup_id, created_at) VALUES (?, ?, ?)`, addonID, backupID, q.now())
 	switch {
-	case isUnique(err) || err != nil && strings.Contains(err.Error(), "PRIMARY KEY"):
+	case q.isUnique(err):
 		return fault.E(fault.Conflict, "the add-on is already restored from a backup")
-	case isForeignKey(err):
+	case q.isForeignKey(err):
 		return fault.E(fault.NotFound, "add-on not found")
 	}
 	return err
@@ -142,5 +140,5 @@ func (q backupRepo) RestoreSourceOf(ctx context.Context, addonID string) (string
 
 // FinishRestoreSource records that the add-on holds the backup's data.
 func (q backupRepo) FinishRestoreSource(ctx context.Context, addonID string) error {
-	return q.execOne(ctx, "backup restore", `UPDATE backup_restores SET done = 1 WHERE addon_id = ?`, addonID)
+	return q.execOne(ctx, "backup restore", `UPDATE backup_restores SET done = TRUE WHERE addon_id = ?`, addonID)
 }

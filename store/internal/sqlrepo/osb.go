@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func (q osbRepo) CreateOSBInstance(ctx context.Context, in *store.OSBInstance) e
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.InstanceID, in.AddonID, in.ServiceID, in.PlanID, in.OrganizationGUID, in.SpaceGUID,
 		in.Parameters, in.Context, in.OperationID, in.OperationKind, in.State, in.CreatedAt, in.UpdatedAt, in.DeletedAt)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return fault.E(fault.Conflict, "service instance %s already exists", in.InstanceID)
 	}
 	return err
@@ -95,7 +95,7 @@ func (q osbRepo) CreateOSBBinding(ctx context.Context, bd *store.OSBBinding) err
 		username, password, parameters, state, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		bd.BindingID, bd.InstanceID, bd.AddonID, bd.ServiceID, bd.PlanID,
 		bd.Username, bd.Password, bd.Parameters, bd.State, bd.CreatedAt, bd.DeletedAt)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return fault.E(fault.Conflict, "service binding %s already exists", bd.BindingID)
 	}
 	return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // registers again with its new URL or token).
 func (q hostRepo) UpsertHost(ctx context.Context, h *store.Host) error {
 	h.CreatedAt, h.UpdatedAt = q.now(), q.now()
-	_, err := q.exec(ctx, `INSERT INTO hosts (name, url, token, draining, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+	_, err := q.exec(ctx, `INSERT INTO hosts (name, url, token, draining, created_at, updated_at) VALUES (?, ?, ?, FALSE, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET url = excluded.url, token = excluded.token, updated_at = excluded.updated_at`,
 		h.Name, h.URL, h.Token, h.CreatedAt, h.UpdatedAt)
 	return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -17,7 +17,7 @@ func (q forkRepo) CreateFork(ctx context.Context, f *store.Fork) error {
 		source_addon_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.AddonID, f.Source, f.Host, f.Port, f.Username, f.Password, f.TLS, f.SkipVerify,
 		f.SourceAddonID, f.State, f.CreatedAt, f.UpdatedAt)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return fault.E(fault.Conflict, "the add-on already has a fork source")
 	}
 	return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (q addonRepo) CreateAddon(ctx context.Context, a *store.Addon) error {
 		a.ID, a.Name, a.Service, a.Plan, a.AppID, a.State, a.StateReason,
 		a.MaxMemoryPolicy, a.Timeout, a.NotifyKeyspaceEvents, a.Engine, a.EngineVersion,
 		a.AdminPassword, a.CustomerUser, a.CustomerPassword, a.Epoch, a.CreatedAt, a.UpdatedAt, a.ReplPassword)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return fault.E(fault.Conflict, "an add-on named %s already exists", a.Name)
 	}
 	return err
@@ -106,7 +106,7 @@ func (q addonRepo) HandOverAddon(ctx context.Context, id, from, to, name string)
 	now := q.now()
 	res, err := q.exec(ctx, `UPDATE addons SET app_id = ?, name = ?, created_at = ?, updated_at = ? WHERE id = ? AND app_id = ?`,
 		to, name, now, now, id, from)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return false, fault.E(fault.Conflict, "an add-on named %s already exists", name)
 	}
 	if err != nil {

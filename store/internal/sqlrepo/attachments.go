@@ -1,4 +1,4 @@
-package sqlite
+package sqlrepo
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func (q attachmentRepo) CreateAttachment(ctx context.Context, at *store.Attachme
 	at.CreatedAt = q.now()
 	_, err := q.exec(ctx, `INSERT INTO attachments (id, addon_id, app_id, name, created_at) VALUES (?, ?, ?, ?, ?)`,
 		at.ID, at.AddonID, at.AppID, at.Name, at.CreatedAt)
-	if isUnique(err) {
+	if q.isUnique(err) {
 		return fault.E(fault.Conflict, "attachment name %s is already used on this app", at.Name)
 	}
 	return err
