@@ -219,6 +219,12 @@ func TestBrokerCrashAfterPromotionOldPrimaryBack(t *testing.T) {
 	url0 := configVars(t, b, "web")["REDIS_URL"]
 	addr0, port0 := primaryNode(t, b, "web")
 	direct0 := nodeURL(t, url0, addr0, port0) // the old primary itself, past the edge
+	// The old primary is known by its process: once it is removed, the new
+	// standby built on its host may take the same port.
+	pid0, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), port0)
+	if !ok {
+		t.Fatalf("no pid for the primary on port %d of %s", port0, ha.PrimaryHost)
+	}
 	writeKeys(t, url0, 100)
 	standbyHas(t, b, "web")
 
@@ -261,9 +267,8 @@ func TestBrokerCrashAfterPromotionOldPrimaryBack(t *testing.T) {
 		if err := setOnce(direct0, "split-brain", 300*time.Millisecond); err == nil {
 			return fmt.Errorf("the old primary took a write")
 		}
-		pid, _, ok := nodePIDByPort(filepath.Join(filepath.Dir(b.DataDir), "agent-"+ha.PrimaryHost), port0)
-		if ok && processAlive(pid) {
-			return fmt.Errorf("old primary pid %d still runs", pid)
+		if processAlive(pid0) {
+			return fmt.Errorf("old primary pid %d still runs", pid0)
 		}
 		return nil
 	})
