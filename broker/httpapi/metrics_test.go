@@ -12,7 +12,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/redis/go-redis/v9"
 
 	"larder/api"
 	"larder/broker"
@@ -38,37 +37,14 @@ func TestMetricsEndpoints(t *testing.T) {
 	if _, err := c.CreateApp(ctx, "web"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.CreateAddon(ctx, "web", api.AddonCreate{Plan: "larder-redis:mini"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Operation != nil {
-		testkit.WaitFor(t, 30*time.Second, func() error {
-			op, err := c.Operation(ctx, res.Operation.ID)
-			if err != nil || !op.Done() {
-				return fmt.Errorf("provision: %+v, %v", op, err)
-			}
-			if op.State != api.OpSucceeded {
-				t.Fatalf("provision failed: %+v", op)
-			}
-			return nil
-		})
-	}
-	creds, err := c.Credentials(ctx, "web", res.Addon.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := redis.ParseURL(creds.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opts)
-	t.Cleanup(func() { rc.Close() })
+	res := brokertest.Provision(t, c, "web", "larder-redis:mini", "")
+	rc := brokertest.AddonClient(t, c, "web", res.Addon.Name)
 
 	// Traffic while the sampler runs: writes, hits and a miss, from one
 	// connection the app holds open.
 	var series api.Metrics
 	testkit.WaitFor(t, 30*time.Second, func() error {
+		var err error
 		for i := range 50 {
 			rc.Set(ctx, fmt.Sprint("k", i), strings.Repeat("v", 1000), 0)
 			rc.Get(ctx, fmt.Sprint("k", i))

@@ -15,7 +15,6 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/redis/go-redis/v9"
 
 	"larder/api"
 	"larder/broker"
@@ -279,16 +278,7 @@ func TestDashboardInBrowser(t *testing.T) {
 func traffic(t *testing.T, d *dash, addon string) {
 	t.Helper()
 	ctx := context.Background()
-	creds, err := d.api.Credentials(ctx, "web", addon)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := redis.ParseURL(creds.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := redis.NewClient(opts)
-	defer rc.Close()
+	rc := brokertest.AddonClient(t, d.api, "web", addon)
 	for i := range 200 {
 		rc.Set(ctx, fmt.Sprint("k", i), strings.Repeat("v", 2000), 0)
 		rc.Get(ctx, fmt.Sprint("k", i/2))

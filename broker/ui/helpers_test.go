@@ -135,19 +135,7 @@ func (d *dash) app(name string) {
 // it is provisioned.
 func (d *dash) addon(app, plan, name string) api.Addon {
 	d.t.Helper()
-	ctx := context.Background()
-	res, err := d.api.CreateAddon(ctx, app, api.AddonCreate{Plan: plan, Name: name})
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	if res.Operation != nil {
-		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if _, err := d.api.WaitOperation(wctx, res.Operation.ID, 0, nil); err != nil {
-			d.t.Fatalf("provision %s: %v", res.Addon.Name, err)
-		}
-	}
-	return res.Addon
+	return brokertest.Provision(d.t, d.api, app, plan, name).Addon
 }
 
 // clock is a settable clock for sessions and the login limiter.
