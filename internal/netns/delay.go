@@ -82,6 +82,9 @@ func (n *NS) Delay(d time.Duration) *Delay {
 	if err == nil {
 		err = ip("-n", dl.nsName, "link", "set", dl.side, "up")
 	}
+	if err == nil {
+		err = waitUp(link{dl.nsName, n.rootIface}, link{dl.nsName, dl.side}, link{"", dl.port}, link{n.Name, n.Iface})
+	}
 	if err != nil {
 		dl.Close()
 		n.tb.Fatalf("delay %s: %v", n.Name, err)
@@ -109,6 +112,7 @@ func (dl *Delay) Close() {
 			if linkIn(dl.nsName, dl.n.rootIface) {
 				logErr(dl.n.tb, ip("-n", dl.nsName, "link", "set", dl.n.rootIface, "netns", strconv.Itoa(os.Getpid())))
 				logErr(dl.n.tb, ip("link", "set", dl.n.rootIface, "master", dl.n.br.name, "up"))
+				logErr(dl.n.tb, waitUp(link{"", dl.n.rootIface}, link{dl.n.Name, dl.n.Iface}))
 			}
 		}
 		// Deleting the bridge port takes its peer with it at once; the

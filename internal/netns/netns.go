@@ -124,6 +124,9 @@ func New(tb testing.TB, name, hostIP, peerIP string) *NS {
 			tb.Fatalf("netns %s: %v", name, err)
 		}
 	}
+	if err := waitUp(link{n.Name, n.Iface}, link{"", n.rootIface}); err != nil {
+		tb.Fatalf("netns %s: %v", name, err)
+	}
 	ok = true
 	return n
 }
@@ -379,6 +382,36 @@ func linkExists(name string) bool { return exec.Command("ip", "link", "show", na
 func nsExists(name string) bool {
 	_, err := os.Stat("/run/netns/" + name)
 	return err == nil
+}
+
+// link names one network interface: in namespace ns, or in the root
+// namespace when ns is "".
+type link struct{ ns, name string }
+
+// waitUp waits, for at most a few seconds, until every link's operational
+// state is UP. A link whose carrier just came on drops what it is given to
+// send until the kernel has taken note of the carrier (which it may do up to
+// a second later), so a first ARP or SYN sent too soon would cost the
+// caller a retransmission's second.
+func waitUp(links ...link) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, l := range links {
+		args := []string{"-o", "link", "show", "dev", l.name}
+		if l.ns != "" {
+			args = append([]string{"-n", l.ns}, args...)
+		}
+		for {
+			out, err := exec.Command("ip", args...).Output()
+			if err == nil && bytes.Contains(out, []byte(" state UP ")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("link %s (namespace %q) is not up: %s", l.name, l.ns, bytes.TrimSpace(out))
+			}
+			time.Sleep(10 * time.Millisecond) // the kernel's link watch runs on its own schedule
+		}
+	}
+	return nil
 }
 
 // ip runs the ip tool, returning its output in the error.
