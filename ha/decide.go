@@ -31,6 +31,7 @@ type nodeView struct {
 	err       string
 	agentUp   *bool // the node's host agent, as last seen from here
 	role      string
+	seen      time.Time // the newest report that had it (agentUp and role are that report's)
 }
 
 type location struct {
@@ -93,28 +94,58 @@ func (t *Tracker) Record(r Report, now time.Time) {
 			}
 		}
 	}
-	l.lastReport, l.stalled = now, r.Stalled
-	l.observers[r.Observer] = now
+	// Reports of one location that reached different brokers are folded
+	// in the store's order, which may put an older one (by its receiving
+	// broker's clock) after a newer one: the older one never moves what
+	// the newer one said back.
+	newest := !now.Before(l.lastReport)
+	if newest {
+		l.lastReport, l.stalled = now, r.Stalled
+	}
+	l.observers[r.Observer] = later(l.observers[r.Observer], now)
 	for _, o := range r.Nodes {
 		v, ok := l.nodes[o.NodeID]
 		if !ok {
 			v = &nodeView{up: true}
 			l.nodes[o.NodeID] = v
 		}
-		v.agentUp, v.role = o.AgentUp, o.Role
+		if !now.Before(v.seen) {
+			v.seen, v.agentUp, v.role = now, o.AgentUp, o.Role
+		}
 		// Probes that ran while the location was silent prove nothing.
 		start, end := later(now.Add(-ms(o.StartedAgoMS)), l.since), later(now.Add(-ms(o.EndedAgoMS)), l.since)
-		switch {
-		case o.Up:
-			v.up, v.lastUp, v.firstFail, v.lastFail, v.err = true, end, time.Time{}, time.Time{}, ""
-		case v.up || v.firstFail.IsZero():
-			v.up, v.err = false, o.Error
-			v.firstFail, v.lastFail = start, start
-		default:
-			v.err = o.Error
-			if start.After(v.lastFail) {
-				v.lastFail = start
-			}
+		v.fold(o, start, end)
+	}
+}
+
+// fold adds one probe of the node to its view: an answer that ended at end,
+// or a failed probe whose request went out at start. Probes are ordered by
+// those times, not by when their reports came: an answer older than the
+// run's latest failed probe cannot end the run (the node went down after
+// it), and a failed probe older than the latest answer cannot start one.
+func (v *nodeView) fold(o NodeObservation, start, end time.Time) {
+	switch {
+	case o.Up && (v.up || v.firstFail.IsZero() || !end.Before(v.lastFail)):
+		v.up, v.lastUp, v.firstFail, v.lastFail, v.err = true, later(v.lastUp, end), time.Time{}, time.Time{}, ""
+	case o.Up:
+		// An answer from inside the run: the node was reached after the
+		// run's first failed probe, so the run starts again at its latest.
+		if end.After(v.firstFail) {
+			v.firstFail = v.lastFail
+		}
+		v.lastUp = later(v.lastUp, end)
+	case !start.After(v.lastUp) && !v.lastUp.IsZero():
+		// A failed probe sent before the latest answer: stale.
+	case v.up || v.firstFail.IsZero():
+		v.up, v.err = false, o.Error
+		v.firstFail, v.lastFail = start, start
+	default:
+		v.err = o.Error
+		if start.After(v.lastFail) {
+			v.lastFail = start
+		}
+		if start.Before(v.firstFail) {
+			v.firstFail = start
 		}
 	}
 }

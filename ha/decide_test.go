@@ -297,3 +297,85 @@ func TestProbesFromASilenceProveNothing(t *testing.T) {
 		t.Fatalf("verdict %+v: want down since the first report after the silence (+5 s)", v)
 	}
 }
+
+// TestOutOfOrderReports: reports of one location that reached two brokers
+// are folded in the store's order, which may put an older report after a
+// newer one (by the receiving brokers' clocks). An older report never
+// moves the location's last report back, never restarts a down run and
+// never turns a node seen down since back up; an older failed probe may
+// start the run earlier, since the node did not answer it either.
+func TestOutOfOrderReports(t *testing.T) {
+	rules := Rules{Window: 2 * time.Second, Fresh: time.Second}
+	t0 := time.Unix(1000, 0)
+	const step = 200 * time.Millisecond
+	tests := []struct {
+		name  string
+		feed  func(tr *Tracker)
+		at    time.Duration
+		down  bool
+		since time.Duration // DownSince when down
+	}{
+		{"an older answer folded late keeps the run", func(tr *Tracker) {
+			for _, l := range []string{"a", "b"} {
+				feed(tr, t0, l, 0, msec(1000), step, true)
+				feed(tr, t0, l, msec(1400), msec(3400), step, false)
+				tr.Record(report(l, true, false), t0.Add(msec(1200))) // received before the run, folded after
+			}
+		}, msec(3400), true, msec(1400)},
+		{"an older failure folded late starts the run where it failed", func(tr *Tracker) {
+			for _, l := range []string{"a", "b"} {
+				feed(tr, t0, l, 0, msec(1000), step, true)
+				feed(tr, t0, l, msec(1400), msec(3200), step, false)
+				tr.Record(report(l, false, false), t0.Add(msec(1200)))
+			}
+		}, msec(3200), true, msec(1200)},
+		{"an older failure folded late after an answer changes nothing", func(tr *Tracker) {
+			for _, l := range []string{"a", "b"} {
+				feed(tr, t0, l, 0, msec(3000), step, true)
+				tr.Record(report(l, false, false), t0.Add(msec(900)))
+			}
+		}, msec(3000), false, 0},
+		{"an older failure folded late before the answer after it changes nothing", func(tr *Tracker) {
+			for _, l := range []string{"a", "b"} {
+				feed(tr, t0, l, 0, msec(600), step, false)
+				feed(tr, t0, l, msec(1000), msec(1000), step, true)
+				feed(tr, t0, l, msec(1200), msec(3000), step, false)
+				tr.Record(report(l, false, false), t0.Add(msec(800))) // before the answer at +1 s
+			}
+		}, msec(3000), false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTracker(rules.Fresh)
+			tt.feed(tr)
+			v := tr.Verdict("p", t0.Add(tt.at), rules)
+			if v.Down != tt.down {
+				t.Fatalf("Down = %v, want %v (%+v)", v.Down, tt.down, v)
+			}
+			if v.Down && !v.DownSince.Equal(t0.Add(tt.since)) {
+				t.Errorf("DownSince = +%v, want +%v", v.DownSince.Sub(t0), tt.since)
+			}
+		})
+	}
+	t.Run("the last report never moves back", func(t *testing.T) {
+		tr := NewTracker(rules.Fresh)
+		tr.Record(report("a", true, false), t0.Add(msec(2000)))
+		tr.Record(report("a", true, true), t0.Add(msec(1000))) // older, and stalled
+		ls := tr.Locations(t0.Add(msec(2500)), rules)
+		if len(ls) != 1 || !ls[0].LastReport.Equal(t0.Add(msec(2000))) || ls[0].Stalled || !ls[0].Voting {
+			t.Fatalf("locations %+v: want the last report at +2 s, not stalled, voting", ls)
+		}
+	})
+	t.Run("an older failure and answer folded after the run began", func(t *testing.T) {
+		tr := NewTracker(rules.Fresh)
+		for _, l := range []string{"a", "b"} {
+			feed(tr, t0, l, 0, msec(1000), step, true)
+			feed(tr, t0, l, msec(1200), msec(3200), step, false)
+			tr.Record(report(l, false, false), t0.Add(msec(1100)))
+			tr.Record(report(l, true, false), t0.Add(msec(1000)))
+		}
+		if v := tr.Verdict("p", t0.Add(msec(3200)), rules); !v.Down || !v.DownSince.Equal(t0.Add(msec(1100))) {
+			t.Fatalf("verdict %+v: want down since +1.1 s", v)
+		}
+	})
+}
