@@ -25,6 +25,7 @@ type Store interface {
 	ChangeRepo
 	MetricRepo
 	LeaseRepo
+	ReportRepo
 	// OnCommit registers fn, called after every commit (of a transaction, or
 	// of a write run on its own) once readers can see it: the change feed's
 	// wake-up. fn must be quick and must not write.
@@ -37,8 +38,9 @@ type Store interface {
 }
 
 // RemoteCommits is a Store whose OnCommit hooks also run for the commits of
-// other brokers on the same store (PostgreSQL's LISTEN/NOTIFY): a waiter on
-// the change feed then needs no look at its head for them.
+// other brokers on the same store (PostgreSQL's LISTEN/NOTIFY), and its
+// OnReport hooks for their reports: a waiter on the change feed, or a
+// reader of the reports, then needs no look at the store for them.
 type RemoteCommits interface {
 	// RemoteCommits reports whether other brokers' commits run the hooks.
 	RemoteCommits() bool

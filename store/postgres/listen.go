@@ -12,17 +12,21 @@ import (
 	"larder/internal/backoff"
 )
 
-// channel is where the change feed's triggers notify (larder_change).
-const channel = "larder_changes"
+// The channels the triggers notify: the change feed's (larder_change,
+// migrations/0009) and the observers' reports' (migrations/0014).
+const (
+	changesChannel = "larder_changes"
+	reportsChannel = "larder_reports"
+)
 
-// listener holds a connection of its own LISTENing on channel, and runs the
-// commit hooks for each notification another store sent: another broker
-// committed a change, so this one's waiters read the feed again at once
-// instead of polling its head.
+// listener holds a connection of its own LISTENing on the channels, and
+// runs a channel's hooks for each notification another store sent on it:
+// another broker committed a change (or recorded a report), so this one's
+// waiters read the feed (or the reports) again at once instead of polling.
 type listener struct {
 	cfg    *pgx.ConnConfig
-	origin string // this store's application_name: its own notifications
-	hooks  func() // the store's commit hooks
+	origin string            // this store's application_name: its own notifications
+	hooks  map[string]func() // by channel
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -33,7 +37,7 @@ var listenBackoff = backoff.Policy{Min: 50 * time.Millisecond, Max: 5 * time.Sec
 
 // listen connects and LISTENs before it returns, so no commit after Open
 // goes unheard; then it follows the notifications until close.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, origin string, hooks func()) (*listener, error) {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, origin string, hooks map[string]func()) (*listener, error) {
 	cfg.RuntimeParams["application_name"] = origin + "-listen"
 	l := &listener{cfg: cfg, origin: origin, hooks: hooks}
 	c, err := l.connect(ctx)
@@ -54,16 +58,18 @@ func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Exec(ctx, "LISTEN "+channel); err != nil {
-		c.Close(ctx)
-		return nil, fmt.Errorf("listen: %w", err)
+	for ch := range l.hooks {
+		if _, err := c.Exec(ctx, "LISTEN "+ch); err != nil {
+			c.Close(ctx)
+			return nil, fmt.Errorf("listen: %w", err)
+		}
 	}
 	return c, nil
 }
 
 // loop runs the hooks for every other store's notification. A lost
-// connection is made again (with a backoff); the hooks run once it is back,
-// since commits may have gone unheard in between.
+// connection is made again (with a backoff); every hook runs once it is
+// back, since commits may have gone unheard in between.
 func (l *listener) loop(ctx context.Context, c *pgx.Conn) {
 	defer l.done.Done()
 	b := backoff.Backoff{Policy: listenBackoff}
@@ -76,15 +82,17 @@ func (l *listener) loop(ctx context.Context, c *pgx.Conn) {
 				break
 			}
 			b.Reset()
-			if n.Payload != l.origin {
-				l.hooks()
+			if fn := l.hooks[n.Channel]; fn != nil && n.Payload != l.origin {
+				fn()
 			}
 		}
 		if backoff.Wait(ctx, b.Next()) != nil {
 			return
 		}
 		if c, _ = l.connect(ctx); c != nil {
-			l.hooks()
+			for _, fn := range l.hooks {
+				fn()
+			}
 		}
 	}
 }

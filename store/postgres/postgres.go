@@ -6,9 +6,10 @@
 //
 // What PostgreSQL changes: transactions run at once, so a serialization
 // failure or a deadlock retries the whole transaction (InTx), never a
-// statement inside it; the change feed is numbered in commit order by its
-// triggers (migrations/0009_changes.sql); and every commit of another broker
-// wakes this one's OnCommit hooks through LISTEN/NOTIFY.
+// statement inside it; the change feed and the observers' reports are
+// numbered in commit order by their triggers (migrations/0009_changes.sql,
+// 0014_monitor_reports.sql); and every commit (report) of another broker
+// wakes this one's OnCommit (OnReport) hooks through LISTEN/NOTIFY.
 package postgres
 
 import (
@@ -160,7 +161,7 @@ func open(ctx context.Context, u *url.URL) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if s.listen, err = listen(ctx, listenCfg, origin, s.RunHooks); err != nil {
+	if s.listen, err = listen(ctx, listenCfg, origin, map[string]func(){changesChannel: s.RunHooks, reportsChannel: s.RunReportHooks}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -180,7 +181,8 @@ func (s *DB) Close() error {
 	return s.db.Close()
 }
 
-// RemoteCommits says OnCommit hooks run for other brokers' commits too.
+// RemoteCommits says OnCommit hooks run for other brokers' commits too, and
+// OnReport hooks for their reports.
 func (s *DB) RemoteCommits() bool { return true }
 
 // migrationLock is the advisory lock key migrations run under, so brokers

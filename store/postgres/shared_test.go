@@ -163,3 +163,83 @@ func TestInTx_RetriesADeadlock(t *testing.T) {
 		t.Fatalf("%d runs: no deadlock was met and retried", runs.Load())
 	}
 }
+
+// TestReports_AnotherBrokersReportWakes: a report another store records runs
+// this store's report hooks (LISTEN/NOTIFY on larder_reports), not its
+// commit hooks (a vote wakes no change waiter); its own run them once.
+func TestReports_AnotherBrokersReportWakes(t *testing.T) {
+	ctx := context.Background()
+	a, b := openPair(t)
+	var reports, commits atomic.Int32
+	a.OnReport(func() { reports.Add(1) })
+	a.OnCommit(func() { commits.Add(1) })
+	report := func(s *DB, loc string) {
+		t.Helper()
+		r := &store.ObserverReport{BrokerID: "b", ReceivedAt: time.Now(), Location: loc, Observer: "o", Body: []byte(`{}`)}
+		if err := s.AppendReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(b, "l1")
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if reports.Load() == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	before := reports.Load()
+	report(a, "l2")
+	report(b, "l3") // delivered after a's own, which is skipped
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if reports.Load() < before+2 {
+			return errNotYet
+		}
+		return nil
+	})
+	if got := reports.Load(); got != before+2 {
+		t.Fatalf("report hooks ran %d times for one own and one other report, want 2", got-before)
+	}
+	if n := commits.Load(); n != 0 {
+		t.Fatalf("commit hooks ran %d times for reports, want none", n)
+	}
+}
+
+// TestReports_NumberedInCommitOrder: a report whose transaction took a
+// number and has not committed holds the next report's number back, so a
+// reader following ids never passes one that commits later.
+func TestReports_NumberedInCommitOrder(t *testing.T) {
+	ctx := context.Background()
+	a, b := openPair(t)
+	tx, err := a.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var first int64
+	if err := tx.GetContext(ctx, &first, `INSERT INTO monitor_reports (broker_id, received_at, location, observer, report)
+		VALUES ('a', 0, 'l1', 'o', '{}') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	second := &store.ObserverReport{BrokerID: "b", ReceivedAt: time.Now(), Location: "l2", Observer: "o", Body: []byte(`{}`)}
+	done := make(chan error, 1)
+	go func() { done <- b.AppendReport(ctx, second) }()
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		var n int
+		if err := a.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`); err != nil || n == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	if got, err := a.ReportsAfter(ctx, 0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("reports while the first is open: %+v, %v; want none", got, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if second.ID <= first {
+		t.Fatalf("the report that committed second has id %d, the first %d", second.ID, first)
+	}
+}

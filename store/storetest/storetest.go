@@ -4,7 +4,8 @@
 // only the interface, so it holds an implementation to what callers rely on:
 // CRUD of every record, error kinds, port claims under concurrency, epoch
 // compare-and-set, operation leases, large listings, the change feed,
-// backups, metrics, and the coordinator lease with its fencing.
+// backups, metrics, the coordinator lease with its fencing, and the
+// observers' reports.
 package storetest
 
 import (
@@ -64,6 +65,9 @@ var tests = []struct {
 	{"CoordinatorLeaseOneWinner", testCoordinatorLeaseOneWinner},
 	{"LeaseFencesWrites", testLeaseFencesWrites},
 	{"BrokersRegistry", testBrokersRegistry},
+	{"ReportsInOrder", testReportsInOrder},
+	{"ReportsRefused", testReportsRefused},
+	{"ReportsPrune", testReportsPrune},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a

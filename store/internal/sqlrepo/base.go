@@ -22,6 +22,9 @@ type Base struct {
 	DB    *sqlx.DB
 	d     *Dialect
 	hooks *hooks
+	// reports are called after every observer's report appended (see
+	// Base.OnReport): not commit hooks, so a vote wakes no change waiter.
+	reports *hooks
 }
 
 // Tx is a transaction; its repositories see and change only its snapshot.
@@ -37,13 +40,19 @@ var _ store.Tx = Tx{}
 // transaction run the hooks when they succeed (they committed on their own).
 func NewBase(db *sqlx.DB, d *Dialect) *Base {
 	h := &hooks{}
-	return &Base{Repo: New(notifying{db, d, h}, d), DB: db, d: d, hooks: h}
+	return &Base{Repo: New(notifying{db, d, h}, d), DB: db, d: d, hooks: h, reports: &hooks{}}
 }
 
 // hooks are called after every commit (see Base.OnCommit).
 type hooks struct {
 	mu  sync.RWMutex
 	fns []func()
+}
+
+func (h *hooks) add(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fns = append(h.fns, fn)
 }
 
 func (h *hooks) run() {
@@ -61,11 +70,7 @@ func (b *Base) RunHooks() { b.hooks.run() }
 // OnCommit registers fn to be called after every commit, of a transaction or
 // of a statement run on its own, once the change is visible to readers. fn
 // must be quick (it runs on the writer's goroutine) and must not write.
-func (b *Base) OnCommit(fn func()) {
-	b.hooks.mu.Lock()
-	defer b.hooks.mu.Unlock()
-	b.hooks.fns = append(b.hooks.fns, fn)
-}
+func (b *Base) OnCommit(fn func()) { b.hooks.add(fn) }
 
 // notifying runs a statement outside a transaction (as the dialect retries
 // it) and the hooks after it succeeds.
