@@ -288,7 +288,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		Points: jobs.Points{CrashAt: cfg.CrashAt, HoldAt: cfg.HoldAt, HoldDir: cfg.HoldDir}, Finished: counters.Operation})
 	c.adoptCtx, c.adoptCancel = context.WithCancel(context.Background())
 	c.addons, c.nodes, c.hostReg = &Addons{c}, &Nodes{c}, &Hosts{c}
-	c.pairs = pairs.New(pairs.Config{LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
+	c.pairs = pairs.New(pairs.Config{BrokerID: cfg.ID, LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock, Lead: c.lead},
 		pairs.Deps{Store: st, Hosts: c.hosts, Jobs: c.jobs, Nodes: c.nodes, Follow: c.addons, Log: c.log, Counters: counters})
@@ -319,6 +319,11 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 // connected to and their nodes adopted in the background, so an unreachable
 // host keeps no one from the API.
 func (b *Broker) Start(ctx context.Context) error {
+	// The observers' recent reports first: this broker may coordinate from
+	// the lease's first round on, and decides on what they say.
+	if err := b.pairs.FollowReports(ctx); err != nil {
+		return fmt.Errorf("load the observers' reports: %w", err)
+	}
 	if err := b.lead.Start(ctx); err != nil {
 		return fmt.Errorf("register the broker: %w", err)
 	}

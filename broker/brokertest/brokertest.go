@@ -23,6 +23,7 @@ import (
 	"larder/internal/testkit"
 	"larder/provisioner"
 	"larder/provisioner/local"
+	"larder/store"
 	"larder/store/sqlite"
 )
 
@@ -34,15 +35,32 @@ const Token = "test-token"
 // It skips the test when no engine is installed.
 func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
+	return newOn(t, ports, nil, tweak)
+}
+
+// Sharing starts a second broker on other's store, as several brokers
+// share one (each its own local host, id and coordinator lease round);
+// other's cleanup closes the store, after this one's.
+func Sharing(t testing.TB, other *broker.Broker, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
+	t.Helper()
+	return newOn(t, ports, other.Store(), tweak)
+}
+
+// newOn starts a broker on st, or on a SQLite file of its own (closed with
+// the test) when st is nil.
+func newOn(t testing.TB, ports testkit.Range, st store.Store, tweak func(*broker.Config)) *broker.Broker {
+	t.Helper()
 	eng, err := engine.Discover()
 	if err != nil {
 		t.Skipf("no engine: %v", err)
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(root, "larder.db"))
-	if err != nil {
-		t.Fatal(err)
+	own := st == nil
+	if own {
+		if st, err = sqlite.Open(ctx, filepath.Join(root, "larder.db")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -74,7 +92,9 @@ func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.
 		defer cancel()
 		b.Close(cctx)
 		host.Close(cctx)
-		st.Close()
+		if own {
+			st.Close()
+		}
 		pids, _ := filepath.Glob(filepath.Join(root, "nodes", "*", "node.pid"))
 		for _, f := range pids {
 			if data, err := os.ReadFile(f); err == nil {

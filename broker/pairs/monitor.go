@@ -50,24 +50,6 @@ func (b *Pairs) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error)
 	return out, nil
 }
 
-// monitorReport records one observer's probe round.
-func (b *Pairs) MonitorReport(ctx context.Context, rep api.MonitorReport) error {
-	if rep.Location == "" || rep.Observer == "" {
-		return fault.E(fault.Invalid, "a report needs its location and observer")
-	}
-	b.tracker.Record(rep, b.coord.Clock().Now())
-	for _, o := range rep.Nodes {
-		b.count.Vote(rep.Location, o.Up)
-	}
-	for _, o := range rep.Nodes {
-		if !o.Up {
-			b.recon.Nudge()
-			break
-		}
-	}
-	return nil
-}
-
 func (b *Pairs) ListMonitors(ctx context.Context) ([]ha.LocationStatus, error) {
 	return b.tracker.Locations(b.coord.Clock().Now(), b.rules()), nil
 }

@@ -28,6 +28,7 @@ import (
 // Config is what the broker's operator set that pairs use (see
 // broker.Config, whose defaults are filled in).
 type Config struct {
+	BrokerID          string // the broker's id in the store: it records the reports it receives under it
 	LocalHost         string // the broker's own host
 	ReconcileInterval time.Duration
 	StandbyGrace      time.Duration
@@ -87,6 +88,7 @@ type Pairs struct {
 	tracker *ha.Tracker
 	coord   *coord.Coordinator // HA decisions: failover, fencing, rebuild backoff
 	recon   *reconciler
+	votes   *votes // the observers' reports, shared through the store
 }
 
 // Operation kinds pairs run, and resume after a broker restart.
@@ -103,6 +105,7 @@ func New(cfg Config, d Deps) *Pairs {
 		tracker: ha.NewTracker(cfg.MonitorFresh)}
 	b.coord = newCoordinator(b)
 	b.recon = newReconciler(b)
+	b.votes = newVotes(b)
 	d.Jobs.Register(opSwitchover, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return b.switchoverStep(op, true) }})
 	d.Jobs.Register(opRebuild, jobs.Kind{Resume: func(op store.Operation) jobs.Step { return b.recon.rebuildJob(op, true) }})
 	d.Jobs.Register(opFailover, jobs.Kind{Resume: func(op store.Operation) jobs.Step {
@@ -125,8 +128,12 @@ func (b *Pairs) Start() { b.recon.Start() }
 // coordinating, say).
 func (b *Pairs) Nudge() { b.recon.Nudge() }
 
-// Close stops the reconciler and waits for it.
-func (b *Pairs) Close() { b.recon.Close() }
+// Close stops the reconciler and the reading of the reports, and waits
+// for them.
+func (b *Pairs) Close() {
+	b.recon.Close()
+	b.votes.close()
+}
 
 // Repush makes every node on host agree with the store again: it missed
 // what changed while it was away.
