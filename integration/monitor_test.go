@@ -45,9 +45,11 @@ func startInNS(t testing.TB, ns *netns.NS, env []string, args ...string) *nsProc
 }
 
 // haCluster is a broker on the bridge, three agents (h1..h3) and three
-// observer locations (l1..l3), each in its own namespace.
+// observer locations (l1..l3), each in its own namespace; others are more
+// brokers on the first's store, if any.
 type haCluster struct {
 	b        *Broker
+	others   []*Broker
 	hostNS   map[string]*netns.NS
 	locNS    map[string]*netns.NS
 	monitors map[string]*nsProc // by location
@@ -60,20 +62,31 @@ func newHACluster(t testing.TB, window string, extra ...string) *haCluster {
 
 // newHAClusterMon is newHACluster with extra flags for every monitor.
 func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...string) *haCluster {
+	c := newHAHosts(t, window, extra...)
+	c.startMonitors(t, func(string) string { return c.b.URL }, monArgs...)
+	c.waitUp(t)
+	return c
+}
+
+// haPeer is the bridge's address: brokers listen on it, so that agents and
+// monitors in the namespaces reach them.
+const haPeer = "198.18.2.1"
+
+// newHAHosts starts the broker of an haCluster and its three agents; the
+// monitors are started next (startMonitors).
+func newHAHosts(t testing.TB, window string, extra ...string) *haCluster {
 	netns.RequireRoot(t)
 	if engineErr != nil {
 		t.Skip(engineErr)
 	}
-	const peer = "198.18.2.1"
 	c := &haCluster{hostNS: map[string]*netns.NS{}, locNS: map[string]*netns.NS{}, monitors: map[string]*nsProc{}, agents: map[string]*nsProc{}}
 	for i, h := range []string{"h1", "h2", "h3"} {
-		c.hostNS[h] = netns.New(t, h, fmt.Sprintf("198.18.2.%d", 11+i), peer)
+		c.hostNS[h] = netns.New(t, h, fmt.Sprintf("198.18.2.%d", 11+i), haPeer)
 	}
 	for i, l := range []string{"l1", "l2", "l3"} {
-		c.locNS[l] = netns.New(t, l, fmt.Sprintf("198.18.2.%d", 21+i), peer)
+		c.locNS[l] = netns.New(t, l, fmt.Sprintf("198.18.2.%d", 21+i), haPeer)
 	}
-	c.b = NewBroker(t, append([]string{"LARDER_LISTEN=" + peer + ":0", "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms",
-		"LARDER_STANDBY_GRACE=1s", "LARDER_FAILOVER_WINDOW=" + window, "LARDER_MONITOR_FRESH=1s", "LARDER_LEASE=1s"}, extra...)...)
+	c.b = NewBroker(t, append(haBrokerEnv(window), extra...)...)
 	env := baseEnv(c.b.Home)
 	for name, ns := range c.hostNS {
 		c.agents[name] = startInNS(t, ns, env, "agent", "--host", name, "--listen", ns.IP+":7481", "--addr", ns.IP,
@@ -87,9 +100,23 @@ func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...str
 			ns.Kill()
 		}
 	})
+	return c
+}
+
+// haBrokerEnv is the environment of an haCluster's brokers: on the bridge,
+// nodes on the agents, fast HA loops, window the failover window.
+func haBrokerEnv(window string) []string {
+	return []string{"LARDER_LISTEN=" + haPeer + ":0", "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms",
+		"LARDER_STANDBY_GRACE=1s", "LARDER_FAILOVER_WINDOW=" + window, "LARDER_MONITOR_FRESH=1s", "LARDER_LEASE=1s"}
+}
+
+// startMonitors starts a monitor in each location, reporting to the
+// broker URL (or comma list) brokers gives for it, with extra flags.
+func (c *haCluster) startMonitors(t testing.TB, brokers func(loc string) string, extra ...string) {
+	env := baseEnv(c.b.Home)
 	for name, ns := range c.locNS {
-		c.monitors[name] = startInNS(t, ns, env, append([]string{"monitor", "--location", name, "--broker", c.b.URL, "--token", c.b.Token,
-			"--interval", "200ms", "--stall-hold", "3s"}, monArgs...)...)
+		c.monitors[name] = startInNS(t, ns, env, append([]string{"monitor", "--location", name, "--broker", brokers(name), "--token", c.b.Token,
+			"--interval", "200ms", "--stall-hold", "3s"}, extra...)...)
 	}
 	// Nodes the agents started outlive them: kill every process of the
 	// hosts before the broker's temporary directory (which holds the agents'
@@ -99,27 +126,34 @@ func newHAClusterMon(t testing.TB, window string, monArgs []string, extra ...str
 			ns.Kill()
 		}
 	})
-	WaitFor(t, 20*time.Second, "3 hosts and 3 locations up", func() error {
-		hosts, err := c.b.Client().Hosts(context.Background())
-		if err != nil {
-			return err
-		}
-		up := 0
-		for _, h := range hosts {
-			if h.State == "up" && !h.Local {
-				up++
+}
+
+// waitUp waits until every broker of the cluster sees the three hosts up
+// and the three locations reporting.
+func (c *haCluster) waitUp(t testing.TB) {
+	t.Helper()
+	for i, b := range append([]*Broker{c.b}, c.others...) {
+		WaitFor(t, 20*time.Second, fmt.Sprintf("broker %d to see 3 hosts and 3 locations up", i+1), func() error {
+			hosts, err := b.Client().Hosts(context.Background())
+			if err != nil {
+				return err
 			}
-		}
-		locs, err := c.b.Client().Monitors(context.Background())
-		if err != nil {
-			return err
-		}
-		if up < 3 || len(locs) < 3 {
-			return fmt.Errorf("%d hosts up, %d locations", up, len(locs))
-		}
-		return nil
-	})
-	return c
+			up := 0
+			for _, h := range hosts {
+				if h.State == "up" && !h.Local {
+					up++
+				}
+			}
+			locs, err := b.Client().Monitors(context.Background())
+			if err != nil {
+				return err
+			}
+			if up < 3 || len(locs) < 3 {
+				return fmt.Errorf("%d hosts up, %d locations", up, len(locs))
+			}
+			return nil
+		})
+	}
 }
 
 func eventKinds(t *testing.T, b *Broker, app string) map[string]int {

@@ -143,6 +143,14 @@ func sharedStore(b *Broker) string {
 // render the same node users).
 func sharingBroker(t testing.TB, b *Broker, env ...string) *Broker {
 	t.Helper()
+	return sharingBrokerWith(t, b, []string{"monitor-password"}, env...)
+}
+
+// sharingBrokerWith is sharingBroker with b's secrets (files of its data
+// directory: monitor-password, token) copied, as an operator copies them
+// to every broker.
+func sharingBrokerWith(t testing.TB, b *Broker, secrets []string, env ...string) *Broker {
+	t.Helper()
 	root := t.TempDir()
 	lo, hi := portRange(100)
 	// The same edge ports as b's (they are claimed in the one store): the
@@ -155,12 +163,14 @@ func sharingBroker(t testing.TB, b *Broker, env ...string) *Broker {
 			t.Fatal(err)
 		}
 	}
-	pw, err := os.ReadFile(filepath.Join(b.DataDir, "monitor-password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(s.DataDir, "monitor-password"), pw, 0o600); err != nil {
-		t.Fatal(err)
+	for _, f := range secrets {
+		v, err := os.ReadFile(filepath.Join(b.DataDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.DataDir, f), v, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(s.cleanup)
 	s.Start()

@@ -38,12 +38,13 @@ func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.
 	return newOn(t, ports, nil, tweak)
 }
 
-// Sharing starts a second broker on other's store, as several brokers
-// share one (each its own local host, id and coordinator lease round);
-// other's cleanup closes the store, after this one's.
-func Sharing(t testing.TB, other *broker.Broker, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
+// On starts a broker on st, which the caller closes after the test's
+// cleanups of the broker (register it first): several brokers on one store
+// (each its own local host, id and coordinator lease round), or on one
+// store each over the same file, as broker processes would be.
+func On(t testing.TB, ports testkit.Range, st store.Store, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
-	return newOn(t, ports, other.Store(), tweak)
+	return newOn(t, ports, st, tweak)
 }
 
 // newOn starts a broker on st, or on a SQLite file of its own (closed with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"larder/broker/brokertest"
 	"larder/internal/testkit"
 	"larder/store"
+	"larder/store/sqlite"
 )
 
 // fastHA is the HA timing of the votes' tests.
@@ -45,7 +47,7 @@ func monitorsOf(t *testing.T, b *broker.Broker) []api.MonitorLocation {
 func TestVotesSharedThroughTheStore(t *testing.T) {
 	ctx := context.Background()
 	a := brokertest.New(t, testkit.Pairs, fastHA)
-	b := brokertest.Sharing(t, a, testkit.Pairs, fastHA)
+	b := brokertest.On(t, testkit.Pairs, a.Store(), fastHA)
 	for i, to := range []*broker.Broker{a, b, b} {
 		if err := to.Pairs.MonitorReport(ctx, observation(fmt.Sprintf("l%d", i+1), i != 2)); err != nil {
 			t.Fatal(err)
@@ -81,9 +83,38 @@ func TestVotesLoadedBeforeCoordinating(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := brokertest.Sharing(t, a, testkit.Pairs, fastHA)
+	b := brokertest.On(t, testkit.Pairs, a.Store(), fastHA)
 	got := monitorsOf(t, b)
 	if len(got) != 2 || got[0].Location != "l1" || got[1].Location != "l2" || !got[0].LastReport.Equal(now.Add(-500*time.Millisecond)) {
 		t.Fatalf("a broker just started lists %+v; want l1 (as received 500ms ago) and l2, not the hour-old report", got)
 	}
+}
+
+// TestVotesFromAnotherProcessOnSQLite: a broker folds the reports another
+// broker process records in the same SQLite file, whose commits it is not
+// told of, within its look at the store.
+func TestVotesFromAnotherProcessOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "larder.db")
+	var stores [2]*sqlite.DB
+	for i := range stores {
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores[i] = st
+	}
+	a := brokertest.On(t, testkit.Pairs, stores[0], fastHA)
+	body, _ := json.Marshal(observation("l1", true))
+	rep := store.ObserverReport{BrokerID: "other", ReceivedAt: time.Now(), Location: "l1", Observer: "l1-1", Body: body}
+	if err := stores[1].AppendReport(ctx, &rep); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if got := monitorsOf(t, a); len(got) != 1 || got[0].Location != "l1" {
+			return fmt.Errorf("broker lists %+v; want l1", got)
+		}
+		return nil
+	})
 }
