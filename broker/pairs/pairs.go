@@ -1,5 +1,6 @@
-// Package pairs is the broker's glue of HA pairs: it folds the observers'
-// reports into the failover decision (package ha), gives the coordinator
+// Package pairs is the broker's glue of HA pairs: it records the observers'
+// reports in the store and folds every broker's into the failover decision
+// (package ha), gives the coordinator
 // (package ha/coord) the broker's hosts and its steps on nodes, and runs the
 // reconciler that keeps pairs whole — settling roles hosts report behind
 // the store, re-adopting nodes, quarantining orphans, rebuilding standbys.
