@@ -1,8 +1,9 @@
 // Package pairs is the broker's glue of HA pairs: it records the observers'
 // reports in the store and folds every broker's into the failover decision
 // (package ha), gives the coordinator (package ha/coord) the broker's hosts
-// and its steps on nodes, and runs the reconciler that keeps pairs whole — settling roles hosts report behind
-// the store, re-adopting nodes, quarantining orphans, rebuilding standbys.
+// and its steps on nodes, and runs the reconciler that keeps pairs whole —
+// settling roles hosts report behind the store, re-adopting nodes,
+// quarantining orphans, rebuilding standbys.
 // It runs switchovers (redis:failover, hosts:drain) and standby rebuilds as
 // operations, and answers redis:info's HA part. It reaches the broker's
 // node placement through Nodes, never the broker itself.
