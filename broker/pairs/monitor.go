@@ -27,14 +27,8 @@ func (b *Pairs) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error)
 			}
 		}
 	}
-	// Observers refresh their targets from this list every round; the
-	// tracker forgets the nodes that left it, so a removed node lingers in
-	// no location's down list.
-	inStore := map[string]bool{}
-	for _, n := range nodes {
-		inStore[n.ID] = true
-	}
-	b.tracker.Retain(func(id string) bool { return inStore[id] })
+	// Observers refresh their targets from this list every round.
+	b.retainStored(nodes)
 	out := []api.MonitorTarget{}
 	for _, n := range nodes {
 		if n.Address == "" || n.State == store.NodeStarting {
@@ -50,7 +44,25 @@ func (b *Pairs) MonitorTargets(ctx context.Context) ([]api.MonitorTarget, error)
 	return out, nil
 }
 
+// retainStored makes the tracker forget the nodes that left the store, so
+// a removed node lingers in no location's down list — on any broker, the
+// ones observers ask for their targets or not.
+func (b *Pairs) retainStored(nodes []store.Node) {
+	inStore := map[string]bool{}
+	for _, n := range nodes {
+		inStore[n.ID] = true
+	}
+	b.tracker.Retain(func(id string) bool { return inStore[id] })
+}
+
+// ListMonitors is every location as this broker's tracker sees it, which
+// folds every broker's reports: the same on every broker.
 func (b *Pairs) ListMonitors(ctx context.Context) ([]ha.LocationStatus, error) {
+	nodes, err := b.store.AllNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.retainStored(nodes)
 	return b.tracker.Locations(b.coord.Clock().Now(), b.rules()), nil
 }
 

@@ -49,7 +49,9 @@ func TestVotesSharedThroughTheStore(t *testing.T) {
 	a := brokertest.New(t, testkit.Pairs, fastHA)
 	b := brokertest.On(t, testkit.Pairs, a.Store(), fastHA)
 	for i, to := range []*broker.Broker{a, b, b} {
-		if err := to.Pairs.MonitorReport(ctx, observation(fmt.Sprintf("l%d", i+1), i != 2)); err != nil {
+		rep := observation(fmt.Sprintf("l%d", i+1), true)
+		rep.Stalled = i == 2
+		if err := to.Pairs.MonitorReport(ctx, rep); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,8 +60,8 @@ func TestVotesSharedThroughTheStore(t *testing.T) {
 		if len(got) != 3 || !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("broker a lists %+v,\nbroker b %+v; want the same 3 locations", got, want)
 		}
-		if len(got[2].Down) != 1 {
-			return fmt.Errorf("l3 %+v: want n1 down", got[2])
+		if got[0].Stalled || !got[2].Stalled {
+			return fmt.Errorf("locations %+v: want l3 alone stalled", got)
 		}
 		return nil
 	})
@@ -85,7 +87,8 @@ func TestVotesLoadedBeforeCoordinating(t *testing.T) {
 	}
 	b := brokertest.On(t, testkit.Pairs, a.Store(), fastHA)
 	got := monitorsOf(t, b)
-	if len(got) != 2 || got[0].Location != "l1" || got[1].Location != "l2" || !got[0].LastReport.Equal(now.Add(-500*time.Millisecond)) {
+	if len(got) != 2 || got[0].Location != "l1" || got[1].Location != "l2" || !got[0].LastReport.Equal(now.Add(-500*time.Millisecond)) ||
+		!got[1].LastReport.Equal(now) {
 		t.Fatalf("a broker just started lists %+v; want l1 (as received 500ms ago) and l2, not the hour-old report", got)
 	}
 }
