@@ -189,8 +189,11 @@ type core struct {
 	nodes   *Nodes
 	hostReg *Hosts
 	events  *hostEvents // reads the agents' events while this broker coordinates
-	pairs   *pairs.Pairs
-	backups *backups.Service
+
+	agentsMu sync.Mutex
+	agents   map[string]agentAt // the agents connected to, by host name
+	pairs    *pairs.Pairs
+	backups  *backups.Service
 }
 
 // Addons creates, destroys, upgrades, forks and follows add-ons.
@@ -279,7 +282,8 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.MaxWaiters <= 0 {
 		cfg.MaxWaiters = 2048
 	}
-	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
+	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker"),
+		agents: map[string]agentAt{}}
 	c.lead = lead.New(lead.Config{Store: st, Self: store.BrokerInfo{ID: cfg.ID, URL: cfg.URL, Version: cfg.Version},
 		Lease: cfg.CoordinatorLease, Log: c.log, OnLead: c.onLead})
 	cfg.Metrics.Clock, cfg.Metrics.Lead = cfg.Clock, c.lead
@@ -346,6 +350,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.spares.Start()
 	b.Metrics.Start()
 	b.backups.Start()
+	b.hostReg.followRegistry()
 	b.started.Store(true)
 	return nil
 }
@@ -368,7 +373,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 		}
 		agents = append(agents, h)
 	}
-	return agents, b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: "local", Token: "-"})
+	return agents, b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: localHostURL, Token: "-"})
 }
 
 // Close waits for running jobs (bounded by ctx). Nodes keep running: they are

@@ -102,6 +102,9 @@ func (b *Hosts) connectHost(h store.Host) error {
 	if err != nil {
 		return err
 	}
+	b.agentsMu.Lock()
+	b.agents[h.Name] = agentAt{h.URL, h.Token}
+	b.agentsMu.Unlock()
 	if old := b.hosts.Put(rh); old != nil {
 		old.Close(context.Background())
 	}

@@ -82,3 +82,32 @@ func TestHostEventsRecordedOnce(t *testing.T) {
 			kinds["node.exited"], kinds["node.restarted"], len(pids), eventsOf(t, b1, "web", "REDIS"))
 	}
 }
+
+// TestAgentRegisteredWithAnotherBroker (issue 16): an agent registers with
+// one broker of two sharing a store; the other, which coordinates, connects
+// to it as well: it lists the host as up and places a new add-on's node
+// there.
+func TestAgentRegisteredWithAnotherBroker(t *testing.T) {
+	b1 := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms")
+	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms")
+	coordinates(t, b2, b1)
+	b1.StartAgentVia(b2.URL, "h1")
+	ctx := context.Background()
+	WaitFor(t, 10*time.Second, "the coordinator to reach the agent registered with the other broker", func() error {
+		hosts, err := b1.Client().Hosts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, h := range hosts {
+			if h.Name == "h1" && h.State == "up" {
+				return nil
+			}
+		}
+		return fmt.Errorf("hosts %+v", hosts)
+	})
+	b1.MustLarder("apps:create", "web")
+	b1.MustLarder("addons:create", "larder-redis:mini", "-a", "web", "--wait")
+	if evs := eventsOf(t, b1, "web", "REDIS"); !strings.Contains(evs, "provision") {
+		t.Errorf("events of the new add-on:\n%s", evs)
+	}
+}

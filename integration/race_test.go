@@ -155,12 +155,15 @@ func sharingBroker(t testing.TB, b *Broker, env ...string) *Broker {
 			t.Fatal(err)
 		}
 	}
-	pw, err := os.ReadFile(filepath.Join(b.DataDir, "monitor-password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(s.DataDir, "monitor-password"), pw, 0o600); err != nil {
-		t.Fatal(err)
+	// The secrets every broker of one store shares (docs/scale-out.md).
+	for _, f := range []string{"token", "monitor-password"} {
+		secret, err := os.ReadFile(filepath.Join(b.DataDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.DataDir, f), secret, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(s.cleanup)
 	s.Start()
