@@ -9,12 +9,14 @@ import (
 	"larder/store"
 )
 
-// manyAddons is how many add-ons the listing test and benchmark hold.
-const manyAddons = 10_000
+// ManyAddons is how many add-ons SeedMany records: the listing the
+// benchmarks time (the store's here, the HTTP API's in broker/httpapi).
+const ManyAddons = 10_000
 
-// seedMany records an app with manyAddons add-ons in one transaction and
-// returns the app.
-func seedMany(tb testing.TB, s store.Store) store.App {
+// SeedMany records an app, "big", with ManyAddons add-ons named
+// redis-00000… in one transaction, each attached to it as its add-ons are
+// (REDIS_00000…), and returns the app.
+func SeedMany(tb testing.TB, s store.Store) store.App {
 	tb.Helper()
 	ctx := context.Background()
 	var app store.App
@@ -23,10 +25,14 @@ func seedMany(tb testing.TB, s store.Store) store.App {
 		if app, err = tx.CreateApp(ctx, "big"); err != nil {
 			return err
 		}
-		for i := range manyAddons {
+		for i := range ManyAddons {
 			a := store.Addon{Name: fmt.Sprintf("redis-%05d", i), Service: "larder-redis", Plan: "mini", AppID: app.ID, State: "provisioned",
 				MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
 			if err := tx.CreateAddon(ctx, &a); err != nil {
+				return err
+			}
+			at := store.Attachment{AddonID: a.ID, AppID: app.ID, Name: fmt.Sprintf("REDIS_%05d", i)}
+			if err := tx.CreateAttachment(ctx, &at); err != nil {
 				return err
 			}
 		}
@@ -42,7 +48,7 @@ func seedMany(tb testing.TB, s store.Store) store.App {
 // their app joined. How fast is BenchmarkListAddons' business.
 func testListManyAddons(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	app := seedMany(t, s)
+	app := SeedMany(t, s)
 	for name, list := range map[string]func() ([]store.Addon, error){
 		"Addons":      func() ([]store.Addon, error) { return s.Addons(ctx) },
 		"AddonsOfApp": func() ([]store.Addon, error) { return s.AddonsOfApp(ctx, app.ID) },
@@ -51,8 +57,8 @@ func testListManyAddons(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if len(got) != manyAddons {
-			t.Fatalf("%s: %d add-ons, want %d", name, len(got), manyAddons)
+		if len(got) != ManyAddons {
+			t.Fatalf("%s: %d add-ons, want %d", name, len(got), ManyAddons)
 		}
 		for i, a := range got {
 			if want := fmt.Sprintf("redis-%05d", i); a.Name != want || a.AppName != "big" {
@@ -60,20 +66,20 @@ func testListManyAddons(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	if n, err := s.CountOwnedAddons(ctx, app.ID); err != nil || n != manyAddons {
-		t.Fatalf("CountOwnedAddons = %d, %v; want %d", n, err, manyAddons)
+	if n, err := s.CountOwnedAddons(ctx, app.ID); err != nil || n != ManyAddons {
+		t.Fatalf("CountOwnedAddons = %d, %v; want %d", n, err, ManyAddons)
 	}
 }
 
 // BenchmarkListAddons measures listing 10 000 add-ons.
 func BenchmarkListAddons(b *testing.B, open Opener) {
 	s := open(b)
-	seedMany(b, s)
+	SeedMany(b, s)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
 		got, err := s.Addons(ctx)
-		if err != nil || len(got) != manyAddons {
+		if err != nil || len(got) != ManyAddons {
 			b.Fatalf("Addons = %d, %v", len(got), err)
 		}
 	}
