@@ -143,6 +143,11 @@ type AttachmentRepo interface {
 	// AttachmentsOfAddon lists an add-on's attachments on every app, by app
 	// then name.
 	AttachmentsOfAddon(ctx context.Context, addonID string) ([]Attachment, error)
+	// AttachmentsOfAddons lists, in one query, the attachments on every app
+	// of the add-ons AddonsOfApp(appID) lists, or of every add-on when appID
+	// is "": grouped by add-on, each add-on's as AttachmentsOfAddon lists
+	// them (a listing of many add-ons asks once, not once per add-on).
+	AttachmentsOfAddons(ctx context.Context, appID string) ([]Attachment, error)
 	Attachments(ctx context.Context) ([]Attachment, error)
 	DeleteAttachment(ctx context.Context, id string) error
 	DeleteAttachmentsOfAddon(ctx context.Context, addonID string) error

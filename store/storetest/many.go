@@ -71,6 +71,60 @@ func testListManyAddons(t *testing.T, s store.Store) {
 	}
 }
 
+// testAttachmentsOfAddons: one query gives the attachments of a listing's
+// add-ons — an app's (owned or attached), or every one — grouped by add-on,
+// each add-on's as AttachmentsOfAddon lists them.
+func testAttachmentsOfAddons(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	web, _ := s.CreateApp(ctx, "web")
+	api, _ := s.CreateApp(ctx, "api")
+	lone, _ := s.CreateApp(ctx, "lone")
+	mine, shared, theirs := seedAddon(t, s, web, "redis-mine"), seedAddon(t, s, api, "redis-shared"), seedAddon(t, s, lone, "redis-theirs")
+	for _, at := range []store.Attachment{
+		{AddonID: mine.ID, AppID: web.ID, Name: "REDIS"}, {AddonID: mine.ID, AppID: web.ID, Name: "CACHE"},
+		{AddonID: shared.ID, AppID: api.ID, Name: "REDIS"}, {AddonID: shared.ID, AppID: web.ID, Name: "SHARED"},
+		{AddonID: shared.ID, AppID: lone.ID, Name: "SHARED"}, {AddonID: theirs.ID, AppID: lone.ID, Name: "REDIS"},
+	} {
+		if err := s.CreateAttachment(ctx, &at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		app    string
+		addons []store.Addon
+	}{{web.ID, []store.Addon{mine, shared}}, {"", []store.Addon{mine, shared, theirs}}, {api.ID, []store.Addon{shared}}} {
+		got, err := s.AttachmentsOfAddons(ctx, tc.app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, a := range tc.addons {
+			of, err := s.AttachmentsOfAddon(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, at := range of {
+				want = append(want, fmt.Sprintf("%s %s on %s", at.AddonName, at.Name, at.AppName))
+			}
+		}
+		// Grouped by add-on, in whichever order of add-ons.
+		groups := map[string][]string{}
+		for i, at := range got {
+			if (i == 0 || got[i-1].AddonID != at.AddonID) && groups[at.AddonID] != nil {
+				t.Fatalf("AttachmentsOfAddons(%q): %s's attachments are not together: %+v", tc.app, at.AddonName, got)
+			}
+			groups[at.AddonID] = append(groups[at.AddonID], fmt.Sprintf("%s %s on %s", at.AddonName, at.Name, at.AppName))
+		}
+		var flat []string
+		for _, a := range tc.addons {
+			flat = append(flat, groups[a.ID]...)
+		}
+		if fmt.Sprint(flat) != fmt.Sprint(want) || len(got) != len(want) {
+			t.Errorf("AttachmentsOfAddons(%q) = %v, want %v", tc.app, flat, want)
+		}
+	}
+}
+
 // BenchmarkListAddons measures listing 10 000 add-ons.
 func BenchmarkListAddons(b *testing.B, open Opener) {
 	s := open(b)

@@ -36,6 +36,19 @@ func (q attachmentRepo) AttachmentsOfAddon(ctx context.Context, addonID string) 
 	return out, q.sel(ctx, &out, `SELECT `+attachmentCols+` WHERE attachments.addon_id = ? ORDER BY apps.name, attachments.name`, addonID)
 }
 
+// AttachmentsOfAddons lists the attachments of the add-ons an app owns or
+// is attached to (of every add-on when appID is ""), by add-on, then app,
+// then name.
+func (q attachmentRepo) AttachmentsOfAddons(ctx context.Context, appID string) ([]store.Attachment, error) {
+	const order = ` ORDER BY attachments.addon_id, apps.name, attachments.name`
+	var out []store.Attachment
+	if appID == "" {
+		return out, q.sel(ctx, &out, `SELECT `+attachmentCols+order)
+	}
+	return out, q.sel(ctx, &out, `SELECT `+attachmentCols+` WHERE attachments.addon_id IN
+		(SELECT id FROM addons WHERE app_id = ? UNION SELECT addon_id FROM attachments WHERE app_id = ?)`+order, appID, appID)
+}
+
 // Attachments lists every attachment.
 func (q attachmentRepo) Attachments(ctx context.Context) ([]store.Attachment, error) {
 	var out []store.Attachment
