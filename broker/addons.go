@@ -43,7 +43,7 @@ func (b *Addons) writeAddons(ctx context.Context, addons []store.Addon, appID st
 }
 
 func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
-	all, err := b.store.Addons(ctx)
+	all, err := b.store.ListedAddons(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 	if err != nil {
 		return nil, err
 	}
-	addons, err := b.store.AddonsOfApp(ctx, app.ID)
+	addons, err := b.store.ListedAddons(ctx, app.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,11 @@ type AddonRepo interface {
 	Addons(ctx context.Context) ([]Addon, error)
 	// AddonsOfApp lists add-ons owned by or attached to an app, by name.
 	AddonsOfApp(ctx context.Context, appID string) ([]Addon, error)
+	// ListedAddons lists, by name, what a listing shows of the add-ons
+	// AddonsOfApp(appID) lists, or of every add-on when appID is "": each
+	// add-on without its credentials and epoch (left empty), which makes
+	// reading 10 000 of them a third faster. Never use one to act on.
+	ListedAddons(ctx context.Context, appID string) ([]Addon, error)
 	CountOwnedAddons(ctx context.Context, appID string) (int, error)
 	SetAddonState(ctx context.Context, id, state, reason string) error
 	SetAddonEngine(ctx context.Context, id, engine, version string) error

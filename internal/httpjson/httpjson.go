@@ -13,6 +13,10 @@ import (
 	"net/http"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"larder/fault"
 )
 
@@ -57,12 +61,17 @@ func KindFor(status int) fault.Kind {
 }
 
 // Write answers status with v as indented JSON (people read these with curl).
+// The bytes are encoding/json's (its v1 options), written by the JSON v2
+// encoder, which indents as it goes: encoding/json indents a second pass
+// over the whole answer, and that pass cost 100 ms of a listing of 10 000
+// add-ons against 20 ms for this.
 func Write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v) // the client hung up if this fails; nobody is left to tell
+	// The client hung up if this fails; nobody is left to tell.
+	if jsonv2.MarshalWrite(w, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")) == nil {
+		io.WriteString(w, "\n")
+	}
 }
 
 // Reply answers status with body, or with no body at all when body is nil.

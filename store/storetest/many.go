@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"larder/internal/testkit"
 	"larder/store"
 )
 
@@ -49,22 +50,40 @@ func SeedMany(tb testing.TB, s store.Store) store.App {
 func testListManyAddons(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	app := SeedMany(t, s)
-	for name, list := range map[string]func() ([]store.Addon, error){
-		"Addons":      func() ([]store.Addon, error) { return s.Addons(ctx) },
-		"AddonsOfApp": func() ([]store.Addon, error) { return s.AddonsOfApp(ctx, app.ID) },
+	full, err := s.AddonByName(ctx, "redis-00042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := full
+	shown.AdminPassword, shown.CustomerUser, shown.CustomerPassword, shown.Epoch, shown.ReplPassword, shown.CustomerPasswordAlt = "", "", "", 0, "", ""
+	for _, tc := range []struct {
+		name string
+		list func() ([]store.Addon, error)
+		want store.Addon // the 43rd, as it lists
+	}{
+		{"Addons", func() ([]store.Addon, error) { return s.Addons(ctx) }, full},
+		{"AddonsOfApp", func() ([]store.Addon, error) { return s.AddonsOfApp(ctx, app.ID) }, full},
+		{"ListedAddons", func() ([]store.Addon, error) { return s.ListedAddons(ctx, "") }, shown},
+		{"ListedAddons(app)", func() ([]store.Addon, error) { return s.ListedAddons(ctx, app.ID) }, shown},
 	} {
-		got, err := list()
+		got, err := tc.list()
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if len(got) != ManyAddons {
-			t.Fatalf("%s: %d add-ons, want %d", name, len(got), ManyAddons)
+			t.Fatalf("%s: %d add-ons, want %d", tc.name, len(got), ManyAddons)
 		}
 		for i, a := range got {
 			if want := fmt.Sprintf("redis-%05d", i); a.Name != want || a.AppName != "big" {
-				t.Fatalf("%s[%d] = %s of %s, want %s of big", name, i, a.Name, a.AppName, want)
+				t.Fatalf("%s[%d] = %s of %s, want %s of big", tc.name, i, a.Name, a.AppName, want)
 			}
 		}
+		if got[42] != tc.want {
+			t.Errorf("%s[42] = %+v, want %+v", tc.name, got[42], tc.want)
+		}
+	}
+	if none, err := s.ListedAddons(ctx, "no-such-app"); err != nil || len(none) != 0 {
+		t.Errorf("ListedAddons of no app = %+v, %v; want none", none, err)
 	}
 	if n, err := s.CountOwnedAddons(ctx, app.ID); err != nil || n != ManyAddons {
 		t.Fatalf("CountOwnedAddons = %d, %v; want %d", n, err, ManyAddons)
@@ -125,17 +144,27 @@ func testAttachmentsOfAddons(t *testing.T, s store.Store) {
 	}
 }
 
-// BenchmarkListAddons measures listing 10 000 add-ons.
+// BenchmarkListAddons measures listing 10 000 add-ons: whole (Addons), and
+// as a listing shows them (ListedAddons, what GET /addons reads).
 func BenchmarkListAddons(b *testing.B, open Opener) {
 	s := open(b)
 	SeedMany(b, s)
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		got, err := s.Addons(ctx)
-		if err != nil || len(got) != ManyAddons {
-			b.Fatalf("Addons = %d, %v", len(got), err)
-		}
+	for name, list := range map[string]func() ([]store.Addon, error){
+		"Addons":       func() ([]store.Addon, error) { return s.Addons(ctx) },
+		"ListedAddons": func() ([]store.Addon, error) { return s.ListedAddons(ctx, "") },
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := testkit.CPUTime()
+			for b.Loop() {
+				if got, err := list(); err != nil || len(got) != ManyAddons {
+					b.Fatalf("%s = %d, %v", name, len(got), err)
+				}
+			}
+			// The CPU this process spent (PostgreSQL's server spends its own).
+			b.ReportMetric(float64((testkit.CPUTime()-cpu).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+		})
 	}
 }
 

@@ -7,42 +7,55 @@ import (
 	"larder/store"
 )
 
-// addonCols selects an add-on with its app's name, in scanAddon's order.
 // Add-ons are scanned by hand, not by sqlx's reflection: listing 10 000 of
 // them is a page users wait for, and reflection cost a third of it.
-const addonCols = `addons.id, addons.name, addons.service, addons.plan, addons.app_id, apps.name,
+const (
+	// addonShown selects what a listing shows of an add-on, in addonDest's
+	// order: each column costs a listing of 10 000 SQLite a millisecond.
+	addonShown = `SELECT addons.id, addons.name, addons.service, addons.plan, addons.app_id, apps.name,
 	addons.state, addons.state_reason, addons.maxmemory_policy, addons.timeout, addons.notify_keyspace_events,
-	addons.engine, addons.engine_version, addons.admin_password, addons.customer_user, addons.customer_password,
-	addons.epoch, addons.created_at, addons.updated_at, addons.repl_password, addons.customer_password_alt
-	FROM addons JOIN apps ON apps.id = addons.app_id`
+	addons.engine, addons.engine_version, addons.created_at, addons.updated_at`
+	// addonCols selects the whole add-on: its credentials and epoch too.
+	addonCols = addonShown + `, addons.admin_password, addons.customer_user, addons.customer_password,
+	addons.epoch, addons.repl_password, addons.customer_password_alt`
+	addonsFrom = ` FROM addons JOIN apps ON apps.id = addons.app_id `
+	nShown     = 15
+)
 
-// scanAddon reads a row of addonCols into a.
-func scanAddon(row interface{ Scan(...any) error }, a *store.Addon) error {
-	return row.Scan(&a.ID, &a.Name, &a.Service, &a.Plan, &a.AppID, &a.AppName,
+// addonDest is where a row of addonCols goes in a.
+func addonDest(a *store.Addon) [21]any {
+	return [...]any{&a.ID, &a.Name, &a.Service, &a.Plan, &a.AppID, &a.AppName,
 		&a.State, &a.StateReason, &a.MaxMemoryPolicy, &a.Timeout, &a.NotifyKeyspaceEvents,
-		&a.Engine, &a.EngineVersion, &a.AdminPassword, &a.CustomerUser, &a.CustomerPassword,
-		&a.Epoch, &a.CreatedAt, &a.UpdatedAt, &a.ReplPassword, &a.CustomerPasswordAlt)
+		&a.Engine, &a.EngineVersion, &a.CreatedAt, &a.UpdatedAt,
+		&a.AdminPassword, &a.CustomerUser, &a.CustomerPassword, &a.Epoch, &a.ReplPassword, &a.CustomerPasswordAlt}
 }
 
 // addon reads the one add-on query selects (sql.ErrNoRows when none).
 func (q addonRepo) addon(ctx context.Context, query string, args ...any) (store.Addon, error) {
 	var a store.Addon
-	err := scanAddon(q.x.QueryRowxContext(ctx, q.d.rebind(`SELECT `+addonCols+` `+query), args...), &a)
+	d := addonDest(&a)
+	err := q.x.QueryRowxContext(ctx, q.d.rebind(addonCols+addonsFrom+query), args...).Scan(d[:]...)
 	return a, err
 }
 
-// addons reads the add-ons query selects, room made for about n of them
-// up front (growing a slice of 10 000 add-ons cost a fifth of listing them).
-func (q addonRepo) addons(ctx context.Context, n int, query string, args ...any) ([]store.Addon, error) {
-	rows, err := q.x.QueryContext(ctx, q.d.rebind(`SELECT `+addonCols+` `+query), args...)
+// addons reads the add-ons query selects (cols, addonShown or addonCols),
+// room made for about n of them up front (growing a slice of 10 000
+// add-ons cost a fifth of listing them).
+func (q addonRepo) addons(ctx context.Context, cols string, n int, query string, args ...any) ([]store.Addon, error) {
+	rows, err := q.x.QueryContext(ctx, q.d.rebind(cols+addonsFrom+query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	width := len(addonDest(&store.Addon{}))
+	if cols == addonShown {
+		width = nShown
+	}
 	out := make([]store.Addon, 0, n)
 	for rows.Next() {
 		out = append(out, store.Addon{})
-		if err := scanAddon(rows, &out[len(out)-1]); err != nil {
+		d := addonDest(&out[len(out)-1])
+		if err := rows.Scan(d[:width]...); err != nil {
 			return nil, err
 		}
 	}
@@ -85,17 +98,33 @@ func (q addonRepo) AddonByName(ctx context.Context, name string) (store.Addon, e
 
 // Addons lists every add-on, by name.
 func (q addonRepo) Addons(ctx context.Context) ([]store.Addon, error) {
-	var n int
-	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM addons`); err != nil {
-		return nil, err
-	}
-	return q.addons(ctx, n, `ORDER BY addons.name`)
+	return q.list(ctx, addonCols, "")
 }
 
 // AddonsOfApp lists add-ons owned by or attached to an app, by name.
 func (q addonRepo) AddonsOfApp(ctx context.Context, appID string) ([]store.Addon, error) {
-	return q.addons(ctx, 0, `WHERE addons.app_id = ?
-		OR addons.id IN (SELECT addon_id FROM attachments WHERE app_id = ?) ORDER BY addons.name`, appID, appID)
+	return q.addons(ctx, addonCols, 0, ofApp+` ORDER BY addons.name`, appID, appID)
+}
+
+// ListedAddons lists what a listing shows of add-ons: see store.AddonRepo.
+func (q addonRepo) ListedAddons(ctx context.Context, appID string) ([]store.Addon, error) {
+	return q.list(ctx, addonShown, appID)
+}
+
+// ofApp selects the add-ons an app owns or is attached to.
+const ofApp = `WHERE addons.app_id = ? OR addons.id IN (SELECT addon_id FROM attachments WHERE app_id = ?)`
+
+// list reads cols of the add-ons of app appID (AddonsOfApp's), or of every
+// add-on when appID is "", by name.
+func (q addonRepo) list(ctx context.Context, cols, appID string) ([]store.Addon, error) {
+	if appID != "" {
+		return q.addons(ctx, cols, 0, ofApp+` ORDER BY addons.name`, appID, appID)
+	}
+	var n int
+	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM addons`); err != nil {
+		return nil, err
+	}
+	return q.addons(ctx, cols, n, `ORDER BY addons.name`)
 }
 
 // CountOwnedAddons counts the add-ons an app owns.

@@ -1,7 +1,9 @@
 package sqlrepo
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"larder/fault"
 	"larder/store"
@@ -37,16 +39,34 @@ func (q attachmentRepo) AttachmentsOfAddon(ctx context.Context, addonID string) 
 }
 
 // AttachmentsOfAddons lists the attachments of the add-ons an app owns or
-// is attached to (of every add-on when appID is ""), by add-on, then app,
-// then name.
+// is attached to (of every add-on when appID is ""), grouped by add-on, each
+// add-on's by app, then name. The database only groups them (in its index's
+// order): its sort of each group on the rest took SQLite three times as
+// long as the query without it.
 func (q attachmentRepo) AttachmentsOfAddons(ctx context.Context, appID string) ([]store.Attachment, error) {
-	const order = ` ORDER BY attachments.addon_id, apps.name, attachments.name`
-	var out []store.Attachment
-	if appID == "" {
-		return out, q.sel(ctx, &out, `SELECT `+attachmentCols+order)
+	query, args := `SELECT `+attachmentCols+` ORDER BY attachments.addon_id`, []any(nil)
+	if appID != "" {
+		query, args = `SELECT `+attachmentCols+` WHERE attachments.addon_id IN
+			(SELECT id FROM addons WHERE app_id = ? UNION SELECT addon_id FROM attachments WHERE app_id = ?)
+			ORDER BY attachments.addon_id`, []any{appID, appID}
 	}
-	return out, q.sel(ctx, &out, `SELECT `+attachmentCols+` WHERE attachments.addon_id IN
-		(SELECT id FROM addons WHERE app_id = ? UNION SELECT addon_id FROM attachments WHERE app_id = ?)`+order, appID, appID)
+	var out []store.Attachment
+	if err := q.sel(ctx, &out, query, args...); err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(out); {
+		j := i + 1
+		for j < len(out) && out[j].AddonID == out[i].AddonID {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(out[i:j], func(a, b store.Attachment) int {
+				return cmp.Or(cmp.Compare(a.AppName, b.AppName), cmp.Compare(a.Name, b.Name))
+			})
+		}
+		i = j
+	}
+	return out, nil
 }
 
 // Attachments lists every attachment.
