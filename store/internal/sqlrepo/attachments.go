@@ -59,34 +59,21 @@ func (q attachmentRepo) AttachmentsOfAddon(ctx context.Context, addonID string) 
 }
 
 // AttachmentsOfAddons lists the attachments of the add-ons an app owns or
-// is attached to (of every add-on when appID is ""), grouped by add-on, each
-// add-on's by app, then name. The database only groups them (in its index's
-// order): its sort of each group on the rest took SQLite three times as
-// long as the query without it.
+// is attached to (of every add-on when appID is ""), grouped by add-on (in
+// the order of their ids), each add-on's by app, then name. They are sorted
+// here, not by the database: grouped in its index's order, SQLite read the
+// table in no order; sorted, PostgreSQL spent longer on it than on the join.
 func (q attachmentRepo) AttachmentsOfAddons(ctx context.Context, appID string) ([]store.Attachment, error) {
-	query, args := `ORDER BY attachments.addon_id`, []any(nil)
+	query, args := ``, []any(nil)
 	if appID != "" {
 		query, args = `WHERE attachments.addon_id IN
-			(SELECT id FROM addons WHERE app_id = ? UNION SELECT addon_id FROM attachments WHERE app_id = ?)
-			ORDER BY attachments.addon_id`, []any{appID, appID}
+			(SELECT id FROM addons WHERE app_id = ? UNION SELECT addon_id FROM attachments WHERE app_id = ?)`, []any{appID, appID}
 	}
 	out, err := q.attachments(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	for i := 0; i < len(out); {
-		j := i + 1
-		for j < len(out) && out[j].AddonID == out[i].AddonID {
-			j++
-		}
-		if j-i > 1 {
-			slices.SortFunc(out[i:j], func(a, b store.Attachment) int {
-				return cmp.Or(cmp.Compare(a.AppName, b.AppName), cmp.Compare(a.Name, b.Name))
-			})
-		}
-		i = j
-	}
-	return out, nil
+	slices.SortFunc(out, func(a, b store.Attachment) int {
+		return cmp.Or(cmp.Compare(a.AddonID, b.AddonID), cmp.Compare(a.AppName, b.AppName), cmp.Compare(a.Name, b.Name))
+	})
+	return out, err
 }
 
 // Attachments lists every attachment.
