@@ -23,6 +23,7 @@ import (
 	"larder/internal/testkit"
 	"larder/provisioner"
 	"larder/provisioner/local"
+	"larder/store"
 	"larder/store/sqlite"
 )
 
@@ -34,16 +35,24 @@ const Token = "test-token"
 // It skips the test when no engine is installed.
 func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewOn(t, st, ports, tweak)
+}
+
+// NewOn is New on the store st (a PostgreSQL one, say), which it closes
+// with the test.
+func NewOn(t testing.TB, st store.Store, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
+	t.Helper()
 	eng, err := engine.Discover()
 	if err != nil {
+		st.Close()
 		t.Skipf("no engine: %v", err)
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(root, "larder.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	var br atomic.Pointer[broker.Broker]

@@ -46,6 +46,7 @@ var tests = []struct {
 	{"OSBBindingsUsersAndDeletion", testOSBBindingsUsersAndDeletion},
 	{"OSBDeletedThenForgotten", testOSBDeletedThenForgotten},
 	{"ListManyAddons", testListManyAddons},
+	{"AttachmentsOfAddons", testAttachmentsOfAddons},
 	{"ChangesFollowAnApp", testChangesFollowAnApp},
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
