@@ -44,11 +44,15 @@ test: engine fmt-check vet
 
 # Benchmarks run real brokers and nodes; figures are printed by the harness.
 # The edge's compares it with the node, HAProxy and the node's TLS port.
+# The stores' and broker/httpapi's list 10 000 add-ons (the store's read, and
+# GET /addons over HTTP) on SQLite and PostgreSQL; on a shared machine their
+# cpu-ms/op says more than ns/op: BENCHTIME=20x for steadier figures.
 # The backup benchmark holds LARDER_BENCH_MB of data (64 by default, quick);
 # the issue's figures are for 1 GB, which takes ~15 minutes, ~5 GB of memory
 # and ~4 GB of temp space (TMPDIR):
 #   LARDER_BENCH_MB=1024 make bench BENCHPKGS=./backup/ BENCHTIMEOUT=60m
-BENCHPKGS    ?= ./provisioner/ ./integration/ ./edge/ ./backup/ ./broker/metrics/
+BENCHPKGS    ?= ./provisioner/ ./integration/ ./edge/ ./backup/ ./broker/metrics/ \
+                ./store/sqlite/ ./store/postgres/ ./broker/httpapi/
 BENCHTIMEOUT ?= 30m
 bench: engine
 	@command -v haproxy >/dev/null || echo "note: the edge benchmark's HAProxy anchor needs haproxy (apt-get install haproxy)"

@@ -14,21 +14,36 @@ import (
 	"larder/store"
 )
 
-func (b *Addons) writeAddons(ctx context.Context, addons []store.Addon) ([]api.Addon, error) {
+// writeAddons renders a listing: addons with their attachments, those of
+// the add-ons AddonsOfApp(appID) lists (of every add-on when appID is "").
+// Whatever the listing's length, it asks the store twice: once for the
+// attachments of all, once per node a host reports writes paused on.
+func (b *Addons) writeAddons(ctx context.Context, addons []store.Addon, appID string) ([]api.Addon, error) {
+	atts, err := b.store.AttachmentsOfAddons(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	byAddon := make(map[string][]store.Attachment, len(addons))
+	for i := 0; i < len(atts); {
+		j := i + 1
+		for j < len(atts) && atts[j].AddonID == atts[i].AddonID {
+			j++
+		}
+		byAddon[atts[i].AddonID] = atts[i:j:j]
+		i = j
+	}
+	paused := b.pairs.WritesPausedOf(ctx, addons)
 	out := make([]api.Addon, 0, len(addons))
 	for _, a := range addons {
-		j, err := apps.AddonJSON(ctx, b.store, a)
-		if err != nil {
-			return nil, err
-		}
-		j.WritesPaused = b.pairs.WritesPaused(ctx, a)
+		j := apps.AddonView(a, byAddon[a.ID])
+		j.WritesPaused = paused[a.ID]
 		out = append(out, j)
 	}
 	return out, nil
 }
 
 func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
-	all, err := b.store.Addons(ctx)
+	all, err := b.store.ListedAddons(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +53,7 @@ func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
 			addons = append(addons, a)
 		}
 	}
-	return b.writeAddons(ctx, addons)
+	return b.writeAddons(ctx, addons, "")
 }
 
 func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon, error) {
@@ -46,11 +61,11 @@ func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 	if err != nil {
 		return nil, err
 	}
-	addons, err := b.store.AddonsOfApp(ctx, app.ID)
+	addons, err := b.store.ListedAddons(ctx, app.ID)
 	if err != nil {
 		return nil, err
 	}
-	return b.writeAddons(ctx, addons)
+	return b.writeAddons(ctx, addons, app.ID)
 }
 
 // GetAddon is add-on addonName, resolved in the context of appName (empty

@@ -23,6 +23,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"larder/broker/lead"
+	"larder/provisioner/agent"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +65,7 @@ type Config struct {
 	NoLocalNodes bool
 	// NewRemoteHost connects to a registered agent; nil means agents cannot
 	// register.
-	NewRemoteHost func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error)
+	NewRemoteHost func(h store.Host, events agent.EventReader) (provisioner.Host, error)
 	// ReconcileInterval is how often HA pairs are checked and standbys
 	// rebuilt; default 1s.
 	ReconcileInterval time.Duration
@@ -187,8 +188,12 @@ type core struct {
 	addons  *Addons
 	nodes   *Nodes
 	hostReg *Hosts
-	pairs   *pairs.Pairs
-	backups *backups.Service
+	events  *hostEvents // reads the agents' events while this broker coordinates
+
+	agentsMu sync.Mutex
+	agents   map[string]agentAt // the agents connected to, by host name
+	pairs    *pairs.Pairs
+	backups  *backups.Service
 }
 
 // Addons creates, destroys, upgrades, forks and follows add-ons.
@@ -277,7 +282,8 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 	if cfg.MaxWaiters <= 0 {
 		cfg.MaxWaiters = 2048
 	}
-	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker")}
+	c := &core{cfg: cfg, store: st, hosts: hostset.New(local), localName: local.Name(), log: cfg.Log.WithField("component", "broker"),
+		agents: map[string]agentAt{}}
 	c.lead = lead.New(lead.Config{Store: st, Self: store.BrokerInfo{ID: cfg.ID, URL: cfg.URL, Version: cfg.Version},
 		Lease: cfg.CoordinatorLease, Log: c.log, OnLead: c.onLead})
 	cfg.Metrics.Clock, cfg.Metrics.Lead = cfg.Clock, c.lead
@@ -288,6 +294,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		Points: jobs.Points{CrashAt: cfg.CrashAt, HoldAt: cfg.HoldAt, HoldDir: cfg.HoldDir}, Finished: counters.Operation})
 	c.adoptCtx, c.adoptCancel = context.WithCancel(context.Background())
 	c.addons, c.nodes, c.hostReg = &Addons{c}, &Nodes{c}, &Hosts{c}
+	c.events = newHostEvents(c.hostReg, c.lead)
 	c.pairs = pairs.New(pairs.Config{BrokerID: cfg.ID, LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock, Lead: c.lead},
@@ -348,6 +355,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.spares.Start()
 	b.Metrics.Start()
 	b.backups.Start()
+	b.hostReg.followRegistry()
 	b.started.Store(true)
 	return nil
 }
@@ -370,7 +378,7 @@ func (b *Broker) connectHosts(ctx context.Context) ([]store.Host, error) {
 		}
 		agents = append(agents, h)
 	}
-	return agents, b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: "local", Token: "-"})
+	return agents, b.store.UpsertHost(ctx, &store.Host{Name: b.localName, URL: localHostURL, Token: "-"})
 }
 
 // Close waits for running jobs (bounded by ctx). Nodes keep running: they are

@@ -143,14 +143,6 @@ func sharedStore(b *Broker) string {
 // render the same node users).
 func sharingBroker(t testing.TB, b *Broker, env ...string) *Broker {
 	t.Helper()
-	return sharingBrokerWith(t, b, []string{"monitor-password"}, env...)
-}
-
-// sharingBrokerWith is sharingBroker with b's secrets (files of its data
-// directory: monitor-password, token) copied, as an operator copies them
-// to every broker.
-func sharingBrokerWith(t testing.TB, b *Broker, secrets []string, env ...string) *Broker {
-	t.Helper()
 	root := t.TempDir()
 	lo, hi := portRange(100)
 	// The same edge ports as b's (they are claimed in the one store): the
@@ -163,12 +155,13 @@ func sharingBrokerWith(t testing.TB, b *Broker, secrets []string, env ...string)
 			t.Fatal(err)
 		}
 	}
-	for _, f := range secrets {
-		v, err := os.ReadFile(filepath.Join(b.DataDir, f))
+	// The secrets every broker of one store shares (docs/scale-out.md).
+	for _, f := range []string{"token", "monitor-password"} {
+		secret, err := os.ReadFile(filepath.Join(b.DataDir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(s.DataDir, f), v, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(s.DataDir, f), secret, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 func newHAClusterShared(t *testing.T, window string, brokers func(c *haCluster, loc string) string, extra ...string) *haCluster {
 	t.Helper()
 	c := newHAHosts(t, window, append([]string{"LARDER_STORE_URL=" + pgtest.URL(t)}, extra...)...)
-	c.others = []*Broker{sharingBrokerWith(t, c.b, []string{"monitor-password", "token"}, append(haBrokerEnv(window), extra...)...)}
+	c.others = []*Broker{sharingBroker(t, c.b, append(haBrokerEnv(window), extra...)...)}
 	c.startMonitors(t, func(loc string) string { return brokers(c, loc) })
 	c.waitUp(t)
 	coordinates(t, c.others[0], c.b)

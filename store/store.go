@@ -109,6 +109,11 @@ type AddonRepo interface {
 	Addons(ctx context.Context) ([]Addon, error)
 	// AddonsOfApp lists add-ons owned by or attached to an app, by name.
 	AddonsOfApp(ctx context.Context, appID string) ([]Addon, error)
+	// ListedAddons lists, by name, what a listing shows of the add-ons
+	// AddonsOfApp(appID) lists, or of every add-on when appID is "": each
+	// add-on without its credentials and epoch (left empty), which makes
+	// reading 10 000 of them a third faster. Never use one to act on.
+	ListedAddons(ctx context.Context, appID string) ([]Addon, error)
 	CountOwnedAddons(ctx context.Context, appID string) (int, error)
 	SetAddonState(ctx context.Context, id, state, reason string) error
 	SetAddonEngine(ctx context.Context, id, engine, version string) error
@@ -145,6 +150,11 @@ type AttachmentRepo interface {
 	// AttachmentsOfAddon lists an add-on's attachments on every app, by app
 	// then name.
 	AttachmentsOfAddon(ctx context.Context, addonID string) ([]Attachment, error)
+	// AttachmentsOfAddons lists, in one query, the attachments on every app
+	// of the add-ons AddonsOfApp(appID) lists, or of every add-on when appID
+	// is "": grouped by add-on, each add-on's as AttachmentsOfAddon lists
+	// them (a listing of many add-ons asks once, not once per add-on).
+	AttachmentsOfAddons(ctx context.Context, appID string) ([]Attachment, error)
 	Attachments(ctx context.Context) ([]Attachment, error)
 	DeleteAttachment(ctx context.Context, id string) error
 	DeleteAttachmentsOfAddon(ctx context.Context, addonID string) error

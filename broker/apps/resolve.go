@@ -68,6 +68,12 @@ func AddonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 	if err != nil {
 		return api.Addon{}, err
 	}
+	return AddonView(a, atts), nil
+}
+
+// AddonView renders an add-on with atts, its attachments on every app (as
+// AttachmentsOfAddon lists them).
+func AddonView(a store.Addon, atts []store.Attachment) api.Addon {
 	out := api.Addon{
 		ID: a.ID, Name: a.Name, Service: a.Service, Plan: a.Service + ":" + a.Plan,
 		App: api.Ref{ID: a.AppID, Name: a.AppName}, State: a.State, StateReason: a.StateReason,
@@ -88,7 +94,7 @@ func AddonJSON(ctx context.Context, q store.Q, a store.Addon) (api.Addon, error)
 			out.ConfigVars = append(out.ConfigVars, vars...)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // OperationResult answers a request that started op on a: the add-on as it

@@ -35,41 +35,47 @@ const Token = "test-token"
 // It skips the test when no engine is installed.
 func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
-	return newOn(t, ports, nil, tweak)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewOn(t, st, ports, tweak)
 }
 
-// On starts a broker on st, which the caller closes after the test's
-// cleanups of the broker (register it first): several brokers on one store
-// (each its own local host, id and coordinator lease round), or on one
-// store each over the same file, as broker processes would be.
-func On(t testing.TB, ports testkit.Range, st store.Store, tweak func(*broker.Config)) *broker.Broker {
+// NewOn is New on the store st (a PostgreSQL one, say), which it closes
+// with the test.
+func NewOn(t testing.TB, st store.Store, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
-	return newOn(t, ports, st, tweak)
+	return newOn(t, st, true, ports, tweak)
 }
 
-// newOn starts a broker on st, or on a SQLite file of its own (closed with
-// the test) when st is nil.
-func newOn(t testing.TB, ports testkit.Range, st store.Store, tweak func(*broker.Config)) *broker.Broker {
+// Sharing starts a second broker on other's store, as several brokers
+// share one (each its own local host, id and coordinator lease rounds);
+// other closes the store, after this one stopped.
+func Sharing(t testing.TB, other *broker.Broker, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
+	t.Helper()
+	return newOn(t, other.Store(), false, ports, tweak)
+}
+
+// newOn starts a broker on st, closing st with the test when own.
+func newOn(t testing.TB, st store.Store, own bool, ports testkit.Range, tweak func(*broker.Config)) *broker.Broker {
 	t.Helper()
 	eng, err := engine.Discover()
 	if err != nil {
+		if own {
+			st.Close()
+		}
 		t.Skipf("no engine: %v", err)
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	own := st == nil
-	if own {
-		if st, err = sqlite.Open(ctx, filepath.Join(root, "larder.db")); err != nil {
-			t.Fatal(err)
-		}
-	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	var br atomic.Pointer[broker.Broker]
 	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
 		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
 			if b := br.Load(); b != nil {
-				b.Hosts.OnNodeEvent(e)
+				b.Hosts.OnNodeEvent(context.Background(), e)
 			}
 		}})
 	if err != nil {

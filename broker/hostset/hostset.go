@@ -178,6 +178,19 @@ func (s *Set) NoteStatus(st provisioner.HostStatus) {
 	s.pauses[st.Name] = m
 }
 
+// PausedNodes lists the nodes hosts last reported a write pause on.
+func (s *Set) PausedNodes() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ids []string
+	for _, m := range s.pauses {
+		for id := range m {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // PauseOf is the write pause last reported on node id; nil if none.
 func (s *Set) PauseOf(id string) *provisioner.Pause {
 	s.mu.RLock()

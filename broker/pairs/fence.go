@@ -101,6 +101,29 @@ func (r *reconciler) settleRoles(ctx context.Context, statuses map[string]provis
 	}
 }
 
+// WritesPausedOf is WritesPaused of each of addons that has a node a host
+// reports writes paused on, by add-on id: a listing asks the store once per
+// paused node, not once per add-on.
+func (b *Pairs) WritesPausedOf(ctx context.Context, addons []store.Addon) map[string]string {
+	ids := b.hosts.PausedNodes()
+	if len(ids) == 0 {
+		return nil
+	}
+	of := map[string]bool{}
+	for _, id := range ids {
+		if n, err := b.store.NodeByID(ctx, id); err == nil {
+			of[n.AddonID] = true
+		}
+	}
+	out := map[string]string{}
+	for _, a := range addons {
+		if of[a.ID] {
+			out[a.ID] = b.WritesPaused(ctx, a)
+		}
+	}
+	return out
+}
+
 // WritesPaused is what people are told about a write pause a host reported
 // on one of a's nodes (as last reported); "" when none.
 func (b *Pairs) WritesPaused(ctx context.Context, a store.Addon) string {

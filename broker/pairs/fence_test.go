@@ -265,6 +265,15 @@ func TestWritesPausedIsShown(t *testing.T) {
 			if err != nil || got.WritesPaused != tt.want {
 				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
 			}
+			for name, list := range map[string]func() ([]api.Addon, error){
+				"addons":        func() ([]api.Addon, error) { return tb.Addons.ListAddons(ctx) },
+				"addons -a web": func() ([]api.Addon, error) { return tb.Addons.ListAppAddons(ctx, "web") },
+			} {
+				all, err := list()
+				if err != nil || len(all) != 1 || all[0].WritesPaused != tt.want {
+					t.Errorf("%s = %+v, %v; want writes paused %q", name, all, err, tt.want)
+				}
+			}
 		})
 	}
 }

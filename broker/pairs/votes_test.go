@@ -47,7 +47,7 @@ func monitorsOf(t *testing.T, b *broker.Broker) []api.MonitorLocation {
 func TestVotesSharedThroughTheStore(t *testing.T) {
 	ctx := context.Background()
 	a := brokertest.New(t, testkit.Pairs, fastHA)
-	b := brokertest.On(t, testkit.Pairs, a.Store(), fastHA)
+	b := brokertest.Sharing(t, a, testkit.Pairs, fastHA)
 	for i, to := range []*broker.Broker{a, b, b} {
 		rep := observation(fmt.Sprintf("l%d", i+1), true)
 		rep.Stalled = i == 2
@@ -85,7 +85,7 @@ func TestVotesLoadedBeforeCoordinating(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := brokertest.On(t, testkit.Pairs, a.Store(), fastHA)
+	b := brokertest.Sharing(t, a, testkit.Pairs, fastHA)
 	got := monitorsOf(t, b)
 	if len(got) != 2 || got[0].Location != "l1" || got[1].Location != "l2" || !got[0].LastReport.Equal(now.Add(-500*time.Millisecond)) ||
 		!got[1].LastReport.Equal(now) {
@@ -105,10 +105,10 @@ func TestVotesFromAnotherProcessOnSQLite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { st.Close() })
 		stores[i] = st
 	}
-	a := brokertest.On(t, testkit.Pairs, stores[0], fastHA)
+	t.Cleanup(func() { stores[1].Close() })
+	a := brokertest.NewOn(t, stores[0], testkit.Pairs, fastHA)
 	body, _ := json.Marshal(observation("l1", true))
 	rep := store.ObserverReport{BrokerID: "other", ReceivedAt: time.Now(), Location: "l1", Observer: "l1-1", Body: body}
 	if err := stores[1].AppendReport(ctx, &rep); err != nil {

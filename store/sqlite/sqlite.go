@@ -5,6 +5,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// _txlock=immediate: every transaction takes the write lock up front, so two
 	// writers queue on the busy timeout instead of failing on lock upgrade.
 	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL", path)
-	db, err := sqlx.Open("sqlite3", dsn)
+	db, err := sqlx.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -65,6 +66,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// driverName is go-sqlite3 with every connection reading the file through
+// a memory map (PRAGMA mmap_size; the DSN has no parameter for it). Through
+// SQLite's own page cache (2 MB a connection), a listing of 10 000 add-ons
+// by name read most pages with a system call each, in no order, every time:
+// it took two thirds longer than through the map, which the kernel's page
+// cache serves and every connection shares.
+const driverName = "sqlite3_larder"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA mmap_size = 1073741824", nil)
+		return err
+	}})
 }
 
 // private creates the database file 0600 if it is missing, and makes it and

@@ -47,6 +47,7 @@ var tests = []struct {
 	{"OSBBindingsUsersAndDeletion", testOSBBindingsUsersAndDeletion},
 	{"OSBDeletedThenForgotten", testOSBDeletedThenForgotten},
 	{"ListManyAddons", testListManyAddons},
+	{"AttachmentsOfAddons", testAttachmentsOfAddons},
 	{"ChangesFollowAnApp", testChangesFollowAnApp},
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
