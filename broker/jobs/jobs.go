@@ -128,8 +128,12 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 		last := ""
 		progress := func(p string) {
 			last = p
-			if err := st.UpdateOperation(ctx, op.ID, api.OpRunning, p, ""); err != nil && ctx.Err() == nil {
+			owned, err := r.record(ctx, st, op.ID, api.OpRunning, p, "")
+			switch {
+			case err != nil && ctx.Err() == nil:
 				log.WithError(err).Warn("record progress")
+			case err == nil && !owned:
+				r.lose(op.ID) // the work stops; the new owner runs it
 			}
 		}
 		progress("started")
@@ -158,8 +162,12 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 			last = "done"
 			log.Info("operation succeeded")
 		}
-		if err := st.UpdateOperation(context.Background(), op.ID, state, last, msg); err != nil {
+		owned, err := r.record(context.Background(), st, op.ID, state, last, msg)
+		switch {
+		case err != nil:
 			log.WithError(err).Error("record operation result")
+		case !owned:
+			return // taken over: the new owner records how it ends
 		}
 		r.done(op.Kind, state)
 	}()
@@ -204,14 +212,31 @@ func (r *Runner) renew() {
 			continue
 		}
 		if !held {
-			r.mu.Lock()
-			if j := r.running[id]; j != nil {
-				j.lost = true
-				j.cancel()
-			}
-			r.mu.Unlock()
+			r.lose(id)
 		}
 	}
+}
+
+// lose cancels the job running operation id here: another broker took the
+// operation over.
+func (r *Runner) lose(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if j := r.running[id]; j != nil {
+		j.lost = true
+		j.cancel()
+	}
+}
+
+// record writes an operation's state, progress and error in st if this
+// broker still owns it, and reports whether it did; a write that finds
+// another owner is dropped with a warning.
+func (r *Runner) record(ctx context.Context, st store.Q, id, state, progress, errMsg string) (bool, error) {
+	owned, err := st.UpdateOwnedOperation(ctx, id, r.owner, state, progress, errMsg)
+	if err == nil && !owned {
+		r.log.WithFields(logrus.Fields{"operation": id, "state": state}).Warn("operation owned by another broker; write dropped")
+	}
+	return owned, err
 }
 
 // Close cancels running jobs and waits for them until ctx ends.

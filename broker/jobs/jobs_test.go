@@ -59,3 +59,63 @@ func TestTake(t *testing.T) {
 		})
 	}
 }
+
+// TestRunnerWritesOnlyWhatItOwns: a job whose broker lost the operation (it
+// paused past the lease, and another broker claimed and resumed it) neither
+// records progress nor its result over the new owner's run when it wakes
+// up; it counts as taken over, not finished.
+func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, _, _ := storetest.AddonWithPair(t, st)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	finished := make(chan string, 1)
+	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
+	t.Cleanup(func() { r.Close(ctx) })
+
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "switchover", State: api.OpPending}
+	r.Lease(&op)
+	if err := st.CreateOperation(ctx, &op); err != nil {
+		t.Fatal(err)
+	}
+	takenOver, wake, ended := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	r.Run(st, op, func(ctx context.Context, progress func(string)) error {
+		close(takenOver)
+		<-wake // paused past its lease
+		progress("late progress")
+		close(ended)
+		return nil
+	})
+	<-takenOver
+	// The lease ran out while this broker was away; another claims the
+	// operation and records its own run.
+	if ok, err := st.ClaimOperation(ctx, op.ID, "other", time.Now().Add(2*time.Minute), time.Minute); !ok || err != nil {
+		t.Fatalf("other broker's claim = %v, %v", ok, err)
+	}
+	if ok, err := st.UpdateOwnedOperation(ctx, op.ID, "other", api.OpRunning, "resumed elsewhere", ""); !ok || err != nil {
+		t.Fatalf("other broker's progress = %v, %v", ok, err)
+	}
+	close(wake)
+	<-ended
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.OperationByID(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != api.OpRunning || got.Progress != "resumed elsewhere" || got.Owner != "other" {
+		t.Errorf("operation %s %q held by %q after the old runner woke up; want the other broker's run (running, %q)",
+			got.State, got.Progress, got.Owner, "resumed elsewhere")
+	}
+	select {
+	case res := <-finished:
+		t.Errorf("the taken-over job counted as %s here", res)
+	default:
+	}
+}
