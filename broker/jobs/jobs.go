@@ -17,6 +17,7 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/internal/backoff"
 	"larder/store"
 )
 
@@ -162,10 +163,11 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 			last = "done"
 			log.Info("operation succeeded")
 		}
-		owned, err := r.record(context.Background(), st, op.ID, state, last, msg)
+		owned, err := r.recordResult(log, st, op.ID, state, last, msg)
 		switch {
 		case err != nil:
-			log.WithError(err).Error("record operation result")
+			log.WithError(err).Error("record operation result; left for the next broker to resume")
+			return
 		case !owned:
 			return // taken over: the new owner records how it ends
 		}
@@ -225,6 +227,29 @@ func (r *Runner) lose(id string) {
 	if j := r.running[id]; j != nil {
 		j.lost = true
 		j.cancel()
+	}
+}
+
+// resultBackoff spaces the tries to record a result while the store cannot
+// be reached.
+var resultBackoff = backoff.Policy{Min: 50 * time.Millisecond, Max: 2 * time.Second}
+
+// recordResult records how an operation ended, trying again while the store
+// cannot be reached (its database restarting): the job stays running here
+// meanwhile, its lease renewed, so no other broker runs the operation again.
+// Only the runner's closing ends the tries; the operation is then resumed
+// by the next broker.
+func (r *Runner) recordResult(log logrus.FieldLogger, st store.Q, id, state, progress, errMsg string) (bool, error) {
+	b := backoff.Backoff{Policy: resultBackoff}
+	for {
+		owned, err := r.record(context.Background(), st, id, state, progress, errMsg)
+		if err == nil || fault.KindOf(err) != fault.Unavailable {
+			return owned, err
+		}
+		log.WithError(err).Warn("record operation result; trying again")
+		if backoff.Wait(r.ctx, b.Next()) != nil {
+			return false, err
+		}
 	}
 }
 

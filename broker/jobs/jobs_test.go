@@ -2,14 +2,18 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"larder/api"
+	"larder/fault"
+	"larder/internal/testkit"
 	"larder/store"
 	"larder/store/sqlite"
 	"larder/store/storetest"
@@ -117,5 +121,73 @@ func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
 	case res := <-finished:
 		t.Errorf("the taken-over job counted as %s here", res)
 	default:
+	}
+}
+
+// unreachable is a store whose writes of operations fail as a store whose
+// database restarts does, while down is set.
+type unreachable struct {
+	store.Store
+	down  atomic.Bool
+	tries atomic.Int32
+}
+
+func (u *unreachable) UpdateOwnedOperation(ctx context.Context, id, owner, state, progress, errMsg string) (bool, error) {
+	if u.down.Load() {
+		u.tries.Add(1)
+		return false, fault.E(fault.Unavailable, "cannot reach the store")
+	}
+	return u.Store.UpdateOwnedOperation(ctx, id, owner, state, progress, errMsg)
+}
+
+// TestRunnerRecordsTheResultOnceTheStoreIsBack: a job that ends while the
+// store cannot be reached (its database restarting) records its result once
+// the store is back, keeping its lease meanwhile, rather than leaving the
+// operation unfinished for another broker to run again.
+func TestRunnerRecordsTheResultOnceTheStoreIsBack(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, _, _ := storetest.AddonWithPair(t, st)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	u := &unreachable{Store: st}
+	finished := make(chan string, 2)
+	r := New(Config{Log: log, Store: u, Owner: "me", Lease: time.Minute, Retry: time.Millisecond,
+		Finished: func(kind, result string) { finished <- result }})
+	t.Cleanup(func() { r.Close(ctx) })
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
+	r.Lease(&op)
+	if err := st.CreateOperation(ctx, &op); err != nil {
+		t.Fatal(err)
+	}
+	r.Run(u, op, func(ctx context.Context, progress func(string)) error {
+		u.down.Store(true) // the database restarts as the work ends
+		return nil
+	})
+	testkit.Wait(t, 10*time.Second, testkit.Patient, func() error {
+		if u.tries.Load() < 2 {
+			return fmt.Errorf("%d tries to record the result", u.tries.Load())
+		}
+		return nil
+	})
+	if !r.Runs(op.ID) {
+		t.Fatalf("the job let its operation go while its result was unrecorded")
+	}
+	u.down.Store(false)
+	select {
+	case res := <-finished:
+		if res != api.OpSucceeded {
+			t.Fatalf("finished %s, want succeeded", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the result was not recorded once the store was back")
+	}
+	got, err := st.OperationByID(ctx, op.ID)
+	if err != nil || got.State != api.OpSucceeded {
+		t.Fatalf("operation %s, %v; want succeeded", got.State, err)
 	}
 }
