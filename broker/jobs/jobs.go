@@ -138,7 +138,7 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 			}
 		}
 		progress("started")
-		err := work(ctx, progress)
+		err := r.resumeAfterOutage(ctx, log, st, op, progress, work(ctx, progress))
 		if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			r.mu.Lock()
 			lost := j.lost
@@ -228,6 +228,43 @@ func (r *Runner) lose(id string) {
 		j.lost = true
 		j.cancel()
 	}
+}
+
+// Interrupted reports whether an operation's work was cut short rather
+// than failed: the broker stopping (its context cancelled) or the store out
+// of reach. Such work is neither rolled back nor recorded as failed (the
+// undoing would need the store too): it is resumed from what it recorded.
+func Interrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnreachable)
+}
+
+// resumeAfterOutage resumes op here, from what it recorded, as a restarted
+// broker would (its kind's Resume), when its work was cut short by the
+// store being out of reach: once the store answers again, as often as it
+// takes. The job keeps its lease meanwhile. It returns the work's error
+// otherwise, and ctx's when the wait is ended (the broker stopping, or the
+// operation taken over).
+func (r *Runner) resumeAfterOutage(ctx context.Context, log logrus.FieldLogger, st store.Q, op store.Operation, progress func(string), err error) error {
+	k, known := r.kinds[op.Kind]
+	b := backoff.Backoff{Policy: resultBackoff}
+	for known && errors.Is(err, store.ErrUnreachable) && ctx.Err() == nil {
+		log.WithError(err).Warn("the store cannot be reached; the operation resumes here once it is back")
+		for {
+			if backoff.Wait(ctx, b.Next()) != nil {
+				return ctx.Err()
+			}
+			if op, err = st.OperationByID(ctx, op.ID); !errors.Is(err, store.ErrUnreachable) {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		b.Reset()
+		log.Info("the store answers again; resuming the operation")
+		err = k.Resume(op)(ctx, progress)
+	}
+	return err
 }
 
 // resultBackoff spaces the tries to record a result while the store cannot

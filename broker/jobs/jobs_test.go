@@ -191,3 +191,53 @@ func TestRunnerRecordsTheResultOnceTheStoreIsBack(t *testing.T) {
 		t.Fatalf("operation %s, %v; want succeeded", got.State, err)
 	}
 }
+
+// TestRunnerResumesWorkTheStoreCutShort: work cut short because the store
+// could not be reached is neither failed nor rolled back: once the store
+// answers, the runner resumes the operation here as a restarted broker
+// would (its kind's Resume), and records how that ends.
+func TestRunnerResumesWorkTheStoreCutShort(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, _, _ := storetest.AddonWithPair(t, st)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	finished := make(chan string, 2)
+	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
+	t.Cleanup(func() { r.Close(ctx) })
+	var resumed atomic.Int32
+	r.Register("provision", Kind{Resume: func(op store.Operation) Step {
+		return func(ctx context.Context, progress func(string)) error {
+			if resumed.Add(1) == 1 {
+				return fault.Wrap(fault.Unavailable, store.ErrUnreachable, "cannot reach the store") // cut short again
+			}
+			return nil
+		}
+	}})
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "provision", State: api.OpPending}
+	r.Lease(&op)
+	if err := st.CreateOperation(ctx, &op); err != nil {
+		t.Fatal(err)
+	}
+	r.Run(st, op, func(ctx context.Context, progress func(string)) error {
+		return fault.Wrap(fault.Unavailable, fmt.Errorf("mark node: %w", store.ErrUnreachable), "cannot reach the store")
+	})
+	select {
+	case res := <-finished:
+		if res != api.OpSucceeded {
+			t.Fatalf("finished %s, want succeeded (resumed)", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the operation did not end")
+	}
+	if n := resumed.Load(); n != 2 {
+		t.Errorf("resumed %d times, want 2 (once per outage)", n)
+	}
+	if got, err := st.OperationByID(ctx, op.ID); err != nil || got.State != api.OpSucceeded {
+		t.Fatalf("operation %s, %v; want succeeded", got.State, err)
+	}
+}

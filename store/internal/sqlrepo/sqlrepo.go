@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ func (d *Dialect) reach(err error) error {
 	if errors.As(err, &fe) {
 		return err
 	}
-	return fault.Wrap(fault.Unavailable, err, unreachableMessage)
+	return fault.Wrap(fault.Unavailable, fmt.Errorf("%w: %w", store.ErrUnreachable, err), unreachableMessage)
 }
 
 // rebind returns query in the dialect's placeholder style.
