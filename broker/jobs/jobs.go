@@ -249,11 +249,12 @@ func (r *Runner) resumeAfterOutage(ctx context.Context, log logrus.FieldLogger, 
 	b := backoff.Backoff{Policy: resultBackoff}
 	for known && errors.Is(err, store.ErrUnreachable) && ctx.Err() == nil {
 		log.WithError(err).Warn("the store cannot be reached; the operation resumes here once it is back")
+		var now store.Operation
 		for {
 			if backoff.Wait(ctx, b.Next()) != nil {
 				return ctx.Err()
 			}
-			if op, err = st.OperationByID(ctx, op.ID); !errors.Is(err, store.ErrUnreachable) {
+			if now, err = st.OperationByID(ctx, op.ID); !errors.Is(err, store.ErrUnreachable) {
 				break
 			}
 		}
@@ -262,7 +263,7 @@ func (r *Runner) resumeAfterOutage(ctx context.Context, log logrus.FieldLogger, 
 		}
 		b.Reset()
 		log.Info("the store answers again; resuming the operation")
-		err = k.Resume(op)(ctx, progress)
+		err = k.Resume(now)(ctx, progress)
 	}
 	return err
 }

@@ -130,6 +130,14 @@ type unreachable struct {
 	store.Store
 	down  atomic.Bool
 	tries atomic.Int32
+	reads atomic.Int32 // OperationByID fails for this many calls
+}
+
+func (u *unreachable) OperationByID(ctx context.Context, id string) (store.Operation, error) {
+	if u.reads.Add(-1) >= 0 {
+		return store.Operation{}, fault.Wrap(fault.Unavailable, store.ErrUnreachable, "cannot reach the store")
+	}
+	return u.Store.OperationByID(ctx, id)
 }
 
 func (u *unreachable) UpdateOwnedOperation(ctx context.Context, id, owner, state, progress, errMsg string) (bool, error) {
@@ -207,10 +215,15 @@ func TestRunnerResumesWorkTheStoreCutShort(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	finished := make(chan string, 2)
-	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
+	u := &unreachable{Store: st}
+	u.reads.Store(3) // the store is back only at the fourth look
+	r := New(Config{Log: log, Store: u, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
 	t.Cleanup(func() { r.Close(ctx) })
 	var resumed atomic.Int32
 	r.Register("provision", Kind{Resume: func(op store.Operation) Step {
+		if op.ID == "" || op.AddonID != a.ID {
+			t.Errorf("resumed %+v; want the operation as the store has it", op)
+		}
 		return func(ctx context.Context, progress func(string)) error {
 			if resumed.Add(1) == 1 {
 				return fault.Wrap(fault.Unavailable, store.ErrUnreachable, "cannot reach the store") // cut short again
@@ -223,7 +236,7 @@ func TestRunnerResumesWorkTheStoreCutShort(t *testing.T) {
 	if err := st.CreateOperation(ctx, &op); err != nil {
 		t.Fatal(err)
 	}
-	r.Run(st, op, func(ctx context.Context, progress func(string)) error {
+	r.Run(u, op, func(ctx context.Context, progress func(string)) error {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("mark node: %w", store.ErrUnreachable), "cannot reach the store")
 	})
 	select {
