@@ -63,7 +63,8 @@ func (l *loadRecord) count() int {
 // TestPostgresRestartedUnderLoad (issue 16): two brokers on a PostgreSQL
 // cluster of the test's own, agents on two hosts, and a load of add-on
 // creations — through the API and through `larder addons:create --wait` on
-// either broker — while PostgreSQL is restarted twice. Then: both brokers
+// either broker — and credential rotations of one add-on, while PostgreSQL
+// is restarted twice. Then: both brokers
 // serve again; every operation the API accepted ended (succeeded), was
 // recorded once and run by one broker; every request that failed during an
 // outage said the store cannot be reached (a 503, never an internal error,
@@ -89,8 +90,17 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 		apps[i] = fmt.Sprintf("load%d", i)
 		b1.MustLarder("apps:create", apps[i])
 	}
+	// One add-on has its credentials rotated over and over meanwhile.
+	b1.MustLarder("apps:create", "rotated")
+	b1.MustLarder("addons:create", "larder-redis:mini", "-a", "rotated", "--wait")
+	rec.attempts["rotated"] = 1
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rotate(brokers, "rotated", rec, stop)
+	}()
 	for w, app := range apps {
 		wg.Add(1)
 		go func() {
@@ -155,7 +165,7 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 	checkOperationsEnded(t, b2, storeURL, rec)
 	checkResumedOnce(t, brokers)
 	checkFailuresAreClear(t, rec)
-	checkAddonsServe(t, b1, apps, rec)
+	checkAddonsServe(t, b1, append(apps, "rotated"), rec)
 	for i, b := range brokers {
 		logs := b.logs.String()
 		if strings.Contains(logs, pgSecret) {
@@ -196,6 +206,32 @@ func createThroughAPI(b *Broker, app string, rec *loadRecord) bool {
 		rec.fail(failure{"wait on " + b.URL, fault.KindOf(err), err.Error()})
 	}
 	return true
+}
+
+// rotate rotates app's credentials through either broker until stop (at
+// most maxRotations times), recording the requests that failed.
+func rotate(brokers []*Broker, app string, rec *loadRecord, stop <-chan struct{}) {
+	const maxRotations = 40
+	pause := backoff.Backoff{Policy: backoff.Policy{Min: 50 * time.Millisecond, Max: 400 * time.Millisecond}}
+	for i := range maxRotations {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		b := brokers[i%2]
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		_, err := b.Client().RotateCredentials(ctx, app, "REDIS")
+		cancel()
+		if err == nil {
+			pause.Reset()
+			continue
+		}
+		rec.fail(failure{"rotation on " + b.URL, fault.KindOf(err), err.Error()})
+		if backoff.Wait(context.Background(), pause.Next()) != nil {
+			return
+		}
+	}
 }
 
 // createNamed finds the add-on name `addons:create` printed.
@@ -254,12 +290,17 @@ func checkOperationsEnded(t *testing.T, b *Broker, storeURL string, rec *loadRec
 		}
 		return nil
 	})
-	var twice int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM (SELECT addon_id FROM operations WHERE kind = 'provision' GROUP BY addon_id HAVING count(*) > 1) t`).Scan(&twice); err != nil {
-		t.Fatal(err)
-	}
-	if twice > 0 {
-		t.Errorf("%d add-ons have more than one provision operation", twice)
+	for _, q := range []struct{ what, query string }{
+		{"provision operation", `SELECT addon_id FROM operations WHERE kind = 'provision' GROUP BY addon_id HAVING count(*) > 1`},
+		{"addon.provisioned event", `SELECT addon_id FROM events WHERE kind = 'addon.provisioned' GROUP BY addon_id HAVING count(*) > 1`},
+	} {
+		var twice int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM (`+q.query+`) t`).Scan(&twice); err != nil {
+			t.Fatal(err)
+		}
+		if twice > 0 {
+			t.Errorf("%d add-ons have more than one %s", twice, q.what)
+		}
 	}
 }
 
@@ -287,8 +328,9 @@ func checkResumedOnce(t *testing.T, brokers []*Broker) {
 }
 
 // checkFailuresAreClear: a request that failed during an outage says the
-// store cannot be reached, as a 503 — never an internal error, never a
-// secret.
+// store cannot be reached, as a 503 (or, for a rotation asked for while the
+// previous one finishes, that it is under way) — never an internal error,
+// never a secret.
 func checkFailuresAreClear(t *testing.T, rec *loadRecord) {
 	t.Helper()
 	t.Logf("%d operations accepted, %d requests failed", len(rec.ops), len(rec.failures))
@@ -297,6 +339,9 @@ func checkFailuresAreClear(t *testing.T, rec *loadRecord) {
 		switch {
 		case strings.Contains(f.message, pgSecret):
 			t.Errorf("%s: the error shows the store's password: %s", f.what, f.message)
+		case f.kind == fault.Conflict && strings.Contains(f.message, "under way"):
+			// A rotation whose answer the outage cut short goes on: the
+			// next one is told to wait for it.
 		case f.kind != fault.Unavailable, !strings.Contains(f.message, "cannot reach the store"):
 			t.Errorf("%s: [%s] %s; want a clear \"cannot reach the store\" (503)", f.what, f.kind, f.message)
 		}
