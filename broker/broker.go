@@ -23,6 +23,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"larder/broker/lead"
+	"larder/provisioner/agent"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +65,7 @@ type Config struct {
 	NoLocalNodes bool
 	// NewRemoteHost connects to a registered agent; nil means agents cannot
 	// register.
-	NewRemoteHost func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error)
+	NewRemoteHost func(h store.Host, events agent.EventReader) (provisioner.Host, error)
 	// ReconcileInterval is how often HA pairs are checked and standbys
 	// rebuilt; default 1s.
 	ReconcileInterval time.Duration
@@ -187,6 +188,7 @@ type core struct {
 	addons  *Addons
 	nodes   *Nodes
 	hostReg *Hosts
+	events  *hostEvents // reads the agents' events while this broker coordinates
 	pairs   *pairs.Pairs
 	backups *backups.Service
 }
@@ -288,6 +290,7 @@ func New(cfg Config, st store.Store, local provisioner.Host) (*Broker, error) {
 		Points: jobs.Points{CrashAt: cfg.CrashAt, HoldAt: cfg.HoldAt, HoldDir: cfg.HoldDir}, Finished: counters.Operation})
 	c.adoptCtx, c.adoptCancel = context.WithCancel(context.Background())
 	c.addons, c.nodes, c.hostReg = &Addons{c}, &Nodes{c}, &Hosts{c}
+	c.events = newHostEvents(c.hostReg, c.lead)
 	c.pairs = pairs.New(pairs.Config{LocalHost: c.localName, ReconcileInterval: cfg.ReconcileInterval, StandbyGrace: cfg.StandbyGrace,
 		FailoverWindow: cfg.FailoverWindow, MinQuorum: cfg.MinQuorum, MonitorFresh: cfg.MonitorFresh, Lease: cfg.Lease,
 		MonitorPassword: cfg.MonitorPassword, Clock: cfg.Clock, Lead: c.lead},

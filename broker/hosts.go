@@ -98,7 +98,7 @@ func (b *Hosts) drainingHosts(ctx context.Context, q store.Q) (map[string]bool, 
 
 // connectHost builds the client of a registered agent and adds it to the set.
 func (b *Hosts) connectHost(h store.Host) error {
-	rh, err := b.cfg.NewRemoteHost(h, b.OnNodeEvent)
+	rh, err := b.cfg.NewRemoteHost(h, b.events)
 	if err != nil {
 		return err
 	}
@@ -126,9 +126,6 @@ func (b *Hosts) RegisterHost(ctx context.Context, req api.HostRegister) (api.Hos
 		return api.Host{}, fault.E(fault.Invalid, "an agent token is required")
 	}
 	h := store.Host{Name: req.Name, URL: req.URL, Token: req.Token}
-	if prev, err := b.store.HostByName(ctx, req.Name); err == nil {
-		h.EventBoot, h.EventSeq = prev.EventBoot, prev.EventSeq // carry on where the broker was
-	}
 	if err := b.store.UpsertHost(ctx, &h); err != nil {
 		return api.Host{}, err
 	}

@@ -10,9 +10,10 @@ import (
 	"larder/store"
 )
 
-// OnNodeEvent records what a host's supervisor reports. Hosts call it.
-func (b *Hosts) OnNodeEvent(e provisioner.Event) {
-	ctx := context.Background()
+// OnNodeEvent records what a host's supervisor reports. Hosts call it; a
+// remote host's events come with the coordinator's lease in ctx, which
+// fences these writes.
+func (b *Hosts) OnNodeEvent(ctx context.Context, e provisioner.Event) {
 	log := b.log.WithFields(logrus.Fields{"node": e.NodeID, "event": e.Kind})
 	n, err := b.store.NodeByID(ctx, e.NodeID)
 	if err != nil {

@@ -185,7 +185,7 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 			br := <-ready
 			ready <- br
 			if br != nil {
-				br.Hosts.OnNodeEvent(e)
+				br.Hosts.OnNodeEvent(context.Background(), e)
 			}
 		},
 	})
@@ -198,10 +198,9 @@ func RunBroker(ctx context.Context, cfg BrokerConfig) error {
 			return err
 		}
 	}
-	remote := func(h store.Host, onEvent func(provisioner.Event)) (provisioner.Host, error) {
-		return agent.NewRemoteHost(agent.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, OnEvent: onEvent,
-			Since: agent.EventCursor{Boot: h.EventBoot, Seq: uint64(h.EventSeq)},
-			Log:   log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
+	remote := func(h store.Host, events agent.EventReader) (provisioner.Host, error) {
+		return agent.NewRemoteHost(agent.RemoteOptions{Name: h.Name, URL: h.URL, Token: h.Token, Events: events,
+			Log: log.WithFields(logrus.Fields{"component": "host", "host": h.Name})})
 	}
 	backups, err := backupConfig(cfg)
 	if err != nil {

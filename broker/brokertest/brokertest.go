@@ -50,7 +50,7 @@ func New(t testing.TB, ports testkit.Range, tweak func(*broker.Config)) *broker.
 	host, err := local.New(local.Options{Root: filepath.Join(root, "nodes"), Engine: eng, Log: log,
 		CheckInterval: 100 * time.Millisecond, OnEvent: func(e provisioner.Event) {
 			if b := br.Load(); b != nil {
-				b.Hosts.OnNodeEvent(e)
+				b.Hosts.OnNodeEvent(context.Background(), e)
 			}
 		}})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"larder/api"
 	"larder/fault"
 	"larder/provisioner"
-	"larder/provisioner/agent"
 	"larder/store"
 )
 
@@ -65,8 +64,7 @@ func (r *reconciler) Close() {
 	r.wg.Wait()
 }
 
-// tick is one round: every broker keeps up with its hosts (their
-// reachability, their event cursors), and the coordinator alone decides on
+// tick is one round: every broker keeps up with its hosts' reachability, and the coordinator alone decides on
 // what it sees (orphans, roles, standbys, failovers), fenced by its lease.
 func (r *reconciler) tick(ctx context.Context) {
 	statuses := r.observeHosts(ctx)
@@ -89,14 +87,6 @@ func (r *reconciler) observeHosts(ctx context.Context) map[string]provisioner.Ho
 			r.log.WithField("host", h.Name()).WithField("up", up).Info("host reachability changed")
 			if up {
 				r.repush(h.Name())
-			}
-		}
-		if rh, ok := h.(interface {
-			Cursor() agent.EventCursor
-		}); ok {
-			cur := rh.Cursor()
-			if err := r.b.store.SetHostCursor(ctx, h.Name(), cur.Boot, int64(cur.Seq)); err != nil {
-				r.log.WithError(err).Warn("record event cursor")
 			}
 		}
 	}

@@ -38,6 +38,10 @@ type RemoteOptions struct {
 	// away. Zero replays every event the agent still holds, so handlers must
 	// then tolerate events they have seen.
 	Since EventCursor
+	// Events, when set, reads the agent's events instead of OnEvent and
+	// Since: several brokers may watch one agent, and it decides which of
+	// them reads (and records) the events, and from where.
+	Events EventReader
 
 	PollInterval time.Duration // events poll; default 500ms, backing off to 10× while the agent is away
 	Timeout      time.Duration // one call that starts or stops no process; default 5s
@@ -69,6 +73,39 @@ type EventCursor struct {
 	Boot string `json:"boot"`
 	Seq  uint64 `json:"seq"`
 }
+
+// EventReader reads an agent's events for a RemoteHost when several readers
+// (brokers sharing a store) watch one agent and one of them at a time (the
+// coordinator) must record each event once, carrying on where the previous
+// one stopped.
+type EventReader interface {
+	// BeginRead is asked before each poll of host's events. With ok false
+	// the events are left to another reader and nothing is read. Otherwise
+	// the poll reads the events after since, gives each to Handle with ctx,
+	// records how far it got with Advance(ctx, …) and then calls done.
+	BeginRead(parent context.Context, host string) (ctx context.Context, since EventCursor, done func(), ok bool)
+	// Handle handles one event.
+	Handle(ctx context.Context, e provisioner.Event)
+	// Advance records that host's events up to c are handled. An error (the
+	// reader may no longer record them) ends the poll.
+	Advance(ctx context.Context, host string, c EventCursor) error
+}
+
+// ownReader is the EventReader of a RemoteHost that reads alone: every
+// poll reads, from where the last one stopped, into OnEvent.
+type ownReader struct{ r *RemoteHost }
+
+func (o ownReader) BeginRead(parent context.Context, _ string) (context.Context, EventCursor, func(), bool) {
+	return parent, o.r.Cursor(), func() {}, true
+}
+
+func (o ownReader) Handle(_ context.Context, e provisioner.Event) {
+	if o.r.opts.OnEvent != nil {
+		o.r.opts.OnEvent(e)
+	}
+}
+
+func (o ownReader) Advance(context.Context, string, EventCursor) error { return nil }
 
 // RemoteHost is a Host served by `larder agent` on another machine or network
 // namespace. Calls go to the agent's API; a poll loop fetches the events its
@@ -415,10 +452,22 @@ func (r *RemoteHost) poll() error {
 	if err := r.ready(r.ctx); err != nil {
 		return err
 	}
-	cur := r.Cursor() // only this goroutine moves it
+	var rd EventReader = ownReader{r}
+	if r.opts.Events != nil {
+		rd = r.opts.Events
+	}
+	ctx, cur, done, ok := rd.BeginRead(r.ctx, r.opts.Name)
+	if !ok {
+		return nil // another reader records this agent's events
+	}
+	defer done()
+	r.setCursor(cur)
 	q := url.Values{"after": {strconv.FormatUint(cur.Seq, 10)}, "boot": {cur.Boot}}
 	var page eventsPage
-	if err := r.call(r.ctx, r.opts.Timeout, http.MethodGet, "/v1/events?"+q.Encode(), nil, &page); err != nil {
+	if err := r.call(ctx, r.opts.Timeout, http.MethodGet, "/v1/events?"+q.Encode(), nil, &page); err != nil {
+		if ctx.Err() != nil && r.ctx.Err() == nil {
+			return nil // the reader's turn ended, not the agent's fault
+		}
 		return err
 	}
 	if page.Reset && cur.Boot != "" {
@@ -427,16 +476,31 @@ func (r *RemoteHost) poll() error {
 	if page.Dropped > 0 {
 		r.log.WithField("dropped", page.Dropped).Warn("the agent's event ring overflowed while we were away; some events are lost")
 	}
+	// advance records c; when it cannot (the reader's turn ended, or its
+	// store does not answer), the poll stops there and the next reader
+	// carries on from the last cursor recorded, the agent not at fault.
+	advance := func(c EventCursor) bool {
+		if err := rd.Advance(ctx, r.opts.Name, c); err != nil {
+			if ctx.Err() == nil {
+				r.log.WithError(err).Warn("cannot record how far the agent's events are read")
+			}
+			return false
+		}
+		r.setCursor(c)
+		return true
+	}
 	for _, se := range page.Events {
-		if r.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
-		if r.opts.OnEvent != nil {
-			r.opts.OnEvent(se.Event)
+		rd.Handle(ctx, se.Event)
+		if !advance(EventCursor{Boot: page.Boot, Seq: se.Seq}) {
+			return nil
 		}
-		r.setCursor(EventCursor{Boot: page.Boot, Seq: se.Seq})
 	}
-	r.setCursor(EventCursor{Boot: page.Boot, Seq: page.Last})
+	if c := (EventCursor{Boot: page.Boot, Seq: page.Last}); c != r.Cursor() {
+		advance(c)
+	}
 	return nil
 }
 
