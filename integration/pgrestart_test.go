@@ -63,10 +63,10 @@ func (l *loadRecord) count() int {
 // TestPostgresRestartedUnderLoad (issue 16): two brokers on a PostgreSQL
 // cluster of the test's own, agents on two hosts, and a load of add-on
 // creations — through the API and through `larder addons:create --wait` on
-// either broker — and credential rotations of one add-on, while PostgreSQL
-// is restarted twice. Then: both brokers
-// serve again; every operation the API accepted ended (succeeded), was
-// recorded once and run by one broker; every request that failed during an
+// either broker — credential rotations of one add-on and switchovers of a
+// pair, while PostgreSQL is restarted twice. Then: both brokers
+// serve again; every operation the API accepted ended (succeeded, or was
+// rolled back saying why), was recorded once and run by one broker; every request that failed during an
 // outage said the store cannot be reached (a 503, never an internal error,
 // never the store's password); every add-on created is there once and its
 // node answers a real client.
@@ -90,16 +90,24 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 		apps[i] = fmt.Sprintf("load%d", i)
 		b1.MustLarder("apps:create", apps[i])
 	}
-	// One add-on has its credentials rotated over and over meanwhile.
+	// One add-on has its credentials rotated over and over meanwhile, and
+	// a pair is switched over and back.
 	b1.MustLarder("apps:create", "rotated")
 	b1.MustLarder("addons:create", "larder-redis:mini", "-a", "rotated", "--wait")
-	rec.attempts["rotated"] = 1
+	b1.MustLarder("apps:create", "pair")
+	b1.MustLarder("addons:create", "larder-redis:premium-0", "-a", "pair", "--wait")
+	waitInSync(t, b1, "pair", nil)
+	rec.attempts["rotated"], rec.attempts["pair"] = 1, 1
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		rotate(brokers, "rotated", rec, stop)
+	}()
+	go func() {
+		defer wg.Done()
+		switchOver(brokers, "pair", rec, stop)
 	}()
 	for w, app := range apps {
 		wg.Add(1)
@@ -165,7 +173,8 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 	checkOperationsEnded(t, b2, storeURL, rec)
 	checkResumedOnce(t, brokers)
 	checkFailuresAreClear(t, rec)
-	checkAddonsServe(t, b1, append(apps, "rotated"), rec)
+	checkAddonsServe(t, b1, append(apps, "rotated", "pair"), rec)
+	waitInSync(t, b1, "pair", nil)
 	for i, b := range brokers {
 		logs := b.logs.String()
 		if strings.Contains(logs, pgSecret) {
@@ -234,6 +243,36 @@ func rotate(brokers []*Broker, app string, rec *loadRecord, stop <-chan struct{}
 	}
 }
 
+// switchOver switches app's pair over through either broker until stop
+// (at most maxSwitchovers times), following each to its end.
+func switchOver(brokers []*Broker, app string, rec *loadRecord, stop <-chan struct{}) {
+	const maxSwitchovers = 10
+	pause := backoff.Backoff{Policy: backoff.Policy{Min: 50 * time.Millisecond, Max: 400 * time.Millisecond}}
+	for i := range maxSwitchovers {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		b := brokers[i%2]
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		res, err := b.Client().Failover(ctx, app, "REDIS")
+		if err == nil && res.Operation != nil {
+			rec.accept(app, res.Operation.ID, res.Addon.Name)
+			_, err = b.Client().WaitOperation(ctx, res.Operation.ID, 0, nil)
+		}
+		cancel()
+		if err == nil {
+			pause.Reset()
+			continue
+		}
+		rec.fail(failure{"switchover on " + b.URL, fault.KindOf(err), err.Error()})
+		if backoff.Wait(context.Background(), pause.Next()) != nil {
+			return
+		}
+	}
+}
+
 // createNamed finds the add-on name `addons:create` printed.
 var createNamed = regexp.MustCompile(`\b(redis-[a-z]+-[0-9]+)\b`)
 
@@ -257,8 +296,10 @@ func createThroughCLI(b *Broker, app string, rec *loadRecord) bool {
 	return true
 }
 
-// checkOperationsEnded: every accepted operation succeeded, no operation in
-// the store is left unfinished, and no add-on was provisioned twice.
+// checkOperationsEnded: every accepted operation succeeded (or, for a
+// change cut short before its commit, was rolled back saying the store could
+// not be reached), no operation in the store is left unfinished, and no
+// add-on's provisioning was recorded twice.
 func checkOperationsEnded(t *testing.T, b *Broker, storeURL string, rec *loadRecord) {
 	t.Helper()
 	ctx := context.Background()
@@ -271,7 +312,7 @@ func checkOperationsEnded(t *testing.T, b *Broker, storeURL string, rec *loadRec
 			}
 			return err
 		})
-		if op.State != api.OpSucceeded {
+		if op.State != api.OpSucceeded && !storeWasAway(op.Error) {
 			t.Errorf("operation %s (%s of %s) %s: %s", id, op.Kind, addon, op.State, op.Error)
 		}
 	}
@@ -327,6 +368,12 @@ func checkResumedOnce(t *testing.T, brokers []*Broker) {
 	t.Logf("operations resumed: %v", seen)
 }
 
+// storeWasAway reports whether msg says clearly the store could not be
+// reached (at once, or during a change that was rolled back for it).
+func storeWasAway(msg string) bool {
+	return strings.Contains(msg, "cannot reach the store") || strings.Contains(msg, "the store could not be reached")
+}
+
 // checkFailuresAreClear: a request that failed during an outage says the
 // store cannot be reached, as a 503 (or, for a rotation asked for while the
 // previous one finishes, that it is under way) — never an internal error,
@@ -342,7 +389,7 @@ func checkFailuresAreClear(t *testing.T, rec *loadRecord) {
 		case f.kind == fault.Conflict && strings.Contains(f.message, "under way"):
 			// A rotation whose answer the outage cut short goes on: the
 			// next one is told to wait for it.
-		case f.kind != fault.Unavailable, !strings.Contains(f.message, "cannot reach the store"):
+		case f.kind != fault.Unavailable, !storeWasAway(f.message):
 			t.Errorf("%s: [%s] %s; want a clear \"cannot reach the store\" (503)", f.what, f.kind, f.message)
 		}
 	}

@@ -263,7 +263,7 @@ func (r *Runner) resumeAfterOutage(ctx context.Context, log logrus.FieldLogger, 
 		}
 		b.Reset()
 		log.Info("the store answers again; resuming the operation")
-		err = k.Resume(now)(ctx, progress)
+		err = k.Resume(now)(context.WithValue(ctx, resumedInPlace{}, true), progress)
 	}
 	return err
 }

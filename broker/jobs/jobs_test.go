@@ -225,6 +225,9 @@ func TestRunnerResumesWorkTheStoreCutShort(t *testing.T) {
 			t.Errorf("resumed %+v; want the operation as the store has it", op)
 		}
 		return func(ctx context.Context, progress func(string)) error {
+			if why := WhyResumed(ctx); why != ErrStoreAway {
+				t.Errorf("a step resumed after an outage is told %v; want ErrStoreAway", why)
+			}
 			if resumed.Add(1) == 1 {
 				return fault.Wrap(fault.Unavailable, store.ErrUnreachable, "cannot reach the store") // cut short again
 			}
