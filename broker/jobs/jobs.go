@@ -281,7 +281,7 @@ func (r *Runner) recordResult(log logrus.FieldLogger, st store.Q, id, state, pro
 	b := backoff.Backoff{Policy: resultBackoff}
 	for {
 		owned, err := r.record(context.Background(), st, id, state, progress, errMsg)
-		if err == nil || fault.KindOf(err) != fault.Unavailable {
+		if !errors.Is(err, store.ErrUnreachable) {
 			return owned, err
 		}
 		log.WithError(err).Warn("record operation result; trying again")

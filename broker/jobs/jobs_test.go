@@ -143,7 +143,7 @@ func (u *unreachable) OperationByID(ctx context.Context, id string) (store.Opera
 func (u *unreachable) UpdateOwnedOperation(ctx context.Context, id, owner, state, progress, errMsg string) (bool, error) {
 	if u.down.Load() {
 		u.tries.Add(1)
-		return false, fault.E(fault.Unavailable, "cannot reach the store")
+		return false, fault.Wrap(fault.Unavailable, store.ErrUnreachable, "cannot reach the store")
 	}
 	return u.Store.UpdateOwnedOperation(ctx, id, owner, state, progress, errMsg)
 }
