@@ -109,7 +109,7 @@ func (b *Addons) planChangeStep(op store.Operation, resumed bool) jobs.Step {
 		if a.Plan == p.To {
 			return b.finishPlanChange(ctx, lk, a, p, progress)
 		}
-		cause := jobs.ErrBrokerStopped
+		cause := jobs.WhyResumed(ctx)
 		if !resumed {
 			cause = b.applyPlanChange(ctx, &op, a, &p, progress)
 			if ctx.Err() != nil {

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -257,7 +256,7 @@ func (b *Nodes) ProvisionStep(addonID string, resume bool) jobs.Step {
 		}
 		ok := false
 		defer func() {
-			if !ok && !errors.Is(err, context.Canceled) {
+			if !ok && !jobs.Interrupted(err) {
 				b.rollbackCreate(a, specs, attempted, err)
 			}
 		}()

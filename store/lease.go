@@ -71,6 +71,12 @@ type LeaseRepo interface {
 // and record nothing of what it was doing.
 var ErrLeaseLost = errors.New("coordinator lease lost")
 
+// ErrUnreachable is in the chain of the Unavailable fault a store answers
+// while its database cannot be reached (restarting, cut off): work that
+// meets it was cut short, neither done nor failed, and is resumed once the
+// store answers again (see jobs.Interrupted).
+var ErrUnreachable = errors.New("the store cannot be reached")
+
 // leaseKey carries a coordinator's fencing token in a context.
 type leaseKey struct{}
 

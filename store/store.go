@@ -216,6 +216,12 @@ type OperationRepo interface {
 	CreateOperation(ctx context.Context, op *Operation) error
 	OperationByID(ctx context.Context, id string) (Operation, error)
 	UpdateOperation(ctx context.Context, id, state, progress, errMsg string) error
+	// UpdateOwnedOperation sets id's state, progress and error only while
+	// owner holds it, in the same statement, and reports whether it did: a
+	// runner whose broker lost the operation (paused past its lease, or cut
+	// from the store while renewing it) and another broker took over never
+	// records progress or a result over the new owner's run.
+	UpdateOwnedOperation(ctx context.Context, id, owner, state, progress, errMsg string) (bool, error)
 	// SetOperationStep records the point an operation has reached and its
 	// params as they now are.
 	SetOperationStep(ctx context.Context, id, step, params string) error

@@ -17,6 +17,7 @@ import (
 
 	"larder/api"
 	"larder/fault"
+	"larder/internal/backoff"
 	"larder/store"
 )
 
@@ -128,12 +129,16 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 		last := ""
 		progress := func(p string) {
 			last = p
-			if err := st.UpdateOperation(ctx, op.ID, api.OpRunning, p, ""); err != nil && ctx.Err() == nil {
+			owned, err := r.record(ctx, st, op.ID, api.OpRunning, p, "")
+			switch {
+			case err != nil && ctx.Err() == nil:
 				log.WithError(err).Warn("record progress")
+			case err == nil && !owned:
+				r.lose(op.ID) // the work stops; the new owner runs it
 			}
 		}
 		progress("started")
-		err := work(ctx, progress)
+		err := r.resumeAfterOutage(ctx, log, st, op, progress, work(ctx, progress))
 		if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			r.mu.Lock()
 			lost := j.lost
@@ -158,8 +163,13 @@ func (r *Runner) Run(st store.Store, op store.Operation, work Step) {
 			last = "done"
 			log.Info("operation succeeded")
 		}
-		if err := st.UpdateOperation(context.Background(), op.ID, state, last, msg); err != nil {
-			log.WithError(err).Error("record operation result")
+		owned, err := r.recordResult(log, st, op.ID, state, last, msg)
+		switch {
+		case err != nil:
+			log.WithError(err).Error("record operation result; left for the next broker to resume")
+			return
+		case !owned:
+			return // taken over: the new owner records how it ends
 		}
 		r.done(op.Kind, state)
 	}()
@@ -204,14 +214,92 @@ func (r *Runner) renew() {
 			continue
 		}
 		if !held {
-			r.mu.Lock()
-			if j := r.running[id]; j != nil {
-				j.lost = true
-				j.cancel()
-			}
-			r.mu.Unlock()
+			r.lose(id)
 		}
 	}
+}
+
+// lose cancels the job running operation id here: another broker took the
+// operation over.
+func (r *Runner) lose(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if j := r.running[id]; j != nil {
+		j.lost = true
+		j.cancel()
+	}
+}
+
+// Interrupted reports whether an operation's work was cut short rather
+// than failed: the broker stopping (its context cancelled) or the store out
+// of reach. Such work is neither rolled back nor recorded as failed (the
+// undoing would need the store too): it is resumed from what it recorded.
+func Interrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnreachable)
+}
+
+// resumeAfterOutage resumes op here, from what it recorded, as a restarted
+// broker would (its kind's Resume), when its work was cut short by the
+// store being out of reach: once the store answers again, as often as it
+// takes. The job keeps its lease meanwhile. It returns the work's error
+// otherwise, and ctx's when the wait is ended (the broker stopping, or the
+// operation taken over).
+func (r *Runner) resumeAfterOutage(ctx context.Context, log logrus.FieldLogger, st store.Q, op store.Operation, progress func(string), err error) error {
+	k, known := r.kinds[op.Kind]
+	b := backoff.Backoff{Policy: resultBackoff}
+	for known && errors.Is(err, store.ErrUnreachable) && ctx.Err() == nil {
+		log.WithError(err).Warn("the store cannot be reached; the operation resumes here once it is back")
+		var now store.Operation
+		for {
+			if backoff.Wait(ctx, b.Next()) != nil {
+				return ctx.Err()
+			}
+			if now, err = st.OperationByID(ctx, op.ID); !errors.Is(err, store.ErrUnreachable) {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		b.Reset()
+		log.Info("the store answers again; resuming the operation")
+		err = k.Resume(now)(context.WithValue(ctx, resumedInPlace{}, true), progress)
+	}
+	return err
+}
+
+// resultBackoff spaces the tries to record a result while the store cannot
+// be reached.
+var resultBackoff = backoff.Policy{Min: 50 * time.Millisecond, Max: 2 * time.Second}
+
+// recordResult records how an operation ended, trying again while the store
+// cannot be reached (its database restarting): the job stays running here
+// meanwhile, its lease renewed, so no other broker runs the operation again.
+// Only the runner's closing ends the tries; the operation is then resumed
+// by the next broker.
+func (r *Runner) recordResult(log logrus.FieldLogger, st store.Q, id, state, progress, errMsg string) (bool, error) {
+	b := backoff.Backoff{Policy: resultBackoff}
+	for {
+		owned, err := r.record(context.Background(), st, id, state, progress, errMsg)
+		if !errors.Is(err, store.ErrUnreachable) {
+			return owned, err
+		}
+		log.WithError(err).Warn("record operation result; trying again")
+		if backoff.Wait(r.ctx, b.Next()) != nil {
+			return false, err
+		}
+	}
+}
+
+// record writes an operation's state, progress and error in st if this
+// broker still owns it, and reports whether it did; a write that finds
+// another owner is dropped with a warning.
+func (r *Runner) record(ctx context.Context, st store.Q, id, state, progress, errMsg string) (bool, error) {
+	owned, err := st.UpdateOwnedOperation(ctx, id, r.owner, state, progress, errMsg)
+	if err == nil && !owned {
+		r.log.WithFields(logrus.Fields{"operation": id, "state": state}).Warn("operation owned by another broker; write dropped")
+	}
+	return owned, err
 }
 
 // Close cancels running jobs and waits for them until ctx ends.

@@ -59,14 +59,14 @@ func (r *Runner) Resume(ctx context.Context, atStart bool) error {
 			if k.DoneIfGone {
 				state, msg = api.OpSucceeded, ""
 			}
-			if err := r.st.UpdateOperation(ctx, op.ID, state, "done", msg); err != nil {
+			if _, err := r.record(ctx, r.st, op.ID, state, "done", msg); err != nil {
 				return err
 			}
 			continue
 		}
 		r.log.WithFields(map[string]any{"op": op.Kind, "addon": op.AddonName}).Info("resuming operation")
 		if !known {
-			if err := r.st.UpdateOperation(ctx, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
+			if _, err := r.record(ctx, r.st, op.ID, api.OpFailed, "", "unknown operation kind "+op.Kind); err != nil {
 				return err
 			}
 			continue

@@ -88,6 +88,25 @@ func RolledBack(what string, cause error) error {
 // back: the broker that ran it stopped mid-way.
 var ErrBrokerStopped = fault.E(fault.Unavailable, "the broker stopped during the change")
 
+// ErrStoreAway is why an operation the store's outage cut short, resumed
+// in place once the store answered, is rolled back when it had not reached
+// its commit.
+var ErrStoreAway = fault.E(fault.Unavailable, "the store could not be reached during the change")
+
+// resumedInPlace marks the context of a step the runner resumes in place
+// after an outage of the store.
+type resumedInPlace struct{}
+
+// WhyResumed is why a resumed step finds its work cut short, for the
+// rollback it records: the store could not be reached (the runner resumes
+// the operation in place), or else the broker that ran it stopped.
+func WhyResumed(ctx context.Context) error {
+	if ctx.Value(resumedInPlace{}) != nil {
+		return ErrStoreAway
+	}
+	return ErrBrokerStopped
+}
+
 // UntilDone runs fn until it succeeds, waiting between tries (from the
 // runner's Retry, doubling, up to a minute): finishing or undoing a
 // half-done change must happen even while a node or host is away. Only ctx

@@ -6,8 +6,10 @@
 // renewed every third of its length; its loops run under a context that
 // carries the lease's fencing token (store.WithLease), so the store refuses
 // their writes once another broker began a tenure, and that is cancelled the
-// moment a renewal fails or the lease's end passes on this broker's own
-// clock — before another broker can acquire it.
+// moment a renewal is refused or the lease's end passes on this broker's own
+// clock — before another broker can acquire it. A renewal that gets no
+// answer (the store restarting) ends nothing by itself: the tenure lasts
+// until that end unless a later renewal gets through.
 //
 // On a store only one broker uses (SQLite) the same code runs, and that
 // broker is always the coordinator.
@@ -201,7 +203,12 @@ func (e *Elector) round(ctx context.Context) {
 		ok, err := e.cfg.Store.RenewLease(ctx, held.Holder, held.Token, start, e.cfg.Lease)
 		switch {
 		case err != nil:
-			e.lose("renewal failed: " + err.Error())
+			// No answer (the store restarting, cut off) is no sign the
+			// lease was taken: none can take it before it expires, and
+			// this broker's own clock ends the tenure before that unless
+			// a renewal gets through (extend's timer). Stepping down here
+			// would only begin a new tenure, and its work, a moment later.
+			e.warn("renew", err)
 		case !ok:
 			e.lose("lease taken over or expired")
 		default:

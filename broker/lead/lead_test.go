@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"larder/broker/lead"
+	"larder/fault"
 	"larder/internal/testkit"
 	"larder/store"
 	"larder/store/sqlite"
@@ -130,4 +132,54 @@ func TestGateAlways(t *testing.T) {
 	if !ran {
 		t.Fatal("Run(nil gate) did not run the round")
 	}
+}
+
+// unreachable is a store whose lease renewals fail, as a store whose
+// database restarts does, for as many calls as fail says.
+type unreachable struct {
+	store.Store
+	fail atomic.Int32
+}
+
+func (u *unreachable) RenewLease(ctx context.Context, holder string, token int64, now time.Time, ttl time.Duration) (bool, error) {
+	if u.fail.Add(-1) >= 0 {
+		return false, fault.Wrap(fault.Unavailable, store.ErrUnreachable, "cannot reach the store")
+	}
+	return u.Store.RenewLease(ctx, holder, token, now, ttl)
+}
+
+// TestElector_KeepsItsTenureThroughABriefOutage: a renewal that fails
+// because the store cannot be reached (PostgreSQL restarting) is no sign
+// another broker took the lease — none can before it expires — so the
+// coordinator keeps its tenure and renews it once the store answers; only
+// when renewals keep failing until the lease's end does its tenure end.
+func TestElector_KeepsItsTenureThroughABriefOutage(t *testing.T) {
+	st := &unreachable{Store: openShared(t, 1)[0]}
+	a := start(t, st, "a", 1500*time.Millisecond)
+	actx, adone, ok := a.During(context.Background())
+	if !ok {
+		t.Fatal("a does not coordinate")
+	}
+	defer adone()
+	before, _ := a.Lease()
+	st.fail.Store(1)
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if st.fail.Load() > -2 {
+			return errors.New("no renewal after the failed one yet")
+		}
+		return nil
+	})
+	if actx.Err() != nil {
+		t.Fatal("a's round was cancelled by one renewal that met an unreachable store")
+	}
+	if after, ok := a.Lease(); !ok || after.Token != before.Token {
+		t.Fatalf("tenure %+v (%v) after the outage; want %+v kept", after, ok, before)
+	}
+	st.fail.Store(1 << 20) // the store stays away
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if actx.Err() == nil {
+			return errors.New("a's round still runs")
+		}
+		return nil
+	})
 }

@@ -158,8 +158,9 @@ func (b *Pairs) resumeSwitchover(ctx context.Context, lk *jobs.Held, a store.Add
 	if err != nil {
 		return err
 	}
-	b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", "the broker stopped before the handover was recorded; "+primary.Name+" stays primary")
-	return jobs.RolledBack("switchover", jobs.ErrBrokerStopped)
+	why := jobs.WhyResumed(ctx)
+	b.store.AddEvent(ctx, a.ID, a.Name, "switchover.rolled_back", fault.Message(why)+", before the handover was recorded; "+primary.Name+" stays primary")
+	return jobs.RolledBack("switchover", why)
 }
 
 // recordRoleSwap records a role swap that has happened on the nodes and

@@ -117,7 +117,7 @@ func (b *Settings) rotationStep(op store.Operation, decided chan<- error) jobs.S
 			decide(jobs.RolledBack("credential rotation", cause))
 			return b.rollbackRotation(ctx, lk, &op, cause, progress)
 		}
-		return b.rollbackRotation(ctx, lk, &op, jobs.ErrBrokerStopped, progress)
+		return b.rollbackRotation(ctx, lk, &op, jobs.WhyResumed(ctx), progress)
 	}
 }
 

@@ -108,6 +108,26 @@ func URL(tb testing.TB) string {
 	return u.String()
 }
 
+// Own starts a cluster of tb's own, stopped when tb ends: for a test that
+// restarts PostgreSQL, which the package's shared cluster must not see.
+// Without PostgreSQL it skips tb (fails it in CI), as URL does.
+func Own(tb testing.TB) *Cluster {
+	tb.Helper()
+	c, err := Start()
+	if err != nil {
+		if inCI() {
+			tb.Fatalf("PostgreSQL is needed in CI: %v", err)
+		}
+		tb.Skipf("no PostgreSQL (%v): install postgresql", err)
+	}
+	tb.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			tb.Errorf("stop PostgreSQL: %v", err)
+		}
+	})
+	return c
+}
+
 // adminExec runs one statement on the server's maintenance database.
 func adminExec(base, stmt string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -126,6 +146,7 @@ type Cluster struct {
 	Dir  string // holds data/, the log and the socket
 	Port int
 	bin  string
+	opts string     // the server's options (port, socket directory, settings)
 	as   *user.User // the user it runs as (postgres when started by root)
 }
 
@@ -188,8 +209,8 @@ func Start() (*Cluster, error) {
 		if c.Port, err = testkit.Postgres.Free(); err != nil {
 			return nil, err
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", c.Port, c.Dir)
-		if err = c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.Dir, "log"), "-w", "-t", "60", "-o", opts, "start"); err == nil {
+		c.opts = fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", c.Port, c.Dir)
+		if err = c.Up(); err == nil {
 			ok = true
 			return c, nil
 		}
@@ -213,19 +234,37 @@ func (c *Cluster) Stop() error {
 	return err
 }
 
+// Down stops the server (fast: sessions are ended) and keeps the cluster,
+// for Up to start again: PostgreSQL away for as long as a test needs.
+func (c *Cluster) Down() error {
+	return c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "-t", "60", "stop")
+}
+
+// Up starts a cluster Down stopped, on the same port and options.
+func (c *Cluster) Up() error {
+	return c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.Dir, "log"), "-w", "-t", "60", "-o", c.opts, "start")
+}
+
 // Restart stops the cluster (fast: sessions are ended) and starts it again
-// on the same port, as an operator restarting PostgreSQL would.
+// on the same port and options, as an operator restarting PostgreSQL would.
+// The server writes to the cluster's log: one that inherited pg_ctl's
+// output would hold it open, and run would wait for it forever.
 func (c *Cluster) Restart() error {
-	return c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "-t", "60", "restart")
+	return c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.Dir, "log"), "-m", "fast", "-w", "-t", "60", "restart")
 }
 
 // run runs one of PostgreSQL's programs, as the cluster's user.
 func (c *Cluster) run(prog string, args ...string) error {
 	path := filepath.Join(c.bin, prog)
-	cmd := exec.Command(path, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
 	if c.as != nil {
-		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
 	}
+	// A server started without a log file would keep the output open:
+	// stop waiting for it once the program itself has exited.
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Dir = os.TempDir()
 	out, err := cmd.CombinedOutput()
 	if err != nil {

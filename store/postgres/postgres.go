@@ -15,10 +15,14 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -61,6 +65,31 @@ var dialect = &sqlrepo.Dialect{
 	Stamp:        func(t time.Time) any { return t.UTC() },
 	Retry:        retry,
 	LockShared:   " FOR SHARE",
+	Unreachable:  unreachable,
+}
+
+// unreachable reports whether err says PostgreSQL cannot be reached now: no
+// connection could be made, the one in use was cut, or the server is
+// shutting down, starting up or ending sessions (a restart). The pool makes
+// new connections on the next call, so the store serves again as soon as
+// the server does.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false // the caller gave up (a context error is a net.Error too)
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, sql.ErrConnDone):
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: admin or crash
+		// shutdown, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return false
 }
 
 // hasCode reports whether err is a PostgreSQL error with SQLSTATE code.

@@ -191,3 +191,64 @@ func testOperationLeasesOneWinner(t *testing.T, s store.Store) {
 		t.Fatalf("%d brokers claimed the operation, want exactly 1", n)
 	}
 }
+
+// testOperationWritesOfItsOwner: a runner's writes of progress and result
+// (UpdateOwnedOperation) land only while its broker owns the operation: once
+// another broker claimed it, the old runner's writes change nothing and say
+// so, and the new owner's record stands.
+func testOperationWritesOfItsOwner(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	const ttl = 10 * time.Second
+	op := store.Operation{AddonID: "a", AddonName: "redis-a", Kind: "switchover", State: "pending", Owner: "broker-a", LeaseUntil: t0.Add(ttl)}
+	if err := s.CreateOperation(ctx, &op); err != nil {
+		t.Fatal(err)
+	}
+	record := func(when, state, progress, errMsg string) {
+		t.Helper()
+		got, err := s.OperationByID(ctx, op.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != state || got.Progress != progress || got.Error != errMsg {
+			t.Fatalf("%s: operation %s %q %q; want %s %q %q", when, got.State, got.Progress, got.Error, state, progress, errMsg)
+		}
+	}
+	write := func(owner, state, progress, errMsg string, want bool) {
+		t.Helper()
+		if ok, err := s.UpdateOwnedOperation(ctx, op.ID, owner, state, progress, errMsg); ok != want || err != nil {
+			t.Fatalf("UpdateOwnedOperation by %s (%s %q) = %v, %v; want %v", owner, state, progress, ok, err, want)
+		}
+	}
+	write("broker-a", "running", "started", "", true)
+	record("a's progress", "running", "started", "")
+	write("broker-b", "failed", "", "not mine", false)
+	record("b's write while a owns it", "running", "started", "")
+
+	// a's lease ends (it paused) and b takes the operation over: a, waking
+	// up, neither records progress nor a result over b's run.
+	if ok, err := s.ClaimOperation(ctx, op.ID, "broker-b", t0.Add(2*ttl), ttl); !ok || err != nil {
+		t.Fatalf("b claims the ended lease = %v, %v", ok, err)
+	}
+	write("broker-b", "running", "resumed", "", true)
+	write("broker-a", "running", "still mine?", "", false)
+	write("broker-a", "succeeded", "done", "", false)
+	record("a's writes after b took over", "running", "resumed", "")
+	write("broker-b", "failed", "", "rolled back", true)
+	record("b's result", "failed", "", "rolled back")
+
+	// A released operation is nobody's: its former owner's late write is
+	// refused too. An unknown id is no one's.
+	free := store.Operation{AddonID: "b", AddonName: "redis-b", Kind: "provision", State: "running", Owner: "broker-a", LeaseUntil: t0.Add(ttl)}
+	if err := s.CreateOperation(ctx, &free); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseOperation(ctx, free.ID, "broker-a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{free.ID, "nope"} {
+		if ok, err := s.UpdateOwnedOperation(ctx, id, "broker-a", "succeeded", "done", ""); ok || err != nil {
+			t.Errorf("UpdateOwnedOperation of %s, owned by no one = %v, %v; want false", id, ok, err)
+		}
+	}
+}

@@ -41,6 +41,7 @@ var tests = []struct {
 	{"OperationsAndEvents", testOperationsAndEvents},
 	{"OperationLeases", testOperationLeases},
 	{"OperationLeasesOneWinner", testOperationLeasesOneWinner},
+	{"OperationWritesOfItsOwner", testOperationWritesOfItsOwner},
 	{"ForkPasswordGoesWhenDone", testForkPasswordGoesWhenDone},
 	{"FollowSetReplaceDelete", testFollowSetReplaceDelete},
 	{"OSBInstanceCreateTwiceIsConflict", testOSBInstanceCreateTwiceIsConflict},

@@ -137,7 +137,7 @@ func (d *Dialect) retry(ctx context.Context, try func() error) error {
 // InTx runs fn in a transaction, committing when it returns nil and rolling
 // back otherwise; the dialect's Retry may run it again whole.
 func (b *Base) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return b.d.retry(ctx, func() error { return b.inTx(ctx, fn) })
+	return b.d.reach(b.d.retry(ctx, func() error { return b.inTx(ctx, fn) }))
 }
 
 func (b *Base) inTx(ctx context.Context, fn func(tx store.Tx) error) error {

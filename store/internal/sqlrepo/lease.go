@@ -75,7 +75,7 @@ func (b *Base) ReleaseLease(ctx context.Context, holder string, token int64, now
 func (b *Base) CoordinatorLease(ctx context.Context) (store.Lease, error) {
 	var r leaseRow
 	if err := b.DB.GetContext(ctx, &r, `SELECT holder, token, acquired_at, expires_at FROM coordinator_lease WHERE id = 1`); err != nil {
-		return store.Lease{}, fmt.Errorf("read lease: %w", err)
+		return store.Lease{}, fmt.Errorf("read lease: %w", b.d.reach(err))
 	}
 	return r.lease(), nil
 }
@@ -110,7 +110,7 @@ func (b *Base) BrokerSeen(ctx context.Context, id string, now time.Time) error {
 	if n == 0 {
 		var c int
 		if err := b.DB.GetContext(ctx, &c, b.d.rebind(`SELECT COUNT(*) FROM brokers WHERE id = ?`), id); err != nil {
-			return err
+			return b.d.reach(err)
 		}
 		if c == 0 {
 			return fault.E(fault.NotFound, "no broker %s", id)
@@ -123,7 +123,7 @@ func (b *Base) BrokerSeen(ctx context.Context, id string, now time.Time) error {
 func (b *Base) Brokers(ctx context.Context) ([]store.BrokerInfo, error) {
 	var rows []brokerRow
 	if err := b.DB.SelectContext(ctx, &rows, `SELECT id, url, version, started_at, last_seen FROM brokers ORDER BY started_at, id`); err != nil {
-		return nil, fmt.Errorf("list brokers: %w", err)
+		return nil, fmt.Errorf("list brokers: %w", b.d.reach(err))
 	}
 	out := make([]store.BrokerInfo, len(rows))
 	for i, r := range rows {
@@ -150,7 +150,7 @@ func (b *Base) write(ctx context.Context, query string, args ...any) (int64, err
 		n, err = res.RowsAffected()
 		return err
 	})
-	return n, err
+	return n, b.d.reach(err)
 }
 
 // errLeaseLost is the fault a fenced write meets.

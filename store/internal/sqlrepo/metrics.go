@@ -35,7 +35,7 @@ func (b *Base) AddMetricPoints(ctx context.Context, points []store.MetricPoint) 
 	if len(points) == 0 {
 		return nil
 	}
-	return b.d.retry(ctx, func() error { return b.addMetricPoints(ctx, points) })
+	return b.d.reach(b.d.retry(ctx, func() error { return b.addMetricPoints(ctx, points) }))
 }
 
 func (b *Base) addMetricPoints(ctx context.Context, points []store.MetricPoint) error {

@@ -70,6 +70,13 @@ func (q operationRepo) UpdateOperation(ctx context.Context, id, state, progress,
 		state, progress, errMsg, q.now(), id)
 }
 
+// UpdateOwnedOperation sets an operation's state, progress and error while
+// owner holds it.
+func (q operationRepo) UpdateOwnedOperation(ctx context.Context, id, owner, state, progress, errMsg string) (bool, error) {
+	return q.changed(q.exec(ctx, `UPDATE operations SET state = ?, progress = ?, error = ?, updated_at = ? WHERE id = ? AND owner = ?`,
+		state, progress, errMsg, q.now(), id, owner))
+}
+
 // UnfinishedOperations lists operations not yet succeeded or failed, oldest first.
 func (q operationRepo) UnfinishedOperations(ctx context.Context) ([]store.Operation, error) {
 	var out []store.Operation

@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -42,8 +43,31 @@ type Dialect struct {
 	// transaction already holds the whole database (SQLite's immediate
 	// ones).
 	LockShared string
+	// Unreachable, when set, tells an error that says the database cannot
+	// be reached now (the connection refused or cut, the server shutting
+	// down or starting up): such an error becomes ErrUnreachable's fault, a
+	// clear "try again" rather than an internal error.
+	Unreachable func(error) bool
 
 	rebound sync.Map // query with ? → query in Bind's style
+}
+
+// unreachableMessage is what a caller is told while the store cannot be
+// reached: no address, no driver text (they may name the database's user).
+const unreachableMessage = "cannot reach the store (its database is restarting or out of reach); try again in a moment"
+
+// reach turns an error that says the database cannot be reached into an
+// Unavailable fault (its cause kept for the logs); other errors, and one
+// that already carries a fault, are returned as they are.
+func (d *Dialect) reach(err error) error {
+	if err == nil || d.Unreachable == nil || !d.Unreachable(err) {
+		return err
+	}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fault.Wrap(fault.Unavailable, fmt.Errorf("%w: %w", store.ErrUnreachable, err), unreachableMessage)
 }
 
 // rebind returns query in the dialect's placeholder style.
@@ -129,24 +153,25 @@ func notFound(err error, format string, args ...any) error {
 }
 
 func (q conn) get(ctx context.Context, dest any, query string, args ...any) error {
-	return sqlx.GetContext(ctx, q.x, dest, q.d.rebind(query), args...)
+	return q.d.reach(sqlx.GetContext(ctx, q.x, dest, q.d.rebind(query), args...))
 }
 
 func (q conn) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return sqlx.SelectContext(ctx, q.x, dest, q.d.rebind(query), args...)
+	return q.d.reach(sqlx.SelectContext(ctx, q.x, dest, q.d.rebind(query), args...))
 }
 
 // getWrite runs a write that returns a row (INSERT … RETURNING) into dest:
 // outside a transaction it commits on its own, so it runs the hooks too.
 func (q conn) getWrite(ctx context.Context, dest any, query string, args ...any) error {
 	if w, ok := q.x.(notifying); ok {
-		return w.getWrite(ctx, dest, q.d.rebind(query), args...)
+		return q.d.reach(w.getWrite(ctx, dest, q.d.rebind(query), args...))
 	}
 	return q.get(ctx, dest, query, args...)
 }
 
 func (q conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.x.ExecContext(ctx, q.d.rebind(query), args...)
+	res, err := q.x.ExecContext(ctx, q.d.rebind(query), args...)
+	return res, q.d.reach(err)
 }
 
 // execOne runs a statement that must change exactly one row.
