@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestPersistentNodeRestartsInPlace: kill -9 of a premium node → the supervisor
@@ -25,6 +27,7 @@ func TestPersistentNodeRestartsInPlace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	aofCaughtUp(t, c)
 	dirs := nodeDirs(b)
 	pid, ok := readPID(filepath.Join(dirs[0], "node.pid"))
 	if !ok {
@@ -171,4 +174,24 @@ func TestBrokerRestartRestartsDeadNodes(t *testing.T) {
 	if _, err := os.Stat(dirs[0]); err != nil {
 		t.Errorf("node dir: %v", err)
 	}
+}
+
+// aofCaughtUp waits until the node c reaches has written every
+// acknowledged write into its append-only file (aof_buffer_length 0). With
+// appendfsync everysec the engine may hold writes in memory for up to 2 s
+// while an earlier fsync is slow (a busy disk), and a process killed then
+// loses them, as the plan's durability says: a test that kills a node to
+// see its data survive must not depend on the disk's mood.
+func aofCaughtUp(t *testing.T, c *redis.Client) {
+	t.Helper()
+	WaitFor(t, 10*time.Second, "the append-only file to hold every acknowledged write", func() error {
+		info, err := c.Info(context.Background(), "persistence").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "aof_enabled:1") || strings.Contains(info, "aof_buffer_length:0\r\n") {
+			return nil
+		}
+		return fmt.Errorf("the append-only file is behind the acknowledged writes")
+	})
 }
