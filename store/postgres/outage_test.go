@@ -53,6 +53,17 @@ func TestOutage_UnavailableThenServesAgain(t *testing.T) {
 			return s.InTx(ctx, func(tx store.Tx) error { _, err := tx.CreateApp(ctx, "worker"); return err })
 		}},
 		{"brokers", func() error { _, err := s.Brokers(ctx); return err }},
+		// Rows scanned by hand (add-ons, attachments) and the observers'
+		// reports go around the generic helpers: they say the same.
+		{"add-on", func() error { _, err := s.AddonByName(ctx, "redis-a"); return err }},
+		{"add-ons", func() error { _, err := s.Addons(ctx); return err }},
+		{"listed add-ons", func() error { _, err := s.ListedAddons(ctx, ""); return err }},
+		{"attachments", func() error { _, err := s.AttachmentsOfAddons(ctx, ""); return err }},
+		{"report", func() error {
+			return s.AppendReport(ctx, &store.ObserverReport{BrokerID: "b", Location: "l", Observer: "o", Body: []byte("{}"), ReceivedAt: time.Now()})
+		}},
+		{"reports", func() error { _, err := s.ReportsAfter(ctx, 0, 10); return err }},
+		{"metric points pruned", func() error { _, err := s.PruneMetricPoints(ctx, 10, 0); return err }},
 	}
 	for _, tc := range calls {
 		err := tc.call()

@@ -35,13 +35,18 @@ func (q addonRepo) addon(ctx context.Context, query string, args ...any) (store.
 	var a store.Addon
 	d := addonDest(&a)
 	err := q.x.QueryRowxContext(ctx, q.d.rebind(addonCols+addonsFrom+query), args...).Scan(d[:]...)
-	return a, err
+	return a, q.d.reach(err)
 }
 
 // addons reads the add-ons query selects (cols, addonShown or addonCols),
 // room made for about n of them up front (growing a slice of 10 000
 // add-ons cost a fifth of listing them).
 func (q addonRepo) addons(ctx context.Context, cols string, n int, query string, args ...any) ([]store.Addon, error) {
+	out, err := q.scanAddons(ctx, cols, n, query, args...)
+	return out, q.d.reach(err)
+}
+
+func (q addonRepo) scanAddons(ctx context.Context, cols string, n int, query string, args ...any) ([]store.Addon, error) {
 	rows, err := q.x.QueryContext(ctx, q.d.rebind(cols+addonsFrom+query), args...)
 	if err != nil {
 		return nil, err

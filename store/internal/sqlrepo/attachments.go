@@ -18,6 +18,11 @@ const attachmentCols = `attachments.id, attachments.addon_id, attachments.app_id
 
 // attachments reads the attachments query selects.
 func (q attachmentRepo) attachments(ctx context.Context, query string, args ...any) ([]store.Attachment, error) {
+	out, err := q.scanAttachments(ctx, query, args...)
+	return out, q.d.reach(err)
+}
+
+func (q attachmentRepo) scanAttachments(ctx context.Context, query string, args ...any) ([]store.Attachment, error) {
 	rows, err := q.x.QueryContext(ctx, q.d.rebind(`SELECT `+attachmentCols+` `+query), args...)
 	if err != nil {
 		return nil, err

@@ -74,7 +74,7 @@ func (b *Base) MetricPoints(ctx context.Context, addonID string, step, since int
 func (b *Base) PruneMetricPoints(ctx context.Context, step, before int64) (int64, error) {
 	res, err := b.DB.ExecContext(ctx, b.d.rebind(`DELETE FROM metric_points WHERE step = ? AND at < ?`), step, before)
 	if err != nil {
-		return 0, err
+		return 0, b.d.reach(err)
 	}
 	return res.RowsAffected()
 }

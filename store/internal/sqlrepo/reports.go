@@ -40,7 +40,7 @@ func (b *Base) AppendReport(ctx context.Context, r *store.ObserverReport) error 
 			VALUES (?, ?, ?, ?, ?) RETURNING id`), r.BrokerID, r.ReceivedAt.UnixMicro(), r.Location, r.Observer, string(r.Body))
 	})
 	if err != nil {
-		return fmt.Errorf("record report: %w", err)
+		return fmt.Errorf("record report: %w", b.d.reach(err))
 	}
 	r.ID = id
 	b.reports.run()
@@ -52,7 +52,7 @@ func (b *Base) ReportsAfter(ctx context.Context, after int64, limit int) ([]stor
 	var rows []reportRow
 	if err := b.DB.SelectContext(ctx, &rows, b.d.rebind(`SELECT id, broker_id, received_at, location, observer, report
 		FROM monitor_reports WHERE id > ? ORDER BY id LIMIT ?`), after, limit); err != nil {
-		return nil, fmt.Errorf("read reports: %w", err)
+		return nil, fmt.Errorf("read reports: %w", b.d.reach(err))
 	}
 	out := make([]store.ObserverReport, len(rows))
 	for i, r := range rows {
@@ -76,7 +76,7 @@ func (b *Base) PruneReports(ctx context.Context, before time.Time) (int64, error
 		})
 	})
 	if err != nil {
-		return 0, fmt.Errorf("prune reports: %w", err)
+		return 0, fmt.Errorf("prune reports: %w", b.d.reach(err))
 	}
 	return n, nil
 }
