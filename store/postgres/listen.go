@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"larder/fault"
 	"larder/internal/backoff"
@@ -33,7 +35,18 @@ type listener struct {
 
 // listenBackoff spaces reconnections after the connection is lost
 // (PostgreSQL restarted, a network cut).
-var listenBackoff = backoff.Policy{Min: 50 * time.Millisecond, Max: 5 * time.Second}
+var listenBackoff = backoff.Policy{Min: 50 * time.Millisecond, Max: 2 * time.Second}
+
+// A connection attempt that gets no answer (a server between stopping and
+// starting, a cut) is given up after connectTimeout and made again; an
+// idle connection is checked every idleCheck, within pingTimeout, so one
+// that died without a word (a cut, a NAT that forgot it) is replaced rather
+// than waited on forever.
+const (
+	connectTimeout = 5 * time.Second
+	idleCheck      = 10 * time.Second
+	pingTimeout    = 5 * time.Second
+)
 
 // listen connects and LISTENs before it returns, so no commit after Open
 // goes unheard; then it follows the notifications until close.
@@ -52,7 +65,7 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, origin string, hooks map[s
 }
 
 func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	c, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
@@ -75,13 +88,16 @@ func (l *listener) loop(ctx context.Context, c *pgx.Conn) {
 	b := backoff.Backoff{Policy: listenBackoff}
 	for {
 		for c != nil {
-			n, err := c.WaitForNotification(ctx)
+			n, err := l.next(ctx, c)
 			if err != nil {
 				c.Close(context.Background())
 				c = nil
 				break
 			}
 			b.Reset()
+			if n == nil {
+				continue // idle, and alive
+			}
 			if fn := l.hooks[n.Channel]; fn != nil && n.Payload != l.origin {
 				fn()
 			}
@@ -95,6 +111,20 @@ func (l *listener) loop(ctx context.Context, c *pgx.Conn) {
 			}
 		}
 	}
+}
+
+// next waits for c's next notification; after idleCheck without one it
+// pings the server and returns none (nil, nil) when it answers.
+func (l *listener) next(ctx context.Context, c *pgx.Conn) (*pgconn.Notification, error) {
+	wctx, cancel := context.WithTimeout(ctx, idleCheck)
+	n, err := c.WaitForNotification(wctx)
+	cancel()
+	if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return n, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	return nil, c.Ping(pctx)
 }
 
 // close stops listening and waits for the loop to end.
