@@ -86,9 +86,15 @@ func TestOutage_UnavailableThenServesAgain(t *testing.T) {
 	s.OnCommit(func() { woken.Add(1) })
 	tries := 0
 	testkit.Wait(t, 20*time.Second, testkit.Patient, func() error {
-		// Each try commits anew: the listener may still be reconnecting.
+		// Each try commits a change of the feed anew (an app's deletion
+		// is one; its creation is not): the listener may still be
+		// reconnecting.
 		tries++
-		if _, err := other.CreateApp(ctx, fmt.Sprintf("from-other-%d", tries)); err != nil {
+		app, err := other.CreateApp(ctx, fmt.Sprintf("from-other-%d", tries))
+		if err != nil {
+			return err
+		}
+		if err := other.DeleteApp(ctx, app.ID); err != nil {
 			return err
 		}
 		if woken.Load() == 0 {
