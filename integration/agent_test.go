@@ -79,17 +79,22 @@ func (a *Agent) Start() {
 			a.t.Fatalf("agent %s exited:\n%s", a.Name, a.logs.String())
 		default:
 		}
-		hosts, err := a.b.Client().Hosts(context.Background())
-		if err != nil {
-			return err
-		}
-		for _, h := range hosts {
-			if h.Name == a.Name && h.State == "up" {
-				return nil
-			}
-		}
-		return fmt.Errorf("hosts: %+v", hosts)
+		return a.b.hostUp(a.Name)
 	})
+}
+
+// hostUp is nil once b lists host name as up.
+func (b *Broker) hostUp(name string) error {
+	hosts, err := b.Client().Hosts(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		if h.Name == name && h.State == "up" {
+			return nil
+		}
+	}
+	return fmt.Errorf("hosts: %+v", hosts)
 }
 
 // Kill stops the agent with SIGKILL: its nodes keep running, as they would

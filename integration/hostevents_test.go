@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -20,19 +19,7 @@ func TestHostEventsRecordedOnce(t *testing.T) {
 	b1.MustLarder("apps:create", "web")
 	b1.MustLarder("addons:create", "larder-redis:mini", "-a", "web", "--wait")
 	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms")
-	ctx := context.Background()
-	WaitFor(t, 10*time.Second, "the second broker reaches the agent", func() error {
-		hosts, err := b2.Client().Hosts(ctx)
-		if err != nil {
-			return err
-		}
-		for _, h := range hosts {
-			if h.Name == "h1" && h.State == "up" {
-				return nil
-			}
-		}
-		return fmt.Errorf("hosts %+v", hosts)
-	})
+	WaitFor(t, 10*time.Second, "the second broker reaches the agent", func() error { return b2.hostUp("h1") })
 
 	pidFile := func() string {
 		files, _ := filepath.Glob(filepath.Join(ag.Dir, "nodes", "*", "node.pid"))
@@ -91,20 +78,9 @@ func TestAgentRegisteredWithAnotherBroker(t *testing.T) {
 	b1 := NewBroker(t, "LARDER_NO_LOCAL_NODES=1", "LARDER_RECONCILE_INTERVAL=200ms")
 	b2 := sharingBroker(t, b1, "LARDER_RECONCILE_INTERVAL=200ms")
 	coordinates(t, b2, b1)
+	// The agent reports only to broker 2; Start waits until broker 1, the
+	// coordinator, lists it up.
 	b1.StartAgentVia(b2.URL, "h1")
-	ctx := context.Background()
-	WaitFor(t, 10*time.Second, "the coordinator to reach the agent registered with the other broker", func() error {
-		hosts, err := b1.Client().Hosts(ctx)
-		if err != nil {
-			return err
-		}
-		for _, h := range hosts {
-			if h.Name == "h1" && h.State == "up" {
-				return nil
-			}
-		}
-		return fmt.Errorf("hosts %+v", hosts)
-	})
 	b1.MustLarder("apps:create", "web")
 	b1.MustLarder("addons:create", "larder-redis:mini", "-a", "web", "--wait")
 	if evs := eventsOf(t, b1, "web", "REDIS"); !strings.Contains(evs, "provision") {
