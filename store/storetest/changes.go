@@ -200,6 +200,15 @@ func testChangesCursorRules(t *testing.T, s store.Store) {
 	if err != nil || n < 3 {
 		t.Fatalf("pruned %d, err %v", n, err)
 	}
+	// With every change pruned, the head stays where it was: a follower at
+	// the head is not ahead of the feed, and a listing kept for that head
+	// is not taken for one that predates later pruned changes.
+	if h, err := s.ChangeHead(ctx); err != nil || h != head {
+		t.Fatalf("head after pruning every change = %d, %v; want %d", h, err, head)
+	}
+	if got, next, reset, err := s.AppChanges(ctx, web.ID, head, 10); err != nil || reset || next != head || len(got) != 0 {
+		t.Fatalf("cursor at the head with every change pruned: %d changes, next %d, reset %v, err %v", len(got), next, reset, err)
+	}
 	if err := s.SetUserVar(ctx, web.ID, "A", "4"); err != nil {
 		t.Fatal(err)
 	}

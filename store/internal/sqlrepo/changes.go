@@ -61,10 +61,14 @@ func (s repo) changesAfter(ctx context.Context, cursor int64, limit int, filter 
 	return out, next, false, nil
 }
 
-// ChangeHead is the latest seq, 0 when nothing changed yet.
+// ChangeHead is the latest seq, 0 when nothing changed yet. Pruning never
+// moves it back: with every change pruned it is the highest pruned seq (a
+// seq is never used twice), so a follower at the head is not "ahead", and
+// what was kept for a head is never taken for the state after a change
+// that has since been pruned.
 func (s repo) ChangeHead(ctx context.Context) (int64, error) {
 	var head int64
-	return head, s.get(ctx, &head, `SELECT COALESCE(MAX(seq), 0) FROM changes`)
+	return head, s.get(ctx, &head, `SELECT `+s.d.Greatest+`(COALESCE((SELECT MAX(seq) FROM changes), 0), seq) FROM changes_pruned WHERE id = 1`)
 }
 
 // prune drops what was recorded before t and raises the pruned mark; q is
