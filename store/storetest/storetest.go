@@ -53,6 +53,7 @@ var tests = []struct {
 	{"ChangesOnlyWhatCommitted", testChangesOnlyWhatCommitted},
 	{"ChangesCursorRules", testChangesCursorRules},
 	{"ChangesOfADeletedAddon", testChangesOfADeletedAddon},
+	{"ChangesCoverListings", testChangesCoverListings},
 	{"BackupsNumberedAndKept", testBackupsNumberedAndKept},
 	{"BackupSchedules", testBackupSchedules},
 	{"ChangesShowBackups", testChangesShowBackups},
