@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,9 +94,9 @@ func (c *Client) do(ctx context.Context, cl call, body, out any) error {
 	}
 	defer done()
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	data, err := readBody(resp)
 	if err != nil {
-		return fault.Wrap(fault.Unavailable, err, "read broker response")
+		return err
 	}
 	if resp.StatusCode >= 400 {
 		return decodeError(resp.StatusCode, data)
@@ -173,14 +174,49 @@ func (c *Client) PatchConfigVars(ctx context.Context, app string, patch ConfigPa
 	return out, c.Do(ctx, http.MethodPatch, "/apps/"+esc(app)+"/config-vars", patch, &out)
 }
 
+// maxAnswer bounds what the client reads of one answer: a listing of
+// 10 000 whole add-ons is 11 MB.
+const maxAnswer = 512 << 20
+
+// readBody reads an answer's body, into a buffer of its announced length
+// when it has one: growing one as it comes costs a listing of 10 000
+// add-ons a copy of every byte, twice over.
+func readBody(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength > maxAnswer {
+		return nil, fault.E(fault.Internal, "the broker's answer is %d bytes, more than the %d this client reads", resp.ContentLength, maxAnswer)
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead) // room for the read that sees the end
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswer+1)); err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "read broker response")
+	}
+	if buf.Len() > maxAnswer {
+		return nil, fault.E(fault.Internal, "the broker's answer is more than the %d bytes this client reads", maxAnswer)
+	}
+	return buf.Bytes(), nil
+}
+
 // Addons lists the add-ons owned by or attached to app; app "" lists all.
 func (c *Client) Addons(ctx context.Context, app string) ([]Addon, error) {
 	var out []Addon
-	path := "/addons"
-	if app != "" {
-		path = "/apps/" + esc(app) + "/addons"
+	return out, c.Do(ctx, http.MethodGet, addonsPath(app), nil, &out)
+}
+
+// addonsPath is the listing of app's add-ons, of every add-on when app is "".
+func addonsPath(app string) string {
+	if app == "" {
+		return "/addons"
 	}
-	return out, c.Do(ctx, http.MethodGet, path, nil, &out)
+	return "/apps/" + esc(app) + "/addons"
+}
+
+// AddonSummaries lists what a listing's table shows of the add-ons app owns
+// or is attached to (of every add-on when app is ""): Addons' summary view.
+func (c *Client) AddonSummaries(ctx context.Context, app string) ([]AddonSummary, error) {
+	var out []AddonSummary
+	return out, c.Do(ctx, http.MethodGet, addonsPath(app)+"?view="+ViewSummary, nil, &out)
 }
 
 // Addon resolves ref (add-on name, attachment name, config var or app::NAME)

@@ -60,6 +60,50 @@ type Addon struct {
 	WritesPaused string `json:"writes_paused,omitempty"`
 }
 
+// The views of an add-on listing (GET /addons, GET /apps/{app}/addons,
+// ?view=): the whole add-on (the default), or a summary.
+const (
+	ViewFull    = "full"
+	ViewSummary = "summary"
+)
+
+// AddonSummary is what a listing's table shows of an add-on
+// (?view=summary): a fifth of Addon's bytes, and nothing to parse but
+// strings, so a listing of many add-ons reaches a terminal quickly.
+type AddonSummary struct {
+	Name        string              `json:"name"`
+	Service     string              `json:"service"`
+	Plan        string              `json:"plan"` // "service:plan"
+	App         string              `json:"app"`  // the owning app's name
+	State       string              `json:"state"`
+	Attachments []AttachmentSummary `json:"attachments"`
+}
+
+// AttachmentSummary is an attachment in an AddonSummary: its name, on app.
+type AttachmentSummary struct {
+	Name string `json:"name"`
+	App  string `json:"app"`
+}
+
+// Summary is what a summary listing shows of a.
+func (a Addon) Summary() AddonSummary {
+	out := AddonSummary{Name: a.Name, Service: a.Service, Plan: a.Plan, App: a.App.Name, State: a.State,
+		Attachments: make([]AttachmentSummary, len(a.Attachments))}
+	for i, at := range a.Attachments {
+		out.Attachments[i] = AttachmentSummary{Name: at.Name, App: at.App.Name}
+	}
+	return out
+}
+
+// Summaries is what a summary listing shows of addons.
+func Summaries(addons []Addon) []AddonSummary {
+	out := make([]AddonSummary, len(addons))
+	for i, a := range addons {
+		out[i] = a.Summary()
+	}
+	return out
+}
+
 // Attachment gives an app config vars for an add-on under a name (the var prefix).
 type Attachment struct {
 	ID         string    `json:"id"`

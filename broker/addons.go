@@ -68,6 +68,41 @@ func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 	return b.writeAddons(ctx, addons, app.ID)
 }
 
+// listingKinds are the kinds of change a listing shows: an add-on's own
+// row (its state, plan, settings, engine, owner, …), an attachment, an
+// app's deletion. Operations, events, nodes, config vars and backups are
+// not in a listing.
+var listingKinds = map[string]bool{"addon": true, "attachment": true, "app": true}
+
+// listingLookAhead bounds the changes ListingChanged reads: past that many,
+// reading the listing again costs about as much as reading them.
+const listingLookAhead = 2000
+
+// ListingChanged says whether what a listing shows may have changed since
+// change cursor (0 for never read), and the cursor to ask with next time:
+// a listing read after this call is at least as new as next.
+func (b *Addons) ListingChanged(ctx context.Context, cursor int64) (next int64, changed bool, err error) {
+	if cursor <= 0 {
+		next, err = b.store.ChangeHead(ctx)
+		return next, true, err
+	}
+	changes, next, reset, err := b.store.Changes(ctx, cursor, listingLookAhead)
+	if err != nil || reset || len(changes) == listingLookAhead {
+		return next, true, err
+	}
+	for _, c := range changes {
+		if listingKinds[c.Kind] {
+			return next, true, nil
+		}
+	}
+	return next, false, nil
+}
+
+// AnyWritesPaused says whether a host reports writes paused on any node: a
+// full listing then shows more than the store holds, which no change
+// cursor versions.
+func (b *Addons) AnyWritesPaused() bool { return b.pairs.AnyWritesPaused() }
+
 // GetAddon is add-on addonName, resolved in the context of appName (empty
 // for a global reference).
 func (b *Addons) GetAddon(ctx context.Context, appName, addonName string) (api.Addon, error) {

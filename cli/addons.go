@@ -31,15 +31,22 @@ func addonsCommand(s *cmdkit.Session) *cli.Command {
 				return err
 			}
 			app := c.String("app")
-			addons, err := cl.Addons(c.Context, app)
+			if c.Bool("json") {
+				addons, err := cl.Addons(c.Context, app)
+				if err != nil {
+					return err
+				}
+				sort.Slice(addons, func(i, j int) bool { return addons[i].Name < addons[j].Name })
+				return ui.PrintJSON(s.Stdout, ui.NonNil(addons))
+			}
+			// The table shows a few strings of each add-on: their summary
+			// is a fifth of the bytes, and the broker keeps it ready.
+			addons, err := cl.AddonSummaries(c.Context, app)
 			if err != nil {
 				return err
 			}
 			sort.Slice(addons, func(i, j int) bool { return addons[i].Name < addons[j].Name })
-			switch {
-			case c.Bool("json"):
-				return ui.PrintJSON(s.Stdout, ui.NonNil(addons))
-			case app == "":
+			if app == "" {
 				return writeAllAddons(s.Stdout, addons)
 			}
 			return writeAppAddons(s.Stdout, app, addons)
@@ -49,7 +56,7 @@ func addonsCommand(s *cmdkit.Session) *cli.Command {
 
 // writeAppAddons prints Heroku's per-app table: each add-on, then a tree of
 // its attachments, this app's first.
-func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
+func writeAppAddons(w io.Writer, app string, addons []api.AddonSummary) error {
 	if len(addons) == 0 {
 		_, err := fmt.Fprintf(w, "No add-ons for app %s.\n", app)
 		return err
@@ -57,8 +64,8 @@ func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
 	t := ui.NewTable("Add-on", "Plan", "State")
 	for _, a := range addons {
 		plan := shortPlan(a.Plan)
-		if a.App.Name != app {
-			plan += fmt.Sprintf(" (owned by ⬢ %s)", a.App.Name)
+		if a.App != app {
+			plan += fmt.Sprintf(" (owned by ⬢ %s)", a.App)
 		}
 		t.Add(fmt.Sprintf("%s (%s)", a.Service, a.Name), plan, displayState(a.State))
 		atts := sortedAttachments(a.Attachments, app)
@@ -68,8 +75,8 @@ func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
 				branch = "└─"
 			}
 			line := fmt.Sprintf(" %s as %s", branch, at.Name)
-			if at.App.Name != app {
-				line += " on ⬢ " + at.App.Name
+			if at.App != app {
+				line += " on ⬢ " + at.App
 			}
 			t.Add(line)
 		}
@@ -82,29 +89,29 @@ func writeAppAddons(w io.Writer, app string, addons []api.Addon) error {
 }
 
 // writeAllAddons prints every add-on with its owning app.
-func writeAllAddons(w io.Writer, addons []api.Addon) error {
+func writeAllAddons(w io.Writer, addons []api.AddonSummary) error {
 	if len(addons) == 0 {
 		_, err := fmt.Fprintln(w, "No add-ons.")
 		return err
 	}
 	t := ui.NewTable("Owning App", "Add-on", "Plan", "State")
 	for _, a := range addons {
-		t.Add("⬢ "+a.App.Name, fmt.Sprintf("%s (%s)", a.Service, a.Name), shortPlan(a.Plan), displayState(a.State))
+		t.Add("⬢ "+a.App, a.Service+" ("+a.Name+")", shortPlan(a.Plan), displayState(a.State))
 	}
 	return t.Write(w)
 }
 
 // sortedAttachments puts the attachments to app first, then the others by
 // app, each group by name.
-func sortedAttachments(atts []api.Attachment, app string) []api.Attachment {
-	out := append([]api.Attachment{}, atts...)
+func sortedAttachments(atts []api.AttachmentSummary, app string) []api.AttachmentSummary {
+	out := append([]api.AttachmentSummary{}, atts...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		if (a.App.Name == app) != (b.App.Name == app) {
-			return a.App.Name == app
+		if (a.App == app) != (b.App == app) {
+			return a.App == app
 		}
-		if a.App.Name != b.App.Name {
-			return a.App.Name < b.App.Name
+		if a.App != b.App {
+			return a.App < b.App
 		}
 		return a.Name < b.Name
 	})

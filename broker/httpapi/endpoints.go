@@ -54,16 +54,6 @@ func (b *API) patchConfigVars(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, err
 }
 
-func (b *API) listAddons(r *http.Request) (int, any, error) {
-	out, err := b.b.Addons.ListAddons(r.Context())
-	return http.StatusOK, out, err
-}
-
-func (b *API) listAppAddons(r *http.Request) (int, any, error) {
-	out, err := b.b.Addons.ListAppAddons(r.Context(), mux.Vars(r)["app"])
-	return http.StatusOK, out, err
-}
-
 func (b *API) getAddon(r *http.Request) (int, any, error) {
 	out, err := b.b.Addons.GetAddon(r.Context(), "", mux.Vars(r)["addon"])
 	return http.StatusOK, out, err

@@ -25,13 +25,16 @@ import (
 // and calls one of the core's services, and keeping them on one type keeps
 // the route table in one place.
 type API struct {
-	b   *broker.Broker
-	log logrus.FieldLogger
-	ui  ui.Config // the dashboard's sessions and logins
+	b        *broker.Broker
+	log      logrus.FieldLogger
+	ui       ui.Config // the dashboard's sessions and logins
+	listings *listings
 }
 
 // New returns the HTTP API of b, with the web dashboard at /ui.
-func New(b *broker.Broker) *API { return &API{b: b, log: b.Log()} }
+func New(b *broker.Broker) *API {
+	return &API{b: b, log: b.Log(), listings: &listings{src: b.Addons, kept: map[listingKey]*keptListing{}}}
+}
 
 // WithDashboard sets the dashboard's sessions and logins up (their
 // lifetime, the login limit, the clock; tests shorten them).

@@ -124,6 +124,10 @@ func (b *Pairs) WritesPausedOf(ctx context.Context, addons []store.Addon) map[st
 	return out
 }
 
+// AnyWritesPaused says whether a host reports writes paused on any node:
+// only then does a listing show more than the store holds.
+func (b *Pairs) AnyWritesPaused() bool { return len(b.hosts.PausedNodes()) > 0 }
+
 // WritesPaused is what people are told about a write pause a host reported
 // on one of a's nodes (as last reported); "" when none.
 func (b *Pairs) WritesPaused(ctx context.Context, a store.Addon) string {

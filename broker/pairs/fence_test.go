@@ -3,6 +3,7 @@ package pairs_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"larder/broker/attach"
 	"larder/broker/brokertest"
 	"larder/broker/changes"
+	"larder/broker/httpapi"
 	"larder/engine"
 	"larder/fault"
 	"larder/ha"
@@ -244,11 +246,17 @@ func TestWritesPausedIsShown(t *testing.T) {
 	}
 	p := provisioner.Pause{Owner: provisioner.PauseOwnerLease, Reason: "lease expired", Since: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
 	want := "writes paused since 2026-03-04T05:06:07Z: lease expired"
+	// The HTTP API keeps listings while the store does not change; a pause
+	// changes nothing in the store, and still shows at once.
+	srv := httptest.NewServer(httpapi.New(tb.Broker).Handler())
+	t.Cleanup(srv.Close)
+	c := api.NewClient(srv.URL, brokertest.Token)
 	for _, tt := range []struct {
 		name  string
 		pause *provisioner.Pause
 		want  string
 	}{
+		{"none", nil, ""},
 		{"paused", &p, want},
 		{"lifted", nil, ""},
 	} {
@@ -266,8 +274,10 @@ func TestWritesPausedIsShown(t *testing.T) {
 				t.Errorf("addons:info writes paused = %q, %v; want %q", got.WritesPaused, err, tt.want)
 			}
 			for name, list := range map[string]func() ([]api.Addon, error){
-				"addons":        func() ([]api.Addon, error) { return tb.Addons.ListAddons(ctx) },
-				"addons -a web": func() ([]api.Addon, error) { return tb.Addons.ListAppAddons(ctx, "web") },
+				"addons":               func() ([]api.Addon, error) { return tb.Addons.ListAddons(ctx) },
+				"addons -a web":        func() ([]api.Addon, error) { return tb.Addons.ListAppAddons(ctx, "web") },
+				"GET /addons":          func() ([]api.Addon, error) { return c.Addons(ctx, "") },
+				"GET /apps/web/addons": func() ([]api.Addon, error) { return c.Addons(ctx, "web") },
 			} {
 				all, err := list()
 				if err != nil || len(all) != 1 || all[0].WritesPaused != tt.want {

@@ -5,20 +5,24 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"larder/internal/httpjson"
 )
 
 // PrintJSON prints v indented, the stable form scripts read.
+// The bytes are the broker API's own (encoding/json's rules, by the JSON
+// v2 encoder): encoding/json's MarshalIndent took half a second over
+// `larder addons --json` of 10 000 add-ons.
 func PrintJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := httpjson.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encode json: %w", err)
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	_, err = w.Write(b)
 	return err
 }
 

@@ -8,10 +8,12 @@ package httpjson
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -72,19 +74,43 @@ func Write(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	// The client hung up if this fails; nobody is left to tell.
-	if jsonv2.MarshalWrite(bw, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")) == nil {
+	if marshalWrite(bw, v) == nil {
 		bw.WriteString("\n")
 		bw.Flush()
 	}
 }
 
+func marshalWrite(w io.Writer, v any) error {
+	return jsonv2.MarshalWrite(w, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "))
+}
+
+// Raw is an answer's body already encoded (by Encode), written as it is:
+// what a server keeps to answer again without encoding again.
+type Raw []byte
+
+// Encode is the body Write writes for v.
+func Encode(v any) (Raw, error) {
+	var b bytes.Buffer
+	if err := marshalWrite(&b, v); err != nil {
+		return nil, err
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
+
 // Reply answers status with body, or with no body at all when body is nil.
 func Reply(w http.ResponseWriter, status int, body any) {
-	if body == nil {
+	switch raw, isRaw := body.(Raw); {
+	case body == nil:
 		w.WriteHeader(status)
-		return
+	case isRaw:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+		w.WriteHeader(status)
+		w.Write(raw) // the client hung up if this fails; nobody is left to tell
+	default:
+		Write(w, status, body)
 	}
-	Write(w, status, body)
 }
 
 // Endpoint is a handler that returns what to answer: a status and a body

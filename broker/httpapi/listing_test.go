@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"larder/api"
+	"larder/broker/brokertest"
+	"larder/internal/httpjson"
+	"larder/internal/testkit"
+	"larder/store"
+)
+
+// TestListingShowsEveryChange: a kept listing is never served after a
+// change it shows, whoever made the change (here straight in the store,
+// as another broker sharing it would), in either view, for every add-on
+// and for an app's; and a change it does not show keeps it.
+func TestListingShowsEveryChange(t *testing.T) {
+	b := brokertest.New(t, testkit.HTTPAPI, quietBroker)
+	srv := httptest.NewServer(New(b).Handler())
+	t.Cleanup(srv.Close)
+	st, ctx := b.Store(), context.Background()
+
+	web, err := st.CreateApp(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := st.CreateApp(ctx, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a store.Addon
+	check := func(step string) {
+		t.Helper()
+		for _, app := range []string{"", "web", "api"} {
+			var want []api.Addon
+			if app == "" {
+				want, err = b.Addons.ListAddons(ctx)
+			} else {
+				want, err = b.Addons.ListAppAddons(ctx, app)
+			}
+			if err != nil {
+				t.Fatalf("%s: list %q: %v", step, app, err)
+			}
+			for view, v := range map[string]any{"": want, "?view=full": want, "?view=summary": api.Summaries(want)} {
+				path := "/addons" + view
+				if app != "" {
+					path = "/apps/" + app + "/addons" + view
+				}
+				wantBody, err := httpjson.Encode(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if code, got := get(t, srv.URL+path); code != http.StatusOK || !bytes.Equal(got, wantBody) {
+					t.Fatalf("%s: GET %s = %d\n%s\nwant what the store holds now:\n%s", step, path, code, got, wantBody)
+				}
+			}
+		}
+	}
+	steps := []struct {
+		name   string
+		change func() error
+	}{
+		{"nothing yet", func() error { return nil }},
+		{"an add-on created", func() error {
+			return st.InTx(ctx, func(tx store.Tx) error {
+				a = store.Addon{Name: "redis-one", Service: "larder-redis", Plan: "mini", AppID: web.ID, State: api.StateProvisioning,
+					MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
+				if err := tx.CreateAddon(ctx, &a); err != nil {
+					return err
+				}
+				return tx.CreateAttachment(ctx, &store.Attachment{AddonID: a.ID, AppID: web.ID, Name: "REDIS"})
+			})
+		}},
+		{"its state", func() error { return st.SetAddonState(ctx, a.ID, api.StateProvisioned, "") }},
+		{"its state again (only the time moves)", func() error { return st.SetAddonState(ctx, a.ID, api.StateProvisioned, "") }},
+		{"its engine", func() error { return st.SetAddonEngine(ctx, a.ID, "valkey", "8.0.1") }},
+		{"its engine, not the version", func() error { return st.SetAddonEngine(ctx, a.ID, "redis", "8.0.1") }},
+		{"its settings", func() error { return st.UpdateAddonSettings(ctx, a.ID, "allkeys-lru", 30, "") }},
+		{"its plan", func() error { return st.SetAddonPlan(ctx, a.ID, "premium-0") }},
+		{"an event and a config var (not shown)", func() error {
+			if err := st.AddEvent(ctx, a.ID, a.Name, "addon.note", "noted"); err != nil {
+				return err
+			}
+			return st.SetUserVar(ctx, web.ID, "PLAIN", "1")
+		}},
+		{"attached to another app", func() error {
+			return st.CreateAttachment(ctx, &store.Attachment{AddonID: a.ID, AppID: other.ID, Name: "CACHE"})
+		}},
+		{"detached from it", func() error {
+			atts, err := st.AttachmentsOfApp(ctx, other.ID)
+			if err != nil || len(atts) != 1 {
+				return errors.Join(err, errors.New("want one attachment on api"))
+			}
+			return st.DeleteAttachment(ctx, atts[0].ID)
+		}},
+		{"the add-on deleted", func() error { return st.DeleteAddon(ctx, a.ID) }},
+	}
+	for _, s := range steps {
+		if err := s.change(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		check(s.name)
+	}
+}
+
+// TestListingUnknownView: a view not offered is refused, saying which are.
+func TestListingUnknownView(t *testing.T) {
+	b := brokertest.New(t, testkit.HTTPAPI, quietBroker)
+	srv := httptest.NewServer(New(b).Handler())
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/addons?view=tiny", "/apps/web/addons?view=FULL"} {
+		code, body := get(t, srv.URL+path)
+		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "choose full or summary") {
+			t.Errorf("GET %s = %d %s; want 422 naming the views", path, code, body)
+		}
+	}
+}
+
+// get reads path with the test broker's token.
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+brokertest.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// fakeSource is a listing source whose answers a test sets.
+type fakeSource struct {
+	changed bool
+	paused  bool
+	err     error
+	next    int64
+	asked   int64 // the cursor last asked about
+}
+
+func (f *fakeSource) ListingChanged(ctx context.Context, cursor int64) (int64, bool, error) {
+	f.asked = cursor
+	f.next++
+	return f.next, f.changed || cursor == 0, f.err
+}
+
+func (f *fakeSource) AnyWritesPaused() bool { return f.paused }
+
+// TestListingsKeptOrReadAgain: when a kept listing is served and when it is
+// read again — the rules, with a source a test sets.
+func TestListingsKeptOrReadAgain(t *testing.T) {
+	ctx := context.Background()
+	src := &fakeSource{}
+	l := &listings{src: src, kept: map[listingKey]*keptListing{}}
+	reads := 0
+	keep, fail := true, error(nil)
+	read := func(ctx context.Context, k listingKey) (any, bool, error) {
+		reads++
+		return []int{reads}, keep, fail
+	}
+	full, summary := listingKey{"", api.ViewFull}, listingKey{"", api.ViewSummary}
+	ask := func(step string, k listingKey, wantReads int, wantErr error) {
+		t.Helper()
+		body, err := l.answer(ctx, k, read)
+		if !errors.Is(err, wantErr) || reads != wantReads {
+			t.Fatalf("%s: %s %q, err %v after %d reads; want err %v after %d", step, k.view, body, err, reads, wantErr, wantReads)
+		}
+	}
+	ask("first", full, 1, nil)
+	ask("unchanged", full, 1, nil)
+	ask("another view is kept apart", summary, 2, nil)
+	src.changed = true
+	ask("changed", full, 3, nil)
+	src.changed = false
+	ask("kept what it read", full, 3, nil)
+
+	src.paused = true
+	ask("a host pauses writes: the full view is read every time", full, 4, nil)
+	ask("and again", full, 5, nil)
+	ask("the summary shows no pause, and is kept", summary, 5, nil)
+	src.paused = false
+
+	keep = false // what was read shows a pause
+	src.changed = true
+	ask("read, not kept", full, 6, nil)
+	src.changed = false
+	ask("so read again", full, 7, nil)
+	keep = true
+	ask("kept again", full, 8, nil)
+	ask("served", full, 8, nil)
+
+	src.err = errors.New("store down")
+	ask("the source fails: said, nothing served", full, 8, src.err)
+	src.err = nil
+	src.changed = true
+	fail = errors.New("read failed")
+	ask("the read fails: said", full, 9, fail)
+	keptAt := src.asked
+	fail, src.changed = nil, false
+	ask("asked again", full, 9, nil)
+	if src.asked != keptAt {
+		t.Fatalf("after a failed read the kept listing's cursor moved from %d to %d: the change it missed would never be read", keptAt, src.asked)
+	}
+}
