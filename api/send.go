@@ -38,6 +38,9 @@ type call struct {
 	wait         time.Duration // how long the broker may hold it (a long-poll), added to the timeout
 	stream       bool          // the caller reads the answer's body for as long as it takes
 	resend       bool          // doing it twice does no harm (an upsert), so it may go to another broker after reaching one
+	// count, for a listing, is told how many items the answer says it
+	// holds before they are decoded, to make room for them.
+	count func(n int)
 }
 
 // outcome is what became of one attempt on one broker.

@@ -62,19 +62,20 @@ func writeAppAddons(w io.Writer, app string, addons []api.AddonSummary) error {
 		return err
 	}
 	t := ui.NewTable("Add-on", "Plan", "State")
+	t.Grow(2 * len(addons))
 	for _, a := range addons {
 		plan := shortPlan(a.Plan)
 		if a.App != app {
-			plan += fmt.Sprintf(" (owned by ⬢ %s)", a.App)
+			plan += " (owned by ⬢ " + a.App + ")"
 		}
-		t.Add(fmt.Sprintf("%s (%s)", a.Service, a.Name), plan, displayState(a.State))
+		t.Add(a.Service+" ("+a.Name+")", plan, displayState(a.State))
 		atts := sortedAttachments(a.Attachments, app)
 		for i, at := range atts {
-			branch := "├─"
+			branch := " ├─ as "
 			if i == len(atts)-1 {
-				branch = "└─"
+				branch = " └─ as "
 			}
-			line := fmt.Sprintf(" %s as %s", branch, at.Name)
+			line := branch + at.Name
 			if at.App != app {
 				line += " on ⬢ " + at.App
 			}
@@ -95,6 +96,7 @@ func writeAllAddons(w io.Writer, addons []api.AddonSummary) error {
 		return err
 	}
 	t := ui.NewTable("Owning App", "Add-on", "Plan", "State")
+	t.Grow(len(addons))
 	for _, a := range addons {
 		t.Add("⬢ "+a.App, a.Service+" ("+a.Name+")", shortPlan(a.Plan), displayState(a.State))
 	}
@@ -104,6 +106,9 @@ func writeAllAddons(w io.Writer, addons []api.AddonSummary) error {
 // sortedAttachments puts the attachments to app first, then the others by
 // app, each group by name.
 func sortedAttachments(atts []api.AttachmentSummary, app string) []api.AttachmentSummary {
+	if len(atts) < 2 {
+		return atts
+	}
 	out := append([]api.AttachmentSummary{}, atts...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -46,8 +46,8 @@ type listingSource interface {
 // rather than all reading the store.
 type keptListing struct {
 	mu     sync.Mutex
-	cursor int64        // the change feed's position it is at least as new as
-	body   httpjson.Raw // nil until read
+	cursor int64         // the change feed's position it is at least as new as
+	body   httpjson.List // Body nil until read
 }
 
 func (b *API) listAddons(r *http.Request) (int, any, error) {
@@ -73,9 +73,9 @@ func (b *API) listing(r *http.Request, app string) (int, any, error) {
 	return http.StatusOK, body, err
 }
 
-// readListing reads a listing from the store; keep says whether the store
-// holds all it shows (no host's write pause is in it).
-func (b *API) readListing(ctx context.Context, k listingKey) (v any, keep bool, err error) {
+// readListing reads a listing from the store: its items, how many, and
+// whether the store holds all it shows (no host's write pause is in it).
+func (b *API) readListing(ctx context.Context, k listingKey) (v any, n int, keep bool, err error) {
 	var addons []api.Addon
 	if k.app == "" {
 		addons, err = b.b.Addons.ListAddons(ctx)
@@ -83,32 +83,32 @@ func (b *API) readListing(ctx context.Context, k listingKey) (v any, keep bool, 
 		addons, err = b.b.Addons.ListAppAddons(ctx, k.app)
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
 	if k.view == api.ViewSummary {
-		return api.Summaries(addons), true, nil
+		return api.Summaries(addons), len(addons), true, nil
 	}
 	for _, a := range addons {
 		if a.WritesPaused != "" {
-			return addons, false, nil
+			return addons, len(addons), false, nil
 		}
 	}
-	return addons, true, nil
+	return addons, len(addons), true, nil
 }
 
 // answer is listing k's body: as kept when nothing it shows has changed
 // since it was read, else read again (and kept when it can be).
-func (l *listings) answer(ctx context.Context, k listingKey, read func(context.Context, listingKey) (any, bool, error)) (httpjson.Raw, error) {
+func (l *listings) answer(ctx context.Context, k listingKey, read func(context.Context, listingKey) (any, int, bool, error)) (httpjson.List, error) {
 	e := l.entry(k)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cursor := e.cursor
-	if e.body == nil {
+	if e.body.Body == nil {
 		cursor = 0
 	}
 	next, changed, err := l.src.ListingChanged(ctx, cursor)
 	if err != nil {
-		return nil, err
+		return httpjson.List{}, err
 	}
 	// A full listing shows the write pauses hosts report, which the change
 	// feed does not carry: while there are any it is read every time.
@@ -119,20 +119,23 @@ func (l *listings) answer(ctx context.Context, k listingKey, read func(context.C
 		e.cursor = next
 		return e.body, nil
 	}
-	v, keep, err := read(ctx, k)
+	v, n, keep, err := read(ctx, k)
 	if err != nil {
-		return nil, err
+		return httpjson.List{}, err
 	}
-	body, err := httpjson.Encode(v)
+	// The summary is for programs (the CLI's tables): without the
+	// indentation people reading with curl want, it is a third shorter.
+	body, err := httpjson.Encode(v, len(e.body.Body)+len(e.body.Body)/8, k.view == api.ViewSummary)
 	if err != nil {
-		return nil, err
+		return httpjson.List{}, err
 	}
+	list := httpjson.List{Body: body, Count: n}
 	if keep {
-		e.cursor, e.body = next, body
+		e.cursor, e.body = next, list
 	} else {
-		e.body = nil
+		e.body = httpjson.List{}
 	}
-	return body, nil
+	return list, nil
 }
 
 // entry is k's kept listing, made (empty) when there is none.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,12 +54,16 @@ func TestListingShowsEveryChange(t *testing.T) {
 				if app != "" {
 					path = "/apps/" + app + "/addons" + view
 				}
-				wantBody, err := httpjson.Encode(v)
+				wantBody, err := httpjson.Encode(v, 0, view == "?view=summary")
 				if err != nil {
 					t.Fatal(err)
 				}
-				if code, got := get(t, srv.URL+path); code != http.StatusOK || !bytes.Equal(got, wantBody) {
+				code, got, h := get(t, srv.URL+path)
+				if code != http.StatusOK || !bytes.Equal(got, wantBody) {
 					t.Fatalf("%s: GET %s = %d\n%s\nwant what the store holds now:\n%s", step, path, code, got, wantBody)
+				}
+				if n := h.Get(httpjson.CountHeader); n != strconv.Itoa(len(want)) {
+					t.Fatalf("%s: GET %s counts %q add-ons, lists %d", step, path, n, len(want))
 				}
 			}
 		}
@@ -116,7 +121,7 @@ func TestListingUnknownView(t *testing.T) {
 	srv := httptest.NewServer(New(b).Handler())
 	t.Cleanup(srv.Close)
 	for _, path := range []string{"/addons?view=tiny", "/apps/web/addons?view=FULL"} {
-		code, body := get(t, srv.URL+path)
+		code, body, _ := get(t, srv.URL+path)
 		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "choose full or summary") {
 			t.Errorf("GET %s = %d %s; want 422 naming the views", path, code, body)
 		}
@@ -124,7 +129,7 @@ func TestListingUnknownView(t *testing.T) {
 }
 
 // get reads path with the test broker's token.
-func get(t *testing.T, url string) (int, []byte) {
+func get(t *testing.T, url string) (int, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -140,7 +145,7 @@ func get(t *testing.T, url string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, body, resp.Header
 }
 
 // fakeSource is a listing source whose answers a test sets.
@@ -168,50 +173,56 @@ func TestListingsKeptOrReadAgain(t *testing.T) {
 	l := &listings{src: src, kept: map[listingKey]*keptListing{}}
 	reads := 0
 	keep, fail := true, error(nil)
-	read := func(ctx context.Context, k listingKey) (any, bool, error) {
+	read := func(ctx context.Context, k listingKey) (any, int, bool, error) {
 		reads++
-		return []int{reads}, keep, fail
+		return []int{reads}, 1, keep, fail
 	}
 	full, summary := listingKey{"", api.ViewFull}, listingKey{"", api.ViewSummary}
-	ask := func(step string, k listingKey, wantReads int, wantErr error) {
+	// ask asks for k's listing: after it, wantReads reads were made, and
+	// what the served-th read read was answered (none, on wantErr).
+	ask := func(step string, k listingKey, wantReads, served int, wantErr error) {
 		t.Helper()
-		body, err := l.answer(ctx, k, read)
-		if !errors.Is(err, wantErr) || reads != wantReads {
-			t.Fatalf("%s: %s %q, err %v after %d reads; want err %v after %d", step, k.view, body, err, reads, wantErr, wantReads)
+		list, err := l.answer(ctx, k, read)
+		var want []byte
+		if served > 0 {
+			want, _ = httpjson.Encode([]int{served}, 0, k.view == api.ViewSummary)
+		}
+		if !errors.Is(err, wantErr) || reads != wantReads || !bytes.Equal(list.Body, want) {
+			t.Fatalf("%s: %s %q, err %v after %d reads; want %q, err %v after %d", step, k.view, list.Body, err, reads, want, wantErr, wantReads)
 		}
 	}
-	ask("first", full, 1, nil)
-	ask("unchanged", full, 1, nil)
-	ask("another view is kept apart", summary, 2, nil)
+	ask("first", full, 1, 1, nil)
+	ask("unchanged", full, 1, 1, nil)
+	ask("another view is kept apart", summary, 2, 2, nil)
 	src.changed = true
-	ask("changed", full, 3, nil)
+	ask("changed", full, 3, 3, nil)
 	src.changed = false
-	ask("kept what it read", full, 3, nil)
+	ask("kept what it read", full, 3, 3, nil)
 
 	src.paused = true
-	ask("a host pauses writes: the full view is read every time", full, 4, nil)
-	ask("and again", full, 5, nil)
-	ask("the summary shows no pause, and is kept", summary, 5, nil)
+	ask("a host pauses writes: the full view is read every time", full, 4, 4, nil)
+	ask("and again", full, 5, 5, nil)
+	ask("the summary shows no pause, and is kept", summary, 5, 2, nil)
 	src.paused = false
 
 	keep = false // what was read shows a pause
 	src.changed = true
-	ask("read, not kept", full, 6, nil)
+	ask("read, not kept", full, 6, 6, nil)
 	src.changed = false
-	ask("so read again", full, 7, nil)
+	ask("so read again", full, 7, 7, nil)
 	keep = true
-	ask("kept again", full, 8, nil)
-	ask("served", full, 8, nil)
+	ask("kept again", full, 8, 8, nil)
+	ask("served", full, 8, 8, nil)
 
 	src.err = errors.New("store down")
-	ask("the source fails: said, nothing served", full, 8, src.err)
+	ask("the source fails: said, nothing served", full, 8, 0, src.err)
 	src.err = nil
 	src.changed = true
 	fail = errors.New("read failed")
-	ask("the read fails: said", full, 9, fail)
+	ask("the read fails: said", full, 9, 0, fail)
 	keptAt := src.asked
 	fail, src.changed = nil, false
-	ask("asked again", full, 9, nil)
+	ask("asked again", full, 9, 8, nil)
 	if src.asked != keptAt {
 		t.Fatalf("after a failed read the kept listing's cursor moved from %d to %d: the change it missed would never be read", keptAt, src.asked)
 	}

@@ -5,6 +5,7 @@
 package ui
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -18,12 +19,11 @@ import (
 // v2 encoder): encoding/json's MarshalIndent took half a second over
 // `larder addons --json` of 10 000 add-ons.
 func PrintJSON(w io.Writer, v any) error {
-	b, err := httpjson.Encode(v)
-	if err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := httpjson.EncodeTo(bw, v); err != nil {
 		return fmt.Errorf("encode json: %w", err)
 	}
-	_, err = w.Write(b)
-	return err
+	return bw.Flush()
 }
 
 // NonNil makes an empty list print as [] rather than null.

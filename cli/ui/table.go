@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -17,6 +18,9 @@ type Table struct {
 }
 
 func NewTable(header ...string) *Table { return &Table{header: header} }
+
+// Grow makes room for n more rows.
+func (t *Table) Grow(n int) { t.rows = slices.Grow(t.rows, n) }
 
 // Add appends a row; missing trailing cells are empty.
 func (t *Table) Add(cells ...string) { t.rows = append(t.rows, cells) }

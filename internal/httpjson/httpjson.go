@@ -74,24 +74,45 @@ func Write(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	// The client hung up if this fails; nobody is left to tell.
-	if marshalWrite(bw, v) == nil {
-		bw.WriteString("\n")
+	if EncodeTo(bw, v) == nil {
 		bw.Flush()
 	}
 }
 
-func marshalWrite(w io.Writer, v any) error {
-	return jsonv2.MarshalWrite(w, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "))
+// EncodeTo writes to w the body Write answers with for v. Encoded as it
+// goes, a body is never whole in memory: `larder addons --json` of 10 000
+// add-ons (11 MB) spent more time growing a buffer than encoding.
+func EncodeTo(w io.Writer, v any) error {
+	if err := jsonv2.MarshalWrite(w, v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  ")); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
 }
 
-// Raw is an answer's body already encoded (by Encode), written as it is:
-// what a server keeps to answer again without encoding again.
-type Raw []byte
+// List is a listing's answer already encoded (by Encode), written as it
+// is, and how many items it holds, answered as X-Total-Count: a client can
+// make room for them all before it decodes (growing a slice of 10 000 as
+// they came was a fifth of `larder addons`).
+type List struct {
+	Body  []byte
+	Count int
+}
 
-// Encode is the body Write writes for v.
-func Encode(v any) (Raw, error) {
+// CountHeader names the header that says how many items a List holds.
+const CountHeader = "X-Total-Count"
+
+// Encode is the body Write answers with for v, in a buffer made room bytes
+// long up front (the length of an earlier encoding, say; 0 when unknown);
+// compact leaves the indentation out.
+func Encode(v any, room int, compact bool) ([]byte, error) {
 	var b bytes.Buffer
-	if err := marshalWrite(&b, v); err != nil {
+	b.Grow(room)
+	if !compact {
+		err := EncodeTo(&b, v)
+		return b.Bytes(), err
+	}
+	if err := jsonv2.MarshalWrite(&b, v, jsonv1.DefaultOptionsV1()); err != nil {
 		return nil, err
 	}
 	b.WriteByte('\n')
@@ -100,14 +121,15 @@ func Encode(v any) (Raw, error) {
 
 // Reply answers status with body, or with no body at all when body is nil.
 func Reply(w http.ResponseWriter, status int, body any) {
-	switch raw, isRaw := body.(Raw); {
+	switch list, isList := body.(List); {
 	case body == nil:
 		w.WriteHeader(status)
-	case isRaw:
+	case isList:
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(list.Body)))
+		w.Header().Set(CountHeader, strconv.Itoa(list.Count))
 		w.WriteHeader(status)
-		w.Write(raw) // the client hung up if this fails; nobody is left to tell
+		w.Write(list.Body) // the client hung up if this fails; nobody is left to tell
 	default:
 		Write(w, status, body)
 	}
