@@ -46,6 +46,10 @@ func (g backupGlue) NewOperation(ctx context.Context, tx store.Tx, a store.Addon
 
 func (g backupGlue) Run(op store.Operation, work jobs.Step) { g.b.jobs.Run(g.b.store, op, work) }
 
+func (g backupGlue) SaveStep(ctx context.Context, q store.Q, op *store.Operation, step string, params any) error {
+	return g.b.jobs.SaveStep(ctx, q, op, step, params)
+}
+
 func (g backupGlue) Lock(id string) func() { return g.b.jobs.Lock(id) }
 
 func (g backupGlue) Specs(ctx context.Context, a store.Addon) ([]store.Node, []provisioner.NodeSpec, error) {

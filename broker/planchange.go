@@ -146,7 +146,7 @@ func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 		progress("adding a standby")
 		nn, err := b.nodes.ClaimStandby(ctx, next, opPlanChange, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
-			return jobs.SaveStep(ctx, tx, op, "standby_claimed", p)
+			return b.jobs.SaveStep(ctx, tx, op, "standby_claimed", p)
 		})
 		if err != nil {
 			return err
@@ -167,7 +167,7 @@ func (b *Addons) applyPlanChange(ctx context.Context, op *store.Operation, a sto
 		if err := b.backups.PlanChanged(ctx, tx, a, from, to); err != nil {
 			return err
 		}
-		return jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, p)
+		return b.jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, p)
 	})
 	if err != nil {
 		return err

@@ -223,8 +223,11 @@ type OperationRepo interface {
 	// records progress or a result over the new owner's run.
 	UpdateOwnedOperation(ctx context.Context, id, owner, state, progress, errMsg string) (bool, error)
 	// SetOperationStep records the point an operation has reached and its
-	// params as they now are.
-	SetOperationStep(ctx context.Context, id, step, params string) error
+	// params as they now are, only while owner holds it, in the same
+	// statement, and reports whether it did: in a transaction, a step not
+	// recorded takes back what the transaction did with it (a node a run
+	// that lost its operation claimed).
+	SetOperationStep(ctx context.Context, id, owner, step, params string) (bool, error)
 	// UnfinishedOperations lists operations not yet succeeded or failed,
 	// oldest first.
 	UnfinishedOperations(ctx context.Context) ([]Operation, error)

@@ -77,6 +77,9 @@ type Core interface {
 	NewOperation(ctx context.Context, tx store.Tx, a store.Addon, kind string, params any) (store.Operation, error)
 	// Run runs op's work on the job runner.
 	Run(op store.Operation, work jobs.Step)
+	// SaveStep records that op reached step with params, in q, while this
+	// broker holds op (jobs.Runner.SaveStep).
+	SaveStep(ctx context.Context, q store.Q, op *store.Operation, step string, params any) error
 	// Lock takes the add-on's lock; the caller calls unlock.
 	Lock(addonID string) (unlock func())
 	// Specs returns the add-on's nodes (primary first) and their specs.

@@ -60,8 +60,7 @@ func (s *Service) startCapture(ctx context.Context, a store.Addon, label string,
 		if err := tx.CreateBackup(ctx, &b); err != nil {
 			return err
 		}
-		op.Params = encode(captureParams{Backup: b.ID})
-		if err := tx.SetOperationStep(ctx, op.ID, "", op.Params); err != nil {
+		if err := s.core.SaveStep(ctx, tx, &op, "", captureParams{Backup: b.ID}); err != nil {
 			return err
 		}
 		if scheduled != nil {

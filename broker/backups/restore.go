@@ -138,7 +138,7 @@ func (s *Service) restoreStep(op store.Operation) func(ctx context.Context, prog
 			return r.abandon(ctx, err)
 		}
 		if op.Step != stepLoading {
-			if err := s.st.SetOperationStep(ctx, op.ID, stepPaused, op.Params); err != nil {
+			if err := s.core.SaveStep(ctx, s.st, &op, stepPaused, p); err != nil {
 				return r.abandon(ctx, err)
 			}
 			s.core.Points().CrashPoint("backup_restore.paused")
@@ -146,7 +146,7 @@ func (s *Service) restoreStep(op store.Operation) func(ctx context.Context, prog
 			if _, err := backup.Capture(ctx, node, backup.Meta{AddonID: a.ID, AddonName: a.Name, Plan: a.Plan, Role: store.RolePrimary}, r.undo, backup.CaptureOptions{}); err != nil {
 				return r.abandon(ctx, err)
 			}
-			if err := s.st.SetOperationStep(ctx, op.ID, stepLoading, op.Params); err != nil {
+			if err := s.core.SaveStep(ctx, s.st, &op, stepLoading, p); err != nil {
 				return r.abandon(ctx, err)
 			}
 			s.core.Points().CrashPoint("backup_restore.loading")

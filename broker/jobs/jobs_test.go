@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -116,6 +117,80 @@ func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
 	if got.State != api.OpRunning || got.Progress != "resumed elsewhere" || got.Owner != "other" {
 		t.Errorf("operation %s %q held by %q after the old runner woke up; want the other broker's run (running, %q)",
 			got.State, got.Progress, got.Owner, "resumed elsewhere")
+	}
+	select {
+	case res := <-finished:
+		t.Errorf("the taken-over job counted as %s here", res)
+	default:
+	}
+}
+
+// TestStepSavedOnlyByItsOwner: a step a runner records after another
+// broker took its operation over is refused with the whole transaction it
+// was part of (a node it claimed, say), and the runner stops as taken over:
+// the new owner's step and params stay, and nothing of the old run commits.
+func TestStepSavedOnlyByItsOwner(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, _, _ := storetest.AddonWithPair(t, st)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	finished := make(chan string, 1)
+	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
+	t.Cleanup(func() { r.Close(ctx) })
+
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "plan_change", State: api.OpPending, Params: "{}"}
+	r.Lease(&op)
+	if err := st.CreateOperation(ctx, &op); err != nil {
+		t.Fatal(err)
+	}
+	takenOver, wake := make(chan struct{}), make(chan struct{})
+	saved := make(chan error, 1)
+	r.Run(st, op, func(ctx context.Context, progress func(string)) error {
+		close(takenOver)
+		<-wake // paused past its lease
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.AddEvent(ctx, a.ID, a.Name, "addon.node", "old run claimed a standby"); err != nil {
+				return err
+			}
+			return r.SaveStep(ctx, tx, &op, "standby_claimed", map[string]string{"standby": "old-run's"})
+		})
+		saved <- err
+		return err
+	})
+	<-takenOver
+	if ok, err := st.ClaimOperation(ctx, op.ID, "other", time.Now().Add(2*time.Minute), time.Minute); !ok || err != nil {
+		t.Fatalf("other broker's claim = %v, %v", ok, err)
+	}
+	if ok, err := st.SetOperationStep(ctx, op.ID, "other", "standby_claimed", `{"standby":"new run's"}`); !ok || err != nil {
+		t.Fatalf("other broker's step = %v, %v", ok, err)
+	}
+	close(wake)
+	if err := <-saved; !errors.Is(err, context.Canceled) {
+		t.Errorf("the old run's step = %v; want it refused as taken over (context.Canceled)", err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.OperationByID(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Step != "standby_claimed" || got.Params != `{"standby":"new run's"}` || got.Owner != "other" {
+		t.Errorf("operation at %q %s held by %q after the old run woke up; want the new run's step and params", got.Step, got.Params, got.Owner)
+	}
+	events, err := st.EventsOfAddon(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Message == "old run claimed a standby" {
+			t.Errorf("the old run's transaction committed with its refused step: %+v", e)
+		}
 	}
 	select {
 	case res := <-finished:

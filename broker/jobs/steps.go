@@ -54,10 +54,24 @@ func (r *Runner) Open(ctx context.Context, op store.Operation, params any) (*Hel
 }
 
 // SaveStep records that op has reached step, with its params as they now
-// are, in q (the transaction that made the step durable, when there is one).
-func SaveStep(ctx context.Context, q store.Q, op *store.Operation, step string, params any) error {
-	op.Step, op.Params = step, EncodeParams(params)
-	return q.SetOperationStep(ctx, op.ID, op.Step, op.Params)
+// are, in q (the transaction that made the step durable, when there is
+// one), while this broker holds op. When another broker has taken op over
+// (this one paused past its lease), nothing is recorded and the work here
+// stops as taken over: the error is context.Canceled's, so the step returns
+// without rolling anything back, and q's transaction (a node it claimed)
+// is taken back with it.
+func (r *Runner) SaveStep(ctx context.Context, q store.Q, op *store.Operation, step string, params any) error {
+	encoded := EncodeParams(params)
+	owned, err := q.SetOperationStep(ctx, op.ID, r.owner, step, encoded)
+	if err != nil {
+		return err
+	}
+	if !owned {
+		r.lose(op.ID)
+		return fmt.Errorf("operation %s was taken over by another broker; its step %q is not recorded here: %w", op.ID, step, context.Canceled)
+	}
+	op.Step, op.Params = step, encoded
+	return nil
 }
 
 // NewOperation records a pending operation of kind on a in tx, leased to

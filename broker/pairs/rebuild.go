@@ -97,7 +97,7 @@ func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress
 			if err := tx.DeleteNode(ctx, p.Old.ID); err != nil && fault.KindOf(err) != fault.NotFound {
 				return err
 			}
-			return jobs.SaveStep(ctx, tx, &op, "old_dropped", p)
+			return b.jobs.SaveStep(ctx, tx, &op, "old_dropped", p)
 		})
 		if err != nil {
 			return err
@@ -117,7 +117,7 @@ func (b *Pairs) rebuildStandby(ctx context.Context, op store.Operation, progress
 	if nn.ID == "" {
 		nn, err = b.nodes.ClaimStandby(ctx, a, opRebuild, func(tx store.Tx, n store.Node) error {
 			p.Standby = n.ID
-			return jobs.SaveStep(ctx, tx, &op, "standby_claimed", p)
+			return b.jobs.SaveStep(ctx, tx, &op, "standby_claimed", p)
 		}, avoid...)
 		if err != nil {
 			return b.failRebuild(ctx, a, store.Node{}, err)

@@ -53,7 +53,7 @@ func (b *Settings) RotateCredentials(ctx context.Context, appName, addonName str
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, attach.NewSecret()); err != nil {
 			return err
 		}
-		return jobs.SaveStep(ctx, tx, &op, rotationPending, struct{}{})
+		return b.jobs.SaveStep(ctx, tx, &op, rotationPending, struct{}{})
 	})
 	if err != nil {
 		return api.Credentials{}, err
@@ -139,7 +139,7 @@ func (b *Settings) commitRotation(ctx context.Context, op *store.Operation, prog
 		if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPasswordAlt, a.CustomerPassword); err != nil {
 			return err
 		}
-		return jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, struct{}{})
+		return b.jobs.SaveStep(ctx, tx, op, jobs.StepCommitted, struct{}{})
 	})
 	if err != nil {
 		return err
@@ -195,7 +195,7 @@ func (b *Settings) rollbackRotation(ctx context.Context, lk *jobs.Held, op *stor
 			if err := tx.SetCustomerPasswords(ctx, a.ID, a.CustomerPassword, ""); err != nil {
 				return err
 			}
-			return jobs.SaveStep(ctx, tx, op, rotationRolledBack, struct{}{})
+			return b.jobs.SaveStep(ctx, tx, op, rotationRolledBack, struct{}{})
 		})
 		if err != nil {
 			return err

@@ -21,7 +21,7 @@ func testOperationsAndEvents(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetOperationStep(ctx, first.ID, "committed", `{"to":"premium-0"}`); err != nil {
+	if ok, err := s.SetOperationStep(ctx, first.ID, first.Owner, "committed", `{"to":"premium-0"}`); !ok || err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.OperationByID(ctx, first.ID)
@@ -222,6 +222,22 @@ func testOperationWritesOfItsOwner(t *testing.T, s store.Store) {
 	}
 	write("broker-a", "running", "started", "", true)
 	record("a's progress", "running", "started", "")
+	step := func(owner, step string, want bool) {
+		t.Helper()
+		if ok, err := s.SetOperationStep(ctx, op.ID, owner, step, `{"by":"`+owner+`"}`); ok != want || err != nil {
+			t.Fatalf("SetOperationStep by %s (%s) = %v, %v; want %v", owner, step, ok, err, want)
+		}
+	}
+	stepIs := func(when, step, by string) {
+		t.Helper()
+		got, err := s.OperationByID(ctx, op.ID)
+		if err != nil || got.Step != step || got.Params != `{"by":"`+by+`"}` {
+			t.Fatalf("%s: step %q %s, %v; want %q by %s", when, got.Step, got.Params, err, step, by)
+		}
+	}
+	step("broker-a", "claimed", true)
+	step("broker-b", "stolen", false)
+	stepIs("b's step while a owns it", "claimed", "broker-a")
 	write("broker-b", "failed", "", "not mine", false)
 	record("b's write while a owns it", "running", "started", "")
 
@@ -234,6 +250,9 @@ func testOperationWritesOfItsOwner(t *testing.T, s store.Store) {
 	write("broker-a", "running", "still mine?", "", false)
 	write("broker-a", "succeeded", "done", "", false)
 	record("a's writes after b took over", "running", "resumed", "")
+	step("broker-b", "claimed again", true)
+	step("broker-a", "committed", false)
+	stepIs("a's step after b took over", "claimed again", "broker-b")
 	write("broker-b", "failed", "", "rolled back", true)
 	record("b's result", "failed", "", "rolled back")
 

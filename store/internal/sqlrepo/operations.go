@@ -44,10 +44,10 @@ func (q operationRepo) ReleaseOperation(ctx context.Context, id, owner string) e
 }
 
 // SetOperationStep records the point an operation has reached and its
-// params as they now are.
-func (q operationRepo) SetOperationStep(ctx context.Context, id, step, params string) error {
-	return q.execOne(ctx, "operation", `UPDATE operations SET step = ?, params = ?, updated_at = ? WHERE id = ?`,
-		step, params, q.now(), id)
+// params while owner holds it.
+func (q operationRepo) SetOperationStep(ctx context.Context, id, owner, step, params string) (bool, error) {
+	return q.changed(q.exec(ctx, `UPDATE operations SET step = ?, params = ?, updated_at = ? WHERE id = ? AND owner = ?`,
+		step, params, q.now(), id, owner))
 }
 
 // UnfinishedOperationsOf lists an add-on's operations not yet succeeded or
