@@ -74,22 +74,45 @@ func (c *Client) OperationAfter(ctx context.Context, id string, seen time.Time, 
 	return out, c.do(ctx, call{method: http.MethodGet, path: "/operations/" + esc(id) + "?" + q.Encode(), wait: wait}, nil, &out)
 }
 
+// rideOut is how long WaitOperation goes on asking while no broker can
+// answer (every broker restarting, the store's database restarting): the
+// operation goes on meanwhile, and a wait is read-only.
+var rideOut = 2 * time.Minute
+
 // WaitOperation follows an operation until it is done or ctx ends; tick,
 // when non-nil, is called with each state seen (for spinners). It waits on
 // the broker (each request answers as soon as the operation changes); a
 // broker that answers at once with nothing new is asked again after every
-// instead.
+// instead. An answer that the broker or its store cannot be reached is
+// asked again (backing off to 2 s) for up to rideOut.
 func (c *Client) WaitOperation(ctx context.Context, id string, every time.Duration, tick func(Operation)) (Operation, error) {
 	if every <= 0 {
 		every = 250 * time.Millisecond
 	}
-	var seen time.Time
+	var seen, down time.Time
+	backoff := every
 	for {
 		asked := time.Now()
 		op, err := c.OperationAfter(ctx, id, seen, MaxWait)
 		if err != nil {
-			return op, err
+			if fault.KindOf(err) != fault.Unavailable || ctx.Err() != nil {
+				return op, err
+			}
+			if down.IsZero() {
+				down = asked
+			}
+			if time.Since(down) >= rideOut {
+				return op, fault.E(fault.Unavailable, "%s (for %s); operation %s goes on without this wait: `larder addons:info` shows how it ends", fault.Message(err), rideOut, id)
+			}
+			select {
+			case <-ctx.Done():
+				return op, ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
 		}
+		down, backoff = time.Time{}, every
 		if tick != nil {
 			tick(op)
 		}
