@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -152,18 +151,7 @@ func runLarder(b *testing.B, bin, url string, args ...string) {
 
 // getAddons reads GET /addons to its end.
 func getAddons(b *testing.B, base string) {
-	req, err := http.NewRequest(http.MethodGet, base+"/addons", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+brokertest.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK || n < storetest.ManyAddons {
-		b.Fatalf("GET /addons: %s, %d bytes, %v", resp.Status, n, err)
+	if code, body, _ := get(b, base+"/addons"); code != http.StatusOK || len(body) < storetest.ManyAddons {
+		b.Fatalf("GET /addons: %d, %d bytes", code, len(body))
 	}
 }

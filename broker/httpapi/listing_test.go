@@ -128,8 +128,8 @@ func TestListingUnknownView(t *testing.T) {
 	}
 }
 
-// get reads path with the test broker's token.
-func get(t *testing.T, url string) (int, []byte, http.Header) {
+// get reads url to its end with the test broker's token.
+func get(t testing.TB, url string) (int, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {

@@ -65,11 +65,11 @@ func TestTake(t *testing.T) {
 	}
 }
 
-// TestRunnerWritesOnlyWhatItOwns: a job whose broker lost the operation (it
-// paused past the lease, and another broker claimed and resumed it) neither
-// records progress nor its result over the new owner's run when it wakes
-// up; it counts as taken over, not finished.
-func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
+// leasedRun is a runner of broker "me" over a fresh SQLite store holding an
+// add-on with a pair and an operation of kind on it, leased to "me";
+// finished receives what the runner counts each job that ends as.
+func leasedRun(t *testing.T, kind string) (store.Store, *Runner, store.Operation, chan string) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
 	if err != nil {
@@ -82,12 +82,21 @@ func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
 	finished := make(chan string, 1)
 	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
 	t.Cleanup(func() { r.Close(ctx) })
-
-	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "switchover", State: api.OpPending}
+	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: kind, State: api.OpPending, Params: "{}"}
 	r.Lease(&op)
 	if err := st.CreateOperation(ctx, &op); err != nil {
 		t.Fatal(err)
 	}
+	return st, r, op, finished
+}
+
+// TestRunnerWritesOnlyWhatItOwns: a job whose broker lost the operation (it
+// paused past the lease, and another broker claimed and resumed it) neither
+// records progress nor its result over the new owner's run when it wakes
+// up; it counts as taken over, not finished.
+func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
+	ctx := context.Background()
+	st, r, op, finished := leasedRun(t, "switchover")
 	takenOver, wake, ended := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	r.Run(st, op, func(ctx context.Context, progress func(string)) error {
 		close(takenOver)
@@ -131,23 +140,8 @@ func TestRunnerWritesOnlyWhatItOwns(t *testing.T) {
 // the new owner's step and params stay, and nothing of the old run commits.
 func TestStepSavedOnlyByItsOwner(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _, _ := storetest.AddonWithPair(t, st)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	finished := make(chan string, 1)
-	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
-	t.Cleanup(func() { r.Close(ctx) })
-
-	op := store.Operation{AddonID: a.ID, AddonName: a.Name, Kind: "plan_change", State: api.OpPending, Params: "{}"}
-	r.Lease(&op)
-	if err := st.CreateOperation(ctx, &op); err != nil {
-		t.Fatal(err)
-	}
+	st, r, op, finished := leasedRun(t, "plan_change")
+	a := store.Addon{ID: op.AddonID, Name: op.AddonName}
 	takenOver, wake := make(chan struct{}), make(chan struct{})
 	saved := make(chan error, 1)
 	r.Run(st, op, func(ctx context.Context, progress func(string)) error {
