@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,7 +50,7 @@ func (b *Addons) ListAddons(ctx context.Context) ([]api.Addon, error) {
 	}
 	addons := all[:0]
 	for _, a := range all {
-		if a.AppName != apps.SparesApp {
+		if listed(a, nil, "") {
 			addons = append(addons, a)
 		}
 	}
@@ -68,34 +69,98 @@ func (b *Addons) ListAppAddons(ctx context.Context, appName string) ([]api.Addon
 	return b.writeAddons(ctx, addons, app.ID)
 }
 
-// listingKinds are the kinds of change a listing shows: an add-on's own
-// row (its state, plan, settings, engine, owner, …), an attachment, an
-// app's deletion. Operations, events, nodes, config vars and backups are
-// not in a listing.
-var listingKinds = map[string]bool{"addon": true, "attachment": true, "app": true}
-
 // listingLookAhead bounds the changes ListingChanged reads: past that many,
 // reading the listing again costs about as much as reading them.
 const listingLookAhead = 2000
 
-// ListingChanged says whether what a listing shows may have changed since
-// change cursor (0 for never read), and the cursor to ask with next time:
-// a listing read after this call is at least as new as next.
-func (b *Addons) ListingChanged(ctx context.Context, cursor int64) (next int64, changed bool, err error) {
+// listingPatchMost bounds the add-ons ListingChanged names to be read again
+// one by one: past that many, reading the whole listing costs less.
+const listingPatchMost = 100
+
+// ListingChange is what changed of the listings since a cursor: the add-ons
+// to read again (ListedViews), or, when Whole, every listing.
+type ListingChange struct {
+	Whole  bool
+	Addons []string // ids
+}
+
+// Changed says whether a listing may show anything else now.
+func (c ListingChange) Changed() bool { return c.Whole || len(c.Addons) > 0 }
+
+// ListingChanged says what a listing shows may have changed since change
+// cursor (0 for never read), and the cursor to ask with next time: a
+// listing read after this call is at least as new as next. A listing shows
+// an add-on's own row (its state, plan, settings, engine, owner, …) and its
+// attachments, and an app's deletion changes every listing; operations,
+// events, nodes, config vars and backups are not in it.
+func (b *Addons) ListingChanged(ctx context.Context, cursor int64) (next int64, ch ListingChange, err error) {
 	if cursor <= 0 {
 		next, err = b.store.ChangeHead(ctx)
-		return next, true, err
+		return next, ListingChange{Whole: true}, err
 	}
 	changes, next, reset, err := b.store.Changes(ctx, cursor, listingLookAhead)
 	if err != nil || reset || len(changes) == listingLookAhead {
-		return next, true, err
+		return next, ListingChange{Whole: true}, err
 	}
+	seen := map[string]bool{}
 	for _, c := range changes {
-		if listingKinds[c.Kind] {
-			return next, true, nil
+		switch {
+		case c.Kind == "app", (c.Kind == "addon" || c.Kind == "attachment") && c.AddonID == "":
+			return next, ListingChange{Whole: true}, nil
+		case c.Kind == "addon" || c.Kind == "attachment":
+			if !seen[c.AddonID] {
+				seen[c.AddonID] = true
+				ch.Addons = append(ch.Addons, c.AddonID)
+			}
 		}
 	}
-	return next, false, nil
+	if len(ch.Addons) > listingPatchMost {
+		return next, ListingChange{Whole: true}, nil
+	}
+	return next, ch, nil
+}
+
+// ListedViews is what a listing of app's add-ons (of every add-on when app
+// is "") now shows of the add-ons ids, by id: one not in that listing (gone,
+// a spare, neither owned by nor attached to app) is not in the map. The
+// write pauses hosts report are not in them.
+func (b *Addons) ListedViews(ctx context.Context, app string, ids []string) (map[string]api.Addon, error) {
+	appID := ""
+	if app != "" {
+		a, err := b.store.AppByName(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		appID = a.ID
+	}
+	out := make(map[string]api.Addon, len(ids))
+	for _, id := range ids {
+		a, err := b.store.AddonByID(ctx, id)
+		if fault.KindOf(err) == fault.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		atts, err := b.store.AttachmentsOfAddon(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if listed(a, atts, appID) {
+			out[id] = apps.AddonView(a, atts)
+		}
+	}
+	return out, nil
+}
+
+// listed says whether a listing of app appID's add-ons (of every add-on
+// when appID is "") shows a, attached as atts: an app's shows what it owns
+// or is attached to, the whole one every add-on but the spares.
+func listed(a store.Addon, atts []store.Attachment, appID string) bool {
+	if appID == "" {
+		return a.AppName != apps.SparesApp
+	}
+	return a.AppID == appID || slices.ContainsFunc(atts, func(at store.Attachment) bool { return at.AppID == appID })
 }
 
 // AnyWritesPaused says whether a host reports writes paused on any node: a

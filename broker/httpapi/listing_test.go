@@ -3,15 +3,19 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"larder/api"
+	"larder/broker"
 	"larder/broker/brokertest"
 	"larder/internal/httpjson"
 	"larder/internal/testkit"
@@ -36,7 +40,7 @@ func TestListingShowsEveryChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var a store.Addon
+	var a, last store.Addon
 	check := func(step string) {
 		t.Helper()
 		for _, app := range []string{"", "web", "api"} {
@@ -82,6 +86,29 @@ func TestListingShowsEveryChange(t *testing.T) {
 				}
 				return tx.CreateAttachment(ctx, &store.Attachment{AddonID: a.ID, AppID: web.ID, Name: "REDIS"})
 			})
+		}},
+		{"two more, one before it by name and one after", func() error {
+			for _, x := range []struct {
+				name string
+				app  store.App
+			}{{"redis-aaa", other}, {"redis-zzz", web}} {
+				n := store.Addon{Name: x.name, Service: "larder-redis", Plan: "mini", AppID: x.app.ID, State: api.StateProvisioned,
+					MaxMemoryPolicy: "noeviction", AdminPassword: "a", CustomerUser: "default", CustomerPassword: "c"}
+				if err := st.CreateAddon(ctx, &n); err != nil {
+					return err
+				}
+				if err := st.CreateAttachment(ctx, &store.Attachment{AddonID: n.ID, AppID: web.ID, Name: "REDIS_" + strings.ToUpper(x.name[6:])}); err != nil {
+					return err
+				}
+				last = n
+			}
+			return nil
+		}},
+		{"the last handed over to another app under a name that goes first", func() error {
+			if ok, err := st.HandOverAddon(ctx, last.ID, web.ID, other.ID, "redis-000"); !ok || err != nil {
+				return errors.Join(err, errors.New("not handed over"))
+			}
+			return nil
 		}},
 		{"its state", func() error { return st.SetAddonState(ctx, a.ID, api.StateProvisioned, "") }},
 		{"its state again (only the time moves)", func() error { return st.SetAddonState(ctx, a.ID, api.StateProvisioned, "") }},
@@ -150,79 +177,98 @@ func get(t testing.TB, url string) (int, []byte, http.Header) {
 
 // fakeSource is a listing source whose answers a test sets.
 type fakeSource struct {
-	changed bool
+	changed bool     // a whole listing changed
+	patch   []string // else these add-ons did
+	views   map[string]api.Addon
 	paused  bool
 	err     error
 	next    int64
 	asked   int64 // the cursor last asked about
 }
 
-func (f *fakeSource) ListingChanged(ctx context.Context, cursor int64) (int64, bool, error) {
+func (f *fakeSource) ListingChanged(ctx context.Context, cursor int64) (int64, broker.ListingChange, error) {
 	f.asked = cursor
 	f.next++
-	return f.next, f.changed || cursor == 0, f.err
+	return f.next, broker.ListingChange{Whole: f.changed || cursor == 0, Addons: f.patch}, f.err
+}
+
+func (f *fakeSource) ListedViews(ctx context.Context, app string, ids []string) (map[string]api.Addon, error) {
+	return f.views, nil
 }
 
 func (f *fakeSource) AnyWritesPaused() bool { return f.paused }
 
-// TestListingsKeptOrReadAgain: when a kept listing is served and when it is
-// read again — the rules, with a source a test sets.
+// TestListingsKeptOrReadAgain: when a kept listing is served, when patched
+// and when it is read again — the rules, with a source a test sets.
 func TestListingsKeptOrReadAgain(t *testing.T) {
 	ctx := context.Background()
 	src := &fakeSource{}
 	l := &listings{src: src, kept: map[listingKey]*keptListing{}}
 	reads := 0
-	keep, fail := true, error(nil)
-	read := func(ctx context.Context, k listingKey) (any, int, bool, error) {
+	paused, fail := "", error(nil)
+	read := func(ctx context.Context, k listingKey) ([]api.Addon, error) {
 		reads++
-		return []int{reads}, 1, keep, fail
+		return []api.Addon{{ID: "a", Name: fmt.Sprintf("read-%d", reads), WritesPaused: paused}}, fail
 	}
 	full, summary := listingKey{"", api.ViewFull}, listingKey{"", api.ViewSummary}
 	// ask asks for k's listing: after it, wantReads reads were made, and
-	// what the served-th read read was answered (none, on wantErr).
-	ask := func(step string, k listingKey, wantReads, served int, wantErr error) {
+	// the add-ons named served were answered (none, on wantErr).
+	ask := func(step string, k listingKey, wantReads int, wantErr error, served ...string) {
 		t.Helper()
 		list, err := l.answer(ctx, k, read)
-		var want []byte
-		if served > 0 {
-			want, _ = httpjson.Encode([]int{served}, 0, k.view == api.ViewSummary)
+		var got []struct{ Name string }
+		if list.Body != nil {
+			if err := json.Unmarshal(list.Body, &got); err != nil {
+				t.Fatalf("%s: %v in %q", step, err, list.Body)
+			}
 		}
-		if !errors.Is(err, wantErr) || reads != wantReads || !bytes.Equal(list.Body, want) {
-			t.Fatalf("%s: %s %q, err %v after %d reads; want %q, err %v after %d", step, k.view, list.Body, err, reads, want, wantErr, wantReads)
+		var names []string
+		for _, a := range got {
+			names = append(names, a.Name)
+		}
+		if !errors.Is(err, wantErr) || reads != wantReads || !slices.Equal(names, served) || list.Count != len(served) {
+			t.Fatalf("%s: %s %v (counted %d), err %v after %d reads; want %v, err %v after %d", step, k.view, names, list.Count, err, reads, served, wantErr, wantReads)
 		}
 	}
-	ask("first", full, 1, 1, nil)
-	ask("unchanged", full, 1, 1, nil)
-	ask("another view is kept apart", summary, 2, 2, nil)
+	ask("first", full, 1, nil, "read-1")
+	ask("unchanged", full, 1, nil, "read-1")
+	ask("another view is kept apart", summary, 2, nil, "read-2")
 	src.changed = true
-	ask("changed", full, 3, 3, nil)
+	ask("changed", full, 3, nil, "read-3")
 	src.changed = false
-	ask("kept what it read", full, 3, 3, nil)
+	ask("kept what it read", full, 3, nil, "read-3")
+
+	src.patch, src.views = []string{"a", "b"}, map[string]api.Addon{"b": {ID: "b", Name: "new"}}
+	ask("a few add-ons changed: read one by one, by name", full, 3, nil, "new")
+	src.views = map[string]api.Addon{"a": {ID: "a", Name: "z-a"}, "b": {ID: "b", Name: "b"}}
+	ask("again", full, 3, nil, "b", "z-a")
+	src.patch = nil
+	ask("kept what it patched", full, 3, nil, "b", "z-a")
 
 	src.paused = true
-	ask("a host pauses writes: the full view is read every time", full, 4, 4, nil)
-	ask("and again", full, 5, 5, nil)
-	ask("the summary shows no pause, and is kept", summary, 5, 2, nil)
+	ask("a host pauses writes: the full view is read every time", full, 4, nil, "read-4")
+	ask("and again", full, 5, nil, "read-5")
+	ask("the summary shows no pause, and is kept", summary, 5, nil, "read-2")
 	src.paused = false
 
-	keep = false // what was read shows a pause
+	paused = "writes paused since …" // what is read shows a pause
 	src.changed = true
-	ask("read, not kept", full, 6, 6, nil)
+	ask("read, not kept", full, 6, nil, "read-6")
 	src.changed = false
-	ask("so read again", full, 7, 7, nil)
-	keep = true
-	ask("kept again", full, 8, 8, nil)
-	ask("served", full, 8, 8, nil)
+	ask("so read again", full, 7, nil, "read-7")
+	paused = ""
+	ask("kept again", full, 8, nil, "read-8")
+	ask("served", full, 8, nil, "read-8")
 
 	src.err = errors.New("store down")
-	ask("the source fails: said, nothing served", full, 8, 0, src.err)
+	ask("the source fails: said, nothing served", full, 8, src.err)
 	src.err = nil
 	src.changed = true
 	fail = errors.New("read failed")
-	ask("the read fails: said", full, 9, 0, fail)
+	ask("the read fails: said", full, 9, fail)
 	keptAt := src.asked
 	fail, src.changed = nil, false
-	ask("asked again", full, 9, 8, nil)
+	ask("asked again", full, 9, nil, "read-8")
 	if src.asked != keptAt {
 		t.Fatalf("after a failed read the kept listing's cursor moved from %d to %d: the change it missed would never be read", keptAt, src.asked)
 	}

@@ -119,6 +119,41 @@ func Encode(v any, room int, compact bool) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// EncodeItem is v as Encode writes it as an item of a list: indented one
+// level in (its first line aside), or compact.
+func EncodeItem(v any, compact bool) ([]byte, error) {
+	if compact {
+		return jsonv2.Marshal(v, jsonv1.DefaultOptionsV1())
+	}
+	return jsonv2.Marshal(v, jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "), jsontext.WithIndentPrefix("  "))
+}
+
+// JoinItems is the body Encode writes for a list (a non-nil slice) of the
+// items EncodeItem encoded, in order, compact or not as they are: the same
+// bytes, without encoding an item again.
+func JoinItems(items [][]byte, compact bool) []byte {
+	if len(items) == 0 {
+		return []byte("[]\n")
+	}
+	open, sep, end := "[\n  ", ",\n  ", "\n]\n"
+	if compact {
+		open, sep, end = "[", ",", "]\n"
+	}
+	n := len(open) + len(end) + len(sep)*(len(items)-1)
+	for _, it := range items {
+		n += len(it)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, open...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = append(b, it...)
+	}
+	return append(b, end...)
+}
+
 // Reply answers status with body, or with no body at all when body is nil.
 func Reply(w http.ResponseWriter, status int, body any) {
 	switch list, isList := body.(List); {

@@ -58,9 +58,13 @@ func (q attachmentRepo) AttachmentsOfApp(ctx context.Context, appID string) ([]s
 	return q.attachments(ctx, `WHERE attachments.app_id = ? ORDER BY attachments.name`, appID)
 }
 
-// AttachmentsOfAddon lists an add-on's attachments on every app.
+// AttachmentsOfAddon lists an add-on's attachments on every app, by app,
+// then name, in AttachmentsOfAddons' order (bytes, whatever the database's
+// collation): a listing read again add-on by add-on shows what it showed.
 func (q attachmentRepo) AttachmentsOfAddon(ctx context.Context, addonID string) ([]store.Attachment, error) {
-	return q.attachments(ctx, `WHERE attachments.addon_id = ? ORDER BY apps.name, attachments.name`, addonID)
+	out, err := q.attachments(ctx, `WHERE attachments.addon_id = ?`, addonID)
+	slices.SortFunc(out, byAddonAppName)
+	return out, err
 }
 
 // AttachmentsOfAddons lists the attachments of the add-ons an app owns or
@@ -75,10 +79,13 @@ func (q attachmentRepo) AttachmentsOfAddons(ctx context.Context, appID string) (
 			(SELECT id FROM addons WHERE app_id = ? UNION SELECT addon_id FROM attachments WHERE app_id = ?)`, []any{appID, appID}
 	}
 	out, err := q.attachments(ctx, query, args...)
-	slices.SortFunc(out, func(a, b store.Attachment) int {
-		return cmp.Or(cmp.Compare(a.AddonID, b.AddonID), cmp.Compare(a.AppName, b.AppName), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(out, byAddonAppName)
 	return out, err
+}
+
+// byAddonAppName orders attachments by add-on id, app, then name.
+func byAddonAppName(a, b store.Attachment) int {
+	return cmp.Or(cmp.Compare(a.AddonID, b.AddonID), cmp.Compare(a.AppName, b.AppName), cmp.Compare(a.Name, b.Name))
 }
 
 // Attachments lists every attachment.
