@@ -42,19 +42,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // machine inflates less than the time.
 func BenchmarkListAddons(b *testing.B) {
 	larder := buildLarder(b)
-	for _, s := range []struct {
-		name string
-		open func(b *testing.B) *broker.Broker
-	}{
-		{"sqlite", func(b *testing.B) *broker.Broker { return brokertest.New(b, testkit.HTTPAPI, quietBroker) }},
-		{"postgres", func(b *testing.B) *broker.Broker {
-			st, err := postgres.Open(context.Background(), pgtest.URL(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return brokertest.NewOn(b, st, testkit.HTTPAPI, quietBroker)
-		}},
-	} {
+	for _, s := range stores {
 		b.Run(s.name, func(b *testing.B) {
 			br := s.open(b)
 			app := storetest.SeedMany(b, br.Store())
@@ -92,6 +80,22 @@ func BenchmarkListAddons(b *testing.B) {
 			}
 		})
 	}
+}
+
+// stores are the brokers the listing's tests and benchmarks run on: one on
+// each store.
+var stores = []struct {
+	name string
+	open func(tb testing.TB) *broker.Broker
+}{
+	{"sqlite", func(tb testing.TB) *broker.Broker { return brokertest.New(tb, testkit.HTTPAPI, quietBroker) }},
+	{"postgres", func(tb testing.TB) *broker.Broker {
+		st, err := postgres.Open(context.Background(), pgtest.URL(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return brokertest.NewOn(tb, st, testkit.HTTPAPI, quietBroker)
+	}},
 }
 
 // many checks a listing of every add-on.

@@ -25,9 +25,14 @@ import (
 // TestListingShowsEveryChange: a kept listing is never served after a
 // change it shows, whoever made the change (here straight in the store,
 // as another broker sharing it would), in either view, for every add-on
-// and for an app's; and a change it does not show keeps it.
+// and for an app's, on both stores.
 func TestListingShowsEveryChange(t *testing.T) {
-	b := brokertest.New(t, testkit.HTTPAPI, quietBroker)
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) { listingShowsEveryChange(t, s.open(t)) })
+	}
+}
+
+func listingShowsEveryChange(t *testing.T, b *broker.Broker) {
 	srv := httptest.NewServer(New(b).Handler())
 	t.Cleanup(srv.Close)
 	st, ctx := b.Store(), context.Background()
