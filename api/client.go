@@ -111,6 +111,10 @@ func (c *Client) do(ctx context.Context, cl call, body, out any) error {
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*Raw); ok {
+		raw.Body, err = readAnswer(resp)
+		return err
+	}
 	if cl.count != nil {
 		// Believed as far as the body's length allows: an item takes more
 		// than 8 bytes.
@@ -223,6 +227,17 @@ func (c *Client) Addons(ctx context.Context, app string) ([]Addon, error) {
 	return out, c.do(ctx, call{method: http.MethodGet, path: addonsPath(app),
 		count: func(n int) { out = make([]Addon, 0, n) }}, nil, &out)
 }
+
+// AddonsJSON is Addons' answer as the broker wrote it: the JSON
+// `larder addons --json` prints, never decoded and encoded again (a third
+// of a second for 10 000 add-ons).
+func (c *Client) AddonsJSON(ctx context.Context, app string) ([]byte, error) {
+	var out Raw
+	return out.Body, c.Do(ctx, http.MethodGet, addonsPath(app), nil, &out)
+}
+
+// Raw, as what to decode an answer into, takes its body as it came.
+type Raw struct{ Body []byte }
 
 // addonsPath is the listing of app's add-ons, of every add-on when app is "".
 func addonsPath(app string) string {
