@@ -68,15 +68,17 @@ const (
 )
 
 // AddonSummary is what a listing's table shows of an add-on
-// (?view=summary): a fifth of Addon's bytes, and nothing to parse but
-// strings, so a listing of many add-ons reaches a terminal quickly.
+// (?view=summary): a sixth of Addon's bytes, and nothing to parse but
+// strings, so a listing of many add-ons reaches a terminal quickly. As the
+// tables show them, an app's listing has the add-ons' attachments, the
+// listing of every add-on does not.
 type AddonSummary struct {
 	Name        string              `json:"name"`
 	Service     string              `json:"service"`
 	Plan        string              `json:"plan"` // "service:plan"
 	App         string              `json:"app"`  // the owning app's name
 	State       string              `json:"state"`
-	Attachments []AttachmentSummary `json:"attachments"`
+	Attachments []AttachmentSummary `json:"attachments,omitempty"`
 }
 
 // AttachmentSummary is an attachment in an AddonSummary: its name, on app.
@@ -85,21 +87,26 @@ type AttachmentSummary struct {
 	App  string `json:"app"`
 }
 
-// Summary is what a summary listing shows of a.
-func (a Addon) Summary() AddonSummary {
-	out := AddonSummary{Name: a.Name, Service: a.Service, Plan: a.Plan, App: a.App.Name, State: a.State,
-		Attachments: make([]AttachmentSummary, len(a.Attachments))}
+// Summary is what a summary listing of app's add-ons (of every add-on when
+// app is "") shows of a.
+func (a Addon) Summary(app string) AddonSummary {
+	out := AddonSummary{Name: a.Name, Service: a.Service, Plan: a.Plan, App: a.App.Name, State: a.State}
+	if app == "" {
+		return out
+	}
+	out.Attachments = make([]AttachmentSummary, len(a.Attachments))
 	for i, at := range a.Attachments {
 		out.Attachments[i] = AttachmentSummary{Name: at.Name, App: at.App.Name}
 	}
 	return out
 }
 
-// Summaries is what a summary listing shows of addons.
-func Summaries(addons []Addon) []AddonSummary {
+// Summaries is what a summary listing of app's add-ons (of every add-on
+// when app is "") shows of addons.
+func Summaries(addons []Addon, app string) []AddonSummary {
 	out := make([]AddonSummary, len(addons))
 	for i, a := range addons {
-		out[i] = a.Summary()
+		out[i] = a.Summary(app)
 	}
 	return out
 }

@@ -39,7 +39,7 @@ func TestWriteAppAddons(t *testing.T) {
 		" └─ as REDIS on ⬢ api\n" +
 		"\n" +
 		"The table above shows add-ons and the attachments to the current app (⬢ web) or other apps.\n"
-	testkit.CheckOutput(t, "addons", func(w io.Writer) error { return writeAppAddons(w, "web", api.Summaries(addons)) }, want)
+	testkit.CheckOutput(t, "addons", func(w io.Writer) error { return writeAppAddons(w, "web", api.Summaries(addons, "web")) }, want)
 }
 
 func TestWriteAddonsEmpty(t *testing.T) {
@@ -64,7 +64,7 @@ func TestWriteAllAddons(t *testing.T) {
 		"Owning App  Add-on                  Plan  State\n" +
 		"──────────  ──────────────────────  ────  ───────\n" +
 		"⬢ web       larder-redis (redis-a)  mini  errored\n"
-	testkit.CheckOutput(t, "addons (all)", func(w io.Writer) error { return writeAllAddons(w, api.Summaries(addons)) }, want)
+	testkit.CheckOutput(t, "addons (all)", func(w io.Writer) error { return writeAllAddons(w, api.Summaries(addons, "")) }, want)
 }
 
 func TestDisplayState(t *testing.T) {

@@ -188,7 +188,7 @@ func (e *keptListing) patch(k listingKey, ids []string, views map[string]api.Add
 func encodeItem(k listingKey, a api.Addon) (keptItem, error) {
 	var v any = a
 	if k.view == api.ViewSummary {
-		v = a.Summary()
+		v = a.Summary(k.app)
 	}
 	enc, err := httpjson.EncodeItem(v, k.compact())
 	return keptItem{id: a.ID, name: a.Name, enc: enc}, err

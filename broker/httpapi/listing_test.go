@@ -58,7 +58,7 @@ func listingShowsEveryChange(t *testing.T, b *broker.Broker) {
 			if err != nil {
 				t.Fatalf("%s: list %q: %v", step, app, err)
 			}
-			for view, v := range map[string]any{"": want, "?view=full": want, "?view=summary": api.Summaries(want)} {
+			for view, v := range map[string]any{"": want, "?view=full": want, "?view=summary": api.Summaries(want, app)} {
 				path := "/addons" + view
 				if app != "" {
 					path = "/apps/" + app + "/addons" + view
