@@ -2,7 +2,7 @@
 // interface (with its transactions), the records it keeps (apps, config vars,
 // add-ons, attachments, nodes, operations, events, hosts, forks, follows, OSB
 // instances and bindings, backups and their schedules, add-ons' edge
-// endpoints) and the rules every implementation keeps. It holds no SQL and no
+// endpoints, the dashboard's sessions) and the rules every implementation keeps. It holds no SQL and no
 // business rules: store/sqlite is the default implementation, store/postgres
 // the one several brokers share, and store/storetest is the conformance
 // suite any implementation must pass.
@@ -26,6 +26,7 @@ type Store interface {
 	MetricRepo
 	LeaseRepo
 	ReportRepo
+	SessionRepo
 	// OnCommit registers fn, called after every commit (of a transaction, or
 	// of a write run on its own) once readers can see it: the change feed's
 	// wake-up. fn must be quick and must not write.

@@ -4,8 +4,9 @@
 // only the interface, so it holds an implementation to what callers rely on:
 // CRUD of every record, error kinds, port claims under concurrency, epoch
 // compare-and-set, operation leases, large listings, the change feed,
-// backups, metrics, the coordinator lease with its fencing, and the
-// observers' reports.
+// backups, metrics, the coordinator lease with its fencing, the
+// observers' reports, and the dashboard's sessions (expiry, cap, a flash
+// taken once).
 package storetest
 
 import (
@@ -71,6 +72,10 @@ var tests = []struct {
 	{"ReportsInOrder", testReportsInOrder},
 	{"ReportsRefused", testReportsRefused},
 	{"ReportsPrune", testReportsPrune},
+	{"SessionsCreateGetEnd", testSessionsCreateGetEnd},
+	{"SessionsExpire", testSessionsExpire},
+	{"SessionsCap", testSessionsCap},
+	{"SessionsFlashOnce", testSessionsFlashOnce},
 }
 
 // Run runs the conformance suite, one subtest per behaviour, each on a
