@@ -13,6 +13,7 @@ func (b *API) dashboard() http.Handler {
 		Apps: b.b.Apps, Addons: b.b.Addons, Settings: b.b.Settings, Pairs: b.b.Pairs,
 		Metrics: b.b.Metrics, Feed: b.b.Changes,
 		Changes:      b.appChanges,
+		Sessions:     b.b.Store(),
 		TokenMatches: b.b.TokenMatches,
 		Log:          b.log.WithField("component", "ui"),
 	}, b.ui).Handler()

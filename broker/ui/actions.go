@@ -29,7 +29,10 @@ func (u *UI) done(w http.ResponseWriter, r *http.Request, ss *session, to string
 	if op != nil {
 		to += "?" + url.Values{"op": {op.ID}}.Encode()
 	}
-	u.sessions.setFlash(ss, f)
+	if err := u.sessions.setFlash(r.Context(), ss, f); err != nil {
+		// The action was done: its page still follows, without the message.
+		u.d.Log.WithError(err).WithField("path", r.URL.Path).Warn("dashboard message lost: the store failed")
+	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 

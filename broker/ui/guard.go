@@ -49,13 +49,20 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string,
 	http.SetCookie(w, c)
 }
 
-// current returns the request's live session, or nil.
-func (u *UI) current(r *http.Request) *session {
+// current returns the request's live session, or nil; an error says the
+// store could not tell.
+func (u *UI) current(r *http.Request) (*session, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return u.sessions.get(c.Value)
+	return u.sessions.get(r.Context(), c.Value)
+}
+
+// scripted reports whether a script made r (the live view's requests),
+// which gets a status and a line of text rather than a page.
+func scripted(r *http.Request) bool {
+	return r.Header.Get("Accept") == "text/event-stream" || r.Header.Get("X-Requested-With") != ""
 }
 
 // handler is a dashboard handler that runs within a session.
@@ -65,9 +72,13 @@ type handler func(w http.ResponseWriter, r *http.Request, ss *session)
 // 401, for the live view's requests, which a script makes).
 func (u *UI) page(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ss := u.current(r)
+		ss, err := u.current(r)
+		if err != nil {
+			u.unavailable(w, r, err)
+			return
+		}
 		if ss == nil {
-			if r.Header.Get("Accept") == "text/event-stream" || r.Header.Get("X-Requested-With") != "" {
+			if scripted(r) {
 				http.Error(w, "not logged in", http.StatusUnauthorized)
 				return
 			}

@@ -35,7 +35,19 @@ type dash struct {
 // not nil, adjusts the broker's config.
 func newDash(t *testing.T, cfg ui.Config, tweak func(*broker.Config)) *dash {
 	t.Helper()
-	b := brokertest.New(t, testkit.UI, tweak)
+	return serveDash(t, brokertest.New(t, testkit.UI, tweak), cfg)
+}
+
+// sharing starts a second broker on d's store, with its own dashboard set
+// up by cfg: two brokers behind one load balancer.
+func (d *dash) sharing(cfg ui.Config) *dash {
+	d.t.Helper()
+	return serveDash(d.t, brokertest.Sharing(d.t, d.b, testkit.UI, nil), cfg)
+}
+
+// serveDash serves b's API and dashboard until the test ends.
+func serveDash(t *testing.T, b *broker.Broker, cfg ui.Config) *dash {
+	t.Helper()
 	srv := httptest.NewServer(httpapi.New(b).WithDashboard(cfg).Handler())
 	// The live view's streams end first, as in the daemon's shutdown:
 	// Close waits for every request to end.

@@ -19,7 +19,12 @@ type loginForm struct {
 const loginCookieTTL = time.Hour
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
-	if u.current(r) != nil {
+	ss, err := u.current(r)
+	if err != nil {
+		u.unavailable(w, r, err)
+		return
+	}
+	if ss != nil {
 		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 		return
 	}
@@ -31,7 +36,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	token := randomToken()
 	setCookie(w, r, loginCookie, token, Prefix+"/login", loginCookieTTL)
-	u.show(w, status, "login", nil, layout{Title: "Log in", Page: loginForm{CSRF: token, Error: msg}})
+	u.show(w, r, status, "login", nil, layout{Title: "Log in", Page: loginForm{CSRF: token, Error: msg}})
 }
 
 // login checks the form's CSRF value against its cookie, then the
@@ -59,7 +64,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.showLogin(w, r, http.StatusUnauthorized, "That is not this broker's API token.")
 		return
 	}
-	id, _ := u.sessions.create()
+	id, err := u.sessions.create(r.Context())
+	if err != nil {
+		u.unavailable(w, r, err)
+		return
+	}
 	setCookie(w, r, loginCookie, "", Prefix+"/login", 0)
 	setCookie(w, r, sessionCookie, id, Prefix, u.cfg.SessionTTL)
 	u.d.Log.WithField("addr", addr).Info("dashboard login")
@@ -67,7 +76,10 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, ss *session) {
-	u.sessions.end(ss)
+	if err := u.sessions.end(r.Context(), ss); err != nil {
+		u.unavailable(w, r, err) // the session lives on: the cookie stays
+		return
+	}
 	setCookie(w, r, sessionCookie, "", Prefix, 0)
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 }

@@ -41,7 +41,7 @@ func (u *UI) appsPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		}
 		out = append(out, appSummary{App: a, Addons: addons})
 	}
-	u.show(w, http.StatusOK, "apps", ss, layout{Title: "Apps", Page: out})
+	u.show(w, r, http.StatusOK, "apps", ss, layout{Title: "Apps", Page: out})
 }
 
 // appView is the app page's data; its live part is the add-ons, the
@@ -193,7 +193,7 @@ func (u *UI) appPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		u.failErr(w, r, err)
 		return
 	}
-	u.show(w, http.StatusOK, "app", ss, layout{Title: v.App.Name, Page: v,
+	u.show(w, r, http.StatusOK, "app", ss, layout{Title: v.App.Name, Page: v,
 		Crumbs: []crumb{{"Apps", Prefix + "/"}, {v.App.Name, ""}}})
 }
 
@@ -282,7 +282,7 @@ func (u *UI) addonPage(w http.ResponseWriter, r *http.Request, ss *session) {
 			v.Metrics = "No samples yet: the broker samples every node's figures every few seconds."
 		}
 	}
-	u.show(w, http.StatusOK, "addon", ss, layout{Title: v.Addon.Name, Page: v,
+	u.show(w, r, http.StatusOK, "addon", ss, layout{Title: v.Addon.Name, Page: v,
 		Crumbs: []crumb{{"Apps", Prefix + "/"}, {v.AppName, Prefix + "/apps/" + url.PathEscape(v.AppName)}, {v.Addon.Name, ""}}})
 }
 

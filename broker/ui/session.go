@@ -1,24 +1,46 @@
 package ui
 
-// Sessions and the login limiter. A session lives in this broker's memory
-// only: a restarted broker asks for the token again, which costs an operator
-// one login and keeps no session secret on disk.
+// Sessions and the login limiter. Sessions live in the store, so every
+// broker on it serves every session (behind a load balancer a browser's
+// next request may reach any broker) and a broker's restart logs nobody
+// out. The store keeps a session by the hash of its id: the id, the
+// cookie's secret, is in the browser only.
+//
+// The login limiter stays in each broker's memory: it counts the failed
+// logins an address made through this broker, so behind n brokers an
+// address may fail n times as often. It only slows guessing down (a token
+// is 32 random bytes), and counting in the store would cost a write per
+// failure.
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"sync"
 	"time"
+
+	"larder/fault"
+	"larder/store"
 )
 
-// session is one logged-in browser.
+// Sessions is where the dashboard keeps its sessions (the broker's store;
+// see store.SessionRepo).
+type Sessions interface {
+	CreateSession(ctx context.Context, s store.DashboardSession, now time.Time, max int) error
+	GetSession(ctx context.Context, key string, now time.Time) (store.DashboardSession, error)
+	EndSession(ctx context.Context, key string) error
+	SetSessionFlash(ctx context.Context, key string, f store.Flash) error
+	TakeSessionFlash(ctx context.Context, key string) (store.Flash, error)
+}
+
+// session is one logged-in browser, as a request read it.
 type session struct {
-	key     string // the id's hash: the session's name in maps and waiter caps
-	csrf    string // the token every form of this session carries
-	expires time.Time
-	flash   *flash // a message for the next page, shown once
+	key   string // the id's hash: the session's name in the store and waiter caps
+	csrf  string // the token every form of this session carries
+	flash bool   // a message for the next page was waiting when it was read
 }
 
 // flash is a one-time message after an action (Post/Redirect/Get).
@@ -27,18 +49,13 @@ type flash struct {
 	Text  string
 }
 
-// sessions holds the live sessions by the hash of their id: the id itself,
-// the cookie's secret, is not kept.
+// sessions reads and writes the sessions in the store, by the hash of
+// their id.
 type sessions struct {
-	mu  sync.Mutex
-	m   map[string]*session
-	ttl time.Duration
-	max int
-	now func() time.Time
-}
-
-func newSessions(ttl time.Duration, max int, now func() time.Time) *sessions {
-	return &sessions{m: map[string]*session{}, ttl: ttl, max: max, now: now}
+	repo Sessions
+	ttl  time.Duration
+	max  int
+	now  func() time.Time
 }
 
 // randomToken is 32 random bytes, hex-encoded.
@@ -53,67 +70,60 @@ func hashID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// create starts a session and returns its id (for the cookie). Expired
-// sessions go first; at the cap, the one nearest its end goes.
-func (s *sessions) create() (string, *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	var oldest *session
-	for k, v := range s.m {
-		if !now.Before(v.expires) {
-			delete(s.m, k)
-		} else if oldest == nil || v.expires.Before(oldest.expires) {
-			oldest = v
-		}
-	}
-	if len(s.m) >= s.max && oldest != nil {
-		delete(s.m, oldest.key)
-	}
+// create starts a session and returns its id (for the cookie). The store
+// drops the expired sessions first and, at the cap, the one nearest its
+// end.
+func (s *sessions) create(ctx context.Context) (string, error) {
 	id := randomToken()
-	ss := &session{key: hashID(id), csrf: randomToken(), expires: now.Add(s.ttl)}
-	s.m[ss.key] = ss
-	return id, ss
+	now := s.now()
+	err := s.repo.CreateSession(ctx, store.DashboardSession{Key: hashID(id), CSRF: randomToken(), Expires: now.Add(s.ttl)}, now, s.max)
+	if err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
-// get returns the live session of id, or nil.
-func (s *sessions) get(id string) *session {
+// get returns the live session of id, or nil (and an error only when the
+// store could not tell).
+func (s *sessions) get(ctx context.Context, id string) (*session, error) {
 	if id == "" {
-		return nil
+		return nil, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss := s.m[hashID(id)]
-	if ss == nil {
-		return nil
+	ss, err := s.repo.GetSession(ctx, hashID(id), s.now())
+	if errors.Is(err, fault.NotFound) {
+		return nil, nil
 	}
-	if !s.now().Before(ss.expires) {
-		delete(s.m, ss.key)
-		return nil
+	if err != nil {
+		return nil, err
 	}
-	return ss
+	return &session{key: ss.Key, csrf: ss.CSRF, flash: ss.Flash != (store.Flash{})}, nil
 }
 
-// end ends a session.
-func (s *sessions) end(ss *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, ss.key)
+// end ends a session, on every broker.
+func (s *sessions) end(ctx context.Context, ss *session) error {
+	return s.repo.EndSession(ctx, ss.key)
 }
 
-// setFlash and takeFlash pass a message to the next page of a session.
-func (s *sessions) setFlash(ss *session, f flash) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss.flash = &f
+// setFlash and takeFlash pass a message to the next page of a session,
+// whichever broker serves it; a message is shown once.
+func (s *sessions) setFlash(ctx context.Context, ss *session, f flash) error {
+	kind := store.FlashInfo
+	if f.Error {
+		kind = store.FlashError
+	}
+	return s.repo.SetSessionFlash(ctx, ss.key, store.Flash{Kind: kind, Text: f.Text})
 }
 
-func (s *sessions) takeFlash(ss *session) *flash {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := ss.flash
-	ss.flash = nil
-	return f
+// takeFlash asks the store only when the session had a message when read.
+func (s *sessions) takeFlash(ctx context.Context, ss *session) (*flash, error) {
+	if !ss.flash {
+		return nil, nil
+	}
+	f, err := s.repo.TakeSessionFlash(ctx, ss.key)
+	if err != nil || f == (store.Flash{}) {
+		return nil, err
+	}
+	return &flash{Error: f.Kind == store.FlashError, Text: f.Text}, nil
 }
 
 // tokensEqual compares secrets in constant time; empty never matches.
@@ -121,9 +131,10 @@ func tokensEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// limiter is a token bucket of failed logins per client address: burst
-// failures at once, then one per refill. A limited address is refused before
-// its token is looked at, so guessing costs time whatever it sends.
+// limiter is a token bucket of failed logins per client address, in this
+// broker's memory (see above): burst failures at once, then one per
+// refill. A limited address is refused before its token is looked at, so
+// guessing costs time whatever it sends.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket

@@ -12,7 +12,8 @@
 //
 // The token never leaves the login form: a login starts a server-side
 // session (a random id in an HttpOnly, SameSite=Strict cookie) whose CSRF
-// token every form carries.
+// token every form carries. Sessions are kept in the store, so every broker
+// on it serves them.
 package ui
 
 import (
@@ -81,6 +82,8 @@ type Deps struct {
 	// /apps/{app}/changes, as server-sent events), the {app} path variable
 	// naming the app, with waiter as the caller's key for the waiters' cap.
 	Changes func(w http.ResponseWriter, r *http.Request, waiter string)
+	// Sessions keeps the sessions: the store every broker shares.
+	Sessions Sessions
 	// TokenMatches checks a login's token in constant time.
 	TokenMatches func(token string) bool
 	Log          logrus.FieldLogger
@@ -126,7 +129,7 @@ func New(d Deps, cfg Config) *UI {
 	}
 	return &UI{
 		d: d, cfg: cfg,
-		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions, cfg.Now),
+		sessions: &sessions{repo: d.Sessions, ttl: cfg.SessionTTL, max: cfg.MaxSessions, now: cfg.Now},
 		logins:   newLimiter(cfg.LoginBurst, cfg.LoginRefill, cfg.Now),
 		views:    mustViews(),
 	}

@@ -106,17 +106,44 @@ func (u *UI) render(w http.ResponseWriter, status int, name, tmpl string, data a
 }
 
 // show renders a whole page of a session (or of nobody, ss nil).
-func (u *UI) show(w http.ResponseWriter, status int, name string, ss *session, l layout) {
+func (u *UI) show(w http.ResponseWriter, r *http.Request, status int, name string, ss *session, l layout) {
 	l.Asset = assetVersion
 	if ss != nil {
-		l.CSRF, l.LoggedIn, l.Flash = ss.csrf, true, u.sessions.takeFlash(ss)
+		f, err := u.sessions.takeFlash(r.Context(), ss)
+		if err != nil {
+			u.unavailable(w, r, err)
+			return
+		}
+		l.CSRF, l.LoggedIn, l.Flash = ss.csrf, true, f
 	}
 	u.render(w, status, name, "layout", l)
 }
 
 // fail shows an error page with a message fit for users.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	u.show(w, status, "error", u.current(r), layout{Title: http.StatusText(status), Page: msg})
+	ss, err := u.current(r)
+	if err != nil {
+		u.unavailable(w, r, err)
+		return
+	}
+	u.show(w, r, status, "error", ss, layout{Title: http.StatusText(status), Page: msg})
+}
+
+// unavailableText is what a browser is told while the store cannot be
+// reached: sessions are in it, so no page can be served.
+const unavailableText = "The broker cannot reach its store just now, so it cannot tell who you are. Nothing was changed: try again in a moment."
+
+// unavailable answers a request the store failed (a session's read or
+// write) with 503, as the API answers fault.Unavailable, and logs the
+// cause: a store error names no session's id (the store has only hashes).
+func (u *UI) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	u.d.Log.WithError(err).WithField("path", r.URL.Path).Error("dashboard sessions: the store failed")
+	w.Header().Set("Retry-After", "5")
+	if scripted(r) {
+		http.Error(w, "the store cannot be reached", http.StatusServiceUnavailable)
+		return
+	}
+	u.show(w, r, http.StatusServiceUnavailable, "error", nil, layout{Title: http.StatusText(http.StatusServiceUnavailable), Page: unavailableText})
 }
 
 // failErr shows err as the API would: its kind's status, its public message.
