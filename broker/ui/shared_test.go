@@ -1,11 +1,9 @@
 package ui_test
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"larder/broker"
 	"larder/broker/brokertest"
 	"larder/broker/ui"
+	"larder/internal/testkit"
 )
 
 // TestSessionsSharedByBrokers: brokers on one store serve one dashboard
@@ -85,7 +84,7 @@ func TestSessionsCap(t *testing.T) {
 // logout each get a 503 page that says so (no panic, no login page), and
 // no session's id is logged.
 func TestStoreUnreachable(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	d := newDash(t, ui.Config{}, func(c *broker.Config) {
 		l := logrus.New()
 		l.SetOutput(&logs)
@@ -133,22 +132,4 @@ func TestStoreUnreachable(t *testing.T) {
 	if !strings.Contains(logs.String(), "dashboard sessions: the store failed") {
 		t.Errorf("the store's failure is not in the log:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a log's output that goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
