@@ -16,13 +16,15 @@ export GOFLAGS += -tags=urfave_cli_no_docs
 
 all: build
 
+# larder is the command line; larder-server, beside it, runs the server
+# roles larder hands over to (`larder broker`, `agent`, `monitor`, `edge`).
 build:
-	$(GO) build -o $(BIN) ./cmd/larder
+	$(GO) build -o bin/ ./cmd/larder ./cmd/larder-server
 
 install: build
 	@install -d $(PREFIX)/bin
-	@install -m 0755 $(BIN) $(PREFIX)/bin/larder
-	@echo "installed $(PREFIX)/bin/larder"
+	@install -m 0755 $(BIN) $(BIN)-server $(PREFIX)/bin/
+	@echo "installed $(PREFIX)/bin/larder and $(PREFIX)/bin/larder-server"
 	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: add $(PREFIX)/bin to your PATH to type 'larder'";; esac
 
 # engine installs valkey-server (or redis-server >= 7) and the CLI tools when missing.

@@ -21,6 +21,7 @@ import (
 	"larder/fault"
 	"larder/internal/atomicfile"
 	"larder/internal/backoff"
+	"larder/internal/roles"
 	"larder/provisioner/agent"
 	"larder/provisioner/local"
 )
@@ -32,9 +33,9 @@ const agentTokenFile = "agent-token"
 
 func agentCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "agent",
-		Category:  "server",
-		Usage:     "run a host: start and supervise the nodes a broker places on this machine",
+		Name:      roles.Agent.Name,
+		Category:  roles.Category,
+		Usage:     roles.Agent.Usage,
 		UsageText: agentUsage,
 		Description: `Runs a larder host on this machine (or network namespace), so a broker can put
 an HA pair's primary and standby on different machines. The agent starts,

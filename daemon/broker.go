@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"larder/backup/target"
+	"larder/internal/roles"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,9 +23,9 @@ import (
 
 func brokerCommand() *cli.Command {
 	return &cli.Command{
-		Name:     "broker",
-		Category: "server",
-		Usage:    "run the broker: the HTTP API that provisions and supervises add-ons",
+		Name:     roles.Broker.Name,
+		Category: roles.Category,
+		Usage:    roles.Broker.Usage,
 		Description: `Runs larder's broker on this machine with its embedded defaults: state in a
 SQLite file and add-on nodes as local valkey-server/redis-server processes.
 With --store postgres://… the state is in a PostgreSQL database instead,

@@ -16,6 +16,7 @@ import (
 	"larder/catalog"
 	command "larder/cli"
 	"larder/internal/atomicfile"
+	"larder/internal/roles"
 	"larder/store/sqlite"
 )
 
@@ -34,9 +35,9 @@ type EdgeConfig struct {
 
 func edgeCommand() *cli.Command {
 	return &cli.Command{
-		Name:     "edge",
-		Category: "server",
-		Usage:    "run the edge: every add-on's stable URL, with TLS and its allowlist",
+		Name:     roles.Edge.Name,
+		Category: roles.Category,
+		Usage:    roles.Edge.Usage,
 		Description: `Serves add-ons' URLs when the broker runs with --no-edge: each add-on's plain
 and TLS ports forward to its current primary, following the broker's store
 (the same SQLite file) through its change feed. A failover or switchover

@@ -6,6 +6,7 @@ import (
 	"larder/api"
 	command "larder/cli"
 	"larder/ha/observe"
+	"larder/internal/roles"
 	"os"
 	"os/signal"
 	"strconv"
@@ -21,9 +22,9 @@ const monitorUsage = "larder monitor --location L [--broker URL[,URL…] --token
 
 func monitorCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "monitor",
-		Category:  "server",
-		Usage:     "run an HA observer: probe every node from this network location and report to the broker",
+		Name:      roles.Monitor.Name,
+		Category:  roles.Category,
+		Usage:     roles.Monitor.Usage,
 		UsageText: monitorUsage,
 		Description: "Run one in each of several network locations. The broker fails a primary over\n" +
 			"only when a quorum of distinct locations has seen it unreachable for the whole\n" +

@@ -46,11 +46,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	larderBin = filepath.Join(dir, "larder")
-	build := exec.Command("go", "build", "-o", larderBin, "larder/cmd/larder")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "integration: build larder: %v\n", err)
+	if larderBin, err = testkit.BuildLarder(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
 		return 1
 	}
 	return pgtest.Main(m)

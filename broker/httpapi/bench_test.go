@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -148,10 +147,9 @@ func childrenCPU() time.Duration {
 // buildLarder builds the larder command (as `make build` does) for the cli
 // benchmarks.
 func buildLarder(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "larder")
-	out, err := exec.Command("go", "build", "-tags=urfave_cli_no_docs", "-o", bin, "larder/cmd/larder").CombinedOutput()
+	bin, err := testkit.BuildLarder(b.TempDir())
 	if err != nil {
-		b.Fatalf("build larder: %v\n%s", err, out)
+		b.Fatal(err)
 	}
 	return bin
 }

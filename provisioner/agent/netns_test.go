@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -17,20 +16,20 @@ import (
 	"larder/engine"
 	"larder/fault"
 	"larder/internal/netns"
+	"larder/internal/testkit"
 	"larder/provisioner/nodetest"
 )
 
-// buildLarder builds the larder binary into a temporary directory.
+// buildLarder builds larder (and larder-server, which runs its agent) into
+// a temporary directory.
 func buildLarder(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("skipping: no go tool on PATH to build the larder binary")
 	}
-	bin := filepath.Join(t.TempDir(), "larder")
-	cmd := exec.Command(goTool, "build", "-o", bin, "larder/cmd/larder")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build larder: %v\n%s", err, out)
+	bin, err := testkit.BuildLarder(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
