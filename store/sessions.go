@@ -52,7 +52,4 @@ type SessionRepo interface {
 	// message and the other none. No message (or no session) is the zero
 	// Flash.
 	TakeSessionFlash(ctx context.Context, key string) (Flash, error)
-	// PruneSessions drops the sessions expired at now and returns how
-	// many.
-	PruneSessions(ctx context.Context, now time.Time) (int64, error)
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -130,18 +129,11 @@ func quietBroker(c *broker.Config) {
 // the commands it ran.
 func benchLoop(b *testing.B, list func()) {
 	b.ReportAllocs()
-	cpu := testkit.CPUTime() + childrenCPU()
+	cpu := testkit.CPUTime() + testkit.ChildrenCPUTime()
 	for b.Loop() {
 		list()
 	}
-	b.ReportMetric(float64((testkit.CPUTime()+childrenCPU()-cpu).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
-}
-
-// childrenCPU is the CPU time of the commands this process ran and waited for.
-func childrenCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((testkit.CPUTime()+testkit.ChildrenCPUTime()-cpu).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
 
 // buildLarder builds the larder command (as `make build` does) for the cli

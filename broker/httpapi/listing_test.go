@@ -63,7 +63,7 @@ func listingShowsEveryChange(t *testing.T, b *broker.Broker) {
 				if app != "" {
 					path = "/apps/" + app + "/addons" + view
 				}
-				wantBody, err := httpjson.Encode(v, 0, view == "?view=summary")
+				wantBody, err := httpjson.Encode(v, view == "?view=summary")
 				if err != nil {
 					t.Fatal(err)
 				}

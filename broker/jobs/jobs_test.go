@@ -24,14 +24,7 @@ import (
 // ended, and leaves one another broker still holds.
 func TestTake(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _, _ := storetest.AddonWithPair(t, st)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
+	st, a, log := fixture(t)
 	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute})
 	t.Cleanup(func() { r.Close(ctx) })
 	for _, tt := range []struct {
@@ -65,13 +58,11 @@ func TestTake(t *testing.T) {
 	}
 }
 
-// leasedRun is a runner of broker "me" over a fresh SQLite store holding an
-// add-on with a pair and an operation of kind on it, leased to "me";
-// finished receives what the runner counts each job that ends as.
-func leasedRun(t *testing.T, kind string) (store.Store, *Runner, store.Operation, chan string) {
+// fixture is a fresh SQLite store holding an add-on with a pair, and a
+// logger that writes nowhere.
+func fixture(t *testing.T) (store.Store, store.Addon, logrus.FieldLogger) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "larder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +70,16 @@ func leasedRun(t *testing.T, kind string) (store.Store, *Runner, store.Operation
 	a, _, _ := storetest.AddonWithPair(t, st)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	return st, a, log
+}
+
+// leasedRun is a runner of broker "me" over a fresh SQLite store holding an
+// add-on with a pair and an operation of kind on it, leased to "me";
+// finished receives what the runner counts each job that ends as.
+func leasedRun(t *testing.T, kind string) (store.Store, *Runner, store.Operation, chan string) {
+	t.Helper()
+	ctx := context.Background()
+	st, a, log := fixture(t)
 	finished := make(chan string, 1)
 	r := New(Config{Log: log, Store: st, Owner: "me", Lease: time.Minute, Finished: func(kind, result string) { finished <- result }})
 	t.Cleanup(func() { r.Close(ctx) })
@@ -223,14 +224,7 @@ func (u *unreachable) UpdateOwnedOperation(ctx context.Context, id, owner, state
 // operation unfinished for another broker to run again.
 func TestRunnerRecordsTheResultOnceTheStoreIsBack(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _, _ := storetest.AddonWithPair(t, st)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
+	st, a, log := fixture(t)
 	u := &unreachable{Store: st}
 	finished := make(chan string, 2)
 	r := New(Config{Log: log, Store: u, Owner: "me", Lease: time.Minute, Retry: time.Millisecond,
@@ -275,14 +269,7 @@ func TestRunnerRecordsTheResultOnceTheStoreIsBack(t *testing.T) {
 // would (its kind's Resume), and records how that ends.
 func TestRunnerResumesWorkTheStoreCutShort(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "larder.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a, _, _ := storetest.AddonWithPair(t, st)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
+	st, a, log := fixture(t)
 	finished := make(chan string, 2)
 	u := &unreachable{Store: st}
 	u.reads.Store(3) // the store is back only at the fourth look

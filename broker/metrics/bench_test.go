@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +43,7 @@ func BenchmarkSampleRound(b *testing.B) {
 	if err := br.Metrics.Round(ctx); err != nil { // primes the rates
 		b.Fatal(err)
 	}
-	self, nodes := cpuSelf(), nodesCPU()
+	self, nodes := testkit.CPUTime(), nodesCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		if err := br.Metrics.Round(ctx); err != nil {
@@ -53,18 +52,12 @@ func BenchmarkSampleRound(b *testing.B) {
 	}
 	b.StopTimer()
 	samples := float64(b.N * benchNodes)
-	brokerUS := float64((cpuSelf() - self).Microseconds()) / samples
+	brokerUS := float64((testkit.CPUTime() - self).Microseconds()) / samples
 	nodeUS := float64((nodesCPU() - nodes).Microseconds()) / samples
 	b.ReportMetric(brokerUS, "broker-cpu-us/node")
 	b.ReportMetric(nodeUS, "node-cpu-us/node")
 	// 1 000 nodes every 10 s: 100 samples a second.
 	b.ReportMetric((brokerUS+nodeUS)*100/1e6*100, "core%@1000x10s")
-}
-
-func cpuSelf() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuOf is the CPU time process pid has used (utime+stime, clock ticks of

@@ -4,6 +4,7 @@ package ui
 // POST its origin and CSRF token, checked before anything is read or done.
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/url"
@@ -49,9 +50,16 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string,
 	http.SetCookie(w, c)
 }
 
+// sessionKey carries, in a request's context, the session page read for
+// it: an error page it ends on asks the store no second time.
+type sessionKey struct{}
+
 // current returns the request's live session, or nil; an error says the
 // store could not tell.
 func (u *UI) current(r *http.Request) (*session, error) {
+	if ss, ok := r.Context().Value(sessionKey{}).(*session); ok {
+		return ss, nil
+	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, nil
@@ -85,7 +93,7 @@ func (u *UI) page(h handler) http.HandlerFunc {
 			http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 			return
 		}
-		h(w, r, ss)
+		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, ss)), ss)
 	}
 }
 

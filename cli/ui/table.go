@@ -29,12 +29,16 @@ func (t *Table) Add(cells ...string) { t.rows = append(t.rows, cells) }
 // listing of 10 000 add-ons is 10 000 lines).
 func (t *Table) Write(w io.Writer) error {
 	widths := make([]int, len(t.header))
-	for _, r := range append([][]string{t.header}, t.rows...) {
+	measure := func(r []string) {
 		for i, c := range r {
 			if i < len(widths) {
 				widths[i] = max(widths[i], utf8.RuneCountInString(c))
 			}
 		}
+	}
+	measure(t.header)
+	for _, r := range t.rows {
+		measure(r)
 	}
 	rule := make([]string, len(widths))
 	for i, n := range widths {
@@ -42,7 +46,7 @@ func (t *Table) Write(w io.Writer) error {
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var line []byte
-	for _, r := range append([][]string{t.header, rule}, t.rows...) {
+	write := func(r []string) {
 		line = line[:0]
 		for i, n := range widths {
 			c := ""
@@ -59,6 +63,11 @@ func (t *Table) Write(w io.Writer) error {
 		}
 		bw.Write(bytes.TrimRight(line, " "))
 		bw.WriteByte('\n')
+	}
+	write(t.header)
+	write(rule)
+	for _, r := range t.rows {
+		write(r)
 	}
 	return bw.Flush()
 }

@@ -102,12 +102,10 @@ type List struct {
 // CountHeader names the header that says how many items a List holds.
 const CountHeader = "X-Total-Count"
 
-// Encode is the body Write answers with for v, in a buffer made room bytes
-// long up front (the length of an earlier encoding, say; 0 when unknown);
-// compact leaves the indentation out.
-func Encode(v any, room int, compact bool) ([]byte, error) {
+// Encode is the body Write answers with for v, whole; compact leaves the
+// indentation out (the bytes JoinItems makes of the items of a list).
+func Encode(v any, compact bool) ([]byte, error) {
 	var b bytes.Buffer
-	b.Grow(room)
 	if !compact {
 		err := EncodeTo(&b, v)
 		return b.Bytes(), err

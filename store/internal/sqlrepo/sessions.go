@@ -128,12 +128,3 @@ func (b *Base) TakeSessionFlash(ctx context.Context, key string) (store.Flash, e
 	}
 	return store.Flash{Kind: r.FlashKind, Text: r.FlashText}, nil
 }
-
-// PruneSessions drops the sessions expired at now.
-func (b *Base) PruneSessions(ctx context.Context, now time.Time) (int64, error) {
-	n, err := b.write(ctx, `DELETE FROM dashboard_sessions WHERE expires_at <= ?`, now.UnixMicro())
-	if err != nil {
-		return 0, fmt.Errorf("prune sessions: %w", err)
-	}
-	return n, nil
-}
