@@ -73,20 +73,27 @@ func (r ReplInfo) InSync(primary Endpoint) bool {
 // WaitInSync polls standby until it is an in-sync replica of primary or ctx
 // ends. The poll starts fast: an empty pair syncs in milliseconds.
 func WaitInSync(ctx context.Context, standby Target, primary Endpoint) error {
+	return WaitCaughtUp(ctx, standby, primary, 0)
+}
+
+// WaitCaughtUp polls standby until it is an in-sync replica of primary
+// that has applied the stream up to offset (the primary's at some moment:
+// every write acknowledged before it), or ctx ends.
+func WaitCaughtUp(ctx context.Context, standby Target, primary Endpoint, offset int64) error {
 	delay := backoff.New(2*time.Millisecond, 128*time.Millisecond)
 	var last ReplInfo
 	var lastErr error
 	for {
 		last, lastErr = Replication(ctx, standby)
-		if lastErr == nil && last.InSync(primary) {
+		if lastErr == nil && last.InSync(primary) && last.Offset >= offset {
 			return nil
 		}
 		if backoff.Wait(ctx, delay.Next()) != nil {
 			if lastErr != nil {
 				return fault.Wrap(fault.Unavailable, lastErr, fmt.Sprintf("standby %s did not sync with %s", standby.Name, primary))
 			}
-			return fault.E(fault.Unavailable, "standby %s did not sync with %s (role %s, link up %v, syncing %v)",
-				standby.Name, primary, last.Role, last.LinkUp, last.SyncInProgress)
+			return fault.E(fault.Unavailable, "standby %s did not sync with %s (role %s, link up %v, syncing %v, offset %d of %d)",
+				standby.Name, primary, last.Role, last.LinkUp, last.SyncInProgress, last.Offset, offset)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"larder/api"
 	"larder/backup"
+	"larder/broker/attach"
 	"larder/engine"
 	"larder/fault"
 	"larder/store"
@@ -102,7 +103,7 @@ func (s *Service) captureStep(op store.Operation) func(ctx context.Context, prog
 			}
 			return err
 		}
-		src, err := s.source(ctx, a)
+		src, err := s.source(ctx, a, progress)
 		if err != nil {
 			return s.captureFailed(ctx, &b, a.Name, err)
 		}
@@ -247,9 +248,17 @@ type source struct {
 	capture backup.Node
 }
 
-// source picks the standby when it is in sync and its host answers (the
-// primary does nothing then), else the primary.
-func (s *Service) source(ctx context.Context, a store.Addon) (source, error) {
+// standbyCatchUp bounds how long a capture waits for the standby to hold
+// every write the primary had acknowledged when the capture began (its
+// link just restarted, say); past it, the capture is taken from the
+// primary.
+const standbyCatchUp = 5 * time.Second
+
+// source picks the standby when its host answers and it holds every write
+// the primary had acknowledged when the capture began (the primary does
+// nothing then), else the primary. A backup taken at once after writes
+// holds them, whichever node it came from.
+func (s *Service) source(ctx context.Context, a store.Addon, progress func(string)) (source, error) {
 	nodes, _, err := s.core.Specs(ctx, a)
 	if err != nil {
 		return source{}, err
@@ -264,7 +273,7 @@ func (s *Service) source(ctx context.Context, a store.Addon) (source, error) {
 		}
 	}
 	n := primary
-	if standby != nil {
+	if standby != nil && (primary == nil || s.caughtUp(ctx, a, *primary, *standby, progress)) {
 		n = standby
 	}
 	if n == nil {
@@ -276,6 +285,29 @@ func (s *Service) source(ctx context.Context, a store.Addon) (source, error) {
 		user = engine.User{Name: engine.AdminUser, Password: a.AdminPassword}
 	}
 	return source{node: *n, capture: backup.Node{Name: n.Name, Addr: n.Address, Port: n.Port, User: user.Name, Password: user.Password}}, nil
+}
+
+// caughtUp says whether standby holds every write primary had acknowledged
+// by now, waiting up to standbyCatchUp for it to. A primary that does not
+// answer leaves the standby as the best copy there is.
+func (s *Service) caughtUp(ctx context.Context, a store.Addon, primary, standby store.Node, progress func(string)) bool {
+	pt := attach.Target(a, primary)
+	pr, err := engine.Replication(ctx, pt)
+	if err != nil {
+		return true
+	}
+	st := attach.Target(a, standby)
+	if r, err := engine.Replication(ctx, st); err == nil && r.InSync(pt.Endpoint) && r.Offset >= pr.Offset {
+		return true
+	}
+	progress(fmt.Sprintf("waiting for the standby %s to catch up with the primary", standby.Name))
+	wctx, cancel := context.WithTimeout(ctx, standbyCatchUp)
+	defer cancel()
+	if err := engine.WaitCaughtUp(wctx, st, pt.Endpoint, pr.Offset); err != nil {
+		s.log.WithError(err).WithField("addon", a.Name).Warn("the standby is behind the primary: the backup is taken from the primary")
+		return false
+	}
+	return true
 }
 
 // adminNode is how a restore reaches node n of a.
